@@ -1,0 +1,76 @@
+"""The ``seqlab`` command: parses arguments, calls library code, nothing more.
+
+Each job keeps its own sub-command in ``seqlab/<job>/cli.py`` with a ``register(subparsers)``
+function that adds its parser and sets ``func`` (called with the parsed namespace, returning an
+exit code or None). Bad input raises :class:`seqlab.errors.SeqlabError`; this module prints it as
+one line on stderr and exits with code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from .errors import SeqlabError
+
+# (sub-command module, in the order shown by --help)
+_COMMANDS = [
+    "seqlab.forecast.cli",
+    "seqlab.classify.cli",
+    "seqlab.text.cli",
+    "seqlab.seq2seq.cli",
+    "seqlab.diagnostics.cli",
+]
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr and exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        sys.stderr.write(f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+        sys.exit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="seqlab",
+        description=(
+            "Recurrent neural networks for real jobs. Run 'seqlab forecast' for the main job on "
+            "embedded data, or 'seqlab COMMAND --help' for any command's options."
+        ),
+    )
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"seqlab {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in _COMMANDS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:  # that job has no command yet
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0 if args.command is None else 2
+    try:
+        code = args.func(args)
+    except SeqlabError as exc:
+        sys.stderr.write(f"seqlab {args.command}: error: {exc}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write("seqlab: interrupted\n")
+        return 130
+    return int(code or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,253 @@
+"""One step of each recurrent cell, in the same equations and gate order as ``seqlab.reference``.
+
+Parameter names and layouts follow torch.nn so that torch is a free test oracle:
+
+* ``weight_ih`` (G*H, I), ``weight_hh`` (G*H, H), ``bias_ih`` (G*H,), ``bias_hh`` (G*H,)
+* RNN: G = 1.  LSTM: G = 4, blocks ``i | f | g | o``.  GRU: G = 3, blocks ``r | z | n``.
+* Peephole LSTM adds ``weight_ch`` (3, H): the diagonal peepholes ``w_ci, w_cf, w_co``.
+
+GRU convention (differs from torch): ``h_t = (1 - z_t) * h_{t-1} + z_t * n_t``. torch's update
+gate is ``1 - z_t``; :mod:`seqlab.nn.convert` negates the z blocks when converting.
+
+Each cell splits a step in two so the runner can do the input product for every time step in
+one matrix multiply: ``gi = cell.input_projection(x)`` then ``state = cell.recurrence(gi, state)``.
+States are tuples inside the runner: ``(h,)`` for RNN and GRU, ``(h, c)`` for LSTM.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..errors import SeqlabError
+
+State = tuple[Tensor, ...]
+
+
+def _check_size(name: str, value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise SeqlabError(f"{name}: expected a positive integer, got {value!r}")
+    return value
+
+
+class CellBase(nn.Module):
+    """Shared parameters and checks. Subclasses set ``gates``, ``state_size`` and ``recurrence``."""
+
+    gates: int = 1
+    state_size: int = 1
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True) -> None:
+        super().__init__()
+        self.input_size = _check_size("input_size", input_size)
+        self.hidden_size = _check_size("hidden_size", hidden_size)
+        self.bias = bool(bias)
+        G, H = self.gates, hidden_size
+        self.weight_ih = nn.Parameter(torch.empty(G * H, input_size))
+        self.weight_hh = nn.Parameter(torch.empty(G * H, H))
+        if self.bias:
+            self.bias_ih = nn.Parameter(torch.empty(G * H))
+            self.bias_hh = nn.Parameter(torch.empty(G * H))
+        else:
+            self.register_parameter("bias_ih", None)
+            self.register_parameter("bias_hh", None)
+
+    def reset_parameters(self) -> None:
+        """Uniform on (-1/sqrt(H), 1/sqrt(H)), as torch.nn does."""
+        k = 1.0 / math.sqrt(self.hidden_size)
+        for p in self.parameters():
+            nn.init.uniform_(p, -k, k)
+
+    # -- the two halves of a step -------------------------------------------------------------
+    def input_projection(self, x: Tensor) -> Tensor:
+        """``W_ih x + b_ih`` for one step (B, I) or a whole sequence (B, T, I)."""
+        return F.linear(x, self.weight_ih, self.bias_ih)
+
+    def recurrence(self, gi: Tensor, state: State) -> State:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def step(self, x: Tensor, state: State) -> State:
+        return self.recurrence(self.input_projection(x), state)
+
+    def _hh(self, h: Tensor) -> Tensor:
+        return F.linear(h, self.weight_hh, self.bias_hh)
+
+    # -- used by the runner --------------------------------------------------------------------
+    def zero_state(self, batch: int, like: Tensor) -> State:
+        z = like.new_zeros(batch, self.hidden_size)
+        return tuple(z for _ in range(self.state_size))
+
+    #: name of torch's fused kernel with the same equations, or None
+    fused_mode: str | None = None
+
+    def fused_unavailable(self) -> str | None:
+        """Why this cell cannot run on torch's fused kernels (None when it can)."""
+        return None if self.fused_mode else f"{type(self).__name__} has no fused kernel"
+
+    def fused_weights(self) -> list[Tensor]:
+        """``[w_ih, w_hh, b_ih, b_hh]`` in torch's convention for the fused kernel."""
+        ws = [self.weight_ih, self.weight_hh]
+        if self.bias:
+            ws += [self.bias_ih, self.bias_hh]
+        return ws
+
+    def _check_step(self, x: Tensor, state) -> tuple[Tensor, State, bool]:
+        if not isinstance(x, Tensor):
+            raise SeqlabError(f"input: expected a torch.Tensor, got {type(x).__name__}")
+        if x.dim() not in (1, 2) or x.shape[-1] != self.input_size:
+            raise SeqlabError(
+                f"input: expected shape (batch, {self.input_size}) or ({self.input_size},), got {tuple(x.shape)}"
+            )
+        unbatched = x.dim() == 1
+        if unbatched:
+            x = x.unsqueeze(0)
+        B = x.shape[0]
+        if state is None:
+            return x, self.zero_state(B, x), unbatched
+        st = (state,) if isinstance(state, Tensor) else tuple(state)
+        if len(st) != self.state_size:
+            raise SeqlabError(f"state: expected {self.state_size} tensor(s), got {len(st)}")
+        want = (self.hidden_size,) if unbatched else (B, self.hidden_size)
+        for s in st:
+            if tuple(s.shape) != want:
+                raise SeqlabError(f"state: expected hidden size {want}, got {tuple(s.shape)}")
+        if unbatched:
+            st = tuple(s.unsqueeze(0) for s in st)
+        return x, st, unbatched
+
+    def forward(self, x: Tensor, state=None):
+        """One step. Returns ``h`` (RNN, GRU) or ``(h, c)`` (LSTM), like torch.nn cells."""
+        x, st, unbatched = self._check_step(x, state)
+        new = self.step(x, st)
+        if unbatched:
+            new = tuple(s.squeeze(0) for s in new)
+        return new[0] if self.state_size == 1 else new
+
+    def extra_repr(self) -> str:
+        return f"{self.input_size}, {self.hidden_size}" + ("" if self.bias else ", bias=False")
+
+
+class RNNCell(CellBase):
+    """Elman cell: ``h_t = f(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)``, f = tanh or relu."""
+
+    gates = 1
+    state_size = 1
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
+                 nonlinearity: str = "tanh") -> None:
+        if nonlinearity not in ("tanh", "relu"):
+            raise SeqlabError(f"nonlinearity: expected 'tanh' or 'relu', got {nonlinearity!r}")
+        super().__init__(input_size, hidden_size, bias)
+        self.nonlinearity = nonlinearity
+        self.fused_mode = "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU"
+        self.reset_parameters()
+
+    def recurrence(self, gi: Tensor, state: State) -> State:
+        a = gi + self._hh(state[0])
+        return (torch.tanh(a) if self.nonlinearity == "tanh" else torch.relu(a),)
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + f", nonlinearity={self.nonlinearity!r}"
+
+
+class LSTMCell(CellBase):
+    """LSTM, gates ``i | f | g | o``; with ``peephole=True`` the Graves (2013) peepholes:
+
+    ``i = σ(.. + w_ci ⊙ c_{t-1})``, ``f = σ(.. + w_cf ⊙ c_{t-1})``, ``o = σ(.. + w_co ⊙ c_t)``.
+    """
+
+    gates = 4
+    state_size = 2
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
+                 peephole: bool = False) -> None:
+        super().__init__(input_size, hidden_size, bias)
+        self.peephole = bool(peephole)
+        if self.peephole:
+            self.weight_ch = nn.Parameter(torch.empty(3, hidden_size))
+        self.reset_parameters()
+
+    fused_mode = "LSTM"
+
+    def fused_unavailable(self) -> str | None:
+        if self.peephole:
+            return "peephole LSTM has no fused kernel in torch (oneDNN/cuDNN compute the standard LSTM only)"
+        return None
+
+    def recurrence(self, gi: Tensor, state: State) -> State:
+        h, c = state
+        a = gi + self._hh(h)
+        ai, af, ag, ao = a.chunk(4, dim=-1)
+        if self.peephole:
+            wci, wcf, wco = self.weight_ch
+            ai = ai + wci * c
+            af = af + wcf * c
+        i, f, g = torch.sigmoid(ai), torch.sigmoid(af), torch.tanh(ag)
+        c_new = f * c + i * g
+        if self.peephole:
+            ao = ao + wco * c_new
+        h_new = torch.sigmoid(ao) * torch.tanh(c_new)
+        return h_new, c_new
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + (", peephole=True" if self.peephole else "")
+
+
+class GRUCell(CellBase):
+    """GRU, gates ``r | z | n``, ``h_t = (1 - z) ⊙ h_{t-1} + z ⊙ n``.
+
+    ``reset="after"`` (cuDNN's form): ``n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))``.
+    ``reset="before"`` (Cho et al. 2014): ``n = tanh(W_in x + b_in + W_hn (r ⊙ h) + b_hn)``.
+    """
+
+    gates = 3
+    state_size = 1
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
+                 reset: str = "after") -> None:
+        if reset not in ("after", "before"):
+            raise SeqlabError(f"reset: expected 'after' (cuDNN form) or 'before' (Cho et al. 2014), got {reset!r}")
+        super().__init__(input_size, hidden_size, bias)
+        self.reset = reset
+        self.reset_parameters()
+
+    fused_mode = "GRU"
+
+    def fused_unavailable(self) -> str | None:
+        if self.reset == "before":
+            return "GRU with reset='before' has no fused kernel (cuDNN and oneDNN apply the reset after the matrix product)"
+        return None
+
+    def _z_sign(self, t: Tensor) -> Tensor:
+        H = self.hidden_size
+        s = torch.ones(3 * H, dtype=t.dtype, device=t.device)
+        s[H : 2 * H] = -1
+        return s
+
+    def fused_weights(self) -> list[Tensor]:
+        # torch's update gate is 1 - z = σ(-a_z): negate the z rows
+        s = self._z_sign(self.weight_ih)
+        ws = [self.weight_ih * s[:, None], self.weight_hh * s[:, None]]
+        if self.bias:
+            ws += [self.bias_ih * s, self.bias_hh * s]
+        return ws
+
+    def recurrence(self, gi: Tensor, state: State) -> State:
+        (h,) = state
+        H = self.hidden_size
+        xr, xz, xn = gi.chunk(3, dim=-1)
+        if self.reset == "after":
+            hr, hz, hn = self._hh(h).chunk(3, dim=-1)
+            r, z = torch.sigmoid(xr + hr), torch.sigmoid(xz + hz)
+            n = torch.tanh(xn + r * hn)
+        else:
+            b = self.bias_hh
+            hr, hz = F.linear(h, self.weight_hh[: 2 * H], None if b is None else b[: 2 * H]).chunk(2, dim=-1)
+            r, z = torch.sigmoid(xr + hr), torch.sigmoid(xz + hz)
+            n = torch.tanh(xn + F.linear(r * h, self.weight_hh[2 * H :], None if b is None else b[2 * H :]))
+        return ((1 - z) * h + z * n,)
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + f", reset={self.reset!r}"

@@ -1,0 +1,318 @@
+"""The one runner behind RNN, LSTM and GRU: layers, directions, lengths, state and backends.
+
+A :class:`Recurrent` layer holds one cell per layer and direction (``cells[layer * D + d]``) and
+owns everything around the step: the loop over time, stacking, bidirectionality, dropout between
+layers, variable lengths and the initial and final states. Three ways to run the sequence:
+
+* ``"fused"``: torch's fused kernels (oneDNN on CPU for LSTM, cuDNN on GPU) where the equations
+  coincide (standard LSTM, GRU with reset after, tanh/relu RNN). Raises ValueError saying why
+  when asked for a cell they do not cover.
+* ``"loop"``: the runner steps the cell; the input products of all steps are one matrix multiply.
+* a cell's own whole-sequence implementation: a cell that defines
+  ``forward_sequence(x, state, lengths) -> (out, state)`` (a parallel scan, a custom autograd
+  function) is run through it under ``"auto"``.
+
+``"auto"`` picks fused where it applies, else the cell's own sequence implementation, else loop.
+
+Shapes (``batch_first=True``, the default): input (B, T, I); output (B, T, D*H); state
+``h`` (L*D, B, H) for RNN and GRU, ``(h, c)`` for LSTM, exactly as torch.nn.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, _VF, nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from ..errors import SeqlabError
+from .cells import CellBase, GRUCell, LSTMCell, RNNCell, State
+
+BACKENDS = ("auto", "fused", "loop")
+
+_FUSED = {"LSTM": _VF.lstm, "GRU": _VF.gru, "RNN_TANH": _VF.rnn_tanh, "RNN_RELU": _VF.rnn_relu}
+
+
+def reverse_padded(x: Tensor, lengths: Tensor | None) -> Tensor:
+    """Reverse each sequence of ``x`` (B, T, ...) within its own length; padding stays in place."""
+    if lengths is None:
+        return x.flip(1)
+    T = x.shape[1]
+    t = torch.arange(T, device=x.device).unsqueeze(0)  # (1, T)
+    L = lengths.to(x.device).unsqueeze(1)  # (B, 1)
+    idx = torch.where(t < L, L - 1 - t, t)  # (B, T)
+    idx = idx.view(*idx.shape, *([1] * (x.dim() - 2))).expand_as(x)
+    return x.gather(1, idx)
+
+
+def run_loop(cell: CellBase, x: Tensor, state: State, lengths: Tensor | None) -> tuple[Tensor, State]:
+    """Step ``cell`` over ``x`` (B, T, I) from ``state``; steps past a sequence's length keep its
+    state and output zeros. Returns ``(out (B, T, H), final state)``."""
+    gi = cell.input_projection(x)  # (B, T, G*H): all input products in one multiply
+    T = x.shape[1]
+    outs = []
+    if lengths is not None:
+        valid = (torch.arange(T, device=x.device).unsqueeze(1) < lengths.to(x.device).unsqueeze(0))  # (T, B)
+        valid = valid.unsqueeze(-1)  # (T, B, 1)
+    for t in range(T):
+        new = cell.recurrence(gi[:, t], state)
+        if lengths is not None:
+            m = valid[t]
+            new = tuple(torch.where(m, n, s) for n, s in zip(new, state))
+            outs.append(new[0] * m)
+        else:
+            outs.append(new[0])
+        state = new
+    return torch.stack(outs, 1), state
+
+
+class Recurrent(nn.Module):
+    """A stack of recurrent layers driven by one runner (see the module docstring)."""
+
+    cell_class: type[CellBase] = RNNCell
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = True, dropout: float = 0.0, bidirectional: bool = False,
+                 backend: str = "auto", **cell_kwargs) -> None:
+        super().__init__()
+        if isinstance(num_layers, bool) or not isinstance(num_layers, int) or num_layers < 1:
+            raise SeqlabError(f"num_layers: expected a positive integer, got {num_layers!r}")
+        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+            raise SeqlabError(f"dropout: expected a number in [0, 1), got {dropout!r}")
+        if backend not in BACKENDS:
+            raise SeqlabError(f"backend: expected one of {BACKENDS}, got {backend!r}")
+        self.input_size = input_size
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.bias = bool(bias)
+        self.batch_first = bool(batch_first)
+        self.dropout = float(dropout)
+        self.bidirectional = bool(bidirectional)
+        self.num_directions = 2 if bidirectional else 1
+        self.cell_kwargs = dict(cell_kwargs)
+        D = self.num_directions
+        self.cells = nn.ModuleList(
+            self.cell_class(input_size if layer == 0 else hidden_size * D, hidden_size, bias=bias, **cell_kwargs)
+            for layer in range(num_layers)
+            for _ in range(D)
+        )
+        self.state_size = self.cells[0].state_size
+        self.backend = backend
+        if backend == "fused":
+            self._check_fused()
+
+    # -- backend choice ------------------------------------------------------------------------
+    def fused_unavailable(self) -> str | None:
+        """Why the fused kernels cannot run this layer, or None when they can."""
+        return self.cells[0].fused_unavailable()
+
+    def _check_fused(self) -> None:
+        why = self.fused_unavailable()
+        if why:
+            raise ValueError(f"backend='fused' is not available: {why}; use backend='auto' or 'loop'")
+
+    def resolve_backend(self) -> str:
+        """The backend a forward call will use: 'fused', 'sequence' (the cell's own) or 'loop'."""
+        if self.backend == "fused":
+            self._check_fused()
+            return "fused"
+        if self.backend == "loop":
+            return "loop"
+        if self.fused_unavailable() is None:
+            return "fused"
+        if hasattr(self.cells[0], "forward_sequence"):
+            return "sequence"
+        return "loop"
+
+    # -- input checks --------------------------------------------------------------------------
+    def _check_lengths(self, lengths, mask, B: int, T: int, device) -> Tensor | None:
+        if mask is not None:
+            if lengths is not None:
+                raise SeqlabError("lengths and mask: pass one of them, not both")
+            mask = torch.as_tensor(mask)
+            if mask.shape != (B, T):
+                raise SeqlabError(f"mask: expected shape (batch, time) = ({B}, {T}), got {tuple(mask.shape)}")
+            mask = mask.bool()
+            lengths = mask.sum(1)
+            prefix = torch.arange(T, device=mask.device).unsqueeze(0) < lengths.unsqueeze(1)
+            if not torch.equal(prefix, mask):
+                raise SeqlabError("mask: expected True on a prefix of each sequence (padding at the end only)")
+        if lengths is None:
+            return None
+        lengths = torch.as_tensor(lengths)
+        if lengths.dim() != 1 or lengths.shape[0] != B:
+            raise SeqlabError(f"lengths: expected {B} lengths (one per sequence), got shape {tuple(lengths.shape)}")
+        if lengths.dtype.is_floating_point or lengths.dtype == torch.bool:
+            raise SeqlabError(f"lengths: expected integers, got dtype {lengths.dtype}")
+        lengths = lengths.to(torch.long)
+        if B and (int(lengths.min()) < 1 or int(lengths.max()) > T):
+            raise SeqlabError(
+                f"lengths: expected values in [1, {T}] (the time dimension), got min {int(lengths.min())}, max {int(lengths.max())}"
+            )
+        return lengths
+
+    def _check_state(self, state, B: int, x: Tensor) -> list[State]:
+        """Split a torch-style state into one tuple per layer and direction."""
+        LD, H = self.num_layers * self.num_directions, self.hidden_size
+        if state is None:
+            z = x.new_zeros(B, H)
+            return [tuple(z for _ in range(self.state_size))] * LD
+        parts = (state,) if isinstance(state, Tensor) else tuple(state)
+        if len(parts) != self.state_size:
+            what = "(h, c)" if self.state_size == 2 else "h"
+            raise SeqlabError(f"state: expected {what} ({self.state_size} tensor(s)), got {len(parts)}")
+        for p in parts:
+            if not isinstance(p, Tensor) or tuple(p.shape) != (LD, B, H):
+                got = tuple(p.shape) if isinstance(p, Tensor) else type(p).__name__
+                raise SeqlabError(f"state: expected hidden size {(LD, B, H)} (layers*directions, batch, hidden), got {got}")
+        return [tuple(p[k] for p in parts) for k in range(LD)]
+
+    # -- forward -------------------------------------------------------------------------------
+    def forward(self, input: Tensor, state=None, lengths: Sequence[int] | Tensor | None = None,
+                mask: Tensor | None = None):
+        """Run the layers. Returns ``(output, state)`` in torch.nn's format.
+
+        ``lengths`` (B,) or a prefix ``mask`` (B, T) mark variable-length sequences: outputs past a
+        sequence's end are zero, its final state is the one at its last valid step, and the
+        backward direction starts at its own last step.
+        """
+        if not isinstance(input, Tensor):
+            raise SeqlabError(f"input: expected a torch.Tensor, got {type(input).__name__}")
+        unbatched = input.dim() == 2
+        if input.dim() not in (2, 3) or input.shape[-1] != self.input_size:
+            want = "(batch, time, {0})" if self.batch_first else "(time, batch, {0})"
+            raise SeqlabError(
+                f"input: expected shape {want.format(self.input_size)} or (time, {self.input_size}), got {tuple(input.shape)}"
+            )
+        x = input.unsqueeze(0) if unbatched else (input if self.batch_first else input.transpose(0, 1))
+        B, T = x.shape[0], x.shape[1]
+        if T == 0:
+            raise SeqlabError("input: the time dimension is empty (0 steps)")
+        if unbatched and state is not None:
+            parts = (state,) if isinstance(state, Tensor) else tuple(state)
+            state = tuple(p.unsqueeze(1) for p in parts)
+            state = state[0] if self.state_size == 1 else state
+        lengths = self._check_lengths(lengths, mask, B, T, x.device)
+        states = self._check_state(state, B, x)
+
+        mode = self.resolve_backend()
+        if mode == "fused":
+            out, finals = self._forward_fused(x, states, lengths)
+        else:
+            out, finals = self._forward_steps(x, states, lengths, mode)
+
+        if unbatched:
+            out = out.squeeze(0)
+            finals = tuple(f.squeeze(1) for f in finals)
+        elif not self.batch_first:
+            out = out.transpose(0, 1)
+        return out, (finals[0] if self.state_size == 1 else finals)
+
+    def _forward_steps(self, x: Tensor, states: list[State], lengths: Tensor | None, mode: str):
+        D = self.num_directions
+        finals: list[State] = []
+        layer_in = x
+        for layer in range(self.num_layers):
+            if layer > 0 and self.dropout and self.training:
+                layer_in = F.dropout(layer_in, self.dropout, True)
+            outs = []
+            for d in range(D):
+                k = layer * D + d
+                cell = self.cells[k]
+                xin = reverse_padded(layer_in, lengths) if d == 1 else layer_in
+                if mode == "sequence":
+                    o, s = cell.forward_sequence(xin, states[k], lengths)
+                else:
+                    o, s = run_loop(cell, xin, states[k], lengths)
+                outs.append(reverse_padded(o, lengths) if d == 1 else o)
+                finals.append(s)
+            layer_in = outs[0] if D == 1 else torch.cat(outs, -1)
+        stacked = tuple(torch.stack([f[j] for f in finals], 0) for j in range(self.state_size))
+        return layer_in, stacked
+
+    def _forward_fused(self, x: Tensor, states: list[State], lengths: Tensor | None):
+        cell0 = self.cells[0]
+        mode = cell0.fused_mode
+        weights = [w for c in self.cells for w in c.fused_weights()]
+        hx = tuple(torch.stack([s[j] for s in states], 0) for j in range(self.state_size))
+        hx_arg = hx if mode == "LSTM" else hx[0]
+        fn = _FUSED[mode]
+        with warnings.catch_warnings():
+            # cuDNN warns that weights built at call time are not one contiguous chunk
+            warnings.filterwarnings("ignore", message=".*contiguous chunk of memory.*")
+            if lengths is None:
+                res = fn(x, hx_arg, weights, self.bias, self.num_layers, self.dropout, self.training,
+                         self.bidirectional, True)
+                out, finals = res[0], tuple(res[1:])
+            else:
+                packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+                perm, unperm = packed.sorted_indices, packed.unsorted_indices
+                hx_sorted = tuple(h.index_select(1, perm) for h in hx)
+                hx_arg = hx_sorted if mode == "LSTM" else hx_sorted[0]
+                res = fn(packed.data, packed.batch_sizes, hx_arg, weights, self.bias, self.num_layers,
+                         self.dropout, self.training, self.bidirectional)
+                out_packed = packed._replace(data=res[0])
+                out, _ = pad_packed_sequence(out_packed, batch_first=True, total_length=x.shape[1])
+                finals = tuple(h.index_select(1, unperm) for h in res[1:])
+        return out, finals
+
+    def extra_repr(self) -> str:
+        s = f"{self.input_size}, {self.hidden_size}"
+        if self.num_layers != 1:
+            s += f", num_layers={self.num_layers}"
+        if self.bidirectional:
+            s += ", bidirectional=True"
+        if self.dropout:
+            s += f", dropout={self.dropout}"
+        if self.backend != "auto":
+            s += f", backend={self.backend!r}"
+        return s
+
+    # -- conversion ----------------------------------------------------------------------------
+    def to_torch(self) -> nn.Module:
+        """An equivalent torch.nn.RNN / LSTM / GRU (raises ValueError where none exists)."""
+        from .convert import to_torch
+
+        return to_torch(self)
+
+
+class RNN(Recurrent):
+    """Elman RNN layer(s). ``nonlinearity`` is 'tanh' or 'relu'."""
+
+    cell_class = RNNCell
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
+                 bias: bool = True, batch_first: bool = True, dropout: float = 0.0,
+                 bidirectional: bool = False, backend: str = "auto") -> None:
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
+                         backend, nonlinearity=nonlinearity)
+        self.nonlinearity = nonlinearity
+
+
+class LSTM(Recurrent):
+    """LSTM layer(s); ``peephole=True`` for Graves (2013) peepholes (runs without fused kernels)."""
+
+    cell_class = LSTMCell
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = True, dropout: float = 0.0, bidirectional: bool = False,
+                 peephole: bool = False, backend: str = "auto") -> None:
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
+                         backend, peephole=peephole)
+        self.peephole = bool(peephole)
+
+
+class GRU(Recurrent):
+    """GRU layer(s), ``h = (1 - z) h_prev + z n``; ``reset`` is 'after' (cuDNN) or 'before' (Cho 2014)."""
+
+    cell_class = GRUCell
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = True, dropout: float = 0.0, bidirectional: bool = False,
+                 reset: str = "after", backend: str = "auto") -> None:
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
+                         backend, reset=reset)
+        self.reset = reset
