@@ -1,0 +1,318 @@
+"""``Sequential``: a stack of layers with compile, fit, evaluate, predict, save; and ``load_model``.
+
+``Sequential`` is an ordinary ``torch.nn.Module`` (``model(x)`` runs the layers), so it works
+inside any PyTorch code; the training engine lives in :mod:`seqlab.train.engine`.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from . import io
+from .errors import ModelFileError, SeqlabError
+from .layers import Dense, Layer, RecurrentLayer, deserialize, serialize
+from .train import engine
+from .train.callbacks import Callback
+from .train.distributed import is_main_process
+from .train.history import History
+from .train.losses import Loss, get_loss
+from .train.metrics import get_metric
+from .train.optimizers import OptimizerSpec, get_optimizer, state_from_file, state_to_file
+
+KIND = "sequential"
+
+
+class Sequential(nn.Module):
+    """Layers applied one after the other; a padding mask from ``Embedding(mask_zero=True)``
+    travels with the data to the recurrent layers.
+
+    >>> model = Sequential([LSTM(50, input_shape=(20, 3)), Dropout(0.2), Dense(1)])
+    >>> model.compile(loss="mse", optimizer="adam", metrics=["mae"])
+    >>> history = model.fit(x, y, epochs=10, batch_size=32, validation_split=0.2)
+    """
+
+    def __init__(self, layers: Sequence[nn.Module] | None = None, name: str | None = None) -> None:
+        super().__init__()
+        self.name = name
+        self.layers = nn.ModuleList()
+        self.input_shape: tuple | None = None  # (None, ...) once built
+        self.built = False
+        self.loss_fn: Loss | None = None
+        self.metric_fns: list = []
+        self.optimizer: torch.optim.Optimizer | None = None
+        self._opt_spec: OptimizerSpec | torch.optim.Optimizer | None = None
+        self._compile_config: dict | None = None
+        self._pending_opt_state: tuple[dict, dict] | None = None
+        self.stop_training = False
+        self.history: History | None = None
+        self.epochs_trained = 0
+        for layer in layers or []:
+            self.add(layer)
+
+    # -- building ------------------------------------------------------------------------------
+    def add(self, layer: nn.Module) -> None:
+        """Append ``layer``; the first layer's ``input_shape`` builds the whole model at once."""
+        if not isinstance(layer, nn.Module):
+            raise SeqlabError(f"layer: expected a seqlab layer or torch.nn.Module, got {type(layer).__name__}")
+        if isinstance(layer, RecurrentLayer) and layer.return_state:
+            raise SeqlabError("layer: return_state=True layers return a tuple and cannot be stacked in a Sequential; "
+                              "call the layer from your own nn.Module")
+        if len(self.layers) and isinstance(layer, Layer) and layer.input_shape is not None:
+            raise SeqlabError("input_shape: only the first layer of a Sequential takes input_shape")
+        self.layers.append(layer)
+        if len(self.layers) == 1 and isinstance(layer, Layer) and layer.input_shape is not None:
+            self.build((None,) + tuple(layer.input_shape))
+        elif self.built:
+            self.build(self.input_shape)
+
+    def build(self, input_shape: Sequence[int | None]) -> None:
+        """Create all parameters for inputs of ``input_shape`` (batch axis first, e.g. (None, T, F))."""
+        shape = tuple(input_shape)
+        self.input_shape = shape
+        for layer in self.layers:
+            if isinstance(layer, Layer):
+                if not layer.built:
+                    layer.build(shape)
+                shape = layer.compute_output_shape(shape)
+        self.built = all(not isinstance(l, Layer) or l.built for l in self.layers)
+
+    def output_shapes(self) -> list[tuple]:
+        if not self.built:
+            raise SeqlabError("model: not built yet; give the first layer input_shape=(timesteps, features), "
+                              "call model.build((None, timesteps, features)) or fit it first")
+        shapes, shape = [], self.input_shape
+        for layer in self.layers:
+            shape = layer.compute_output_shape(shape) if isinstance(layer, Layer) else ("?",)
+            shapes.append(shape)
+        return shapes
+
+    def last_activation(self) -> str | None:
+        last = self.layers[-1] if len(self.layers) else None
+        return last.activation if isinstance(last, Dense) else None
+
+    def param_dtype(self) -> torch.dtype:
+        for p in self.parameters():
+            return p.dtype if p.dtype.is_floating_point else torch.get_default_dtype()
+        return torch.get_default_dtype()
+
+    def device(self) -> torch.device:
+        for p in self.parameters():
+            return p.device
+        return torch.device("cpu")
+
+    def count_params(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    # -- forward -------------------------------------------------------------------------------
+    def forward(self, x: Tensor, mask: Tensor | None = None, return_logits: bool = False) -> Tensor:
+        """Run the layers. ``return_logits=True`` skips the last Dense layer's activation."""
+        if not len(self.layers):
+            raise SeqlabError("model: has no layers; add some with model.add(...)")
+        if self.input_shape is not None:
+            want = self.input_shape
+            if x.dim() != len(want) or (want[-1] is not None and x.dim() > 1 and x.shape[-1] != want[-1]):
+                shown = "(batch, " + ", ".join("any" if s is None else str(s) for s in want[1:]) + ")"
+                raise SeqlabError(f"x: the model expects inputs of shape {shown}, got {tuple(x.shape)}")
+        n = len(self.layers)
+        for k, layer in enumerate(self.layers):
+            if isinstance(layer, Layer):
+                new_mask = layer.compute_mask(x, mask)
+                if k == n - 1 and return_logits and isinstance(layer, Dense):
+                    x = layer(x, mask=mask, return_logits=True)
+                else:
+                    x = layer(x, mask=mask)
+                mask = new_mask
+            else:
+                x = layer(x)
+        if not self.built:
+            self.built = all(not isinstance(l, Layer) or l.built for l in self.layers)
+        return x
+
+    # -- summary -------------------------------------------------------------------------------
+    def summary(self, print_fn: Callable[[str], Any] | None = print) -> str:
+        """A table of layers, output shapes and parameter counts; printed and returned."""
+        shapes = self.output_shapes()
+        rows = []
+        for k, (layer, shape) in enumerate(zip(self.layers, shapes)):
+            nm = getattr(layer, "name", None) or f"{type(layer).__name__.lower()}_{k}"
+            rows.append((f"{nm} ({type(layer).__name__})", str(tuple(shape)).replace("None", "None"),
+                         f"{sum(p.numel() for p in layer.parameters()):,}"))
+        head = ("Layer (type)", "Output Shape", "Param #")
+        w = [max(len(r[i]) for r in rows + [head]) + 2 for i in range(3)]
+        line = lambda r: r[0].ljust(w[0]) + r[1].ljust(w[1]) + r[2].rjust(w[2])  # noqa: E731
+        total = self.count_params()
+        train = sum(p.numel() for p in self.parameters() if p.requires_grad)
+        sep = "=" * sum(w)
+        out = [f'Model: "{self.name or "sequential"}"', sep, line(head), sep]
+        out += [line(r) for r in rows]
+        out += [sep, f"Total params: {total:,}", f"Trainable params: {train:,}",
+                f"Non-trainable params: {total - train:,}", sep]
+        text = "\n".join(out)
+        if print_fn is not None:
+            print_fn(text)
+        return text
+
+    # -- compile / fit / evaluate / predict ----------------------------------------------------
+    def compile(self, loss: str | Callable[[Tensor, Tensor], Tensor] = "mse",
+                optimizer: str | OptimizerSpec | torch.optim.Optimizer = "adam",
+                metrics: Sequence[str] | None = None, lr: float | None = None,
+                learning_rate: float | None = None, **optimizer_kwargs: Any) -> None:
+        """Choose the loss, optimizer and metrics.
+
+        loss: 'mse', 'mae', 'huber', 'binary_crossentropy', 'categorical_crossentropy',
+            'sparse_categorical_crossentropy', or ``fn(y_true, y_pred) -> scalar tensor``.
+        optimizer: 'sgd', 'adam', 'adamw', 'rmsprop', 'adagrad' (with ``lr`` and extra keyword
+            arguments such as ``momentum=0.9``), an :class:`OptimizerSpec` like ``Adam(lr=1e-3)``,
+            or a ``torch.optim.Optimizer`` over this model's parameters.
+        metrics: names among 'accuracy', 'mae', 'mse', 'rmse'.
+        """
+        if lr is not None and learning_rate is not None:
+            raise SeqlabError("lr and learning_rate: pass one of them")
+        lr = lr if lr is not None else learning_rate
+        if isinstance(metrics, str):
+            metrics = [metrics]
+        self.loss_fn = get_loss(loss)
+        self.metric_fns = [get_metric(m) for m in (metrics or [])]
+        spec = get_optimizer(optimizer, lr, **optimizer_kwargs)
+        if isinstance(spec, torch.optim.Optimizer):
+            own = {id(p) for p in self.parameters()}
+            theirs = [p for g in spec.param_groups for p in g["params"]]
+            if not own or any(id(p) not in own for p in theirs):
+                raise SeqlabError(
+                    "optimizer: this optimizer instance is not over the model's parameters"
+                    + ("" if own else " (the model has none yet: give the first layer input_shape or call build, "
+                       "or pass the optimizer by name)")
+                )
+            self.optimizer = spec
+        else:
+            self.optimizer = None
+        self._opt_spec = spec
+        serial_loss = isinstance(loss, str)
+        self._compile_config = {
+            "loss": loss if serial_loss else None,
+            "optimizer": spec.to_config() if isinstance(spec, OptimizerSpec) else None,
+            "metrics": [m.name for m in self.metric_fns],
+        }
+
+    def ensure_optimizer(self, device: torch.device | None = None) -> torch.optim.Optimizer:
+        """The optimizer, created from the compile spec once the model is built."""
+        if self.optimizer is None:
+            if self._opt_spec is None:
+                raise SeqlabError("fit: the model is not compiled; call model.compile(...) first")
+            self.optimizer = self._opt_spec.build(self.parameters())
+            if self._pending_opt_state is not None:
+                state_from_file(self.optimizer, *self._pending_opt_state)
+                self._pending_opt_state = None
+        if device is not None:
+            for st in self.optimizer.state.values():
+                for k, v in st.items():
+                    if isinstance(v, Tensor) and v.device != device and not (k == "step" and v.dim() == 0):
+                        st[k] = v.to(device)
+        return self.optimizer
+
+    def fit(self, x: Any = None, y: Any = None, batch_size: int = 32, epochs: int = 1, verbose: int = 1,
+            callbacks: Sequence[Callback] | None = None, validation_split: float = 0.0,
+            validation_data: Any = None, shuffle: bool = True, initial_epoch: int = 0,
+            clipnorm: float | None = None, l1: float = 0.0, l2: float = 0.0, seed: int | None = None,
+            device: str | torch.device = "auto", mixed_precision: bool = False) -> History:
+        """Train for ``epochs`` passes over ``x`` (N, T, F) and ``y`` (N, ...), or a DataLoader of
+        ``(x, y)`` batches. Returns a :class:`History` with 'loss', metrics and 'val_*' per epoch.
+
+        verbose: 0 silent, 1 a progress bar per epoch on a terminal (one line per epoch
+        otherwise), 2 one line per epoch. clipnorm: clip the global gradient norm. l1, l2:
+        penalties on the weight matrices (not biases), included in the training loss. seed: the
+        same seed gives bit-identical results on CPU. Under ``torchrun`` it trains
+        data-parallel (see :mod:`seqlab.train.distributed`); ``batch_size`` is per process.
+        """
+        return engine.fit(self, x, y, batch_size=batch_size, epochs=epochs, verbose=verbose, callbacks=callbacks,
+                          validation_split=validation_split, validation_data=validation_data, shuffle=shuffle,
+                          initial_epoch=initial_epoch, clipnorm=clipnorm, l1=l1, l2=l2, seed=seed,
+                          device=device, mixed_precision=mixed_precision)
+
+    def evaluate(self, x: Any = None, y: Any = None, batch_size: int = 32, verbose: int = 0,
+                 return_dict: bool = False) -> float | list[float] | dict[str, float]:
+        """Loss (and metrics) on ``x``, ``y``: a float, ``[loss, *metrics]``, or a dict."""
+        if self.loss_fn is None:
+            raise SeqlabError("evaluate: the model is not compiled; call model.compile(...) first")
+        engine._check_positive("batch_size", batch_size)
+        data = engine.make_data(self, x, y)
+        if not self.built:
+            self.build((None,) + tuple(engine._first_x(data).shape[1:]))
+        if isinstance(data, engine.ArrayData):
+            data = data.to(self.device())
+        logs = engine.evaluate_data(self, data, batch_size)
+        if verbose and is_main_process():
+            print(engine._fmt(logs))
+        if return_dict:
+            return logs
+        return logs["loss"] if len(logs) == 1 else list(logs.values())
+
+    def predict(self, x: Any, batch_size: int = 32, verbose: int = 0) -> np.ndarray | Tensor:
+        """Outputs for ``x``; NumPy in (or a DataLoader), NumPy out; tensor in, tensor out."""
+        return engine.predict(self, x, batch_size)
+
+    # -- config and files ----------------------------------------------------------------------
+    def get_config(self) -> dict[str, Any]:
+        return {"name": self.name, "layers": [serialize(l) for l in self.layers],
+                "input_shape": None if self.input_shape is None else list(self.input_shape)}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> "Sequential":
+        model = cls(name=config.get("name"))
+        for spec in config["layers"]:
+            model.add(deserialize(spec))
+        if config.get("input_shape") is not None and not model.built:
+            model.build(tuple(config["input_shape"]))
+        return model
+
+    def save(self, path: str | os.PathLike, include_optimizer: bool = True) -> None:
+        """Write one .safetensors file: the architecture and compile settings as JSON metadata,
+        weights (and optimizer state) as tensors. Atomic; under multi-process only rank 0 writes."""
+        if not self.built:
+            raise SeqlabError("model: not built yet, nothing to save; fit it or call build first")
+        config = {"model": self.get_config(), "compile": self._compile_config, "epochs_trained": self.epochs_trained}
+        tensors = {f"model/{k}": v for k, v in self.state_dict().items()}
+        if include_optimizer and self.optimizer is not None:
+            opt_cfg, opt_t = state_to_file(self.optimizer)
+            config["optimizer_state"] = opt_cfg
+            tensors.update(opt_t)
+        if is_main_process():
+            io.save_file(path, KIND, config, tensors)
+
+
+def load_model(path: str | os.PathLike, compile: bool = True) -> Sequential:
+    """The model saved at ``path``, predicting identically; with its compile settings and
+    optimizer state when they were saved (``fit`` then resumes training).
+
+    Raises :class:`~seqlab.errors.ModelFileError` for a missing, truncated, corrupted or
+    foreign file. Loading reads JSON and raw tensors only: it never runs code from the file.
+    """
+    config, tensors = io.load_file(path, KIND)
+    try:
+        model = Sequential.from_config(config["model"])
+        weights = {k[len("model/"):]: v for k, v in tensors.items() if k.startswith("model/")}
+        missing, unexpected = model.load_state_dict(weights, strict=False)
+        if missing or unexpected:
+            raise ModelFileError(f"model file {str(path)!r}: weights do not match the architecture "
+                                 f"(missing {sorted(missing)[:5]}, unexpected {sorted(unexpected)[:5]})")
+        model.epochs_trained = int(config.get("epochs_trained", 0))
+        comp = config.get("compile")
+        if compile and comp and comp.get("loss") is not None:
+            opt = OptimizerSpec(**comp["optimizer"]) if comp.get("optimizer") else "adam"
+            model.compile(loss=comp["loss"], optimizer=opt, metrics=comp.get("metrics") or None)
+            if comp.get("optimizer") and "optimizer_state" in config:
+                model._pending_opt_state = (config["optimizer_state"], tensors)
+                model.ensure_optimizer()
+    except ModelFileError:
+        raise
+    except (SeqlabError, KeyError, TypeError, ValueError, RuntimeError, IndexError, AttributeError) as exc:
+        raise ModelFileError(f"model file {str(path)!r} has an invalid seqlab model config: {exc}") from exc
+    return model
+
+
+__all__ = ["Sequential", "load_model"]

@@ -1,0 +1,28 @@
+"""The record fit returns: per-epoch training and validation values."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class History:
+    """``history[name]`` is the list of per-epoch values of ``name`` ('loss', 'val_loss', 'mae', ...).
+
+    ``epoch`` lists the epoch indices; ``params`` holds fit's settings (epochs, steps, ...).
+    """
+
+    def __init__(self) -> None:
+        self.history: dict[str, list[float]] = {}
+        self.epoch: list[int] = []
+        self.params: dict[str, Any] = {}
+
+    def record(self, epoch: int, logs: dict[str, float]) -> None:
+        self.epoch.append(epoch)
+        for k, v in logs.items():
+            self.history.setdefault(k, []).append(float(v))
+
+    def __getitem__(self, key: str) -> list[float]:
+        return self.history[key]
+
+    def __repr__(self) -> str:
+        return f"History(epochs={len(self.epoch)}, keys={list(self.history)})"

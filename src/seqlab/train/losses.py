@@ -1,0 +1,126 @@
+"""Losses by name or callable.
+
+A loss is called as ``loss(y_true, y_pred)`` (Keras order) and returns a scalar tensor, the mean
+over the batch. Names: ``mse``, ``mae``, ``huber``, ``binary_crossentropy``,
+``categorical_crossentropy`` (one-hot labels (B, C) or integer labels (B,)), and
+``sparse_categorical_crossentropy`` (integer labels). Sequence outputs (B, T, C) take labels
+(B, T, C) or (B, T).
+
+Numerically stable cross-entropy: when the model's last layer is ``Dense(activation='softmax')``
+(or 'sigmoid') and the loss is categorical (binary) cross-entropy, the engine gives the loss the
+pre-activation logits and it uses ``log_softmax`` (``binary_cross_entropy_with_logits``), never
+``log(softmax(z))``. Otherwise the cross-entropies take probabilities and clamp them to
+``[1e-7, 1 - 1e-7]`` before the log, as Keras does.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ..errors import SeqlabError
+
+EPS = 1e-7
+
+
+class Loss:
+    """A named loss. ``fuses`` names the output activation it can take logits for (or None)."""
+
+    name: str = "loss"
+    fuses: str | None = None
+
+    def __call__(self, y_true: Tensor, y_pred: Tensor, from_logits: bool = False) -> Tensor:
+        raise NotImplementedError
+
+
+def _same_shape(y_true: Tensor, y_pred: Tensor, name: str) -> Tensor:
+    if y_true.shape != y_pred.shape:
+        if y_true.numel() == y_pred.numel() and y_true.shape[:1] == y_pred.shape[:1]:
+            y_true = y_true.reshape(y_pred.shape)  # e.g. (B,) -> (B, 1)
+        else:
+            raise SeqlabError(
+                f"y: the {name} loss needs targets shaped like the model output {tuple(y_pred.shape)}, "
+                f"got {tuple(y_true.shape)}"
+            )
+    return y_true if y_true.dtype == y_pred.dtype else y_true.to(y_pred.dtype)
+
+
+class _Pointwise(Loss):
+    def __init__(self, name: str, fn: Callable[[Tensor, Tensor], Tensor]) -> None:
+        self.name, self.fn = name, fn
+
+    def __call__(self, y_true: Tensor, y_pred: Tensor, from_logits: bool = False) -> Tensor:
+        return self.fn(y_pred, _same_shape(y_true, y_pred, self.name))
+
+
+class BinaryCrossentropy(Loss):
+    name, fuses = "binary_crossentropy", "sigmoid"
+
+    def __call__(self, y_true: Tensor, y_pred: Tensor, from_logits: bool = False) -> Tensor:
+        y = _same_shape(y_true, y_pred, self.name)
+        if from_logits:
+            return F.binary_cross_entropy_with_logits(y_pred, y)
+        p = y_pred.clamp(EPS, 1 - EPS)
+        return -(y * p.log() + (1 - y) * (1 - p).log()).mean()
+
+
+class CategoricalCrossentropy(Loss):
+    """One-hot (..., C) or integer (...,) labels against predictions (..., C)."""
+
+    name, fuses = "categorical_crossentropy", "softmax"
+
+    def __call__(self, y_true: Tensor, y_pred: Tensor, from_logits: bool = False) -> Tensor:
+        C = y_pred.shape[-1]
+        logp = torch.log_softmax(y_pred, -1) if from_logits else y_pred.clamp(EPS, 1 - EPS).log()
+        if not y_true.dtype.is_floating_point and y_true.shape == y_pred.shape[:-1] + (1,) and C > 1:
+            y_true = y_true.squeeze(-1)
+        if y_true.shape == y_pred.shape[:-1]:  # integer labels
+            if y_true.dtype.is_floating_point:
+                y_true = y_true.long()
+            return F.nll_loss(logp.reshape(-1, C), y_true.reshape(-1))  # (N, C) vs (N,)
+        if y_true.shape != y_pred.shape:
+            raise SeqlabError(
+                f"y: categorical_crossentropy needs one-hot targets {tuple(y_pred.shape)} or integer labels "
+                f"{tuple(y_pred.shape[:-1])}, got {tuple(y_true.shape)}"
+            )
+        return -(y_true.to(logp.dtype) * logp).sum(-1).mean()
+
+
+LOSSES: dict[str, Callable[[], Loss]] = {
+    "mse": lambda: _Pointwise("mse", F.mse_loss),
+    "mae": lambda: _Pointwise("mae", F.l1_loss),
+    "huber": lambda: _Pointwise("huber", F.huber_loss),
+    "binary_crossentropy": BinaryCrossentropy,
+    "categorical_crossentropy": CategoricalCrossentropy,
+    "sparse_categorical_crossentropy": CategoricalCrossentropy,
+}
+ALIASES = {"mean_squared_error": "mse", "mean_absolute_error": "mae"}
+
+
+class _Callable(Loss):
+    def __init__(self, fn: Callable[[Tensor, Tensor], Tensor]) -> None:
+        self.fn = fn
+        self.name = getattr(fn, "__name__", type(fn).__name__)
+
+    def __call__(self, y_true: Tensor, y_pred: Tensor, from_logits: bool = False) -> Tensor:
+        out = self.fn(y_true, y_pred)
+        if not isinstance(out, Tensor) or out.dim() != 0:
+            raise SeqlabError(f"loss: a callable loss must return a scalar tensor, {self.name} returned {out!r:.60}")
+        return out
+
+
+def get_loss(spec: str | Callable[[Tensor, Tensor], Tensor]) -> Loss:
+    """A :class:`Loss` from a name or a callable ``fn(y_true, y_pred) -> scalar tensor``."""
+    if isinstance(spec, Loss):
+        return spec
+    if isinstance(spec, str):
+        key = ALIASES.get(spec.lower(), spec.lower())
+        if key not in LOSSES:
+            raise SeqlabError(f"loss: unknown loss {spec!r}; valid names: {', '.join(LOSSES)}, or pass a callable(y_true, y_pred)")
+        return LOSSES[key]()
+    if callable(spec):
+        return _Callable(spec)
+    raise SeqlabError(f"loss: expected a name ({', '.join(LOSSES)}) or a callable, got {type(spec).__name__}")

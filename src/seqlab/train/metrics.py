@@ -1,0 +1,90 @@
+"""Metrics by name: accuracy, mae, mse, rmse.
+
+A metric adds up per-sample values over an epoch as tensors (no host sync per step):
+``update(y_true, y_pred) -> (sum, count)`` for one batch, ``result(sum, count) -> float`` at the end.
+
+``accuracy``: with C > 1 outputs, argmax of the prediction against integer labels or the argmax
+of one-hot labels; with one output, prediction > 0.5 against the 0/1 label.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import torch
+from torch import Tensor
+
+from ..errors import SeqlabError
+
+
+class Metric:
+    name = "metric"
+
+    def update(self, y_true: Tensor, y_pred: Tensor) -> tuple[Tensor, int]:
+        raise NotImplementedError
+
+    def result(self, total: float, count: float) -> float:
+        return total / max(count, 1)
+
+
+def _like(y_true: Tensor, y_pred: Tensor) -> Tensor:
+    if y_true.shape != y_pred.shape and y_true.numel() == y_pred.numel():
+        y_true = y_true.reshape(y_pred.shape)
+    return y_true.to(y_pred.dtype)
+
+
+class MAE(Metric):
+    name = "mae"
+
+    def update(self, y_true, y_pred):
+        d = (y_pred - _like(y_true, y_pred)).abs()
+        return d.sum(), d.numel()
+
+
+class MSE(Metric):
+    name = "mse"
+
+    def update(self, y_true, y_pred):
+        d = (y_pred - _like(y_true, y_pred)).square()
+        return d.sum(), d.numel()
+
+
+class RMSE(MSE):
+    name = "rmse"
+
+    def result(self, total, count):
+        return math.sqrt(total / max(count, 1))
+
+
+class Accuracy(Metric):
+    name = "accuracy"
+
+    def update(self, y_true, y_pred):
+        C = y_pred.shape[-1]
+        if C == 1:
+            hit = (y_pred > 0.5) == (_like(y_true, y_pred) > 0.5)
+        else:
+            pred = y_pred.argmax(-1)
+            if y_true.shape == y_pred.shape:
+                lab = y_true.argmax(-1)
+            elif not y_true.dtype.is_floating_point and y_true.shape == y_pred.shape[:-1] + (1,):
+                lab = y_true.squeeze(-1)
+            else:
+                lab = y_true
+            hit = pred == lab.to(pred.dtype)
+        return hit.sum(), hit.numel()
+
+
+METRICS: dict[str, Callable[[], Metric]] = {"accuracy": Accuracy, "mae": MAE, "mse": MSE, "rmse": RMSE}
+ALIASES = {"acc": "accuracy", "mean_absolute_error": "mae", "mean_squared_error": "mse"}
+
+
+def get_metric(spec: str | Metric) -> Metric:
+    if isinstance(spec, Metric):
+        return spec
+    if isinstance(spec, str):
+        key = ALIASES.get(spec.lower(), spec.lower())
+        if key in METRICS:
+            return METRICS[key]()
+    raise SeqlabError(f"metrics: unknown metric {spec!r}; valid names: {', '.join(METRICS)}")
