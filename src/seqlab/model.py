@@ -75,10 +75,11 @@ class Sequential(nn.Module):
         shape = tuple(input_shape)
         self.input_shape = shape
         for layer in self.layers:
-            if isinstance(layer, Layer):
-                if not layer.built:
-                    layer.build(shape)
-                shape = layer.compute_output_shape(shape)
+            if not isinstance(layer, Layer):
+                break  # a plain torch module: the layers after it build at the first call
+            if not layer.built:
+                layer.build(shape)
+            shape = layer.compute_output_shape(shape)
         self.built = all(not isinstance(l, Layer) or l.built for l in self.layers)
 
     def output_shapes(self) -> list[tuple]:
@@ -108,16 +109,24 @@ class Sequential(nn.Module):
     def count_params(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
+    def check_input_shape(self, shape: tuple, name: str = "x") -> None:
+        """SeqlabError unless ``shape`` (batch first) fits the built input shape."""
+        want = self.input_shape
+        if want is None:
+            return
+        if len(shape) != len(want) or (want[-1] is not None and len(shape) > 1 and shape[-1] != want[-1]):
+            shown = "(batch, " + ", ".join("any" if s is None else str(s) for s in want[1:]) + ")"
+            raise SeqlabError(f"{name}: the model expects inputs of shape {shown}, got {tuple(shape)}")
+
     # -- forward -------------------------------------------------------------------------------
     def forward(self, x: Tensor, mask: Tensor | None = None, return_logits: bool = False) -> Tensor:
         """Run the layers. ``return_logits=True`` skips the last Dense layer's activation."""
         if not len(self.layers):
             raise SeqlabError("model: has no layers; add some with model.add(...)")
-        if self.input_shape is not None:
-            want = self.input_shape
-            if x.dim() != len(want) or (want[-1] is not None and x.dim() > 1 and x.shape[-1] != want[-1]):
-                shown = "(batch, " + ", ".join("any" if s is None else str(s) for s in want[1:]) + ")"
-                raise SeqlabError(f"x: the model expects inputs of shape {shown}, got {tuple(x.shape)}")
+        if self.input_shape is None:
+            self.build((None,) + tuple(x.shape[1:]))
+        else:
+            self.check_input_shape(tuple(x.shape))
         n = len(self.layers)
         for k, layer in enumerate(self.layers):
             if isinstance(layer, Layer):

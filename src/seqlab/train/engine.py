@@ -146,6 +146,9 @@ def fit(model, x: Any = None, y: Any = None, batch_size: int = 32, epochs: int =
 
     if not model.built:
         model.build((None,) + tuple(_first_x(train).shape[1:]))
+    for nm, d in (("x", train), ("validation_data", val)):
+        if isinstance(d, ArrayData):
+            model.check_input_shape(tuple(d.x.shape), nm)
     model.to(dev)
     opt = model.ensure_optimizer(dev)
     if isinstance(train, ArrayData):
