@@ -1,0 +1,160 @@
+"""Record every step of every seqlab recurrent layer while a model runs.
+
+:func:`recording` is a context manager: inside it, each :class:`seqlab.nn.Recurrent` layer in a
+model runs through the runner's loop path (one ``cell.recurrence`` call per time step, whatever
+backend was chosen), and each call's input ``gi``, previous state and new state are kept. The new
+hidden state of each step is a tensor of the autograd graph, so ``torch.autograd.grad(loss, h_t)``
+gives the total derivative dL/dh_t. Everything is restored on exit, even after an error.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import torch
+from torch import Tensor, nn
+
+from ..errors import SeqlabError
+from ..nn import Recurrent
+
+
+@dataclass
+class CellTrace:
+    """The steps of one (layer, direction) of one call of a recurrent layer, in stepping order.
+
+    For a backward direction, stepping order is reversed time (within each sequence's length).
+    """
+
+    label: str  # e.g. "encoder.l0" or "encoder.l1_reverse" (torch's naming)
+    cell: nn.Module
+    layer: int
+    direction: int
+    lengths: Tensor | None
+    gi: list[Tensor] = field(default_factory=list)  # each (B, G*H)
+    prev: list[tuple[Tensor, ...]] = field(default_factory=list)  # state before each step
+    new: list[tuple[Tensor, ...]] = field(default_factory=list)  # state after each step
+
+    def stacked(self, which: int = 0, to_time: bool = True) -> Tensor:
+        """State component ``which`` (0 = h, 1 = c) of every step, (B, T, H), in time order."""
+        s = torch.stack([n[which] for n in self.new], 1)  # (B, T, H)
+        return to_time_order(s, self.direction, self.lengths) if to_time else s
+
+    def valid(self) -> Tensor:
+        """(B, T) bool: True at the steps inside each sequence's length."""
+        B, T = self.new[0][0].shape[0], len(self.new)
+        if self.lengths is None:
+            return torch.ones(B, T, dtype=torch.bool)
+        return torch.arange(T).unsqueeze(0) < self.lengths.cpu().unsqueeze(1)  # (B, T)
+
+
+def to_time_order(s: Tensor, direction: int, lengths: Tensor | None) -> Tensor:
+    """Map (B, T, ...) values in stepping order back to time order (a no-op going forward)."""
+    if direction == 0:
+        return s
+    from ..nn import reverse_padded
+
+    return reverse_padded(s, lengths)
+
+
+@dataclass
+class Recording:
+    """All traces of one model call, in the order the cells ran."""
+
+    traces: list[CellTrace] = field(default_factory=list)
+    inputs: list[tuple[str, Tensor, Recurrent]] = field(default_factory=list)  # input of each layer call
+
+
+def recurrent_layers(model: nn.Module) -> list[tuple[str, Recurrent]]:
+    """Every seqlab recurrent layer inside ``model`` (the model itself included), with its name."""
+    if not isinstance(model, nn.Module):
+        raise SeqlabError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
+    found = [(name, m) for name, m in model.named_modules() if isinstance(m, Recurrent)]
+    if not found:
+        raise SeqlabError(
+            f"model: expected a model containing seqlab.nn recurrent layers (RNN, LSTM, GRU), found none in "
+            f"{type(model).__name__}; torch.nn layers can be converted with seqlab.nn.from_torch"
+        )
+    return found
+
+
+def ensure_built(model: nn.Module, x, **forward_kwargs) -> None:
+    """Run ``model`` once without gradients when its recurrent layers do not exist yet (a lazily
+    built Sequential without ``input_shape``), so that :func:`recording` can find them."""
+    if isinstance(model, nn.Module) and not any(isinstance(m, Recurrent) for m in model.modules()):
+        with torch.no_grad():
+            model(x, **forward_kwargs)
+
+
+def _lengths_from_call(args: tuple, kwargs: dict) -> Tensor | None:
+    lengths = kwargs.get("lengths", args[2] if len(args) > 2 else None)
+    mask = kwargs.get("mask", args[3] if len(args) > 3 else None)
+    if lengths is None and mask is not None:
+        lengths = torch.as_tensor(mask).bool().sum(1)
+    return None if lengths is None else torch.as_tensor(lengths).to(torch.long)
+
+
+@contextmanager
+def recording(model: nn.Module, make_input_leaf: bool = False) -> Iterator[Recording]:
+    """Run ``model``'s seqlab recurrent layers step by step and record every step (see module doc).
+
+    With ``make_input_leaf``, an input of a recurrent layer that does not require grad (the model's
+    own float input) is replaced by a copy that does, so that dL/dx can be asked for.
+    """
+    layers = recurrent_layers(model)
+    rec = Recording()
+    saved: list[tuple[Recurrent, str]] = []
+    handles = []
+    calls: dict[int, int] = {}
+
+    def pre_hook(layer: Recurrent, args: tuple, kwargs: dict):
+        name = names[id(layer)]
+        calls[id(layer)] = calls.get(id(layer), 0) + 1
+        tag = name if calls[id(layer)] == 1 else f"{name}#{calls[id(layer)]}"
+        lengths = _lengths_from_call(args, kwargs)
+        D = layer.num_directions
+        for k, cell in enumerate(layer.cells):
+            layer_idx, d = divmod(k, D)
+            label = f"{tag}.l{layer_idx}" if tag else f"l{layer_idx}"
+            current[id(cell)] = CellTrace(label + ("_reverse" if d else ""), cell, layer_idx, d, lengths)
+            rec.traces.append(current[id(cell)])
+        if args and isinstance(args[0], Tensor):
+            x = args[0]
+            if make_input_leaf and not x.requires_grad and x.is_floating_point():
+                x = x.detach().requires_grad_(True)
+                args = (x,) + tuple(args[1:])
+            rec.inputs.append((tag, x, layer))
+            return args, kwargs
+        return None
+
+    current: dict[int, CellTrace] = {}
+    names = {id(m): name for name, m in layers}
+
+    def make_step(cell: nn.Module, original):
+        def recurrence(gi: Tensor, state: tuple[Tensor, ...]):
+            new = original(gi, state)
+            trace = current.get(id(cell))
+            if trace is not None:
+                trace.gi.append(gi)
+                trace.prev.append(tuple(state))
+                trace.new.append(tuple(new))
+            return new
+
+        return recurrence
+
+    try:
+        for _, layer in layers:
+            saved.append((layer, layer.backend))
+            layer.backend = "loop"  # one recurrence call per step, whatever the backend
+            handles.append(layer.register_forward_pre_hook(pre_hook, with_kwargs=True))
+            for cell in layer.cells:
+                cell.recurrence = make_step(cell, cell.recurrence)  # instance attribute shadows the method
+        yield rec
+    finally:
+        for h in handles:
+            h.remove()
+        for layer, backend in saved:
+            layer.backend = backend
+            for cell in layer.cells:
+                cell.__dict__.pop("recurrence", None)

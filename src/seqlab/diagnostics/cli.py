@@ -1,0 +1,152 @@
+"""``seqlab explain``: vanishing gradients, long-range memory and hidden states, measured.
+
+    seqlab explain gradients --cells rnn,lstm,gru --length 200 [--plot FILE]
+    seqlab explain memory --task adding|copy --length T --cells rnn,lstm,gru [--minutes M]
+    seqlab explain states --model PATH --text "..." [--html FILE] [--png FILE]
+
+Heavy imports happen inside the handlers so that ``seqlab --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from ..errors import SeqlabError
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "explain", help="why plain RNNs forget and how gates fix it: gradients, memory tasks, states",
+        description="Measure and see why a plain RNN forgets and how LSTM and GRU gates fix it.",
+    )
+    sub = p.add_subparsers(dest="explain_command", metavar="WHAT")
+    p.set_defaults(func=lambda args: _missing(p))
+
+    g = sub.add_parser("gradients", help="gradient norm at every time step, per cell, at init and after brief training")
+    g.add_argument("--cells", default="rnn,lstm,gru", help="comma-separated cells (default: rnn,lstm,gru)")
+    g.add_argument("--length", type=int, default=200, help="sequence length T (default 200)")
+    g.add_argument("--hidden", type=int, default=64, help="hidden units (default 64)")
+    g.add_argument("--train-steps", type=int, default=150,
+                   help="steps of brief training on the adding problem before the second measure (default 150; 0 skips)")
+    g.add_argument("--batch-size", type=int, default=32, help="batch size (default 32)")
+    g.add_argument("--plot", metavar="FILE", help="write a PNG: log-scale norms of the cells side by side")
+    g.add_argument("--seed", type=int, default=0)
+    g.set_defaults(func=run_gradients)
+
+    m = sub.add_parser("memory", help="train each cell on a long-range memory task; final loss against the baseline")
+    m.add_argument("--task", default="adding", help="adding (MSE, baseline 0.167) or copy (cross-entropy, baseline 10 log 8 / (T+20))")
+    m.add_argument("--length", type=int, default=100, help="time span to remember T (default 100)")
+    m.add_argument("--cells", default="rnn,lstm,gru", help="comma-separated cells (default: rnn,lstm,gru)")
+    m.add_argument("--minutes", type=float, default=None, help="wall-clock budget per cell (default: until --steps)")
+    m.add_argument("--steps", type=int, default=None, help="maximum training steps per cell (default 3000)")
+    m.add_argument("--hidden", type=int, default=None, help="hidden units (default 64)")
+    m.add_argument("--batch-size", type=int, default=None, help="batch size (default 64)")
+    m.add_argument("--lr", type=float, default=None, help="Adam learning rate (default 3e-3)")
+    m.add_argument("--clipnorm", type=float, default=None, help="clip the gradient norm to this (default 1.0)")
+    m.add_argument("--seed", type=int, default=0)
+    m.add_argument("--quiet", action="store_true", help="print only the final table")
+    m.set_defaults(func=run_memory)
+
+    s = sub.add_parser("states", help="a text model's hidden states over a text: units coloured over the characters")
+    s.add_argument("--model", required=True, help="a text model file saved by 'seqlab generate' / seqlab.text.save_lm")
+    s.add_argument("--text", required=True, help="the text to read")
+    s.add_argument("--units", default=None, help="comma-separated unit indices (default: the --top most active)")
+    s.add_argument("--top", type=int, default=6, help="how many units to show when --units is not given (default 6)")
+    s.add_argument("--layer", type=int, default=-1, help="which layer (default -1, the last)")
+    s.add_argument("--state", choices=("h", "c"), default="h", help="hidden state h or LSTM cell state c (default h)")
+    s.add_argument("--html", metavar="FILE", help="write a self-contained HTML page")
+    s.add_argument("--png", metavar="FILE", help="write the same picture as a PNG")
+    s.add_argument("--heatmap", metavar="FILE", help="write a heatmap PNG of all units over the text")
+    s.set_defaults(func=run_states)
+
+
+def _missing(parser: argparse.ArgumentParser) -> int:
+    raise SeqlabError("expected what to explain: gradients, memory or states (see 'seqlab explain --help')")
+
+
+def _check_out(path: str | None, what: str) -> None:
+    if path is None:
+        return
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise SeqlabError(f"{what}: folder {folder!r} does not exist; create it first or choose another path")
+    if os.path.isdir(path):
+        raise SeqlabError(f"{what}: {path!r} is a folder; give a file name")
+
+
+def _positive(name: str, value, allow_zero: bool = False) -> None:
+    if value is None:
+        return
+    if value < 0 or (value == 0 and not allow_zero):
+        raise SeqlabError(f"{name}: expected a {'non-negative' if allow_zero else 'positive'} number, got {value!r}")
+
+
+def _check_length(length: int) -> None:
+    if length < 2:
+        raise SeqlabError(f"--length: expected an integer >= 2 (the time span), got {length}")
+
+
+# -- gradients ---------------------------------------------------------------------------------
+def run_gradients(args) -> int:
+    from .memory import check_cells
+    from .report import gradient_report
+
+    cells = check_cells(args.cells)
+    _check_length(args.length)
+    _positive("--hidden", args.hidden)
+    _positive("--batch-size", args.batch_size)
+    _positive("--train-steps", args.train_steps, allow_zero=True)
+    _check_out(args.plot, "--plot")
+    text = gradient_report(cells, args.length, args.hidden, args.batch_size, args.train_steps, args.seed, args.plot)
+    print(text)
+    return 0
+
+
+# -- memory ------------------------------------------------------------------------------------
+def run_memory(args) -> int:
+    from .memory import MemoryConfig, check_cells, train_memory
+    from .tasks import check_task
+
+    check_task(args.task)
+    cells = check_cells(args.cells)
+    _check_length(args.length)
+    for name in ("minutes", "steps", "hidden", "batch_size", "lr", "clipnorm"):
+        _positive("--" + name.replace("_", "-"), getattr(args, name))
+    overrides = {k: v for k, v in (("hidden_size", args.hidden), ("batch_size", args.batch_size), ("lr", args.lr),
+                                   ("clipnorm", args.clipnorm), ("max_steps", args.steps)) if v is not None}
+    configs = [MemoryConfig(task=args.task, length=args.length, cell=c, minutes=args.minutes, seed=args.seed,
+                            **overrides).validate() for c in cells]
+    metric = "MSE" if args.task == "adding" else "cross-entropy"
+    c0 = configs[0]
+    print(f"task {args.task}, T = {args.length}: hidden {c0.hidden_size}, batch {c0.batch_size}, Adam lr {c0.lr:g}, "
+          f"clipnorm {c0.clipnorm:g}, up to {c0.max_steps} steps" + (f" or {args.minutes:g} min" if args.minutes else "")
+          + " per cell", flush=True)
+    results = []
+    for cfg in configs:
+        log = None if args.quiet else (lambda step, loss, c=cfg.cell: print(f"  {c:4s} step {step:5d}  loss {loss:.4f}", flush=True))
+        results.append(train_memory(cfg, log=log))
+    base = results[0].baseline
+    print(f"\n{'cell':5s} {'final ' + metric:>20s} {'baseline':>9s} {'/ baseline':>10s} {'steps':>6s} {'seconds':>8s}")
+    for r in results:
+        print(f"{r.config.cell:5s} {r.final_loss:20.4f} {base:9.4f} {r.final_loss / base:10.3f} {r.steps:6d} {r.seconds:8.1f}")
+    return 0
+
+
+# -- states ------------------------------------------------------------------------------------
+def run_states(args) -> int:
+    from .report import states_report
+
+    _check_out(args.html, "--html")
+    _check_out(args.png, "--png")
+    _check_out(args.heatmap, "--heatmap")
+    units = None
+    if args.units is not None:
+        try:
+            units = [int(u) for u in args.units.split(",") if u.strip()]
+        except ValueError:
+            raise SeqlabError(f"--units: expected comma-separated integers like 0,5,17, got {args.units!r}") from None
+    _positive("--top", args.top)
+    print(states_report(args.model, args.text, units, args.top, args.layer, args.state, args.html, args.png,
+                        args.heatmap))
+    return 0
