@@ -1,0 +1,131 @@
+"""The recurrent language model: embedding, stacked seqlab recurrent layers, softmax over symbols.
+
+::
+
+    ids (B, T) -> Embedding -> dropout -> seqlab.nn.LSTM / GRU / RNN (L layers, dropout between)
+               -> dropout -> Linear(H, V) -> logits (B, T, V)
+
+With ``tie_weights`` the output layer reuses the embedding matrix (Press & Wolf 2017); this needs
+``embed_size == hidden_size``. Saved with its vocabulary as one ``.safetensors`` file of kind
+``"text-lm"`` through :mod:`seqlab.io`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from .. import nn as snn
+from ..errors import ModelFileError, SeqlabError
+from ..io import load_file, save_file
+from .vocab import Vocabulary
+
+KIND = "text-lm"
+CELLS = {"lstm": snn.LSTM, "gru": snn.GRU, "rnn": snn.RNN}
+
+
+@dataclass
+class LMConfig:
+    """Shape of a :class:`RecurrentLM`.
+
+    ``cell`` is 'lstm', 'gru' or 'rnn'; ``cell_options`` are passed to the seqlab layer
+    (``peephole=True`` for LSTM, ``reset='before'`` for GRU, ``nonlinearity='relu'`` for RNN).
+    ``embed_size`` None means ``hidden_size``.
+    """
+
+    vocab_size: int
+    cell: str = "lstm"
+    hidden_size: int = 128
+    num_layers: int = 2
+    embed_size: int | None = None
+    dropout: float = 0.0
+    tie_weights: bool = False
+    backend: str = "auto"
+    cell_options: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.cell not in CELLS:
+            raise SeqlabError(f"cell: expected one of {sorted(CELLS)}, got {self.cell!r}")
+        for name in ("vocab_size", "hidden_size", "num_layers"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise SeqlabError(f"{name}: expected a positive integer, got {v!r}")
+        if self.embed_size is None:
+            self.embed_size = self.hidden_size
+        if isinstance(self.embed_size, bool) or not isinstance(self.embed_size, int) or self.embed_size < 1:
+            raise SeqlabError(f"embed_size: expected a positive integer or None, got {self.embed_size!r}")
+        if isinstance(self.dropout, bool) or not isinstance(self.dropout, (int, float)) or not 0 <= self.dropout < 1:
+            raise SeqlabError(f"dropout: expected a number in [0, 1), got {self.dropout!r}")
+        if self.tie_weights and self.embed_size != self.hidden_size:
+            raise SeqlabError(
+                f"tie_weights: needs embed_size == hidden_size, got {self.embed_size} and {self.hidden_size}; "
+                "set embed_size=None or turn tying off"
+            )
+
+
+class RecurrentLM(nn.Module):
+    """A stateful recurrent language model. ``forward(ids, state) -> (logits, state)``."""
+
+    def __init__(self, config: LMConfig) -> None:
+        super().__init__()
+        self.config = config
+        c = config
+        self.embedding = nn.Embedding(c.vocab_size, c.embed_size)
+        self.drop = nn.Dropout(c.dropout)
+        self.rnn = CELLS[c.cell](c.embed_size, c.hidden_size, num_layers=c.num_layers,
+                                 dropout=c.dropout if c.num_layers > 1 else 0.0, backend=c.backend,
+                                 **c.cell_options)
+        self.decoder = nn.Linear(c.hidden_size, c.vocab_size)
+        if c.tie_weights:
+            self.decoder.weight = self.embedding.weight
+
+    def forward(self, ids: Tensor, state=None):
+        """``ids`` (B, T) integer symbols; ``state`` as the seqlab layer's (None: zeros).
+
+        Returns ``logits`` (B, T, V) and the final state (h (L, B, H), or (h, c) for LSTM).
+        """
+        x = self.drop(self.embedding(ids))  # (B, T, E)
+        out, state = self.rnn(x, state)  # (B, T, H)
+        return self.decoder(self.drop(out)), state  # (B, T, V)
+
+
+def detach_state(state):
+    """The same state cut from the graph (for truncated BPTT)."""
+    if state is None:
+        return None
+    if isinstance(state, Tensor):
+        return state.detach()
+    return tuple(s.detach() for s in state)
+
+
+# -- save and load -----------------------------------------------------------------------------
+def save_lm(path: str | os.PathLike, model: RecurrentLM, vocab: Vocabulary, extra: dict | None = None) -> None:
+    """Write ``model`` and ``vocab`` to one ``.safetensors`` file (atomically)."""
+    if len(vocab) != model.config.vocab_size:
+        raise SeqlabError(f"vocab: has {len(vocab)} symbols but the model expects {model.config.vocab_size}")
+    tensors = dict(model.state_dict())
+    if model.config.tie_weights:
+        tensors.pop("decoder.weight")  # the same tensor as embedding.weight
+    config = {"model": asdict(model.config), "vocab": vocab.to_config(), "extra": extra or {}}
+    save_file(path, KIND, config, tensors)
+
+
+def load_lm(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[RecurrentLM, Vocabulary, dict]:
+    """Read a file written by :func:`save_lm`: ``(model in eval mode, vocabulary, extra info)``."""
+    config, tensors = load_file(path, KIND)
+    try:
+        cfg = LMConfig(**config["model"])
+        vocab = Vocabulary.from_config(config["vocab"])
+        model = RecurrentLM(cfg)
+        if cfg.tie_weights:
+            tensors = dict(tensors, **{"decoder.weight": tensors["embedding.weight"]})
+        model.load_state_dict(tensors)
+    except (KeyError, TypeError, RuntimeError, SeqlabError) as exc:
+        raise ModelFileError(f"model file {str(path)!r} holds an inconsistent text model: {exc}") from exc
+    if len(vocab) != cfg.vocab_size:
+        raise ModelFileError(f"model file {str(path)!r}: vocabulary of {len(vocab)} symbols, model expects {cfg.vocab_size}")
+    return model.to(device).eval(), vocab, config.get("extra", {})

@@ -1,0 +1,140 @@
+"""Sampling from a trained language model: temperature, top-k, top-p (nucleus), greedy, streaming.
+
+The prime text runs through the model once; after that each new symbol is fed alone (a T=1
+chunk) with the carried hidden state, so the prefix is never run again and the cost per symbol
+is constant. :func:`stream` yields each symbol's text as soon as it is drawn.
+
+Draws are inverse-CDF draws from a private ``torch.Generator`` seeded by ``seed``: the same seed
+gives the same text, whatever else uses torch's global random state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator
+
+import torch
+from torch import Tensor
+
+from ..errors import SeqlabError
+from .model import RecurrentLM
+from .vocab import Vocabulary
+
+
+@dataclass
+class SampleConfig:
+    """How to pick each next symbol. ``greedy`` takes the most likely one (ignores the rest)."""
+
+    length: int = 200
+    temperature: float = 1.0
+    top_k: int | None = None
+    top_p: float | None = None
+    greedy: bool = False
+    seed: int | None = None
+    unknown: str = "error"
+
+    def __post_init__(self) -> None:
+        check_sampling(self.length, self.temperature, self.top_k, self.top_p)
+
+
+def check_sampling(length: int, temperature: float, top_k: int | None, top_p: float | None) -> None:
+    """Raise :class:`SeqlabError` for a bad length, temperature, top-k or top-p."""
+    if isinstance(length, bool) or not isinstance(length, int) or length < 0:
+        raise SeqlabError(f"length: expected a non-negative integer, got {length!r}")
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not temperature > 0 \
+            or temperature == float("inf"):
+        raise SeqlabError(
+            f"temperature: expected a finite number > 0 (1 samples the model as is, lower is more conservative), "
+            f"got {temperature!r}; use greedy decoding for the limit of 0"
+        )
+    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
+        raise SeqlabError(f"top_k: expected an integer >= 1 (or None for no limit), got {top_k!r}")
+    if top_p is not None and (isinstance(top_p, bool) or not isinstance(top_p, (int, float)) or not 0 < top_p <= 1):
+        raise SeqlabError(f"top_p: expected a number in (0, 1] (or None for no limit), got {top_p!r}")
+
+
+def filter_probs(logits: Tensor, temperature: float = 1.0, top_k: int | None = None,
+                 top_p: float | None = None) -> Tensor:
+    """Next-symbol probabilities (..., V) from ``logits`` (..., V) after temperature, top-k and top-p.
+
+    top-k keeps the k most likely symbols; top-p keeps the smallest set of most likely symbols
+    whose probability reaches ``top_p`` (always at least one). The kept ones are renormalised.
+    """
+    check_sampling(0, temperature, top_k, top_p)
+    logits = logits.float() / temperature
+    if top_k is not None and top_k < logits.shape[-1]:
+        kth = torch.topk(logits, top_k, dim=-1).values[..., -1:]  # (..., 1)
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    probs = torch.softmax(logits, dim=-1)
+    if top_p is not None and top_p < 1:
+        sorted_p, order = torch.sort(probs, dim=-1, descending=True)
+        before = torch.cumsum(sorted_p, dim=-1) - sorted_p  # mass of the more likely ones
+        drop_sorted = before >= top_p  # the first is never dropped (before = 0 < top_p)
+        drop = torch.zeros_like(drop_sorted).scatter(-1, order, drop_sorted)
+        probs = probs.masked_fill(drop, 0.0)
+        probs = probs / probs.sum(-1, keepdim=True)
+    return probs
+
+
+def draw(probs: Tensor, generator: torch.Generator | None) -> Tensor:
+    """One symbol per row of ``probs`` (B, V) by inverse CDF with a uniform from ``generator``: (B,)."""
+    u = torch.rand(probs.shape[0], 1, generator=generator, device=probs.device)  # (B, 1)
+    cdf = torch.cumsum(probs, dim=-1)  # (B, V)
+    idx = torch.searchsorted(cdf, u * cdf[:, -1:], right=True)  # (B, 1)
+    return idx.clamp_(max=probs.shape[-1] - 1).squeeze(1)
+
+
+def _default_prime(vocab: Vocabulary) -> str:
+    for s in ("\n", " ", "."):
+        if s in vocab:
+            return s
+    return vocab.symbols[0]
+
+
+def stream(model: RecurrentLM, vocab: Vocabulary, prime: str | None = None, length: int = 200,
+           temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
+           greedy: bool = False, seed: int | None = None, unknown: str = "error") -> Iterator[str]:
+    """Yield the text of ``length`` new symbols one by one, continuing ``prime`` (not yielded).
+
+    With ``prime`` None the model starts from a newline (or another common symbol). The
+    arguments are checked before anything runs, so a bad one raises before the first symbol.
+    """
+    check_sampling(length, temperature, top_k, top_p)
+    if prime is None or prime == "":
+        prime = _default_prime(vocab)
+    ids = vocab.encode(prime, unknown=unknown)
+    if not ids:
+        raise SeqlabError(f"prime: no symbol of {prime!r} is in the vocabulary; pass another prime text")
+    return _stream(model, vocab, ids, length, temperature, top_k, top_p, greedy, seed)
+
+
+@torch.no_grad()  # on the generator function: grad mode is restored between yields
+def _stream(model, vocab, ids, length, temperature, top_k, top_p, greedy, seed) -> Iterator[str]:
+    was_training = model.training
+    model.eval()
+    try:
+        device = next(model.parameters()).device
+        gen = torch.Generator(device=device)
+        gen.manual_seed(seed if seed is not None else int(torch.randint(0, 2**62, (1,)).item()))
+        x = torch.tensor([ids], dtype=torch.long, device=device)  # (1, T_prime)
+        logits, state = model(x)  # the prime, once
+        last = logits[:, -1]  # (1, V)
+        symbols = vocab.symbols
+        for i in range(length):
+            if greedy:
+                nxt = last.argmax(-1)  # (1,)
+            else:
+                nxt = draw(filter_probs(last, temperature, top_k, top_p), gen)  # (1,)
+            yield symbols[int(nxt)]
+            if i + 1 < length:
+                logits, state = model(nxt.view(1, 1), state)  # (1, 1, V): one step, carried state
+                last = logits[:, -1]  # (1, V)
+    finally:
+        model.train(was_training)
+
+
+def sample(model: RecurrentLM, vocab: Vocabulary, prime: str | None = None, length: int = 200,
+           temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
+           greedy: bool = False, seed: int | None = None, unknown: str = "error") -> str:
+    """The ``length`` new symbols after ``prime`` as one string (see :func:`stream`)."""
+    return "".join(stream(model, vocab, prime, length, temperature, top_k, top_p, greedy, seed, unknown))

@@ -1,0 +1,129 @@
+"""Stateful training with truncated BPTT, and evaluation in nats, bits per symbol and perplexity.
+
+Each epoch the training ids are cut into ``batch_size`` parallel streams (see
+:mod:`seqlab.text.data`); the state starts at zero, is carried from chunk to chunk with its graph
+cut (``detach``), and the loss of each chunk is back-propagated through its ``seq_len`` steps only.
+Gradients are clipped to a global norm of ``clip`` before each Adam step.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ..errors import SeqlabError
+from ..utils import progress
+from .data import batchify, iter_chunks, num_chunks
+from .model import RecurrentLM, detach_state
+
+LN2 = math.log(2.0)
+
+
+@dataclass
+class TrainConfig:
+    """Training settings. ``max_minutes`` stops training (mid-epoch if need be) after that much
+    training time; ``None`` runs all ``epochs``."""
+
+    epochs: int = 10
+    batch_size: int = 64
+    seq_len: int = 128
+    lr: float = 2e-3
+    clip: float | None = 5.0
+    weight_decay: float = 0.0
+    max_minutes: float | None = None
+    val_batch_size: int = 16
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "seq_len", "val_batch_size"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise SeqlabError(f"{name}: expected a positive integer, got {v!r}")
+        if not (isinstance(self.lr, (int, float)) and self.lr > 0):
+            raise SeqlabError(f"lr: expected a number > 0, got {self.lr!r}")
+        if self.clip is not None and not (isinstance(self.clip, (int, float)) and self.clip > 0):
+            raise SeqlabError(f"clip: expected a number > 0 or None (no clipping), got {self.clip!r}")
+        if self.max_minutes is not None and not (isinstance(self.max_minutes, (int, float)) and self.max_minutes > 0):
+            raise SeqlabError(f"max_minutes: expected a number > 0 or None, got {self.max_minutes!r}")
+
+
+def describe_loss(nats: float, level: str = "char") -> str:
+    """``1.234 bits/char (0.855 nats)`` for characters, ``perplexity 123.4 (4.815 nats)`` for words."""
+    if level == "char":
+        return f"{nats / LN2:.3f} bits/char ({nats:.3f} nats)"
+    return f"perplexity {math.exp(min(nats, 50.0)):.1f} ({nats:.3f} nats)"
+
+
+@torch.no_grad()
+def evaluate(model: RecurrentLM, ids: Tensor, batch_size: int = 16, seq_len: int = 256) -> float:
+    """Mean next-symbol cross-entropy in nats over ``ids`` (N,), run as ``batch_size`` streams
+    with the state carried across chunks (the same cut as training)."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    batch_size = max(1, min(batch_size, len(ids) // 2))
+    streams = batchify(ids, batch_size).to(device)  # (B, n)
+    state, total, count = None, 0.0, 0
+    for x, y in iter_chunks(streams, seq_len):
+        logits, state = model(x, state)  # (B, L, V)
+        total += float(F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="sum"))  # (B*L, V)
+        count += y.numel()
+    model.train(was_training)
+    return total / count
+
+
+def train_lm(model: RecurrentLM, train_ids: Tensor, val_ids: Tensor | None, config: TrainConfig,
+             on_epoch: Callable[[dict], None] | None = None, verbose: int = 1) -> list[dict]:
+    """Train ``model`` on ``train_ids`` (N,) with TBPTT; evaluate on ``val_ids`` after each epoch.
+
+    Returns one dict per epoch: ``epoch, train_loss, val_loss`` (nats per symbol), ``seconds``
+    (training time so far), ``tokens`` (trained so far), ``stopped`` (True when the time budget
+    ended the epoch early). ``on_epoch`` is called with each dict as it is made.
+    """
+    c = config
+    device = next(model.parameters()).device
+    streams = batchify(train_ids, c.batch_size).to(device)  # (B, n)
+    opt = torch.optim.Adam(model.parameters(), lr=c.lr, weight_decay=c.weight_decay)
+    budget = None if c.max_minutes is None else c.max_minutes * 60.0
+    history: list[dict] = []
+    seconds, tokens = 0.0, 0
+    for epoch in range(1, c.epochs + 1):
+        model.train()
+        state = None  # reset each epoch: every stream starts over from its beginning
+        total, count, stopped = 0.0, 0, False
+        chunks = progress(iter_chunks(streams, c.seq_len), total=num_chunks(streams, c.seq_len),
+                          desc=f"epoch {epoch}/{c.epochs}", verbose=verbose)
+        for x, y in chunks:
+            t0 = time.perf_counter()
+            state = detach_state(state)  # carry the state, cut the graph
+            logits, state = model(x, state)  # (B, L, V)
+            loss = F.cross_entropy(logits.flatten(0, 1), y.flatten())  # (B*L, V) vs (B*L,)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if c.clip is not None:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), c.clip)
+            opt.step()
+            total += loss.item() * y.numel()
+            count += y.numel()
+            seconds += time.perf_counter() - t0
+            if budget is not None and seconds >= budget:
+                stopped = True
+                break
+        if hasattr(chunks, "close"):
+            chunks.close()
+        tokens += count
+        val = evaluate(model, val_ids, c.val_batch_size) if val_ids is not None and len(val_ids) > 2 else None
+        record = {"epoch": epoch, "train_loss": total / max(count, 1), "val_loss": val,
+                  "seconds": seconds, "tokens": tokens, "stopped": stopped}
+        history.append(record)
+        if on_epoch is not None:
+            on_epoch(record)
+        if stopped:
+            break
+    model.eval()
+    return history
