@@ -92,6 +92,27 @@ class RecurrentLM(nn.Module):
         out, state = self.rnn(x, state)  # (B, T, H)
         return self.decoder(self.drop(out)), state  # (B, T, V)
 
+    def step(self, ids: Tensor, states: list[tuple[Tensor, ...]]) -> tuple[Tensor, list[tuple[Tensor, ...]]]:
+        """One time step by stepping the cells directly (no per-call checks): fast generation.
+
+        ``ids`` (B,); ``states`` one tuple per layer (``(h,)`` or ``(h, c)``, each (B, H)), see
+        :func:`split_state`. Returns ``logits`` (B, V) and the new per-layer states. Eval mode only
+        (no dropout); ``forward`` on a T=1 chunk gives the same numbers.
+        """
+        x = self.embedding(ids)  # (B, E)
+        new = []
+        for cell, st in zip(self.rnn.cells, states):
+            st = cell.step(x, st)
+            new.append(st)
+            x = st[0]  # (B, H)
+        return self.decoder(x), new  # (B, V)
+
+
+def split_state(state) -> list[tuple[Tensor, ...]]:
+    """torch-style state (h (L, B, H) or (h, c)) -> one tuple per layer, as :meth:`RecurrentLM.step` takes."""
+    parts = (state,) if isinstance(state, Tensor) else tuple(state)
+    return [tuple(p[k] for p in parts) for k in range(parts[0].shape[0])]
+
 
 def detach_state(state):
     """The same state cut from the graph (for truncated BPTT)."""

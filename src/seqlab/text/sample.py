@@ -10,6 +10,7 @@ gives the same text, whatever else uses torch's global random state.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -17,7 +18,7 @@ import torch
 from torch import Tensor
 
 from ..errors import SeqlabError
-from .model import RecurrentLM
+from .model import RecurrentLM, split_state
 from .vocab import Vocabulary
 
 
@@ -84,6 +85,21 @@ def draw(probs: Tensor, generator: torch.Generator | None) -> Tensor:
     return idx.clamp_(max=probs.shape[-1] - 1).squeeze(1)
 
 
+@contextmanager
+def _threads(n: int | None) -> Iterator[None]:
+    """Run the block with ``n`` intra-op threads (None: unchanged). Batch-1 steps are far too small
+    to gain from threads, and on a busy machine every thread barrier costs a scheduler slice."""
+    if n is None or torch.get_num_threads() == n:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def _default_prime(vocab: Vocabulary) -> str:
     for s in ("\n", " ", "."):
         if s in vocab:
@@ -117,18 +133,20 @@ def _stream(model, vocab, ids, length, temperature, top_k, top_p, greedy, seed) 
         gen = torch.Generator(device=device)
         gen.manual_seed(seed if seed is not None else int(torch.randint(0, 2**62, (1,)).item()))
         x = torch.tensor([ids], dtype=torch.long, device=device)  # (1, T_prime)
-        logits, state = model(x)  # the prime, once
+        with _threads(1 if device.type == "cpu" else None):
+            logits, state = model(x)  # the prime, once
+        states = split_state(state)  # one (h,) or (h, c) per layer, each (1, H)
         last = logits[:, -1]  # (1, V)
         symbols = vocab.symbols
         for i in range(length):
-            if greedy:
-                nxt = last.argmax(-1)  # (1,)
-            else:
-                nxt = draw(filter_probs(last, temperature, top_k, top_p), gen)  # (1,)
+            with _threads(1 if device.type == "cpu" else None):
+                if greedy:
+                    nxt = last.argmax(-1)  # (1,)
+                else:
+                    nxt = draw(filter_probs(last, temperature, top_k, top_p), gen)  # (1,)
+                if i + 1 < length:
+                    last, states = model.step(nxt, states)  # (1, V): one step from the carried state
             yield symbols[int(nxt)]
-            if i + 1 < length:
-                logits, state = model(nxt.view(1, 1), state)  # (1, 1, V): one step, carried state
-                last = logits[:, -1]  # (1, V)
     finally:
         model.train(was_training)
 
