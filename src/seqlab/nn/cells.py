@@ -12,6 +12,20 @@ gate is ``1 - z_t``; :mod:`seqlab.nn.convert` negates the z blocks when converti
 Each cell splits a step in two so the runner can do the input product for every time step in
 one matrix multiply: ``gi = cell.input_projection(x)`` then ``state = cell.recurrence(gi, state)``.
 States are tuples inside the runner: ``(h,)`` for RNN and GRU, ``(h, c)`` for LSTM.
+
+``forward_sequence(x, state, lengths) -> (out, state)`` runs a whole sequence. The peephole LSTM
+and the reset-before GRU run it as one sequence-level autograd node with a hand-derived backward
+(:mod:`seqlab.nn.custom`); other cells fall back to the runner's loop.
+
+Layer normalization (Ba et al. 2016), ``layer_norm=True`` on LSTMCell and GRUCell, normalizes each
+matrix product over all its gate blocks, with gains ``ln_weight_ih``, ``ln_weight_hh`` (G*H,)
+(ones at init) and the cell's biases as the shift::
+
+    a_t = LN(W_ih x_t) ⊙ γ_ih + b_ih + LN(W_hh h_{t-1}) ⊙ γ_hh + b_hh
+
+The LSTM also normalizes the cell before its output, ``h_t = o_t ⊙ tanh(LN(c_t) ⊙ γ_c + β_c)``
+(``ln_weight_c``, ``ln_bias_c`` (H,)). The reset-before GRU normalizes its candidate product
+``W_hn (r ⊙ h)`` on its own block, and ``W_hr h | W_hz h`` jointly.
 """
 
 from __future__ import annotations
@@ -25,6 +39,9 @@ from torch import Tensor, nn
 from ..errors import SeqlabError
 
 State = tuple[Tensor, ...]
+
+#: epsilon of the layer normalization (torch's default)
+LN_EPS = 1e-5
 
 
 def _check_size(name: str, value: int) -> int:
@@ -55,15 +72,47 @@ class CellBase(nn.Module):
             self.register_parameter("bias_hh", None)
 
     def reset_parameters(self) -> None:
-        """Uniform on (-1/sqrt(H), 1/sqrt(H)), as torch.nn does."""
+        """Uniform on (-1/sqrt(H), 1/sqrt(H)), as torch.nn does; layer-norm gains 1 and shifts 0."""
         k = 1.0 / math.sqrt(self.hidden_size)
-        for p in self.parameters():
-            nn.init.uniform_(p, -k, k)
+        for name, p in self.named_parameters():
+            if name.startswith("ln_weight"):
+                nn.init.ones_(p)
+            elif name.startswith("ln_bias"):
+                nn.init.zeros_(p)
+            else:
+                nn.init.uniform_(p, -k, k)
+
+    layer_norm: bool = False
+
+    def _add_layer_norm(self, layer_norm: bool, cell_norm: bool = False) -> None:
+        self.layer_norm = bool(layer_norm)
+        if self.layer_norm:
+            G, H = self.gates, self.hidden_size
+            self.ln_weight_ih = nn.Parameter(torch.empty(G * H))
+            self.ln_weight_hh = nn.Parameter(torch.empty(G * H))
+            if cell_norm:
+                self.ln_weight_c = nn.Parameter(torch.empty(H))
+                self.ln_bias_c = nn.Parameter(torch.empty(H)) if self.bias else None
+
+    def _ln(self, a: Tensor, gain: Tensor, shift: Tensor | None) -> Tensor:
+        return F.layer_norm(a, (a.shape[-1],), gain, shift, eps=LN_EPS)
 
     # -- the two halves of a step -------------------------------------------------------------
     def input_projection(self, x: Tensor) -> Tensor:
-        """``W_ih x + b_ih`` for one step (B, I) or a whole sequence (B, T, I)."""
+        """``W_ih x + b_ih`` (``LN(W_ih x) γ_ih + b_ih`` with layer norm) for one step (B, I) or a
+        whole sequence (B, T, I)."""
+        if self.layer_norm:
+            return self._ln(F.linear(x, self.weight_ih), self.ln_weight_ih, self.bias_ih)
         return F.linear(x, self.weight_ih, self.bias_ih)
+
+    def forward_sequence(self, x: Tensor, state: State, lengths: Tensor | None) -> tuple[Tensor, State]:
+        """Run the whole sequence ``x`` (B, T, I) from ``state``: ``(out (B, T, H), final state)``.
+
+        This base version is the runner's loop; cells with a faster path override it.
+        """
+        from .recurrent import run_loop
+
+        return run_loop(self, x, state, lengths)
 
     def recurrence(self, gi: Tensor, state: State) -> State:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -72,6 +121,8 @@ class CellBase(nn.Module):
         return self.recurrence(self.input_projection(x), state)
 
     def _hh(self, h: Tensor) -> Tensor:
+        if self.layer_norm:
+            return self._ln(F.linear(h, self.weight_hh), self.ln_weight_hh, self.bias_hh)
         return F.linear(h, self.weight_hh, self.bias_hh)
 
     # -- used by the runner --------------------------------------------------------------------
@@ -162,11 +213,12 @@ class LSTMCell(CellBase):
     state_size = 2
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
-                 peephole: bool = False) -> None:
+                 peephole: bool = False, layer_norm: bool = False) -> None:
         super().__init__(input_size, hidden_size, bias)
         self.peephole = bool(peephole)
         if self.peephole:
             self.weight_ch = nn.Parameter(torch.empty(3, hidden_size))
+        self._add_layer_norm(layer_norm, cell_norm=True)
         self.reset_parameters()
 
     fused_mode = "LSTM"
@@ -174,7 +226,17 @@ class LSTMCell(CellBase):
     def fused_unavailable(self) -> str | None:
         if self.peephole:
             return "peephole LSTM has no fused kernel in torch (oneDNN/cuDNN compute the standard LSTM only)"
+        if self.layer_norm:
+            return "layer-normalized LSTM has no fused kernel in torch"
         return None
+
+    def forward_sequence(self, x: Tensor, state: State, lengths: Tensor | None) -> tuple[Tensor, State]:
+        """Whole sequence as one autograd node with a hand-derived BPTT (loop with layer norm)."""
+        if self.layer_norm:
+            return super().forward_sequence(x, state, lengths)
+        from .custom import lstm_sequence
+
+        return lstm_sequence(self, x, state, lengths)
 
     def recurrence(self, gi: Tensor, state: State) -> State:
         h, c = state
@@ -188,11 +250,13 @@ class LSTMCell(CellBase):
         c_new = f * c + i * g
         if self.peephole:
             ao = ao + wco * c_new
-        h_new = torch.sigmoid(ao) * torch.tanh(c_new)
+        c_out = self._ln(c_new, self.ln_weight_c, self.ln_bias_c) if self.layer_norm else c_new
+        h_new = torch.sigmoid(ao) * torch.tanh(c_out)
         return h_new, c_new
 
     def extra_repr(self) -> str:
-        return super().extra_repr() + (", peephole=True" if self.peephole else "")
+        return (super().extra_repr() + (", peephole=True" if self.peephole else "")
+                + (", layer_norm=True" if self.layer_norm else ""))
 
 
 class GRUCell(CellBase):
@@ -206,11 +270,12 @@ class GRUCell(CellBase):
     state_size = 1
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
-                 reset: str = "after") -> None:
+                 reset: str = "after", layer_norm: bool = False) -> None:
         if reset not in ("after", "before"):
             raise SeqlabError(f"reset: expected 'after' (cuDNN form) or 'before' (Cho et al. 2014), got {reset!r}")
         super().__init__(input_size, hidden_size, bias)
         self.reset = reset
+        self._add_layer_norm(layer_norm)
         self.reset_parameters()
 
     fused_mode = "GRU"
@@ -218,7 +283,17 @@ class GRUCell(CellBase):
     def fused_unavailable(self) -> str | None:
         if self.reset == "before":
             return "GRU with reset='before' has no fused kernel (cuDNN and oneDNN apply the reset after the matrix product)"
+        if self.layer_norm:
+            return "layer-normalized GRU has no fused kernel in torch"
         return None
+
+    def forward_sequence(self, x: Tensor, state: State, lengths: Tensor | None) -> tuple[Tensor, State]:
+        """Reset-before GRU: one autograd node with a hand-derived BPTT; otherwise the loop."""
+        if self.reset == "before" and not self.layer_norm:
+            from .custom import gru_before_sequence
+
+            return gru_before_sequence(self, x, state, lengths)
+        return super().forward_sequence(x, state, lengths)
 
     def _z_sign(self, t: Tensor) -> Tensor:
         H = self.hidden_size
@@ -244,10 +319,21 @@ class GRUCell(CellBase):
             n = torch.tanh(xn + r * hn)
         else:
             b = self.bias_hh
-            hr, hz = F.linear(h, self.weight_hh[: 2 * H], None if b is None else b[: 2 * H]).chunk(2, dim=-1)
+            b_rz, b_n = (None, None) if b is None else (b[: 2 * H], b[2 * H :])
+            if self.layer_norm:
+                g = self.ln_weight_hh
+                a_rz = self._ln(F.linear(h, self.weight_hh[: 2 * H]), g[: 2 * H], b_rz)
+            else:
+                a_rz = F.linear(h, self.weight_hh[: 2 * H], b_rz)
+            hr, hz = a_rz.chunk(2, dim=-1)
             r, z = torch.sigmoid(xr + hr), torch.sigmoid(xz + hz)
-            n = torch.tanh(xn + F.linear(r * h, self.weight_hh[2 * H :], None if b is None else b[2 * H :]))
+            if self.layer_norm:
+                a_n = self._ln(F.linear(r * h, self.weight_hh[2 * H :]), self.ln_weight_hh[2 * H :], b_n)
+            else:
+                a_n = F.linear(r * h, self.weight_hh[2 * H :], b_n)
+            n = torch.tanh(xn + a_n)
         return ((1 - z) * h + z * n,)
 
     def extra_repr(self) -> str:
-        return super().extra_repr() + f", reset={self.reset!r}"
+        return (super().extra_repr() + f", reset={self.reset!r}"
+                + (", layer_norm=True" if self.layer_norm else ""))
