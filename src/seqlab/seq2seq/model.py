@@ -210,7 +210,9 @@ class Seq2Seq(nn.Module):
             if t > 0:
                 y = tgt_in[:, t]
                 if teacher_forcing < 1.0:
-                    own = logits[-1].argmax(-1)
+                    own = logits[-1].detach().clone()
+                    own[:, PAD] = own[:, BOS] = float("-inf")  # never outputs, as in decoding
+                    own = own.argmax(-1)
                     use_true = torch.rand(y.shape, device=y.device) < teacher_forcing
                     y = torch.where(use_true, y, own)
             lg, state, feed, w = self.decoder.step(y, state, feed, mem)

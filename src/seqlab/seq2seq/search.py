@@ -14,7 +14,7 @@ from torch import Tensor
 
 from ..errors import SeqlabError
 from .model import Seq2Seq, start_tokens
-from .vocab import EOS
+from .vocab import BOS, EOS, PAD
 
 
 @dataclass
@@ -37,6 +37,14 @@ def length_penalty(n: int, alpha: float) -> float:
     return ((5.0 + n) / 6.0) ** alpha if alpha else 1.0
 
 
+def log_probs(logits: Tensor) -> Tensor:
+    """Log-softmax over the vocabulary with padding and the start token ruled out (never outputs)."""
+    lp = torch.log_softmax(logits, -1)
+    lp[:, PAD] = float("-inf")
+    lp[:, BOS] = float("-inf")
+    return lp
+
+
 def check_beam(beam: int) -> int:
     if isinstance(beam, bool) or not isinstance(beam, int) or beam < 1:
         raise SeqlabError(f"beam: expected a beam size of 1 or more (1 is greedy decoding), got {beam!r}")
@@ -53,7 +61,7 @@ def greedy(model: Seq2Seq, src: Tensor, lengths: Tensor, max_len: int, alpha: fl
     toks, ws, lps = [], [], []
     for _ in range(max_len):
         logits, state, feed, w = model.decoder.step(y, state, feed, mem)
-        lp, y = torch.log_softmax(logits, -1).max(-1)  # (B,), (B,)
+        lp, y = log_probs(logits).max(-1)  # (B,), (B,)
         toks.append(y)
         ws.append(w)
         lps.append(lp)
@@ -77,7 +85,7 @@ def beam_search(model: Seq2Seq, src: Tensor, lengths: Tensor, beam: int, max_len
     """Beam search for ONE source ``src`` (1, S); returns up to ``nbest`` hypotheses, best first.
 
     Each step extends the live hypotheses by every token, keeps the ``beam`` best that do not end
-    and sets aside those that end; the search stops once ``beam`` hypotheses have ended or after
+    and sets aside those among the ``beam`` best candidates that end; the search stops once ``beam`` hypotheses have ended or after
     ``max_len`` steps (then the live ones are returned too, unfinished, after the ended ones).
     """
     check_beam(beam)
@@ -87,23 +95,25 @@ def beam_search(model: Seq2Seq, src: Tensor, lengths: Tensor, beam: int, max_len
     mem1, state, feed = model.encode(src, lengths)
     S = int(lengths[0])
     live_toks: list[list[int]] = [[]]
-    live_lp = src.new_zeros(1, dtype=torch.float)
-    live_attn = src.new_zeros(1, 0, S, dtype=torch.float)  # (n, t, S)
+    live_lp = feed.new_zeros(1)
+    live_attn = feed.new_zeros(1, 0, S)  # (n, t, S)
     y = start_tokens(1, src.device)
     finished: list[Hypothesis] = []
     for t in range(max_len):
         n = len(live_toks)
         mem = mem1.index_select(torch.zeros(n, dtype=torch.long, device=src.device))
         logits, state, feed, w = model.decoder.step(y, state, feed, mem)
-        cand = live_lp.unsqueeze(1) + torch.log_softmax(logits.float(), -1)  # (n, V)
+        cand = live_lp.unsqueeze(1) + log_probs(logits)  # (n, V)
         V = cand.shape[1]
         top_lp, top_idx = cand.view(-1).topk(min(2 * beam, n * V))  # (n*V,) flattened
         keep_parent, keep_tok, keep_lp = [], [], []
-        for lp, idx in zip(top_lp.tolist(), top_idx.tolist()):
+        for rank, (lp, idx) in enumerate(zip(top_lp.tolist(), top_idx.tolist())):
             parent, tok = divmod(idx, V)
             if tok == EOS:
+                if rank >= beam:  # an ending only counts among the beam best candidates
+                    continue
                 toks = live_toks[parent] + [tok]
-                attn = torch.cat([live_attn[parent], w[parent, :S].float().unsqueeze(0)], 0)  # (t+1, S)
+                attn = torch.cat([live_attn[parent], w[parent, :S].unsqueeze(0)], 0)  # (t+1, S)
                 finished.append(Hypothesis(toks, lp, lp / length_penalty(len(toks), alpha), attn.cpu()))
             elif len(keep_tok) < beam:
                 keep_parent.append(parent)
@@ -114,9 +124,9 @@ def beam_search(model: Seq2Seq, src: Tensor, lengths: Tensor, beam: int, max_len
         if len(finished) >= beam or not keep_tok:
             break
         par = torch.tensor(keep_parent, dtype=torch.long, device=src.device)
-        live_attn = torch.cat([live_attn.index_select(0, par), w.index_select(0, par)[:, :S].float().unsqueeze(1)], 1)
+        live_attn = torch.cat([live_attn.index_select(0, par), w.index_select(0, par)[:, :S].unsqueeze(1)], 1)
         live_toks = [live_toks[p] + [tk] for p, tk in zip(keep_parent, keep_tok)]
-        live_lp = torch.tensor(keep_lp, device=src.device)
+        live_lp = torch.tensor(keep_lp, dtype=feed.dtype, device=src.device)
         state = tuple(s.index_select(0, par) for s in state)
         feed = feed.index_select(0, par)
         y = torch.tensor(keep_tok, dtype=torch.long, device=src.device)
