@@ -1,0 +1,104 @@
+"""``seqlab generate``: a tiny end-to-end run, and every kind of bad input as one line, exit 2."""
+
+import pytest
+import torch
+
+from seqlab.cli import main
+from seqlab.io import save_file
+from seqlab.text.model import LMConfig, RecurrentLM, load_lm, save_lm
+from seqlab.text.sample import sample
+from seqlab.text.vocab import Vocabulary
+
+TEXT = "To be, or not to be: that is the question. Ça va? 🙂\n" * 30
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory):
+    vocab = Vocabulary.build(TEXT)
+    torch.manual_seed(0)
+    model = RecurrentLM(LMConfig(len(vocab), "lstm", hidden_size=12, num_layers=1))
+    path = tmp_path_factory.mktemp("m") / "model.safetensors"
+    save_lm(path, model, vocab)
+    return path
+
+
+def _error(capsys, argv):
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
+
+
+def test_train_end_to_end(tmp_path, capsys):
+    src = tmp_path / "t.txt"
+    src.write_text(TEXT, encoding="utf-8")
+    out = tmp_path / "m.safetensors"
+    code = main(["generate", "train", "--text", str(src), "--hidden", "8", "--layers", "1", "--epochs", "2",
+                 "--batch-size", "4", "--seq-len", "16", "--sample-length", "20", "--save", str(out)])
+    text = capsys.readouterr().out
+    assert code == 0
+    assert "epoch 1: train" in text and "epoch 2: train" in text and "bits/char" in text and "  | " in text
+    model, vocab, extra = load_lm(out)
+    assert set(vocab.symbols) == set(TEXT) and extra["source"] == str(src)
+
+
+def test_train_word_level_reports_perplexity(tmp_path, capsys):
+    src = tmp_path / "t.txt"
+    src.write_text(TEXT, encoding="utf-8")
+    out = tmp_path / "w.safetensors"
+    code = main(["generate", "train", "--text", str(src), "--level", "word", "--hidden", "8", "--layers", "1",
+                 "--epochs", "1", "--batch-size", "2", "--seq-len", "8", "--sample-length", "5", "--save", str(out)])
+    assert code == 0 and "perplexity" in capsys.readouterr().out
+    assert load_lm(out)[1].level == "word"
+
+
+def test_sample_prints_the_same_text_as_the_library(model_file, capsys):
+    code = main(["generate", "sample", "--model", str(model_file), "--prime", "To be", "--length", "30",
+                 "--temperature", "0.9", "--top-k", "5", "--top-p", "0.9", "--seed", "4"])
+    out = capsys.readouterr().out
+    model, vocab, _ = load_lm(model_file)
+    assert code == 0
+    assert out == "To be" + sample(model, vocab, "To be", 30, 0.9, 5, 0.9, seed=4) + "\n"
+
+
+@pytest.mark.parametrize("extra,message", [
+    (["--temperature", "0"], "temperature: expected a finite number > 0"),
+    (["--temperature", "-0.5"], "temperature: expected a finite number > 0"),
+    (["--top-p", "0"], "top_p: expected a number in (0, 1]"),
+    (["--top-p", "1.5"], "top_p: expected a number in (0, 1]"),
+    (["--top-k", "0"], "top_k: expected an integer >= 1"),
+    (["--prime", "xyz§"], "characters not in the model's vocabulary"),
+])
+def test_sample_bad_input(model_file, capsys, extra, message):
+    line = _error(capsys, ["generate", "sample", "--model", str(model_file), "--length", "5", *extra])
+    assert message in line
+
+
+def test_sample_not_a_model(tmp_path, capsys):
+    junk = tmp_path / "junk.safetensors"
+    junk.write_bytes(b"\x00\x01 definitely not a model")
+    assert "not a readable seqlab model" in _error(capsys, ["generate", "sample", "--model", str(junk)])
+    other = tmp_path / "forecast.safetensors"
+    save_file(other, "forecast", {"a": 1}, {"w": torch.zeros(1)})
+    assert "expected a 'text-lm' model" in _error(capsys, ["generate", "sample", "--model", str(other)])
+    assert "does not exist" in _error(capsys, ["generate", "sample", "--model", str(tmp_path / "nope.safetensors")])
+
+
+def test_train_bad_files_do_not_touch_an_earlier_model(tmp_path, capsys, model_file):
+    before = model_file.read_bytes()
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    binary = tmp_path / "data.bin"
+    binary.write_bytes(bytes(range(256)) * 4)
+    base = ["generate", "train", "--save", str(model_file), "--epochs", "1"]
+    assert "is empty" in _error(capsys, base + ["--text", str(empty)])
+    assert "looks binary" in _error(capsys, base + ["--text", str(binary)])
+    assert "does not exist" in _error(capsys, base + ["--text", str(tmp_path / "missing.txt")])
+    short = tmp_path / "short.txt"
+    short.write_text("tiny")
+    assert "too few" in _error(capsys, base + ["--text", str(short)])
+    assert "folder" in _error(capsys, ["generate", "train", "--text", str(short), "--batch-size", "1",
+                                       "--save", str(tmp_path / "no" / "m.safetensors")])
+    assert model_file.read_bytes() == before
