@@ -1,0 +1,105 @@
+"""``seqlab translate`` through seqlab.cli.main: both forms, outputs and one-line errors."""
+
+import re
+from pathlib import Path
+
+import pytest
+import torch
+
+from seqlab.cli import main
+from seqlab.seq2seq import Translator, Vocab
+
+
+@pytest.fixture
+def model_path(tmp_path):
+    torch.manual_seed(0)
+    tr = Translator.create(Vocab(list("abc 123train"), lowercase=True), Vocab(list("xyz")), embed_size=4,
+                           hidden_size=5, max_target_len=5)
+    path = tmp_path / "m.safetensors"
+    tr.save(path)
+    return str(path), tr
+
+
+def run(capsys, *argv):
+    code = main(["translate", *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_translate_prints_greedy_beam_nbest_and_plot(tmp_path, capsys, model_path):
+    path, tr = model_path
+    code, out, err = run(capsys, "--model", path, "ab 12")
+    assert code == 0 and out == tr.translate("ab 12").text + "\n"
+    code, out, _ = run(capsys, "--model", path, "AB", "12", "--beam", "3")  # words joined, lowercased
+    assert code == 0 and out == tr.translate("ab 12", beam=3).text + "\n"
+    png = tmp_path / "att.png"
+    code, out, _ = run(capsys, "--model", path, "--text", "train", "--beam", "3", "--nbest", "--plot", str(png))
+    lines = [line.split("\t") for line in out.splitlines()]
+    assert code == 0 and [(r, t) for r, _, t in lines] == [(str(k + 1), h.text) for k, h in enumerate(tr.nbest("train", 3))]
+    scores = [float(s) for _, s, _ in lines]
+    assert scores == sorted(scores, reverse=True)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("argv,msg", [
+    (["--model", "{m}", ""], "non-empty"),
+    (["--model", "{m}", "ab", "--text", "c"], "either as --text or as words"),
+    (["--model", "{m}", "abz!"], "'!', 'z'.*not in the model's source vocabulary"),
+    (["--model", "{m}", "ab", "--beam", "0"], "beam size of 1 or more"),
+    (["--model", "{m}", "ab", "--max-len", "0"], "max_len"),
+    (["--model", "{m}", "ab", "--plot", "x.jpg"], "ending in .png"),
+    (["ab"], "--model: expected the model file"),
+    (["--model", "{junk}", "ab"], "not a readable seqlab model"),
+    (["--model", "{tmp}/missing.safetensors", "ab"], "does not exist"),
+    (["--model", "{m}", "ab", "--data", "x.tsv"], "pairs are for training"),
+    (["train", "--data", "{tsv_notab}", "--save", "{m}"], "line 2 .* 0 tabs"),
+    (["train", "--data", "{tsv_empty}", "--save", "{m}"], "line 1 .* empty target side"),
+    (["train", "--data", "{tmp}/none.tsv", "--save", "{m}"], "does not exist"),
+    (["train", "--save", "{tmp}/no/such/m.safetensors"], "folder .* does not exist"),
+    (["train", "now"], "unexpected words after 'train'"),
+    (["train", "--model", "{m}"], "training starts a new model"),
+])
+def test_bad_input_exits_2_with_one_line(tmp_path, capsys, model_path, argv, msg):
+    path, _ = model_path
+    junk = tmp_path / "junk.safetensors"
+    junk.write_bytes(b"this is not a model")
+    (tmp_path / "notab.tsv").write_text("a b\tx y\nno tab here\n", encoding="utf-8")
+    (tmp_path / "empty.tsv").write_text("a b\t \n", encoding="utf-8")
+    before = Path(path).read_bytes()
+    subst = dict(m=path, junk=str(junk), tmp=str(tmp_path), tsv_notab=str(tmp_path / "notab.tsv"),
+                 tsv_empty=str(tmp_path / "empty.tsv"))
+    code, out, err = run(capsys, *[a.format(**subst) for a in argv])
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and err.startswith("seqlab translate: error: ")
+    assert re.search(msg, err), err
+    assert Path(path).read_bytes() == before  # a failed command leaves the earlier model alone
+
+
+def test_usage_errors_are_one_line(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["translate", "--beam", "five", "ab"])
+    assert exc.value.code == 2 and capsys.readouterr().err.count("\n") == 1
+
+
+def test_train_on_pairs_then_translate(tmp_path, capsys):
+    data = tmp_path / "pairs.tsv"
+    data.write_text("".join(f"{a}{b}\t{b}{a}\n" for a in "abc" for b in "abc") * 3, encoding="utf-8")
+    save = tmp_path / "swap.safetensors"
+    code, out, err = run(capsys, "train", "--data", str(data), "--save", str(save), "--epochs", "2",
+                         "--hidden", "8", "--embed", "4", "--batch-size", "8", "--quiet")
+    assert code == 0 and err == "" and out.startswith(f"saved {save}: ") and save.exists()
+    tr = Translator.load(save)
+    assert tr.src_vocab.itos[3:] == ["a", "b", "c"] and not tr.src_vocab.lowercase
+    code, out, _ = run(capsys, "--model", str(save), "ab")
+    assert code == 0 and out == tr.translate("ab").text + "\n"
+
+
+def test_train_dates_with_a_tiny_budget(tmp_path, capsys):
+    save = tmp_path / "dates.safetensors"
+    code, out, _ = run(capsys, "train", "--save", str(save), "--minutes", "0.01", "--epochs", "1",
+                       "--hidden", "8", "--embed", "4", "--batch-size", "32")
+    assert code == 0 and "saved" in out and "time budget" in out and save.exists()
+    assert "'3rd of march 2015' -> " in out
+    tr = Translator.load(save)
+    assert tr.src_vocab.lowercase and "".join(tr.tgt_vocab.itos[3:]) == "-0123456789"
+    assert tr.model.cfg.attention == "luong" and tr.model.cfg.hidden_size == 8

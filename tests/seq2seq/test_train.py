@@ -1,0 +1,85 @@
+"""Training: pairs files, and a small model whose year digits attend to the year in the input."""
+
+import pytest
+import torch
+
+from seqlab.errors import SeqlabError
+from seqlab.seq2seq import TrainConfig, Translator, read_pairs, train_pairs
+from seqlab.seq2seq import dates
+from seqlab.seq2seq.train import date_vocabs, fit
+
+# formats that put the year first, last and in between
+FORMATS = ["d month yyyy", "yyyy-mm-dd", "mm/dd/yyyy", "month d, yyyy", "yyyy mon dd", "dth of month yyyy"]
+
+
+def year_span(d, fmt):
+    """Start and end of the year's characters in the rendered source (from the pattern)."""
+    start = len(dates.FORMATS[fmt].split("{yyyy}")[0].format(**dates.fields(d)))
+    return start, start + 4
+
+
+def test_year_digits_attend_to_the_year():
+    split = dates.split_dates()
+    src, tgt = date_vocabs()
+    torch.manual_seed(0)
+    tr = Translator.create(src, tgt, embed_size=16, hidden_size=32, attention="luong", input_feeding=False,
+                           max_target_len=12)
+    cfg = TrainConfig(epochs=1, minutes=None, batch_size=64, lr=0.01, verbose=0, seed=0)
+    fit(tr, lambda e: dates.make_pairs(split.train, 120 * 64, seed=3, formats=FORMATS), None, cfg)
+
+    rng = __import__("random").Random(5)
+    tests = [(d, rng.choice(FORMATS)) for d in split.test[:150]]  # held-out days
+    outs = tr.translate_batch([dates.render(d, f) for d, f in tests])
+    correct = sum(o.text == d.isoformat() for o, (d, _) in zip(outs, tests))
+    assert correct >= 0.9 * len(tests)
+    on_year, mass, month_on_year, n = 0, 0.0, 0, 0
+    for o, (d, f) in zip(outs, tests):
+        a, b = year_span(d, f)
+        att = o.attention  # (11, S): rows 0-3 are the year digits, 5-6 the month
+        assert o.target_tokens[4] == "-"
+        on_year += sum(a <= int(j) < b for j in att[:4].argmax(-1))
+        mass += float(att[:4, a:b].sum()) / 4
+        month_on_year += sum(a <= int(j) < b for j in att[5:7].argmax(-1))
+        n += 1
+    assert on_year >= 0.97 * 4 * n  # each year digit looks at the year's characters
+    assert mass / n >= 0.8  # with most of its weight
+    assert month_on_year <= 0.05 * 2 * n  # while the month digits look elsewhere
+
+
+def test_read_pairs(tmp_path):
+    p = tmp_path / "pairs.tsv"
+    p.write_text("hello\tbonjour\n\n cat \tchat\n", encoding="utf-8")
+    assert read_pairs(p) == [("hello", "bonjour"), ("cat", "chat")]
+    cases = {
+        "no tab here\tx\nmissing tab\n": "line 2 .* 0 tabs, expected exactly one",
+        "a\tb\tc\n": "line 1 .* 2 tabs",
+        "a\tb\n\tb\n": "line 2 .* empty source side",
+        "a\tb\nx\t  \n": "line 2 .* empty target side",
+        "a\tb\n": "holds 1 pairs",
+    }
+    for text, msg in cases.items():
+        p.write_text(text, encoding="utf-8")
+        with pytest.raises(SeqlabError, match=msg):
+            read_pairs(p)
+    p.write_bytes(b"\xff\xfe\x00bad")
+    with pytest.raises(SeqlabError, match="not UTF-8"):
+        read_pairs(p)
+    with pytest.raises(SeqlabError, match="does not exist"):
+        read_pairs(tmp_path / "none.tsv")
+
+
+def test_train_pairs_learns_a_word_mapping():
+    """Word level: a tiny lookup task is learnt, and the vocabularies come from the pairs."""
+    words = {"one": "un", "two": "deux", "three": "trois", "four": "quatre"}
+    pairs = [(f"{a} {b}", f"{words[a]} {words[b]}") for a in words for b in words] * 8
+    cfg = TrainConfig(epochs=40, minutes=None, batch_size=16, lr=0.01, verbose=0, seed=0, target_accuracy=1.0)
+    tr, hist = train_pairs(pairs, cfg, level="word", val_fraction=0.1, embed_size=8, hidden_size=16)
+    assert tr.src_vocab.itos[3:] == sorted(words) and tr.tgt_vocab.itos[3:] == sorted(words.values())
+    assert hist.val_accuracy[-1] == 1.0
+    assert tr.translate("three one").text == "trois un"
+    with pytest.raises(SeqlabError, match="'five'.*not in the model's source vocabulary"):
+        tr.translate("five one")
+    with pytest.raises(SeqlabError, match="batch_size"):
+        TrainConfig(batch_size=0)
+    with pytest.raises(SeqlabError, match="teacher_forcing"):
+        TrainConfig(teacher_forcing=1.5)
