@@ -111,8 +111,12 @@ def test_streaming_equals_rerunning_the_prefix(cell, kw):
     assert sample(model, vocab, "the ", 40, seed=11, **kw) == "".join(pieces)
 
 
-def test_step_equals_forward_on_one_step_chunks():
-    model, vocab = _model("lstm")
+@pytest.mark.parametrize("cell,options", [("lstm", {}), ("lstm", {"peephole": True}), ("gru", {}),
+                                          ("rnn", {}), ("rnn", {"nonlinearity": "relu"})])
+def test_step_equals_forward_on_one_step_chunks(cell, options):
+    torch.manual_seed(2)
+    vocab = Vocabulary.build("the quick brown fox")
+    model = RecurrentLM(LMConfig(len(vocab), cell, hidden_size=16, num_layers=2, cell_options=options)).eval()
     ids = torch.tensor([vocab.encode("the quick")])  # (1, 9)
     logits, state = model(ids[:, :4])
     states = split_state(state)

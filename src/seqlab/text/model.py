@@ -102,10 +102,28 @@ class RecurrentLM(nn.Module):
         x = self.embedding(ids)  # (B, E)
         new = []
         for cell, st in zip(self.rnn.cells, states):
-            st = cell.step(x, st)
+            fused = _FUSED_STEP.get(cell.fused_mode) if cell.fused_unavailable() is None else None
+            if fused is not None:  # one op for the whole step; the same equations as cell.step
+                st = fused(x, st, cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh)
+                st = st if isinstance(st, tuple) else (st,)
+            else:
+                st = cell.step(x, st)
             new.append(st)
             x = st[0]  # (B, H)
         return self.decoder(x), new  # (B, V)
+
+
+def _lstm_step(x, st, w_ih, w_hh, b_ih, b_hh):
+    return torch.lstm_cell(x, st, w_ih, w_hh, b_ih, b_hh)
+
+
+def _rnn_step(fn):
+    return lambda x, st, w_ih, w_hh, b_ih, b_hh: fn(x, st[0], w_ih, w_hh, b_ih, b_hh)
+
+
+# torch's one-op steps for cells whose equations they compute exactly (GRU's update gate is
+# negated in seqlab, so GRU steps the cell)
+_FUSED_STEP = {"LSTM": _lstm_step, "RNN_TANH": _rnn_step(torch.rnn_tanh_cell), "RNN_RELU": _rnn_step(torch.rnn_relu_cell)}
 
 
 def split_state(state) -> list[tuple[Tensor, ...]]:
