@@ -1,0 +1,227 @@
+"""Data for sequence classification: checks, padding, files, the embedded digits, splits.
+
+Numeric sequences come as any of
+
+* a list of arrays, each (T_i, F) or (T_i,) (one feature), of different lengths;
+* a 3-D array (N, T, F) of equal-length sequences, or a 2-D array (N, T) with one feature;
+* a padded 3-D array with ``lengths`` (N,): steps at or past ``lengths[i]`` are ignored.
+
+Text comes as a list of strings. Files: a CSV with a text and a label column, a folder with one
+sub-folder per class holding one text file per example, or an ``.npz`` with arrays ``X``
+(N, T, F) or (N, T), ``y`` (N,) and optionally ``lengths`` (N,) for numeric sequences.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..errors import SeqlabError
+
+
+def is_text(X: Any) -> bool:
+    """True for a list (or 1-D array) of strings."""
+    if isinstance(X, str):
+        raise SeqlabError("X: expected a list of texts or of sequences, got a single string; wrap it in a list: [text]")
+    if isinstance(X, np.ndarray):
+        return X.dtype.kind in "UO" and X.ndim == 1 and len(X) > 0 and isinstance(X[0], str)
+    return isinstance(X, (list, tuple)) and len(X) > 0 and all(isinstance(x, str) for x in X)
+
+
+def as_padded(X: Any, lengths: Any = None, num_features: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Numeric sequences in any accepted form -> ``(x (N, T_max, F) float32, lengths (N,) int64)``.
+
+    Padding steps are set to 0. Raises SeqlabError for no sequences, an empty sequence, NaN or
+    infinite values, or a number of features other than ``num_features``.
+    """
+    if isinstance(X, str):
+        raise SeqlabError("X: expected a list of sequences, got a single string; wrap it in a list: [text]")
+    if isinstance(X, np.ndarray) and X.dtype.kind in "biuf" and X.ndim in (2, 3):
+        x = X.astype(np.float32)
+        if x.ndim == 2:
+            x = x[:, :, None]  # (N, T) -> (N, T, 1)
+        N, T = x.shape[0], x.shape[1]
+        if lengths is None:
+            lens = np.full(N, T, dtype=np.int64)
+        else:
+            lens = np.asarray(lengths)
+            if lens.shape != (N,) or lens.dtype.kind not in "iu":
+                raise SeqlabError(
+                    f"lengths: expected {N} integers (one per sequence), got shape {lens.shape} and dtype {lens.dtype}"
+                )
+            lens = lens.astype(np.int64)
+            if N and int(lens.max()) > T:
+                raise SeqlabError(f"lengths: values must be at most the padded length {T}, got {int(lens.max())}")
+        x = x.copy()
+        x[np.arange(T)[None, :] >= lens[:, None]] = 0.0  # padding steps never count
+    elif isinstance(X, (list, tuple)) or (isinstance(X, np.ndarray) and X.dtype == object):
+        if lengths is not None:
+            raise SeqlabError("lengths: only for a padded 3-D array; a list of sequences carries its own lengths")
+        seqs = []
+        for i, s in enumerate(X):
+            try:
+                a = np.asarray(s, dtype=np.float32)
+            except (TypeError, ValueError) as exc:
+                raise SeqlabError(f"X[{i}]: expected an array of numbers (T, F) or (T,), got {type(s).__name__}: {exc}") from exc
+            if a.ndim == 1:
+                a = a[:, None]  # (T,) -> (T, 1)
+            if a.ndim != 2:
+                raise SeqlabError(f"X[{i}]: expected shape (time, features) or (time,), got {a.shape}")
+            seqs.append(a)
+        if seqs and len({a.shape[1] for a in seqs}) > 1:
+            got = sorted({a.shape[1] for a in seqs})
+            raise SeqlabError(f"X: every sequence must have the same number of features, got {got}")
+        lens = np.array([a.shape[0] for a in seqs], dtype=np.int64)
+        T = int(lens.max()) if len(seqs) else 0
+        F = seqs[0].shape[1] if seqs else 0
+        x = np.zeros((len(seqs), T, F), dtype=np.float32)  # (N, T_max, F)
+        for i, a in enumerate(seqs):
+            x[i, : len(a)] = a
+    else:
+        raise SeqlabError(
+            "X: expected a list of arrays (T_i, F), a 3-D array (N, T, F), a padded array with lengths, "
+            f"or a list of strings; got {type(X).__name__}"
+            + (f" with shape {X.shape}" if isinstance(X, np.ndarray) else "")
+        )
+    if len(x) == 0:
+        raise SeqlabError("X: no sequences were given; pass at least one")
+    empty = np.flatnonzero(lens < 1)
+    if len(empty):
+        raise SeqlabError(f"X: sequence {int(empty[0])} is empty (0 steps); remove empty sequences or give them at least one step")
+    if x.shape[2] == 0:
+        raise SeqlabError("X: sequences have 0 features; each step needs at least one number")
+    bad = ~np.isfinite(x)
+    if bad.any():
+        i, t, f = (int(v) for v in np.argwhere(bad)[0])
+        raise SeqlabError(
+            f"X: sequence {i} has a NaN or infinite value at step {t}, feature {f}; fill or drop missing values first"
+        )
+    if num_features is not None and x.shape[2] != num_features:
+        raise SeqlabError(f"X: the model expects {num_features} feature(s) per step, got {x.shape[2]}")
+    return x, lens
+
+
+def check_labels(y: Any, n: int, fitting: bool = True) -> list:
+    """Labels as a list of plain Python values; ``n`` must match; at least 2 classes when fitting."""
+    if y is None:
+        raise SeqlabError("y: labels are required")
+    if isinstance(y, str):
+        raise SeqlabError("y: expected one label per sequence (a list or array), got a single string")
+    labels = [v.item() if isinstance(v, np.generic) else v for v in (y.tolist() if isinstance(y, np.ndarray) else y)]
+    if len(labels) != n:
+        raise SeqlabError(f"y: got {len(labels)} labels for {n} sequences; give exactly one label per sequence")
+    for i, v in enumerate(labels):
+        if isinstance(v, float) and not np.isfinite(v):
+            raise SeqlabError(f"y: label {i} is NaN or infinite; every sequence needs a label")
+        if not isinstance(v, (str, int, float, bool)):
+            raise SeqlabError(f"y: label {i} must be a string or a number, got {type(v).__name__}")
+    if fitting and len(set(labels)) < 2:
+        only = labels[0] if labels else None
+        raise SeqlabError(f"y: found a single class ({only!r}); a classifier needs at least 2 classes")
+    return labels
+
+
+def stratified_split(labels: Sequence, test_size: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Indices ``(train, test)``: about ``test_size`` of every class goes to test (at least 1 where
+    the class has 2+ examples)."""
+    if not 0 < test_size < 1:
+        raise SeqlabError(f"test_size: expected a fraction in (0, 1), got {test_size!r}")
+    rng = np.random.default_rng(seed)
+    labels = np.asarray([str(v) for v in labels])
+    train, test = [], []
+    for c in np.unique(labels):
+        idx = rng.permutation(np.flatnonzero(labels == c))
+        k = int(round(test_size * len(idx)))
+        k = min(max(k, 1 if len(idx) > 1 else 0), len(idx) - 1)
+        test.extend(idx[:k])
+        train.extend(idx[k:])
+    return rng.permutation(np.array(train, dtype=np.int64)), np.sort(np.array(test, dtype=np.int64))
+
+
+# -- files -------------------------------------------------------------------------------------
+
+def load_csv(path: str | os.PathLike, text_column: str = "text", label_column: str | None = "label"):
+    """Texts and labels from a CSV. Returns ``(texts, labels or None)``; label_column may be absent
+    at prediction time."""
+    import pandas as pd
+
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        raise SeqlabError(f"data: cannot read CSV {str(path)!r}: {exc}") from exc
+    if text_column not in df.columns:
+        raise SeqlabError(
+            f"text_column: {text_column!r} is not a column of {str(path)!r} (columns: {list(df.columns)}); "
+            "pass --text-column NAME"
+        )
+    labels = None
+    if label_column is not None and label_column in df.columns:
+        labels = df[label_column].tolist()
+        missing = [i for i, v in enumerate(labels) if v.strip() == ""]
+        if missing:
+            raise SeqlabError(f"data: row {missing[0] + 1} of {str(path)!r} has no label in column {label_column!r}")
+    return df[text_column].tolist(), labels
+
+
+def load_folder(path: str | os.PathLike) -> tuple[list[str], list[str]]:
+    """One sub-folder per class, one UTF-8 text file per example (hidden files are skipped)."""
+    root = Path(path)
+    texts, labels = [], []
+    for sub in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        for f in sorted(p for p in sub.iterdir() if p.is_file() and not p.name.startswith(".")):
+            try:
+                texts.append(f.read_text(encoding="utf-8"))
+            except (UnicodeDecodeError, OSError) as exc:
+                raise SeqlabError(f"data: cannot read {str(f)!r} as UTF-8 text: {exc}") from exc
+            labels.append(sub.name)
+    if not texts:
+        raise SeqlabError(f"data: folder {str(root)!r} has no class sub-folders with text files; expect DATA/<class>/<file>")
+    return texts, labels
+
+
+def load_npz(path: str | os.PathLike):
+    """Numeric sequences from an ``.npz``: ``X``, optional ``y`` and ``lengths``. Returns ``(X, lengths, y)``."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except (OSError, ValueError, EOFError) as exc:
+        raise SeqlabError(f"data: cannot read {str(path)!r} as an .npz of arrays: {exc}") from exc
+    if "X" not in arrays:
+        raise SeqlabError(f"data: {str(path)!r} has no array 'X' (found {sorted(arrays)}); save with np.savez(path, X=..., y=...)")
+    return arrays["X"], arrays.get("lengths"), arrays.get("y")
+
+
+def load_data(path: str | os.PathLike, text_column: str = "text", label_column: str = "label"):
+    """Any supported data file. Returns ``(X, lengths, y)``; X is a list of strings for text."""
+    p = Path(path)
+    if not p.exists():
+        raise SeqlabError(f"data: {str(p)!r} does not exist")
+    if p.is_dir():
+        texts, labels = load_folder(p)
+        return texts, None, labels
+    if p.suffix.lower() == ".npz":
+        return load_npz(p)
+    if p.suffix.lower() in (".csv", ".tsv", ".txt"):
+        texts, labels = load_csv(p, text_column, label_column)
+        return texts, None, labels
+    raise SeqlabError(f"data: unsupported file {str(p)!r}; use a .csv (text, label), a folder per class, or an .npz (X, y)")
+
+
+def load_digits_sequences() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's 8x8 digits read row by row: ``X`` (1797, 8, 8) (8 steps of 8 pixels), ``y`` (1797,).
+
+    The data ships inside scikit-learn (no download). Without it, raises SeqlabError telling to
+    install the extra.
+    """
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError as exc:
+        raise SeqlabError(
+            "the embedded digits dataset needs scikit-learn: pip install 'seqlab[sklearn]', or pass --data FILE"
+        ) from exc
+    d = load_digits()
+    X = d.images.astype(np.float32)  # (1797, 8, 8): rows are time steps, pixels are features
+    return X, d.target.astype(np.int64)
