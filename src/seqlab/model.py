@@ -15,7 +15,7 @@ from torch import Tensor, nn
 
 from . import io
 from .errors import ModelFileError, SeqlabError
-from .layers import Dense, Layer, RecurrentLayer, deserialize, serialize
+from .layers import Dense, Embedding, Layer, RecurrentLayer, deserialize, serialize
 from .train import engine
 from .train.callbacks import Callback
 from .train.distributed import is_main_process
@@ -82,6 +82,16 @@ class Sequential(nn.Module):
             shape = layer.compute_output_shape(shape)
         self.built = all(not isinstance(l, Layer) or l.built for l in self.layers)
 
+    @torch.no_grad()
+    def build_from(self, x: Tensor) -> None:
+        """Build the layers by running a sample batch ``x`` through them (in eval mode)."""
+        was = self.training
+        self.eval()
+        try:
+            self(x)
+        finally:
+            self.train(was)
+
     def output_shapes(self) -> list[tuple]:
         if not self.built:
             raise SeqlabError("model: not built yet; give the first layer input_shape=(timesteps, features), "
@@ -114,6 +124,8 @@ class Sequential(nn.Module):
         want = self.input_shape
         if want is None:
             return
+        if len(self.layers) and isinstance(self.layers[0], Embedding):
+            want = tuple(None for _ in want)  # ids (batch, time): any length
         if len(shape) != len(want) or (want[-1] is not None and len(shape) > 1 and shape[-1] != want[-1]):
             shown = "(batch, " + ", ".join("any" if s is None else str(s) for s in want[1:]) + ")"
             raise SeqlabError(f"{name}: the model expects inputs of shape {shown}, got {tuple(shape)}")
@@ -124,7 +136,8 @@ class Sequential(nn.Module):
         if not len(self.layers):
             raise SeqlabError("model: has no layers; add some with model.add(...)")
         if self.input_shape is None:
-            self.build((None,) + tuple(x.shape[1:]))
+            # time and other middle axes may vary between calls: only the feature axis is fixed
+            self.build((None,) + (None,) * (x.dim() - 2) + (x.shape[-1],) if x.dim() > 1 else (None,))
         else:
             self.check_input_shape(tuple(x.shape))
         n = len(self.layers)
@@ -251,7 +264,7 @@ class Sequential(nn.Module):
         engine._check_positive("batch_size", batch_size)
         data = engine.make_data(self, x, y)
         if not self.built:
-            self.build((None,) + tuple(engine._first_x(data).shape[1:]))
+            self.build_from(engine._first_x(data))
         if isinstance(data, engine.ArrayData):
             data = data.to(self.device())
         logs = engine.evaluate_data(self, data, batch_size)

@@ -145,7 +145,7 @@ def fit(model, x: Any = None, y: Any = None, batch_size: int = 32, epochs: int =
             raise SeqlabError("validation_data: expected a tuple (x_val, y_val) or a DataLoader")
 
     if not model.built:
-        model.build((None,) + tuple(_first_x(train).shape[1:]))
+        model.build_from(_first_x(train))  # lazy build from one sample (on CPU, before moving to the device)
     for nm, d in (("x", train), ("validation_data", val)):
         if isinstance(d, ArrayData):
             model.check_input_shape(tuple(d.x.shape), nm)
@@ -369,7 +369,7 @@ def predict(model, x: Any, batch_size: int = 32) -> np.ndarray | Tensor:
     _check_positive("batch_size", batch_size)
     data = make_data(model, x, None, need_y=False)
     if not model.built:
-        model.build((None,) + tuple(_first_x(data).shape[1:]))
+        model.build_from(_first_x(data))
     dev = model.device()
     dtype = model.param_dtype()
     was_training = model.training
