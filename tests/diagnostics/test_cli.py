@@ -1,0 +1,108 @@
+"""`seqlab explain`: real small runs, and one-line errors with exit code 2."""
+
+import re
+
+import pytest
+import torch
+
+from seqlab.cli import main
+from seqlab.io import save_file
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def _one_line_error(capsys, argv, pattern):
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert re.search(pattern, err), err
+
+
+@pytest.mark.parametrize("argv,pattern", [
+    (["explain", "gradients", "--cells", "rnn,lstmx"], r"cells: unknown cell 'lstmx'"),
+    (["explain", "gradients", "--length", "1"], r"--length: expected an integer >= 2"),
+    (["explain", "memory", "--task", "sum"], r"task: expected one of adding, copy, got 'sum'"),
+    (["explain", "memory", "--cells", "tcn"], r"cells: unknown cell 'tcn'"),
+    (["explain", "memory", "--length", "0"], r"--length: expected an integer >= 2"),
+    (["explain", "memory", "--minutes", "-1"], r"--minutes: expected a positive number"),
+    (["explain"], r"expected what to explain"),
+])
+def test_bad_arguments(capsys, argv, pattern):
+    _one_line_error(capsys, argv, pattern)
+
+
+def test_plot_folder_missing_fails_before_work(capsys, tmp_path):
+    _one_line_error(capsys, ["explain", "gradients", "--plot", str(tmp_path / "no" / "g.png")], r"--plot: folder")
+
+
+def _text_model(tmp_path, cell="lstm"):
+    from seqlab.text import LMConfig, RecurrentLM, Vocabulary, save_lm
+
+    vocab = Vocabulary.build("hello world, the cat sat.")
+    torch.manual_seed(9)
+    model = RecurrentLM(LMConfig(vocab_size=len(vocab), cell=cell, hidden_size=8, num_layers=2))
+    path = tmp_path / f"{cell}.safetensors"
+    save_lm(path, model, vocab)
+    return path
+
+
+def test_states_bad_model_files(capsys, tmp_path):
+    _one_line_error(capsys, ["explain", "states", "--model", str(tmp_path / "none.safetensors"), "--text", "hi"],
+                    r"does not exist")
+    junk = tmp_path / "junk.safetensors"
+    junk.write_bytes(b"not a model at all")
+    _one_line_error(capsys, ["explain", "states", "--model", str(junk), "--text", "hi"], r"not a readable seqlab model")
+    other = tmp_path / "seq.safetensors"
+    save_file(other, "sequential", {"layers": []}, {"w": torch.zeros(2)})
+    _one_line_error(capsys, ["explain", "states", "--model", str(other), "--text", "hi"],
+                    r"holds a 'sequential' model; 'explain states' needs a text model")
+    good = _text_model(tmp_path)
+    _one_line_error(capsys, ["explain", "states", "--model", str(good), "--text", "hello Z"], r"not in the model's vocabulary")
+    _one_line_error(capsys, ["explain", "states", "--model", str(good), "--text", "hello", "--units", "0,99"],
+                    r"--units: expected indices in \[0, 8\)")
+    gru = _text_model(tmp_path, "gru")
+    _one_line_error(capsys, ["explain", "states", "--model", str(gru), "--text", "hello", "--state", "c"],
+                    r"'c' exists for LSTM models only")
+
+
+def test_states_writes_html_png_and_heatmap(capsys, tmp_path):
+    path = _text_model(tmp_path)
+    html, png, heat = tmp_path / "s.html", tmp_path / "s.png", tmp_path / "h.png"
+    code = main(["explain", "states", "--model", str(path), "--text", "the cat sat, hello world.", "--top", "3",
+                 "--html", str(html), "--png", str(png), "--heatmap", str(heat), "--state", "c"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "LSTM 2 x 8, layer 1, cell state c" in out
+    assert "gate statistics" in out and "rnn.l0:" in out and "rnn.l1:" in out
+    assert len(re.findall(r"^\s*\d+ +[+-]\d\.\d{3} ", out, re.M)) == 3  # three unit rows
+    page = html.read_text()
+    assert page.count("<h2>") == 3 and page.count('" title="') == 3 * 25
+    assert png.read_bytes()[:8] == PNG and heat.read_bytes()[:8] == PNG
+
+
+def test_gradients_command_small(capsys, tmp_path):
+    plot = tmp_path / "g.png"
+    code = main(["explain", "gradients", "--cells", "rnn,lstm", "--length", "30", "--hidden", "8",
+                 "--train-steps", "3", "--batch-size", "4", "--plot", str(plot)])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "at initialization:" in out and "after 3 training steps:" in out
+    rows = re.findall(r"^(rnn|lstm) +(\S+) +(\S+) +(\S+) +(\S+) +(\S+)$", out, re.M)
+    assert [r[0] for r in rows] == ["rnn", "lstm", "rnn", "lstm"]
+    for r in rows:
+        assert float(r[5]) == pytest.approx(float(r[4]) / float(r[2]), rel=1e-2)  # ratio = h_1 / h_T
+    assert plot.read_bytes()[:8] == PNG
+
+
+def test_memory_command_small(capsys):
+    code = main(["explain", "memory", "--task", "copy", "--length", "5", "--cells", "gru", "--steps", "3",
+                 "--hidden", "8", "--batch-size", "4", "--quiet"])
+    out = capsys.readouterr().out
+    assert code == 0
+    row = re.search(r"^gru +(\S+) +(\S+) +(\S+) +(\d+)", out, re.M)
+    assert row is not None, out
+    import math
+
+    assert float(row.group(2)) == pytest.approx(10 * math.log(8) / 25, abs=1e-4)
+    assert int(row.group(4)) == 3
