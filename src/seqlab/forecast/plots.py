@@ -1,0 +1,94 @@
+"""Plots (matplotlib, Agg backend, imported lazily), written atomically as PNG files."""
+
+from __future__ import annotations
+
+import io
+import os
+
+import numpy as np
+
+from ..errors import SeqlabError
+from ..io import atomic_write_bytes
+from .data import SeriesData
+
+
+def _plt():
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise SeqlabError("plot: matplotlib is not installed; run pip install seqlab[plot] or pass --no-plot") from None
+    return plt
+
+
+def _save(fig, path: str | os.PathLike) -> None:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    _plt().close(fig)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def _axis(s: SeriesData, start: int, n: int):
+    if s.time is not None and len(s.time) >= start + n:
+        return s.time[start : start + n]
+    return np.arange(start, start + n)
+
+
+def plot_forecast(path: str | os.PathLike, series: SeriesData, quantiles: list[float], holdout: np.ndarray | None = None,
+                  holdout_cut: int | None = None, future: np.ndarray | None = None, title: str = "") -> None:
+    """History, the holdout forecast (median and outer quantile band) against the actual values,
+    and the forecast past the end of the data. ``holdout``/``future``: quantiles (H, Q)."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(10, 4.5))
+    x = _axis(series, 0, len(series))
+    ax.plot(x, series.target, color="black", lw=1.2, label="history / actual")
+    mid = quantiles.index(0.5)
+    band = f"{quantiles[0]:g}-{quantiles[-1]:g} interval"
+    if holdout is not None and holdout_cut is not None:
+        xh = _axis(series, holdout_cut, len(holdout))
+        ax.plot(xh, holdout[:, mid], color="tab:blue", lw=1.6, label="holdout forecast")
+        if len(quantiles) > 1:
+            ax.fill_between(xh, holdout[:, 0], holdout[:, -1], color="tab:blue", alpha=0.25, label=f"holdout {band}")
+        ax.axvline(xh[0], color="grey", ls=":", lw=1)
+    if future is not None:
+        xf = series.future_time(len(future)) if series.time is not None else np.arange(len(series), len(series) + len(future))
+        ax.plot(xf, future[:, mid], color="tab:orange", lw=1.6, label="forecast")
+        if len(quantiles) > 1:
+            ax.fill_between(xf, future[:, 0], future[:, -1], color="tab:orange", alpha=0.25, label=f"forecast {band}")
+    ax.set_title(title or f"{series.name}: forecast")
+    ax.legend(loc="upper left", fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def plot_backtest(path: str | os.PathLike, series: SeriesData, records: list[dict], model_name: str,
+                  quantiles: list[float], table=None) -> None:
+    """Every backtest origin of one series: actual values, the model's median and band, and the
+    seasonal naive forecast; the MASE per method in a bar chart beside it."""
+    plt = _plt()
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(12, 4.5), gridspec_kw={"width_ratios": [3, 1]})
+    ax.plot(_axis(series, 0, len(series)), series.target, color="black", lw=1.0, label="actual")
+    mid = quantiles.index(0.5)
+    for i, r in enumerate(rec for rec in records if rec["series"] == series.name):
+        xh = _axis(series, r["cutoff"], len(r["actual"]))
+        p = r["model"]
+        ax.plot(xh, p[:, mid], color="tab:blue", lw=1.5, label=model_name if i == 0 else None)
+        if len(quantiles) > 1:
+            ax.fill_between(xh, p[:, 0], p[:, -1], color="tab:blue", alpha=0.2)
+        if "seasonal naive" in r["baselines"]:
+            ax.plot(xh, r["baselines"]["seasonal naive"], color="tab:red", lw=1, ls="--",
+                    label="seasonal naive" if i == 0 else None)
+        ax.axvline(xh[0], color="grey", ls=":", lw=1)
+    ax.set_title(f"{series.name}: rolling-origin backtest")
+    ax.legend(loc="upper left", fontsize=8)
+    ax.grid(alpha=0.3)
+    if table is not None:
+        names = list(table.index)
+        bx.barh(names[::-1], table["MASE"].to_numpy()[::-1], color="tab:blue")
+        bx.axvline(1.0, color="grey", ls=":", lw=1)
+        bx.set_title("MASE (lower is better)")
+    fig.tight_layout()
+    _save(fig, path)
