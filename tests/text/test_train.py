@@ -56,12 +56,13 @@ def test_one_epoch_equals_a_hand_written_tbptt_loop():
         torch.testing.assert_close(v, b.state_dict()[k], rtol=1e-4, atol=1e-5)
 
 
-def test_time_budget_stops_mid_epoch():
+@pytest.mark.parametrize("clock", ["wall", "cpu"])
+def test_time_budget_stops_mid_epoch(clock):
     text = "xyz " * 400
     vocab = Vocabulary.build(text)
     ids = torch.tensor(vocab.encode(text))
     model = RecurrentLM(LMConfig(len(vocab), "rnn", hidden_size=4, num_layers=1))
-    hist = train_lm(model, ids, ids[:50], TrainConfig(epochs=50, batch_size=2, seq_len=4, max_minutes=1e-6), verbose=0)
+    hist = train_lm(model, ids, ids[:50], TrainConfig(epochs=50, batch_size=2, seq_len=4, max_minutes=1e-6, clock=clock), verbose=0)
     assert len(hist) == 1 and hist[0]["stopped"] and hist[0]["tokens"] == 2 * 4  # one chunk, then the budget ran out
     assert hist[0]["val_loss"] is not None
 
@@ -71,3 +72,5 @@ def test_bad_train_config():
         TrainConfig(batch_size=0)
     with pytest.raises(SeqlabError, match="clip"):
         TrainConfig(clip=-1.0)
+    with pytest.raises(SeqlabError, match="clock: expected one of"):
+        TrainConfig(clock="gpu")
