@@ -258,3 +258,32 @@ def test_layer_errors_name_the_argument():
         model(torch.randn(2, 5, 4))
     with pytest.raises(SeqlabError, match="integer ids"):
         Embedding(5, 2)(torch.randn(2, 3))
+
+
+def test_recurrent_dropout_path_respects_the_padding_mask():
+    torch.manual_seed(2)
+    x = torch.randn(2, 5, 3)
+    mask = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]], dtype=torch.bool)
+    for layer in (LSTM(4, recurrent_dropout=0.3), GRU(4, recurrent_dropout=0.3, return_sequences=True)):
+        layer(x)
+        m = (torch.rand(2, 4) > 0.3).float() / 0.7
+        layer._recurrent_mask = lambda batch, like, m=m: m[:batch]
+        layer.train()
+        out = layer(x, mask=mask)
+        layer._recurrent_mask = lambda batch, like, m=m: m[1:2]
+        alone = layer(x[1:, :3])
+        if out.dim() == 2:
+            torch.testing.assert_close(out[1], alone[0])
+        else:
+            torch.testing.assert_close(out[1, :3], alone[0])
+            assert torch.all(out[1, 3:] == 0)
+
+
+def test_bidirectional_last_state_with_mask_equals_unpadded():
+    torch.manual_seed(4)
+    x = torch.randn(2, 6, 3)
+    mask = torch.tensor([[1] * 6, [1] * 4 + [0] * 2], dtype=torch.bool)
+    bi = Bidirectional(GRU(5, reset="before"))
+    out = bi(x, mask=mask)
+    torch.testing.assert_close(out[1], bi(x[1:, :4])[0])
+    assert out.shape == (2, 10)
