@@ -177,6 +177,13 @@ def test_errors_for_people():
         m.fit(x, y, batch_size=0)
     with pytest.raises(SeqlabError, match="validation_split"):
         m.fit(x, y, validation_split=1.5)
+    with pytest.raises(SeqlabError, match="callbacks: expected seqlab.train.callbacks.Callback"):
+        m.fit(x, y, callbacks=[print])
+    if not torch.cuda.is_available():
+        with pytest.raises(SeqlabError, match="mixed_precision: needs a CUDA GPU"):
+            m.fit(x, y, mixed_precision=True, verbose=0)
+        with pytest.raises(SeqlabError, match="device"):
+            m.fit(x, y, device="cuda", verbose=0)
 
 
 class _Recorder(Callback):

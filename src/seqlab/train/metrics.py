@@ -30,7 +30,7 @@ class Metric:
 
 def _like(y_true: Tensor, y_pred: Tensor) -> Tensor:
     if y_true.shape != y_pred.shape and y_true.numel() == y_pred.numel():
-        y_true = y_true.reshape(y_pred.shape)
+        y_true = y_true.reshape(y_pred.shape)  # e.g. (B,) -> (B, 1)
     return y_true.to(y_pred.dtype)
 
 
