@@ -100,14 +100,15 @@ def _id(kind: str, opts: dict) -> str:
 def pytest_generate_tests(metafunc) -> None:
     """Parametrize over every cell option: ``cell`` = (kind, opts) for all six, ``fused_cell`` for
     the four with a fused kernel, ``cell_backend`` = ((kind, opts), backend) for each backend that
-    applies to the cell."""
+    applies to the cell: 'fused' and 'loop' where a fused kernel exists, else 'auto' (the cell's own
+    whole-sequence implementation) and 'loop'."""
     if "cell" in metafunc.fixturenames:
         metafunc.parametrize("cell", [(k, o) for k, o, _ in CELL_OPTIONS], ids=[_id(k, o) for k, o, _ in CELL_OPTIONS])
     if "fused_cell" in metafunc.fixturenames:
         fused = [(k, o) for k, o, f in CELL_OPTIONS if f]
         metafunc.parametrize("fused_cell", fused, ids=[_id(k, o) for k, o in fused])
     if "cell_backend" in metafunc.fixturenames:
-        pairs = [((k, o), b) for k, o, f in CELL_OPTIONS for b in (("fused", "loop") if f else ("loop",))]
+        pairs = [((k, o), b) for k, o, f in CELL_OPTIONS for b in (("fused", "loop") if f else ("auto", "loop"))]
         metafunc.parametrize("cell_backend", pairs, ids=[f"{_id(*c)}-{b}" for c, b in pairs])
 
 
@@ -118,3 +119,13 @@ def nnt():
         make_layer=make_layer, ref_params=ref_params, ref_options=ref_options,
         random_state=random_state, as_tuple=as_tuple, run_layer=run_layer, max_diff=max_diff,
         assert_same_run=assert_same_run)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """These tensors are tiny: one intra-op thread avoids OpenMP barriers on a loaded machine
+    (and is faster anyway). Restored after each test."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -99,3 +99,14 @@ def test_gradient_check_catches_a_wrong_backward():
     report = gradient_check(lstm_forward, broken, x, params)
     assert report["weight_hh"] > 0.01
     assert report["weight_ih"] < TOL
+
+
+def test_command_prints_the_table(capsys):
+    from seqlab.reference.__main__ import main
+
+    assert main() == 0
+    out = capsys.readouterr().out
+    for name in ("RNN tanh", "RNN relu", "LSTM peephole", "GRU reset=after", "GRU reset=before", "GRU 2 layers bidirectional"):
+        assert name in out
+    errors = [float(line.split()[-1]) for line in out.splitlines()[2:-1]]
+    assert len(errors) == 7 and max(errors) < 1e-6
