@@ -88,13 +88,14 @@ class SequenceClassifier:
     """
 
     def __init__(self, cell: str = "lstm", hidden_size: int = 64, num_layers: int = 1, bidirectional: bool = False,
-                 pooling: str = "last", dropout: float = 0.0, embedding_dim: int = 32, tokenizer: str = "word",
+                 pooling: str = "last", dropout: float = 0.0, embedding_dim: int = 32, chrono: int = 0,
+                 tokenizer: str = "word",
                  lowercase: bool = True, min_freq: int = 1, max_vocab: int | None = None, standardize: bool = True,
                  epochs: int = 30, batch_size: int = 32, lr: float = 3e-3, weight_decay: float = 0.0,
                  clip_norm: float = 1.0, class_weight: str | Mapping | None = None, seed: int = 0,
                  device: str = "auto", verbose: int = 1) -> None:
         self.model_options = dict(cell=cell, hidden_size=hidden_size, num_layers=num_layers, bidirectional=bidirectional,
-                                  pooling=pooling, dropout=dropout, embedding_dim=embedding_dim)
+                                  pooling=pooling, dropout=dropout, embedding_dim=embedding_dim, chrono=chrono)
         ClassifierConfig(num_classes=2, input_size=1, **self.model_options)  # validate now, not after loading data
         self.text_config = TextConfig(tokenizer, lowercase, min_freq, max_vocab)
         self.standardize = bool(standardize)

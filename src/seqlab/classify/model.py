@@ -37,6 +37,7 @@ class ClassifierConfig:
     bidirectional: bool = False
     dropout: float = 0.0
     pooling: str = "last"
+    chrono: int = 0  # > 1: chrono gate initialisation for dependencies about this many steps long
 
     def __post_init__(self) -> None:
         if self.cell not in CELLS:
@@ -65,9 +66,34 @@ class ClassifierNet(nn.Module):
         in_size = c.embedding_dim if self.embedding is not None else c.input_size
         self.rnn = CELLS[c.cell](in_size, c.hidden_size, num_layers=c.num_layers, bidirectional=c.bidirectional,
                                  dropout=c.dropout if c.num_layers > 1 else 0.0)
+        self._init_gates()
         D = 2 if c.bidirectional else 1
         self.drop = nn.Dropout(c.dropout)
         self.head = nn.Linear(D * c.hidden_size, c.num_classes)
+
+    def _init_gates(self) -> None:
+        """LSTM: forget-gate bias 1 (Jozefowicz et al. 2015, Keras' unit_forget_bias). With ``chrono``
+        = T > 1, chrono initialisation (Tallec & Ollivier 2018) for dependencies up to T steps:
+        LSTM forget bias ``b_f = log U(1, T-1)`` and input bias ``-b_f``; GRU update-rate bias
+        ``-log U(1, T-1)`` (here ``h = (1-z) h + z n``, so a small z keeps the state)."""
+        c = self.config
+        H = c.hidden_size
+        with torch.no_grad():
+            for cell in self.rnn.cells:
+                if cell.bias_ih is None or c.cell == "rnn":
+                    continue
+                if c.chrono > 1:
+                    b = torch.log(torch.empty(H).uniform_(1.0, c.chrono - 1.0))  # (H,)
+                    if c.cell == "lstm":
+                        cell.bias_ih[H : 2 * H] = b  # forget
+                        cell.bias_ih[:H] = -b  # input
+                        cell.bias_hh[: 2 * H] = 0.0
+                    else:
+                        cell.bias_ih[H : 2 * H] = -b  # update rate z
+                        cell.bias_hh[H : 2 * H] = 0.0
+                elif c.cell == "lstm":
+                    cell.bias_ih[H : 2 * H] = 1.0
+                    cell.bias_hh[H : 2 * H] = 0.0
 
     def embed(self, x: Tensor) -> Tensor:
         """Token ids (B, T) -> vectors (B, T, E); numeric input (B, T, F) passes through."""
