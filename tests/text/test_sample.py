@@ -162,3 +162,27 @@ def test_word_level_sampling():
     model = RecurrentLM(LMConfig(len(vocab), "gru", hidden_size=8, num_layers=1)).eval()
     pieces = list(stream(model, vocab, "the cat", 10, seed=0))
     assert len(pieces) == 10 and all(p in vocab.symbols for p in pieces)
+
+
+def test_stream_yields_as_produced_and_runs_the_prefix_once():
+    model, vocab = _model()
+    calls = {"forward": [], "step": 0}
+    forward, step = model.forward, model.step
+
+    def spy_forward(ids, state=None):
+        calls["forward"].append(tuple(ids.shape))
+        return forward(ids, state)
+
+    def spy_step(ids, states):
+        calls["step"] += 1
+        return step(ids, states)
+
+    model.forward, model.step = spy_forward, spy_step
+    gen = stream(model, vocab, "the quick", 4, seed=0)
+    assert calls == {"forward": [], "step": 0}  # nothing runs before the first item is asked for
+    next(gen)
+    assert calls == {"forward": [(1, 9)], "step": 0}  # the prime once, then the first symbol at once
+    next(gen)
+    assert calls["step"] == 1
+    list(gen)
+    assert calls == {"forward": [(1, 9)], "step": 3}  # one step per later symbol, never the prefix again

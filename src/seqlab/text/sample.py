@@ -134,19 +134,21 @@ def _stream(model, vocab, ids, length, temperature, top_k, top_p, greedy, seed) 
         gen.manual_seed(seed if seed is not None else int(torch.randint(0, 2**62, (1,)).item()))
         x = torch.tensor([ids], dtype=torch.long, device=device)  # (1, T_prime)
         with _threads(1 if device.type == "cpu" else None):
-            logits, state = model(x)  # the prime, once
+            logits, state = model(x)  # the prime, once (fused over its whole length)
         states = split_state(state)  # one (h,) or (h, c) per layer, each (1, H)
         last = logits[:, -1]  # (1, V)
         symbols = vocab.symbols
+        one = 1 if device.type == "cpu" else None
         for i in range(length):
-            with _threads(1 if device.type == "cpu" else None):
+            with _threads(one):
                 if greedy:
                     nxt = last.argmax(-1)  # (1,)
                 else:
                     nxt = draw(filter_probs(last, temperature, top_k, top_p), gen)  # (1,)
-                if i + 1 < length:
+            yield symbols[int(nxt)]  # as soon as it is drawn
+            if i + 1 < length:
+                with _threads(one):
                     last, states = model.step(nxt, states)  # (1, V): one step from the carried state
-            yield symbols[int(nxt)]
     finally:
         model.train(was_training)
 
