@@ -170,3 +170,18 @@ def test_vanishing_gradient_rnn_vs_lstm_at_init():
     assert first["rnn"] > 0
     assert first["rnn"] < 1e-20 * first["lstm"]  # measured: 7e-49 vs 3e-17
     assert first["rnn"] < 1e-20 * first["gru"]
+
+
+def test_time_major_and_unbatched_inputs_agree_with_batch_first():
+    torch.manual_seed(10)
+    a = snn.GRU(2, 3).double()
+    b = snn.GRU(2, 3, batch_first=False).double()
+    b.load_state_dict(a.state_dict())
+    x = torch.randn(1, 6, 2, dtype=torch.float64)
+    y = torch.randn(1, 6, 3, dtype=torch.float64)
+    fa = gradient_flow(a, x, y)
+    fb = gradient_flow(b, x.transpose(0, 1), y.transpose(0, 1))
+    fc = gradient_flow(a, x[0], y[0])  # unbatched (T, I)
+    for f in (fb, fc):
+        np.testing.assert_allclose(f.hidden["l0"], fa.hidden["l0"], rtol=1e-12)
+        np.testing.assert_allclose(f.input, fa.input, rtol=1e-12)

@@ -56,7 +56,7 @@ class MemoryModel(nn.Module):
     adding: x (B, T, 2) -> (B, 1) from the last step. copy: x (B, N) int -> logits (B, N, 10).
     """
 
-    def __init__(self, task: str, cell: str, hidden_size: int = 128, keep_bias: float = 1.0) -> None:
+    def __init__(self, task: str, cell: str, hidden_size: int = 32, keep_bias: float = 1.0) -> None:
         super().__init__()
         self.task = check_task(task)
         self.input_size = 2 if task == "adding" else COPY_CLASSES
@@ -84,12 +84,12 @@ class MemoryConfig:
     task: str = "adding"
     length: int = 100
     cell: str = "lstm"
-    hidden_size: int = 64
+    hidden_size: int = 32
     batch_size: int = 64
-    lr: float = 3e-3
+    lr: float = 1e-2
     clipnorm: float = 1.0
     keep_bias: float = 1.0
-    max_steps: int = 3000
+    max_steps: int = 1200
     minutes: float | None = None  # wall-clock budget; stops at max_steps or the budget, whichever first
     eval_batch: int = 1000
     seed: int = 0
