@@ -5,7 +5,7 @@ Batch 64, 100 steps, 32 inputs, 256 hidden units, float32, timed in alternation 
 fused path, ratio = torch time / seqlab time >= 0.95. The loop backend and the cells that have no
 fused kernel (peephole LSTM, GRU with reset before) are shown for information.
 
-    python benchmarks/bench_nn.py [--rounds 10] [--device cpu|cuda] [--no-loop]
+    python benchmarks/bench_nn.py [--rounds 10] [--device cpu|cuda] [--threads N] [--no-loop]
 """
 
 from __future__ import annotations
@@ -44,7 +44,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--loop-rounds", type=int, default=3, help="rounds for the slow loop-backend rows")
     ap.add_argument("--device", default="cpu", help="cpu or cuda")
     ap.add_argument("--no-loop", action="store_true", help="skip the loop-backend rows")
+    ap.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0: torch's default)")
     args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     torch.manual_seed(0)
     print(machine_info())
