@@ -58,6 +58,7 @@ def test_translate_prints_greedy_beam_nbest_and_plot(tmp_path, capsys, model_pat
     (["train", "--save", "{tmp}/no/such/m.safetensors"], "folder .* does not exist"),
     (["train", "now"], "unexpected words after 'train'"),
     (["train", "--model", "{m}"], "training starts a new model"),
+    (["train", "--threads", "0"], "--threads: expected 1 or more"),
 ])
 def test_bad_input_exits_2_with_one_line(tmp_path, capsys, model_path, argv, msg):
     path, _ = model_path

@@ -63,11 +63,27 @@ def register(subparsers) -> None:
     t.add_argument("--hidden", type=int, default=64, help="hidden units per direction (default 64)")
     t.add_argument("--embed", type=int, default=32, help="embedding size (default 32)")
     t.add_argument("--device", default="auto")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch CPU threads (default 1: these small models gain little from more, and "
+                        "lose much when other programs share the cores)")
     t.add_argument("--quiet", action="store_true", help="print only the final line")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.threads < 1:
+        raise SeqlabError(f"--threads: expected 1 or more CPU threads, got {args.threads}")
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(args.threads)
+    try:
+        return _run(args)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.words and args.words[0] == "train" and args.text is None:
         if len(args.words) > 1:
             raise SeqlabError(f"train: unexpected words after 'train': {' '.join(args.words[1:])!r}; "
