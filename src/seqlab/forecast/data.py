@@ -27,6 +27,15 @@ import pandas as pd
 from ..errors import SeqlabError
 
 
+def infer_freq(index: pd.Index) -> str | None:
+    """Frequency string of a regular DatetimeIndex ('MS', 'D', ...), else None."""
+    if not isinstance(index, pd.DatetimeIndex) or len(index) < 3:
+        return None
+    if index.freq is not None:
+        return index.freqstr
+    return pd.DatetimeIndex(index, freq="infer").freqstr
+
+
 @dataclass
 class SeriesData:
     """One series: ``target`` (T,), ``covariates`` (T, C) and an optional time index (T,)."""
@@ -57,7 +66,7 @@ class SeriesData:
         """Time stamps of the ``horizon`` steps after the end (integer steps when no frequency)."""
         t = self.time
         if isinstance(t, pd.DatetimeIndex) and len(t) >= 3:
-            freq = t.freq or pd.infer_freq(t)
+            freq = infer_freq(t)
             if freq is not None:
                 return pd.date_range(t[-1], periods=horizon + 1, freq=freq)[1:]
         start = len(self.target) if t is None or isinstance(t, pd.DatetimeIndex) else int(t[-1]) + 1
@@ -144,10 +153,8 @@ def _from_frame(df: pd.DataFrame, target: str | None, time: str | None, covariat
         if idx is not None and not idx.is_monotonic_increasing:
             order = np.argsort(idx.to_numpy(), kind="stable")
             idx, y, X = idx[order], y[order], X[order]
-        if isinstance(idx, pd.DatetimeIndex) and len(idx) >= 3:
-            freq = pd.infer_freq(idx)
-            if freq is not None:
-                idx = pd.DatetimeIndex(idx, freq=freq)
+        if isinstance(idx, pd.DatetimeIndex) and infer_freq(idx) is not None:
+            idx = pd.DatetimeIndex(idx, freq="infer")
         out.append(SeriesData(name, y, X, idx))
     return out
 

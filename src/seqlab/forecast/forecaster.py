@@ -18,7 +18,7 @@ import torch
 
 from ..errors import SeqlabError
 from ..utils import seed_everything
-from .data import SeriesData, check_lengths, prepare
+from .data import SeriesData, check_lengths, infer_freq, prepare
 from .model import CELLS, STRATEGIES, ForecastNet, NetConfig, rollout
 from .scalers import SCALERS, Scaler, TargetTransform
 from .threads import limit_threads
@@ -89,8 +89,8 @@ def infer_season(series: Sequence[SeriesData]) -> int:
     """Season length from the first series' time frequency (monthly 12, quarterly 4, daily 7,
     hourly 24, weekly 52), else 1."""
     t = series[0].time
-    if isinstance(t, pd.DatetimeIndex) and len(t) >= 3:
-        freq = t.freqstr or pd.infer_freq(t)
+    if isinstance(t, pd.DatetimeIndex):
+        freq = infer_freq(t)
         if freq:
             base = freq.split("-")[0].lstrip("0123456789")
             return _SEASONS.get(base, 1)
