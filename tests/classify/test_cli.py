@@ -1,0 +1,123 @@
+"""`seqlab classify train|predict` through seqlab.cli.main: outputs, files, and one-line errors (exit 2)."""
+
+import numpy as np
+import pytest
+
+from seqlab.cli import main
+
+FAST = ["--epochs", "3", "--hidden-size", "8", "--quiet"]
+
+
+def _npz(path, n=40, seed=0, **overrides):
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % 2
+    X = rng.normal(size=(n, 5, 2))
+    X[:, :, 0] += np.where(y == 1, 1.5, -1.5)[:, None]
+    arrays = {"X": X, "y": y, "lengths": rng.integers(2, 6, n)}
+    arrays.update(overrides)
+    np.savez(path, **{k: v for k, v in arrays.items() if v is not None})
+    return path
+
+
+def _csv(path):
+    rows = ["text,label"] + [f"a great {w},pos" for w in "abcdefgh"] + [f"a bad {w},neg" for w in "abcdefgh"]
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def _one_line_error(capsys, argv, match):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert match in err, err
+    return err
+
+
+def test_train_and_predict_numeric(tmp_path, capsys):
+    data = _npz(tmp_path / "d.npz")
+    model = tmp_path / "m.safetensors"
+    assert main(["classify", "train", "--data", str(data), "--out", str(model), "--epochs", "10", "--hidden-size", "8",
+                 "--quiet", "--lr", "1e-2"]) == 0
+    out = capsys.readouterr().out
+    assert "32 train / 8 held out" in out
+    acc = float(out.split("held-out accuracy:")[1].split()[0])
+    assert acc >= 0.75
+    assert "confusion matrix" in out and model.exists()
+    preds = tmp_path / "p.csv"
+    plot = tmp_path / "imp.png"
+    assert main(["classify", "predict", "--model", str(model), "--data", str(data), "--out", str(preds),
+                 "--explain", "3", "--method", "grad", "--plot", str(plot), "--color", "never"]) == 0
+    out = capsys.readouterr().out
+    import pandas as pd
+
+    df = pd.read_csv(preds)
+    assert list(df.columns) == ["prediction", "probability", "p_0", "p_1"] and len(df) == 40
+    np.testing.assert_allclose(df[["p_0", "p_1"]].to_numpy().sum(1), 1.0, atol=1e-6)
+    assert "accuracy:" in out and "gradient x input" in out and "t=0" in out
+    n3 = int(np.load(data)["lengths"][3])
+    assert f"t={n3 - 1}" in out and f"t={n3} " not in out  # only the real steps of input 3 are explained
+    assert plot.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_train_and_predict_text(tmp_path, capsys):
+    data = _csv(tmp_path / "d.csv")
+    model = tmp_path / "t.safetensors"
+    assert main(["classify", "train", "--data", str(data), "--out", str(model), "--test-size", "0.25", *FAST]) == 0
+    out = capsys.readouterr().out
+    assert "16 texts, 2 classes" in out and "vocabulary" in out
+    assert main(["classify", "predict", "--model", str(model), "--text", "a great movie", "--text", "bad",
+                 "--explain", "0", "--color", "never"]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert lines[0].startswith("0\t") and lines[1].startswith("1\t")
+    assert "movie?[" in out  # unknown word flagged, read as <unk>
+
+
+def test_bad_input_exits_2_with_one_line(tmp_path, capsys):
+    model = tmp_path / "m.safetensors"
+    one_class = _npz(tmp_path / "one.npz", y=np.zeros(40, dtype=int))
+    _one_line_error(capsys, ["classify", "train", "--data", str(one_class), "--out", str(model), *FAST], "single class")
+    mismatch = _npz(tmp_path / "mm.npz", y=np.arange(39) % 2)
+    _one_line_error(capsys, ["classify", "train", "--data", str(mismatch), "--out", str(model), *FAST],
+                    "39 labels for 40 sequences")
+    lengths = np.full(40, 5)
+    lengths[7] = 0
+    empty = _npz(tmp_path / "e.npz", lengths=lengths)
+    _one_line_error(capsys, ["classify", "train", "--data", str(empty), "--out", str(model), *FAST], "sequence 7 is empty")
+    X = np.ones((40, 5, 2))
+    X[4, 1, 1] = np.nan
+    nan = _npz(tmp_path / "nan.npz", X=X, lengths=None)
+    _one_line_error(capsys, ["classify", "train", "--data", str(nan), "--out", str(model), *FAST], "sequence 4 has a NaN")
+    assert not model.exists()  # nothing written by failed commands
+
+    junk = tmp_path / "junk.safetensors"
+    junk.write_text("not a model at all")
+    _one_line_error(capsys, ["classify", "predict", "--model", str(junk), "--text", "hi"], "not a readable seqlab model")
+    _one_line_error(capsys, ["classify", "predict", "--model", str(tmp_path / "nope.safetensors"), "--text", "hi"],
+                    "does not exist")
+
+
+def test_failed_predict_keeps_earlier_outputs(tmp_path, capsys):
+    data = _npz(tmp_path / "d.npz")
+    model = tmp_path / "m.safetensors"
+    assert main(["classify", "train", "--data", str(data), "--out", str(model), *FAST]) == 0
+    before = model.read_bytes()
+    preds = tmp_path / "p.csv"
+    preds.write_text("earlier result\n")
+    _one_line_error(capsys, ["classify", "predict", "--model", str(model), "--text", "hello", "--out", str(preds)],
+                    "classifies numeric sequences")
+    _one_line_error(capsys, ["classify", "predict", "--model", str(model), "--data", str(data), "--explain", "99",
+                     "--out", str(preds)], "--explain")
+    assert preds.read_text() == "earlier result\n"
+    # a failed training run leaves the earlier model in place
+    bad = _npz(tmp_path / "bad.npz", y=np.zeros(40, dtype=int))
+    _one_line_error(capsys, ["classify", "train", "--data", str(bad), "--out", str(model), *FAST], "single class")
+    assert model.read_bytes() == before
+
+
+def test_help_lists_both_actions(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["classify", "--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert "train" in out and "predict" in out
