@@ -1,0 +1,98 @@
+"""The linear scan h_t = a_t h_{t-1} + b_t: numba and torch implementations against a float64
+sequential loop, including gates at and near 0 and 1, and their backward against autograd."""
+
+import pytest
+import torch
+
+from seqlab.errors import SeqlabError
+from seqlab.nn.scan import linear_scan, minrnn_scan, scan_sequential, scan_torch
+
+IMPLS = ["numba", "torch"]
+
+
+def _extreme_gates(B: int, T: int, H: int) -> torch.Tensor:
+    """Gates drawn from {0, 1e-30, 1e-8, 0.5, 1 - 1e-8, 1 - 1e-15, 1} and uniform ones."""
+    vals = torch.tensor([0.0, 1e-30, 1e-8, 0.5, 1 - 1e-8, 1 - 1e-15, 1.0], dtype=torch.float64)
+    pick = vals[torch.randint(0, len(vals), (B, T, H))]
+    uniform = torch.rand(B, T, H, dtype=torch.float64)
+    return torch.where(torch.rand(B, T, H) < 0.7, pick, uniform)
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_scan_equals_sequential_loop_with_extreme_gates_float64(impl):
+    B, T, H = 3, 300, 4
+    a = _extreme_gates(B, T, H).requires_grad_()
+    b = torch.randn(B, T, H, dtype=torch.float64, requires_grad=True)
+    h0 = torch.randn(B, H, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(B, T, H, dtype=torch.float64)
+    want = scan_sequential(a, b, h0)
+    got = linear_scan(a, b, h0, impl=impl)
+    torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+    g_want = torch.autograd.grad((want * w).sum(), (a, b, h0))
+    g_got = torch.autograd.grad((got * w).sum(), (a, b, h0))
+    for x, y in zip(g_got, g_want):
+        torch.testing.assert_close(x, y, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_scan_float32_long_memory_stays_accurate(impl):
+    # gates just below 1 over 2000 steps: h accumulates; error stays at float32 rounding level
+    B, T, H = 2, 2000, 8
+    a64 = 1 - 10 ** (-torch.empty(B, T, H, dtype=torch.float64).uniform_(2, 7))
+    b64 = torch.randn(B, T, H, dtype=torch.float64) * 1e-2
+    want = scan_sequential(a64, b64)
+    got = linear_scan(a64.float(), b64.float(), impl=impl).double()
+    scale = want.abs().max()
+    assert float((got - want).abs().max() / scale) < 1e-4
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_scan_passes_gradcheck(impl):
+    a = torch.rand(2, 5, 3, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(2, 5, 3, dtype=torch.float64, requires_grad=True)
+    h0 = torch.randn(2, 3, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda a, b, h0: linear_scan(a, b, h0, impl=impl), (a, b, h0), fast_mode=True)
+
+
+def test_reverse_scan_is_the_flipped_forward_scan():
+    a, b = torch.rand(2, 9, 3, dtype=torch.float64), torch.randn(2, 9, 3, dtype=torch.float64)
+    want = scan_sequential(a.flip(1), b.flip(1)).flip(1)
+    torch.testing.assert_close(scan_torch(a, b, reverse=True), want, rtol=1e-13, atol=1e-13)
+
+
+@pytest.mark.parametrize("activation", ["g", "identity"])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_fused_minrnn_kernel_equals_torch_math(activation, dtype):
+    B, T, H = 3, 50, 6
+    p = (torch.randn(B, T, 2 * H, dtype=torch.float64) * 3)
+    p[0, :10, :H] = 40.0  # z ~ 1: the state is replaced
+    p[1, :10, :H] = -40.0  # z ~ 0: the state is kept
+    p = p.to(dtype).requires_grad_()
+    h0 = torch.rand(B, H, dtype=dtype, requires_grad=True)
+    w = torch.randn(B, T, H, dtype=dtype)
+    fast = minrnn_scan(p, h0, activation, impl="numba")
+    slow = minrnn_scan(p, h0, activation, impl="torch")
+    tol = dict(rtol=1e-12, atol=1e-12) if dtype == torch.float64 else dict(rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(fast, slow, **tol)
+    for x, y in zip(torch.autograd.grad((fast * w).sum(), (p, h0)), torch.autograd.grad((slow * w).sum(), (p, h0))):
+        torch.testing.assert_close(x, y, **tol)
+
+
+def test_fused_minrnn_kernel_passes_gradcheck():
+    p = torch.randn(2, 6, 8, dtype=torch.float64, requires_grad=True)
+    p.data[0, :, 4:] = p.data[0, :, 4:].abs() + 0.1  # keep away from g's kink at 0
+    p.data[1, :, 4:] = -p.data[1, :, 4:].abs() - 0.1
+    h0 = torch.randn(2, 4, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda p, h0: minrnn_scan(p, h0, "g", impl="numba"), (p, h0), fast_mode=True)
+
+
+def test_scan_rejects_bad_arguments():
+    a = torch.rand(2, 3, 4)
+    with pytest.raises(SeqlabError, match="impl: expected one of"):
+        linear_scan(a, a, impl="cuda")
+    with pytest.raises(SeqlabError, match="a, b: expected two"):
+        linear_scan(a, a[:, :2])
+    with pytest.raises(SeqlabError, match="impl='numba': needs numba"):
+        linear_scan(a.to(torch.bfloat16), a.to(torch.bfloat16), impl="numba")
+    with pytest.raises(SeqlabError, match="activation: expected one of"):
+        minrnn_scan(torch.rand(2, 3, 8), torch.zeros(2, 4), activation="relu")
