@@ -299,10 +299,11 @@ class LSTM(Recurrent):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = True, dropout: float = 0.0, bidirectional: bool = False,
-                 peephole: bool = False, backend: str = "auto") -> None:
+                 peephole: bool = False, backend: str = "auto", layer_norm: bool = False) -> None:
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-                         backend, peephole=peephole)
+                         backend, peephole=peephole, layer_norm=layer_norm)
         self.peephole = bool(peephole)
+        self.layer_norm = bool(layer_norm)
 
 
 class GRU(Recurrent):
@@ -312,7 +313,8 @@ class GRU(Recurrent):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = True, dropout: float = 0.0, bidirectional: bool = False,
-                 reset: str = "after", backend: str = "auto") -> None:
+                 reset: str = "after", backend: str = "auto", layer_norm: bool = False) -> None:
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-                         backend, reset=reset)
+                         backend, reset=reset, layer_norm=layer_norm)
         self.reset = reset
+        self.layer_norm = bool(layer_norm)
