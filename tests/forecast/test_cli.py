@@ -1,0 +1,109 @@
+"""``seqlab forecast`` through the CLI's main(argv): bad input, the airline run, and --model."""
+
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from seqlab.cli import main
+from seqlab.forecast import Forecaster
+
+FAST = ["--epochs", "2", "--ensemble", "1", "--hidden", "4", "--quiet"]
+
+
+def write(path, text):
+    path.write_text(text)
+    return str(path)
+
+
+def good_rows(n=60):
+    t = pd.date_range("2010-01", periods=n, freq="MS").strftime("%Y-%m-%d")
+    y = 100 + np.arange(n) + 10 * np.sin(np.arange(n) * np.pi / 6)
+    return pd.DataFrame({"date": t, "sales": y})
+
+
+def csv_of(df, path):
+    df.to_csv(path, index=False)
+    return str(path)
+
+
+def bad_cases(tmp):
+    df = good_rows()
+    cases = {}
+    d = df.astype({"sales": object}); d.loc[7, "sales"] = "lots"
+    cases["non-numeric"] = (csv_of(d, tmp / "nonnum.csv"), "non-numeric value 'lots' at row 7")
+    d = df.copy(); d.loc[3, "date"] = "not a date"
+    cases["timestamp"] = (csv_of(d, tmp / "ts.csv"), "unparseable timestamp 'not a date'")
+    d = df.copy(); d.loc[5, "date"] = d.loc[4, "date"]
+    cases["duplicate"] = (csv_of(d, tmp / "dup.csv"), "duplicated timestamp")
+    d = df.copy(); d.loc[9, "sales"] = np.nan
+    cases["nan"] = (csv_of(d, tmp / "nan.csv"), "missing value (NaN) at row 9")
+    d = df.copy(); d.loc[2, "sales"] = np.inf
+    cases["inf"] = (csv_of(d, tmp / "inf.csv"), "infinite value")
+    cases["short"] = (csv_of(df.head(30), tmp / "short.csv"), "has 30 values, fewer than the")
+    cases["empty"] = (write(tmp / "empty.csv", ""), "is empty")
+    cases["header only"] = (write(tmp / "header.csv", "date,sales\n"), "no rows")
+    cases["missing"] = (str(tmp / "nope.csv"), "does not exist")
+    return cases
+
+
+@pytest.mark.parametrize("case", ["non-numeric", "timestamp", "duplicate", "nan", "inf", "short", "empty",
+                                  "header only", "missing"])
+def test_bad_input_one_line_exit_2_nothing_written(case, tmp_path, capsys, monkeypatch):
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    path, expected = bad_cases(data_dir)[case]
+    monkeypatch.chdir(out_dir)  # default plot paths land here
+    code = main(["forecast", "--data", path, "--target", "sales", "--time", "date", "--save",
+                 str(out_dir / "m.safetensors"), *FAST])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("seqlab forecast: error:") and expected in err, err
+    assert "Traceback" not in err
+    assert os.listdir(out_dir) == []
+
+
+def test_unknown_column_and_bad_option(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    path = csv_of(good_rows(), tmp_path / "ok.csv")
+    assert main(["forecast", "--data", path, "--target", "revenue", "--time", "date", *FAST]) == 2
+    err = capsys.readouterr().err
+    assert "target column 'revenue' not found" in err and err.count("\n") == 1
+    assert main(["forecast", "--data", path, "--target", "sales", "--time", "when", *FAST]) == 2
+    assert "time column 'when' not found" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(["forecast", "--quantiles", "0.1,abc"])
+    assert exc.value.code == 2 and "quantiles" in capsys.readouterr().err
+    assert sorted(os.listdir(tmp_path)) == ["ok.csv"]
+
+
+def test_airline_end_to_end_then_forecast_from_saved_model(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    model = str(tmp_path / "air.safetensors")
+    code = main(["forecast", "--epochs", "15", "--ensemble", "1", "--folds", "1", "--quiet", "--save", model])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "Backtest: 1 origin(s)" in out and "origins 1959-01" in out and "Holdout: the last 12 steps (1960-01 on)" in out
+    for method in ["model (lstm)", "naive", "seasonal naive", "drift", "ETS", "ARIMA"]:
+        assert f"\n{method:<16}" in out
+    assert "1961-12-01" in out
+    assert sorted(os.listdir(tmp_path)) == ["air.safetensors", "backtest.png", "forecast.png"]
+    for png in ("backtest.png", "forecast.png"):
+        assert (tmp_path / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    # new history: the airline data up to 1959 as a CSV; the forecast is 1960, no refitting
+    from seqlab.data import load_airline
+
+    air = load_airline()
+    new = tmp_path / "new.csv"
+    pd.DataFrame({"month": air.index[:132].strftime("%Y-%m"), "passengers": air.to_numpy()[:132]}).to_csv(new, index=False)
+    code = main(["forecast", "--model", model, "--data", str(new), "--target", "passengers", "--time", "month",
+                 "--plot", str(tmp_path / "new.png")])
+    out = capsys.readouterr().out
+    assert code == 0 and "no refitting" in out and "1960-01-01" in out
+    expected = Forecaster.load(model).predict(str(new), target="passengers", time="month")
+    assert f"{expected['forecast'].iloc[0]:.1f}" in out
+    assert (tmp_path / "new.png").exists()
