@@ -16,7 +16,6 @@ import os
 from pathlib import Path
 from typing import Iterator
 
-import torch
 from torch import Tensor
 
 from ..errors import SeqlabError
