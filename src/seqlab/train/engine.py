@@ -149,7 +149,8 @@ def fit(model, x: Any = None, y: Any = None, batch_size: int = 32, epochs: int =
     for nm, d in (("x", train), ("validation_data", val)):
         if isinstance(d, ArrayData):
             model.check_input_shape(tuple(d.x.shape), nm)
-    model.to(dev)
+    if model.device() != dev:
+        model.to(dev)
     opt = model.ensure_optimizer(dev)
     if isinstance(train, ArrayData):
         train = train.to(dev)
