@@ -204,19 +204,27 @@ class RecurrentLayer(Layer):
     def _step_dropped(self, cell: snn.CellBase, gi: Tensor, state: tuple[Tensor, ...], m: Tensor):
         """One step with ``h_{t-1} * m`` in the recurrent product only (the carry keeps ``h``)."""
         if isinstance(cell, snn.GRUCell):
+            # the GRU carries h_{t-1} in (1 - z) h_{t-1}: the cell's own step would drop it there too
             (h,) = state
             H = cell.hidden_size
             hd = h * m
             xr, xz, xn = gi.chunk(3, dim=-1)
-            b = cell.bias_hh
             if cell.reset == "after":
-                hr, hz, hn = F.linear(hd, cell.weight_hh, b).chunk(3, dim=-1)
+                hr, hz, hn = cell._hh(hd).chunk(3, dim=-1)  # layer norm included when the cell has it
                 r, z = torch.sigmoid(xr + hr), torch.sigmoid(xz + hz)
                 n = torch.tanh(xn + r * hn)
             else:
-                hr, hz = F.linear(hd, cell.weight_hh[: 2 * H], None if b is None else b[: 2 * H]).chunk(2, dim=-1)
+                b = cell.bias_hh
+                b_rz, b_n = (None, None) if b is None else (b[: 2 * H], b[2 * H:])
+                a_rz = F.linear(hd, cell.weight_hh[: 2 * H], None if cell.layer_norm else b_rz)
+                if cell.layer_norm:
+                    a_rz = cell._ln(a_rz, cell.ln_weight_hh[: 2 * H], b_rz)
+                hr, hz = a_rz.chunk(2, dim=-1)
                 r, z = torch.sigmoid(xr + hr), torch.sigmoid(xz + hz)
-                n = torch.tanh(xn + F.linear(r * hd, cell.weight_hh[2 * H:], None if b is None else b[2 * H:]))
+                a_n = F.linear(r * hd, cell.weight_hh[2 * H:], None if cell.layer_norm else b_n)
+                if cell.layer_norm:
+                    a_n = cell._ln(a_n, cell.ln_weight_hh[2 * H:], b_n)
+                n = torch.tanh(xn + a_n)
             return ((1 - z) * h + z * n,)
         # RNN and LSTM use h_{t-1} only in the recurrent product; other cells get h * m as their h
         return cell.recurrence(gi, (state[0] * m,) + tuple(state[1:]))

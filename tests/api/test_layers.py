@@ -287,3 +287,27 @@ def test_bidirectional_last_state_with_mask_equals_unpadded():
     out = bi(x, mask=mask)
     torch.testing.assert_close(out[1], bi(x[1:, :4])[0])
     assert out.shape == (2, 10)
+
+
+@pytest.mark.parametrize("layer", [
+    SimpleRNN(4, return_sequences=True, recurrent_dropout=0.5),
+    LSTM(4, return_sequences=True, recurrent_dropout=0.5, peephole=True),
+    LSTM(4, return_sequences=True, recurrent_dropout=0.5, layer_norm=True),
+    GRU(4, return_sequences=True, recurrent_dropout=0.5),
+    GRU(4, return_sequences=True, recurrent_dropout=0.5, reset="before"),
+    GRU(4, return_sequences=True, recurrent_dropout=0.5, layer_norm=True),
+    GRU(4, return_sequences=True, recurrent_dropout=0.5, reset="before", layer_norm=True),
+], ids=lambda l: repr(l.get_config()))
+def test_dropout_step_loop_with_a_mask_of_ones_equals_the_cells_own_path(layer):
+    """Ties the layer's dropout step to seqlab.nn's cells for every option (layer norm included)."""
+    x = torch.randn(3, 5, 2)
+    mask = torch.tensor([[1] * 5, [1] * 3 + [0] * 2, [1] * 5], dtype=torch.bool)
+    layer.eval()
+    layer(x)  # build
+    with torch.no_grad():
+        for p in layer.parameters():
+            p.uniform_(-0.5, 0.5)  # random values everywhere, layer-norm gains included
+    want = layer(x, mask=mask)
+    layer._recurrent_mask = lambda batch, like: torch.ones(batch, 4)
+    layer.train()
+    torch.testing.assert_close(layer(x, mask=mask), want)
