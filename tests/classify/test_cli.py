@@ -121,3 +121,18 @@ def test_help_lists_both_actions(capsys):
     assert exc.value.code == 0
     out = capsys.readouterr().out
     assert "train" in out and "predict" in out
+
+
+def test_digits_without_scikit_learn_is_a_clear_error(tmp_path, capsys, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "sklearn.datasets", None)  # import fails as if not installed
+    err = _one_line_error(capsys, ["classify", "train", "--out", str(tmp_path / "m.safetensors"), *FAST],
+                          "pip install 'seqlab[sklearn]'")
+    assert "--data" in err
+    assert not (tmp_path / "m.safetensors").exists()
+
+
+def test_classify_without_action_prints_help(capsys):
+    assert main(["classify"]) == 2
+    assert "train" in capsys.readouterr().out
