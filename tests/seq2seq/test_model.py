@@ -234,3 +234,14 @@ def test_vocab_round_trip_and_levels():
     assert Vocab.from_config(c.to_config()).itos == c.itos
     with pytest.raises(SeqlabError, match="level"):
         Vocab([], "byte")
+
+
+def test_two_layer_encoder_with_dropout_keeps_the_padding_rules():
+    m = make_model("lstm", "bahdanau", True, seed=7, num_layers=2, dropout=0.3)  # eval: no dropout
+    seqs, src, lens, tgt = batch(6)
+    logits, w = m(src, lens, tgt)
+    assert len(m.encoder.rnn.cells) == 4 and m.encoder.rnn.dropout == 0.3
+    for b, n in enumerate(lens.tolist()):
+        assert torch.all(w[b, :, n:] == 0)
+        alone, _ = m(src[b : b + 1, :n], lens[b : b + 1], tgt[b : b + 1])
+        assert torch.allclose(alone[0], logits[b], atol=1e-10)

@@ -121,7 +121,7 @@ def _train(args: argparse.Namespace) -> int:
     if not args.quiet and not args.data:
         for text in ("3rd of march 2015", "tuesday, july 4th, 1989", "12/25/49"):
             print(f"  {text!r} -> {tr.translate(text).text!r}")
-    acc = f", validation exact match {100 * hist.val_accuracy[-1]:.1f}%" if hist.val_accuracy else ""
+    acc = f"; validation exact match {100 * hist.val_accuracy[-1]:.1f}%" if hist.val_accuracy else ""
     why = f" ({hist.stopped})" if hist.stopped else ""
     print(f"saved {save}: {hist.steps} steps in {hist.seconds:.0f}s{why}{acc}")
     return 0

@@ -152,7 +152,7 @@ def fit(tr: Translator, epoch_data: Callable[[int], Pairs], val: Pairs | None, c
                     g["lr"] *= cfg.lr_decay
             best = max(best, acc)
             if cfg.target_accuracy is not None and acc >= cfg.target_accuracy:
-                hist.stopped = f"validation exact match reached {100 * acc:.1f}%"
+                hist.stopped = f"target accuracy {100 * cfg.target_accuracy:g}% reached"
         hist.seconds = time.perf_counter() - t0
         if cfg.verbose:
             print(f"{msg} ({hist.seconds:.0f}s)", flush=True)

@@ -86,6 +86,7 @@ class Translator:
     def translate(self, text: str, beam: int = 1, max_len: int | None = None,
                   length_penalty: float = 0.0) -> Translation:
         """The best translation of ``text``: greedy with ``beam=1``, else beam search."""
+        self.src_vocab.encode(text, "text")  # errors name the argument the caller passed
         if beam == 1:
             return self.translate_batch([text], 1, max_len, length_penalty)[0]
         return self.nbest(text, beam, 1, max_len, length_penalty)[0]
