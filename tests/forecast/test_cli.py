@@ -83,7 +83,7 @@ def test_unknown_column_and_bad_option(tmp_path, capsys, monkeypatch):
 def test_airline_end_to_end_then_forecast_from_saved_model(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     model = str(tmp_path / "air.safetensors")
-    code = main(["forecast", "--epochs", "15", "--ensemble", "1", "--folds", "1", "--quiet", "--save", model])
+    code = main(["forecast", "--epochs", "5", "--ensemble", "1", "--folds", "1", "--quiet", "--save", model])
     out = capsys.readouterr().out
     assert code == 0
     assert "Backtest: 1 origin(s)" in out and "origins 1959-01" in out and "Holdout: the last 12 steps (1960-01 on)" in out
