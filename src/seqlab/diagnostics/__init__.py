@@ -9,12 +9,27 @@
   :func:`train_memory` trains a cell on them.
 """
 
-from .gates import GateStats, gate_statistics
-from .gradients import GradientFlow, default_loss, gradient_flow
-from .recorder import GradientNormRecorder, grad_norm
-from .states import collect_states, plot_states, plot_text_activations, text_activation_html
-from .tasks import adding_problem, baseline, copy_baseline, copy_memory
-from .memory import MemoryConfig, MemoryModel, MemoryResult, train_memory
+from __future__ import annotations
+
+# Imported on first use, so that `seqlab --help` (which imports seqlab.diagnostics.cli) stays fast.
+_LAZY = {
+    "GateStats": "gates", "gate_statistics": "gates",
+    "GradientFlow": "gradients", "default_loss": "gradients", "gradient_flow": "gradients",
+    "GradientNormRecorder": "recorder", "grad_norm": "recorder",
+    "collect_states": "states", "plot_states": "states", "plot_text_activations": "states",
+    "text_activation_html": "states",
+    "adding_problem": "tasks", "baseline": "tasks", "copy_baseline": "tasks", "copy_memory": "tasks",
+    "MemoryConfig": "memory", "MemoryModel": "memory", "MemoryResult": "memory", "train_memory": "memory",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "GateStats", "GradientFlow", "GradientNormRecorder", "MemoryConfig", "MemoryModel", "MemoryResult",
