@@ -107,3 +107,14 @@ def test_airline_end_to_end_then_forecast_from_saved_model(tmp_path, capsys, mon
     expected = Forecaster.load(model).predict(str(new), target="passengers", time="month")
     assert f"{expected['forecast'].iloc[0]:.1f}" in out
     assert (tmp_path / "new.png").exists()
+
+
+def test_output_folder_missing_fails_before_any_work(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code = main(["forecast", "--plot", str(tmp_path / "no" / "f.png"), "--save", str(tmp_path / "m.safetensors"), *FAST])
+    err = capsys.readouterr().err
+    assert code == 2 and "--plot: folder" in err and "does not exist" in err and err.count("\n") == 1
+    assert os.listdir(tmp_path) == []
+    assert main(["forecast", "--model", str(tmp_path / "missing.safetensors")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert os.listdir(tmp_path) == []
