@@ -3,10 +3,12 @@
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from seqlab.errors import ModelFileError, SeqlabError
 from seqlab.forecast import Forecaster, backtest, prepare
 from seqlab.forecast.forecaster import infer_season
+from seqlab.io import save_file
 
 TINY = dict(horizon=4, lookback=8, hidden=6, epochs=3, ensemble=2, patience=5, verbose=0)
 
@@ -69,10 +71,8 @@ def test_save_load_round_trip_and_new_history(tmp_path):
     new = monthly(y[:85])  # new history: forecast without refitting
     pd.testing.assert_frame_equal(f.predict(new), g.predict(new))
     assert g.predict(new)["time"].iloc[0] == pd.Timestamp("2007-02-01")
+    save_file(tmp_path / "other.safetensors", "classifier", {}, {"w": torch.zeros(1)})
     with pytest.raises(ModelFileError, match="expected a 'forecaster'"):
-        from seqlab.io import save_file
-        import torch
-        save_file(tmp_path / "other.safetensors", "classifier", {}, {"w": torch.zeros(1)})
         Forecaster.load(tmp_path / "other.safetensors")
 
 
@@ -112,3 +112,23 @@ def test_inputs_list_of_series_and_validation():
         Forecaster(hiden=3)
     with pytest.raises(SeqlabError, match="not fitted"):
         Forecaster().predict()
+
+
+def test_backtest_origins_metrics_and_refit():
+    from seqlab.forecast import ForecastConfig
+
+    y = seasonal(100)
+    cfg = ForecastConfig(**TINY, season=12)
+    r = backtest(y, cfg, folds=3, end_offset=5, include_stats=False)
+    assert [f["cutoff"] for f in r.forecasts] == [83, 87, 91]  # last test block ends at 100 - 5
+    for f in r.forecasts:
+        np.testing.assert_array_equal(f["actual"], y[f["cutoff"] : f["cutoff"] + 4])
+        np.testing.assert_array_equal(f["baselines"]["naive"], np.full(4, y[f["cutoff"] - 1]))
+    assert list(r.table.index) == ["model (lstm)", "naive", "seasonal naive", "drift"]
+    naive_mae = np.mean([np.abs(y[c : c + 4] - y[c - 1]).mean() for c in (83, 87, 91)])
+    assert r.table.loc["naive", "MAE"] == pytest.approx(naive_mae)
+    r2 = backtest(y, cfg, folds=3, end_offset=5, refit=False, include_stats=False)
+    np.testing.assert_array_equal(r2.forecasts[0]["model"], r.forecasts[0]["model"])
+    assert len(r2.forecaster.tails["series"]) == 83  # fitted once, at the first origin
+    assert len(r.forecaster.tails["series"]) == 91  # refitted up to the last origin
+    assert not np.array_equal(r2.forecasts[2]["model"], r.forecasts[2]["model"])

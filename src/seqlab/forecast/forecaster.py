@@ -8,7 +8,6 @@ needs no data. ``predict(new_history)`` forecasts from new history without refit
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Sequence
 
@@ -333,9 +332,3 @@ class Forecaster:
             raise ModelFileError(f"model file {str(path)!r} holds no network weights")
         return self
 
-
-def quantile_coverage(actual: np.ndarray, pred: np.ndarray, lo: int, hi: int) -> float:
-    """Share of ``actual`` (S, H) inside [pred[..., lo], pred[..., hi]] of ``pred`` (S, H, Q)."""
-    a = np.asarray(actual)
-    inside = (a >= pred[..., lo]) & (a <= pred[..., hi])
-    return float(inside.mean()) if inside.size else math.nan
