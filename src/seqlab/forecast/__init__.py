@@ -9,17 +9,27 @@ metrics, rolling-origin backtest, plots and the ``seqlab forecast`` command.
     backtest(load_airline(), f.config, folds=3).table
 """
 
-from .backtest import BacktestResult, backtest, format_table
-from .baselines import arima, drift, ets, naive, seasonal_naive
-from .data import SeriesData, prepare, read_csv
-from .forecaster import ForecastConfig, Forecaster
-from .metrics import mae, mape, mase, rmse, smape
-from .model import ForecastNet, NetConfig
-from .scalers import Scaler, TargetTransform
-from .windows import cutoffs, make_windows, split_train_val
+# Exports are imported on first use, so that `seqlab --help` (which imports seqlab.forecast.cli,
+# hence this package) does not import torch, pandas or statsmodels.
+_LAZY = {
+    "BacktestResult": "backtesting", "backtest": "backtesting", "format_table": "backtesting",
+    "arima": "baselines", "drift": "baselines", "ets": "baselines", "naive": "baselines",
+    "seasonal_naive": "baselines",
+    "SeriesData": "data", "prepare": "data", "read_csv": "data",
+    "ForecastConfig": "forecaster", "Forecaster": "forecaster",
+    "mae": "metrics", "mape": "metrics", "mase": "metrics", "rmse": "metrics", "smape": "metrics",
+    "ForecastNet": "model", "NetConfig": "model",
+    "Scaler": "scalers", "TargetTransform": "scalers",
+    "cutoffs": "windows", "make_windows": "windows", "split_train_val": "windows",
+}
 
-__all__ = [
-    "BacktestResult", "ForecastConfig", "ForecastNet", "Forecaster", "NetConfig", "Scaler", "SeriesData",
-    "TargetTransform", "arima", "backtest", "cutoffs", "drift", "ets", "format_table", "mae", "make_windows",
-    "mape", "mase", "naive", "prepare", "read_csv", "rmse", "seasonal_naive", "smape", "split_train_val",
-]
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = sorted(_LAZY)

@@ -157,7 +157,7 @@ def _forecast_text(frame) -> str:
 
 
 def run(args) -> int:
-    from .backtest import backtest, format_table, max_folds
+    from .backtesting import backtest, format_table, max_folds
     from .forecaster import Forecaster
 
     t0 = time.perf_counter()
