@@ -57,6 +57,7 @@ class PeepholeLSTMFunction(torch.autograd.Function):
         hs = gi.new_empty(T + 1, B, H)  # hs[t] = h_{t-1} (state before step t); hs[T] = h_T
         cs = gi.new_empty(T + 1, B, H)
         cns = gi.new_empty(T, B, H)  # candidate cell cn_t before masking
+        tcs = gi.new_empty(T, B, H)  # tanh(cn_t)
         out = gi.new_empty(T, B, H)
         hs[0], cs[0] = h0, c0
         h, c = h0, c0
@@ -74,59 +75,67 @@ class PeepholeLSTMFunction(torch.autograd.Function):
             if peep:
                 ao = ao.addcmul_(cn, wco)
             o = torch.sigmoid(ao, out=act[:, 3 * H :])
-            hn = o * cn.tanh()
-            if m is None:
-                h, c = hn, cn
-                out[t] = hn
+            if m is None:  # no padding: the output is the state, written in place
+                h = torch.mul(o, torch.tanh(cn, out=tcs[t]), out=hs[t + 1])
+                c = cn
             else:
+                hn = o * torch.tanh(cn, out=tcs[t])
                 mt = m[t]
                 torch.mul(hn, mt, out=out[t])
-                h = torch.lerp(h, hn, mt)  # m hn + (1 - m) h
-                c = torch.lerp(c, cn, mt)
-            hs[t + 1], cs[t + 1] = h, c
-        ctx.save_for_backward(acts, hs, cs, cns, w_hh, w_ch, m)
+                h = torch.lerp(h, hn, mt, out=hs[t + 1])  # m hn + (1 - m) h
+                c = torch.lerp(c, cn, mt, out=cs[t + 1])
+        if m is None:
+            out = hs[1:]
+            cs[1:] = cns
+        ctx.save_for_backward(acts, hs, cs, cns, tcs, w_hh, w_ch, m)
         ctx.peep = peep
-        return out.transpose(0, 1), hs[T].clone(), cs[T].clone()
+        return out.transpose(0, 1).clone(), hs[T].clone(), cs[T].clone()
 
     @staticmethod
     @once_differentiable
     def backward(ctx, dout: Tensor | None, dhT: Tensor | None, dcT: Tensor | None):
-        acts, hs, cs, cns, w_hh, w_ch, m = ctx.saved_tensors
+        acts, hs, cs, cns, tcs, w_hh, w_ch, m = ctx.saved_tensors
         peep = ctx.peep
         T, B, G = acts.shape
         H = G // 4
         if peep:
             wci, wcf, wco = w_ch[0], w_ch[1], w_ch[2]
+        # derivatives of the nonlinearities for all steps at once (a few big vectorized ops)
+        dact = acts * (1 - acts)  # σ' for i, f, o
+        g_all = acts[..., 2 * H : 3 * H]
+        torch.mul(g_all, g_all, out=dact[..., 2 * H : 3 * H]).neg_().add_(1)  # tanh' for g
+        dtc = acts[..., 3 * H :] * (1 - tcs * tcs)  # d h / d cn through tanh(cn), (T, B, H)
         dout_t = None if dout is None else _time_major(dout)  # (T, B, H)
         dh = torch.zeros_like(hs[0]) if dhT is None else dhT.clone()
         dc = torch.zeros_like(cs[0]) if dcT is None else dcT.clone()
         dgates = torch.empty_like(acts)  # (T, B, 4H): dL/d pre-activations
+        fold = dout_t is not None and m is None  # dL/dout_{t-1} joins dh in the addmm below
+        if fold:
+            dh = dh + dout_t[T - 1]
         for t in range(T - 1, -1, -1):
-            act = acts[t]
-            i, f, g, o = act[:, :H], act[:, H : 2 * H], act[:, 2 * H : 3 * H], act[:, 3 * H :]
-            c_prev, cn = cs[t], cns[t]
-            dhn = dh if dout_t is None else dh + dout_t[t]
+            act, da, dg = acts[t], dact[t], dgates[t]
+            dhn = dh if (dout_t is None or fold) else dh + dout_t[t]
             dcn = dc
             if m is not None:
                 mt = m[t]
                 keep = 1.0 - mt
                 carry_h, carry_c = dh * keep, dc * keep
                 dhn, dcn = dhn * mt, dcn * mt
-            tc = cn.tanh()
-            dg = dgates[t]
-            dao = dg[:, 3 * H :]
-            torch.mul(dhn * tc, o * (1 - o), out=dao)
-            dcn = dcn + dhn * o * (1 - tc * tc)
+            dao = torch.mul(dhn, tcs[t], out=dg[:, 3 * H :]).mul_(da[:, 3 * H :])
+            dcn = torch.addcmul(dcn, dhn, dtc[t])
             if peep:
-                dcn = dcn.addcmul_(dao, wco)
-            dai, daf, dag = dg[:, :H], dg[:, H : 2 * H], dg[:, 2 * H : 3 * H]
-            torch.mul(dcn * g, i * (1 - i), out=dai)
-            torch.mul(dcn * c_prev, f * (1 - f), out=daf)
-            torch.mul(dcn * i, 1 - g * g, out=dag)
-            dc = dcn * f
+                dcn.addcmul_(dao, wco)
+            torch.mul(dcn, act[:, 2 * H : 3 * H], out=dg[:, :H])  # i: dcn * g
+            torch.mul(dcn, cs[t], out=dg[:, H : 2 * H])  # f: dcn * c_prev
+            torch.mul(dcn, act[:, :H], out=dg[:, 2 * H : 3 * H])  # g: dcn * i
+            dg[:, : 3 * H].mul_(da[:, : 3 * H])
+            dc = dcn * act[:, H : 2 * H]
             if peep:
-                dc.addcmul_(dai, wci).addcmul_(daf, wcf)
-            dh = torch.mm(dg, w_hh)  # (B, H)
+                dc.addcmul_(dg[:, :H], wci).addcmul_(dg[:, H : 2 * H], wcf)
+            if fold and t > 0:
+                dh = torch.addmm(dout_t[t - 1], dg, w_hh)  # (B, H)
+            else:
+                dh = torch.mm(dg, w_hh)  # (B, H)
             if m is not None:
                 dh += carry_h
                 dc += carry_c

@@ -1,0 +1,186 @@
+"""One table: every cell and backend on this machine's CPU (and GPU when present).
+
+For each row: training (forward + backward of mean(out^2)) and inference (forward, no grad)
+throughput in sequences/s; the training time relative to torch.nn's module of the same cell where
+torch has one (1.00 = as fast, 2.00 = twice the time); achieved GFLOP/s in training, counting the
+matrix products only (forward 2*B*T*(I*G*H + H*G*H), training 3x that; minRNNs have no H*G*H term),
+as a share of this machine's matrix-multiply peak measured in the same run; and the activation
+memory of a training step: bytes autograd saves for the backward pass (distinct storages).
+
+All rows are timed interleaved (benchmarks.common.interleaved), so machine load hits them alike.
+
+    python benchmarks/bench_suite.py                 # ~3-5 minutes on 2 cores
+    python benchmarks/bench_suite.py --quick         # 25 steps, 2 rounds: under a minute
+    python benchmarks/bench_suite.py --rows lstm,mingru --threads 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import sys
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from benchmarks.common import interleaved, machine_info  # noqa: E402
+from seqlab.nn import GRU, LSTM, RNN  # noqa: E402
+from seqlab.nn.minrnn import MinGRU, MinLSTM  # noqa: E402
+
+
+@dataclass
+class Row:
+    name: str
+    group: str  # for --rows
+    make: Callable[[int, int], torch.nn.Module]
+    gates: int
+    recurrent: bool = True  # has a recurrent matrix product
+    torch_ref: str | None = None  # name of the torch.nn row to compare with
+
+
+def rows() -> list[Row]:
+    tl = lambda I, H: torch.nn.LSTM(I, H, batch_first=True)  # noqa: E731
+    tg = lambda I, H: torch.nn.GRU(I, H, batch_first=True)  # noqa: E731
+    tr = lambda I, H: torch.nn.RNN(I, H, batch_first=True)  # noqa: E731
+    return [
+        Row("torch.nn.RNN", "rnn", tr, 1),
+        Row("RNN fused", "rnn", lambda I, H: RNN(I, H, backend="fused"), 1, torch_ref="torch.nn.RNN"),
+        Row("RNN loop", "rnn", lambda I, H: RNN(I, H, backend="loop"), 1, torch_ref="torch.nn.RNN"),
+        Row("torch.nn.LSTM", "lstm", tl, 4),
+        Row("LSTM fused", "lstm", lambda I, H: LSTM(I, H, backend="fused"), 4, torch_ref="torch.nn.LSTM"),
+        Row("LSTM sequence fn", "lstm", lambda I, H: _seq(LSTM(I, H)), 4, torch_ref="torch.nn.LSTM"),
+        Row("LSTM loop", "lstm", lambda I, H: LSTM(I, H, backend="loop"), 4, torch_ref="torch.nn.LSTM"),
+        Row("peephole LSTM sequence fn", "peephole", lambda I, H: LSTM(I, H, peephole=True), 4, torch_ref="torch.nn.LSTM"),
+        Row("peephole LSTM loop", "peephole", lambda I, H: LSTM(I, H, peephole=True, backend="loop"), 4,
+            torch_ref="torch.nn.LSTM"),
+        Row("layer-norm LSTM loop", "layernorm", lambda I, H: LSTM(I, H, layer_norm=True), 4, torch_ref="torch.nn.LSTM"),
+        Row("torch.nn.GRU", "gru", tg, 3),
+        Row("GRU fused", "gru", lambda I, H: GRU(I, H, backend="fused"), 3, torch_ref="torch.nn.GRU"),
+        Row("GRU loop", "gru", lambda I, H: GRU(I, H, backend="loop"), 3, torch_ref="torch.nn.GRU"),
+        Row("GRU reset=before sequence fn", "gru_before", lambda I, H: GRU(I, H, reset="before"), 3,
+            torch_ref="torch.nn.GRU"),
+        Row("GRU reset=before loop", "gru_before", lambda I, H: GRU(I, H, reset="before", backend="loop"), 3,
+            torch_ref="torch.nn.GRU"),
+        Row("layer-norm GRU loop", "layernorm", lambda I, H: GRU(I, H, layer_norm=True), 3, torch_ref="torch.nn.GRU"),
+        Row("minGRU numba scan", "mingru", lambda I, H: MinGRU(I, H), 2, False, "torch.nn.GRU"),
+        Row("minGRU torch scan", "mingru", lambda I, H: MinGRU(I, H, scan="torch"), 2, False, "torch.nn.GRU"),
+        Row("minGRU log-space scan", "mingru", lambda I, H: MinGRU(I, H, scan="log"), 2, False, "torch.nn.GRU"),
+        Row("minGRU step mode (loop)", "mingru", lambda I, H: MinGRU(I, H, backend="loop"), 2, False, "torch.nn.GRU"),
+        Row("minLSTM numba scan", "minlstm", lambda I, H: MinLSTM(I, H), 3, False, "torch.nn.LSTM"),
+        Row("minLSTM torch scan", "minlstm", lambda I, H: MinLSTM(I, H, scan="torch"), 3, False, "torch.nn.LSTM"),
+    ]
+
+
+def _seq(layer):
+    """A standard LSTM forced through its cell's sequence function instead of oneDNN."""
+    layer.resolve_backend = lambda: "sequence"
+    return layer
+
+
+def matmul_peak(device: torch.device, seconds: float = 1.0) -> float:
+    """GFLOP/s of a float32 1024x1024 matrix product, best of repeated runs."""
+    n = 1024
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    best, t_end = float("inf"), time.perf_counter() + seconds
+    torch.mm(a, b)
+    while time.perf_counter() < t_end:
+        t0 = time.perf_counter()
+        torch.mm(a, b)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        best = min(best, time.perf_counter() - t0)
+    return 2 * n**3 / best / 1e9
+
+
+def saved_bytes(module: torch.nn.Module, x: torch.Tensor) -> int:
+    """Bytes of the distinct storages autograd keeps for the backward pass of one training step."""
+    seen: dict[int, int] = {}
+
+    def pack(t: torch.Tensor):
+        try:
+            st = t.untyped_storage()
+            seen[st.data_ptr()] = st.nbytes()
+        except RuntimeError:  # tensors without storage (e.g. sparse or mkldnn)
+            pass
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        out, _ = module(x)
+        loss = out.pow(2).mean()
+    loss.backward()
+    return sum(seen.values())
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--steps", type=int, default=100)
+    ap.add_argument("--inputs", type=int, default=32)
+    ap.add_argument("--hidden", type=int, default=256)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    ap.add_argument("--rows", default="", help="comma-separated groups: rnn,lstm,peephole,layernorm,gru,"
+                    "gru_before,mingru,minlstm (default: all)")
+    ap.add_argument("--quick", action="store_true", help="25 steps and 2 rounds")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda")
+    args = ap.parse_args()
+    if args.quick:
+        args.steps, args.rounds = 25, 2
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    device = torch.device(args.device)
+    B, T, I, H = args.batch, args.steps, args.inputs, args.hidden
+    groups = set(filter(None, args.rows.split(",")))
+    chosen = [r for r in rows() if not groups or r.group in groups]
+    names = {r.name for r in chosen}
+    for r in list(chosen):  # keep the torch.nn rows the chosen ones compare with
+        if r.torch_ref and r.torch_ref not in names:
+            chosen.insert(0, next(q for q in rows() if q.name == r.torch_ref))
+            names.add(r.torch_ref)
+
+    print(machine_info())
+    peak = matmul_peak(device)
+    print(f"float32 matmul peak (1024x1024, this run): {peak:.1f} GFLOP/s; device {device}")
+    print(f"batch {B}, {T} steps, {I} inputs, {H} units, float32; median of {args.rounds} interleaved rounds\n")
+
+    x = torch.randn(B, T, I, device=device)
+    mods = {r.name: r.make(I, H).to(device) for r in chosen}
+
+    def train(m):
+        def run():
+            m.zero_grad(set_to_none=True)
+            out, _ = m(x)
+            out.pow(2).mean().backward()
+        return run
+
+    def infer(m):
+        def run():
+            with torch.no_grad():
+                m(x)
+        return run
+
+    mem = {k: saved_bytes(m, x) for k, m in mods.items()}
+    t_train = interleaved({k: train(m) for k, m in mods.items()}, rounds=args.rounds, warmup=1)
+    t_infer = interleaved({k: infer(m) for k, m in mods.items()}, rounds=args.rounds, warmup=1)
+
+    head = (f"{'cell / backend':30s} {'train seq/s':>11s} {'infer seq/s':>11s} {'train vs torch':>14s} "
+            f"{'GFLOP/s':>8s} {'% peak':>7s} {'saved MB':>9s}")
+    print(head)
+    print("-" * len(head))
+    for r in chosen:
+        tt, ti = t_train[r.name], t_infer[r.name]
+        flops = 2 * B * T * (I * r.gates * H + (H * r.gates * H if r.recurrent else 0)) * 3
+        ratio = f"{tt / t_train[r.torch_ref]:.2f}x" if r.torch_ref else "(torch)"
+        print(f"{r.name:30s} {B / tt:11.1f} {B / ti:11.1f} {ratio:>14s} {flops / tt / 1e9:8.1f} "
+              f"{100 * flops / tt / 1e9 / peak:6.1f}% {mem[r.name] / 2**20:9.1f}")
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"\nprocess peak resident memory: {rss:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
