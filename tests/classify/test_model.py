@@ -90,3 +90,22 @@ def test_config_validation():
         ClassifierConfig(num_classes=2)
     with pytest.raises(SeqlabError, match="pooling"):
         SequenceClassifier(pooling="sum")
+    with pytest.raises(SeqlabError, match="chrono"):
+        SequenceClassifier(chrono=-3)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_chrono_and_forget_bias_initialisation(cell):
+    H, T = 6, 50
+    plain = ClassifierNet(ClassifierConfig(num_classes=2, input_size=1, cell=cell, hidden_size=H))
+    chrono = ClassifierNet(ClassifierConfig(num_classes=2, input_size=1, cell=cell, hidden_size=H, chrono=T))
+    b = chrono.rnn.cells[0].bias_ih.detach()
+    if cell == "lstm":
+        assert torch.all(plain.rnn.cells[0].bias_ih.detach()[H : 2 * H] == 1.0)  # unit forget bias
+        forget = b[H : 2 * H]
+        assert torch.all((forget >= 0) & (forget <= np.log(T - 1)))
+        torch.testing.assert_close(b[:H], -forget)  # input bias is the negative
+    else:
+        z = b[H : 2 * H]  # seqlab GRU: small z keeps the state
+        assert torch.all((z <= 0) & (z >= -np.log(T - 1)))
+    assert float(chrono.rnn.cells[0].bias_hh.detach()[H : 2 * H].abs().sum()) == 0.0

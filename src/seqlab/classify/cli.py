@@ -27,17 +27,19 @@ def register(subparsers) -> None:
     t.add_argument("--label-column", default="label", help="CSV column holding the label (default: label)")
     t.add_argument("--out", default=DEFAULT_OUT, help=f"model file to write (default: {DEFAULT_OUT})")
     t.add_argument("--cell", choices=("lstm", "gru", "rnn"), default="lstm")
-    t.add_argument("--hidden-size", type=int, default=128)
+    t.add_argument("--hidden-size", type=int, default=64)
     t.add_argument("--layers", type=int, default=1)
     t.add_argument("--direction", choices=("bi", "uni"), default="bi", help="bidirectional or not (default: bi)")
     t.add_argument("--pooling", choices=("last", "mean", "max"), default="mean",
                    help="how steps become one vector: last state, mean or max over steps (default: mean)")
     t.add_argument("--dropout", type=float, default=0.2)
+    t.add_argument("--chrono", type=int, default=0, metavar="T",
+                   help="chrono gate initialisation for dependencies about T steps long (LSTM/GRU; default off)")
     t.add_argument("--embedding-dim", type=int, default=32, help="text only: size of token vectors")
     t.add_argument("--tokenizer", choices=("word", "char"), default="word", help="text only (default: word)")
     t.add_argument("--min-freq", type=int, default=1, help="text only: rarer tokens become <unk>")
     t.add_argument("--max-vocab", type=int, default=None, help="text only: keep the most frequent tokens")
-    t.add_argument("--epochs", type=int, default=20)
+    t.add_argument("--epochs", type=int, default=30)
     t.add_argument("--batch-size", type=int, default=32)
     t.add_argument("--lr", type=float, default=3e-3)
     t.add_argument("--class-weight", choices=("none", "balanced"), default="none",
@@ -101,7 +103,8 @@ def train_command(args: argparse.Namespace) -> int:
                               "training needs one label per sequence")
     clf = SequenceClassifier(
         cell=args.cell, hidden_size=args.hidden_size, num_layers=args.layers, bidirectional=args.direction == "bi",
-        pooling=args.pooling, dropout=args.dropout, embedding_dim=args.embedding_dim, tokenizer=args.tokenizer,
+        pooling=args.pooling, dropout=args.dropout, embedding_dim=args.embedding_dim, chrono=args.chrono,
+        tokenizer=args.tokenizer,
         min_freq=args.min_freq, max_vocab=args.max_vocab, epochs=args.epochs, batch_size=args.batch_size,
         lr=args.lr, class_weight=None if args.class_weight == "none" else "balanced", seed=args.seed,
         device=args.device, verbose=0 if args.quiet else 1,

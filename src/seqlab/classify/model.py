@@ -52,6 +52,8 @@ class ClassifierConfig:
             raise SeqlabError(f"input_size: expected a positive number of features, got {self.input_size!r}")
         if self.vocab_size > 0 and self.embedding_dim < 1:
             raise SeqlabError(f"embedding_dim: expected a positive integer, got {self.embedding_dim!r}")
+        if isinstance(self.chrono, bool) or not isinstance(self.chrono, int) or self.chrono < 0:
+            raise SeqlabError(f"chrono: expected 0 (off) or the longest dependency in steps (> 1), got {self.chrono!r}")
         if not 0 <= self.dropout < 1:
             raise SeqlabError(f"dropout: expected a number in [0, 1), got {self.dropout!r}")
 
