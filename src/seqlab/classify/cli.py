@@ -126,7 +126,11 @@ def train_command(args: argparse.Namespace) -> int:
 
     y_arr = np.empty(len(labels), dtype=object)
     y_arr[:] = labels
-    what = f"{len(X)} texts" if text else f"{len(X)} sequences of {int(lengths.min())}-{int(lengths.max())} steps x {X.shape[2]} features"
+    if text:
+        what = f"{len(X)} texts"
+    else:
+        lo, hi = int(lengths.min()), int(lengths.max())
+        what = f"{len(X)} sequences of {lo if lo == hi else f'{lo}-{hi}'} steps x {X.shape[2]} features"
     print(f"data: {source}: {what}, {len(set(map(str, labels)))} classes")
     print(f"split: {len(train)} train / {len(test)} held out (stratified, seed {args.seed})")
     t0 = time.perf_counter()
