@@ -1,25 +1,67 @@
 """numba kernels for :mod:`seqlab.nn.scan` (the optional ``seqlab[fast]`` extra).
 
 All arrays are C-contiguous NumPy views of torch tensors, batch first: (B, T, H) or (B, T, 2H).
-Each kernel is parallel over the batch, sequential over time, and vectorizable over the hidden
-units. ``AVAILABLE`` is False when numba is not installed; callers then use the torch code.
+Each kernel is sequential over time and vectorizable over the hidden units; the public wrappers
+split the batch over ``torch.get_num_threads()`` Python threads (the kernels release the GIL).
+That keeps compilation short (no ``parallel=True``): a few seconds on first use, then cached.
+``AVAILABLE`` is False when numba is not installed; callers then use the torch code.
 """
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
+import torch
+
 try:
     import numba
-    from numba import prange
 
     AVAILABLE = True
 except ImportError:  # pragma: no cover - depends on the environment
     AVAILABLE = False
 
+_POOL: ThreadPoolExecutor | None = None
+
+
+def _batched(kernel, arrays: tuple, scalars: tuple = ()) -> None:
+    """Run ``kernel(*arrays, *scalars)`` on slices of the batch (axis 0) in parallel threads."""
+    global _POOL
+    B = arrays[0].shape[0]
+    n = max(1, min(torch.get_num_threads(), B))
+    if n == 1 or B * arrays[0].size < 1 << 16:
+        kernel(*arrays, *scalars)
+        return
+    if _POOL is None or _POOL._max_workers < n:
+        _POOL = ThreadPoolExecutor(max_workers=n)
+    bounds = [B * k // n for k in range(n + 1)]
+    futures = [_POOL.submit(kernel, *(a[lo:hi] for a in arrays), *scalars)
+               for lo, hi in zip(bounds[:-1], bounds[1:]) if hi > lo]
+    for f in futures:
+        f.result()
+
+
+def scan_forward(a, b, h0, h) -> None:
+    _batched(_scan_forward, (a, b, h0, h))
+
+
+def scan_backward(a, h, h0, dh, da, db, dh0) -> None:
+    _batched(_scan_backward, (a, h, h0, dh, da, db, dh0))
+
+
+def minrnn_forward(p, s, h0, h, act: int) -> None:
+    _batched(_minrnn_forward, (p, s, h0, h), (act,))
+
+
+def minrnn_backward(p, s, h, h0, dh, dp, dh0, act: int) -> None:
+    _batched(_minrnn_backward, (p, s, h, h0, dh, dp, dh0), (act,))
+
+
 if AVAILABLE:
-    _jit = numba.njit(parallel=True, cache=True, nogil=True)
+    _jit = numba.njit(cache=True, nogil=True)
+    prange = range
 
     @_jit
-    def scan_forward(a, b, h0, h):  # pragma: no cover - compiled
+    def _scan_forward(a, b, h0, h):  # pragma: no cover - compiled
         """h[:, t] = a[:, t] * h[:, t-1] + b[:, t], h[:, -1] := h0."""
         B, T, H = a.shape
         for i in prange(B):
@@ -30,7 +72,7 @@ if AVAILABLE:
                     h[i, t, j] = prev[j]
 
     @_jit
-    def scan_backward(a, h, h0, dh, da, db, dh0):  # pragma: no cover - compiled
+    def _scan_backward(a, h, h0, dh, da, db, dh0):  # pragma: no cover - compiled
         """Adjoint scan: g_t = dh_t + a_{t+1} g_{t+1}; db = g; da = g h_{t-1}; dh0 = a_1 g_1."""
         B, T, H = a.shape
         for i in prange(B):
@@ -46,7 +88,7 @@ if AVAILABLE:
                 dh0[i, j] = carry[j]
 
     @_jit
-    def minrnn_forward(p, s, h0, h, act):  # pragma: no cover - compiled
+    def _minrnn_forward(p, s, h0, h, act):  # pragma: no cover - compiled
         """h_t = (1 - z) h_{t-1} + z v with z = s[..., :H], v = act(p[..., H:]) (s = σ(p))."""
         B, T, H2 = p.shape
         H = H2 // 2
@@ -64,7 +106,7 @@ if AVAILABLE:
                     h[i, t, j] = prev[j]
 
     @_jit
-    def minrnn_backward(p, s, h, h0, dh, dp, dh0, act):  # pragma: no cover - compiled
+    def _minrnn_backward(p, s, h, h0, dh, dp, dh0, act):  # pragma: no cover - compiled
         """dL/dp for :func:`minrnn_forward` from dL/dh, by the adjoint scan (no transcendentals)."""
         B, T, H2 = p.shape
         H = H2 // 2
