@@ -9,16 +9,26 @@
 See docs/classify.md.
 """
 
-from .data import as_padded, load_data, load_digits_sequences, stratified_split
-from .estimator import SequenceClassifier, TrainConfig, class_weights
-from .explain import Explanation, attribute, plot, render
-from .metrics import accuracy, confusion_matrix, f1_per_class, format_confusion, macro_f1
-from .model import ClassifierConfig, ClassifierNet
-from .vocab import TextConfig, Vocabulary, pad_ids, padding_mask, tokenize
+from __future__ import annotations
 
-__all__ = [
-    "ClassifierConfig", "ClassifierNet", "Explanation", "SequenceClassifier", "TextConfig", "TrainConfig",
-    "Vocabulary", "accuracy", "as_padded", "attribute", "class_weights", "confusion_matrix", "f1_per_class",
-    "format_confusion", "load_data", "load_digits_sequences", "macro_f1", "pad_ids", "padding_mask", "plot",
-    "render", "stratified_split", "tokenize",
-]
+import importlib
+
+# Names load on first use, so that `seqlab --help` (which imports seqlab.classify.cli) stays fast.
+_LAZY = {
+    "as_padded": "data", "load_data": "data", "load_digits_sequences": "data",
+    "stratified_split": "data", "SequenceClassifier": "estimator", "TrainConfig": "estimator",
+    "class_weights": "estimator", "Explanation": "explain", "attribute": "explain",
+    "plot": "explain", "render": "explain", "accuracy": "metrics", "confusion_matrix": "metrics",
+    "f1_per_class": "metrics", "format_confusion": "metrics", "macro_f1": "metrics",
+    "ClassifierConfig": "model", "ClassifierNet": "model", "TextConfig": "vocab",
+    "Vocabulary": "vocab", "pad_ids": "vocab", "padding_mask": "vocab", "tokenize": "vocab",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = sorted(_LAZY)
