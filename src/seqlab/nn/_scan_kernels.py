@@ -28,7 +28,7 @@ def _batched(kernel, arrays: tuple, scalars: tuple = ()) -> None:
     global _POOL
     B = arrays[0].shape[0]
     n = max(1, min(torch.get_num_threads(), B))
-    if n == 1 or B * arrays[0].size < 1 << 16:
+    if n == 1 or arrays[0].size < 1 << 16:  # small problems: threads cost more than they save
         kernel(*arrays, *scalars)
         return
     if _POOL is None or _POOL._max_workers < n:
