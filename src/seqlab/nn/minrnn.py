@@ -109,7 +109,9 @@ class MinCellBase(CellBase):
         if self.scan == "log":
             h = _log_space_scan(k, u, h0)
         else:
-            h = minrnn_scan(torch.cat([k, u], -1), h0, self.activation, self.scan)
+            # minGRU without padding: the projection already is [k | u]; no copy, no slice grads
+            p = gi if (m is None and self.gates == 2) else torch.cat([k, u], -1)  # (B, T, 2H)
+            h = minrnn_scan(p, h0, self.activation, self.scan)
         out = h if m is None else h * m.transpose(0, 1)
         return out, (h[:, -1],)
 
