@@ -91,3 +91,31 @@ def test_bad_state_for_gru_and_time_first_layout():
 def test_bad_cell_input(call, message):
     with raises(message):
         call(snn.LSTMCell(3, 4))
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: snn.GRU(3, 4)(torch.randn(5, 3), [[0.0] * 4]), "state: expected torch.Tensor(s) for h, got list"),
+    (lambda: snn.GRU(3, 4)(torch.randn(5, 3), 5), "state: expected h (1 tensor(s)), got int"),
+    (lambda: snn.GRU(3, 4)(torch.randn(5, 3), torch.zeros(2, 4)),
+     "state: expected hidden size (1, 4) (layers*directions, hidden) for unbatched input, got (2, 4)"),
+    (lambda: snn.LSTM(3, 4)(torch.randn(5, 3), (torch.zeros(1, 4),)), "state: expected (h, c) (2 tensor(s)), got 1 item(s)"),
+    (lambda: snn.LSTM(3, 4)(torch.randn(2, 5, 3, dtype=torch.float64)),
+     "input: expected dtype torch.float32 (the layer's parameters), got torch.float64; use x.to(torch.float32)"),
+    (lambda: snn.GRU(3, 4)(torch.randint(0, 3, (2, 5, 3))), "input: expected dtype torch.float32 (the layer's parameters), got torch.int64"),
+    (lambda: snn.GRU(3, 4)(torch.randn(2, 5, 3), torch.zeros(1, 2, 4, dtype=torch.float64)),
+     "state: expected dtype torch.float32 (the input's), got torch.float64"),
+])
+def test_state_and_dtype_errors_name_the_argument(call, message):
+    with raises(message):
+        call()
+
+
+def test_unbatched_state_round_trip_matches_batched():
+    layer = snn.LSTM(3, 4, num_layers=2)
+    x, h0, c0 = torch.randn(5, 3), torch.randn(2, 4), torch.randn(2, 4)
+    out, (h, c) = layer(x, (h0, c0))
+    out_b, (h_b, c_b) = layer(x.unsqueeze(0), (h0.unsqueeze(1), c0.unsqueeze(1)))
+    assert out.shape == (5, 4) and h.shape == (2, 4) and c.shape == (2, 4)
+    torch.testing.assert_close(out, out_b.squeeze(0))
+    torch.testing.assert_close(h, h_b.squeeze(1))
+    torch.testing.assert_close(c, c_b.squeeze(1))

@@ -154,20 +154,44 @@ class Recurrent(nn.Module):
             )
         return lengths
 
+    def _state_parts(self, state) -> tuple:
+        parts = (state,) if isinstance(state, Tensor) else state
+        what = "(h, c)" if self.state_size == 2 else "h"
+        if not isinstance(parts, (tuple, list)) or len(parts) != self.state_size:
+            got = f"{len(parts)} item(s)" if isinstance(parts, (tuple, list)) else type(parts).__name__
+            raise SeqlabError(f"state: expected {what} ({self.state_size} tensor(s)), got {got}")
+        for p in parts:
+            if not isinstance(p, Tensor):
+                raise SeqlabError(f"state: expected torch.Tensor(s) for {what}, got {type(p).__name__}")
+        return tuple(parts)
+
+    def _unsqueeze_state(self, state):
+        """An unbatched state (L*D, H) checked and given a batch axis of 1: (L*D, 1, H)."""
+        LD, H = self.num_layers * self.num_directions, self.hidden_size
+        parts = self._state_parts(state)
+        for p in parts:
+            if tuple(p.shape) != (LD, H):
+                raise SeqlabError(
+                    f"state: expected hidden size {(LD, H)} (layers*directions, hidden) for unbatched input, "
+                    f"got {tuple(p.shape)}"
+                )
+        parts = tuple(p.unsqueeze(1) for p in parts)  # (L*D, 1, H)
+        return parts[0] if self.state_size == 1 else parts
+
     def _check_state(self, state, B: int, x: Tensor) -> list[State]:
         """Split a torch-style state into one tuple per layer and direction."""
         LD, H = self.num_layers * self.num_directions, self.hidden_size
         if state is None:
             z = x.new_zeros(B, H)
             return [tuple(z for _ in range(self.state_size))] * LD
-        parts = (state,) if isinstance(state, Tensor) else tuple(state)
-        if len(parts) != self.state_size:
-            what = "(h, c)" if self.state_size == 2 else "h"
-            raise SeqlabError(f"state: expected {what} ({self.state_size} tensor(s)), got {len(parts)}")
+        parts = self._state_parts(state)
         for p in parts:
-            if not isinstance(p, Tensor) or tuple(p.shape) != (LD, B, H):
-                got = tuple(p.shape) if isinstance(p, Tensor) else type(p).__name__
-                raise SeqlabError(f"state: expected hidden size {(LD, B, H)} (layers*directions, batch, hidden), got {got}")
+            if tuple(p.shape) != (LD, B, H):
+                raise SeqlabError(
+                    f"state: expected hidden size {(LD, B, H)} (layers*directions, batch, hidden), got {tuple(p.shape)}"
+                )
+            if p.dtype != x.dtype:
+                raise SeqlabError(f"state: expected dtype {x.dtype} (the input's), got {p.dtype}")
         return [tuple(p[k] for p in parts) for k in range(LD)]
 
     # -- forward -------------------------------------------------------------------------------
@@ -191,10 +215,14 @@ class Recurrent(nn.Module):
         B, T = x.shape[0], x.shape[1]
         if T == 0:
             raise SeqlabError("input: the time dimension is empty (0 steps)")
+        w = self.cells[0].weight_ih
+        if input.dtype != w.dtype and not torch.is_autocast_enabled(input.device.type):
+            raise SeqlabError(
+                f"input: expected dtype {w.dtype} (the layer's parameters), got {input.dtype}; "
+                f"use x.to({w.dtype}) or layer.to({input.dtype})"
+            )
         if unbatched and state is not None:
-            parts = (state,) if isinstance(state, Tensor) else tuple(state)
-            state = tuple(p.unsqueeze(1) for p in parts)
-            state = state[0] if self.state_size == 1 else state
+            state = self._unsqueeze_state(state)
         lengths = self._check_lengths(lengths, mask, B, T, x.device)
         states = self._check_state(state, B, x)
 
