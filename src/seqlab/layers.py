@@ -1,5 +1,5 @@
-"""Keras-style layers over :mod:`seqlab.nn`: SimpleRNN, LSTM, GRU, Bidirectional, Dense, Dropout,
-Embedding.
+"""Keras-style layers over :mod:`seqlab.nn`: SimpleRNN, LSTM, GRU, MinGRU, MinLSTM, Bidirectional,
+Dense, Dropout, Embedding.
 
 Every layer is a plain ``torch.nn.Module`` with ``forward(x, mask=None)``. Layers build their
 parameters lazily: ``input_shape`` is optional and the input size is read from the first call
@@ -306,6 +306,32 @@ class GRU(RecurrentLayer):
 
     def __init__(self, units: int, reset: str = "after", **kwargs: Any) -> None:
         super().__init__(units, reset=reset, **kwargs)
+
+
+class _MinRecurrentLayer(RecurrentLayer):
+    """Shared checks of the minimal RNN layers: they have no recurrent weight to drop out."""
+
+    def __init__(self, units: int, activation: str = "g", scan: str = "auto", **kwargs: Any) -> None:
+        if kwargs.get("recurrent_dropout"):
+            raise SeqlabError(
+                f"recurrent_dropout: {type(self).__name__} has no recurrent weight (its gates see only the "
+                f"input), so recurrent dropout does not apply; got {kwargs['recurrent_dropout']!r}, use dropout instead"
+            )
+        super().__init__(units, activation=activation, scan=scan, **kwargs)
+
+
+@register_layer
+class MinGRU(_MinRecurrentLayer):
+    """minGRU (Feng et al. 2024): parallel scan over time in training, step mode for generation."""
+
+    module_class = snn.MinGRU
+
+
+@register_layer
+class MinLSTM(_MinRecurrentLayer):
+    """minLSTM (Feng et al. 2024): parallel scan over time in training, step mode for generation."""
+
+    module_class = snn.MinLSTM
 
 
 @register_layer
