@@ -5,14 +5,25 @@
 ``sample`` (temperature, top-k, top-p, greedy, streaming), ``cli`` (``seqlab generate``).
 """
 
-from .data import batchify, default_corpus, iter_chunks, read_text, split_train_val
-from .model import LMConfig, RecurrentLM, detach_state, load_lm, save_lm
-from .sample import SampleConfig, draw, filter_probs, sample, stream
-from .train import TrainConfig, describe_loss, evaluate, train_lm
-from .vocab import Vocabulary, detokenize, tokenize
+from __future__ import annotations
 
-__all__ = [
-    "LMConfig", "RecurrentLM", "SampleConfig", "TrainConfig", "Vocabulary", "batchify", "default_corpus",
-    "describe_loss", "detach_state", "detokenize", "draw", "evaluate", "filter_probs", "iter_chunks",
-    "load_lm", "read_text", "sample", "save_lm", "split_train_val", "stream", "tokenize", "train_lm",
-]
+import importlib
+
+# Names load on first use, so that `seqlab --help` (which imports seqlab.text.cli) stays fast.
+_LAZY = {
+    "batchify": "data", "default_corpus": "data", "iter_chunks": "data", "read_text": "data",
+    "split_train_val": "data", "LMConfig": "model", "RecurrentLM": "model",
+    "detach_state": "model", "load_lm": "model", "save_lm": "model", "SampleConfig": "sample",
+    "draw": "sample", "filter_probs": "sample", "sample": "sample", "stream": "sample",
+    "TrainConfig": "train", "describe_loss": "train", "evaluate": "train", "train_lm": "train",
+    "Vocabulary": "vocab", "detokenize": "vocab", "tokenize": "vocab",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = sorted(_LAZY)
