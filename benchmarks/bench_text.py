@@ -114,6 +114,8 @@ def main() -> None:
                          "other people's load on a shared machine does not stretch (use with --threads 1)")
     ap.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's choice)")
     ap.add_argument("--sample-chars", type=int, default=2000)
+    ap.add_argument("--schedule", choices=("cosine", "constant"), default="cosine",
+                    help="seqlab's learning-rate schedule (default cosine over the budget); the plain loop keeps lr constant")
     ap.add_argument("--only", choices=("seqlab", "plain"), default=None, help="run one side only")
     args = ap.parse_args()
     if args.threads:
@@ -126,7 +128,7 @@ def main() -> None:
     ids = torch.tensor(vocab.encode(text), dtype=torch.long)
     train_ids, val_ids = split_train_val(ids, 0.1)
     print(f"data: {len(text):,} chars, vocab {len(vocab)}, train {len(train_ids):,}, validation {len(val_ids):,}")
-    print(f"model: {args.layers}x{args.hidden} LSTM, batch {args.batch_size}, seq {args.seq_len}, Adam lr {args.lr}, "
+    print(f"model: {args.layers}x{args.hidden} LSTM, batch {args.batch_size}, seq {args.seq_len}, Adam lr {args.lr} (seqlab: {args.schedule} schedule), "
           f"clip {args.clip}, {args.minutes} min of {args.clock} time each, {torch.get_num_threads()} threads")
     results = {}
 
@@ -134,7 +136,8 @@ def main() -> None:
         torch.manual_seed(0)
         model = RecurrentLM(LMConfig(len(vocab), "lstm", args.hidden, args.layers))
         cfg = TrainConfig(epochs=10_000, batch_size=args.batch_size, seq_len=args.seq_len, lr=args.lr,
-                          clip=args.clip, max_minutes=args.minutes, clock=args.clock)
+                          clip=args.clip, max_minutes=args.minutes, clock=args.clock,
+                          schedule=args.schedule)
         hist = train_lm(model, train_ids, None, cfg, verbose=0)
         val = evaluate(model, val_ids, 16, 256)
         toks = hist[-1]["tokens"]

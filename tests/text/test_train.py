@@ -38,7 +38,8 @@ def test_one_epoch_equals_a_hand_written_tbptt_loop():
     a = RecurrentLM(cfg)
     b = RecurrentLM(cfg)
     b.load_state_dict(a.state_dict())
-    train_lm(a, ids, None, TrainConfig(epochs=2, batch_size=3, seq_len=7, lr=1e-2, clip=1.0), verbose=0)
+    train_lm(a, ids, None, TrainConfig(epochs=2, batch_size=3, seq_len=7, lr=1e-2, clip=1.0, schedule="constant"),
+             verbose=0)
     opt = torch.optim.Adam(b.parameters(), lr=1e-2)
     streams = batchify(ids, 3)  # (3, n)
     for _ in range(2):
@@ -74,3 +75,30 @@ def test_bad_train_config():
         TrainConfig(clip=-1.0)
     with pytest.raises(SeqlabError, match="clock: expected one of"):
         TrainConfig(clock="gpu")
+
+
+def test_cosine_schedule_matches_hand_computed_learning_rates():
+    """Without a time budget the learning rate follows the half cosine over all steps."""
+    import math
+
+    from seqlab.text.data import num_chunks
+    from seqlab.text.train import cosine_lr
+
+    assert cosine_lr(0.1, 0.0, 0.05) == pytest.approx(0.1)
+    assert cosine_lr(0.1, 0.5, 0.05) == pytest.approx(0.1 * (0.05 + 0.95 * 0.5))
+    assert cosine_lr(0.1, 1.0, 0.05) == pytest.approx(0.005)
+    text = "abcabcabd " * 30
+    vocab = Vocabulary.build(text)
+    ids = torch.tensor(vocab.encode(text))
+    model = RecurrentLM(LMConfig(len(vocab), "lstm", hidden_size=6, num_layers=1))
+    cfg = TrainConfig(epochs=3, batch_size=2, seq_len=10, lr=0.02, min_lr=0.1)
+    hist = train_lm(model, ids, None, cfg, verbose=0)
+    per_epoch = num_chunks(batchify(ids, 2), 10)
+    total = 3 * per_epoch
+    for e, rec in enumerate(hist, start=1):
+        last_step = e * per_epoch - 1  # the step index of the epoch's last update
+        want = 0.02 * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * last_step / total)))
+        assert rec["lr"] == pytest.approx(want, rel=1e-12)
+    assert hist[0]["lr"] > hist[1]["lr"] > hist[2]["lr"]
+    with pytest.raises(SeqlabError, match="schedule: expected one of"):
+        TrainConfig(schedule="linear")

@@ -40,6 +40,9 @@ def register(subparsers) -> None:
     t.add_argument("--batch-size", type=int, default=64, help="parallel streams (default 64)")
     t.add_argument("--seq-len", type=int, default=128, help="truncated BPTT length (default 128)")
     t.add_argument("--lr", type=float, default=3e-3, help="Adam learning rate (default 3e-3)")
+    t.add_argument("--schedule", choices=("cosine", "constant"), default="cosine",
+                   help="learning-rate schedule: 'cosine' decays lr to 5%% of itself over the time budget "
+                        "(or over all epochs when --minutes 0); 'constant' keeps it (default cosine)")
     t.add_argument("--clip", type=float, default=5.0, help="gradient norm clipping, 0 for none (default 5)")
     t.add_argument("--val-fraction", type=float, default=0.1, help="last part of the text used for validation (default 0.1)")
     t.add_argument("--sample-length", type=int, default=200, help="characters/words sampled after each epoch (default 200; 0 for none)")
@@ -89,7 +92,7 @@ def _train(args: argparse.Namespace) -> int:
     if args.sample_length < 0:
         raise SeqlabError(f"--sample-length: expected an integer >= 0, got {args.sample_length}")
     cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, seq_len=args.seq_len, lr=args.lr,
-                      clip=args.clip or None, max_minutes=args.minutes or None)
+                      clip=args.clip or None, max_minutes=args.minutes or None, schedule=args.schedule)
     device = resolve_device(args.device)
     seed_everything(args.seed)
     options = {"peephole": True} if args.peephole else {}

@@ -3,7 +3,11 @@
 Each epoch the training ids are cut into ``batch_size`` parallel streams (see
 :mod:`seqlab.text.data`); the state starts at zero, is carried from chunk to chunk with its graph
 cut (``detach``), and the loss of each chunk is back-propagated through its ``seq_len`` steps only.
-Gradients are clipped to a global norm of ``clip`` before each Adam step.
+Gradients are clipped to a global norm of ``clip`` before each Adam step. With
+``schedule="cosine"`` (the default) the learning rate falls from ``lr`` to ``min_lr * lr`` along a
+half cosine over the run: over the time budget when ``max_minutes`` is set, else over the steps of
+all ``epochs``. A run that stops on time thus ends at a small learning rate rather than mid-stride,
+which is worth several hundredths of a nat per character in a fixed budget.
 """
 
 from __future__ import annotations
@@ -24,6 +28,13 @@ from .model import RecurrentLM, detach_state
 
 LN2 = math.log(2.0)
 CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+SCHEDULES = ("cosine", "constant")
+
+
+def cosine_lr(lr: float, progress: float, min_lr: float) -> float:
+    """``lr`` scaled from 1 at ``progress`` 0 down to ``min_lr`` at ``progress`` 1 (half cosine)."""
+    p = min(max(progress, 0.0), 1.0)
+    return lr * (min_lr + (1.0 - min_lr) * 0.5 * (1.0 + math.cos(math.pi * p)))
 
 
 @dataclass
@@ -42,8 +53,14 @@ class TrainConfig:
     max_minutes: float | None = None
     val_batch_size: int = 16
     clock: str = "wall"
+    schedule: str = "cosine"
+    min_lr: float = 0.05
 
     def __post_init__(self) -> None:
+        if self.schedule not in SCHEDULES:
+            raise SeqlabError(f"schedule: expected one of {SCHEDULES}, got {self.schedule!r}")
+        if not (isinstance(self.min_lr, (int, float)) and 0 <= self.min_lr <= 1):
+            raise SeqlabError(f"min_lr: expected a fraction of lr in [0, 1], got {self.min_lr!r}")
         if self.clock not in CLOCKS:
             raise SeqlabError(f"clock: expected one of {tuple(CLOCKS)}, got {self.clock!r}")
         for name in ("epochs", "batch_size", "seq_len", "val_batch_size"):
@@ -99,6 +116,8 @@ def train_lm(model: RecurrentLM, train_ids: Tensor, val_ids: Tensor | None, conf
     history: list[dict] = []
     seconds, tokens = 0.0, 0
     clock = CLOCKS[c.clock]
+    total_steps = c.epochs * num_chunks(streams, c.seq_len)
+    step, lr = 0, c.lr
     for epoch in range(1, c.epochs + 1):
         model.train()
         state = None  # reset each epoch: every stream starts over from its beginning
@@ -110,6 +129,12 @@ def train_lm(model: RecurrentLM, train_ids: Tensor, val_ids: Tensor | None, conf
             state = detach_state(state)  # carry the state, cut the graph
             logits, state = model(x, state)  # (B, L, V)
             loss = F.cross_entropy(logits.flatten(0, 1), y.flatten())  # (B*L, V) vs (B*L,)
+            if c.schedule == "cosine":
+                done = step / total_steps if budget is None else max(step / total_steps, seconds / budget)
+                lr = cosine_lr(c.lr, done, c.min_lr)
+                for group in opt.param_groups:
+                    group["lr"] = lr
+            step += 1
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if c.clip is not None:
@@ -125,7 +150,7 @@ def train_lm(model: RecurrentLM, train_ids: Tensor, val_ids: Tensor | None, conf
             chunks.close()
         tokens += count
         val = evaluate(model, val_ids, c.val_batch_size) if val_ids is not None and len(val_ids) > 2 else None
-        record = {"epoch": epoch, "train_loss": total / max(count, 1), "val_loss": val,
+        record = {"epoch": epoch, "train_loss": total / max(count, 1), "val_loss": val, "lr": lr,
                   "seconds": seconds, "tokens": tokens, "stopped": stopped}
         history.append(record)
         if on_epoch is not None:
