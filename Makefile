@@ -21,8 +21,12 @@ run: $(BIN)/.installed
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest -q
 
+# Speed benchmarks (scripts, not tests): each prints the machine and ratios measured in one run.
 bench: $(BIN)/.installed
-	$(BIN)/python benchmarks/run_all.py
+	$(BIN)/python benchmarks/bench_nn.py
+	$(BIN)/python benchmarks/bench_fit.py
+	$(BIN)/python benchmarks/bench_speed.py
+	$(BIN)/python benchmarks/bench_suite.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache
