@@ -114,8 +114,8 @@ def main() -> None:
                          "other people's load on a shared machine does not stretch (use with --threads 1)")
     ap.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's choice)")
     ap.add_argument("--sample-chars", type=int, default=2000)
-    ap.add_argument("--schedule", choices=("cosine", "constant"), default="cosine",
-                    help="seqlab's learning-rate schedule (default cosine over the budget); the plain loop keeps lr constant")
+    ap.add_argument("--schedule", choices=("constant", "cosine"), default="constant",
+                    help="seqlab's learning-rate schedule (default constant, as the plain loop)")
     ap.add_argument("--only", choices=("seqlab", "plain"), default=None, help="run one side only")
     args = ap.parse_args()
     if args.threads:

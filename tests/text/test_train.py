@@ -91,7 +91,7 @@ def test_cosine_schedule_matches_hand_computed_learning_rates():
     vocab = Vocabulary.build(text)
     ids = torch.tensor(vocab.encode(text))
     model = RecurrentLM(LMConfig(len(vocab), "lstm", hidden_size=6, num_layers=1))
-    cfg = TrainConfig(epochs=3, batch_size=2, seq_len=10, lr=0.02, min_lr=0.1)
+    cfg = TrainConfig(epochs=3, batch_size=2, seq_len=10, lr=0.02, min_lr=0.1, schedule="cosine")
     hist = train_lm(model, ids, None, cfg, verbose=0)
     per_epoch = num_chunks(batchify(ids, 2), 10)
     total = 3 * per_epoch

@@ -40,9 +40,9 @@ def register(subparsers) -> None:
     t.add_argument("--batch-size", type=int, default=64, help="parallel streams (default 64)")
     t.add_argument("--seq-len", type=int, default=128, help="truncated BPTT length (default 128)")
     t.add_argument("--lr", type=float, default=3e-3, help="Adam learning rate (default 3e-3)")
-    t.add_argument("--schedule", choices=("cosine", "constant"), default="cosine",
-                   help="learning-rate schedule: 'cosine' decays lr to 5%% of itself over the time budget "
-                        "(or over all epochs when --minutes 0); 'constant' keeps it (default cosine)")
+    t.add_argument("--schedule", choices=("constant", "cosine"), default="constant",
+                   help="learning-rate schedule: 'constant' (default) or 'cosine', which decays lr to 5%% of itself over the time budget "
+                        "(or over all epochs when --minutes 0)")
     t.add_argument("--clip", type=float, default=5.0, help="gradient norm clipping, 0 for none (default 5)")
     t.add_argument("--val-fraction", type=float, default=0.1, help="last part of the text used for validation (default 0.1)")
     t.add_argument("--sample-length", type=int, default=200, help="characters/words sampled after each epoch (default 200; 0 for none)")
