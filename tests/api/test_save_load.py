@@ -146,3 +146,15 @@ def test_unbuilt_or_unsaveable_models_raise(tmp_path):
     m.build((None, 2))
     with pytest.raises(SeqlabError, match="only seqlab.layers layers can be saved"):
         m.save(tmp_path / "x.safetensors")
+
+
+def test_atomic_writes_give_files_the_usual_permissions(tmp_path):
+    from seqlab.io import atomic_write_text
+
+    old = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / "a.txt", "hello")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "a.txt").read_text() == "hello"
+    assert (os.stat(tmp_path / "a.txt").st_mode & 0o777) == 0o644
