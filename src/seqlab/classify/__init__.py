@@ -11,7 +11,7 @@ See docs/classify.md.
 
 from __future__ import annotations
 
-import importlib
+from .._lazy import lazy_getattr
 
 # Names load on first use, so that `seqlab --help` (which imports seqlab.classify.cli) stays fast.
 _LAZY = {
@@ -25,10 +25,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str):
-    if name in _LAZY:
-        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY)
 
 
 __all__ = sorted(_LAZY)

@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+from .._lazy import lazy_getattr
+
 # Imported on first use, so that `seqlab --help` (which imports seqlab.diagnostics.cli) stays fast.
 _LAZY = {
     "GateStats": "gates", "gate_statistics": "gates",
@@ -23,12 +25,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str):
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY)
 
 
 __all__ = [

@@ -11,6 +11,8 @@ metrics, rolling-origin backtest, plots and the ``seqlab forecast`` command.
 
 # Exports are imported on first use, so that `seqlab --help` (which imports seqlab.forecast.cli,
 # hence this package) does not import torch, pandas or statsmodels.
+from .._lazy import lazy_getattr
+
 _LAZY = {
     "BacktestResult": "backtesting", "backtest": "backtesting", "format_table": "backtesting",
     "arima": "baselines", "drift": "baselines", "ets": "baselines", "naive": "baselines",
@@ -24,12 +26,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str):
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY)
 
 
 __all__ = sorted(_LAZY)

@@ -8,7 +8,7 @@ embedded date-normalisation task in :mod:`.dates`. Names load on first use, so t
 
 from __future__ import annotations
 
-import importlib
+from .._lazy import lazy_getattr
 
 _LAZY = {
     "Seq2Seq": "model", "Seq2SeqConfig": "model", "Hypothesis": "search", "beam_search": "search",
@@ -18,10 +18,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str):
-    if name in _LAZY:
-        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY)
 
 
 __all__ = sorted(_LAZY)
