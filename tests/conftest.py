@@ -1,4 +1,4 @@
-"""Shared test set-up: headless plotting, deterministic torch, float64 where tests ask for it."""
+"""Shared test set-up: headless plotting, no progress bars, seeded torch on one thread."""
 
 import os
 
@@ -13,16 +13,10 @@ import torch  # noqa: E402
 
 torch.set_num_threads(1)
 
-SHARED_DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
-
 
 @pytest.fixture(autouse=True)
-def _seed():
+def _seed_and_one_thread():
+    """Every test starts from seed 0 on one intra-op thread, whatever the test before it set."""
     torch.manual_seed(0)
+    torch.set_num_threads(1)
     yield
-
-
-@pytest.fixture
-def shared_data():
-    """Path to ../shared/data (tiny Shakespeare and friends), which CI has beside the clone."""
-    return os.path.abspath(SHARED_DATA)
