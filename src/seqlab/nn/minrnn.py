@@ -37,7 +37,7 @@ from torch import Tensor, nn
 from ..errors import SeqlabError
 from .cells import LN_EPS, CellBase, State, _check_size
 from .custom import step_masks
-from .recurrent import Recurrent, reverse_padded, run_loop
+from .recurrent import Recurrent
 from .scan import ACTIVATIONS, SCAN_IMPLS, g_activation, minrnn_scan
 
 SCANS = SCAN_IMPLS + ("log",)
@@ -187,34 +187,16 @@ class MinRecurrent(Recurrent):
                          backend, activation=activation, scan=scan, norm=norm)
         self.activation, self.scan, self.norm, self.residual = activation, scan, bool(norm), bool(residual)
 
-    def _forward_steps(self, x: Tensor, states: list[State], lengths: Tensor | None, mode: str):
-        D = self.num_directions
-        finals: list[State] = []
-        layer_in = x
-        for layer in range(self.num_layers):
-            if layer > 0 and self.dropout and self.training:
-                layer_in = F.dropout(layer_in, self.dropout, True)
-            outs = []
-            for d in range(D):
-                k = layer * D + d
-                cell = self.cells[k]
-                xin = reverse_padded(layer_in, lengths) if d == 1 else layer_in
-                if mode == "sequence":
-                    o, s = cell.forward_sequence(xin, states[k], lengths)
-                else:
-                    o, s = run_loop(cell, xin, states[k], lengths)
-                outs.append(reverse_padded(o, lengths) if d == 1 else o)
-                finals.append(s)
-            y = outs[0] if D == 1 else torch.cat(outs, -1)
-            if self.residual and y.shape[-1] == layer_in.shape[-1]:
-                res = layer_in
-                if lengths is not None:
-                    valid = torch.arange(x.shape[1], device=x.device) < lengths.to(x.device).unsqueeze(1)  # (B, T)
-                    res = res * valid.unsqueeze(-1).to(res.dtype)
-                y = y + res
-            layer_in = y
-        stacked = tuple(torch.stack([f[j] for f in finals], 0) for j in range(self.state_size))
-        return layer_in, stacked
+    def _layer_output(self, layer_in: Tensor, y: Tensor, lengths: Tensor | None) -> Tensor:
+        """``layer_in + y`` with ``residual=True`` where the widths agree (padding stays zero)."""
+        if not (self.residual and y.shape[-1] == layer_in.shape[-1]):
+            return y
+        res = layer_in
+        if lengths is not None:
+            T = y.shape[1]
+            valid = torch.arange(T, device=y.device) < lengths.to(y.device).unsqueeze(1)  # (B, T)
+            res = res * valid.unsqueeze(-1).to(res.dtype)
+        return y + res
 
     def extra_repr(self) -> str:
         s = super().extra_repr() + f", activation={self.activation!r}"

@@ -257,9 +257,14 @@ class Recurrent(nn.Module):
                     o, s = run_loop(cell, xin, states[k], lengths)
                 outs.append(reverse_padded(o, lengths) if d == 1 else o)
                 finals.append(s)
-            layer_in = outs[0] if D == 1 else torch.cat(outs, -1)
+            y = outs[0] if D == 1 else torch.cat(outs, -1)  # (B, T, D*H)
+            layer_in = self._layer_output(layer_in, y, lengths)
         stacked = tuple(torch.stack([f[j] for f in finals], 0) for j in range(self.state_size))
         return layer_in, stacked
+
+    def _layer_output(self, layer_in: Tensor, y: Tensor, lengths: Tensor | None) -> Tensor:
+        """What a layer passes on, given its input and its cells' output (a hook for residuals)."""
+        return y
 
     def _forward_fused(self, x: Tensor, states: list[State], lengths: Tensor | None):
         cell0 = self.cells[0]
