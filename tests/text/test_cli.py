@@ -6,7 +6,7 @@ import torch
 from seqlab.cli import main
 from seqlab.io import save_file
 from seqlab.text.model import LMConfig, RecurrentLM, load_lm, save_lm
-from seqlab.text.sample import sample
+from seqlab.text.sampling import sample
 from seqlab.text.vocab import Vocabulary
 
 TEXT = "To be, or not to be: that is the question. Ça va? 🙂\n" * 30

@@ -10,7 +10,7 @@ from seqlab.errors import ModelFileError, SeqlabError
 from seqlab.io import save_file
 from seqlab.text.data import batchify, iter_chunks
 from seqlab.text.model import LMConfig, RecurrentLM, load_lm, save_lm
-from seqlab.text.sample import sample
+from seqlab.text.sampling import sample
 from seqlab.text.train import evaluate
 from seqlab.text.vocab import Vocabulary
 

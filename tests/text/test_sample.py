@@ -6,7 +6,7 @@ import torch
 
 from seqlab.errors import SeqlabError
 from seqlab.text.model import LMConfig, RecurrentLM, split_state
-from seqlab.text.sample import draw, filter_probs, sample, stream
+from seqlab.text.sampling import draw, filter_probs, sample, stream
 from seqlab.text.vocab import Vocabulary
 
 LOGITS = [2.0, 1.0, 0.0, -1.0, 0.5]
@@ -186,3 +186,13 @@ def test_stream_yields_as_produced_and_runs_the_prefix_once():
     assert calls["step"] == 1
     list(gen)
     assert calls == {"forward": [(1, 9)], "step": 3}  # one step per later symbol, never the prefix again
+
+
+def test_package_exports_are_the_functions_not_same_named_modules():
+    """`from seqlab.text import sample` is the sampling function even after its module loaded."""
+    import seqlab.text as text
+    import seqlab.text.sampling  # noqa: F401
+
+    for name in text.__all__:
+        assert not isinstance(getattr(text, name), type(text)), name
+    assert callable(text.sample) and text.sample is seqlab.text.sampling.sample

@@ -2,7 +2,7 @@
 
 ``vocab`` (tokenizers, vocabulary), ``data`` (corpora, stream batching for truncated BPTT),
 ``model`` (the language model, save/load), ``train`` (stateful TBPTT training, evaluation),
-``sample`` (temperature, top-k, top-p, greedy, streaming), ``cli`` (``seqlab generate``).
+``sampling`` (temperature, top-k, top-p, greedy, streaming), ``cli`` (``seqlab generate``).
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from .._lazy import lazy_getattr
 _LAZY = {
     "batchify": "data", "default_corpus": "data", "iter_chunks": "data", "read_text": "data",
     "split_train_val": "data", "LMConfig": "model", "RecurrentLM": "model",
-    "detach_state": "model", "load_lm": "model", "save_lm": "model", "SampleConfig": "sample",
-    "draw": "sample", "filter_probs": "sample", "sample": "sample", "stream": "sample",
+    "detach_state": "model", "load_lm": "model", "save_lm": "model", "SampleConfig": "sampling",
+    "draw": "sampling", "filter_probs": "sampling", "sample": "sampling", "stream": "sampling",
     "TrainConfig": "train", "describe_loss": "train", "evaluate": "train", "train_lm": "train",
     "Vocabulary": "vocab", "detokenize": "vocab", "tokenize": "vocab",
 }

@@ -37,8 +37,8 @@ def register(subparsers) -> None:
     t.add_argument("--tie-weights", action="store_true", help="share the embedding and output matrices (needs --embed = --hidden)")
     t.add_argument("--epochs", type=int, default=20, help="passes over the text (default 20)")
     t.add_argument("--minutes", type=float, default=3.0, help="stop training after this many minutes of training (default 3; 0 for no limit)")
-    t.add_argument("--batch-size", type=int, default=64, help="parallel streams (default 64)")
-    t.add_argument("--seq-len", type=int, default=128, help="truncated BPTT length (default 128)")
+    t.add_argument("--batch-size", type=int, default=32, help="parallel streams (default 32)")
+    t.add_argument("--seq-len", type=int, default=64, help="truncated BPTT length (default 64)")
     t.add_argument("--lr", type=float, default=3e-3, help="Adam learning rate (default 3e-3)")
     t.add_argument("--schedule", choices=("constant", "cosine"), default="constant",
                    help="learning-rate schedule: 'constant' (default) or 'cosine', which decays lr to 5%% of itself over the time budget "
@@ -78,7 +78,7 @@ def _train(args: argparse.Namespace) -> int:
     from ..utils import resolve_device, seed_everything
     from .data import default_corpus, read_text, split_train_val
     from .model import LMConfig, RecurrentLM, save_lm
-    from .sample import sample
+    from .sampling import sample
     from .train import TrainConfig, describe_loss, train_lm
     from .vocab import Vocabulary
 
@@ -142,7 +142,7 @@ def _train(args: argparse.Namespace) -> int:
 
 def _sample(args: argparse.Namespace) -> int:
     from .model import load_lm
-    from .sample import check_sampling, stream
+    from .sampling import check_sampling, stream
 
     check_sampling(args.length, args.temperature, args.top_k, args.top_p)  # before loading anything
     model, vocab, _ = load_lm(args.model)
