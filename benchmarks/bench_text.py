@@ -105,8 +105,8 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=4.0, help="training time for each of the two (default 4)")
     ap.add_argument("--hidden", type=int, default=128)
     ap.add_argument("--layers", type=int, default=2)
-    ap.add_argument("--batch-size", type=int, default=64)
-    ap.add_argument("--seq-len", type=int, default=128)
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--seq-len", type=int, default=64)
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--clip", type=float, default=5.0)
     ap.add_argument("--clock", choices=("wall", "cpu"), default="wall",
