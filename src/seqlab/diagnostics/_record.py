@@ -158,3 +158,17 @@ def recording(model: nn.Module, make_input_leaf: bool = False) -> Iterator[Recor
             layer.backend = backend
             for cell in layer.cells:
                 cell.__dict__.pop("recurrence", None)
+
+
+def record_eval(model: nn.Module, x, **forward_kwargs) -> Recording:
+    """Run ``model(x, **forward_kwargs)`` once in eval mode under :func:`recording` and return the
+    recording; the model's training mode is restored afterwards, even after an error."""
+    was_training = model.training
+    model.eval()
+    try:
+        ensure_built(model, x, **forward_kwargs)
+        with recording(model) as rec:
+            model(x, **forward_kwargs)
+    finally:
+        model.train(was_training)
+    return rec

@@ -22,7 +22,7 @@ from torch import Tensor, nn
 
 from ..errors import SeqlabError
 from ..nn import GRUCell, LSTMCell
-from ._record import ensure_built, recording
+from ._record import record_eval
 
 LOW, HIGH = 0.05, 0.95
 GATE_NAMES = {"lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")}
@@ -87,14 +87,7 @@ def gate_statistics(model: nn.Module, x: Tensor, **forward_kwargs) -> dict[str, 
     :class:`GateStats` per LSTM/GRU (layer, direction), keyed by labels such as ``"lstm.l0"``;
     steps past a sequence's length (``lengths=`` or ``mask=``) are left out.
     """
-    was_training = model.training
-    model.eval()
-    try:
-        ensure_built(model, x, **forward_kwargs)
-        with recording(model) as rec:
-            model(x, **forward_kwargs)
-    finally:
-        model.train(was_training)
+    rec = record_eval(model, x, **forward_kwargs)
     out: dict[str, GateStats] = {}
     for tr in rec.traces:
         if isinstance(tr.cell, LSTMCell):

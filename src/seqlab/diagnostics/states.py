@@ -18,7 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import SeqlabError
-from ._record import ensure_built, recording
+from ._record import record_eval
 from .plotting import pyplot, save_figure
 
 
@@ -29,14 +29,7 @@ def collect_states(model: nn.Module, x: Tensor, **forward_kwargs) -> dict[str, d
     Returns ``{label: {"h": (B, T, H), "c": (B, T, H) for LSTM}}`` as NumPy arrays, labels like
     ``"rnn.l0"`` / ``"rnn.l0_reverse"``. The model runs once in eval mode (its mode is restored).
     """
-    was_training = model.training
-    model.eval()
-    try:
-        ensure_built(model, x, **forward_kwargs)
-        with recording(model) as rec:
-            model(x, **forward_kwargs)
-    finally:
-        model.train(was_training)
+    rec = record_eval(model, x, **forward_kwargs)
     out: dict[str, dict[str, np.ndarray]] = {}
     for tr in rec.traces:
         if not tr.new:
