@@ -62,7 +62,7 @@ def test_train_and_predict_numeric(tmp_path, capsys):
 def test_train_and_predict_text(tmp_path, capsys):
     data = _csv(tmp_path / "d.csv")
     model = tmp_path / "t.safetensors"
-    assert main(["classify", "train", "--data", str(data), "--out", str(model), "--test-size", "0.25", *FAST]) == 0
+    assert main(["classify", "train", "--data", str(data), "--save", str(model), "--test-size", "0.25", *FAST]) == 0
     out = capsys.readouterr().out
     assert "16 texts, 2 classes" in out and "vocabulary" in out
     assert main(["classify", "predict", "--model", str(model), "--text", "a great movie", "--text", "bad",

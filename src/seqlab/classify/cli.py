@@ -25,7 +25,8 @@ def register(subparsers) -> None:
     t.add_argument("--data", help="training data: FILE.csv, FOLDER/<class>/<file>, or FILE.npz (default: digits)")
     t.add_argument("--text-column", default="text", help="CSV column holding the text (default: text)")
     t.add_argument("--label-column", default="label", help="CSV column holding the label (default: label)")
-    t.add_argument("--out", default=DEFAULT_OUT, help=f"model file to write (default: {DEFAULT_OUT})")
+    t.add_argument("--save", "--out", dest="out", default=DEFAULT_OUT,
+                   help=f"model file to write (default: {DEFAULT_OUT}); --out is the same option")
     t.add_argument("--cell", choices=("lstm", "gru", "rnn"), default="lstm")
     t.add_argument("--hidden-size", type=int, default=64)
     t.add_argument("--layers", type=int, default=1)
