@@ -20,3 +20,10 @@ def expect(condition: bool, message: str) -> None:
     """Raise :class:`SeqlabError` with ``message`` unless ``condition`` holds (never ``assert``)."""
     if not condition:
         raise SeqlabError(message)
+
+
+def check_positive_int(name: str, value: object) -> int:
+    """``value`` if it is an integer >= 1 (not a bool), else SeqlabError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise SeqlabError(f"{name}: expected a positive integer, got {value!r}")
+    return value

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from . import nn as snn
-from .errors import SeqlabError
+from .errors import SeqlabError, check_positive_int
 from .nn.recurrent import reverse_padded
 
 Shape = tuple  # (None, ...) with None for the batch (and unknown) axes
@@ -63,10 +63,6 @@ def deserialize(spec: dict[str, Any]) -> "Layer":
     return LAYERS[name].from_config(dict(spec.get("config") or {}))
 
 
-def _positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise SeqlabError(f"{name}: expected a positive integer, got {value!r}")
-    return value
 
 
 def _rate(name: str, value: Any) -> float:
@@ -150,7 +146,7 @@ class RecurrentLayer(Layer):
                  backend: str = "auto", input_shape: Sequence[int | None] | None = None,
                  name: str | None = None, **cell_kwargs: Any) -> None:
         super().__init__(input_shape, name)
-        self.units = _positive_int("units", units)
+        self.units = check_positive_int("units", units)
         self.return_sequences = bool(return_sequences)
         self.return_state = bool(return_state)
         self.dropout = _rate("dropout", dropout)
@@ -423,7 +419,7 @@ class Dense(Layer):
     def __init__(self, units: int, activation: str | None = None, use_bias: bool = True,
                  input_shape: Sequence[int | None] | None = None, name: str | None = None) -> None:
         super().__init__(input_shape, name)
-        self.units = _positive_int("units", units)
+        self.units = check_positive_int("units", units)
         activation = activation or "linear"
         if activation not in ACTIVATIONS:
             raise SeqlabError(f"activation: unknown {activation!r}; expected one of {', '.join(ACTIVATIONS)}")
@@ -488,8 +484,8 @@ class Embedding(Layer):
     def __init__(self, input_dim: int, output_dim: int, mask_zero: bool = False,
                  input_shape: Sequence[int | None] | None = None, name: str | None = None) -> None:
         super().__init__(input_shape, name)
-        self.input_dim = _positive_int("input_dim", input_dim)
-        self.output_dim = _positive_int("output_dim", output_dim)
+        self.input_dim = check_positive_int("input_dim", input_dim)
+        self.output_dim = check_positive_int("output_dim", output_dim)
         self.mask_zero = bool(mask_zero)
         self.embedding = nn.Embedding(self.input_dim, self.output_dim)
         self.built = True

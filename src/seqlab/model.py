@@ -14,7 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from . import io
-from .errors import ModelFileError, SeqlabError
+from .errors import ModelFileError, SeqlabError, check_positive_int
 from .layers import Dense, Embedding, Layer, RecurrentLayer, deserialize, serialize
 from .train import engine
 from .train.callbacks import Callback
@@ -261,7 +261,7 @@ class Sequential(nn.Module):
         """Loss (and metrics) on ``x``, ``y``: a float, ``[loss, *metrics]``, or a dict."""
         if self.loss_fn is None:
             raise SeqlabError("evaluate: the model is not compiled; call model.compile(...) first")
-        engine._check_positive("batch_size", batch_size)
+        check_positive_int("batch_size", batch_size)
         data = engine.make_data(self, x, y)
         if not self.built:
             self.build_from(engine._first_x(data))

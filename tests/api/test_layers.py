@@ -1,6 +1,5 @@
 """seqlab.layers against torch.nn and hand-written loops: outputs, masks, dropout masks, configs."""
 
-import numpy as np
 import pytest
 import torch
 from torch import nn

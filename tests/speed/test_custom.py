@@ -94,7 +94,10 @@ def test_layers_auto_backend_uses_sequence_path_and_equals_loop(make):
     lengths = torch.tensor([6, 3, 1])
     (oa, sa), (ol, sl) = auto(x, lengths=lengths), loop(x, lengths=lengths)
     torch.testing.assert_close(oa, ol, rtol=0, atol=1e-12)
-    oa.square().sum().backward()
-    ol.square().sum().backward()
+    sa, sl = (sa,) if torch.is_tensor(sa) else sa, (sl,) if torch.is_tensor(sl) else sl
+    for a, b in zip(sa, sl, strict=True):  # final states at each sequence's last valid step
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
+    (oa.square().sum() + sum(a.sum() for a in sa)).backward()
+    (ol.square().sum() + sum(b.sum() for b in sl)).backward()
     for pa, pl in zip(auto.parameters(), loop.parameters()):
         torch.testing.assert_close(pa.grad, pl.grad, rtol=0, atol=1e-9)

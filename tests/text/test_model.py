@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 from seqlab.errors import ModelFileError, SeqlabError
 from seqlab.io import save_file
-from seqlab.text.data import batchify, iter_chunks
+from seqlab.text.data import batchify
 from seqlab.text.model import LMConfig, RecurrentLM, load_lm, save_lm
 from seqlab.text.sampling import sample
 from seqlab.text.train import evaluate

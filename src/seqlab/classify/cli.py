@@ -152,8 +152,6 @@ def train_command(args: argparse.Namespace) -> int:
 
 
 def predict_command(args: argparse.Namespace) -> int:
-    import numpy as np
-
     from ..errors import SeqlabError
     from ..utils import is_interactive
     from .data import load_data

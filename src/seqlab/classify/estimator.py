@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..errors import ModelFileError, SeqlabError
+from ..errors import ModelFileError, SeqlabError, check_positive_int
 from ..utils import progress, resolve_device, seed_everything
 from .data import as_padded, check_labels, is_text
 from .explain import Explanation, attribute
@@ -44,9 +44,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise SeqlabError(f"{name}: expected a positive integer, got {v!r}")
+            check_positive_int(name, getattr(self, name))
         if not (isinstance(self.lr, (int, float)) and self.lr > 0):
             raise SeqlabError(f"lr: expected a positive learning rate, got {self.lr!r}")
         if self.class_weight not in (None, "balanced"):

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from ..errors import SeqlabError
+from ..errors import SeqlabError, check_positive_int
 from ..nn import GRU, LSTM, RNN
 
 CELLS = {"lstm": LSTM, "gru": GRU, "rnn": RNN}
@@ -45,9 +45,7 @@ class ClassifierConfig:
         if self.pooling not in POOLINGS:
             raise SeqlabError(f"pooling: expected one of {POOLINGS}, got {self.pooling!r}")
         for name in ("num_classes", "hidden_size", "num_layers"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise SeqlabError(f"{name}: expected a positive integer, got {v!r}")
+            check_positive_int(name, getattr(self, name))
         if self.vocab_size <= 0 and self.input_size < 1:
             raise SeqlabError(f"input_size: expected a positive number of features, got {self.input_size!r}")
         if self.vocab_size > 0 and self.embedding_dim < 1:

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..errors import SeqlabError
+from ..errors import SeqlabError, check_positive_int
 from ..nn import GRU, LSTM, RNN, Recurrent
 from ..utils import seed_everything
 from .recorder import GradientNormRecorder
@@ -99,9 +99,7 @@ class MemoryConfig:
         _check_length(self.length)
         check_cells([self.cell])
         for name in ("hidden_size", "batch_size", "max_steps", "eval_batch"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise SeqlabError(f"{name}: expected a positive integer, got {v!r}")
+            check_positive_int(name, getattr(self, name))
         for name in ("lr", "clipnorm"):
             v = getattr(self, name)
             if not isinstance(v, (int, float)) or v <= 0:

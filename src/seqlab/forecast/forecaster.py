@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..errors import SeqlabError
+from ..errors import SeqlabError, check_positive_int
 from ..utils import seed_everything
 from .data import SeriesData, check_lengths, infer_freq, prepare
 from .model import CELLS, STRATEGIES, ForecastNet, NetConfig, rollout
@@ -61,8 +61,7 @@ class ForecastConfig:
         def pos_int(name: str, v: Any, allow_none: bool = False) -> None:
             if allow_none and v is None:
                 return
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise SeqlabError(f"{name}: expected a positive integer, got {v!r}")
+            check_positive_int(name, v)
 
         for name in ("horizon", "hidden", "layers", "epochs", "batch_size", "patience", "ensemble"):
             pos_int(name, getattr(self, name))

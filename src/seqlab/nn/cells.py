@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..errors import SeqlabError
+from ..errors import SeqlabError, check_positive_int
 
 State = tuple[Tensor, ...]
 
@@ -44,10 +44,6 @@ State = tuple[Tensor, ...]
 LN_EPS = 1e-5
 
 
-def _check_size(name: str, value: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise SeqlabError(f"{name}: expected a positive integer, got {value!r}")
-    return value
 
 
 class CellBase(nn.Module):
@@ -58,8 +54,8 @@ class CellBase(nn.Module):
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True) -> None:
         super().__init__()
-        self.input_size = _check_size("input_size", input_size)
-        self.hidden_size = _check_size("hidden_size", hidden_size)
+        self.input_size = check_positive_int("input_size", input_size)
+        self.hidden_size = check_positive_int("hidden_size", hidden_size)
         self.bias = bool(bias)
         G, H = self.gates, hidden_size
         self.weight_ih = nn.Parameter(torch.empty(G * H, input_size))

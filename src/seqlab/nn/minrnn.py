@@ -34,8 +34,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..errors import SeqlabError
-from .cells import LN_EPS, CellBase, State, _check_size
+from ..errors import SeqlabError, check_positive_int
+from .cells import LN_EPS, CellBase, State
 from .custom import step_masks
 from .recurrent import Recurrent
 from .scan import ACTIVATIONS, SCAN_IMPLS, g_activation, minrnn_scan
@@ -62,8 +62,8 @@ class MinCellBase(CellBase):
             raise SeqlabError(f"scan: expected one of {SCANS}, got {scan!r}")
         if scan == "log" and activation != "g":
             raise SeqlabError("scan='log' needs positive states: use activation='g' (or another scan)")
-        self.input_size = _check_size("input_size", input_size)
-        self.hidden_size = _check_size("hidden_size", hidden_size)
+        self.input_size = check_positive_int("input_size", input_size)
+        self.hidden_size = check_positive_int("hidden_size", hidden_size)
         self.bias = bool(bias)
         self.activation = activation
         self.scan = scan

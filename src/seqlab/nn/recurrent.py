@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import Tensor, _VF, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from ..errors import SeqlabError
+from ..errors import SeqlabError, check_positive_int
 from .cells import CellBase, GRUCell, LSTMCell, RNNCell, State
 
 BACKENDS = ("auto", "fused", "loop")
@@ -78,8 +78,7 @@ class Recurrent(nn.Module):
                  batch_first: bool = True, dropout: float = 0.0, bidirectional: bool = False,
                  backend: str = "auto", **cell_kwargs) -> None:
         super().__init__()
-        if isinstance(num_layers, bool) or not isinstance(num_layers, int) or num_layers < 1:
-            raise SeqlabError(f"num_layers: expected a positive integer, got {num_layers!r}")
+        check_positive_int("num_layers", num_layers)
         if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
             raise SeqlabError(f"dropout: expected a number in [0, 1), got {dropout!r}")
         if backend not in BACKENDS:

@@ -13,7 +13,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..errors import SeqlabError
+from ..errors import SeqlabError, check_positive_int
 from ._checks import Params, as_float64, check_lengths
 from .gru import gru_backward, gru_forward
 from .lstm import lstm_backward, lstm_forward
@@ -65,8 +65,7 @@ def stacked_forward(cell: str, x: Any, params: Sequence[Params], state: Any = No
     """
     if cell not in CELLS:
         raise SeqlabError(f"cell: expected one of {tuple(CELLS)}, got {cell!r}")
-    if isinstance(num_layers, bool) or not isinstance(num_layers, int) or num_layers < 1:
-        raise SeqlabError(f"num_layers: expected a positive integer, got {num_layers!r}")
+    check_positive_int("num_layers", num_layers)
     D = 2 if bidirectional else 1
     LD = num_layers * D
     if not isinstance(params, (list, tuple)) or len(params) != LD:

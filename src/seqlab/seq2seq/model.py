@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import Tensor, nn
 
-from ..errors import SeqlabError
+from ..errors import SeqlabError, check_positive_int
 from ..nn import GRU, LSTM
 from .vocab import BOS, PAD
 
@@ -42,9 +42,7 @@ class Seq2SeqConfig:
 
     def __post_init__(self) -> None:
         for name in ("src_vocab_size", "tgt_vocab_size", "embed_size", "hidden_size", "num_layers", "max_target_len"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise SeqlabError(f"{name}: expected a positive integer, got {v!r}")
+            check_positive_int(name, getattr(self, name))
         if self.cell not in CELLS:
             raise SeqlabError(f"cell: expected one of {CELLS}, got {self.cell!r}")
         if self.attention not in ATTENTIONS:

@@ -20,7 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from .. import nn as snn
-from ..errors import ModelFileError, SeqlabError
+from ..errors import ModelFileError, SeqlabError, check_positive_int
 from ..io import load_file, save_file
 from .vocab import Vocabulary
 
@@ -51,9 +51,7 @@ class LMConfig:
         if self.cell not in CELLS:
             raise SeqlabError(f"cell: expected one of {sorted(CELLS)}, got {self.cell!r}")
         for name in ("vocab_size", "hidden_size", "num_layers"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise SeqlabError(f"{name}: expected a positive integer, got {v!r}")
+            check_positive_int(name, getattr(self, name))
         if self.embed_size is None:
             self.embed_size = self.hidden_size
         if isinstance(self.embed_size, bool) or not isinstance(self.embed_size, int) or self.embed_size < 1:

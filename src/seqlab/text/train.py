@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..errors import SeqlabError
+from ..errors import SeqlabError, check_positive_int
 from ..utils import progress
 from .data import batchify, iter_chunks, num_chunks
 from .model import RecurrentLM, detach_state
@@ -65,9 +65,7 @@ class TrainConfig:
         if self.clock not in CLOCKS:
             raise SeqlabError(f"clock: expected one of {tuple(CLOCKS)}, got {self.clock!r}")
         for name in ("epochs", "batch_size", "seq_len", "val_batch_size"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise SeqlabError(f"{name}: expected a positive integer, got {v!r}")
+            check_positive_int(name, getattr(self, name))
         if not (isinstance(self.lr, (int, float)) and self.lr > 0):
             raise SeqlabError(f"lr: expected a number > 0, got {self.lr!r}")
         if self.clip is not None and not (isinstance(self.clip, (int, float)) and self.clip > 0):

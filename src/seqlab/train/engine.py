@@ -8,7 +8,6 @@ when a callback overrides them.
 
 from __future__ import annotations
 
-import contextlib
 import sys
 import time
 from typing import Any, Sequence
@@ -18,7 +17,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader
 
-from ..errors import SeqlabError
+from ..errors import SeqlabError, check_positive_int
 from ..utils import is_interactive, resolve_device, seed_everything
 from . import distributed as D
 from .callbacks import Callback, overrides
@@ -26,10 +25,6 @@ from .data import ArrayData, as_tensor, distributed_loader, split_batch
 from .history import History
 
 
-def _check_positive(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise SeqlabError(f"{name}: expected a positive integer, got {value!r}")
-    return value
 
 
 def make_data(model, x: Any, y: Any, name: str = "x", need_y: bool = True) -> ArrayData | DataLoader:
@@ -108,8 +103,8 @@ def fit(model, x: Any = None, y: Any = None, batch_size: int = 32, epochs: int =
     """Train ``model``; see :meth:`seqlab.model.Sequential.fit`."""
     if model.loss_fn is None:
         raise SeqlabError("fit: the model is not compiled; call model.compile(loss='mse', optimizer='adam') first")
-    _check_positive("batch_size", batch_size)
-    _check_positive("epochs", epochs)
+    check_positive_int("batch_size", batch_size)
+    check_positive_int("epochs", epochs)
     if verbose not in (0, 1, 2):
         raise SeqlabError(f"verbose: expected 0 (silent), 1 (progress bar) or 2 (one line per epoch), got {verbose!r}")
     if isinstance(initial_epoch, bool) or not isinstance(initial_epoch, int) or initial_epoch < 0:
@@ -367,7 +362,7 @@ def evaluate_data(model, data: ArrayData | DataLoader, batch_size: int,
 @torch.no_grad()
 def predict(model, x: Any, batch_size: int = 32) -> np.ndarray | Tensor:
     """Outputs for ``x``: a NumPy array for array or DataLoader input, a CPU tensor for tensor input."""
-    _check_positive("batch_size", batch_size)
+    check_positive_int("batch_size", batch_size)
     data = make_data(model, x, None, need_y=False)
     if not model.built:
         model.build_from(_first_x(data))

@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 from typing import Callable
 
-import torch
 from torch import Tensor
 
 from ..errors import SeqlabError
