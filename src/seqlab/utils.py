@@ -1,7 +1,8 @@
-"""Small shared helpers: seeding, device choice, progress bars."""
+"""Small shared helpers: seeding, device choice, thread limits, progress bars."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import sys
@@ -55,3 +56,33 @@ def progress(iterable: Iterable[T], total: int | None = None, desc: str = "", ve
 
         return iter(tqdm(iterable, total=total, desc=desc, leave=leave, dynamic_ncols=True))
     return iter(iterable)
+
+
+@contextlib.contextmanager
+def limit_threads(n: int | None = 1) -> Iterator[None]:
+    """Run the block with at most ``n`` torch and BLAS threads (``None``: leave them alone).
+
+    Small recurrent models gain nothing from extra threads, and on a loaded machine
+    oversubscribed torch or BLAS threads make them many times slower (measured on 2 busy cores: a
+    forecast fit took 171 s with 2 torch threads and 8 s with 1; a statsmodels ARIMA fit 14 s with
+    2 OpenBLAS threads and 1.2 s with 1). Caps torch's intra-op threads and, when threadpoolctl is
+    installed, the BLAS pools; restores both on exit.
+    """
+    if n is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    with contextlib.ExitStack() as stack:
+        try:
+            from threadpoolctl import threadpool_limits
+
+            stack.enter_context(threadpool_limits(n))
+        except ImportError:
+            pass
+        if before != n:
+            torch.set_num_threads(n)
+        try:
+            yield
+        finally:
+            if torch.get_num_threads() != before:
+                torch.set_num_threads(before)

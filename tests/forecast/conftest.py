@@ -2,7 +2,7 @@
 
 import pytest
 
-from seqlab.forecast.threads import limit_threads
+from seqlab.utils import limit_threads
 
 
 @pytest.fixture(autouse=True)

@@ -21,7 +21,7 @@ from .baselines import baselines
 from .data import SeriesData, prepare
 from .forecaster import ForecastConfig, Forecaster
 from .metrics import METRICS, all_metrics
-from .threads import limit_threads
+from ..utils import limit_threads
 from .windows import cutoffs
 
 

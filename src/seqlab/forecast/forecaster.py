@@ -16,11 +16,10 @@ import pandas as pd
 import torch
 
 from ..errors import SeqlabError, check_positive_int
-from ..utils import seed_everything
+from ..utils import limit_threads, seed_everything
 from .data import SeriesData, check_lengths, infer_freq, prepare
 from .model import CELLS, STRATEGIES, ForecastNet, NetConfig, rollout
 from .scalers import SCALERS, Scaler, TargetTransform
-from .threads import limit_threads
 from .train import fit_net
 from .windows import make_windows, split_train_val
 

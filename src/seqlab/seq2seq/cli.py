@@ -73,14 +73,10 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.threads < 1:
         raise SeqlabError(f"--threads: expected 1 or more CPU threads, got {args.threads}")
-    import torch
+    from ..utils import limit_threads
 
-    before = torch.get_num_threads()
-    torch.set_num_threads(args.threads)
-    try:
+    with limit_threads(args.threads):
         return _run(args)
-    finally:
-        torch.set_num_threads(before)
 
 
 def _run(args: argparse.Namespace) -> int:
