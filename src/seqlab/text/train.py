@@ -120,7 +120,7 @@ def train_lm(model: RecurrentLM, train_ids: Tensor, val_ids: Tensor | None, conf
     for epoch in range(1, c.epochs + 1):
         model.train()
         state = None  # reset each epoch: every stream starts over from its beginning
-        total, count, stopped = 0.0, 0, False
+        total, count, stopped = torch.zeros((), device=device), 0, False  # loss sum stays on device
         chunks = progress(iter_chunks(streams, c.seq_len), total=num_chunks(streams, c.seq_len),
                           desc=f"epoch {epoch}/{c.epochs}", verbose=verbose)
         for x, y in chunks:
@@ -139,7 +139,7 @@ def train_lm(model: RecurrentLM, train_ids: Tensor, val_ids: Tensor | None, conf
             if c.clip is not None:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), c.clip)
             opt.step()
-            total += loss.item() * y.numel()
+            total += loss.detach() * y.numel()  # no host sync per step
             count += y.numel()
             seconds += clock() - t0
             if budget is not None and seconds >= budget:
@@ -149,7 +149,7 @@ def train_lm(model: RecurrentLM, train_ids: Tensor, val_ids: Tensor | None, conf
             chunks.close()
         tokens += count
         val = evaluate(model, val_ids, c.val_batch_size) if val_ids is not None and len(val_ids) > 2 else None
-        record = {"epoch": epoch, "train_loss": total / max(count, 1), "val_loss": val, "lr": lr,
+        record = {"epoch": epoch, "train_loss": float(total) / max(count, 1), "val_loss": val, "lr": lr,
                   "seconds": seconds, "tokens": tokens, "stopped": stopped}
         history.append(record)
         if on_epoch is not None:
