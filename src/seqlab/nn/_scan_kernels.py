@@ -11,10 +11,13 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
+import numpy as np
 import torch
 
 try:
     import numba
+
+    from ._fastmath import KERNEL_OPTIONS, sigmoid, sigmoid_pair
 
     AVAILABLE = True
 except ImportError:  # pragma: no cover - depends on the environment
@@ -48,12 +51,20 @@ def scan_backward(a, h, h0, dh, da, db, dh0) -> None:
     _batched(_scan_backward, (a, h, h0, dh, da, db, dh0))
 
 
-def minrnn_forward(p, s, h0, h, act: int) -> None:
-    _batched(_minrnn_forward, (p, s, h0, h), (act,))
+def minrnn_forward(p, bias, h0, h, act: int) -> None:
+    """``bias`` (2H,) is added to ``p`` inside the kernel (saves a pass over the projection)."""
+    _batched(_minrnn_forward, (p, h0, h), (bias, _consts(p), act))
 
 
-def minrnn_backward(p, s, h, h0, dh, dp, dh0, act: int) -> None:
-    _batched(_minrnn_backward, (p, s, h, h0, dh, dp, dh0), (act,))
+def minrnn_backward(p, bias, h, h0, dh, dp, dbias, dh0, act: int) -> None:
+    """``dbias`` (B, 2H) float64 gets the per-row sums of ``dp``; the caller sums over rows."""
+    _batched(_minrnn_backward, (p, h, h0, dh, dp, dbias, dh0), (bias, _consts(p), act))
+
+
+def _consts(p):
+    """0.5 and 1 in ``p``'s dtype: float literals in a kernel are float64, which would make a
+    float32 kernel compute in float64 (half the vector width)."""
+    return np.array([0.5, 1.0], p.dtype)
 
 
 if AVAILABLE:
@@ -87,50 +98,68 @@ if AVAILABLE:
             for j in range(H):
                 dh0[i, j] = carry[j]
 
-    @_jit
-    def _minrnn_forward(p, s, h0, h, act):  # pragma: no cover - compiled
-        """h_t = (1 - z) h_{t-1} + z v with z = s[..., :H], v = act(p[..., H:]) (s = σ(p))."""
-        B, T, H2 = p.shape
-        H = H2 // 2
-        for i in prange(B):
-            prev = h0[i].copy()
-            for t in range(T):
-                for j in range(H):
-                    z = s[i, t, j]
-                    u = p[i, t, H + j]
-                    if act == 0:
-                        v = u + 0.5 if u >= 0 else s[i, t, H + j]
-                    else:
-                        v = u
-                    prev[j] = prev[j] + z * (v - prev[j])
-                    h[i, t, j] = prev[j]
+    @numba.njit(**KERNEL_OPTIONS)
+    def _minrnn_forward(p, h0, h, bias, consts, act):  # pragma: no cover - compiled
+        """h_t = (1 - z) h_{t-1} + z v, z = σ(k), v = act(u), [k | u] = p[:, t] + bias.
 
-    @_jit
-    def _minrnn_backward(p, s, h, h0, dh, dp, dh0, act):  # pragma: no cover - compiled
-        """dL/dp for :func:`minrnn_forward` from dL/dh, by the adjoint scan (no transcendentals)."""
+        act 0 is the paper's g (u + 0.5 for u >= 0, σ(u) below), 1 the identity. σ and 1 - σ come
+        from one exp each (:func:`sigmoid_pair`), so gates near 0 and near 1 stay accurate.
+        """
         B, T, H2 = p.shape
         H = H2 // 2
-        for i in prange(B):
-            carry = 0.0 * h0[i]
-            for t in range(T - 1, -1, -1):
+        half = consts[0]
+        prev = np.empty(H, p.dtype)
+        for i in range(B):
+            prev[:] = h0[i]
+            for t in range(T):
+                pt, ht = p[i, t], h[i, t]  # one step's rows: the inner loop vectorizes over j
                 for j in range(H):
-                    g = dh[i, t, j] + carry[j]
-                    z = s[i, t, j]
-                    u = p[i, t, H + j]
+                    z, a = sigmoid_pair(pt[j] + bias[j])
+                    u = pt[H + j] + bias[H + j]
+                    v = (u + half if u >= 0 else sigmoid(u)) if act == 0 else u
+                    prev[j] = a * prev[j] + z * v
+                    ht[j] = prev[j]
+
+    @numba.njit(**KERNEL_OPTIONS)
+    def _minrnn_backward(p, h, h0, dh, dp, dbias, dh0, bias, consts, act):  # pragma: no cover - compiled
+        """dL/dp (and its row sums dL/dbias, per batch row) from dL/dh by the adjoint scan:
+        g_t = dh_t + (1 - z_{t+1}) g_{t+1}; dk = g (v - h_{t-1}) z (1 - z); du = g z act'(u).
+        The gates are recomputed from p (cheaper than storing them: the pass is memory-bound).
+        The bias sums run in the element type over blocks of 64 steps, then in float64."""
+        B, T, H2 = p.shape
+        H = H2 // 2
+        half, one = consts[0], consts[1]
+        carry = np.empty(H, p.dtype)
+        acc = np.empty(H2, p.dtype)
+        total = np.empty(H2, np.float64)
+        for i in range(B):
+            carry[:] = 0.0
+            acc[:] = 0.0
+            total[:] = 0.0
+            for t in range(T - 1, -1, -1):
+                hp = h[i, t - 1] if t > 0 else h0[i]
+                pt, dpt, dht = p[i, t], dp[i, t], dh[i, t]
+                for j in range(H):
+                    z, a = sigmoid_pair(pt[j] + bias[j])
+                    u = pt[H + j] + bias[H + j]
                     if act == 0:
-                        if u >= 0:
-                            v = u + 0.5
-                            dv_du = 1.0
-                        else:
-                            sg = s[i, t, H + j]
-                            v = sg
-                            dv_du = sg * (1.0 - sg)
+                        s = sigmoid(u)
+                        v = u + half if u >= 0 else s
+                        dv = one if u >= 0 else s * (one - s)
                     else:
                         v = u
-                        dv_du = 1.0
-                    hp = h[i, t - 1, j] if t > 0 else h0[i, j]
-                    dp[i, t, j] = g * (v - hp) * z * (1.0 - z)  # dL/dk through z = σ(k)
-                    dp[i, t, H + j] = g * z * dv_du
-                    carry[j] = g * (1.0 - z)
-            for j in range(H):
-                dh0[i, j] = carry[j]
+                        dv = one
+                    g = dht[j] + carry[j]
+                    dk = g * (v - hp[j]) * z * a
+                    du = g * z * dv
+                    dpt[j] = dk
+                    dpt[H + j] = du
+                    acc[j] += dk
+                    acc[H + j] += du
+                    carry[j] = g * a
+                if t % 64 == 0:
+                    for j in range(H2):
+                        total[j] += acc[j]
+                        acc[j] = 0.0
+            dh0[i] = carry
+            dbias[i] = total

@@ -79,11 +79,12 @@ class MinCellBase(CellBase):
     def fused_unavailable(self) -> str | None:
         return f"{type(self).__name__} has no fused kernel in torch (it runs as a parallel scan)"
 
-    def input_projection(self, x: Tensor) -> Tensor:
-        """``W_ih LN(x) + b_ih`` for one step (B, I) or a sequence (B, T, I): (..., G*H)."""
+    def input_projection(self, x: Tensor, bias: bool = True) -> Tensor:
+        """``W_ih LN(x) + b_ih`` for one step (B, I) or a sequence (B, T, I): (..., G*H).
+        ``bias=False`` leaves ``b_ih`` out (for a kernel that adds it itself)."""
         if self.norm:
             x = F.layer_norm(x, (self.input_size,), self.ln_weight, self.ln_bias, eps=LN_EPS)
-        return F.linear(x, self.weight_ih, self.bias_ih)
+        return F.linear(x, self.weight_ih, self.bias_ih if bias else None)
 
     def _act(self, u: Tensor) -> Tensor:
         return g_activation(u) if self.activation == "g" else u
@@ -98,10 +99,15 @@ class MinCellBase(CellBase):
 
     def forward_sequence(self, x: Tensor, state: State, lengths: Tensor | None) -> tuple[Tensor, State]:
         """Parallel mode over ``x`` (B, T, I) from ``state`` (h0,): ``(out (B, T, H), (h_T,))``."""
-        gi = self.input_projection(x)  # (B, T, G*H)
         H = self.hidden_size
-        k, u = self._gate_logit(gi), gi[..., -H:]  # (B, T, H) each
         m = step_masks(lengths, x.shape[1], x)
+        if m is None and self.gates == 2 and self.scan != "log":
+            # minGRU without padding: the projection is [k | u]; its bias is added in the scan kernel
+            gi = self.input_projection(x, bias=False)  # (B, T, 2H)
+            h = minrnn_scan(gi, state[0], self.activation, self.scan, bias=self.bias_ih)
+            return h, (h[:, -1],)
+        gi = self.input_projection(x)  # (B, T, G*H)
+        k, u = self._gate_logit(gi), gi[..., -H:]  # (B, T, H) each
         if m is not None:
             # past its end a sequence keeps its state: z = σ(-inf) = 0 there
             k = k.masked_fill(m.transpose(0, 1) == 0, float("-inf"))
@@ -109,9 +115,7 @@ class MinCellBase(CellBase):
         if self.scan == "log":
             h = _log_space_scan(k, u, h0)
         else:
-            # minGRU without padding: the projection already is [k | u]; no copy, no slice grads
-            p = gi if (m is None and self.gates == 2) else torch.cat([k, u], -1)  # (B, T, 2H)
-            h = minrnn_scan(p, h0, self.activation, self.scan)
+            h = minrnn_scan(torch.cat([k, u], -1), h0, self.activation, self.scan)  # p (B, T, 2H)
         out = h if m is None else h * m.transpose(0, 1)
         return out, (h[:, -1],)
 

@@ -134,23 +134,24 @@ ACTIVATIONS = ("g", "identity")
 
 
 class MinRNNScan(torch.autograd.Function):
-    """``(p, h0, activation) -> h`` with p (B, T, 2H) = [k | u] and
+    """``(p, bias, h0, activation) -> h`` with p (B, T, 2H), bias (2H,) and ``[k | u] = p + bias``:
 
     ``z_t = σ(k_t)``, ``v_t = act(u_t)``, ``h_t = (1 - z_t) h_{t-1} + z_t v_t``.
     ``act`` is the paper's g (``x + 0.5`` for x >= 0, ``σ(x)`` below: positive, continuous) or
-    the identity. The sigmoid runs as one vectorized torch call; the rest is one numba kernel.
+    the identity. One numba kernel forward and one backward, each a single pass over ``p``: the
+    bias, the sigmoid, the activation and the scan are fused, and the backward recomputes the
+    gates rather than storing them. Only ``p``, ``h`` and ``h0`` are kept for the backward.
     """
 
     @staticmethod
-    def forward(ctx, p: Tensor, h0: Tensor, activation: str) -> Tensor:
+    def forward(ctx, p: Tensor, bias: Tensor, h0: Tensor, activation: str) -> Tensor:
         from ._scan_kernels import minrnn_forward
 
-        p, h0 = p.contiguous(), h0.contiguous()
-        s = torch.sigmoid(p)  # (B, T, 2H): σ(k) | σ(u)
+        p, bias, h0 = p.contiguous(), bias.contiguous(), h0.contiguous()
         h = p.new_empty(p.shape[0], p.shape[1], p.shape[2] // 2)
         act = ACTIVATIONS.index(activation)
-        minrnn_forward(p.numpy(), s.numpy(), h0.numpy(), h.numpy(), act)
-        ctx.save_for_backward(p, s, h, h0)
+        minrnn_forward(p.numpy(), bias.numpy(), h0.numpy(), h.numpy(), act)
+        ctx.save_for_backward(p, bias, h, h0)
         ctx.act = act
         return h
 
@@ -159,11 +160,13 @@ class MinRNNScan(torch.autograd.Function):
     def backward(ctx, dh: Tensor):
         from ._scan_kernels import minrnn_backward
 
-        p, s, h, h0 = ctx.saved_tensors
+        p, bias, h, h0 = ctx.saved_tensors
         dp, dh0 = torch.empty_like(p), torch.empty_like(h0)
-        minrnn_backward(p.numpy(), s.numpy(), h.numpy(), h0.numpy(), dh.contiguous().numpy(),
-                        dp.numpy(), dh0.numpy(), ctx.act)
-        return dp, dh0, None
+        dbias = torch.empty(p.shape[0], p.shape[2], dtype=torch.float64)  # per batch row
+        minrnn_backward(p.numpy(), bias.numpy(), h.numpy(), h0.numpy(), dh.contiguous().numpy(),
+                        dp.numpy(), dbias.numpy(), dh0.numpy(), ctx.act)
+        db = dbias.sum(0).to(p.dtype) if ctx.needs_input_grad[1] else None
+        return dp, db, dh0, None
 
 
 def g_activation(x: Tensor) -> Tensor:
@@ -171,15 +174,22 @@ def g_activation(x: Tensor) -> Tensor:
     return torch.where(x >= 0, x + 0.5, torch.sigmoid(x))
 
 
-def minrnn_scan(p: Tensor, h0: Tensor, activation: str = "g", impl: str = "auto") -> Tensor:
-    """``h_t = (1 - σ(k_t)) h_{t-1} + σ(k_t) act(u_t)`` with ``p = [k | u]`` (B, T, 2H), h0 (B, H).
+def minrnn_scan(p: Tensor, h0: Tensor, activation: str = "g", impl: str = "auto",
+                bias: Tensor | None = None) -> Tensor:
+    """``h_t = (1 - σ(k_t)) h_{t-1} + σ(k_t) act(u_t)`` with ``[k | u] = p + bias``: p (B, T, 2H),
+    bias (2H,) or None, h0 (B, H).
 
     The fused numba kernel where available, else the same math in torch over :func:`linear_scan`.
+    Passing the bias here rather than adding it to ``p`` first saves a pass over ``p``.
     """
     if activation not in ACTIVATIONS:
         raise SeqlabError(f"activation: expected one of {ACTIVATIONS}, got {activation!r}")
     if resolve_impl(impl, p) == "numba":
-        return MinRNNScan.apply(p, h0, activation)
+        if bias is None:
+            bias = p.new_zeros(p.shape[-1])
+        return MinRNNScan.apply(p, bias, h0, activation)
+    if bias is not None:
+        p = p + bias
     H = p.shape[-1] // 2
     z = torch.sigmoid(p[..., :H])
     v = g_activation(p[..., H:]) if activation == "g" else p[..., H:]
