@@ -102,3 +102,31 @@ def test_cosine_schedule_matches_hand_computed_learning_rates():
     assert hist[0]["lr"] > hist[1]["lr"] > hist[2]["lr"]
     with pytest.raises(SeqlabError, match="schedule: expected one of"):
         TrainConfig(schedule="linear")
+
+
+def test_decay_schedule_matches_hand_computed_learning_rates():
+    """The default schedule: constant, then linear down to min_lr * lr over the last fraction."""
+    from seqlab.text.data import num_chunks
+    from seqlab.text.train import decay_lr
+
+    assert decay_lr(0.1, 0.5, 0.05, 0.2) == pytest.approx(0.1)
+    assert decay_lr(0.1, 0.8, 0.05, 0.2) == pytest.approx(0.1)
+    assert decay_lr(0.1, 0.9, 0.05, 0.2) == pytest.approx(0.1 * (0.05 + 0.95 * 0.5))
+    assert decay_lr(0.1, 1.0, 0.05, 0.2) == pytest.approx(0.005)
+    assert TrainConfig().schedule == "decay"
+    text = "abcabcabd " * 30
+    vocab = Vocabulary.build(text)
+    ids = torch.tensor(vocab.encode(text))
+    model = RecurrentLM(LMConfig(len(vocab), "lstm", hidden_size=6, num_layers=1))
+    cfg = TrainConfig(epochs=5, batch_size=2, seq_len=10, lr=0.02, min_lr=0.1, decay_fraction=0.4)
+    hist = train_lm(model, ids, None, cfg, verbose=0)
+    per_epoch = num_chunks(batchify(ids, 2), 10)
+    total = 5 * per_epoch
+    for e, rec in enumerate(hist, start=1):
+        p = (e * per_epoch - 1) / total  # progress at the epoch's last update
+        want = 0.02 if p <= 0.6 else 0.02 * (0.1 + 0.9 * (1 - p) / 0.4)
+        assert rec["lr"] == pytest.approx(want, rel=1e-12)
+    assert hist[0]["lr"] == hist[1]["lr"] == 0.02 > hist[3]["lr"] > hist[4]["lr"]
+    for bad in (0, 1.5, True):
+        with pytest.raises(SeqlabError, match="decay_fraction: expected a fraction"):
+            TrainConfig(decay_fraction=bad)

@@ -3,12 +3,19 @@
 Each epoch the training ids are cut into ``batch_size`` parallel streams (see
 :mod:`seqlab.text.data`); the state starts at zero, is carried from chunk to chunk with its graph
 cut (``detach``), and the loss of each chunk is back-propagated through its ``seq_len`` steps only.
-Gradients are clipped to a global norm of ``clip`` before each Adam step. The learning rate is
-constant by default; ``schedule="cosine"`` makes it fall from ``lr`` to ``min_lr * lr`` along a half
-cosine over the run (over the time budget when ``max_minutes`` is set, else over the steps of all
-``epochs``). That helps a run long enough to converge; in a short budget that leaves the model
-under-trained it hurts (tiny Shakespeare, 2x128 LSTM, 4 minutes on 2 cores: 1.645 nats/char with
-cosine against 1.595 constant).
+Gradients are clipped to a global norm of ``clip`` before each Adam step. The learning rate
+follows ``schedule``, over the time budget when ``max_minutes`` is set (else over the steps of all
+``epochs``):
+
+* ``"decay"`` (default): constant, then a straight line down to ``min_lr * lr`` over the last
+  ``decay_fraction`` of the run (a warmup-free "warmup-stable-decay" schedule). The constant part
+  makes fast progress; the decay removes the noise of a large step at the end. On tiny
+  Shakespeare (2x128 LSTM, 6,350 steps of 32 x 64 characters, about 4 minutes on 2 cores) it gives
+  1.506 nats/char at lr 4e-3 with the last 20 % decayed, against 1.560 for a constant 3e-3.
+* ``"constant"``: ``lr`` throughout.
+* ``"cosine"``: a half cosine from ``lr`` to ``min_lr * lr`` over the whole run. In a short budget
+  that leaves the model under-trained it hurts (same setting: 1.645 with cosine against 1.595
+  constant, at batch 64 x 128): it lowers the rate long before the end.
 """
 
 from __future__ import annotations
@@ -29,13 +36,30 @@ from .model import RecurrentLM, detach_state
 
 LN2 = math.log(2.0)
 CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
-SCHEDULES = ("cosine", "constant")
+SCHEDULES = ("decay", "constant", "cosine")
 
 
 def cosine_lr(lr: float, progress: float, min_lr: float) -> float:
     """``lr`` scaled from 1 at ``progress`` 0 down to ``min_lr`` at ``progress`` 1 (half cosine)."""
     p = min(max(progress, 0.0), 1.0)
     return lr * (min_lr + (1.0 - min_lr) * 0.5 * (1.0 + math.cos(math.pi * p)))
+
+
+def decay_lr(lr: float, progress: float, min_lr: float, fraction: float) -> float:
+    """``lr`` until ``progress`` reaches ``1 - fraction``, then linearly down to ``min_lr * lr`` at 1."""
+    p = min(max(progress, 0.0), 1.0)
+    left = (1.0 - p) / fraction  # 1 where the decay starts, 0 at the end
+    return lr if left >= 1.0 else lr * (min_lr + (1.0 - min_lr) * left)
+
+
+def scheduled_lr(config: "TrainConfig", progress: float) -> float:
+    """The learning rate of ``config.schedule`` at ``progress`` in [0, 1] of the run."""
+    c = config
+    if c.schedule == "cosine":
+        return cosine_lr(c.lr, progress, c.min_lr)
+    if c.schedule == "decay":
+        return decay_lr(c.lr, progress, c.min_lr, c.decay_fraction)
+    return c.lr
 
 
 @dataclass
@@ -48,18 +72,22 @@ class TrainConfig:
     epochs: int = 10
     batch_size: int = 64
     seq_len: int = 128
-    lr: float = 2e-3
+    lr: float = 4e-3
     clip: float | None = 5.0
     weight_decay: float = 0.0
     max_minutes: float | None = None
     val_batch_size: int = 16
     clock: str = "wall"
-    schedule: str = "constant"
+    schedule: str = "decay"
     min_lr: float = 0.05
+    decay_fraction: float = 0.2
 
     def __post_init__(self) -> None:
         if self.schedule not in SCHEDULES:
             raise SeqlabError(f"schedule: expected one of {SCHEDULES}, got {self.schedule!r}")
+        if isinstance(self.decay_fraction, bool) or not (isinstance(self.decay_fraction, (int, float))
+                                                         and 0 < self.decay_fraction <= 1):
+            raise SeqlabError(f"decay_fraction: expected a fraction of the run in (0, 1], got {self.decay_fraction!r}")
         if not (isinstance(self.min_lr, (int, float)) and 0 <= self.min_lr <= 1):
             raise SeqlabError(f"min_lr: expected a fraction of lr in [0, 1], got {self.min_lr!r}")
         if self.clock not in CLOCKS:
@@ -128,9 +156,9 @@ def train_lm(model: RecurrentLM, train_ids: Tensor, val_ids: Tensor | None, conf
             state = detach_state(state)  # carry the state, cut the graph
             logits, state = model(x, state)  # (B, L, V)
             loss = F.cross_entropy(logits.flatten(0, 1), y.flatten())  # (B*L, V) vs (B*L,)
-            if c.schedule == "cosine":
+            if c.schedule != "constant":
                 done = step / total_steps if budget is None else max(step / total_steps, seconds / budget)
-                lr = cosine_lr(c.lr, done, c.min_lr)
+                lr = scheduled_lr(c, done)
                 for group in opt.param_groups:
                     group["lr"] = lr
             step += 1
