@@ -112,3 +112,44 @@ def test_scan_rejects_bad_arguments():
         linear_scan(a.to(torch.bfloat16), a.to(torch.bfloat16), impl="numba")
     with pytest.raises(SeqlabError, match="activation: expected one of"):
         minrnn_scan(torch.rand(2, 3, 8), torch.zeros(2, 4), activation="relu")
+
+
+@pytest.mark.parametrize("activation", ["g", "identity"])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_fused_mingru_layer_equals_projection_then_torch_scan(activation, dtype):
+    from seqlab.nn.scan import mingru_layer
+
+    B, T, I, H = 3, 40, 5, 6
+    x = torch.randn(B, T, I, dtype=dtype, requires_grad=True)
+    w = (torch.randn(2 * H, I, dtype=dtype) * 0.7).requires_grad_()
+    b = torch.randn(2 * H, dtype=dtype, requires_grad=True)
+    h0 = torch.rand(B, H, dtype=dtype, requires_grad=True)
+    g = torch.randn(B, T, H, dtype=dtype)
+    fast = mingru_layer(x, w, b, h0, activation, impl="numba")
+    slow = minrnn_scan(torch.nn.functional.linear(x, w, b), h0, activation, impl="torch")
+    tol = dict(rtol=1e-12, atol=1e-12) if dtype == torch.float64 else dict(rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(fast, slow, **tol)
+    inputs = (x, w, b, h0)
+    for got, want in zip(torch.autograd.grad((fast * g).sum(), inputs), torch.autograd.grad((slow * g).sum(), inputs)):
+        torch.testing.assert_close(got, want, **tol)
+
+
+def test_fused_mingru_layer_reuses_workspace_safely():
+    # two graphs alive at once, then backward through each twice (retain_graph): the pooled
+    # projection buffers must not be shared between live graphs or lost after the first backward
+    from seqlab.nn.scan import WORKSPACE, mingru_layer
+
+    B, T, I, H = 2, 30, 4, 3
+    w = torch.randn(2 * H, I, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(2 * H, dtype=torch.float64, requires_grad=True)
+    h0 = torch.zeros(B, H, dtype=torch.float64)
+    xs = [torch.randn(B, T, I, dtype=torch.float64) for _ in range(2)]
+    want = [torch.autograd.grad(minrnn_scan(torch.nn.functional.linear(x, w, b), h0, "g", impl="torch").sum(), (w, b))
+            for x in xs]
+    WORKSPACE.clear()
+    outs = [mingru_layer(x, w, b, h0, impl="numba").sum() for x in xs]
+    for _ in range(2):
+        for out, ref in zip(outs, want):
+            for got, exp in zip(torch.autograd.grad(out, (w, b), retain_graph=True), ref):
+                torch.testing.assert_close(got, exp, rtol=1e-12, atol=1e-12)
+    assert 1 <= len(WORKSPACE._free) <= WORKSPACE.keep

@@ -38,7 +38,7 @@ from ..errors import SeqlabError, check_positive_int
 from .cells import LN_EPS, CellBase, State
 from .custom import step_masks
 from .recurrent import Recurrent
-from .scan import ACTIVATIONS, SCAN_IMPLS, g_activation, minrnn_scan
+from .scan import ACTIVATIONS, SCAN_IMPLS, g_activation, mingru_layer, minrnn_scan
 
 SCANS = SCAN_IMPLS + ("log",)
 
@@ -79,12 +79,11 @@ class MinCellBase(CellBase):
     def fused_unavailable(self) -> str | None:
         return f"{type(self).__name__} has no fused kernel in torch (it runs as a parallel scan)"
 
-    def input_projection(self, x: Tensor, bias: bool = True) -> Tensor:
-        """``W_ih LN(x) + b_ih`` for one step (B, I) or a sequence (B, T, I): (..., G*H).
-        ``bias=False`` leaves ``b_ih`` out (for a kernel that adds it itself)."""
+    def input_projection(self, x: Tensor) -> Tensor:
+        """``W_ih LN(x) + b_ih`` for one step (B, I) or a sequence (B, T, I): (..., G*H)."""
         if self.norm:
             x = F.layer_norm(x, (self.input_size,), self.ln_weight, self.ln_bias, eps=LN_EPS)
-        return F.linear(x, self.weight_ih, self.bias_ih if bias else None)
+        return F.linear(x, self.weight_ih, self.bias_ih)
 
     def _act(self, u: Tensor) -> Tensor:
         return g_activation(u) if self.activation == "g" else u
@@ -102,9 +101,10 @@ class MinCellBase(CellBase):
         H = self.hidden_size
         m = step_masks(lengths, x.shape[1], x)
         if m is None and self.gates == 2 and self.scan != "log":
-            # minGRU without padding: the projection is [k | u]; its bias is added in the scan kernel
-            gi = self.input_projection(x, bias=False)  # (B, T, 2H)
-            h = minrnn_scan(gi, state[0], self.activation, self.scan, bias=self.bias_ih)
+            # minGRU without padding: projection and scan as one fused node
+            if self.norm:
+                x = F.layer_norm(x, (self.input_size,), self.ln_weight, self.ln_bias, eps=LN_EPS)
+            h = mingru_layer(x, self.weight_ih, self.bias_ih, state[0], self.activation, self.scan)
             return h, (h[:, -1],)
         gi = self.input_projection(x)  # (B, T, G*H)
         k, u = self._gate_logit(gi), gi[..., -H:]  # (B, T, H) each

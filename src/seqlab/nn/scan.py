@@ -19,6 +19,8 @@ what makes a minGRU training step an order of magnitude faster than a GRU's on a
 
 from __future__ import annotations
 
+import threading
+
 import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
@@ -167,6 +169,114 @@ class MinRNNScan(torch.autograd.Function):
                         dp.numpy(), dbias.numpy(), dh0.numpy(), ctx.act)
         db = dbias.sum(0).to(p.dtype) if ctx.needs_input_grad[1] else None
         return dp, db, dh0, None
+
+
+class Workspace:
+    """Scratch buffers reused from one call to the next, for the fused minGRU function.
+
+    A fresh 67 MB tensor costs more to fault in page by page than to fill: glibc maps every
+    allocation above 32 MB anew and unmaps it when freed, so each touch of each page traps into
+    the kernel (measured: 39 ms to create and fill one of (32, 1024, 512) floats against 6 ms to
+    refill it, on one core). The projection ``p`` and its gradient never leave the function, so
+    they come from here and go back here: after a few steps a training loop stops faulting. At
+    most ``keep`` buffers are held; :meth:`clear` releases them.
+    """
+
+    def __init__(self, keep: int = 4) -> None:
+        self.keep = keep
+        self._free: list[Tensor] = []
+        self._lock = threading.Lock()
+
+    def take(self, numel: int, dtype: torch.dtype) -> Tensor:
+        """A 1-D CPU tensor of ``numel`` elements of ``dtype`` (contents undefined)."""
+        with self._lock:
+            for k, buf in enumerate(self._free):
+                if buf.numel() == numel and buf.dtype == dtype:
+                    return self._free.pop(k)
+        return torch.empty(numel, dtype=dtype)
+
+    def give(self, buf: Tensor) -> None:
+        """Return a buffer from :meth:`take`; it must not be used afterwards."""
+        with self._lock:
+            self._free.append(buf)
+            del self._free[: -self.keep]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._free.clear()
+
+
+WORKSPACE = Workspace()
+
+
+class MinGRUFunction(torch.autograd.Function):
+    """``(x, weight, bias, h0, activation) -> h``: a whole minGRU layer as one node.
+
+    x (B, T, I), weight (2H, I), bias (2H,), h0 (B, H); ``[k | u] = x W^T + b``, then
+    :class:`MinRNNScan`'s recurrence. The projection is computed into a :class:`Workspace`
+    buffer, the kernel reads it once forward and once backward, and its gradient (also a workspace
+    buffer) turns into ``dW = dp^T x`` and ``dx = dp W`` here, so neither large (B, T, 2H) tensor
+    is ever allocated afresh after the first steps. The projection goes back to the workspace in
+    the backward; a second backward (``retain_graph=True``) recomputes it.
+    """
+
+    @staticmethod
+    def forward(ctx, x: Tensor, weight: Tensor, bias: Tensor, h0: Tensor, activation: str) -> Tensor:
+        from ._scan_kernels import minrnn_forward
+
+        x, h0 = x.contiguous(), h0.contiguous()
+        B, T, _ = x.shape
+        G = weight.shape[0]
+        buf = WORKSPACE.take(B * T * G, x.dtype)
+        p = buf.view(B, T, G)
+        torch.mm(x.view(B * T, -1), weight.t(), out=p.view(B * T, G))
+        h = x.new_empty(B, T, G // 2)
+        act = ACTIVATIONS.index(activation)
+        minrnn_forward(p.numpy(), bias.detach().contiguous().numpy(), h0.numpy(), h.numpy(), act)
+        ctx.save_for_backward(x, weight, bias, h, h0)
+        ctx.buf, ctx.act = buf, act
+        return h
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, dh: Tensor):
+        from ._scan_kernels import minrnn_backward
+
+        x, weight, bias, h, h0 = ctx.saved_tensors
+        B, T, I = x.shape
+        G = weight.shape[0]
+        x2 = x.view(B * T, I)
+        buf, ctx.buf = ctx.buf, None
+        if buf is None:  # a second backward through a retained graph: recompute the projection
+            buf = WORKSPACE.take(B * T * G, x.dtype)
+            torch.mm(x2, weight.t(), out=buf.view(B * T, G))
+        dbuf = WORKSPACE.take(B * T * G, x.dtype)
+        dp = dbuf.view(B, T, G)
+        dh0 = torch.empty_like(h0)
+        dbias = torch.empty(B, G, dtype=torch.float64)  # per batch row
+        minrnn_backward(buf.view(B, T, G).numpy(), bias.detach().contiguous().numpy(), h.numpy(), h0.numpy(),
+                        dh.contiguous().numpy(), dp.numpy(), dbias.numpy(), dh0.numpy(), ctx.act)
+        WORKSPACE.give(buf)
+        dp2 = dp.view(B * T, G)
+        dx = torch.mm(dp2, weight).view(B, T, I) if ctx.needs_input_grad[0] else None
+        dw = torch.mm(dp2.t(), x2) if ctx.needs_input_grad[1] else None
+        db = dbias.sum(0).to(x.dtype) if ctx.needs_input_grad[2] else None
+        WORKSPACE.give(dbuf)
+        return dx, dw, db, dh0, None
+
+
+def mingru_layer(x: Tensor, weight: Tensor, bias: Tensor | None, h0: Tensor, activation: str = "g",
+                 impl: str = "auto") -> Tensor:
+    """A minGRU layer's states ``h`` (B, T, H) from ``x`` (B, T, I): ``[k | u] = x W^T + b`` and
+    ``h_t = (1 - σ(k_t)) h_{t-1} + σ(k_t) act(u_t)``. One fused node (:class:`MinGRUFunction`)
+    where the numba kernels run, else the projection and :func:`minrnn_scan` in torch."""
+    if activation not in ACTIVATIONS:
+        raise SeqlabError(f"activation: expected one of {ACTIVATIONS}, got {activation!r}")
+    if resolve_impl(impl, x) == "numba" and x.dtype == weight.dtype:
+        if bias is None:
+            bias = weight.new_zeros(weight.shape[0])
+        return MinGRUFunction.apply(x, weight, bias, h0, activation)
+    return minrnn_scan(torch.nn.functional.linear(x, weight, bias), h0, activation, impl)
 
 
 def g_activation(x: Tensor) -> Tensor:
