@@ -1,6 +1,9 @@
 """The two speed bars of the custom cells and the minRNNs, measured in one run (interleaved).
 
-1. A training step (forward + backward) of the peephole LSTM and the reset-before GRU, which
+A training step is the layer's forward and backward from a fixed upstream gradient
+(``benchmarks.common.layer_train_step``; no loss, which would add the same cost to every row).
+
+1. A training step of the peephole LSTM and the reset-before GRU, which
    run as sequence-level autograd functions (seqlab.nn.custom), against torch.nn.LSTM / GRU of
    the same size (oneDNN): batch 64, 100 steps, 32 inputs, 256 units. Bar: <= 1.3x.
 2. A minGRU training step (fused numba scan) against torch.nn.GRU at batch 32, 1024 steps,
@@ -18,38 +21,23 @@ import sys
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from benchmarks.common import interleaved, machine_info  # noqa: E402
+from benchmarks.common import interleaved, layer_train_step, machine_info  # noqa: E402
 from seqlab.nn import GRU, LSTM  # noqa: E402
 from seqlab.nn.minrnn import MinGRU  # noqa: E402
-
-
-def train_step(module: torch.nn.Module, x: torch.Tensor):
-    """A closure doing one forward + backward of the layer: ``out.backward(dout)`` with a fixed
-    random upstream gradient ``dout`` (what a loss on top would send back). No loss is computed,
-    so the time is the layer's alone: on (32, 1024, 256) outputs even ``mean(out**2)`` and its
-    backward cost ~45 ms on 2 cores, a fixed cost that would blur the comparison."""
-    with torch.no_grad():
-        dout = torch.randn_like(module(x)[0])
-
-    def run() -> None:
-        module.zero_grad(set_to_none=True)
-        out, _ = module(x)
-        out.backward(dout)
-    return run
 
 
 def part1(rounds: int, loop: bool) -> None:
     B, T, I, H = 64, 100, 32, 256
     x = torch.randn(B, T, I)
     fns = {
-        "torch.nn.LSTM": train_step(torch.nn.LSTM(I, H, batch_first=True), x),
-        "peephole LSTM (sequence fn)": train_step(LSTM(I, H, peephole=True), x),
-        "torch.nn.GRU": train_step(torch.nn.GRU(I, H, batch_first=True), x),
-        "GRU reset=before (sequence fn)": train_step(GRU(I, H, reset="before"), x),
+        "torch.nn.LSTM": layer_train_step(torch.nn.LSTM(I, H, batch_first=True), x),
+        "peephole LSTM (sequence fn)": layer_train_step(LSTM(I, H, peephole=True), x),
+        "torch.nn.GRU": layer_train_step(torch.nn.GRU(I, H, batch_first=True), x),
+        "GRU reset=before (sequence fn)": layer_train_step(GRU(I, H, reset="before"), x),
     }
     if loop:
-        fns["peephole LSTM (loop)"] = train_step(LSTM(I, H, peephole=True, backend="loop"), x)
-        fns["GRU reset=before (loop)"] = train_step(GRU(I, H, reset="before", backend="loop"), x)
+        fns["peephole LSTM (loop)"] = layer_train_step(LSTM(I, H, peephole=True, backend="loop"), x)
+        fns["GRU reset=before (loop)"] = layer_train_step(GRU(I, H, reset="before", backend="loop"), x)
     t = interleaved(fns, rounds=rounds, warmup=1)
     print(f"\n1. training step, batch {B}, {T} steps, {I} inputs, {H} units (median of {rounds}, interleaved)")
     for k, v in t.items():
@@ -61,10 +49,10 @@ def part2(rounds: int) -> None:
     B, T, I, H = 32, 1024, 64, 256
     x = torch.randn(B, T, I)
     fns = {
-        "torch.nn.GRU": train_step(torch.nn.GRU(I, H, batch_first=True), x),
-        "minGRU (numba scan)": train_step(MinGRU(I, H), x),
-        "minGRU (torch scan)": train_step(MinGRU(I, H, scan="torch"), x),
-        "minGRU (log-space scan)": train_step(MinGRU(I, H, scan="log"), x),
+        "torch.nn.GRU": layer_train_step(torch.nn.GRU(I, H, batch_first=True), x),
+        "minGRU (numba scan)": layer_train_step(MinGRU(I, H), x),
+        "minGRU (torch scan)": layer_train_step(MinGRU(I, H, scan="torch"), x),
+        "minGRU (log-space scan)": layer_train_step(MinGRU(I, H, scan="log"), x),
     }
     t = interleaved(fns, rounds=rounds, warmup=1)
     print(f"\n2. training step, batch {B}, {T} steps, {I} inputs, {H} units (median of {rounds}, interleaved)")

@@ -1,11 +1,14 @@
 """One table: every cell and backend on this machine's CPU (and GPU when present).
 
-For each row: training (forward + backward of mean(out^2)) and inference (forward, no grad)
-throughput in sequences/s; the training time relative to torch.nn's module of the same cell where
+For each row: training (forward + backward from a fixed upstream gradient,
+``benchmarks.common.layer_train_step``) and inference (forward, no grad) throughput in sequences/s; the training time relative to torch.nn's module of the same cell where
 torch has one (1.00 = as fast, 2.00 = twice the time); achieved GFLOP/s in training, counting the
 matrix products only (forward 2*B*T*(I*G*H + H*G*H), training 3x that; minRNNs have no H*G*H term),
-as a share of this machine's matrix-multiply peak measured in the same run; and the activation
-memory of a training step: bytes autograd saves for the backward pass (distinct storages).
+as a share of this machine's matrix-multiply peak measured in the same run; and the peak memory
+of a training step: in a fresh process per row (numba and torch already imported, model and
+input built), the rise of the resident set's high-water mark (``VmHWM``) over the resident set
+before a first step, across two steps. It counts everything a step brings in: activations,
+gradients, workspaces kept between steps, one-time caches of the first call.
 
 All rows are timed interleaved (benchmarks.common.interleaved), so machine load hits them alike.
 
@@ -18,7 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
+import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -27,7 +30,7 @@ from typing import Callable
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from benchmarks.common import interleaved, machine_info  # noqa: E402
+from benchmarks.common import interleaved, layer_train_step, machine_info  # noqa: E402
 from seqlab.nn import GRU, LSTM, RNN  # noqa: E402
 from seqlab.nn.minrnn import MinGRU, MinLSTM  # noqa: E402
 
@@ -96,23 +99,41 @@ def matmul_peak(device: torch.device, seconds: float = 1.0) -> float:
     return 2 * n**3 / best / 1e9
 
 
-def saved_bytes(module: torch.nn.Module, x: torch.Tensor) -> int:
-    """Bytes of the distinct storages autograd keeps for the backward pass of one training step."""
-    seen: dict[int, int] = {}
+def _status_kb(key: str) -> int:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    raise KeyError(key)
 
-    def pack(t: torch.Tensor):
-        try:
-            st = t.untyped_storage()
-            seen[st.data_ptr()] = st.nbytes()
-        except RuntimeError:  # tensors without storage (e.g. sparse or mkldnn)
-            pass
-        return t
 
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        out, _ = module(x)
-        loss = out.pow(2).mean()
-    loss.backward()
-    return sum(seen.values())
+def step_peak_mb(name: str, args) -> float | None:
+    """Peak memory of a training step of row ``name``, measured in a fresh process (Linux only)."""
+    if not os.path.exists("/proc/self/clear_refs"):
+        return None
+    cmd = [sys.executable, os.path.abspath(__file__), "--peak-of", name, "--batch", str(args.batch),
+           "--steps", str(args.steps), "--inputs", str(args.inputs), "--hidden", str(args.hidden),
+           "--threads", str(torch.get_num_threads()), "--device", args.device]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        print(f"(peak memory of {name!r} not measured: {done.stderr.strip().splitlines()[-1:]})")
+        return None
+    return float(done.stdout.split()[-1])
+
+
+def _peak_child(args) -> None:
+    """The child of :func:`step_peak_mb`: print the MB the step's high-water mark rose by."""
+    from seqlab.nn import _cell_kernels, _scan_kernels  # noqa: F401  (numba loaded before measuring)
+
+    row = next(r for r in rows() if r.name == args.peak_of)
+    x = torch.randn(args.batch, args.steps, args.inputs, device=args.device)
+    step = layer_train_step(row.make(args.inputs, args.hidden).to(args.device), x)
+    before = _status_kb("VmRSS")
+    with open("/proc/self/clear_refs", "w") as fh:
+        fh.write("5")  # reset VmHWM to the current resident set
+    step()
+    step()
+    print((_status_kb("VmHWM") - before) / 1024)
 
 
 def main() -> None:
@@ -127,7 +148,14 @@ def main() -> None:
                     "gru_before,mingru,minlstm (default: all)")
     ap.add_argument("--quick", action="store_true", help="25 steps and 2 rounds")
     ap.add_argument("--device", default="cpu", help="cpu or cuda")
+    ap.add_argument("--no-memory", action="store_true", help="skip the peak-memory column (one process per row)")
+    ap.add_argument("--peak-of", default=None, help=argparse.SUPPRESS)  # internal: the child of step_peak_mb
     args = ap.parse_args()
+    if args.peak_of:
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        _peak_child(args)
+        return
     if args.quick:
         args.steps, args.rounds = 25, 2
     if args.threads:
@@ -151,35 +179,27 @@ def main() -> None:
     x = torch.randn(B, T, I, device=device)
     mods = {r.name: r.make(I, H).to(device) for r in chosen}
 
-    def train(m):
-        def run():
-            m.zero_grad(set_to_none=True)
-            out, _ = m(x)
-            out.pow(2).mean().backward()
-        return run
-
     def infer(m):
         def run():
             with torch.no_grad():
                 m(x)
         return run
 
-    mem = {k: saved_bytes(m, x) for k, m in mods.items()}
-    t_train = interleaved({k: train(m) for k, m in mods.items()}, rounds=args.rounds, warmup=1)
+    t_train = interleaved({k: layer_train_step(m, x) for k, m in mods.items()}, rounds=args.rounds, warmup=1)
     t_infer = interleaved({k: infer(m) for k, m in mods.items()}, rounds=args.rounds, warmup=1)
 
     head = (f"{'cell / backend':30s} {'train seq/s':>11s} {'infer seq/s':>11s} {'train vs torch':>14s} "
-            f"{'GFLOP/s':>8s} {'% peak':>7s} {'saved MB':>9s}")
+            f"{'GFLOP/s':>8s} {'% peak':>7s} {'peak MB':>8s}")
     print(head)
     print("-" * len(head))
+    mem = {r.name: (None if args.no_memory or args.device != "cpu" else step_peak_mb(r.name, args)) for r in chosen}
     for r in chosen:
         tt, ti = t_train[r.name], t_infer[r.name]
+        peak_mb = "-" if mem[r.name] is None else f"{mem[r.name]:.1f}"
         flops = 2 * B * T * (I * r.gates * H + (H * r.gates * H if r.recurrent else 0)) * 3
         ratio = f"{tt / t_train[r.torch_ref]:.2f}x" if r.torch_ref else "(torch)"
         print(f"{r.name:30s} {B / tt:11.1f} {B / ti:11.1f} {ratio:>14s} {flops / tt / 1e9:8.1f} "
-              f"{100 * flops / tt / 1e9 / peak:6.1f}% {mem[r.name] / 2**20:9.1f}")
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"\nprocess peak resident memory: {rss:.0f} MB")
+              f"{100 * flops / tt / 1e9 / peak:6.1f}% {peak_mb:>8s}")
 
 
 if __name__ == "__main__":
