@@ -88,6 +88,7 @@ def test_bad_input_exits_2_with_one_line(tmp_path, capsys):
     X[4, 1, 1] = np.nan
     nan = _npz(tmp_path / "nan.npz", X=X, lengths=None)
     _one_line_error(capsys, ["classify", "train", "--data", str(nan), "--out", str(model), *FAST], "sequence 4 has a NaN")
+    _one_line_error(capsys, ["classify", "train", "--out", str(model), "--threads", "-1", *FAST], "--threads: expected 0")
     assert not model.exists()  # nothing written by failed commands
 
     junk = tmp_path / "junk.safetensors"

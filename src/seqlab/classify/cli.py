@@ -48,6 +48,8 @@ def register(subparsers) -> None:
     t.add_argument("--test-size", type=float, default=0.2, help="held-out fraction (default: 0.2)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--device", default="auto")
+    t.add_argument("--threads", type=int, default=0,
+                   help="torch CPU threads (default 0: as many as the load average leaves idle cores, at least 1)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=train_command)
 
@@ -87,11 +89,14 @@ def train_command(args: argparse.Namespace) -> int:
     import numpy as np
 
     from ..errors import SeqlabError
+    from ..utils import auto_threads, limit_threads
     from .data import is_text, load_data, load_digits_sequences, stratified_split
     from .estimator import SequenceClassifier
     from .metrics import format_confusion
 
     _check_out(args.out, "--out (model)")
+    if args.threads < 0:
+        raise SeqlabError(f"--threads: expected 0 (automatic) or a number of CPU threads >= 1, got {args.threads}")
     if args.data is None:
         X, y = load_digits_sequences()
         lengths = None
@@ -134,13 +139,16 @@ def train_command(args: argparse.Namespace) -> int:
         what = f"{len(X)} sequences of {lo if lo == hi else f'{lo}-{hi}'} steps x {X.shape[2]} features"
     print(f"data: {source}: {what}, {len(set(map(str, labels)))} classes")
     print(f"split: {len(train)} train / {len(test)} held out (stratified, seed {args.seed})")
+    threads = args.threads or auto_threads()
     t0 = time.perf_counter()
-    clf.fit(take(train), list(y_arr[train]), None if text else lengths[train])
+    with limit_threads(threads):
+        clf.fit(take(train), list(y_arr[train]), None if text else lengths[train])
     dt = time.perf_counter() - t0
     c = clf.net.config
     print(f"model: {'bi' if c.bidirectional else ''}{c.cell.upper()} {c.num_layers}x{c.hidden_size}, pooling {c.pooling}"
           + (f", vocabulary {c.vocab_size} tokens" if c.vocab_size else "")
-          + f"; {args.epochs} epochs in {dt:.1f} s, final training loss {clf.history[-1]:.4f}")
+          + f"; {args.epochs} epochs in {dt:.1f} s on {threads} thread{'s' if threads > 1 else ''}, "
+          f"final training loss {clf.history[-1]:.4f}")
     r = clf.evaluate(take(test), list(y_arr[test]), None if text else lengths[test])
     print(f"held-out accuracy: {r['accuracy']:.4f}   macro-F1: {r['macro_f1']:.4f}")
     print("confusion matrix (rows: true, columns: predicted):")
