@@ -28,3 +28,21 @@ def test_auto_threads_without_a_load_average_keeps_torch_setting(monkeypatch):
     monkeypatch.setattr(os, "getloadavg", no_load)
     monkeypatch.setattr(torch, "get_num_threads", lambda: 3)
     assert utils.auto_threads() == 3
+
+
+def test_check_int_messages_name_the_argument_and_the_bound():
+    from seqlab.errors import SeqlabError, check_int
+
+    assert check_int("n", 3) == 3 and check_int("k", 0, 0) == 0 and check_int("m", None, none="no limit") is None
+    cases = [
+        (dict(name="n", value=0), "n: expected a positive integer, got 0"),
+        (dict(name="n", value=True), "n: expected a positive integer, got True"),
+        (dict(name="n", value=2.0), "n: expected a positive integer, got 2.0"),
+        (dict(name="k", value=-1, minimum=0), "k: expected a non-negative integer, got -1"),
+        (dict(name="m", value=1, minimum=2, none="no limit"), "m: expected an integer >= 2 (or None for no limit), got 1"),
+        (dict(name="t", value=None, meaning="the span"), "t: expected a positive integer (the span), got None"),
+    ]
+    for kwargs, message in cases:
+        with pytest.raises(SeqlabError) as err:
+            check_int(**kwargs)
+        assert str(err.value) == message

@@ -45,7 +45,7 @@ def test_translate_prints_greedy_beam_nbest_and_plot(tmp_path, capsys, model_pat
     (["--model", "{m}", ""], "non-empty"),
     (["--model", "{m}", "ab", "--text", "c"], "either as --text or as words"),
     (["--model", "{m}", "abz!"], "'!', 'z'.*not in the model's source vocabulary"),
-    (["--model", "{m}", "ab", "--beam", "0"], "beam size of 1 or more"),
+    (["--model", "{m}", "ab", "--beam", "0"], r"beam: expected a positive integer \(the beam size; 1 is greedy decoding\)"),
     (["--model", "{m}", "ab", "--max-len", "0"], "max_len"),
     (["--model", "{m}", "ab", "--plot", "x.jpg"], "ending in .png"),
     (["ab"], "--model: expected the model file"),

@@ -68,7 +68,7 @@ def test_sample_prints_the_same_text_as_the_library(model_file, capsys):
     (["--temperature", "-0.5"], "temperature: expected a finite number > 0"),
     (["--top-p", "0"], "top_p: expected a number in (0, 1]"),
     (["--top-p", "1.5"], "top_p: expected a number in (0, 1]"),
-    (["--top-k", "0"], "top_k: expected an integer >= 1"),
+    (["--top-k", "0"], "top_k: expected a positive integer"),
     (["--prime", "xyz§"], "characters not in the model's vocabulary"),
 ])
 def test_sample_bad_input(model_file, capsys, extra, message):

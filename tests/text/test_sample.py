@@ -149,7 +149,7 @@ def test_sampling_errors():
         sample(model, vocab, "the", 5, top_p=0.0)
     with pytest.raises(SeqlabError, match="top_p"):
         sample(model, vocab, "the", 5, top_p=1.01)
-    with pytest.raises(SeqlabError, match="top_k: expected an integer >= 1"):
+    with pytest.raises(SeqlabError, match="top_k: expected a positive integer"):
         sample(model, vocab, "the", 5, top_k=0)
     with pytest.raises(SeqlabError, match=r"1 characters not in the model's vocabulary: 'Z'"):
         stream(model, vocab, "Zthe", 5)

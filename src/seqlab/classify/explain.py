@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..errors import SeqlabError
+from ..errors import SeqlabError, check_positive_int
 from .model import ClassifierNet
 
 METHODS = ("grad", "ig")
@@ -53,8 +53,7 @@ def attribute(net: ClassifierNet, x: Tensor, target: int, method: str = "grad", 
     """
     if method not in METHODS:
         raise SeqlabError(f"method: expected one of {METHODS}, got {method!r}")
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise SeqlabError(f"steps: expected a positive integer, got {steps!r}")
+    check_positive_int("steps", steps)
     x = x.detach()
     T = x.shape[0]
     base = torch.zeros_like(x) if baseline is None else baseline.to(x)

@@ -14,7 +14,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from ..errors import SeqlabError
+from ..errors import SeqlabError, check_int
 
 PAD, UNK = "<pad>", "<unk>"
 PAD_ID, UNK_ID = 0, 1
@@ -35,11 +35,8 @@ class TextConfig:
     def __post_init__(self) -> None:
         if self.tokenizer not in TOKENIZERS:
             raise SeqlabError(f"tokenizer: expected one of {TOKENIZERS}, got {self.tokenizer!r}")
-        if isinstance(self.min_freq, bool) or not isinstance(self.min_freq, int) or self.min_freq < 1:
-            raise SeqlabError(f"min_freq: expected an integer >= 1, got {self.min_freq!r}")
-        if self.max_size is not None and (isinstance(self.max_size, bool) or not isinstance(self.max_size, int)
-                                          or self.max_size < 1):
-            raise SeqlabError(f"max_size: expected None or an integer >= 1, got {self.max_size!r}")
+        check_int("min_freq", self.min_freq)
+        check_int("max_size", self.max_size, none="no limit")
 
 
 def tokenize(text: str, tokenizer: str = "word", lowercase: bool = True) -> list[str]:

@@ -18,7 +18,7 @@ import math
 import torch
 from torch import Tensor
 
-from ..errors import SeqlabError
+from ..errors import SeqlabError, check_int, check_positive_int
 
 TASKS = ("adding", "copy")
 COPY_SYMBOLS = 8  # symbols 1..8
@@ -28,15 +28,11 @@ BLANK, DELIMITER = 0, 9
 
 
 def _check_length(length: int, minimum: int = 2) -> int:
-    if isinstance(length, bool) or not isinstance(length, int) or length < minimum:
-        raise SeqlabError(f"length: expected an integer >= {minimum} (the time span to remember), got {length!r}")
-    return length
+    return check_int("length", length, minimum, meaning="the time span to remember")
 
 
 def _check_batch(batch_size: int) -> int:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise SeqlabError(f"batch_size: expected a positive integer, got {batch_size!r}")
-    return batch_size
+    return check_positive_int("batch_size", batch_size)
 
 
 def adding_problem(batch_size: int, length: int, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:

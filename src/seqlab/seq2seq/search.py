@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from ..errors import SeqlabError
+from ..errors import SeqlabError, check_int
 from .model import Seq2Seq, start_tokens
 from .vocab import BOS, EOS, PAD
 
@@ -46,9 +46,7 @@ def log_probs(logits: Tensor) -> Tensor:
 
 
 def check_beam(beam: int) -> int:
-    if isinstance(beam, bool) or not isinstance(beam, int) or beam < 1:
-        raise SeqlabError(f"beam: expected a beam size of 1 or more (1 is greedy decoding), got {beam!r}")
-    return beam
+    return check_int("beam", beam, meaning="the beam size; 1 is greedy decoding")
 
 
 @torch.no_grad()

@@ -17,7 +17,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from ..errors import SeqlabError
+from ..errors import SeqlabError, check_positive_int
 from ..utils import progress, resolve_device, seed_everything
 from . import dates
 from .model import pad_batch
@@ -42,12 +42,10 @@ class TrainConfig:
     verbose: int = 1
 
     def __post_init__(self) -> None:
-        if isinstance(self.epochs, bool) or not isinstance(self.epochs, int) or self.epochs < 1:
-            raise SeqlabError(f"epochs: expected a positive integer, got {self.epochs!r}")
+        check_positive_int("epochs", self.epochs)
         if self.minutes is not None and not (isinstance(self.minutes, (int, float)) and self.minutes > 0):
             raise SeqlabError(f"minutes: expected a positive number of minutes, got {self.minutes!r}")
-        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size < 1:
-            raise SeqlabError(f"batch_size: expected a positive integer, got {self.batch_size!r}")
+        check_positive_int("batch_size", self.batch_size)
         if not (isinstance(self.lr, (int, float)) and self.lr > 0):
             raise SeqlabError(f"lr: expected a positive learning rate, got {self.lr!r}")
         if not (isinstance(self.teacher_forcing, (int, float)) and 0 <= self.teacher_forcing <= 1):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from ..errors import ModelFileError, SeqlabError
+from ..errors import ModelFileError, SeqlabError, check_int
 from ..io import load_file, save_file
 from .model import Seq2Seq, Seq2SeqConfig, pad_batch
 from .search import Hypothesis, beam_search, check_beam, greedy
@@ -69,9 +69,7 @@ class Translator:
         check_beam(beam)
         if max_len is None:
             return self.model.cfg.max_target_len
-        if isinstance(max_len, bool) or not isinstance(max_len, int) or max_len < 1:
-            raise SeqlabError(f"max_len: expected a positive number of output tokens, got {max_len!r}")
-        return max_len
+        return check_int("max_len", max_len, meaning="the most output tokens")
 
     def nbest(self, text: str, beam: int = 5, n: int | None = None, max_len: int | None = None,
               length_penalty: float = 0.0) -> list[Translation]:

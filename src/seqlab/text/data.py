@@ -18,7 +18,7 @@ from typing import Iterator
 
 from torch import Tensor
 
-from ..errors import SeqlabError
+from ..errors import SeqlabError, check_positive_int
 
 DEFAULT_CORPUS = "pydoc_data.topics"
 
@@ -59,8 +59,7 @@ def split_train_val(ids: Tensor, val_fraction: float) -> tuple[Tensor, Tensor]:
 
 def batchify(ids: Tensor, batch_size: int) -> Tensor:
     """Cut ``ids`` (N,) into ``batch_size`` contiguous streams (B, N // B); the tail is dropped."""
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise SeqlabError(f"batch_size: expected a positive integer, got {batch_size!r}")
+    check_positive_int("batch_size", batch_size)
     n = len(ids) // batch_size
     if n < 2:
         raise SeqlabError(
@@ -80,8 +79,7 @@ def iter_chunks(streams: Tensor, seq_len: int) -> Iterator[tuple[Tensor, Tensor]
 
     The last chunk may be shorter than ``seq_len``; every token but each stream's first is a target once.
     """
-    if isinstance(seq_len, bool) or not isinstance(seq_len, int) or seq_len < 1:
-        raise SeqlabError(f"seq_len: expected a positive integer, got {seq_len!r}")
+    check_positive_int("seq_len", seq_len)
     n = streams.shape[1]
     for i in range(0, n - 1, seq_len):
         L = min(seq_len, n - 1 - i)

@@ -17,7 +17,7 @@ from typing import Iterator
 import torch
 from torch import Tensor
 
-from ..errors import SeqlabError
+from ..errors import SeqlabError, check_int
 from .model import RecurrentLM, split_state
 from .vocab import Vocabulary
 
@@ -40,16 +40,14 @@ class SampleConfig:
 
 def check_sampling(length: int, temperature: float, top_k: int | None, top_p: float | None) -> None:
     """Raise :class:`SeqlabError` for a bad length, temperature, top-k or top-p."""
-    if isinstance(length, bool) or not isinstance(length, int) or length < 0:
-        raise SeqlabError(f"length: expected a non-negative integer, got {length!r}")
+    check_int("length", length, 0)
     if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not temperature > 0 \
             or temperature == float("inf"):
         raise SeqlabError(
             f"temperature: expected a finite number > 0 (1 samples the model as is, lower is more conservative), "
             f"got {temperature!r}; use greedy decoding for the limit of 0"
         )
-    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
-        raise SeqlabError(f"top_k: expected an integer >= 1 (or None for no limit), got {top_k!r}")
+    check_int("top_k", top_k, none="no limit")
     if top_p is not None and (isinstance(top_p, bool) or not isinstance(top_p, (int, float)) or not 0 < top_p <= 1):
         raise SeqlabError(f"top_p: expected a number in (0, 1] (or None for no limit), got {top_p!r}")
 

@@ -21,7 +21,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
-from ..errors import SeqlabError
+from ..errors import SeqlabError, check_int
 
 LEVELS = ("char", "word")
 UNKNOWN_POLICIES = ("error", "replace", "skip")
@@ -85,10 +85,8 @@ class Vocabulary:
         symbols = tokenize(text, level)
         if not symbols:
             raise SeqlabError("text: expected a non-empty text to build a vocabulary from, got an empty one")
-        if max_size is not None and (isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < 2):
-            raise SeqlabError(f"max_size: expected an integer >= 2 or None, got {max_size!r}")
-        if isinstance(min_count, bool) or not isinstance(min_count, int) or min_count < 1:
-            raise SeqlabError(f"min_count: expected a positive integer, got {min_count!r}")
+        check_int("max_size", max_size, 2, none="no limit")
+        check_int("min_count", min_count)
         counts = Counter(symbols)
         ranked = sorted(counts, key=lambda s: -counts[s])  # stable: ties keep first-seen order
         kept = [s for s in ranked if counts[s] >= min_count]

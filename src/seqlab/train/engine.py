@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader
 
-from ..errors import SeqlabError, check_positive_int
+from ..errors import SeqlabError, check_int, check_positive_int
 from ..utils import is_interactive, resolve_device, seed_everything
 from . import distributed as D
 from .callbacks import Callback, overrides
@@ -107,8 +107,7 @@ def fit(model, x: Any = None, y: Any = None, batch_size: int = 32, epochs: int =
     check_positive_int("epochs", epochs)
     if verbose not in (0, 1, 2):
         raise SeqlabError(f"verbose: expected 0 (silent), 1 (progress bar) or 2 (one line per epoch), got {verbose!r}")
-    if isinstance(initial_epoch, bool) or not isinstance(initial_epoch, int) or initial_epoch < 0:
-        raise SeqlabError(f"initial_epoch: expected a non-negative integer, got {initial_epoch!r}")
+    check_int("initial_epoch", initial_epoch, 0)
     if clipnorm is not None and not (isinstance(clipnorm, (int, float)) and clipnorm > 0):
         raise SeqlabError(f"clipnorm: expected a positive number or None, got {clipnorm!r}")
     for nm, v in (("l1", l1), ("l2", l2)):
