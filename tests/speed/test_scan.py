@@ -152,4 +152,22 @@ def test_fused_mingru_layer_reuses_workspace_safely():
         for out, ref in zip(outs, want):
             for got, exp in zip(torch.autograd.grad(out, (w, b), retain_graph=True), ref):
                 torch.testing.assert_close(got, exp, rtol=1e-12, atol=1e-12)
-    assert 1 <= len(WORKSPACE._free) <= WORKSPACE.keep
+    assert 1 <= len(WORKSPACE._free) and WORKSPACE.held_bytes() <= WORKSPACE.max_bytes
+
+
+def test_workspace_keeps_at_most_max_bytes_and_reuses_by_size():
+    from seqlab.nn.scan import Workspace
+
+    f32 = torch.float32
+    ws = Workspace(max_bytes=3000)
+    a, b = ws.take(250, f32), ws.take(250, f32)  # 1000 bytes each
+    ws.give(a)
+    ws.give(b)
+    assert ws.take(250, f32) is a  # reused, oldest first
+    ws.give(a)  # free: b, a
+    ws.give(torch.empty(500, dtype=f32))  # 2000 bytes: over the cap, so b (the oldest) goes
+    assert ws.held_bytes() == 3000
+    assert ws.take(250, torch.float64) is not a  # another dtype: a new buffer
+    assert ws.take(250, f32) is a
+    ws.give(torch.empty(1000, dtype=f32))  # 4000 bytes alone exceed the cap: nothing is kept
+    assert ws.held_bytes() == 0

@@ -178,12 +178,13 @@ class Workspace:
     allocation above 32 MB anew and unmaps it when freed, so each touch of each page traps into
     the kernel (measured: 39 ms to create and fill one of (32, 1024, 512) floats against 6 ms to
     refill it, on one core). The projection ``p`` and its gradient never leave the function, so
-    they come from here and go back here: after a few steps a training loop stops faulting. At
-    most ``keep`` buffers are held; :meth:`clear` releases them.
+    they come from here and go back here: after a few steps a training loop stops faulting. Free
+    buffers are kept up to ``max_bytes`` in all (default 256 MiB; the oldest go first; set it to
+    0 to keep none); :meth:`clear` releases them.
     """
 
-    def __init__(self, keep: int = 4) -> None:
-        self.keep = keep
+    def __init__(self, max_bytes: int = 256 * 2**20) -> None:
+        self.max_bytes = max_bytes
         self._free: list[Tensor] = []
         self._lock = threading.Lock()
 
@@ -199,7 +200,11 @@ class Workspace:
         """Return a buffer from :meth:`take`; it must not be used afterwards."""
         with self._lock:
             self._free.append(buf)
-            del self._free[: -self.keep]
+            while self._free and self.held_bytes() > self.max_bytes:
+                self._free.pop(0)
+
+    def held_bytes(self) -> int:
+        return sum(b.numel() * b.element_size() for b in self._free)
 
     def clear(self) -> None:
         with self._lock:
