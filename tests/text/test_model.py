@@ -130,3 +130,73 @@ def test_loss_units():
 
     assert describe_loss(math.log(2) * 1.5, "char").startswith("1.500 bits/char")
     assert describe_loss(math.log(120.0), "word").startswith("perplexity 120.0")
+
+
+MIN_CASES = [
+    ("mingru", {}), ("minlstm", {}), ("mingru", {"norm": False, "residual": False}),
+    ("minlstm", {"activation": "identity"}),
+]
+
+
+@pytest.mark.parametrize("cell,options", MIN_CASES)
+@pytest.mark.parametrize("embed_size", [6, 8])  # 8 = hidden: the first layer gets a residual too
+def test_minrnn_forward_equals_stepping_symbol_by_symbol(cell, options, embed_size):
+    from seqlab.text.model import split_state
+
+    torch.manual_seed(3)
+    cfg = LMConfig(vocab_size=11, cell=cell, hidden_size=8, num_layers=3, embed_size=embed_size, cell_options=options)
+    model = RecurrentLM(cfg).double().eval()
+    assert model.rnn.resolve_backend() != "fused"
+    ids = torch.randint(0, 11, (3, 17))
+    want, want_state = model(ids)  # (3, 17, V), h (3 layers, 3, 8): the parallel scan
+    assert want_state.shape == (3, 3, 8)
+    first, state = model(ids[:, :1])
+    got, states = [first[:, 0]], split_state(state)
+    assert len(states) == 3 and all(len(s) == 1 and s[0].shape == (3, 8) for s in states)
+    for t in range(1, ids.shape[1]):
+        logits, states = model.step(ids[:, t], states)  # (3, V)
+        got.append(logits)
+    torch.testing.assert_close(torch.stack(got, 1), want, rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(torch.stack([s[0] for s in states]), want_state, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("cell,options", MIN_CASES)
+def test_minrnn_state_carried_across_two_chunks_equals_one_long_chunk(cell, options):
+    torch.manual_seed(4)
+    model = _model(cell, options)
+    ids = torch.randint(0, 11, (2, 30))
+    whole, whole_state = model(ids)
+    a, state = model(ids[:, :13])
+    b, state = model(ids[:, 13:], state)
+    torch.testing.assert_close(torch.cat([a, b], 1), whole, rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(state, whole_state, rtol=1e-10, atol=1e-10)
+
+
+def test_minrnn_lm_defaults_are_norm_and_residual_and_can_be_overridden():
+    cfg = LMConfig(vocab_size=5, cell="mingru")
+    assert cfg.cell_options == {"norm": True, "residual": True}
+    model = RecurrentLM(cfg)
+    assert model.rnn.norm and model.rnn.residual
+    cfg = LMConfig(vocab_size=5, cell="minlstm", cell_options={"residual": False})
+    assert cfg.cell_options == {"norm": True, "residual": False}
+    assert LMConfig(vocab_size=5, cell="lstm").cell_options == {}
+    with pytest.raises(SeqlabError, match="cell_options: expected a dict"):
+        LMConfig(vocab_size=5, cell="mingru", cell_options=[("norm", False)])
+
+
+@pytest.mark.parametrize("cell,options", [("mingru", {}), ("minlstm", {}), ("mingru", {"residual": False})])
+def test_minrnn_save_load_gives_identical_logits_and_samples(tmp_path, cell, options):
+    text = "to be or not to be, that is the question\n" * 3
+    vocab = Vocabulary.build(text)
+    torch.manual_seed(5)
+    model = RecurrentLM(LMConfig(len(vocab), cell, hidden_size=12, num_layers=2, cell_options=options)).eval()
+    path = tmp_path / "m.safetensors"
+    save_lm(path, model, vocab)
+    loaded, vocab2, _ = load_lm(path)
+    assert loaded.config == model.config and loaded.config.cell_options == model.config.cell_options
+    ids = torch.tensor([vocab.encode(text[:40])])
+    with torch.no_grad():
+        assert torch.equal(loaded(ids)[0], model(ids)[0])
+    a = sample(model, vocab, "to be", 60, temperature=1.2, seed=2)
+    b = sample(loaded, vocab2, "to be", 60, temperature=1.2, seed=2)
+    assert a == b and len(a) > 0

@@ -28,7 +28,9 @@ def register(subparsers) -> None:
     t.add_argument("--text", metavar="FILE", help="UTF-8 text file (default: the standard library's pydoc_data.topics, ~465k chars)")
     t.add_argument("--level", choices=("char", "word"), default="char", help="tokens: characters (default) or words")
     t.add_argument("--max-vocab", type=int, default=10000, metavar="N", help="word level: keep the N most frequent words, the rest become <unk> (default 10000)")
-    t.add_argument("--cell", choices=("lstm", "gru", "rnn"), default="lstm", help="recurrent cell (default lstm)")
+    t.add_argument("--cell", choices=("lstm", "gru", "rnn", "mingru", "minlstm"), default="lstm",
+                   help="recurrent cell (default lstm); mingru / minlstm: minimal RNNs trained as a parallel scan, "
+                        "with pre-norm and residual connections")
     t.add_argument("--peephole", action="store_true", help="LSTM with Graves peepholes (no fused kernel: slower)")
     t.add_argument("--hidden", type=int, default=128, help="hidden units per layer (default 128)")
     t.add_argument("--layers", type=int, default=2, help="stacked recurrent layers (default 2)")
