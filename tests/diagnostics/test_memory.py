@@ -63,3 +63,39 @@ def test_check_cells():
     assert check_cells("RNN, lstm,gru,lstm") == ["rnn", "lstm", "gru"]
     with pytest.raises(SeqlabError, match="expected a comma-separated list"):
         check_cells(" , ")
+
+
+@pytest.mark.parametrize("cell,gates,block,sign", [("mingru", 2, 0, -1.0), ("minlstm", 3, 0, 1.0)])
+def test_keep_bias_of_the_minimal_rnns_lands_on_the_keep_gate(cell, gates, block, sign):
+    H = 5
+    torch.manual_seed(12)
+    plain = make_layer(cell, 2, H, keep_bias=0.0)
+    torch.manual_seed(12)
+    kept = make_layer(cell, 2, H, keep_bias=1.5)
+    c = kept.cells[0]
+    assert c.bias_ih.shape == (gates * H,) and not hasattr(c, "weight_hh")
+    diff = (c.bias_ih - plain.cells[0].bias_ih).detach()
+    want = torch.zeros_like(diff)
+    want[block * H : (block + 1) * H] = 1.5 * sign
+    assert torch.allclose(diff, want, atol=1e-6, rtol=0)
+    assert torch.equal(c.weight_ih, plain.cells[0].weight_ih)
+    # at zero input, the fraction of the state kept per step grows with the keep bias
+    x = torch.zeros(1, 3, 2)
+    h0 = torch.ones(1, 1, H)
+    with torch.no_grad():
+        kept_h, plain_h = kept(x, h0)[0], plain(x, h0)[0]
+    g = kept.cells[0]._act(c.bias_ih[-H:]).detach()  # the candidate at zero input
+    gp = plain.cells[0]._act(plain.cells[0].bias_ih[-H:]).detach()
+    assert torch.all((kept_h[0, 0] - g).abs() > (plain_h[0, 0] - gp).abs())  # nearer h0 = 1 than to v
+
+
+def test_check_cells_accepts_the_minimal_rnns():
+    assert check_cells("lstm,gru,mingru,minlstm") == ["lstm", "gru", "mingru", "minlstm"]
+
+
+@pytest.mark.parametrize("cell", ["mingru", "minlstm"])
+def test_minimal_rnns_train_on_the_adding_problem(cell):
+    cfg = MemoryConfig(task="adding", length=20, cell=cell, hidden_size=16, batch_size=32, max_steps=300, seed=1)
+    res = train_memory(cfg)
+    assert res.steps == 300 and math.isfinite(res.final_loss) and res.baseline == pytest.approx(1 / 6)
+    assert res.final_loss < res.baseline  # learns something beyond always predicting 1

@@ -5,6 +5,9 @@ it reads the last hidden state (one number), for copy memory every step (ten cla
 one-hot). Gated cells start with a *keep bias* of 1 (Gers et al. 2000; Jozefowicz et al. 2015):
 the LSTM's forget-gate bias is +1 and, because seqlab's GRU writes ``h = (1 - z) h_prev + z n``,
 the GRU's update-gate bias is -1, so both keep about 73% of their state per step at first.
+minGRU (``h = (1 - z) h_prev + z v``, ``z = σ(W_z x + b_z)``) gets the same -1 on ``b_z`` (73%);
+minLSTM gets +1 on its forget gate ``b_f`` (keep fraction ``f / (f + i)``: 59% at zero input).
+Their gates see the input only, so the keep fraction is a function of the current symbol.
 """
 
 from __future__ import annotations
@@ -17,12 +20,12 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import SeqlabError, check_positive_int
-from ..nn import GRU, LSTM, RNN, Recurrent
+from ..nn import GRU, LSTM, RNN, MinGRU, MinLSTM, Recurrent
 from ..utils import seed_everything
 from .recorder import GradientNormRecorder
 from .tasks import COPY_CLASSES, baseline, check_task, make_batch, _check_length
 
-CELLS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
+CELLS = {"rnn": RNN, "lstm": LSTM, "gru": GRU, "mingru": MinGRU, "minlstm": MinLSTM}
 
 
 def check_cells(cells: str | list[str]) -> list[str]:
@@ -38,7 +41,8 @@ def check_cells(cells: str | list[str]) -> list[str]:
 
 
 def make_layer(cell: str, input_size: int, hidden_size: int, keep_bias: float = 1.0) -> Recurrent:
-    """A one-layer seqlab RNN / LSTM / GRU with the keep bias applied (see the module docstring)."""
+    """A one-layer seqlab RNN / LSTM / GRU / minGRU / minLSTM with the keep bias applied (see the
+    module docstring)."""
     layer = CELLS[check_cells([cell])[0]](input_size, hidden_size)
     H = hidden_size
     with torch.no_grad():
@@ -47,6 +51,10 @@ def make_layer(cell: str, input_size: int, hidden_size: int, keep_bias: float = 
                 c.bias_ih[H : 2 * H] += keep_bias  # forget gate (block f of i|f|g|o)
             elif cell == "gru":
                 c.bias_ih[H : 2 * H] -= keep_bias  # update gate z of r|z|n: 1 - z is the keep fraction
+            elif cell == "mingru":
+                c.bias_ih[:H] -= keep_bias  # gate z of z|h: 1 - z is the keep fraction
+            elif cell == "minlstm":
+                c.bias_ih[:H] += keep_bias  # forget gate f of f|i|h
     return layer
 
 
