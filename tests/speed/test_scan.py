@@ -135,39 +135,51 @@ def test_fused_mingru_layer_equals_projection_then_torch_scan(activation, dtype)
 
 
 def test_fused_mingru_layer_reuses_workspace_safely():
-    # two graphs alive at once, then backward through each twice (retain_graph): the pooled
-    # projection buffers must not be shared between live graphs or lost after the first backward
+    # two graphs alive at once, then backward through each twice (retain_graph): pooled buffers
+    # must not be shared between live tensors or lost after the first backward
     from seqlab.nn.scan import WORKSPACE, mingru_layer
 
     B, T, I, H = 2, 30, 4, 3
     w = torch.randn(2 * H, I, dtype=torch.float64, requires_grad=True)
     b = torch.randn(2 * H, dtype=torch.float64, requires_grad=True)
     h0 = torch.zeros(B, H, dtype=torch.float64)
-    xs = [torch.randn(B, T, I, dtype=torch.float64) for _ in range(2)]
-    want = [torch.autograd.grad(minrnn_scan(torch.nn.functional.linear(x, w, b), h0, "g", impl="torch").sum(), (w, b))
-            for x in xs]
+    xs = [torch.randn(B, T, I, dtype=torch.float64) for _ in range(3)]
+    ref = [minrnn_scan(torch.nn.functional.linear(x, w, b), h0, "g", impl="torch") for x in xs]
+    want = [torch.autograd.grad(r.sum(), (w, b)) for r in ref]
     WORKSPACE.clear()
-    outs = [mingru_layer(x, w, b, h0, impl="numba").sum() for x in xs]
+    outs = [mingru_layer(x, w, b, h0, impl="numba") for x in xs[:2]]
+    kept = outs[0].detach().clone()
     for _ in range(2):
-        for out, ref in zip(outs, want):
-            for got, exp in zip(torch.autograd.grad(out, (w, b), retain_graph=True), ref):
-                torch.testing.assert_close(got, exp, rtol=1e-12, atol=1e-12)
-    assert 1 <= len(WORKSPACE._free) and WORKSPACE.held_bytes() <= WORKSPACE.max_bytes
+        for out, exp in zip(outs, want):
+            for got, e in zip(torch.autograd.grad(out.sum(), (w, b), retain_graph=True), exp):
+                torch.testing.assert_close(got, e, rtol=1e-12, atol=1e-12)
+    third = mingru_layer(xs[2], w, b, h0, impl="numba")  # while outs live, it must not reuse theirs
+    torch.testing.assert_close(outs[0], kept, rtol=0, atol=0)
+    torch.testing.assert_close(third, ref[2].detach(), rtol=1e-12, atol=1e-12)
+    in_use = WORKSPACE.in_use()
+    del outs, third
+    assert WORKSPACE.in_use() < in_use  # dropping the outputs frees their buffers
 
 
-def test_workspace_keeps_at_most_max_bytes_and_reuses_by_size():
+def test_workspace_recycles_only_unreferenced_buffers_within_max_bytes():
     from seqlab.nn.scan import Workspace
 
     f32 = torch.float32
     ws = Workspace(max_bytes=3000)
-    a, b = ws.take(250, f32), ws.take(250, f32)  # 1000 bytes each
-    ws.give(a)
-    ws.give(b)
-    assert ws.take(250, f32) is a  # reused, oldest first
-    ws.give(a)  # free: b, a
-    ws.give(torch.empty(500, dtype=f32))  # 2000 bytes: over the cap, so b (the oldest) goes
-    assert ws.held_bytes() == 3000
-    assert ws.take(250, torch.float64) is not a  # another dtype: a new buffer
-    assert ws.take(250, f32) is a
-    ws.give(torch.empty(1000, dtype=f32))  # 4000 bytes alone exceed the cap: nothing is kept
-    assert ws.held_bytes() == 0
+    a = ws.empty((5, 50), f32)  # 1000 bytes
+    ptr = a.data_ptr()
+    b = ws.empty((250,), f32)
+    assert b.data_ptr() != ptr  # a is alive: a new buffer
+    view = a[1:]  # a view keeps the buffer in use
+    del a
+    assert ws.empty((250,), f32).data_ptr() != ptr
+    del view
+    c = ws.empty((10, 25), f32)  # now free: same memory, new shape
+    assert c.data_ptr() == ptr and c.shape == (10, 25)
+    assert ws.held_bytes() <= 3000
+    big = ws.empty((1000,), f32)  # 4000 bytes: more than the pool may hold, a plain tensor
+    assert big.shape == (1000,) and ws.held_bytes() <= 3000
+    assert ws.empty((3,), torch.int64).dtype == torch.int64  # other dtypes: plain tensors
+    del b, c
+    d = ws.empty((500,), f32)  # 2000 bytes: free buffers of other sizes make room
+    assert ws.held_bytes() <= 3000 and d.shape == (500,)

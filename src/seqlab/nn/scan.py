@@ -20,7 +20,9 @@ what makes a minGRU training step an order of magnitude faster than a GRU's on a
 from __future__ import annotations
 
 import threading
+import weakref
 
+import numpy as np
 import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
@@ -171,44 +173,66 @@ class MinRNNScan(torch.autograd.Function):
         return dp, db, dh0, None
 
 
+_NUMPY = {torch.float32: np.float32, torch.float64: np.float64}
+
+
 class Workspace:
-    """Scratch buffers reused from one call to the next, for the fused minGRU function.
+    """Large CPU buffers recycled from one call to the next, for the fused minGRU function.
 
     A fresh 67 MB tensor costs more to fault in page by page than to fill: glibc maps every
-    allocation above 32 MB anew and unmaps it when freed, so each touch of each page traps into
-    the kernel (measured: 39 ms to create and fill one of (32, 1024, 512) floats against 6 ms to
-    refill it, on one core). The projection ``p`` and its gradient never leave the function, so
-    they come from here and go back here: after a few steps a training loop stops faulting. Free
-    buffers are kept up to ``max_bytes`` in all (default 256 MiB; the oldest go first; set it to
-    0 to keep none); :meth:`clear` releases them.
+    allocation above 32 MB anew and unmaps it when freed, and the kernel zeroes each page on
+    first touch; two threads writing a fresh output also take turns on the process's memory lock
+    (measured: 39 ms to create and fill one of (32, 1024, 512) floats against 6 ms to refill it on
+    one core; the minGRU forward pass 30.6 ms into a fresh (32, 1024, 256) output against 13.1 ms
+    into a used one, on two).
+
+    :meth:`empty` hands out tensors that view a pooled buffer through a NumPy array, which it
+    remembers by a weak reference: once every tensor on it is gone (the projection after the backward pass, the
+    output when the caller drops it), the buffer is free for the next call of the same size. The
+    pool holds up to ``max_bytes`` (default 256 MiB; 0 turns it off); beyond that, free buffers
+    are dropped oldest first, or a plain new tensor is returned. :meth:`clear` empties it.
     """
 
     def __init__(self, max_bytes: int = 256 * 2**20) -> None:
         self.max_bytes = max_bytes
-        self._free: list[Tensor] = []
+        self._pool: list[list] = []  # [base array, weakref to the view in use or None]
         self._lock = threading.Lock()
 
-    def take(self, numel: int, dtype: torch.dtype) -> Tensor:
-        """A 1-D CPU tensor of ``numel`` elements of ``dtype`` (contents undefined)."""
+    def empty(self, shape: tuple[int, ...], dtype: torch.dtype) -> Tensor:
+        """An uninitialized CPU tensor of ``shape`` and ``dtype``, from the pool where it can be."""
+        numel = 1
+        for n in shape:
+            numel *= n
+        if dtype not in _NUMPY:
+            return torch.empty(shape, dtype=dtype)
         with self._lock:
-            for k, buf in enumerate(self._free):
-                if buf.numel() == numel and buf.dtype == dtype:
-                    return self._free.pop(k)
-        return torch.empty(numel, dtype=dtype)
-
-    def give(self, buf: Tensor) -> None:
-        """Return a buffer from :meth:`take`; it must not be used afterwards."""
-        with self._lock:
-            self._free.append(buf)
-            while self._free and self.held_bytes() > self.max_bytes:
-                self._free.pop(0)
+            free = [e for e in self._pool if e[1] is None or e[1]() is None]
+            entry = next((e for e in free if e[0].numel() == numel and e[0].dtype == dtype), None)
+            if entry is None:
+                need = numel * np.dtype(_NUMPY[dtype]).itemsize
+                for e in free:  # make room: drop free buffers of other sizes, oldest first
+                    if self.held_bytes() + need <= self.max_bytes:
+                        break
+                    self._pool = [x for x in self._pool if x is not e]
+                if self.held_bytes() + need > self.max_bytes:
+                    return torch.empty(shape, dtype=dtype)
+                entry = [torch.empty(numel, dtype=dtype), None]  # torch's 64-byte alignment: a
+                self._pool.append(entry)  # NumPy buffer (16) made the projection's matmul 1.8x slower
+            view = entry[0].numpy().reshape(shape)  # a new array object on the same memory
+            entry[1] = weakref.ref(view)  # torch keeps ``view`` alive as long as any tensor on it
+            return torch.from_numpy(view)
 
     def held_bytes(self) -> int:
-        return sum(b.numel() * b.element_size() for b in self._free)
+        """Bytes of all pooled buffers, free or in use."""
+        return sum(e[0].numel() * e[0].element_size() for e in self._pool)
+
+    def in_use(self) -> int:
+        """How many pooled buffers some tensor still views."""
+        return sum(1 for e in self._pool if e[1] is not None and e[1]() is not None)
 
     def clear(self) -> None:
         with self._lock:
-            self._free.clear()
+            self._pool.clear()
 
 
 WORKSPACE = Workspace()
@@ -220,9 +244,10 @@ class MinGRUFunction(torch.autograd.Function):
     x (B, T, I), weight (2H, I), bias (2H,), h0 (B, H); ``[k | u] = x W^T + b``, then
     :class:`MinRNNScan`'s recurrence. The projection is computed into a :class:`Workspace`
     buffer, the kernel reads it once forward and once backward, and its gradient (also a workspace
-    buffer) turns into ``dW = dp^T x`` and ``dx = dp W`` here, so neither large (B, T, 2H) tensor
-    is ever allocated afresh after the first steps. The projection goes back to the workspace in
-    the backward; a second backward (``retain_graph=True``) recomputes it.
+    buffer) turns into ``dW = dp^T x`` and ``dx = dp W`` here; the output ``h`` is a workspace
+    buffer too. So after the first steps of a training loop no large tensor is allocated afresh.
+    The projection is released in the backward; a second backward (``retain_graph=True``)
+    recomputes it.
     """
 
     @staticmethod
@@ -232,14 +257,13 @@ class MinGRUFunction(torch.autograd.Function):
         x, h0 = x.contiguous(), h0.contiguous()
         B, T, _ = x.shape
         G = weight.shape[0]
-        buf = WORKSPACE.take(B * T * G, x.dtype)
-        p = buf.view(B, T, G)
+        p = WORKSPACE.empty((B, T, G), x.dtype)
         torch.mm(x.view(B * T, -1), weight.t(), out=p.view(B * T, G))
-        h = x.new_empty(B, T, G // 2)
+        h = WORKSPACE.empty((B, T, G // 2), x.dtype)
         act = ACTIVATIONS.index(activation)
         minrnn_forward(p.numpy(), bias.detach().contiguous().numpy(), h0.numpy(), h.numpy(), act)
         ctx.save_for_backward(x, weight, bias, h, h0)
-        ctx.buf, ctx.act = buf, act
+        ctx.p, ctx.act = p, act
         return h
 
     @staticmethod
@@ -251,22 +275,20 @@ class MinGRUFunction(torch.autograd.Function):
         B, T, I = x.shape
         G = weight.shape[0]
         x2 = x.view(B * T, I)
-        buf, ctx.buf = ctx.buf, None
-        if buf is None:  # a second backward through a retained graph: recompute the projection
-            buf = WORKSPACE.take(B * T * G, x.dtype)
-            torch.mm(x2, weight.t(), out=buf.view(B * T, G))
-        dbuf = WORKSPACE.take(B * T * G, x.dtype)
-        dp = dbuf.view(B, T, G)
+        p, ctx.p = ctx.p, None  # the projection's buffer is free once this pass is done
+        if p is None:  # a second backward through a retained graph: recompute the projection
+            p = WORKSPACE.empty((B, T, G), x.dtype)
+            torch.mm(x2, weight.t(), out=p.view(B * T, G))
+        dp = WORKSPACE.empty((B, T, G), x.dtype)
         dh0 = torch.empty_like(h0)
         dbias = torch.empty(B, G, dtype=torch.float64)  # per batch row
-        minrnn_backward(buf.view(B, T, G).numpy(), bias.detach().contiguous().numpy(), h.numpy(), h0.numpy(),
+        minrnn_backward(p.numpy(), bias.detach().contiguous().numpy(), h.numpy(), h0.numpy(),
                         dh.contiguous().numpy(), dp.numpy(), dbias.numpy(), dh0.numpy(), ctx.act)
-        WORKSPACE.give(buf)
+        del p
         dp2 = dp.view(B * T, G)
         dx = torch.mm(dp2, weight).view(B, T, I) if ctx.needs_input_grad[0] else None
         dw = torch.mm(dp2.t(), x2) if ctx.needs_input_grad[1] else None
         db = dbias.sum(0).to(x.dtype) if ctx.needs_input_grad[2] else None
-        WORKSPACE.give(dbuf)
         return dx, dw, db, dh0, None
 
 
