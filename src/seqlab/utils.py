@@ -64,9 +64,9 @@ def auto_threads() -> int:
 
     torch starts one thread per core, and each parallel region ends at a barrier that waits for
     every thread. When other processes occupy the cores, a descheduled thread stalls the others
-    for a scheduler slice at every barrier: on 2 busy cores a character LSTM trained at 414
-    chars/s with 2 threads, against about 35,000 with 1. On an idle machine this returns all of
-    them. ``os.getloadavg`` is Unix-only; elsewhere torch's setting is kept.
+    for a scheduler slice at every barrier: on 2 busy cores (load 2 to 3) a 2x128 character LSTM
+    trained at 414 chars/s with 2 threads, and at 22,700 with 1. On an idle machine this returns
+    all of them (54,000 chars/s with 2 threads there). ``os.getloadavg`` is Unix-only; elsewhere torch's setting is kept.
     """
     try:
         load = os.getloadavg()[0]

@@ -99,6 +99,7 @@ def test_train_bad_files_do_not_touch_an_earlier_model(tmp_path, capsys, model_f
     short = tmp_path / "short.txt"
     short.write_text("tiny")
     assert "too few" in _error(capsys, base + ["--text", str(short)])
+    assert "--threads: expected 0 (automatic)" in _error(capsys, base + ["--threads", "-2"])
     assert "folder" in _error(capsys, ["generate", "train", "--text", str(short), "--batch-size", "1",
                                        "--save", str(tmp_path / "no" / "m.safetensors")])
     assert model_file.read_bytes() == before

@@ -51,6 +51,9 @@ def register(subparsers) -> None:
     t.add_argument("--sample-length", type=int, default=200, help="characters/words sampled after each epoch (default 200; 0 for none)")
     t.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     t.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
+    t.add_argument("--threads", type=int, default=0,
+                   help="torch CPU threads for training (default 0: as many as the load average leaves idle cores, at "
+                        "least 1; on a busy machine torch's one thread per core waits at every barrier)")
     t.add_argument("--save", metavar="PATH", default=DEFAULT_MODEL, help=f"where to save the model (default {DEFAULT_MODEL})")
     t.set_defaults(func=_train)
 
@@ -78,7 +81,7 @@ def _train(args: argparse.Namespace) -> int:
     import torch
 
     from ..errors import SeqlabError
-    from ..utils import resolve_device, seed_everything
+    from ..utils import auto_threads, limit_threads, resolve_device, seed_everything
     from .data import default_corpus, read_text, split_train_val
     from .model import LMConfig, RecurrentLM, save_lm
     from .sampling import sample
@@ -94,6 +97,8 @@ def _train(args: argparse.Namespace) -> int:
         raise SeqlabError(f"--minutes: expected a number >= 0 (0 for no limit), got {args.minutes}")
     if args.sample_length < 0:
         raise SeqlabError(f"--sample-length: expected an integer >= 0, got {args.sample_length}")
+    if args.threads < 0:
+        raise SeqlabError(f"--threads: expected 0 (automatic) or a number of CPU threads >= 1, got {args.threads}")
     cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, seq_len=args.seq_len, lr=args.lr,
                       clip=args.clip or None, max_minutes=args.minutes or None, schedule=args.schedule)
     device = resolve_device(args.device)
@@ -122,8 +127,10 @@ def _train(args: argparse.Namespace) -> int:
     n_params = sum(p.numel() for p in model.parameters())
     print(f"text: {source}, {len(text):,} characters, {len(ids):,} {unit}, vocabulary {len(vocab)}; "
           f"train {len(train_ids):,}, validation {len(val_ids):,}")
+    threads = args.threads or auto_threads()
     print(f"model: {args.layers}-layer {args.cell.upper()}, {args.hidden} units, {n_params:,} parameters, "
-          f"backend {model.rnn.resolve_backend()}, device {device}")
+          f"backend {model.rnn.resolve_backend()}, device {device}"
+          + (f", {threads} thread{'s' if threads > 1 else ''}" if device.type == "cpu" else ""))
     sys.stdout.flush()
 
     def on_epoch(rec: dict) -> None:
@@ -137,7 +144,8 @@ def _train(args: argparse.Namespace) -> int:
             print("\n".join("  | " + line for line in text_out.split("\n")))
         sys.stdout.flush()
 
-    train_lm(model, train_ids, val_ids if len(val_ids) > 2 else None, cfg, on_epoch=on_epoch)
+    with limit_threads(threads if device.type == "cpu" else None):
+        train_lm(model, train_ids, val_ids if len(val_ids) > 2 else None, cfg, on_epoch=on_epoch)
     save_lm(args.save, model, vocab, extra={"source": source, "val_fraction": args.val_fraction})
     print(f"saved {args.save}; try: seqlab generate sample --model {args.save} --prime \"...\"")
     return 0
