@@ -124,12 +124,12 @@ def run_memory(args) -> int:
           + " per cell", flush=True)
     results = []
     for cfg in configs:
-        log = None if args.quiet else (lambda step, loss, c=cfg.cell: print(f"  {c:4s} step {step:5d}  loss {loss:.4f}", flush=True))
+        log = None if args.quiet else (lambda step, loss, c=cfg.cell: print(f"  {c:7s} step {step:5d}  loss {loss:.4f}", flush=True))
         results.append(train_memory(cfg, log=log))
     base = results[0].baseline
-    print(f"\n{'cell':5s} {'final ' + metric:>20s} {'baseline':>9s} {'/ baseline':>10s} {'steps':>6s} {'seconds':>8s}")
+    print(f"\n{'cell':7s} {'final ' + metric:>20s} {'baseline':>9s} {'/ baseline':>10s} {'steps':>6s} {'seconds':>8s}")
     for r in results:
-        print(f"{r.config.cell:5s} {r.final_loss:20.4f} {base:9.4f} {r.final_loss / base:10.3f} {r.steps:6d} {r.seconds:8.1f}")
+        print(f"{r.config.cell:7s} {r.final_loss:20.4f} {base:9.4f} {r.final_loss / base:10.3f} {r.steps:6d} {r.seconds:8.1f}")
     return 0
 
 

@@ -41,11 +41,11 @@ def gradient_report(cells: list[str], length: int, hidden: int = 64, batch_size:
     lines = [f"||dL/dh_t|| on the adding problem, T = {length}, hidden {hidden}, batch {batch_size} (float64)"]
     for k, stage in enumerate(stages):
         lines.append(f"\n{stage}:")
-        lines.append(f"{'cell':5s} {'loss':>8s} {'t = T':>11s} {'t = T/2':>11s} {'t = 1':>11s} {'1 / T':>11s}")
+        lines.append(f"{'cell':7s} {'loss':>8s} {'t = T':>11s} {'t = T/2':>11s} {'t = 1':>11s} {'1 / T':>11s}")
         for cell in cells:
             f = flows[cell][k]
             h = next(iter(f.hidden.values()))
-            lines.append(f"{cell:5s} {f.loss:8.4f} {h[-1]:11.3e} {h[len(h) // 2]:11.3e} {h[0]:11.3e} {f.ratio():11.3e}")
+            lines.append(f"{cell:7s} {f.loss:8.4f} {h[-1]:11.3e} {h[len(h) // 2]:11.3e} {h[0]:11.3e} {f.ratio():11.3e}")
     if plot is not None:
         _plot_flows(flows, stages, length, plot)
         lines.append(f"\nwrote {plot}")
