@@ -187,10 +187,11 @@ class Workspace:
     into a used one, on two).
 
     :meth:`empty` hands out tensors that view a pooled buffer through a NumPy array, which it
-    remembers by a weak reference: once every tensor on it is gone (the projection after the backward pass, the
-    output when the caller drops it), the buffer is free for the next call of the same size. The
-    pool holds up to ``max_bytes`` (default 256 MiB; 0 turns it off); beyond that, free buffers
-    are dropped oldest first, or a plain new tensor is returned. :meth:`clear` empties it.
+    remembers by a weak reference: once every tensor on it is gone (the projection after the
+    backward pass, the output when the caller drops it), the buffer is free for the next call of
+    the same size. The pool holds up to ``max_bytes`` (default 256 MiB; 0 turns it off); beyond
+    that, free buffers are dropped oldest first, or a plain new tensor is returned. :meth:`clear`
+    empties it.
     """
 
     def __init__(self, max_bytes: int = 256 * 2**20) -> None:
