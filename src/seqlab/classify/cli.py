@@ -89,14 +89,13 @@ def train_command(args: argparse.Namespace) -> int:
     import numpy as np
 
     from ..errors import SeqlabError
-    from ..utils import auto_threads, limit_threads
+    from ..utils import limit_threads, threads_option
     from .data import is_text, load_data, load_digits_sequences, stratified_split
     from .estimator import SequenceClassifier
     from .metrics import format_confusion
 
     _check_out(args.out, "--out (model)")
-    if args.threads < 0:
-        raise SeqlabError(f"--threads: expected 0 (automatic) or a number of CPU threads >= 1, got {args.threads}")
+    threads = threads_option(args.threads)
     if args.data is None:
         X, y = load_digits_sequences()
         lengths = None
@@ -139,7 +138,6 @@ def train_command(args: argparse.Namespace) -> int:
         what = f"{len(X)} sequences of {lo if lo == hi else f'{lo}-{hi}'} steps x {X.shape[2]} features"
     print(f"data: {source}: {what}, {len(set(map(str, labels)))} classes")
     print(f"split: {len(train)} train / {len(test)} held out (stratified, seed {args.seed})")
-    threads = args.threads or auto_threads()
     t0 = time.perf_counter()
     with limit_threads(threads):
         clf.fit(take(train), list(y_arr[train]), None if text else lengths[train])

@@ -89,6 +89,8 @@ def _exp_impl(x):
     return None
 
 
+# sigmoid is not written as sigmoid_pair(x)[0]: inlining one overload into another makes numba
+# warn (NumbaIRAssumptionWarning, "variable ... is not in scope") when kernels compile
 @overload(sigmoid, inline="always", jit_options=_INLINE)
 def _sigmoid_impl(x):
     if isinstance(x, types.Float):

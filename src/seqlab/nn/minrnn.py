@@ -79,11 +79,15 @@ class MinCellBase(CellBase):
     def fused_unavailable(self) -> str | None:
         return f"{type(self).__name__} has no fused kernel in torch (it runs as a parallel scan)"
 
-    def input_projection(self, x: Tensor) -> Tensor:
-        """``W_ih LN(x) + b_ih`` for one step (B, I) or a sequence (B, T, I): (..., G*H)."""
+    def normed(self, x: Tensor) -> Tensor:
+        """``LN(x)`` with ``norm=True``, else ``x``."""
         if self.norm:
             x = F.layer_norm(x, (self.input_size,), self.ln_weight, self.ln_bias, eps=LN_EPS)
-        return F.linear(x, self.weight_ih, self.bias_ih)
+        return x
+
+    def input_projection(self, x: Tensor) -> Tensor:
+        """``W_ih LN(x) + b_ih`` for one step (B, I) or a sequence (B, T, I): (..., G*H)."""
+        return F.linear(self.normed(x), self.weight_ih, self.bias_ih)
 
     def _act(self, u: Tensor) -> Tensor:
         return g_activation(u) if self.activation == "g" else u
@@ -102,9 +106,7 @@ class MinCellBase(CellBase):
         m = step_masks(lengths, x.shape[1], x)
         if m is None and self.gates == 2 and self.scan != "log":
             # minGRU without padding: projection and scan as one fused node
-            if self.norm:
-                x = F.layer_norm(x, (self.input_size,), self.ln_weight, self.ln_bias, eps=LN_EPS)
-            h = mingru_layer(x, self.weight_ih, self.bias_ih, state[0], self.activation, self.scan)
+            h = mingru_layer(self.normed(x), self.weight_ih, self.bias_ih, state[0], self.activation, self.scan)
             return h, (h[:, -1],)
         gi = self.input_projection(x)  # (B, T, G*H)
         k, u = self._gate_logit(gi), gi[..., -H:]  # (B, T, H) each

@@ -138,24 +138,25 @@ ACTIVATIONS = ("g", "identity")
 
 
 class MinRNNScan(torch.autograd.Function):
-    """``(p, bias, h0, activation) -> h`` with p (B, T, 2H), bias (2H,) and ``[k | u] = p + bias``:
+    """``(p, h0, activation) -> h`` with p (B, T, 2H) = ``[k | u]`` and
 
     ``z_t = σ(k_t)``, ``v_t = act(u_t)``, ``h_t = (1 - z_t) h_{t-1} + z_t v_t``.
     ``act`` is the paper's g (``x + 0.5`` for x >= 0, ``σ(x)`` below: positive, continuous) or
     the identity. One numba kernel forward and one backward, each a single pass over ``p``: the
-    bias, the sigmoid, the activation and the scan are fused, and the backward recomputes the
-    gates rather than storing them. Only ``p``, ``h`` and ``h0`` are kept for the backward.
+    sigmoid, the activation and the scan are fused, and the backward recomputes the gates rather
+    than storing them. Only ``p``, ``h`` and ``h0`` are kept for the backward. (The kernels also
+    add a bias, which :class:`MinGRUFunction` uses; here it is zero.)
     """
 
     @staticmethod
-    def forward(ctx, p: Tensor, bias: Tensor, h0: Tensor, activation: str) -> Tensor:
+    def forward(ctx, p: Tensor, h0: Tensor, activation: str) -> Tensor:
         from ._scan_kernels import minrnn_forward
 
-        p, bias, h0 = p.contiguous(), bias.contiguous(), h0.contiguous()
+        p, h0 = p.contiguous(), h0.contiguous()
         h = p.new_empty(p.shape[0], p.shape[1], p.shape[2] // 2)
         act = ACTIVATIONS.index(activation)
-        minrnn_forward(p.numpy(), bias.numpy(), h0.numpy(), h.numpy(), act)
-        ctx.save_for_backward(p, bias, h, h0)
+        minrnn_forward(p.numpy(), np.zeros(p.shape[2], p.numpy().dtype), h0.numpy(), h.numpy(), act)
+        ctx.save_for_backward(p, h, h0)
         ctx.act = act
         return h
 
@@ -164,16 +165,15 @@ class MinRNNScan(torch.autograd.Function):
     def backward(ctx, dh: Tensor):
         from ._scan_kernels import minrnn_backward
 
-        p, bias, h, h0 = ctx.saved_tensors
+        p, h, h0 = ctx.saved_tensors
         dp, dh0 = torch.empty_like(p), torch.empty_like(h0)
-        dbias = torch.empty(p.shape[0], p.shape[2], dtype=torch.float64)  # per batch row
-        minrnn_backward(p.numpy(), bias.numpy(), h.numpy(), h0.numpy(), dh.contiguous().numpy(),
-                        dp.numpy(), dbias.numpy(), dh0.numpy(), ctx.act)
-        db = dbias.sum(0).to(p.dtype) if ctx.needs_input_grad[1] else None
-        return dp, db, dh0, None
+        unused = np.empty((p.shape[0], p.shape[2]))  # the kernel's bias sums
+        minrnn_backward(p.numpy(), np.zeros(p.shape[2], p.numpy().dtype), h.numpy(), h0.numpy(),
+                        dh.contiguous().numpy(), dp.numpy(), unused, dh0.numpy(), ctx.act)
+        return dp, dh0, None
 
 
-_NUMPY = {torch.float32: np.float32, torch.float64: np.float64}
+_POOLED = (torch.float32, torch.float64)  # the dtypes the kernels take
 
 
 class Workspace:
@@ -204,13 +204,13 @@ class Workspace:
         numel = 1
         for n in shape:
             numel *= n
-        if dtype not in _NUMPY:
+        if dtype not in _POOLED:
             return torch.empty(shape, dtype=dtype)
         with self._lock:
             free = [e for e in self._pool if e[1] is None or e[1]() is None]
             entry = next((e for e in free if e[0].numel() == numel and e[0].dtype == dtype), None)
             if entry is None:
-                need = numel * np.dtype(_NUMPY[dtype]).itemsize
+                need = numel * dtype.itemsize
                 for e in free:  # make room: drop free buffers of other sizes, oldest first
                     if self.held_bytes() + need <= self.max_bytes:
                         break
@@ -312,22 +312,15 @@ def g_activation(x: Tensor) -> Tensor:
     return torch.where(x >= 0, x + 0.5, torch.sigmoid(x))
 
 
-def minrnn_scan(p: Tensor, h0: Tensor, activation: str = "g", impl: str = "auto",
-                bias: Tensor | None = None) -> Tensor:
-    """``h_t = (1 - σ(k_t)) h_{t-1} + σ(k_t) act(u_t)`` with ``[k | u] = p + bias``: p (B, T, 2H),
-    bias (2H,) or None, h0 (B, H).
+def minrnn_scan(p: Tensor, h0: Tensor, activation: str = "g", impl: str = "auto") -> Tensor:
+    """``h_t = (1 - σ(k_t)) h_{t-1} + σ(k_t) act(u_t)`` with ``p = [k | u]`` (B, T, 2H), h0 (B, H).
 
     The fused numba kernel where available, else the same math in torch over :func:`linear_scan`.
-    Passing the bias here rather than adding it to ``p`` first saves a pass over ``p``.
     """
     if activation not in ACTIVATIONS:
         raise SeqlabError(f"activation: expected one of {ACTIVATIONS}, got {activation!r}")
     if resolve_impl(impl, p) == "numba":
-        if bias is None:
-            bias = p.new_zeros(p.shape[-1])
-        return MinRNNScan.apply(p, bias, h0, activation)
-    if bias is not None:
-        p = p + bias
+        return MinRNNScan.apply(p, h0, activation)
     H = p.shape[-1] // 2
     z = torch.sigmoid(p[..., :H])
     v = g_activation(p[..., H:]) if activation == "g" else p[..., H:]

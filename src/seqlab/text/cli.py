@@ -81,7 +81,7 @@ def _train(args: argparse.Namespace) -> int:
     import torch
 
     from ..errors import SeqlabError
-    from ..utils import auto_threads, limit_threads, resolve_device, seed_everything
+    from ..utils import limit_threads, resolve_device, seed_everything, threads_option
     from .data import default_corpus, read_text, split_train_val
     from .model import LMConfig, RecurrentLM, save_lm
     from .sampling import sample
@@ -97,8 +97,7 @@ def _train(args: argparse.Namespace) -> int:
         raise SeqlabError(f"--minutes: expected a number >= 0 (0 for no limit), got {args.minutes}")
     if args.sample_length < 0:
         raise SeqlabError(f"--sample-length: expected an integer >= 0, got {args.sample_length}")
-    if args.threads < 0:
-        raise SeqlabError(f"--threads: expected 0 (automatic) or a number of CPU threads >= 1, got {args.threads}")
+    threads = threads_option(args.threads)
     cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, seq_len=args.seq_len, lr=args.lr,
                       clip=args.clip or None, max_minutes=args.minutes or None, schedule=args.schedule)
     device = resolve_device(args.device)
@@ -127,7 +126,6 @@ def _train(args: argparse.Namespace) -> int:
     n_params = sum(p.numel() for p in model.parameters())
     print(f"text: {source}, {len(text):,} characters, {len(ids):,} {unit}, vocabulary {len(vocab)}; "
           f"train {len(train_ids):,}, validation {len(val_ids):,}")
-    threads = args.threads or auto_threads()
     print(f"model: {args.layers}-layer {args.cell.upper()}, {args.hidden} units, {n_params:,} parameters, "
           f"backend {model.rnn.resolve_backend()}, device {device}"
           + (f", {threads} thread{'s' if threads > 1 else ''}" if device.type == "cpu" else ""))
