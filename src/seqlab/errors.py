@@ -40,3 +40,35 @@ def check_int(name: str, value: object, minimum: int = 1, none: str | None = Non
 def check_positive_int(name: str, value: object) -> int:
     """``value`` if it is an integer >= 1 (not a bool), else SeqlabError naming ``name``."""
     return check_int(name, value)
+
+
+def check_float(name: str, value: object, low: float | None = None, high: float | None = None,
+                low_open: bool = False, high_open: bool = False, none: str | None = None,
+                meaning: str = "") -> float | None:
+    """``value`` as a float if it is a finite number in the range, else SeqlabError naming ``name``.
+
+    ``low``/``high`` bound the range (``*_open``: the bound itself is excluded); ``none``: None is
+    allowed and this says what it means; NaN and infinities are always refused.
+    """
+    if value is None and none is not None:
+        return None
+    lo = "" if low is None else ("(" if low_open else "[") + f"{low:g}"
+    hi = "" if high is None else f"{high:g}" + (")" if high_open else "]")
+    if low is not None and high is not None:
+        what = f"a number in {lo}, {hi}"
+    elif low is not None:
+        what = f"a number {'>' if low_open else '>='} {low:g}"
+    elif high is not None:
+        what = f"a number {'<' if high_open else '<='} {high:g}"
+    else:
+        what = "a finite number"
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value == value \
+        and value not in (float("inf"), float("-inf"))
+    if ok and low is not None:
+        ok = value > low if low_open else value >= low
+    if ok and high is not None:
+        ok = value < high if high_open else value <= high
+    if not ok:
+        notes = "; ".join(filter(None, [meaning, none and f"or None for {none}"]))
+        raise SeqlabError(f"{name}: expected {what}{f' ({notes})' if notes else ''}, got {value!r}")
+    return float(value)

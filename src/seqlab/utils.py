@@ -76,6 +76,33 @@ def auto_threads() -> int:
     return max(1, min(torch.get_num_threads(), idle))
 
 
+_THREADS_AT_IMPORT = torch.get_num_threads()
+
+
+def user_set_threads() -> bool:
+    """True when the user chose torch's thread count: ``OMP_NUM_THREADS`` is set, or
+    ``torch.set_num_threads`` changed it since seqlab was imported."""
+    return bool(os.environ.get("OMP_NUM_THREADS")) or torch.get_num_threads() != _THREADS_AT_IMPORT
+
+
+def resolve_threads(threads: int | None) -> int | None:
+    """The one thread policy of every command and of ``fit``: ``None`` leaves torch's setting,
+    N >= 1 uses N, 0 (the default everywhere) uses :func:`auto_threads` unless the user set
+    torch's threads themselves (:func:`user_set_threads`), which is then respected."""
+    if threads is None:
+        return None
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 0:
+        raise SeqlabError(f"threads: expected 0 (automatic), a number of CPU threads >= 1, or None, got {threads!r}")
+    if threads == 0:
+        return None if user_set_threads() else auto_threads()
+    return threads
+
+
+def thread_policy(threads: int | None = 0):
+    """A context that applies :func:`resolve_threads` (torch and BLAS pools) and restores them."""
+    return limit_threads(resolve_threads(threads))
+
+
 def threads_option(value: int, option: str = "--threads") -> int:
     """A command line's thread count: ``value`` when >= 1, :func:`auto_threads` for 0; a negative
     value is a SeqlabError naming ``option``."""

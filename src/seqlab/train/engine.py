@@ -1,15 +1,14 @@
-"""The training engine behind ``Sequential.fit``, ``evaluate`` and ``predict``.
+"""``Sequential.fit``, ``evaluate`` and ``predict``: the Keras-style API on the one loop.
 
-One training step is exactly a hand-written PyTorch step (forward, loss, zero_grad, backward,
-optional clipping, optimizer step); the extras cost no host synchronisation: per-batch losses
-and metric sums stay tensors until the end of the epoch, and batch-level callback hooks run only
-when a callback overrides them.
+``fit`` is :class:`SequentialTask` run by :mod:`seqlab.train.loop`. One training step is exactly a
+hand-written PyTorch step (forward, loss, zero_grad, backward, optional clipping, optimizer
+step); the extras cost no host synchronisation: per-batch losses and metric sums stay tensors
+until the end of the epoch, and batch-level callback hooks run only when a callback overrides
+them.
 """
 
 from __future__ import annotations
 
-import sys
-import time
 from typing import Any, Sequence
 
 import numpy as np
@@ -17,12 +16,13 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader
 
-from ..errors import SeqlabError, check_int, check_positive_int
-from ..utils import is_interactive, resolve_device, seed_everything
+from ..errors import SeqlabError, check_float, check_int, check_positive_int
+from ..utils import seed_everything, thread_policy
 from . import distributed as D
-from .callbacks import Callback, overrides
+from .callbacks import Callback
 from .data import ArrayData, as_tensor, distributed_loader, split_batch
 from .history import History
+from .loop import Task, TrainConfig, _Run, num_shards, shard
 
 
 
@@ -85,51 +85,124 @@ def _fmt(logs: dict[str, float]) -> str:
     return " - ".join(f"{k}: {v:.4g}" for k, v in logs.items())
 
 
-def _autocast(device: torch.device, enabled: bool):
-    if not enabled:
-        return None, None
-    if device.type != "cuda":
-        raise SeqlabError("mixed_precision: needs a CUDA GPU; use mixed_precision=False on CPU")
-    if torch.cuda.is_bf16_supported():
-        return torch.bfloat16, None
-    return torch.float16, torch.amp.GradScaler("cuda")
+class SequentialTask(Task):
+    """``Sequential.fit`` as a task of the one loop: batches of (x, y), the compiled loss (plus
+    the L1/L2 penalty), the compiled metrics summed on the device, and Keras-style validation."""
+
+    def __init__(self, model, train: ArrayData | DataLoader, val: ArrayData | DataLoader | None,
+                 batch_size: int, shuffle: bool, l1: float, l2: float) -> None:
+        self.model, self.train, self.val = model, train, val
+        self.batch_size, self.shuffle = batch_size, shuffle
+        self.step = _Step(model)
+        self.penalized = [p for p in model.parameters() if p.dim() > 1] if (l1 or l2) else []
+        self.l1, self.l2 = l1, l2
+        self.dtype = model.param_dtype()
+        self.msums: list = []
+        self.mcounts: list = []
+
+    def configure_optimizer(self, config: TrainConfig) -> torch.optim.Optimizer:
+        return self.model.ensure_optimizer(self.device)
+
+    def on_train_begin(self) -> None:
+        if isinstance(self.train, ArrayData):
+            self.train = self.train.to(self.device)
+        else:
+            self.train = distributed_loader(self.train, self.ctx, self.shuffle, None)
+        if isinstance(self.val, ArrayData):
+            self.val = self.val.to(self.device)
+
+    def num_batches(self) -> int | None:
+        if isinstance(self.train, ArrayData):
+            return num_shards(self.train.n, self.batch_size, self.ctx)
+        return len(self.train)
+
+    def batches(self, epoch: int, generator: torch.Generator):
+        if isinstance(self.train, ArrayData):
+            x, y = self.train.x, self.train.y
+            for idx in shard(self.train.n, self.batch_size, self.shuffle, generator, self.ctx):
+                idx = idx.to(x.device)
+                yield x[idx], y[idx]
+            return
+        if hasattr(self.train.sampler, "set_epoch"):
+            self.train.sampler.set_epoch(epoch)
+        for b in self.train:
+            yield tuple(_to(t, self.device, self.dtype) for t in split_batch(b))
+
+    def on_epoch_begin(self, epoch: int) -> None:
+        self.msums = [0] * len(self.step.metrics)
+        self.mcounts = [0] * len(self.step.metrics)
+
+    def training_step(self, net, batch):
+        xb, yb = batch
+        step = self.step
+        out = net(xb, return_logits=step.fuse)
+        loss = step.loss(yb, out.float() if out.dtype != self.dtype else out, step.fuse)
+        if self.penalized:
+            loss = loss + _penalty(self.penalized, self.l1, self.l2)
+        if step.metrics:
+            with torch.no_grad():
+                pred = step.probs(out.detach())
+                for k, m in enumerate(step.metrics):
+                    s, c = m.update(yb, pred)
+                    self.msums[k] = self.msums[k] + s
+                    self.mcounts[k] += c
+        return loss, xb.shape[0]
+
+    def epoch_logs(self) -> dict[str, float]:
+        metrics = self.step.metrics
+        if not metrics:
+            return {}
+        vec = torch.stack([torch.as_tensor(s, dtype=torch.float64).cpu() for s in self.msums]
+                          + [torch.tensor(float(c), dtype=torch.float64) for c in self.mcounts])
+        vec = _all_sum(self.ctx, vec, self.device)
+        nm = len(metrics)
+        return {m.name: m.result(float(vec[k]), float(vec[nm + k])) for k, m in enumerate(metrics)}
+
+    def validate(self) -> dict[str, float]:
+        if self.val is None:
+            return {}
+        return {f"val_{k}": v for k, v in evaluate_data(self.model, self.val, self.batch_size, self.ctx).items()}
+
+    def on_epoch_end(self, epoch: int, logs: dict) -> None:
+        self.model.epochs_trained = epoch + 1
+
+    def state_dict(self):
+        sums = [torch.as_tensor(s, dtype=torch.float64).cpu() for s in self.msums]
+        return {"mcounts": list(self.mcounts)}, ({"msums": torch.stack(sums)} if sums else {})
+
+    def load_state_dict(self, meta, tensors) -> None:
+        if "mcounts" in meta:
+            self.mcounts = list(meta["mcounts"])
+            self.msums = [t.to(self.device) for t in tensors["msums"].unbind()] if "msums" in tensors else []
 
 
 def fit(model, x: Any = None, y: Any = None, batch_size: int = 32, epochs: int = 1, verbose: int = 1,
         callbacks: Sequence[Callback] | None = None, validation_split: float = 0.0,
         validation_data: Any = None, shuffle: bool = True, initial_epoch: int = 0,
         clipnorm: float | None = None, l1: float = 0.0, l2: float = 0.0, seed: int | None = None,
-        device: str | torch.device = "auto", mixed_precision: bool = False) -> History:
+        device: str | torch.device = "auto", mixed_precision: bool = False, threads: int | None = 0,
+        checkpoint: str | None = None, resume: bool = False) -> History:
     """Train ``model``; see :meth:`seqlab.model.Sequential.fit`."""
     if model.loss_fn is None:
         raise SeqlabError("fit: the model is not compiled; call model.compile(loss='mse', optimizer='adam') first")
     check_positive_int("batch_size", batch_size)
     check_positive_int("epochs", epochs)
-    if verbose not in (0, 1, 2):
-        raise SeqlabError(f"verbose: expected 0 (silent), 1 (progress bar) or 2 (one line per epoch), got {verbose!r}")
     check_int("initial_epoch", initial_epoch, 0)
-    if clipnorm is not None and not (isinstance(clipnorm, (int, float)) and clipnorm > 0):
-        raise SeqlabError(f"clipnorm: expected a positive number or None, got {clipnorm!r}")
     for nm, v in (("l1", l1), ("l2", l2)):
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
-            raise SeqlabError(f"{nm}: expected a non-negative penalty factor, got {v!r}")
-    if not isinstance(validation_split, (int, float)) or not 0 <= validation_split < 1:
-        raise SeqlabError(f"validation_split: expected a fraction in [0, 1), got {validation_split!r}")
+        check_float(nm, v, 0, meaning="a penalty factor")
+    check_float("validation_split", validation_split, 0, 1, high_open=True, meaning="a fraction")
+    config = TrainConfig(epochs=epochs, clipnorm=clipnorm, seed=seed, device=str(device), threads=threads,
+                         mixed_precision=mixed_precision, verbose=verbose, epoch_lines=True,
+                         checkpoint=None if checkpoint is None else str(checkpoint), resume=resume,
+                         lr=1.0)  # lr: the compiled optimizer's own rate is used
     callbacks = list(callbacks or [])
-    for cb in callbacks:
-        if not isinstance(cb, Callback):
-            raise SeqlabError(f"callbacks: expected seqlab.train.callbacks.Callback instances, got {type(cb).__name__}")
 
-    seed_everything(seed)
-    dev = resolve_device(device)
-    ctx, dev = D.setup(dev)
-
-    train = make_data(model, x, y)
+    train_data = make_data(model, x, y)
     val = None
     if validation_split:
-        if not isinstance(train, ArrayData):
+        if not isinstance(train_data, ArrayData):
             raise SeqlabError("validation_split: works with arrays only; pass validation_data with a DataLoader")
-        train, val = train.split(validation_split)
+        train_data, val = train_data.split(validation_split)
     if validation_data is not None:
         if isinstance(validation_data, DataLoader):
             val = validation_data
@@ -138,162 +211,20 @@ def fit(model, x: Any = None, y: Any = None, batch_size: int = 32, epochs: int =
         else:
             raise SeqlabError("validation_data: expected a tuple (x_val, y_val) or a DataLoader")
 
+    seed_everything(seed)
     if not model.built:
-        model.build_from(_first_x(train))  # lazy build from one sample (on CPU, before moving to the device)
-    for nm, d in (("x", train), ("validation_data", val)):
+        model.build_from(_first_x(train_data))  # lazy build from one sample (on CPU, before moving to the device)
+    for nm, d in (("x", train_data), ("validation_data", val)):
         if isinstance(d, ArrayData):
             model.check_input_shape(tuple(d.x.shape), nm)
-    if model.device() != dev:
-        model.to(dev)
-    opt = model.ensure_optimizer(dev)
-    if isinstance(train, ArrayData):
-        train = train.to(dev)
-    else:
-        train = distributed_loader(train, ctx, shuffle, seed)
-    if isinstance(val, ArrayData):
-        val = val.to(dev)
-
-    net = model
-    if ctx.enabled:
-        from torch.nn.parallel import DistributedDataParallel as DDP
-
-        net = DDP(model, device_ids=[dev.index] if dev.type == "cuda" else None)
-    amp_dtype, scaler = _autocast(dev, mixed_precision)
-
-    step = _Step(model)
-    loss_fn, metrics, fuse = step.loss, step.metrics, step.fuse
-    dtype = model.param_dtype()
-    penalized = [p for p in model.parameters() if p.dim() > 1] if (l1 or l2) else []
-    gen = None
-    if seed is not None:
-        gen = torch.Generator().manual_seed(seed)
-
-    history = History()
-    n_steps = train.num_batches(batch_size, ctx) if isinstance(train, ArrayData) else len(train)
-    history.params = {"epochs": epochs, "steps": n_steps, "verbose": verbose, "batch_size": batch_size}
-    model.stop_training = False
-    for cb in callbacks:
-        cb.set_model(model)
-        cb.is_main = ctx.is_main
-    begin_cbs = [cb for cb in callbacks if overrides(cb, "on_train_batch_begin")]
-    grad_cbs = [cb for cb in callbacks if overrides(cb, "on_after_backward")]
-    end_cbs = [cb for cb in callbacks if overrides(cb, "on_train_batch_end")]
-    show = verbose if ctx.is_main else 0
-    bar = show == 1 and is_interactive() and not _no_progress()
-
-    for cb in callbacks:
-        cb.on_train_begin({})
-    gstep = 0
-    logs: dict[str, float] = {}
-    for epoch in range(initial_epoch, epochs):
-        for cb in callbacks:
-            cb.on_epoch_begin(epoch, {})
-        model.train()
-        t0 = time.perf_counter()
-        losses: list[Tensor] = []
-        sizes: list[int] = []
-        msums: list[Tensor | int] = [0] * len(metrics)
-        mcounts = [0] * len(metrics)
-        if isinstance(train, ArrayData):
-            batches = train.train_batches(batch_size, shuffle, epoch, seed, gen, ctx)
-        else:
-            if hasattr(train.sampler, "set_epoch"):
-                train.sampler.set_epoch(epoch)
-            batches = (tuple(_to(t, dev, dtype) for t in split_batch(b)) for b in train)
-        pbar = None
-        if bar:
-            from tqdm.auto import tqdm
-
-            pbar = tqdm(total=n_steps, desc=f"Epoch {epoch + 1}/{epochs}", leave=True, dynamic_ncols=True,
-                        file=sys.stderr)
-            every = max(1, n_steps // 20)
-        for i, (xb, yb) in enumerate(batches):
-            if begin_cbs:
-                for cb in begin_cbs:
-                    cb.on_train_batch_begin(gstep, {})
-            if amp_dtype is None:
-                out = net(xb, return_logits=fuse)
-                loss = loss_fn(yb, out, fuse)
-            else:
-                with torch.autocast(dev.type, dtype=amp_dtype):
-                    out = net(xb, return_logits=fuse)
-                    loss = loss_fn(yb, out.float(), fuse)
-            if penalized:
-                loss = loss + _penalty(penalized, l1, l2)
-            opt.zero_grad(set_to_none=True)
-            if scaler is None:
-                loss.backward()
-            else:
-                scaler.scale(loss).backward()
-                scaler.unscale_(opt)
-            if grad_cbs:
-                for cb in grad_cbs:
-                    cb.on_after_backward(model, gstep)
-            if clipnorm:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), clipnorm)
-            if scaler is None:
-                opt.step()
-            else:
-                scaler.step(opt)
-                scaler.update()
-            ld = loss.detach()
-            losses.append(ld)
-            sizes.append(xb.shape[0])
-            if metrics:
-                with torch.no_grad():
-                    pred = step.probs(out.detach())
-                    for k, m in enumerate(metrics):
-                        s, c = m.update(yb, pred)
-                        msums[k] = msums[k] + s
-                        mcounts[k] += c
-            if end_cbs:
-                for cb in end_cbs:
-                    cb.on_train_batch_end(gstep, {"loss": ld, "size": xb.shape[0]})
-            gstep += 1
-            if pbar is not None:
-                pbar.update(1)
-                if i % every == 0:
-                    pbar.set_postfix_str(f"loss: {ld.item():.4g}")
-            if model.stop_training and end_cbs:
-                break
-        # epoch values: one sync here
-        if not losses:
-            raise SeqlabError("x: no training batches (empty data)")
-        w = torch.tensor(sizes, dtype=torch.float64)
-        tot = torch.stack(losses).double().cpu() @ w
-        vec = torch.stack([tot, w.sum()] + [torch.as_tensor(s, dtype=torch.float64).cpu() for s in msums]
-                          + [torch.tensor(float(c), dtype=torch.float64) for c in mcounts])
-        vec = _all_sum(ctx, vec, dev)
-        logs = {"loss": float(vec[0] / vec[1])}
-        nm = len(metrics)
-        for k, m in enumerate(metrics):
-            logs[m.name] = m.result(float(vec[2 + k]), float(vec[2 + nm + k]))
-        if val is not None:
-            vlogs = evaluate_data(model, val, batch_size, ctx)
-            logs.update({f"val_{k}": v for k, v in vlogs.items()})
-        logs["lr"] = float(opt.param_groups[0]["lr"])
-        history.record(epoch, logs)
-        model.epochs_trained = epoch + 1
-        if pbar is not None:
-            pbar.set_postfix_str(_fmt({k: v for k, v in logs.items() if k != "lr"}))
-            pbar.close()
-        elif show:
-            print(f"Epoch {epoch + 1}/{epochs} - {time.perf_counter() - t0:.2f}s - "
-                  f"{_fmt({k: v for k, v in logs.items() if k != 'lr'})}", flush=True)
-        for cb in callbacks:
-            cb.on_epoch_end(epoch, logs)
-        if model.stop_training:
-            break
-    for cb in callbacks:
-        cb.on_train_end(logs)
+    task = SequentialTask(model, train_data, val, batch_size, shuffle, l1, l2)
+    run = _Run(task, config, callbacks)
+    run.n.epoch = initial_epoch
+    with thread_policy(threads):
+        history = run.run()
+    history.params.update({"batch_size": batch_size, "verbose": verbose})
     model.history = history
     return history
-
-
-def _no_progress() -> bool:
-    import os
-
-    return bool(os.environ.get("SEQLAB_NO_PROGRESS"))
 
 
 def _penalty(params: list[Tensor], l1: float, l2: float) -> Tensor:

@@ -8,13 +8,16 @@ from typing import Any
 class History:
     """``history[name]`` is the list of per-epoch values of ``name`` ('loss', 'val_loss', 'mae', ...).
 
-    ``epoch`` lists the epoch indices; ``params`` holds fit's settings (epochs, steps, ...).
+    ``epoch`` lists the epoch indices; ``params`` holds fit's settings (epochs, steps, ...);
+    ``stopped`` says why training ended early; ``best_epoch`` is the epoch whose weights were kept.
     """
 
     def __init__(self) -> None:
         self.history: dict[str, list[float]] = {}
         self.epoch: list[int] = []
         self.params: dict[str, Any] = {}
+        self.stopped: str = ""  # why training ended before its epoch limit ("" when it did not)
+        self.best_epoch: int = -1  # the epoch whose weights were kept
 
     def record(self, epoch: int, logs: dict[str, float]) -> None:
         self.epoch.append(epoch)

@@ -1,0 +1,139 @@
+"""One command-line language for every job: the shared options, their parsing and checks.
+
+Every training command adds its options with :func:`add_model_options` and
+:func:`add_training_options`, giving only its own defaults, so the same option has the same name,
+type, meaning and error in every job: ``--cell --hidden --layers --dropout --epochs --minutes
+--lr --batch-size --seed --threads --device --save --resume --quiet``. Old spellings stay as
+aliases (``--hidden-size``, ``--out`` for ``--save``). ``--minutes 0`` means "no time limit"
+everywhere. Numbers are checked by argparse types that refuse NaN, infinities and values out of
+range with one line on stderr and exit code 2. :func:`check_output` checks an output path before
+any work starts; :func:`train_config` turns the parsed options into a
+:class:`seqlab.train.TrainConfig`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+from .errors import SeqlabError
+
+
+def int_type(name: str, minimum: int = 1, maximum: int | None = None):
+    """An argparse type: an integer in ``[minimum, maximum]``."""
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name}: expected an integer, got {text!r}") from None
+        if v < minimum or (maximum is not None and v > maximum):
+            rng = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
+            raise argparse.ArgumentTypeError(f"{name}: expected an integer {rng}, got {text!r}")
+        return v
+    return parse
+
+
+def float_type(name: str, low: float | None = None, high: float | None = None, low_open: bool = False,
+               high_open: bool = False):
+    """An argparse type: a finite number in the range (NaN and infinities are refused)."""
+    def parse(text: str) -> float:
+        try:
+            v = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name}: expected a number, got {text!r}") from None
+        ok = math.isfinite(v)
+        if ok and low is not None:
+            ok = v > low if low_open else v >= low
+        if ok and high is not None:
+            ok = v < high if high_open else v <= high
+        if not ok:
+            lo = "" if low is None else f"{'>' if low_open else '>='} {low:g}"
+            hi = "" if high is None else f"{'<' if high_open else '<='} {high:g}"
+            rng = " and ".join(filter(None, [lo, hi]))
+            raise argparse.ArgumentTypeError(f"{name}: expected a finite number{' ' + rng if rng else ''}, got {text!r}")
+        return v
+    return parse
+
+
+def add_model_options(p: argparse.ArgumentParser | Any, cells: Sequence[str], cell: str, hidden: int,
+                      layers: int = 1, dropout: float = 0.0) -> None:
+    """``--cell --hidden (--hidden-size) --layers --dropout`` with this job's defaults."""
+    p.add_argument("--cell", choices=list(cells), default=cell, help=f"recurrent cell (default {cell})")
+    p.add_argument("--hidden", "--hidden-size", dest="hidden", type=int_type("--hidden", 1, 1_000_000),
+                   default=hidden, help=f"hidden units per layer (default {hidden})")
+    p.add_argument("--layers", type=int_type("--layers", 1, 1000), default=layers,
+                   help=f"stacked recurrent layers (default {layers})")
+    p.add_argument("--dropout", type=float_type("--dropout", 0, 1, high_open=True), default=dropout,
+                   help=f"dropout rate in [0, 1) (default {dropout:g})")
+
+
+def add_training_options(p: argparse.ArgumentParser | Any, *, epochs: int, lr: float, batch_size: int,
+                         minutes: float = 0.0, save: str | None = None, threads_default: int = 0) -> None:
+    """The training options every job shares, with this job's defaults."""
+    p.add_argument("--epochs", type=int_type("--epochs", 1, 10**9), default=epochs,
+                   help=f"most passes over the data (default {epochs})")
+    p.add_argument("--minutes", type=float_type("--minutes", 0), default=minutes,
+                   help=f"training time budget in minutes; 0 for no limit (default {minutes:g})")
+    p.add_argument("--lr", type=float_type("--lr", 0, 10, low_open=True), default=lr,
+                   help=f"learning rate (default {lr:g})")
+    p.add_argument("--batch-size", type=int_type("--batch-size", 1, 10**7), default=batch_size,
+                   help=f"batch size (default {batch_size})")
+    p.add_argument("--seed", type=int_type("--seed", 0, 2**63 - 1), default=0, help="random seed (default 0)")
+    add_runtime_options(p, threads_default)
+    p.add_argument("--save", "--out", dest="save", metavar="PATH", default=save,
+                   help=f"model file to write (.safetensors){f' (default {save})' if save else ''}")
+    p.add_argument("--resume", action="store_true",
+                   help="continue an interrupted run from the checkpoint next to --save (PATH.ckpt.safetensors)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars or per-epoch lines")
+
+
+def add_runtime_options(p: argparse.ArgumentParser | Any, threads_default: int = 0) -> None:
+    """``--threads`` and ``--device``, for training and inference commands alike."""
+    p.add_argument("--threads", type=int_type("--threads", 0, 4096), default=threads_default,
+                   help="CPU threads; 0 picks the cores the machine's load leaves idle (default "
+                        f"{threads_default or '0, automatic'})")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
+
+
+def check_output(path: str | os.PathLike | None, option: str, suffixes: Sequence[str] = ()) -> Path | None:
+    """Check an output path before any work: not a folder, its folder exists and is a folder,
+    and (when ``suffixes`` is given) a supported extension. Returns it as a Path."""
+    if path is None:
+        return None
+    p = Path(path)
+    if str(path) == "" or p.name in ("", ".", ".."):
+        raise SeqlabError(f"{option}: expected a file name, got {str(path)!r}")
+    if p.is_dir():
+        raise SeqlabError(f"{option}: {str(path)!r} is a folder; give a file name such as {str(p / 'model.safetensors')!r}")
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.exists():
+        raise SeqlabError(f"{option}: folder {str(parent)!r} does not exist; create it first or choose another path")
+    if not parent.is_dir():
+        raise SeqlabError(f"{option}: {str(parent)!r} is a file, not a folder; choose another path")
+    if p.exists() and not p.is_file():
+        raise SeqlabError(f"{option}: {str(path)!r} exists and is not a regular file; choose another path")
+    if suffixes and p.suffix.lower() not in suffixes:
+        raise SeqlabError(f"{option}: expected a file ending in {' or '.join(suffixes)}, got {str(path)!r}")
+    return p
+
+
+def train_config(args: argparse.Namespace, **fields: Any):
+    """A :class:`seqlab.train.TrainConfig` from the shared options, plus this job's ``fields``.
+
+    The checkpoint goes next to ``--save`` (see :func:`seqlab.train.checkpoint.checkpoint_path`);
+    without ``--save`` there is nowhere to keep one, and ``--resume`` is refused."""
+    from .train import TrainConfig
+    from .train.checkpoint import checkpoint_path
+
+    save = getattr(args, "save", None)
+    if getattr(args, "resume", False) and not save:
+        raise SeqlabError("--resume: needs --save PATH, the model file of the interrupted run (its checkpoint "
+                          "is PATH.ckpt.safetensors)")
+    base = dict(epochs=args.epochs, minutes=args.minutes or None, lr=args.lr, seed=args.seed,
+                device=args.device, threads=args.threads, verbose=0 if getattr(args, "quiet", False) else 1,
+                checkpoint=str(checkpoint_path(save)) if save else None, resume=bool(getattr(args, "resume", False)))
+    base.update(fields)
+    return TrainConfig(**base)

@@ -1,0 +1,519 @@
+"""The one training loop. Every job (and ``Sequential.fit``) hands it a :class:`Task`.
+
+A task says what a batch is and what the loss of a batch is; the loop owns everything else:
+threads, device placement, DistributedDataParallel under ``torchrun`` (gloo on CPU, nccl on GPU),
+mixed precision, zero-grad / backward / clipping / optimizer step, the learning-rate schedule,
+the step limit and the time budget, validation with early stopping and the best weights,
+callbacks, the progress bar, and checkpoints to resume from. See docs/train.md.
+
+Determinism: with a seed, each epoch's data order comes from a generator seeded by
+``(seed, epoch)`` (:func:`epoch_generator`), so a run resumed from a checkpoint draws the same
+order, skips the batches already done, and (with the checkpointed generator states) ends with
+bit-identical weights on CPU.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from dataclasses import asdict, dataclass
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from ..errors import SeqlabError, check_float, check_int
+from ..utils import is_interactive, resolve_device, seed_everything, thread_policy
+from . import checkpoint as ckpt
+from . import distributed as D
+from .callbacks import Callback, overrides
+from .history import History
+from .optimizers import state_from_file, state_to_file
+from .schedules import SCHEDULES, lr_factor
+
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+
+
+@dataclass
+class TrainConfig:
+    """How the loop trains. Every job's options map onto these fields.
+
+    Limits (training stops at the first one reached): ``epochs`` (None: no limit), ``max_steps``
+    optimizer steps, ``minutes`` of training time measured by ``clock`` ("wall", or "cpu": this
+    process's CPU time, which a busy shared machine does not stretch). At least one must be set.
+
+    ``monitor`` names a logged value (such as "val_loss") to watch at each epoch end, minimised or
+    maximised by ``mode``: ``patience`` epochs without an improvement of more than ``min_delta``
+    stop training, ``restore_best`` puts back the weights of the best epoch at the end, and
+    ``lr_plateau_factor`` multiplies the rate at every epoch without improvement.
+
+    ``threads``: 0 picks the cores the machine's load leaves idle (see
+    :func:`seqlab.utils.auto_threads`), N >= 1 uses N, None leaves torch's setting alone.
+    ``checkpoint``: the file to write at each epoch end and every ``checkpoint_minutes`` of
+    training (or ``checkpoint_steps`` steps); ``resume`` continues from it.
+    """
+
+    epochs: int | None = 10
+    max_steps: int | None = None
+    minutes: float | None = None
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    clipnorm: float | None = None
+    schedule: str = "constant"
+    min_lr: float = 0.05
+    decay_fraction: float = 0.2
+    monitor: str | None = None
+    mode: str = "min"
+    min_delta: float = 0.0
+    patience: int | None = None
+    restore_best: bool = False
+    lr_plateau_factor: float | None = None
+    seed: int | None = 0
+    device: str = "auto"
+    threads: int | None = 0
+    mixed_precision: bool = False
+    verbose: int = 1
+    epoch_lines: bool = False
+    checkpoint: str | None = None
+    checkpoint_minutes: float | None = 5.0
+    checkpoint_steps: int | None = None
+    resume: bool = False
+    clock: str = "wall"
+
+    def __post_init__(self) -> None:
+        check_int("epochs", self.epochs, 1, none="no epoch limit")
+        check_int("max_steps", self.max_steps, 1, none="no step limit")
+        check_float("minutes", self.minutes, 0, low_open=True, none="no time limit")
+        if self.epochs is None and self.max_steps is None and self.minutes is None:
+            raise SeqlabError("epochs, max_steps, minutes: set at least one limit, or training never stops")
+        check_float("lr", self.lr, 0, low_open=True, meaning="the learning rate")
+        check_float("weight_decay", self.weight_decay, 0)
+        check_float("clipnorm", self.clipnorm, 0, low_open=True, none="no clipping")
+        if self.schedule not in SCHEDULES:
+            raise SeqlabError(f"schedule: expected one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
+        check_float("min_lr", self.min_lr, 0, 1, meaning="a fraction of lr")
+        check_float("decay_fraction", self.decay_fraction, 0, 1, low_open=True, meaning="a fraction of the run")
+        if self.mode not in ("min", "max"):
+            raise SeqlabError(f"mode: expected 'min' or 'max', got {self.mode!r}")
+        check_float("min_delta", self.min_delta, 0)
+        check_int("patience", self.patience, 1, none="no early stopping")
+        check_float("lr_plateau_factor", self.lr_plateau_factor, 0, 1, low_open=True, high_open=True, none="no cuts")
+        if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int)
+                                      or not 0 <= self.seed < 2**63):
+            raise SeqlabError(f"seed: expected an integer in [0, 2**63) or None, got {self.seed!r}")
+        check_int("threads", self.threads, 0, none="torch's own setting", meaning="0 picks the idle cores")
+        if self.verbose not in (0, 1, 2):
+            raise SeqlabError(f"verbose: expected 0 (silent), 1 (progress bar) or 2 (one line per epoch), got {self.verbose!r}")
+        check_float("checkpoint_minutes", self.checkpoint_minutes, 0, low_open=True, none="only at epoch ends")
+        check_int("checkpoint_steps", self.checkpoint_steps, 1, none="no step-based checkpoints")
+        if self.resume and not self.checkpoint:
+            raise SeqlabError("resume: needs the checkpoint path (config.checkpoint) to resume from")
+        if self.clock not in CLOCKS:
+            raise SeqlabError(f"clock: expected one of {tuple(CLOCKS)}, got {self.clock!r}")
+
+
+class Task:
+    """What a job gives the loop; override what applies (see docs/train.md for a worked example).
+
+    The loop sets ``device`` (where the model is), ``ctx`` (rank and world size) and ``is_main``
+    (only rank 0 prints and writes) before training starts.
+    """
+
+    model: nn.Module
+    device: torch.device = torch.device("cpu")
+    ctx: D.DistContext = D.DistContext()
+    is_main: bool = True
+    stop_reason: str = ""  # set to a reason to stop at the end of this epoch
+    find_unused_parameters: bool = False  # for DistributedDataParallel
+
+    def configure_optimizer(self, config: TrainConfig) -> torch.optim.Optimizer:
+        """The optimizer (default: Adam at ``config.lr`` with ``config.weight_decay``)."""
+        return torch.optim.Adam(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+
+    def num_batches(self) -> int | None:
+        """Batches per epoch on this process, if known (for the progress bar and schedules)."""
+        return None
+
+    def batches(self, epoch: int, generator: torch.Generator) -> Iterable[Any]:
+        """This process's batches of ``epoch``, on ``self.device``. Draw any randomness of the
+        data order from ``generator`` so that a resumed run draws the same (see :func:`shard`)."""
+        raise NotImplementedError
+
+    def training_step(self, net: nn.Module, batch: Any) -> Tensor | tuple[Tensor, float]:
+        """The loss of one batch, computed through ``net`` (the model, or its DDP wrapper); or
+        ``(loss, weight)`` where the epoch's mean loss weighs batches by ``weight``."""
+        raise NotImplementedError
+
+    def epoch_logs(self) -> dict[str, float]:
+        """Extra training values of the epoch just ended (metrics the task accumulated)."""
+        return {}
+
+    def validate(self) -> dict[str, float]:
+        """Named validation values after an epoch (``{}`` for none). Every process runs it."""
+        return {}
+
+    def on_train_begin(self) -> None: ...
+    def on_epoch_begin(self, epoch: int) -> None: ...
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None: ...
+    def on_train_end(self, logs: dict[str, Any]) -> None: ...
+
+    def state_dict(self) -> tuple[dict[str, Any], dict[str, Tensor]]:
+        """The task's own state for a checkpoint: (JSON part, tensors)."""
+        return {}, {}
+
+    def load_state_dict(self, meta: dict[str, Any], tensors: dict[str, Tensor]) -> None: ...
+
+
+def epoch_generator(seed: int, epoch: int) -> torch.Generator:
+    """The generator of epoch ``epoch``'s data order: a function of ``(seed, epoch)`` alone."""
+    state = np.random.SeedSequence([seed, epoch]).generate_state(2, dtype=np.uint32)
+    return torch.Generator().manual_seed(int(state[0]) << 32 | int(state[1]))
+
+
+def shard(n: int, batch_size: int, shuffle: bool, generator: torch.Generator | None,
+          ctx: D.DistContext) -> list[Tensor]:
+    """Index batches of ``n`` samples for this process: one order for every process, cut into
+    global batches of ``batch_size * world_size``, each process taking every world_size-th index
+    of each. So N processes at ``batch_size`` see the global batches of one process at
+    ``N * batch_size``. A last global batch too small to give every process a sample is dropped
+    under multi-process training (a process with no batch would stall the others)."""
+    order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
+    w = ctx.world_size
+    g = batch_size * w
+    out = []
+    for i in range(0, n, g):
+        chunk = order[i:i + g]
+        if len(chunk) < w:
+            break
+        out.append(chunk[ctx.rank::w])
+    return out
+
+
+def num_shards(n: int, batch_size: int, ctx: D.DistContext) -> int:
+    """How many batches :func:`shard` gives each process."""
+    g = batch_size * ctx.world_size
+    full, rest = divmod(n, g)
+    return full + (1 if rest >= ctx.world_size else 0)
+
+
+@dataclass
+class _Counters:
+    epoch: int = 0  # the epoch running (or next to run)
+    batch: int = 0  # batches done in that epoch
+    step: int = 0  # optimizer steps done
+    seconds: float = 0.0  # training time spent
+    plateau: float = 1.0  # product of the lr cuts
+    best: float | None = None
+    best_epoch: int = -1
+    wait: int = 0
+    finished: bool = False
+    stop: str = ""
+
+
+class _Run:
+    def __init__(self, task: Task, config: TrainConfig, callbacks: Sequence[Callback]) -> None:
+        for cb in callbacks:
+            if not isinstance(cb, Callback):
+                raise SeqlabError(f"callbacks: expected seqlab.train.callbacks.Callback instances, got {type(cb).__name__}")
+        self.task, self.c, self.callbacks = task, config, list(callbacks)
+        self.history = History()
+        self.n = _Counters()
+        self.best_state: dict[str, Tensor] | None = None
+        self.sums: list[Tensor] = []
+
+    # -- set-up --------------------------------------------------------------------------------
+    def setup(self) -> None:
+        c, task = self.c, self.task
+        seed_everything(c.seed)
+        self.base_seed = c.seed if c.seed is not None else int(torch.randint(0, 2**62, (1,)))
+        self.ctx, dev = D.setup(resolve_device(c.device))
+        task.device, task.ctx, task.is_main = dev, self.ctx, self.ctx.is_main
+        model = task.model
+        if next(model.parameters()).device != dev:
+            model.to(dev)
+        self.opt = task.configure_optimizer(c)
+        for g in self.opt.param_groups:
+            g.setdefault("initial_lr", g["lr"])
+        self.net = model
+        if self.ctx.enabled:
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            self.net = DDP(model, device_ids=[dev.index] if dev.type == "cuda" else None,
+                           find_unused_parameters=task.find_unused_parameters)
+        self.amp, self.scaler = _autocast(dev, c.mixed_precision)
+        self.clock = CLOCKS[c.clock]
+        self.budget = None if c.minutes is None else 60.0 * c.minutes
+        nb = task.num_batches()
+        limits = [s for s in (c.max_steps, nb * c.epochs if nb and c.epochs else None) if s]
+        self.total_steps = min(limits) if limits else None
+        self.scheduled = c.schedule != "constant" or c.lr_plateau_factor is not None
+        self.nb = nb
+        self.history.params = {"epochs": c.epochs, "steps": nb, "max_steps": c.max_steps, "minutes": c.minutes}
+        for cb in self.callbacks:
+            cb.set_model(model)
+            cb.is_main = self.ctx.is_main
+        self.grad_cbs = [cb for cb in self.callbacks if overrides(cb, "on_after_backward")]
+        self.begin_cbs = [cb for cb in self.callbacks if overrides(cb, "on_train_batch_begin")]
+        self.end_cbs = [cb for cb in self.callbacks if overrides(cb, "on_train_batch_end")]
+        model.stop_training = False
+        if c.resume:
+            self.restore(c.checkpoint)
+
+    # -- checkpoints ---------------------------------------------------------------------------
+    def save_checkpoint(self) -> None:
+        c, task = self.c, self.task
+        if not c.checkpoint or not self.ctx.is_main:
+            return
+        opt_meta, tensors = state_to_file(self.opt)
+        tensors.update({f"model/{k}": v for k, v in task.model.state_dict().items()})
+        if self.best_state is not None:
+            tensors.update({f"best/{k}": v for k, v in self.best_state.items()})
+        rng_meta, rng_t = ckpt.capture_rng()
+        tensors.update(rng_t)
+        task_meta, task_t = task.state_dict()
+        tensors.update({f"task/{k}": v for k, v in task_t.items()})
+        if self.sums:
+            tensors["engine/sums"] = torch.stack([s.detach().double().cpu() for s in self.sums])
+        meta = {"counters": asdict(self.n), "base_seed": self.base_seed, "optimizer": opt_meta, "rng": rng_meta,
+                "task": task_meta, "history": {"epoch": self.history.epoch, "values": self.history.history},
+                "config": {k: v for k, v in asdict(c).items() if k in ("epochs", "max_steps", "seed", "lr")}}
+        ckpt.save(c.checkpoint, meta, tensors)
+        self.last_save = self.n.seconds
+
+    def restore(self, path: str) -> None:
+        meta, tensors = ckpt.load(path)
+        task = self.task
+        try:
+            weights = {k[6:]: v for k, v in tensors.items() if k.startswith("model/")}
+            task.model.load_state_dict(weights)
+            state_from_file(self.opt, meta["optimizer"], tensors)
+            best = {k[5:]: v for k, v in tensors.items() if k.startswith("best/")}
+            self.best_state = best or None
+            self.n = _Counters(**meta["counters"])
+            self.base_seed = int(meta["base_seed"])
+            self.history.epoch = list(meta["history"]["epoch"])
+            self.history.history = {k: list(v) for k, v in meta["history"]["values"].items()}
+            task.load_state_dict(meta.get("task") or {},
+                                 {k[5:]: v for k, v in tensors.items() if k.startswith("task/")})
+            dev = self.task.device
+            self.sums = [t.to(dev) for t in tensors["engine/sums"].unbind()] if "engine/sums" in tensors else []
+            ckpt.restore_rng(meta["rng"], tensors)
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+            raise SeqlabError(f"--resume: checkpoint {str(path)!r} does not fit this run (another model, "
+                              f"options or job?): {exc}") from exc
+        for g in self.opt.param_groups:  # the optimizer state was saved after the last lr update
+            g.setdefault("initial_lr", g["lr"])
+
+    def checkpoint_due(self) -> bool:
+        c = self.c
+        if not c.checkpoint:
+            return False
+        if c.checkpoint_steps and self.n.step % c.checkpoint_steps == 0:
+            return True
+        return c.checkpoint_minutes is not None and self.n.seconds - self.last_save >= 60.0 * c.checkpoint_minutes
+
+    # -- the loop ------------------------------------------------------------------------------
+    def run(self) -> History:
+        self.setup()
+        c, task, n = self.c, self.task, self.n
+        self.last_save = n.seconds
+        logs: dict[str, Any] = {}
+        if not n.finished:
+            task.on_train_begin()
+            for cb in self.callbacks:
+                cb.on_train_begin({})
+            while (c.epochs is None or n.epoch < c.epochs) and not n.stop:
+                logs = self.run_epoch()
+            self.finish()
+            n.finished = True
+            self.save_checkpoint()
+        elif self.history.epoch:
+            logs = {k: v[-1] for k, v in self.history.history.items()}
+        task.on_train_end(logs)
+        for cb in self.callbacks:
+            cb.on_train_end(logs)
+        task.model.eval()
+        self.history.stopped = n.stop
+        return self.history
+
+    def run_epoch(self) -> dict[str, Any]:
+        c, task, n = self.c, self.task, self.n
+        epoch = n.epoch
+        if n.batch == 0:
+            self.sums = []
+            for cb in self.callbacks:
+                cb.on_epoch_begin(epoch, {})
+            task.on_epoch_begin(epoch)
+        task.model.train()
+        it = iter(task.batches(epoch, epoch_generator(self.base_seed, epoch)))
+        for _ in range(n.batch):  # resumed mid-epoch: the same order, without the batches done
+            next(it, None)
+        bar = self.progress_bar(epoch)
+        self.bar_shown = bar is not None
+        t_epoch = time.perf_counter()
+        for batch in it:
+            t0 = self.clock()
+            self.train_step(batch)
+            n.step += 1
+            n.batch += 1
+            n.seconds += self.clock() - t0
+            if bar is not None:
+                bar.update(1)
+                if n.batch % max(1, (self.nb or 20) // 20) == 0:
+                    bar.set_postfix_str(f"loss: {float(self.sums[0] / self.sums[1]):.4g}")
+            if c.max_steps is not None and n.step >= c.max_steps:
+                n.stop = f"step limit of {c.max_steps} reached"
+            elif self.budget is not None and n.seconds >= self.budget:
+                n.stop = f"time budget of {c.minutes:g} min reached"
+            if n.stop or task.model.stop_training and self.end_cbs:
+                break
+            if self.checkpoint_due():
+                self.save_checkpoint()
+        if bar is not None:
+            bar.close()
+        if n.batch == 0:
+            raise SeqlabError("data: the epoch has no training batches (empty data, or fewer samples than "
+                              "processes); use more data or fewer processes")
+        logs = self.end_epoch(epoch, time.perf_counter() - t_epoch)
+        return logs
+
+    def train_step(self, batch: Any) -> None:
+        c, task, opt = self.c, self.task, self.opt
+        step = self.n.step
+        for cb in self.begin_cbs:
+            cb.on_train_batch_begin(step, {})
+        if self.scheduled:
+            self.set_lr()
+        if self.amp is None:
+            out = task.training_step(self.net, batch)
+        else:
+            with torch.autocast(task.device.type, dtype=self.amp):
+                out = task.training_step(self.net, batch)
+        loss, weight = out if isinstance(out, tuple) else (out, 1.0)
+        opt.zero_grad(set_to_none=True)
+        if self.scaler is None:
+            loss.backward()
+        else:
+            self.scaler.scale(loss).backward()
+            self.scaler.unscale_(opt)
+        for cb in self.grad_cbs:
+            cb.on_after_backward(task.model, step)
+        if c.clipnorm:
+            torch.nn.utils.clip_grad_norm_(task.model.parameters(), c.clipnorm)
+        if self.scaler is None:
+            opt.step()
+        else:
+            self.scaler.step(opt)
+            self.scaler.update()
+        ld = loss.detach().float()
+        if not self.sums:
+            self.sums = [torch.zeros((), dtype=torch.float64, device=ld.device),
+                         torch.zeros((), dtype=torch.float64, device=ld.device)]
+        self.sums[0] += ld.double() * weight  # stays on the device: no host sync per step
+        self.sums[1] += weight
+        for cb in self.end_cbs:
+            cb.on_train_batch_end(step, {"loss": ld, "size": weight})
+
+    def set_lr(self) -> None:
+        c, n = self.c, self.n
+        progress = 0.0
+        if self.total_steps:
+            progress = n.step / self.total_steps
+        if self.budget:
+            progress = max(progress, n.seconds / self.budget)
+        f = lr_factor(c.schedule, progress, c.min_lr, c.decay_fraction) * n.plateau
+        for g in self.opt.param_groups:
+            g["lr"] = g["initial_lr"] * f
+
+    def end_epoch(self, epoch: int, seconds: float) -> dict[str, Any]:
+        c, task, n = self.c, self.task, self.n
+        vec = torch.stack([s.cpu() for s in self.sums])
+        if self.ctx.enabled:
+            vec = vec.to(task.device)
+            self.ctx.all_sum(vec)
+            vec = vec.cpu()
+        logs: dict[str, Any] = {"loss": float(vec[0] / vec[1])}
+        logs.update(task.epoch_logs())
+        logs.update(task.validate())
+        logs["lr"] = float(self.opt.param_groups[0]["lr"])
+        self.watch(epoch, logs)
+        self.history.record(epoch, logs)
+        task.on_epoch_end(epoch, logs)
+        for cb in self.callbacks:
+            cb.on_epoch_end(epoch, logs)
+        if self.ctx.is_main and (c.verbose == 2 or c.epoch_lines and c.verbose == 1 and not self.bar_shown):
+            shown = " - ".join(f"{k}: {v:.4g}" for k, v in logs.items() if k != "lr" and isinstance(v, float))
+            print(f"Epoch {epoch + 1}/{c.epochs or '?'} - {seconds:.2f}s - {shown}", flush=True)
+        if task.stop_reason and not n.stop:
+            n.stop = task.stop_reason
+        if task.model.stop_training and not n.stop:
+            n.stop = "stopped by a callback"
+        n.epoch, n.batch = epoch + 1, 0
+        self.sums = []
+        if not n.finished:
+            self.save_checkpoint()
+        return logs
+
+    def watch(self, epoch: int, logs: dict[str, Any]) -> None:
+        """Early stopping, best weights and plateau cuts on ``config.monitor``."""
+        c, n = self.c, self.n
+        if c.monitor is None or c.monitor not in logs:
+            return
+        value = float(logs[c.monitor])
+        better = not math.isnan(value) and (n.best is None or (
+            value < n.best - c.min_delta if c.mode == "min" else value > n.best + c.min_delta))
+        if better:
+            n.best, n.best_epoch, n.wait = value, epoch, 0
+            if c.restore_best:
+                self.best_state = {k: v.detach().clone() for k, v in self.task.model.state_dict().items()}
+            return
+        n.wait += 1
+        if c.lr_plateau_factor is not None:
+            n.plateau *= c.lr_plateau_factor
+        if c.patience is not None and n.wait >= c.patience:
+            n.stop = f"no improvement of {c.monitor} for {c.patience} epochs"
+
+    def finish(self) -> None:
+        if self.c.restore_best and self.best_state is not None:
+            self.task.model.load_state_dict(self.best_state)
+        self.history.best_epoch = self.n.best_epoch if self.best_state is not None else len(self.history.epoch) - 1
+
+    def progress_bar(self, epoch: int):
+        c = self.c
+        if c.verbose != 1 or not self.ctx.is_main or not is_interactive() or _no_progress():
+            return None
+        from tqdm.auto import tqdm
+
+        return tqdm(total=self.nb, initial=self.n.batch, desc=f"epoch {epoch + 1}/{c.epochs or '?'}", leave=False,
+                    dynamic_ncols=True, file=sys.stderr)
+
+
+def _no_progress() -> bool:
+    import os
+
+    return bool(os.environ.get("SEQLAB_NO_PROGRESS"))
+
+
+def _autocast(device: torch.device, enabled: bool):
+    if not enabled:
+        return None, None
+    if device.type != "cuda":
+        raise SeqlabError("mixed_precision: needs a CUDA GPU; use mixed_precision=False on CPU")
+    if torch.cuda.is_bf16_supported():
+        return torch.bfloat16, None
+    return torch.float16, torch.amp.GradScaler("cuda")
+
+
+def train(task: Task, config: TrainConfig, callbacks: Sequence[Callback] = ()) -> History:
+    """Train ``task.model`` as ``config`` says; returns the per-epoch :class:`History`
+    (``history.stopped`` says why training ended early, ``history.best_epoch`` which epoch's
+    weights were kept)."""
+    if not isinstance(config, TrainConfig):
+        raise SeqlabError(f"config: expected a seqlab.train.TrainConfig, got {type(config).__name__}")
+    with thread_policy(config.threads):
+        return _Run(task, config, callbacks).run()
+
+
+__all__ = ["Task", "TrainConfig", "epoch_generator", "num_shards", "shard", "train"]
