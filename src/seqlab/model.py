@@ -241,7 +241,8 @@ class Sequential(nn.Module):
             callbacks: Sequence[Callback] | None = None, validation_split: float = 0.0,
             validation_data: Any = None, shuffle: bool = True, initial_epoch: int = 0,
             clipnorm: float | None = None, l1: float = 0.0, l2: float = 0.0, seed: int | None = None,
-            device: str | torch.device = "auto", mixed_precision: bool = False) -> History:
+            device: str | torch.device = "auto", mixed_precision: bool = False, threads: int | None = 0,
+            checkpoint: str | os.PathLike | None = None, resume: bool = False) -> History:
         """Train for ``epochs`` passes over ``x`` (N, T, F) and ``y`` (N, ...), or a DataLoader of
         ``(x, y)`` batches. Returns a :class:`History` with 'loss', metrics and 'val_*' per epoch.
 
@@ -250,11 +251,17 @@ class Sequential(nn.Module):
         penalties on the weight matrices (not biases), included in the training loss. seed: the
         same seed gives bit-identical results on CPU. Under ``torchrun`` it trains
         data-parallel (see :mod:`seqlab.train.distributed`); ``batch_size`` is per process.
+        threads: 0 (default) uses the cores the machine's load leaves idle, unless you set
+        torch's threads yourself; N uses N; None leaves torch alone. checkpoint: a file to write
+        at each epoch end (weights, optimizer, generators, position in the data); with
+        ``resume=True`` an interrupted fit continues from it and ends bit-identical to an
+        uninterrupted one. Training runs on :mod:`seqlab.train.loop`, the loop of every job.
         """
         return engine.fit(self, x, y, batch_size=batch_size, epochs=epochs, verbose=verbose, callbacks=callbacks,
                           validation_split=validation_split, validation_data=validation_data, shuffle=shuffle,
                           initial_epoch=initial_epoch, clipnorm=clipnorm, l1=l1, l2=l2, seed=seed,
-                          device=device, mixed_precision=mixed_precision)
+                          device=device, mixed_precision=mixed_precision, threads=threads,
+                          checkpoint=checkpoint, resume=resume)
 
     def evaluate(self, x: Any = None, y: Any = None, batch_size: int = 32, verbose: int = 0,
                  return_dict: bool = False) -> float | list[float] | dict[str, float]:
