@@ -3,30 +3,33 @@
 import numpy as np
 import pytest
 
-from seqlab.classify import TextConfig, Vocabulary, as_padded, pad_ids, padding_mask, stratified_split, tokenize
+from seqlab.classify import Vocabulary, as_padded, pad_ids, padding_mask, stratified_split, text_config, tokenize
 from seqlab.classify.data import check_labels, load_csv, load_data, load_folder
 from seqlab.errors import SeqlabError
 
 
 def test_tokenizers():
-    assert tokenize("The cat, the HAT!") == ["the", "cat", ",", "the", "hat", "!"]
-    assert tokenize("Ab c", "char") == ["a", "b", " ", "c"]
+    cfg = text_config()  # word, lower case, spaces dropped
+    assert cfg.tokenize("The cat, the HAT!") == ["the", "cat", ",", "the", "hat", "!"]
+    assert text_config("char").tokenize("Ab c") == ["a", "b", " ", "c"]
     assert tokenize("Ab", "char", lowercase=False) == ["A", "b"]
     with pytest.raises(SeqlabError, match="tokenizer"):
-        TextConfig(tokenizer="bpe")
+        text_config(tokenizer="bpe")
+    with pytest.raises(SeqlabError, match="max_vocab"):
+        text_config(max_vocab=0)
 
 
 def test_vocabulary_min_freq_max_size_and_unk():
     texts = ["a b c a", "b a d", "a e"]  # counts: a 4, b 2, c 1, d 1, e 1
-    v = Vocabulary.build(texts)
+    v = Vocabulary.build(texts, text_config())
     assert v.itos == ["<pad>", "<unk>", "a", "b", "c", "d", "e"]  # ties in order of first appearance
-    v2 = Vocabulary.build(texts, TextConfig(min_freq=2))
+    v2 = Vocabulary.build(texts, text_config(min_freq=2))
     assert v2.itos == ["<pad>", "<unk>", "a", "b"]
-    v3 = Vocabulary.build(texts, TextConfig(max_size=3))
+    v3 = Vocabulary.build(texts, text_config(max_vocab=3))
     assert v3.itos == ["<pad>", "<unk>", "a", "b", "c"]
     # unknown and rare tokens map to <unk> = 1; padding is 0 and never a real token
     assert v2.encode("a c zebra b") == [2, 1, 1, 3]
-    assert v2.decode([2, 1, 3]) == ["a", "<unk>", "b"]
+    assert v2.to_tokens([2, 1, 3]) == ["a", "<unk>", "b"]
     again = Vocabulary.from_config(v2.to_config())
     assert again.itos == v2.itos and again.config == v2.config
 

@@ -19,11 +19,12 @@ import torch.nn.functional as F
 
 from ..errors import ModelFileError, SeqlabError, check_positive_int
 from ..utils import progress, resolve_device, seed_everything
+from ..vocab import Vocabulary
 from .data import as_padded, check_labels, is_text
 from .explain import Explanation, attribute
 from .metrics import accuracy, confusion_matrix, macro_f1
 from .model import ClassifierConfig, ClassifierNet
-from .vocab import UNK_ID, TextConfig, Vocabulary, pad_ids
+from .vocab import pad_ids, text_config
 
 KIND = "classifier"
 
@@ -95,7 +96,7 @@ class SequenceClassifier:
         self.model_options = dict(cell=cell, hidden_size=hidden_size, num_layers=num_layers, bidirectional=bidirectional,
                                   pooling=pooling, dropout=dropout, embedding_dim=embedding_dim, chrono=chrono)
         ClassifierConfig(num_classes=2, input_size=1, **self.model_options)  # validate now, not after loading data
-        self.text_config = TextConfig(tokenizer, lowercase, min_freq, max_vocab)
+        self.text_config = text_config(tokenizer, lowercase, min_freq, max_vocab)
         self.standardize = bool(standardize)
         self.class_weight = class_weight
         self.train_config = TrainConfig(epochs, batch_size, lr, weight_decay, clip_norm,
@@ -126,11 +127,11 @@ class SequenceClassifier:
         if text:
             if lengths is not None:
                 raise SeqlabError("lengths: not used for text; each text's length is its number of tokens")
-            tokens = [self.vocab.tokens(t) for t in X]
+            tokens = [self.vocab.tokenize(t) for t in X]
             empty = [i for i, t in enumerate(tokens) if not t]
             if empty:
                 raise SeqlabError(f"X: text {empty[0]} has no tokens ({X[empty[0]]!r}); remove empty texts")
-            ids, lens = pad_ids([[self.vocab.stoi.get(t, UNK_ID) for t in ts] for ts in tokens])
+            ids, lens = pad_ids([self.vocab.to_ids(ts, unknown="replace") for ts in tokens])
             return torch.from_numpy(ids), torch.from_numpy(lens), tokens
         F_ = self.net.config.input_size if self.net is not None else None
         x, lens = as_padded(X, lengths, F_)
@@ -257,7 +258,7 @@ class SequenceClassifier:
         a = attribute(net, inp, t, method, steps).cpu().double().numpy()  # (T, I)
         if tokens is not None:
             names = tokens[0]
-            unknown = [i for i, v in enumerate(xt[0].tolist()) if v == UNK_ID]
+            unknown = [i for i, v in enumerate(xt[0].tolist()) if v == self.vocab.unk_id]
             values = None
         else:
             names = [f"t={i}" for i in range(len(a))]
