@@ -172,8 +172,8 @@ def main() -> None:
               f"load {os.getloadavg()[0]:.1f}")
         threads = torch.get_num_threads()
         torch.set_num_threads(1)  # as seqlab's sampler does: batch-1 steps gain nothing from threads
-        plain_sample_speed(plain, vocab.index["\n"], 50)
-        results["plain_speed"] = plain_sample_speed(plain, vocab.index["\n"], args.sample_chars)
+        plain_sample_speed(plain, vocab.stoi["\n"], 50)
+        results["plain_speed"] = plain_sample_speed(plain, vocab.stoi["\n"], args.sample_chars)
         torch.set_num_threads(threads)
         print(f"plain torch sampling loop (1 thread): {results['plain_speed']:,.0f} chars/s at batch 1")
 

@@ -7,7 +7,7 @@ from seqlab.cli import main
 from seqlab.io import save_file
 from seqlab.text.model import LMConfig, RecurrentLM, load_lm, save_lm
 from seqlab.text.sampling import sample
-from seqlab.text.vocab import Vocabulary
+from seqlab.vocab import Vocabulary
 
 TEXT = "To be, or not to be: that is the question. Ça va? 🙂\n" * 30
 
@@ -41,7 +41,7 @@ def test_train_end_to_end(tmp_path, capsys):
     assert code == 0
     assert "epoch 1: train" in text and "epoch 2: train" in text and "bits/char" in text and "  | " in text
     model, vocab, extra = load_lm(out)
-    assert set(vocab.symbols) == set(TEXT) and extra["source"] == str(src)
+    assert set(vocab.itos) == set(TEXT) and extra["source"] == str(src)
 
 
 def test_train_word_level_reports_perplexity(tmp_path, capsys):
@@ -51,7 +51,7 @@ def test_train_word_level_reports_perplexity(tmp_path, capsys):
     code = main(["generate", "train", "--text", str(src), "--level", "word", "--hidden", "8", "--layers", "1",
                  "--epochs", "1", "--batch-size", "2", "--seq-len", "8", "--sample-length", "5", "--save", str(out)])
     assert code == 0 and "perplexity" in capsys.readouterr().out
-    assert load_lm(out)[1].level == "word"
+    assert load_lm(out)[1].config.level == "word"
 
 
 def test_sample_prints_the_same_text_as_the_library(model_file, capsys):

@@ -12,7 +12,7 @@ from seqlab.text.data import batchify
 from seqlab.text.model import LMConfig, RecurrentLM, load_lm, save_lm
 from seqlab.text.sampling import sample
 from seqlab.text.train import evaluate
-from seqlab.text.vocab import Vocabulary
+from seqlab.vocab import Vocabulary
 
 CASES = [
     ("lstm", {}), ("lstm", {"peephole": True}), ("gru", {}), ("gru", {"reset": "before"}),
@@ -100,7 +100,7 @@ def test_save_load_gives_identical_samples(tmp_path, tie):
     path = tmp_path / "m.safetensors"
     save_lm(path, model, vocab, extra={"note": "x"})
     loaded, vocab2, extra = load_lm(path)
-    assert vocab2.symbols == vocab.symbols and extra == {"note": "x"}
+    assert vocab2.itos == vocab.itos and extra == {"note": "x"}
     assert loaded.decoder.weight is loaded.embedding.weight if tie else True
     for key, value in model.state_dict().items():
         assert torch.equal(loaded.state_dict()[key], value), key

@@ -7,7 +7,7 @@ import torch
 from seqlab.errors import SeqlabError
 from seqlab.text.model import LMConfig, RecurrentLM, split_state
 from seqlab.text.sampling import draw, filter_probs, sample, stream
-from seqlab.text.vocab import Vocabulary
+from seqlab.vocab import Vocabulary
 
 LOGITS = [2.0, 1.0, 0.0, -1.0, 0.5]
 
@@ -96,7 +96,7 @@ def _naive(model, vocab, prime, length, temperature=1.0, top_k=None, top_p=None,
             last = logits[:, -1]
             nxt = last.argmax(-1) if greedy else draw(filter_probs(last, temperature, top_k, top_p), g)
             ids.append(int(nxt))
-            out.append(vocab.symbols[int(nxt)])
+            out.append(vocab.itos[int(nxt)])
     return "".join(out)
 
 
@@ -151,17 +151,17 @@ def test_sampling_errors():
         sample(model, vocab, "the", 5, top_p=1.01)
     with pytest.raises(SeqlabError, match="top_k: expected a positive integer"):
         sample(model, vocab, "the", 5, top_k=0)
-    with pytest.raises(SeqlabError, match=r"1 characters not in the model's vocabulary: 'Z'"):
+    with pytest.raises(SeqlabError, match=r"1 character not in the model's vocabulary: 'Z'"):
         stream(model, vocab, "Zthe", 5)
     assert len(sample(model, vocab, "Zthe", 5, unknown="skip", seed=0)) == 5
 
 
 def test_word_level_sampling():
     text = "the cat sat on the mat. the dog sat on the log.\n" * 2
-    vocab = Vocabulary.build(text, "word")
+    vocab = Vocabulary.build(text, level="word")
     model = RecurrentLM(LMConfig(len(vocab), "gru", hidden_size=8, num_layers=1)).eval()
     pieces = list(stream(model, vocab, "the cat", 10, seed=0))
-    assert len(pieces) == 10 and all(p in vocab.symbols for p in pieces)
+    assert len(pieces) == 10 and all(p in vocab.itos for p in pieces)
 
 
 def test_stream_yields_as_produced_and_runs_the_prefix_once():

@@ -10,7 +10,7 @@ from seqlab.errors import SeqlabError
 from seqlab.text.data import batchify
 from seqlab.text.model import LMConfig, RecurrentLM
 from seqlab.text.train import TrainConfig, evaluate, train_lm
-from seqlab.text.vocab import Vocabulary
+from seqlab.vocab import Vocabulary
 
 
 def test_training_learns_a_periodic_text():

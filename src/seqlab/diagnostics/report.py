@@ -90,14 +90,13 @@ def states_report(model_path: str, text: str, units: list[int] | None = None, to
                   state: str = "h", html: str | None = None, png: str | None = None,
                   heatmap: str | None = None) -> str:
     """Read ``text`` with a text model and describe its units; optionally write HTML / PNG pictures."""
-    from ..text.vocab import tokenize
     from .states import collect_states, plot_states, plot_text_activations, text_activation_html
 
     model, vocab = load_text_model(model_path)
     if not text:
         raise SeqlabError("--text: expected a non-empty text to read")
     ids = vocab.encode(text)
-    symbols = tokenize(text, vocab.level)
+    symbols = vocab.tokenize(text)
     x = torch.tensor([ids], dtype=torch.long)  # (1, T)
     states = collect_states(model, x)
     L = model.config.num_layers

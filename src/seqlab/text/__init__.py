@@ -1,8 +1,9 @@
 """Text generation with character- and word-level recurrent language models.
 
-``vocab`` (tokenizers, vocabulary), ``data`` (corpora, stream batching for truncated BPTT),
-``model`` (the language model, save/load), ``train`` (stateful TBPTT training, evaluation),
-``sampling`` (temperature, top-k, top-p, greedy, streaming), ``cli`` (``seqlab generate``).
+``seqlab.vocab`` (tokenizers, vocabulary; re-exported here), ``data`` (corpora, stream batching
+for truncated BPTT), ``model`` (the language model, save/load), ``train`` (stateful TBPTT
+training, evaluation), ``sampling`` (temperature, top-k, top-p, greedy, streaming), ``cli``
+(``seqlab generate``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ _LAZY = {
     "detach_state": "model", "load_lm": "model", "save_lm": "model", "SampleConfig": "sampling",
     "draw": "sampling", "filter_probs": "sampling", "sample": "sampling", "stream": "sampling",
     "TrainConfig": "train", "describe_loss": "train", "evaluate": "train", "train_lm": "train",
-    "Vocabulary": "vocab", "detokenize": "vocab", "tokenize": "vocab",
+    "VocabConfig": "seqlab.vocab", "Vocabulary": "seqlab.vocab", "detokenize": "seqlab.vocab",
+    "tokenize": "seqlab.vocab",
 }
 
 

@@ -86,7 +86,7 @@ def _train(args: argparse.Namespace) -> int:
     from .model import LMConfig, RecurrentLM, save_lm
     from .sampling import sample
     from .train import TrainConfig, describe_loss, train_lm
-    from .vocab import Vocabulary
+    from ..vocab import Vocabulary
 
     # validate everything before the long part, so that a bad option fails at once
     if args.text is None:
@@ -105,8 +105,8 @@ def _train(args: argparse.Namespace) -> int:
     options = {"peephole": True} if args.peephole else {}
     if args.peephole and args.cell != "lstm":
         raise SeqlabError(f"--peephole: only applies to --cell lstm, got --cell {args.cell}")
-    vocab = Vocabulary.build(text, args.level, max_size=args.max_vocab if args.level == "word" else None)
-    ids = torch.tensor(vocab.encode(text, unknown="replace" if vocab.unk else "error"), dtype=torch.long)
+    vocab = Vocabulary.build(text, level=args.level, max_size=args.max_vocab if args.level == "word" else None)
+    ids = torch.tensor(vocab.encode(text), dtype=torch.long)  # rare words -> <unk> (build adds it for them)
     train_ids, val_ids = split_train_val(ids, args.val_fraction)
     if len(train_ids) < 2 * cfg.batch_size:
         raise SeqlabError(

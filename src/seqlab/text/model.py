@@ -26,7 +26,7 @@ from torch import Tensor, nn
 from .. import nn as snn
 from ..errors import ModelFileError, SeqlabError, check_positive_int
 from ..io import load_file, save_file
-from .vocab import Vocabulary
+from ..vocab import Vocabulary
 
 KIND = "text-lm"
 CELLS = {"lstm": snn.LSTM, "gru": snn.GRU, "rnn": snn.RNN, "mingru": snn.MinGRU, "minlstm": snn.MinLSTM}

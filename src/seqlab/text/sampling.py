@@ -18,8 +18,8 @@ import torch
 from torch import Tensor
 
 from ..errors import SeqlabError, check_int
+from ..vocab import Vocabulary
 from .model import RecurrentLM, split_state
-from .vocab import Vocabulary
 
 
 @dataclass
@@ -102,7 +102,7 @@ def _default_prime(vocab: Vocabulary) -> str:
     for s in ("\n", " ", "."):
         if s in vocab:
             return s
-    return vocab.symbols[0]
+    return vocab.tokens[0]
 
 
 def stream(model: RecurrentLM, vocab: Vocabulary, prime: str | None = None, length: int = 200,
@@ -135,7 +135,7 @@ def _stream(model, vocab, ids, length, temperature, top_k, top_p, greedy, seed) 
             logits, state = model(x)  # the prime, once (fused over its whole length)
         states = split_state(state)  # one (h,) or (h, c) per layer, each (1, H)
         last = logits[:, -1]  # (1, V)
-        symbols = vocab.symbols
+        symbols = vocab.itos
         one = 1 if device.type == "cpu" else None
         for i in range(length):
             with _threads(one):
