@@ -23,15 +23,16 @@ from .errors import SeqlabError
 
 
 def int_type(name: str, minimum: int = 1, maximum: int | None = None):
-    """An argparse type: an integer in ``[minimum, maximum]``."""
+    """An argparse type: an integer in ``[minimum, maximum]`` (argparse names the option in
+    its one-line error: "argument --epochs: expected an integer >= 1, got '0'")."""
     def parse(text: str) -> int:
         try:
             v = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{name}: expected an integer, got {text!r}") from None
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
         if v < minimum or (maximum is not None and v > maximum):
             rng = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
-            raise argparse.ArgumentTypeError(f"{name}: expected an integer {rng}, got {text!r}")
+            raise argparse.ArgumentTypeError(f"expected an integer {rng}, got {text!r}")
         return v
     return parse
 
@@ -43,7 +44,7 @@ def float_type(name: str, low: float | None = None, high: float | None = None, l
         try:
             v = float(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{name}: expected a number, got {text!r}") from None
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
         ok = math.isfinite(v)
         if ok and low is not None:
             ok = v > low if low_open else v >= low
@@ -53,7 +54,7 @@ def float_type(name: str, low: float | None = None, high: float | None = None, l
             lo = "" if low is None else f"{'>' if low_open else '>='} {low:g}"
             hi = "" if high is None else f"{'<' if high_open else '<='} {high:g}"
             rng = " and ".join(filter(None, [lo, hi]))
-            raise argparse.ArgumentTypeError(f"{name}: expected a finite number{' ' + rng if rng else ''}, got {text!r}")
+            raise argparse.ArgumentTypeError(f"expected a finite number{' ' + rng if rng else ''}, got {text!r}")
         return v
     return parse
 

@@ -25,7 +25,11 @@ def _one_line_error(capsys, argv, pattern):
     (["explain", "memory", "--task", "sum"], r"task: expected one of adding, copy, got 'sum'"),
     (["explain", "memory", "--cells", "tcn"], r"cells: unknown cell 'tcn'"),
     (["explain", "memory", "--length", "0"], r"--length: expected an integer >= 2"),
-    (["explain", "memory", "--minutes", "-1"], r"--minutes: expected a positive number"),
+    (["explain", "memory", "--minutes", "-1"], r"--minutes: expected a finite number >= 0, got '-1'"),
+    (["explain", "memory", "--minutes", "nan"], r"--minutes: expected a finite number >= 0, got 'nan'"),
+    (["explain", "memory", "--lr", "inf"], r"--lr: expected a finite number > 0 and <= 10, got 'inf'"),
+    (["explain", "memory", "--clipnorm", "nan"], r"--clipnorm: expected a finite number > 0, got 'nan'"),
+    (["explain", "gradients", "--threads", "-1"], r"--threads: expected an integer in \[0, 4096\], got '-1'"),
     (["explain"], r"expected what to explain"),
 ])
 def test_bad_arguments(capsys, argv, pattern):

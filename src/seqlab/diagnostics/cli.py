@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 
+from ..cli_args import check_output, float_type, int_type
 from ..errors import SeqlabError
 
 
@@ -32,21 +33,26 @@ def register(subparsers) -> None:
     g.add_argument("--batch-size", type=int, default=32, help="batch size (default 32)")
     g.add_argument("--plot", metavar="FILE", help="write a PNG: log-scale norms of the cells side by side")
     g.add_argument("--seed", type=int, default=0)
-    g.set_defaults(func=run_gradients)
+    g.add_argument("--threads", type=int_type("--threads", 0, 4096), default=0,
+                   help="CPU threads; 0 picks the cores the machine's load leaves idle (default 0)")
+    g.set_defaults(func=_with_threads(run_gradients))
 
     m = sub.add_parser("memory", help="train each cell on a long-range memory task; final loss against the baseline")
     m.add_argument("--task", default="adding", help="adding (MSE, baseline 0.167) or copy (cross-entropy, baseline 10 log 8 / (T+20))")
     m.add_argument("--length", type=int, default=100, help="time span to remember T (default 100)")
     m.add_argument("--cells", default="rnn,lstm,gru", help="comma-separated cells (default: rnn,lstm,gru)")
-    m.add_argument("--minutes", type=float, default=None, help="wall-clock budget per cell (default: until --steps)")
+    m.add_argument("--minutes", type=float_type("--minutes", 0), default=None,
+                   help="wall-clock budget per cell; 0 for no limit (default: until --steps)")
     m.add_argument("--steps", type=int, default=None, help="maximum training steps per cell (default 1200)")
     m.add_argument("--hidden", type=int, default=None, help="hidden units (default 32)")
     m.add_argument("--batch-size", type=int, default=None, help="batch size (default 64)")
-    m.add_argument("--lr", type=float, default=None, help="Adam learning rate (default 1e-2)")
-    m.add_argument("--clipnorm", type=float, default=None, help="clip the gradient norm to this (default 1.0)")
+    m.add_argument("--lr", type=float_type("--lr", 0, 10, low_open=True), default=None, help="Adam learning rate (default 1e-2)")
+    m.add_argument("--clipnorm", type=float_type("--clipnorm", 0, low_open=True), default=None, help="clip the gradient norm to this (default 1.0)")
     m.add_argument("--seed", type=int, default=0)
     m.add_argument("--quiet", action="store_true", help="print only the final table")
-    m.set_defaults(func=run_memory)
+    m.add_argument("--threads", type=int_type("--threads", 0, 4096), default=0,
+                   help="CPU threads; 0 picks the cores the machine's load leaves idle (default 0)")
+    m.set_defaults(func=_with_threads(run_memory))
 
     s = sub.add_parser("states", help="a text model's hidden states over a text: units coloured over the characters")
     s.add_argument("--model", required=True, help="a text model file saved by 'seqlab generate' / seqlab.text.save_lm")
@@ -58,7 +64,19 @@ def register(subparsers) -> None:
     s.add_argument("--html", metavar="FILE", help="write a self-contained HTML page")
     s.add_argument("--png", metavar="FILE", help="write the same picture as a PNG")
     s.add_argument("--heatmap", metavar="FILE", help="write a heatmap PNG of all units over the text")
-    s.set_defaults(func=run_states)
+    s.add_argument("--threads", type=int_type("--threads", 0, 4096), default=0,
+                   help="CPU threads; 0 picks the cores the machine's load leaves idle (default 0)")
+    s.set_defaults(func=_with_threads(run_states))
+
+
+def _with_threads(handler):
+    """Run ``handler`` under the one thread policy (``--threads``, see seqlab.utils.resolve_threads)."""
+    def run(args) -> int:
+        from ..utils import thread_policy
+
+        with thread_policy(args.threads):
+            return handler(args)
+    return run
 
 
 def _missing(parser: argparse.ArgumentParser) -> int:
@@ -66,13 +84,7 @@ def _missing(parser: argparse.ArgumentParser) -> int:
 
 
 def _check_out(path: str | None, what: str) -> None:
-    if path is None:
-        return
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise SeqlabError(f"{what}: folder {folder!r} does not exist; create it first or choose another path")
-    if os.path.isdir(path):
-        raise SeqlabError(f"{what}: {path!r} is a folder; give a file name")
+    check_output(path, what)
 
 
 def _positive(name: str, value, allow_zero: bool = False) -> None:
@@ -115,7 +127,7 @@ def run_memory(args) -> int:
         _positive("--" + name.replace("_", "-"), getattr(args, name))
     overrides = {k: v for k, v in (("hidden_size", args.hidden), ("batch_size", args.batch_size), ("lr", args.lr),
                                    ("clipnorm", args.clipnorm), ("max_steps", args.steps)) if v is not None}
-    configs = [MemoryConfig(task=args.task, length=args.length, cell=c, minutes=args.minutes, seed=args.seed,
+    configs = [MemoryConfig(task=args.task, length=args.length, cell=c, minutes=args.minutes or None, seed=args.seed,
                             **overrides).validate() for c in cells]
     metric = "MSE" if args.task == "adding" else "cross-entropy"
     c0 = configs[0]
@@ -125,7 +137,7 @@ def run_memory(args) -> int:
     results = []
     for cfg in configs:
         log = None if args.quiet else (lambda step, loss, c=cfg.cell: print(f"  {c:7s} step {step:5d}  loss {loss:.4f}", flush=True))
-        results.append(train_memory(cfg, log=log))
+        results.append(train_memory(cfg, log=log, threads=None))
     base = results[0].baseline
     print(f"\n{'cell':7s} {'final ' + metric:>20s} {'baseline':>9s} {'/ baseline':>10s} {'steps':>6s} {'seconds':>8s}")
     for r in results:

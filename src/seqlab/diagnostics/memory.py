@@ -22,6 +22,7 @@ from torch import Tensor, nn
 from ..errors import SeqlabError, check_positive_int
 from ..nn import GRU, LSTM, RNN, MinGRU, MinLSTM, Recurrent
 from ..utils import seed_everything
+from ..train import Task, TrainConfig, train
 from .recorder import GradientNormRecorder
 from .tasks import COPY_CLASSES, baseline, check_task, make_batch, _check_length
 
@@ -146,37 +147,77 @@ def evaluate(model: MemoryModel, task: str, length: int, batch_size: int, seed: 
     return loss
 
 
-def train_memory(config: MemoryConfig, log=None, model: MemoryModel | None = None) -> MemoryResult:
-    """Train ``config.cell`` on ``config.task`` with Adam and gradient clipping, batches generated on the fly.
+class MemoryTask(Task):
+    """A memory task on the one loop: every batch freshly generated (no epochs in the data), an
+    "epoch" of :data:`LOG_EVERY` steps after which the smoothed training loss is logged."""
+
+    def __init__(self, model: MemoryModel, cfg: MemoryConfig, log=None) -> None:
+        self.model, self.cfg, self.log = model, cfg, log
+        self.ema: float | None = None
+        self.curve: list[tuple[int, float]] = []
+        self.steps = 0
+        self.losses: list[Tensor] = []
+
+    def configure_optimizer(self, config: TrainConfig) -> torch.optim.Optimizer:
+        return torch.optim.Adam(self.model.parameters(), lr=config.lr)
+
+    def num_batches(self) -> int:
+        return LOG_EVERY
+
+    def batches(self, epoch: int, generator: torch.Generator):
+        c = self.cfg
+        for _ in range(LOG_EVERY):
+            x, y = make_batch(c.task, c.batch_size, c.length, generator)
+            yield x.to(self.device), y.to(self.device)
+
+    def training_step(self, net, batch):
+        x, y = batch
+        loss = self.model.loss(net(x), y)
+        self.losses.append(loss.detach())
+        return loss
+
+    def on_epoch_end(self, epoch: int, logs: dict) -> None:
+        for value in torch.stack(self.losses).tolist():  # one host sync per logged stretch
+            self.ema = value if self.ema is None else 0.95 * self.ema + 0.05 * value
+        self.steps += len(self.losses)
+        self.losses = []
+        if self.steps % LOG_EVERY == 0:
+            self.curve.append((self.steps, self.ema))
+            if self.log is not None and self.is_main:
+                self.log(self.steps, self.ema)
+
+    def state_dict(self):
+        losses = {"losses": torch.stack(self.losses)} if self.losses else {}
+        return {"ema": self.ema, "curve": self.curve, "steps": self.steps}, losses
+
+    def load_state_dict(self, meta, tensors) -> None:
+        self.ema, self.steps = meta.get("ema"), int(meta.get("steps", 0))
+        self.curve = [tuple(p) for p in meta.get("curve", [])]
+        self.losses = list(tensors["losses"].unbind()) if "losses" in tensors else []
+
+
+LOG_EVERY = 100  # steps between two points of the training curve
+
+
+def train_memory(config: MemoryConfig, log=None, model: MemoryModel | None = None, threads: int | None = 0,
+                 checkpoint: str | None = None, resume: bool = False) -> MemoryResult:
+    """Train ``config.cell`` on ``config.task`` with Adam and gradient clipping, batches generated
+    on the fly, on the one training loop (:mod:`seqlab.train.loop`).
 
     ``log(step, smoothed_loss)`` is called every 100 steps when given. Returns the loss on a
-    held-out batch of ``eval_batch`` examples and the task's memoryless baseline.
+    held-out batch of ``eval_batch`` examples and the task's memoryless baseline. ``threads``,
+    ``checkpoint`` and ``resume`` as in :class:`seqlab.train.TrainConfig`.
     """
     cfg = config.validate()
     seed_everything(cfg.seed)
     model = model or MemoryModel(cfg.task, cfg.cell, cfg.hidden_size, cfg.keep_bias)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     rec = GradientNormRecorder(cfg.clipnorm)
-    gen = torch.Generator().manual_seed(cfg.seed + 1)
-    budget = None if cfg.minutes is None else 60.0 * cfg.minutes
+    task = MemoryTask(model, cfg, log)
+    train_cfg = TrainConfig(epochs=None, max_steps=cfg.max_steps, minutes=cfg.minutes, lr=cfg.lr,
+                            clipnorm=cfg.clipnorm, seed=cfg.seed, device="cpu", threads=threads, verbose=0,
+                            checkpoint=checkpoint, resume=resume, checkpoint_minutes=None)
     t0 = time.perf_counter()
-    ema, curve, step = None, [], 0
-    model.train()
-    while step < cfg.max_steps and (budget is None or time.perf_counter() - t0 < budget):
-        x, y = make_batch(cfg.task, cfg.batch_size, cfg.length, gen)
-        loss = model.loss(model(x), y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        rec.record(model.parameters())
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clipnorm)
-        opt.step()
-        step += 1
-        value = float(loss.detach())
-        ema = value if ema is None else 0.95 * ema + 0.05 * value
-        if step % 100 == 0:
-            curve.append((step, ema))
-            if log is not None:
-                log(step, ema)
+    train(task, train_cfg, callbacks=[rec])
     seconds = time.perf_counter() - t0
     final = evaluate(model, cfg.task, cfg.length, cfg.eval_batch, cfg.seed + 10_000)
-    return MemoryResult(cfg, final, baseline(cfg.task, cfg.length), step, seconds, curve, rec.summary())
+    return MemoryResult(cfg, final, baseline(cfg.task, cfg.length), task.steps, seconds, task.curve, rec.summary())
