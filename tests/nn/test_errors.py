@@ -40,7 +40,7 @@ def test_fused_backend_unavailable_says_why(kind, opts, why):
     (lambda: snn.LSTM(3, 4, num_layers=True), "num_layers: expected a positive integer, got True"),
     (lambda: snn.GRU(3, 4, dropout=1.0), "dropout: expected a number in [0, 1), got 1.0"),
     (lambda: snn.GRU(3, 4, dropout="0.1"), "dropout: expected a number in [0, 1), got '0.1'"),
-    (lambda: snn.RNN(3, 4, backend="cudnn"), "backend: expected one of ('auto', 'fused', 'loop'), got 'cudnn'"),
+    (lambda: snn.RNN(3, 4, backend="cudnn"), "backend: expected one of ('auto', 'fused', 'sequence', 'loop'), got 'cudnn'"),
     (lambda: snn.RNN(3, 4, nonlinearity="sigmoid"), "nonlinearity: expected 'tanh' or 'relu', got 'sigmoid'"),
     (lambda: snn.GRU(3, 4, reset="middle"), "reset: expected 'after' (cuDNN form) or 'before' (Cho et al. 2014), got 'middle'"),
     (lambda: snn.GRUCell(3, 4, reset="x"), "reset: expected 'after'"),

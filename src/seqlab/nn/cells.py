@@ -13,9 +13,16 @@ Each cell splits a step in two so the runner can do the input product for every 
 one matrix multiply: ``gi = cell.input_projection(x)`` then ``state = cell.recurrence(gi, state)``.
 States are tuples inside the runner: ``(h,)`` for RNN and GRU, ``(h, c)`` for LSTM.
 
-``forward_sequence(x, state, lengths) -> (out, state)`` runs a whole sequence. The peephole LSTM
-and the reset-before GRU run it as one sequence-level autograd node with a hand-derived backward
-(:mod:`seqlab.nn.custom`); other cells fall back to the runner's loop.
+Recurrent dropout (Gal & Ghahramani 2016, Keras's ``DropoutRNNCell``): ``recurrence(gi, state,
+h_mask)`` multiplies ``h_{t-1}`` by ``h_mask`` (B, H) where it enters the recurrent matrix product
+only; the GRU's carry ``(1 - z) ⊙ h_{t-1}`` keeps the undropped ``h_{t-1}``. The runner draws the
+mask (one per sequence for all steps, see :mod:`seqlab.nn.recurrent`). LSTM and GRU cells also
+expose ``gate_values(gi, state, h_mask) -> {name: (B, H)}``, the gate values ``recurrence`` is built from.
+
+``forward_sequence(x, state, lengths) -> (out, state)`` runs a whole sequence. The LSTM (standard
+or peephole) and the reset-before GRU, without layer norm, run it as one sequence-level autograd
+node with a hand-derived backward (:mod:`seqlab.nn.custom`); ``sequence_unavailable()`` says why
+other cells have no such path (called directly, their ``forward_sequence`` is the runner's loop).
 
 Layer normalization (Ba et al. 2016), ``layer_norm=True`` on LSTMCell and GRUCell, normalizes each
 matrix product over all its gate blocks, with gains ``ln_weight_ih``, ``ln_weight_hh`` (G*H,)
@@ -101,16 +108,27 @@ class CellBase(nn.Module):
             return self._ln(F.linear(x, self.weight_ih), self.ln_weight_ih, self.bias_ih)
         return F.linear(x, self.weight_ih, self.bias_ih)
 
+    def sequence_unavailable(self) -> str | None:
+        """Why this cell has no whole-sequence implementation of its own (None when it has one)."""
+        return f"{type(self).__name__} has no whole-sequence implementation (it runs as the runner's loop)"
+
+    def recurrent_dropout_unavailable(self) -> str | None:
+        """Why recurrent dropout cannot apply to this cell (None when it can)."""
+        return None
+
     def forward_sequence(self, x: Tensor, state: State, lengths: Tensor | None) -> tuple[Tensor, State]:
         """Run the whole sequence ``x`` (B, T, I) from ``state``: ``(out (B, T, H), final state)``.
 
-        This base version is the runner's loop; cells with a faster path override it.
+        This base version is the runner's loop; cells with a faster path override it (and report
+        it through :meth:`sequence_unavailable`).
         """
-        from .recurrent import run_loop
+        from .loop import run_loop
 
         return run_loop(self, x, state, lengths)
 
-    def recurrence(self, gi: Tensor, state: State) -> State:  # pragma: no cover - abstract
+    def recurrence(self, gi: Tensor, state: State, h_mask: Tensor | None = None) -> State:  # pragma: no cover
+        """One step from the projected input ``gi`` (B, G*H); ``h_mask`` (B, H) drops ``h_{t-1}``
+        in the recurrent product (see the module docstring)."""
         raise NotImplementedError
 
     def step(self, x: Tensor, state: State) -> State:
@@ -191,8 +209,9 @@ class RNNCell(CellBase):
         self.fused_mode = "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU"
         self.reset_parameters()
 
-    def recurrence(self, gi: Tensor, state: State) -> State:
-        a = gi + self._hh(state[0])
+    def recurrence(self, gi: Tensor, state: State, h_mask: Tensor | None = None) -> State:
+        h = state[0] if h_mask is None else state[0] * h_mask
+        a = gi + self._hh(h)
         return (torch.tanh(a) if self.nonlinearity == "tanh" else torch.relu(a),)
 
     def extra_repr(self) -> str:
@@ -226,6 +245,11 @@ class LSTMCell(CellBase):
             return "layer-normalized LSTM has no fused kernel in torch"
         return None
 
+    def sequence_unavailable(self) -> str | None:
+        if self.layer_norm:
+            return "layer-normalized LSTM has no whole-sequence implementation (it runs as the runner's loop)"
+        return None
+
     def forward_sequence(self, x: Tensor, state: State, lengths: Tensor | None) -> tuple[Tensor, State]:
         """Whole sequence as one autograd node with a hand-derived BPTT (loop with layer norm)."""
         if self.layer_norm:
@@ -234,20 +258,26 @@ class LSTMCell(CellBase):
 
         return lstm_sequence(self, x, state, lengths)
 
-    def recurrence(self, gi: Tensor, state: State) -> State:
+    def gate_values(self, gi: Tensor, state: State, h_mask: Tensor | None = None) -> dict[str, Tensor]:
+        """``i, f, o`` (sigmoid) and ``g`` (tanh) of one step, each (B, H); ``o`` sees the new
+        cell state through its peephole."""
         h, c = state
-        a = gi + self._hh(h)
+        a = gi + self._hh(h if h_mask is None else h * h_mask)  # (B, 4H)
         ai, af, ag, ao = a.chunk(4, dim=-1)
         if self.peephole:
             wci, wcf, wco = self.weight_ch
             ai = ai + wci * c
             af = af + wcf * c
         i, f, g = torch.sigmoid(ai), torch.sigmoid(af), torch.tanh(ag)
-        c_new = f * c + i * g
         if self.peephole:
-            ao = ao + wco * c_new
+            ao = ao + wco * (f * c + i * g)
+        return {"i": i, "f": f, "g": g, "o": torch.sigmoid(ao)}
+
+    def recurrence(self, gi: Tensor, state: State, h_mask: Tensor | None = None) -> State:
+        gate = self.gate_values(gi, state, h_mask)
+        c_new = gate["f"] * state[1] + gate["i"] * gate["g"]
         c_out = self._ln(c_new, self.ln_weight_c, self.ln_bias_c) if self.layer_norm else c_new
-        h_new = torch.sigmoid(ao) * torch.tanh(c_out)
+        h_new = gate["o"] * torch.tanh(c_out)
         return h_new, c_new
 
     def extra_repr(self) -> str:
@@ -283,6 +313,14 @@ class GRUCell(CellBase):
             return "layer-normalized GRU has no fused kernel in torch"
         return None
 
+    def sequence_unavailable(self) -> str | None:
+        if self.layer_norm:
+            return "layer-normalized GRU has no whole-sequence implementation (it runs as the runner's loop)"
+        if self.reset == "after":
+            return ("GRU with reset='after' has no whole-sequence implementation of its own (torch's fused "
+                    "kernel computes it: backend='fused')")
+        return None
+
     def forward_sequence(self, x: Tensor, state: State, lengths: Tensor | None) -> tuple[Tensor, State]:
         """Reset-before GRU: one autograd node with a hand-derived BPTT; otherwise the loop."""
         if self.reset == "before" and not self.layer_norm:
@@ -305,9 +343,10 @@ class GRUCell(CellBase):
             ws += [self.bias_ih * s, self.bias_hh * s]
         return ws
 
-    def recurrence(self, gi: Tensor, state: State) -> State:
-        (h,) = state
+    def gate_values(self, gi: Tensor, state: State, h_mask: Tensor | None = None) -> dict[str, Tensor]:
+        """``r, z`` (sigmoid) and ``n`` (tanh) of one step, each (B, H)."""
         H = self.hidden_size
+        h = state[0] if h_mask is None else state[0] * h_mask  # h_{t-1} as the recurrent products see it
         xr, xz, xn = gi.chunk(3, dim=-1)
         if self.reset == "after":
             hr, hz, hn = self._hh(h).chunk(3, dim=-1)
@@ -328,7 +367,12 @@ class GRUCell(CellBase):
             else:
                 a_n = F.linear(r * h, self.weight_hh[2 * H :], b_n)
             n = torch.tanh(xn + a_n)
-        return ((1 - z) * h + z * n,)
+        return {"r": r, "z": z, "n": n}
+
+    def recurrence(self, gi: Tensor, state: State, h_mask: Tensor | None = None) -> State:
+        gate = self.gate_values(gi, state, h_mask)
+        z = gate["z"]
+        return ((1 - z) * state[0] + z * gate["n"],)  # the carry keeps the undropped h_{t-1}
 
     def extra_repr(self) -> str:
         return (super().extra_repr() + f", reset={self.reset!r}"

@@ -79,6 +79,13 @@ class MinCellBase(CellBase):
     def fused_unavailable(self) -> str | None:
         return f"{type(self).__name__} has no fused kernel in torch (it runs as a parallel scan)"
 
+    def sequence_unavailable(self) -> str | None:
+        return None  # forward_sequence: the parallel scan
+
+    def recurrent_dropout_unavailable(self) -> str | None:
+        return (f"{type(self).__name__} has no recurrent weight (its gates see only the input), so recurrent "
+                "dropout does not apply; use dropout instead")
+
     def normed(self, x: Tensor) -> Tensor:
         """``LN(x)`` with ``norm=True``, else ``x``."""
         if self.norm:
@@ -96,8 +103,9 @@ class MinCellBase(CellBase):
         """``k`` with ``z = σ(k)`` from the projection (..., G*H): (..., H)."""
         raise NotImplementedError  # pragma: no cover - abstract
 
-    def recurrence(self, gi: Tensor, state: State) -> State:
-        """Step mode: one step from the projected input ``gi`` (B, G*H)."""
+    def recurrence(self, gi: Tensor, state: State, h_mask: Tensor | None = None) -> State:
+        """Step mode: one step from the projected input ``gi`` (B, G*H). There is no recurrent
+        product for ``h_mask`` to act on: the runner refuses recurrent dropout for these cells."""
         raise NotImplementedError  # pragma: no cover - abstract
 
     def forward_sequence(self, x: Tensor, state: State, lengths: Tensor | None) -> tuple[Tensor, State]:
@@ -149,7 +157,7 @@ class MinGRUCell(MinCellBase):
     def _gate_logit(self, gi: Tensor) -> Tensor:
         return gi[..., : self.hidden_size]
 
-    def recurrence(self, gi: Tensor, state: State) -> State:
+    def recurrence(self, gi: Tensor, state: State, h_mask: Tensor | None = None) -> State:
         (h,) = state
         H = self.hidden_size
         z = torch.sigmoid(gi[..., :H])
@@ -165,7 +173,7 @@ class MinLSTMCell(MinCellBase):
         H = self.hidden_size
         return F.softplus(-gi[..., :H]) - F.softplus(-gi[..., H : 2 * H])  # i' = σ(k)
 
-    def recurrence(self, gi: Tensor, state: State) -> State:
+    def recurrence(self, gi: Tensor, state: State, h_mask: Tensor | None = None) -> State:
         (h,) = state
         H = self.hidden_size
         f, i = torch.sigmoid(gi[..., :H]), torch.sigmoid(gi[..., H : 2 * H])
@@ -187,8 +195,8 @@ class MinRecurrent(Recurrent):
                  activation: str = "g", scan: str = "auto", norm: bool = False, residual: bool = False,
                  backend: str = "auto") -> None:
         if backend == "fused":
-            raise ValueError(f"backend='fused' is not available: {self.cell_class.__name__} has no fused "
-                             "kernel in torch; use backend='auto' (parallel scan) or 'loop' (step mode)")
+            raise SeqlabError(f"backend='fused' is not available: {self.cell_class.__name__} has no fused "
+                              "kernel in torch; use backend='auto' or 'sequence' (parallel scan) or 'loop' (step mode)")
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
                          backend, activation=activation, scan=scan, norm=norm)
         self.activation, self.scan, self.norm, self.residual = activation, scan, bool(norm), bool(residual)

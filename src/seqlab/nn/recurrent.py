@@ -2,17 +2,29 @@
 
 A :class:`Recurrent` layer holds one cell per layer and direction (``cells[layer * D + d]``) and
 owns everything around the step: the loop over time, stacking, bidirectionality, dropout between
-layers, variable lengths and the initial and final states. Three ways to run the sequence:
+layers, recurrent dropout, variable lengths and the initial and final states. The backends
+(:data:`BACKENDS`), one vocabulary for every layer:
 
 * ``"fused"``: torch's fused kernels (oneDNN on CPU for LSTM, cuDNN on GPU) where the equations
-  coincide (standard LSTM, GRU with reset after, tanh/relu RNN). Raises ValueError saying why
-  when asked for a cell they do not cover.
-* ``"loop"``: the runner steps the cell; the input products of all steps are one matrix multiply.
-* a cell's own whole-sequence implementation: a cell that defines
-  ``forward_sequence(x, state, lengths) -> (out, state)`` (a parallel scan, a custom autograd
-  function) is run through it under ``"auto"``.
+  coincide (standard LSTM, GRU with reset after, tanh/relu RNN).
+* ``"sequence"``: the cell's own whole-sequence implementation, ``forward_sequence(x, state,
+  lengths) -> (out, state)`` (a parallel scan, a custom autograd function), where the cell has
+  one (``cell.sequence_unavailable()`` is None).
+* ``"loop"``: the runner steps the cell (:func:`seqlab.nn.loop.run_loop`); the input products of
+  all steps are one matrix multiply.
+* ``"auto"``: fused where it applies, else sequence, else loop; the loop in training with
+  recurrent dropout.
 
-``"auto"`` picks fused where it applies, else the cell's own sequence implementation, else loop.
+Forcing ``"fused"`` or ``"sequence"`` where it cannot apply (the cell has no such path, or
+``recurrent_dropout`` > 0, which only the loop applies) raises SeqlabError saying why, as Keras's
+``use_cudnn=True`` does. :meth:`Recurrent.resolve_backend` names the path a forward call takes.
+While observed (:meth:`Recurrent.observe`, :func:`seqlab.nn.loop.observe`) a layer runs the loop.
+
+Recurrent dropout (``recurrent_dropout=p``, Gal & Ghahramani 2016): in training each cell gets one
+keep mask (B, H) per call, scaled by 1/(1-p), on ``h_{t-1}`` where it enters the recurrent
+product, the same for all steps (see :mod:`seqlab.nn.cells`). Masks come from ``layer.generator``
+(a ``torch.Generator``) when set, else from torch's global random generator. In evaluation
+nothing is dropped.
 
 Shapes (``batch_first=True``, the default): input (B, T, I); output (B, T, D*H); state
 ``h`` (L*D, B, H) for RNN and GRU, ``(h, c)`` for LSTM, exactly as torch.nn.
@@ -21,7 +33,8 @@ Shapes (``batch_first=True``, the default): input (B, T, I); output (B, T, D*H);
 from __future__ import annotations
 
 import warnings
-from typing import Sequence
+from contextlib import contextmanager
+from typing import Iterator, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -30,8 +43,9 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from ..errors import SeqlabError, check_positive_int
 from .cells import CellBase, GRUCell, LSTMCell, RNNCell, State
+from .loop import Observer, Step, run_loop
 
-BACKENDS = ("auto", "fused", "loop")
+BACKENDS = ("auto", "fused", "sequence", "loop")
 
 _FUSED = {"LSTM": _VF.lstm, "GRU": _VF.gru, "RNN_TANH": _VF.rnn_tanh, "RNN_RELU": _VF.rnn_relu}
 
@@ -48,27 +62,6 @@ def reverse_padded(x: Tensor, lengths: Tensor | None) -> Tensor:
     return x.gather(1, idx)
 
 
-def run_loop(cell: CellBase, x: Tensor, state: State, lengths: Tensor | None) -> tuple[Tensor, State]:
-    """Step ``cell`` over ``x`` (B, T, I) from ``state``; steps past a sequence's length keep its
-    state and output zeros. Returns ``(out (B, T, H), final state)``."""
-    gi = cell.input_projection(x)  # (B, T, G*H): all input products in one multiply
-    T = x.shape[1]
-    outs = []
-    if lengths is not None:
-        valid = (torch.arange(T, device=x.device).unsqueeze(1) < lengths.to(x.device).unsqueeze(0))  # (T, B)
-        valid = valid.unsqueeze(-1)  # (T, B, 1)
-    for t in range(T):
-        new = cell.recurrence(gi[:, t], state)
-        if lengths is not None:
-            m = valid[t]
-            new = tuple(torch.where(m, n, s) for n, s in zip(new, state))
-            outs.append(new[0] * m)
-        else:
-            outs.append(new[0])
-        state = new
-    return torch.stack(outs, 1), state
-
-
 class Recurrent(nn.Module):
     """A stack of recurrent layers driven by one runner (see the module docstring)."""
 
@@ -76,11 +69,12 @@ class Recurrent(nn.Module):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = True, dropout: float = 0.0, bidirectional: bool = False,
-                 backend: str = "auto", **cell_kwargs) -> None:
+                 backend: str = "auto", recurrent_dropout: float = 0.0, **cell_kwargs) -> None:
         super().__init__()
         check_positive_int("num_layers", num_layers)
-        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
-            raise SeqlabError(f"dropout: expected a number in [0, 1), got {dropout!r}")
+        for name, rate in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
+            if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:
+                raise SeqlabError(f"{name}: expected a number in [0, 1), got {rate!r}")
         if backend not in BACKENDS:
             raise SeqlabError(f"backend: expected one of {BACKENDS}, got {backend!r}")
         self.input_size = input_size
@@ -99,32 +93,96 @@ class Recurrent(nn.Module):
             for _ in range(D)
         )
         self.state_size = self.cells[0].state_size
+        self.recurrent_dropout = float(recurrent_dropout)
+        if self.recurrent_dropout:
+            why = self.cells[0].recurrent_dropout_unavailable()
+            if why:
+                raise SeqlabError(f"recurrent_dropout: {why}; got {recurrent_dropout!r}")
+        #: where recurrent dropout masks come from (None: torch's global random generator)
+        self.generator: torch.Generator | None = None
+        self._observers: list[Observer] = []
         self.backend = backend
-        if backend == "fused":
-            self._check_fused()
+        self._check_backend()
 
     # -- backend choice ------------------------------------------------------------------------
     def fused_unavailable(self) -> str | None:
         """Why the fused kernels cannot run this layer, or None when they can."""
         return self.cells[0].fused_unavailable()
 
-    def _check_fused(self) -> None:
-        why = self.fused_unavailable()
+    def sequence_unavailable(self) -> str | None:
+        """Why the cells have no whole-sequence implementation, or None when they have one."""
+        return self.cells[0].sequence_unavailable()
+
+    def _check_backend(self) -> None:
+        """SeqlabError saying why when a forced 'fused' or 'sequence' backend cannot run this layer."""
+        b = self.backend
+        if b not in ("fused", "sequence"):
+            return
+        why = self.fused_unavailable() if b == "fused" else self.sequence_unavailable()
+        if why is None and self.recurrent_dropout:
+            why = f"recurrent_dropout={self.recurrent_dropout} is applied by the loop only (backend {b!r} has no mask on h_(t-1))"
         if why:
-            raise ValueError(f"backend='fused' is not available: {why}; use backend='auto' or 'loop'")
+            raise SeqlabError(f"backend={b!r} is not available: {why}; use backend='auto' or 'loop'")
+
+    def _dropping(self) -> bool:
+        return self.training and self.recurrent_dropout > 0
 
     def resolve_backend(self) -> str:
-        """The backend a forward call will use: 'fused', 'sequence' (the cell's own) or 'loop'."""
-        if self.backend == "fused":
-            self._check_fused()
-            return "fused"
-        if self.backend == "loop":
+        """The path a forward call takes now: 'fused', 'sequence' (the cell's own) or 'loop'.
+
+        Depends on the mode: under 'auto' with recurrent dropout, training runs the loop.
+        """
+        self._check_backend()
+        if getattr(self, "_observers", None):
+            return "loop"
+        if self.backend != "auto":
+            return self.backend
+        if self._dropping():
             return "loop"
         if self.fused_unavailable() is None:
             return "fused"
-        if hasattr(self.cells[0], "forward_sequence"):
+        if self.sequence_unavailable() is None:
             return "sequence"
         return "loop"
+
+    # -- recurrent dropout and observers -------------------------------------------------------
+    def recurrent_mask(self, batch: int, like: Tensor) -> Tensor:
+        """One keep mask on ``h_{t-1}`` for a whole batch of sequences, scaled by 1/(1-p): (B, H).
+
+        Drawn from :attr:`generator` when set (on its device, then moved to ``like``'s), else
+        from torch's global random generator. Called once per cell and forward call in training.
+        """
+        p, g = self.recurrent_dropout, self.generator
+        device = like.device if g is None else g.device
+        keep = torch.empty(batch, self.hidden_size, dtype=like.dtype, device=device).bernoulli_(1 - p, generator=g)
+        return (keep / (1 - p)).to(like.device)
+
+    @contextmanager
+    def observe(self, callback: Observer) -> Iterator["Recurrent"]:
+        """Within the block, run the loop and call ``callback(step)`` after every step of every cell
+        (a :class:`seqlab.nn.loop.Step`); see :func:`seqlab.nn.loop.observe` for whole models."""
+        if not callable(callback):
+            raise SeqlabError(f"callback: expected a function of one Step, got {type(callback).__name__}")
+        if not hasattr(self, "_observers"):
+            self._observers = []
+        self._observers.append(callback)
+        try:
+            yield self
+        finally:
+            self._observers.remove(callback)
+
+    def _step_hook(self, layer: int, direction: int, lengths: Tensor | None):
+        """``run_loop``'s ``on_step`` reporting to the observers, or None when there are none."""
+        observers = tuple(getattr(self, "_observers", ()))
+        if not observers:
+            return None
+
+        def on_step(t: int, gi: Tensor, prev: State, new: State) -> None:
+            step = Step(self, layer, direction, t, gi, prev, new, lengths)
+            for callback in observers:
+                callback(step)
+
+        return on_step
 
     # -- input checks --------------------------------------------------------------------------
     def _check_lengths(self, lengths, mask, B: int, T: int, device) -> Tensor | None:
@@ -242,6 +300,7 @@ class Recurrent(nn.Module):
         D = self.num_directions
         finals: list[State] = []
         layer_in = x
+        dropping = self._dropping()
         for layer in range(self.num_layers):
             if layer > 0 and self.dropout and self.training:
                 layer_in = F.dropout(layer_in, self.dropout, True)
@@ -253,7 +312,8 @@ class Recurrent(nn.Module):
                 if mode == "sequence":
                     o, s = cell.forward_sequence(xin, states[k], lengths)
                 else:
-                    o, s = run_loop(cell, xin, states[k], lengths)
+                    h_mask = self.recurrent_mask(x.shape[0], x) if dropping else None
+                    o, s = run_loop(cell, xin, states[k], lengths, h_mask, self._step_hook(layer, d, lengths))
                 outs.append(reverse_padded(o, lengths) if d == 1 else o)
                 finals.append(s)
             y = outs[0] if D == 1 else torch.cat(outs, -1)  # (B, T, D*H)
@@ -299,6 +359,8 @@ class Recurrent(nn.Module):
             s += ", bidirectional=True"
         if self.dropout:
             s += f", dropout={self.dropout}"
+        if self.recurrent_dropout:
+            s += f", recurrent_dropout={self.recurrent_dropout}"
         if self.backend != "auto":
             s += f", backend={self.backend!r}"
         return s
@@ -318,9 +380,9 @@ class RNN(Recurrent):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
                  bias: bool = True, batch_first: bool = True, dropout: float = 0.0,
-                 bidirectional: bool = False, backend: str = "auto") -> None:
+                 bidirectional: bool = False, backend: str = "auto", recurrent_dropout: float = 0.0) -> None:
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-                         backend, nonlinearity=nonlinearity)
+                         backend, recurrent_dropout, nonlinearity=nonlinearity)
         self.nonlinearity = nonlinearity
 
 
@@ -331,9 +393,10 @@ class LSTM(Recurrent):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = True, dropout: float = 0.0, bidirectional: bool = False,
-                 peephole: bool = False, backend: str = "auto", layer_norm: bool = False) -> None:
+                 peephole: bool = False, backend: str = "auto", layer_norm: bool = False,
+                 recurrent_dropout: float = 0.0) -> None:
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-                         backend, peephole=peephole, layer_norm=layer_norm)
+                         backend, recurrent_dropout, peephole=peephole, layer_norm=layer_norm)
         self.peephole = bool(peephole)
         self.layer_norm = bool(layer_norm)
 
@@ -345,8 +408,9 @@ class GRU(Recurrent):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = True, dropout: float = 0.0, bidirectional: bool = False,
-                 reset: str = "after", backend: str = "auto", layer_norm: bool = False) -> None:
+                 reset: str = "after", backend: str = "auto", layer_norm: bool = False,
+                 recurrent_dropout: float = 0.0) -> None:
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-                         backend, reset=reset, layer_norm=layer_norm)
+                         backend, recurrent_dropout, reset=reset, layer_norm=layer_norm)
         self.reset = reset
         self.layer_norm = bool(layer_norm)
