@@ -132,9 +132,11 @@ class RecurrentLayer(Layer):
         return_state: also return the final state: ``(output, h)`` or ``(output, h, c)``, each (B, H).
         dropout: rate of a dropout mask on the inputs, one mask per sequence for all steps.
         recurrent_dropout: rate of a dropout mask on ``h_{t-1}`` where it enters the recurrent
-            matrix product, one mask per sequence for all steps (Gal and Ghahramani 2016). In
-            training it runs the step loop (no fused kernel); in evaluation nothing changes.
-        use_bias, backend: passed to the seqlab.nn module ('auto', 'fused' or 'loop').
+            matrix product, one mask per sequence for all steps (Gal and Ghahramani 2016), applied
+            by the seqlab.nn runner (see :mod:`seqlab.nn.recurrent`). In training it runs the step
+            loop (no fused kernel); in evaluation nothing changes.
+        use_bias, backend: passed to the seqlab.nn module (one of ``seqlab.nn.BACKENDS``:
+            'auto', 'fused', 'sequence' or 'loop').
         input_shape: (timesteps, features), optional; timesteps may be None.
         **cell_kwargs: extra constructor arguments of ``module_class`` (e.g. ``peephole``).
     """
@@ -170,8 +172,10 @@ class RecurrentLayer(Layer):
                 f"input: {type(self).__name__} expects inputs of shape (batch, timesteps, features), "
                 f"got {tuple(input_shape)}"
             )
+        dropping = {"recurrent_dropout": self.recurrent_dropout} if self.recurrent_dropout else {}
         self.rnn = self.module_class(int(input_shape[-1]), self.units, bias=self.use_bias,
-                                     backend=self.backend, **self.cell_kwargs)
+                                     backend=self.backend, **dropping, **self.cell_kwargs)
+        self.rnn.train(self.training)  # built lazily, maybe after .eval(): the runner drops only in training
         self.built = True
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
@@ -188,65 +192,10 @@ class RecurrentLayer(Layer):
                "backend": self.backend, **self.cell_kwargs}
         return {**cfg, **super().get_config()}
 
-    # -- dropout masks (one per sequence, fixed over time) -------------------------------------
+    # -- input dropout mask (one per sequence, fixed over time) ---------------------------------
     @staticmethod
     def _keep_mask(shape: tuple[int, ...], rate: float, like: Tensor) -> Tensor:
         return torch.empty(shape, dtype=like.dtype, device=like.device).bernoulli_(1 - rate) / (1 - rate)
-
-    def _recurrent_mask(self, batch: int, like: Tensor) -> Tensor:
-        """The mask on ``h_{t-1}`` for a whole batch of sequences: (B, H)."""
-        return self._keep_mask((batch, self.units), self.recurrent_dropout, like)
-
-    def _step_dropped(self, cell: snn.CellBase, gi: Tensor, state: tuple[Tensor, ...], m: Tensor):
-        """One step with ``h_{t-1} * m`` in the recurrent product only (the carry keeps ``h``)."""
-        if isinstance(cell, snn.GRUCell):
-            # the GRU carries h_{t-1} in (1 - z) h_{t-1}: the cell's own step would drop it there too
-            (h,) = state
-            H = cell.hidden_size
-            hd = h * m
-            xr, xz, xn = gi.chunk(3, dim=-1)
-            if cell.reset == "after":
-                hr, hz, hn = cell._hh(hd).chunk(3, dim=-1)  # layer norm included when the cell has it
-                r, z = torch.sigmoid(xr + hr), torch.sigmoid(xz + hz)
-                n = torch.tanh(xn + r * hn)
-            else:
-                b = cell.bias_hh
-                b_rz, b_n = (None, None) if b is None else (b[: 2 * H], b[2 * H:])
-                a_rz = F.linear(hd, cell.weight_hh[: 2 * H], None if cell.layer_norm else b_rz)
-                if cell.layer_norm:
-                    a_rz = cell._ln(a_rz, cell.ln_weight_hh[: 2 * H], b_rz)
-                hr, hz = a_rz.chunk(2, dim=-1)
-                r, z = torch.sigmoid(xr + hr), torch.sigmoid(xz + hz)
-                a_n = F.linear(r * hd, cell.weight_hh[2 * H:], None if cell.layer_norm else b_n)
-                if cell.layer_norm:
-                    a_n = cell._ln(a_n, cell.ln_weight_hh[2 * H:], b_n)
-                n = torch.tanh(xn + a_n)
-            return ((1 - z) * h + z * n,)
-        # RNN and LSTM use h_{t-1} only in the recurrent product; other cells get h * m as their h
-        return cell.recurrence(gi, (state[0] * m,) + tuple(state[1:]))
-
-    def _run_dropped(self, x: Tensor, state, mask: Tensor | None):
-        cell = self.rnn.cells[0]
-        B, T = x.shape[0], x.shape[1]
-        if state is None:
-            st = cell.zero_state(B, x)
-        else:
-            st = tuple(s[0] for s in ((state,) if isinstance(state, Tensor) else state))  # (B, H) each
-        m = self._recurrent_mask(B, x)
-        gi = cell.input_projection(x)  # (B, T, G*H)
-        valid = None if mask is None else mask.bool().transpose(0, 1).unsqueeze(-1)  # (T, B, 1)
-        outs = []
-        for t in range(T):
-            new = self._step_dropped(cell, gi[:, t], st, m)
-            if valid is not None:
-                new = tuple(torch.where(valid[t], n, s) for n, s in zip(new, st))
-                outs.append(new[0] * valid[t])
-            else:
-                outs.append(new[0])
-            st = new
-        out = torch.stack(outs, 1)  # (B, T, H)
-        finals = tuple(s.unsqueeze(0) for s in st)  # (1, B, H) each, as torch.nn
-        return out, (finals[0] if len(finals) == 1 else finals)
 
     # -- forward -------------------------------------------------------------------------------
     def forward(self, x: Tensor, mask: Tensor | None = None, initial_state=None):
@@ -264,10 +213,7 @@ class RecurrentLayer(Layer):
             x = x * self._keep_mask((x.shape[0], 1, x.shape[2]), self.dropout, x)  # one mask per sequence
         if mask is not None and not bool(mask.any(1).all()):
             raise SeqlabError("mask: a sequence has no real step (all padding); drop empty sequences from the data")
-        if self.training and self.recurrent_dropout:
-            out, state = self._run_dropped(x, initial_state, mask)
-        else:
-            out, state = self.rnn(x, initial_state, mask=mask)
+        out, state = self.rnn(x, initial_state, mask=mask)  # the runner applies recurrent dropout
         states = (state,) if isinstance(state, Tensor) else tuple(state)
         states = tuple(s[0] for s in states)  # (B, H) each
         y = out if self.return_sequences else states[0]

@@ -102,7 +102,7 @@ def test_recurrent_dropout_one_mask_per_sequence_lstm_and_gru():
             calls.append(batch)
             return m
 
-        layer._recurrent_mask = fixed
+        layer.rnn.recurrent_mask = fixed
         layer.train()
         y = layer(x)
         assert calls == [3]  # drawn once for the whole sequence
@@ -266,10 +266,10 @@ def test_recurrent_dropout_path_respects_the_padding_mask():
     for layer in (LSTM(4, recurrent_dropout=0.3), GRU(4, recurrent_dropout=0.3, return_sequences=True)):
         layer(x)
         m = (torch.rand(2, 4) > 0.3).float() / 0.7
-        layer._recurrent_mask = lambda batch, like, m=m: m[:batch]
+        layer.rnn.recurrent_mask = lambda batch, like, m=m: m[:batch]
         layer.train()
         out = layer(x, mask=mask)
-        layer._recurrent_mask = lambda batch, like, m=m: m[1:2]
+        layer.rnn.recurrent_mask = lambda batch, like, m=m: m[1:2]
         alone = layer(x[1:, :3])
         if out.dim() == 2:
             torch.testing.assert_close(out[1], alone[0])
@@ -307,6 +307,6 @@ def test_dropout_step_loop_with_a_mask_of_ones_equals_the_cells_own_path(layer):
         for p in layer.parameters():
             p.uniform_(-0.5, 0.5)  # random values everywhere, layer-norm gains included
     want = layer(x, mask=mask)
-    layer._recurrent_mask = lambda batch, like: torch.ones(batch, 4)
+    layer.rnn.recurrent_mask = lambda batch, like: torch.ones(batch, 4)
     layer.train()
     torch.testing.assert_close(layer(x, mask=mask), want)
