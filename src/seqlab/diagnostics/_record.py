@@ -1,10 +1,11 @@
 """Record every step of every seqlab recurrent layer while a model runs.
 
-:func:`recording` is a context manager: inside it, each :class:`seqlab.nn.Recurrent` layer in a
-model runs through the runner's loop path (one ``cell.recurrence`` call per time step, whatever
-backend was chosen), and each call's input ``gi``, previous state and new state are kept. The new
-hidden state of each step is a tensor of the autograd graph, so ``torch.autograd.grad(loss, h_t)``
-gives the total derivative dL/dh_t. Everything is restored on exit, even after an error.
+:func:`recording` is a context manager over the runner's observer hook
+(:func:`seqlab.nn.loop.observe`): inside it, each :class:`seqlab.nn.Recurrent` layer in a model
+runs its loop (one ``cell.recurrence`` call per time step, whatever backend was chosen), and each
+step's input ``gi``, previous state and new state are kept. The new hidden state of each step is
+a tensor of the autograd graph, so ``torch.autograd.grad(loss, h_t)`` gives the total derivative
+dL/dh_t. Nothing is patched; leaving the block ends the recording, even after an error.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import SeqlabError
-from ..nn import Recurrent
+from ..nn import Recurrent, Step, observe
 
 
 @dataclass
@@ -87,14 +88,6 @@ def ensure_built(model: nn.Module, x, **forward_kwargs) -> None:
             model(x, **forward_kwargs)
 
 
-def _lengths_from_call(args: tuple, kwargs: dict) -> Tensor | None:
-    lengths = kwargs.get("lengths", args[2] if len(args) > 2 else None)
-    mask = kwargs.get("mask", args[3] if len(args) > 3 else None)
-    if lengths is None and mask is not None:
-        lengths = torch.as_tensor(mask).bool().sum(1)
-    return None if lengths is None else torch.as_tensor(lengths).to(torch.long)
-
-
 @contextmanager
 def recording(model: nn.Module, make_input_leaf: bool = False) -> Iterator[Recording]:
     """Run ``model``'s seqlab recurrent layers step by step and record every step (see module doc).
@@ -103,22 +96,22 @@ def recording(model: nn.Module, make_input_leaf: bool = False) -> Iterator[Recor
     own float input) is replaced by a copy that does, so that dL/dx can be asked for.
     """
     layers = recurrent_layers(model)
+    names = {id(m): name for name, m in layers}
     rec = Recording()
-    saved: list[tuple[Recurrent, str]] = []
-    handles = []
     calls: dict[int, int] = {}
+    current: dict[tuple[int, int], CellTrace] = {}  # (layer module, cell index) -> this call's trace
 
     def pre_hook(layer: Recurrent, args: tuple, kwargs: dict):
+        """A new call of ``layer``: one fresh trace per cell, and the input (made a leaf if asked)."""
         name = names[id(layer)]
         calls[id(layer)] = calls.get(id(layer), 0) + 1
         tag = name if calls[id(layer)] == 1 else f"{name}#{calls[id(layer)]}"
-        lengths = _lengths_from_call(args, kwargs)
         D = layer.num_directions
         for k, cell in enumerate(layer.cells):
             layer_idx, d = divmod(k, D)
             label = f"{tag}.l{layer_idx}" if tag else f"l{layer_idx}"
-            current[id(cell)] = CellTrace(label + ("_reverse" if d else ""), cell, layer_idx, d, lengths)
-            rec.traces.append(current[id(cell)])
+            current[(id(layer), k)] = CellTrace(label + ("_reverse" if d else ""), cell, layer_idx, d, None)
+            rec.traces.append(current[(id(layer), k)])
         if args and isinstance(args[0], Tensor):
             x = args[0]
             if make_input_leaf and not x.requires_grad and x.is_floating_point():
@@ -128,36 +121,20 @@ def recording(model: nn.Module, make_input_leaf: bool = False) -> Iterator[Recor
             return args, kwargs
         return None
 
-    current: dict[int, CellTrace] = {}
-    names = {id(m): name for name, m in layers}
+    def on_step(step: Step) -> None:
+        trace = current[(id(step.module), step.layer * step.module.num_directions + step.direction)]
+        trace.lengths = step.lengths  # the lengths the runner checked (from lengths= or mask=)
+        trace.gi.append(step.gi)
+        trace.prev.append(tuple(step.prev))
+        trace.new.append(tuple(step.new))
 
-    def make_step(cell: nn.Module, original):
-        def recurrence(gi: Tensor, state: tuple[Tensor, ...]):
-            new = original(gi, state)
-            trace = current.get(id(cell))
-            if trace is not None:
-                trace.gi.append(gi)
-                trace.prev.append(tuple(state))
-                trace.new.append(tuple(new))
-            return new
-
-        return recurrence
-
+    handles = [layer.register_forward_pre_hook(pre_hook, with_kwargs=True) for _, layer in layers]
     try:
-        for _, layer in layers:
-            saved.append((layer, layer.backend))
-            layer.backend = "loop"  # one recurrence call per step, whatever the backend
-            handles.append(layer.register_forward_pre_hook(pre_hook, with_kwargs=True))
-            for cell in layer.cells:
-                cell.recurrence = make_step(cell, cell.recurrence)  # instance attribute shadows the method
-        yield rec
+        with observe(model, on_step):
+            yield rec
     finally:
         for h in handles:
             h.remove()
-        for layer, backend in saved:
-            layer.backend = backend
-            for cell in layer.cells:
-                cell.__dict__.pop("recurrence", None)
 
 
 def record_eval(model: nn.Module, x, **forward_kwargs) -> Recording:

@@ -1,10 +1,11 @@
 """Gate statistics for LSTM and GRU layers: how open each gate is, and how often it saturates.
 
-The gates are recomputed from each cell's parameters at every recorded step (the inputs and
-previous states come from running the model once, see :mod:`seqlab.diagnostics._record`), in
-the cells' own equations and gate order:
+The gates are recomputed at every recorded step by the cell itself (``cell.gate_values(gi,
+prev)``, the function its step is built from), from the inputs and previous states recorded by
+running the model once (see :mod:`seqlab.diagnostics._record`), so every LSTM and GRU variant
+(peepholes, reset before, layer norm) is covered in its own equations and gate order:
 
-* LSTM, blocks ``i | f | g | o``: ``i, f, o = σ(·)``, ``g = tanh(·)`` (with peepholes when the cell has them).
+* LSTM, blocks ``i | f | g | o``: ``i, f, o = σ(·)``, ``g = tanh(·)``.
 * GRU, blocks ``r | z | n``: ``r, z = σ(·)``, ``n = tanh(·)``, ``h = (1 - z) h_prev + z n``.
 
 A sigmoid gate is *saturated* when its value is below 0.05 or above 0.95; a tanh gate (g, n),
@@ -17,7 +18,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import SeqlabError
@@ -31,31 +31,12 @@ TANH_GATES = {"g", "n"}
 
 def lstm_gates(cell: LSTMCell, gi: Tensor, state: tuple[Tensor, Tensor]) -> dict[str, Tensor]:
     """The four gates of one LSTM step, each (B, H), from ``gi = W_ih x + b_ih`` and ``(h, c)``."""
-    h, c = state
-    a = gi + F.linear(h, cell.weight_hh, cell.bias_hh)  # (B, 4H)
-    ai, af, ag, ao = a.chunk(4, dim=-1)
-    if cell.peephole:
-        wci, wcf, wco = cell.weight_ch
-        ai, af = ai + wci * c, af + wcf * c
-    i, f, g = torch.sigmoid(ai), torch.sigmoid(af), torch.tanh(ag)
-    if cell.peephole:
-        ao = ao + wco * (f * c + i * g)
-    return {"i": i, "f": f, "g": g, "o": torch.sigmoid(ao)}
+    return cell.gate_values(gi, state)
 
 
 def gru_gates(cell: GRUCell, gi: Tensor, state: tuple[Tensor]) -> dict[str, Tensor]:
     """The three gates of one GRU step, each (B, H), from ``gi = W_ih x + b_ih`` and ``(h,)``."""
-    (h,) = state
-    H = cell.hidden_size
-    xr, xz, xn = gi.chunk(3, dim=-1)
-    w, b = cell.weight_hh, cell.bias_hh
-    hr, hz, hn = F.linear(h, w, b).chunk(3, dim=-1)
-    r, z = torch.sigmoid(xr + hr), torch.sigmoid(xz + hz)
-    if cell.reset == "after":
-        n = torch.tanh(xn + r * hn)
-    else:
-        n = torch.tanh(xn + F.linear(r * h, w[2 * H :], None if b is None else b[2 * H :]))
-    return {"r": r, "z": z, "n": n}
+    return cell.gate_values(gi, state)
 
 
 def saturated(values: Tensor, gate: str) -> Tensor:
