@@ -1,4 +1,4 @@
-"""seqlab.utils: the automatic thread count follows the load average."""
+"""seqlab.utils: the one thread policy (automatic count from the machine's load), integer checks."""
 
 import os
 
@@ -8,26 +8,69 @@ import torch
 from seqlab import utils
 
 
-@pytest.mark.parametrize("cores, load, torch_threads, want", [
-    (4, 0.2, 4, 4),   # idle: all of torch's threads
-    (4, 1.6, 4, 2),   # two cores busy elsewhere: the two idle ones
-    (2, 2.9, 2, 1),   # a busy machine: one thread, never zero
-    (8, 0.0, 2, 2),   # never more than torch's own setting
+@pytest.mark.parametrize("cores, load, now, torch_threads, want", [
+    (4, 0.2, 0.1, 4, 4),   # idle: all of torch's threads
+    (4, 1.6, 1.8, 4, 2),   # two cores busy elsewhere: the two idle ones
+    (2, 2.9, 2.0, 2, 1),   # a busy machine: one thread, never zero
+    (8, 0.0, 0.0, 2, 2),   # never more than torch's own setting
+    (2, 0.1, 1.0, 2, 1),   # a program that just started: the load average lags, /proc/stat sees it
+    (2, 1.0, 0.0, 2, 1),   # one that sleeps now: the load average still counts it
+    (2, 0.0, None, 2, 2),  # no /proc/stat: the load average alone
 ])
-def test_auto_threads_uses_the_cores_the_load_leaves_idle(monkeypatch, cores, load, torch_threads, want):
-    monkeypatch.setattr(os, "cpu_count", lambda: cores)
+def test_auto_threads_uses_the_cores_other_programs_leave_idle(monkeypatch, cores, load, now, torch_threads, want):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cores)))
     monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
+    monkeypatch.setattr(utils, "busy_cores", lambda window=0.1: now)
     monkeypatch.setattr(torch, "get_num_threads", lambda: torch_threads)
     assert utils.auto_threads() == want
 
 
-def test_auto_threads_without_a_load_average_keeps_torch_setting(monkeypatch):
+def test_auto_threads_without_any_view_of_the_load_keeps_torch_setting(monkeypatch):
     def no_load():
         raise OSError("not available")
 
     monkeypatch.setattr(os, "getloadavg", no_load)
+    monkeypatch.setattr(utils, "busy_cores", lambda window=0.1: None)
     monkeypatch.setattr(torch, "get_num_threads", lambda: 3)
     assert utils.auto_threads() == 3
+
+
+def test_busy_cores_sees_a_busy_process():
+    import subprocess
+    import sys
+
+    if utils.busy_cores(0.05) is None:
+        pytest.skip("no /proc/stat on this system")
+    spin = subprocess.Popen([sys.executable, "-c", "import time\nt = time.time()\nwhile time.time() - t < 5: pass"])
+    try:
+        import time
+
+        time.sleep(0.3)
+        assert utils.busy_cores(0.3) >= 0.7  # at least most of the one core it spins on
+    finally:
+        spin.kill()
+        spin.wait()
+
+
+def test_one_thread_policy_respects_the_user_and_resolves_0(monkeypatch):
+    from seqlab.errors import SeqlabError
+
+    monkeypatch.setattr(utils, "auto_threads", lambda: 5)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert utils.resolve_threads(0) is None  # the user chose (environment): leave torch alone
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    monkeypatch.setattr(utils, "_THREADS_AT_IMPORT", torch.get_num_threads())
+    assert utils.resolve_threads(0) == 5
+    monkeypatch.setattr(utils, "_THREADS_AT_IMPORT", torch.get_num_threads() + 1)
+    assert utils.resolve_threads(0) is None  # torch.set_num_threads was called: respected
+    assert utils.resolve_threads(3) == 3 and utils.resolve_threads(None) is None
+    for bad in (-1, True, 1.5):
+        with pytest.raises(SeqlabError, match="threads: expected 0 \\(automatic\\)"):
+            utils.resolve_threads(bad)
+    before = torch.get_num_threads()
+    with utils.thread_policy(2):
+        assert torch.get_num_threads() == 2
+    assert torch.get_num_threads() == before
 
 
 def test_check_int_messages_name_the_argument_and_the_bound():
