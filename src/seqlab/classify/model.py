@@ -1,4 +1,4 @@
-"""The classifier network: optional embedding, a (bi)directional RNN/LSTM/GRU, pooling, a linear head.
+"""The classifier network: optional embedding, a (bi)directional recurrent layer, pooling, a linear head.
 
     ids (B, T) --Embedding--> x (B, T, E)         (text)      or   x (B, T, F) (numeric)
     x --Recurrent(lengths)--> out (B, T, D*H), final state h (L*D, B, H)
@@ -17,9 +17,10 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import SeqlabError, check_positive_int
-from ..nn import GRU, LSTM, RNN
+from ..nn.registry import cell_names, get_cell, make_layer
 
-CELLS = {"lstm": LSTM, "gru": GRU, "rnn": RNN}
+#: every cell of seqlab.nn.registry: all run both directions with per-sequence lengths
+CELLS = cell_names()
 POOLINGS = ("last", "mean", "max")
 
 
@@ -41,7 +42,7 @@ class ClassifierConfig:
 
     def __post_init__(self) -> None:
         if self.cell not in CELLS:
-            raise SeqlabError(f"cell: expected one of {tuple(CELLS)}, got {self.cell!r}")
+            raise SeqlabError(f"cell: expected one of {', '.join(CELLS)}, got {self.cell!r}")
         if self.pooling not in POOLINGS:
             raise SeqlabError(f"pooling: expected one of {POOLINGS}, got {self.pooling!r}")
         for name in ("num_classes", "hidden_size", "num_layers"):
@@ -64,8 +65,8 @@ class ClassifierNet(nn.Module):
         self.config = c = config
         self.embedding = nn.Embedding(c.vocab_size, c.embedding_dim, padding_idx=0) if c.vocab_size > 0 else None
         in_size = c.embedding_dim if self.embedding is not None else c.input_size
-        self.rnn = CELLS[c.cell](in_size, c.hidden_size, num_layers=c.num_layers, bidirectional=c.bidirectional,
-                                 dropout=c.dropout if c.num_layers > 1 else 0.0)
+        self.rnn = make_layer(c.cell, in_size, c.hidden_size, num_layers=c.num_layers, bidirectional=c.bidirectional,
+                              dropout=c.dropout if c.num_layers > 1 else 0.0)
         self._init_gates()
         D = 2 if c.bidirectional else 1
         self.drop = nn.Dropout(c.dropout)
@@ -75,23 +76,25 @@ class ClassifierNet(nn.Module):
         """LSTM: forget-gate bias 1 (Jozefowicz et al. 2015, Keras' unit_forget_bias). With ``chrono``
         = T > 1, chrono initialisation (Tallec & Ollivier 2018) for dependencies up to T steps:
         LSTM forget bias ``b_f = log U(1, T-1)`` and input bias ``-b_f``; GRU update-rate bias
-        ``-log U(1, T-1)`` (here ``h = (1-z) h + z n``, so a small z keeps the state)."""
+        ``-log U(1, T-1)`` (here ``h = (1-z) h + z n``, so a small z keeps the state). Applies to
+        the LSTM and GRU families (gate blocks ``i|f|g|o`` and ``r|z|n``); other cells keep theirs."""
         c = self.config
         H = c.hidden_size
+        family = get_cell(c.cell).family
         with torch.no_grad():
             for cell in self.rnn.cells:
-                if cell.bias_ih is None or c.cell == "rnn":
+                if cell.bias_ih is None or family not in ("lstm", "gru"):
                     continue
                 if c.chrono > 1:
                     b = torch.log(torch.empty(H).uniform_(1.0, c.chrono - 1.0))  # (H,)
-                    if c.cell == "lstm":
+                    if family == "lstm":
                         cell.bias_ih[H : 2 * H] = b  # forget
                         cell.bias_ih[:H] = -b  # input
                         cell.bias_hh[: 2 * H] = 0.0
                     else:
                         cell.bias_ih[H : 2 * H] = -b  # update rate z
                         cell.bias_hh[H : 2 * H] = 0.0
-                elif c.cell == "lstm":
+                elif family == "lstm":
                     cell.bias_ih[H : 2 * H] = 1.0
                     cell.bias_hh[H : 2 * H] = 0.0
 

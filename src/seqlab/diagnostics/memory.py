@@ -20,13 +20,14 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import SeqlabError, check_positive_int
-from ..nn import GRU, LSTM, RNN, MinGRU, MinLSTM, Recurrent
+from ..nn import Recurrent, registry
 from ..utils import seed_everything
 from ..train import Task, TrainConfig, train
 from .recorder import GradientNormRecorder
 from .tasks import COPY_CLASSES, baseline, check_task, make_batch, _check_length
 
-CELLS = {"rnn": RNN, "lstm": LSTM, "gru": GRU, "mingru": MinGRU, "minlstm": MinLSTM}
+#: every cell of seqlab.nn.registry
+CELLS = registry.cell_names()
 
 
 def check_cells(cells: str | list[str]) -> list[str]:
@@ -42,19 +43,20 @@ def check_cells(cells: str | list[str]) -> list[str]:
 
 
 def make_layer(cell: str, input_size: int, hidden_size: int, keep_bias: float = 1.0) -> Recurrent:
-    """A one-layer seqlab RNN / LSTM / GRU / minGRU / minLSTM with the keep bias applied (see the
-    module docstring)."""
-    layer = CELLS[check_cells([cell])[0]](input_size, hidden_size)
+    """A one-layer seqlab layer of any registry cell with the keep bias of its family applied (see
+    the module docstring; every LSTM variant is an LSTM there, every GRU variant a GRU)."""
+    layer = registry.make_layer(check_cells([cell])[0], input_size, hidden_size)
+    family = registry.get_cell(cell).family
     H = hidden_size
     with torch.no_grad():
         for c in layer.cells:
-            if cell == "lstm":
+            if family == "lstm":
                 c.bias_ih[H : 2 * H] += keep_bias  # forget gate (block f of i|f|g|o)
-            elif cell == "gru":
+            elif family == "gru":
                 c.bias_ih[H : 2 * H] -= keep_bias  # update gate z of r|z|n: 1 - z is the keep fraction
-            elif cell == "mingru":
+            elif family == "mingru":
                 c.bias_ih[:H] -= keep_bias  # gate z of z|h: 1 - z is the keep fraction
-            elif cell == "minlstm":
+            elif family == "minlstm":
                 c.bias_ih[:H] += keep_bias  # forget gate f of f|i|h
     return layer
 

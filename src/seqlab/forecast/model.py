@@ -13,9 +13,10 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import SeqlabError
-from ..nn import GRU, LSTM, RNN
+from ..nn.registry import cell_names, make_layer
 
-CELLS = {"lstm": LSTM, "gru": GRU, "rnn": RNN}
+#: every cell of seqlab.nn.registry: the head reads the top layer's last output, which all have
+CELLS = cell_names()
 STRATEGIES = ("direct", "recursive")
 
 
@@ -36,10 +37,10 @@ class ForecastNet(nn.Module):
     def __init__(self, cfg: NetConfig) -> None:
         super().__init__()
         if cfg.cell not in CELLS:
-            raise SeqlabError(f"cell: expected one of {sorted(CELLS)}, got {cfg.cell!r}")
+            raise SeqlabError(f"cell: expected one of {', '.join(CELLS)}, got {cfg.cell!r}")
         self.cfg = cfg
-        self.rnn = CELLS[cfg.cell](cfg.input_size, cfg.hidden_size, num_layers=cfg.num_layers,
-                                   dropout=cfg.dropout if cfg.num_layers > 1 else 0.0)
+        self.rnn = make_layer(cfg.cell, cfg.input_size, cfg.hidden_size, num_layers=cfg.num_layers,
+                              dropout=cfg.dropout if cfg.num_layers > 1 else 0.0)
         self.head = nn.Linear(cfg.hidden_size, cfg.out_steps * cfg.n_quantiles)
 
     def forward(self, x: Tensor) -> Tensor:

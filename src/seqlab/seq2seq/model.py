@@ -1,6 +1,6 @@
 """Encoder-decoder with attention (Cho et al. 2014; Bahdanau et al. 2015; Luong et al. 2015).
 
-* Encoder: embeddings, then a bidirectional ``seqlab.nn`` GRU or LSTM run with the source
+* Encoder: embeddings, then a bidirectional ``seqlab.nn`` GRU or LSTM (any of :data:`CELLS`) run with the source
   lengths, so each direction starts and ends at its own sequence's ends. Memory (B, S, 2H).
 * Bridge: the decoder's first state is ``tanh(W [h_fwd; h_bwd])`` of the encoder's last layer.
 * Attention over the memory, with padded source positions masked to weight exactly 0:
@@ -20,10 +20,16 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import SeqlabError, check_positive_int
-from ..nn import GRU, LSTM
+from ..nn.registry import cell_names, check_cell, get_cell, make_layer
 from .vocab import BOS, PAD
 
-CELLS = ("gru", "lstm")
+#: the GRU and LSTM families of seqlab.nn.registry ("gru" first: the default). The decoder must
+#: carry the bridge's summary of the source through every target step and steer attention with
+#: its state (Bahdanau queries with h_{t-1}); cells whose gates read their state can. Left out:
+#: the Elman RNN (its gradient through the state vanishes within a sentence, the reason the
+#: original choice was GRU/LSTM) and minGRU/minLSTM (gates of the input only: the decoder's state
+#: is a running average of its inputs and cannot decide to keep or overwrite the source summary).
+CELLS = tuple(sorted(cell_names(("gru", "lstm")), key=lambda n: get_cell(n).family != "gru"))
 ATTENTIONS = ("bahdanau", "luong")
 
 
@@ -43,8 +49,7 @@ class Seq2SeqConfig:
     def __post_init__(self) -> None:
         for name in ("src_vocab_size", "tgt_vocab_size", "embed_size", "hidden_size", "num_layers", "max_target_len"):
             check_positive_int(name, getattr(self, name))
-        if self.cell not in CELLS:
-            raise SeqlabError(f"cell: expected one of {CELLS}, got {self.cell!r}")
+        check_cell(self.cell, CELLS, "the encoder-decoder")
         if self.attention not in ATTENTIONS:
             raise SeqlabError(f"attention: expected one of {ATTENTIONS}, got {self.attention!r}")
         if not 0 <= self.dropout < 1:
@@ -59,10 +64,9 @@ class Encoder(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.embed = nn.Embedding(cfg.src_vocab_size, cfg.embed_size, padding_idx=PAD)
-        layer = GRU if cfg.cell == "gru" else LSTM
-        self.rnn = layer(cfg.embed_size, cfg.hidden_size, num_layers=cfg.num_layers, bidirectional=True,
-                         dropout=cfg.dropout if cfg.num_layers > 1 else 0.0)
-        n_states = 1 if cfg.cell == "gru" else 2
+        self.rnn = make_layer(cfg.cell, cfg.embed_size, cfg.hidden_size, num_layers=cfg.num_layers, bidirectional=True,
+                              dropout=cfg.dropout if cfg.num_layers > 1 else 0.0)
+        n_states = get_cell(cfg.cell).state_size  # h, or (h, c): one bridge each
         self.bridge = nn.ModuleList(nn.Linear(2 * cfg.hidden_size, cfg.hidden_size) for _ in range(n_states))
 
     def forward(self, src: Tensor, lengths: Tensor) -> tuple[Tensor, tuple[Tensor, ...]]:
@@ -127,7 +131,7 @@ class Decoder(nn.Module):
         in_size = cfg.embed_size + (K if cfg.attention == "bahdanau" else 0) + (H if cfg.input_feeding else 0)
         # a one-layer seqlab.nn layer: its cell steps in decoding, the whole layer runs the
         # teacher-forced sequence at once when no step depends on the previous one's attention
-        self.rnn = (GRU if cfg.cell == "gru" else LSTM)(in_size, H)
+        self.rnn = make_layer(cfg.cell, in_size, H)
         self.attn = Attention(cfg.attention, H, K)
         self.combine = nn.Linear(H + K, H)
         self.drop = nn.Dropout(cfg.dropout)

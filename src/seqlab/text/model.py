@@ -2,7 +2,7 @@
 
 ::
 
-    ids (B, T) -> Embedding -> dropout -> seqlab.nn.LSTM / GRU / RNN / MinGRU / MinLSTM
+    ids (B, T) -> Embedding -> dropout -> a seqlab.nn layer of any registry cell
                (L layers, dropout between) -> dropout -> Linear(H, V) -> logits (B, T, V)
 
 minGRU and minLSTM (:mod:`seqlab.nn.minrnn`) train as a parallel scan and generate in step
@@ -23,13 +23,14 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from .. import nn as snn
 from ..errors import ModelFileError, SeqlabError, check_positive_int
 from ..io import load_file, save_file
+from ..nn.registry import cell_names, make_layer
 from ..vocab import Vocabulary
 
 KIND = "text-lm"
-CELLS = {"lstm": snn.LSTM, "gru": snn.GRU, "rnn": snn.RNN, "mingru": snn.MinGRU, "minlstm": snn.MinLSTM}
+#: every cell of seqlab.nn.registry (its names are saved in model files)
+CELLS = cell_names()
 #: ``cell_options`` a config gets unless it sets them (written into the config, so saved files
 #: keep them): pre-norm and residuals for the minimal RNNs, whose layers have no recurrent
 #: weights; on tiny Shakespeare they lower validation bits per character (see docs/speed.md)
@@ -41,9 +42,10 @@ CELL_DEFAULTS: dict[str, dict[str, Any]] = {"mingru": {"norm": True, "residual":
 class LMConfig:
     """Shape of a :class:`RecurrentLM`.
 
-    ``cell`` is 'lstm', 'gru', 'rnn', 'mingru' or 'minlstm'; ``cell_options`` are passed to the
-    seqlab layer (``peephole=True`` for LSTM, ``reset='before'`` for GRU, ``nonlinearity='relu'``
-    for RNN, ``norm``, ``residual``, ``activation`` for minGRU / minLSTM, whose defaults
+    ``cell`` is a name of :mod:`seqlab.nn.registry` ('lstm', 'gru', 'rnn', 'lstm-peephole',
+    'gru-ln', 'mingru', ...); ``cell_options`` are passed to the seqlab layer on top of the
+    cell's own (``peephole=True`` for LSTM, as files from before the registry store it,
+    ``norm``, ``residual``, ``activation`` for minGRU / minLSTM, whose defaults
     ``norm=True, residual=True`` come from :data:`CELL_DEFAULTS`).
     ``embed_size`` None means ``hidden_size``.
     """
@@ -60,7 +62,7 @@ class LMConfig:
 
     def __post_init__(self) -> None:
         if self.cell not in CELLS:
-            raise SeqlabError(f"cell: expected one of {sorted(CELLS)}, got {self.cell!r}")
+            raise SeqlabError(f"cell: expected one of {', '.join(CELLS)}, got {self.cell!r}")
         if not isinstance(self.cell_options, dict):
             raise SeqlabError(f"cell_options: expected a dict, got {type(self.cell_options).__name__}")
         self.cell_options = {**CELL_DEFAULTS.get(self.cell, {}), **self.cell_options}
@@ -88,9 +90,8 @@ class RecurrentLM(nn.Module):
         c = config
         self.embedding = nn.Embedding(c.vocab_size, c.embed_size)
         self.drop = nn.Dropout(c.dropout)
-        self.rnn = CELLS[c.cell](c.embed_size, c.hidden_size, num_layers=c.num_layers,
-                                 dropout=c.dropout if c.num_layers > 1 else 0.0, backend=c.backend,
-                                 **c.cell_options)
+        self.rnn = make_layer(c.cell, c.embed_size, c.hidden_size, num_layers=c.num_layers,
+                              dropout=c.dropout if c.num_layers > 1 else 0.0, backend=c.backend, **c.cell_options)
         self.decoder = nn.Linear(c.hidden_size, c.vocab_size)
         if c.tie_weights:
             self.decoder.weight = self.embedding.weight
