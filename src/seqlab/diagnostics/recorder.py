@@ -2,9 +2,9 @@
 
 :class:`GradientNormRecorder` is a :class:`seqlab.train.callbacks.Callback`: pass it to
 ``model.fit(..., callbacks=[rec], clipnorm=1.0)`` and it reads the global gradient norm in the
-engine's ``on_after_backward`` hook (after backward, before clipping and the optimizer step). In a
-plain training loop call ``rec.record(model.parameters())`` between ``loss.backward()`` and
-``clip_grad_norm_``. Norms stay tensors until read, so recording adds no host synchronisation.
+engine's ``on_after_backward`` hook (after backward, before clipping and the optimizer step); any
+task on :func:`seqlab.train.train` takes it the same way. In a loop of your own, call
+``rec.record(model.parameters())`` after the backward pass and before clipping. Norms stay tensors until read, so recording adds no host synchronisation.
 
 With ``clipnorm`` set, the norm after clipping is the one ``torch.nn.utils.clip_grad_norm_``
 leaves: ``norm * min(1, clipnorm / (norm + 1e-6))``.

@@ -1,0 +1,60 @@
+"""The layering issue #13 asks for, checked on the source: one training loop, and the core
+packages never depend on a job."""
+
+import ast
+import re
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "seqlab"
+JOBS = ("forecast", "classify", "text", "seq2seq", "diagnostics")
+CORE = ("nn", "reference", "train")
+
+
+def _imports(path: Path) -> set[str]:
+    """Absolute names of the seqlab modules ``path`` imports (relative imports resolved)."""
+    pkg = path.relative_to(SRC.parent).with_suffix("").parts[:-1]  # ('seqlab', 'nn')
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = list(pkg[: len(pkg) - node.level + 1]) if node.level else []
+            mod = ".".join(base + ([node.module] if node.module else []))
+            names.add(mod)
+            names.update(f"{mod}.{a.name}" for a in node.names)
+    return {n for n in names if n.startswith("seqlab")}
+
+
+def test_core_packages_import_no_job():
+    bad = []
+    for core in CORE:
+        for path in (SRC / core).rglob("*.py"):
+            for name in _imports(path):
+                if any(name == f"seqlab.{j}" or name.startswith(f"seqlab.{j}.") for j in JOBS):
+                    bad.append(f"{path.relative_to(SRC)} imports {name}")
+    assert not bad, bad
+
+
+def test_every_job_trains_through_seqlab_train():
+    for job in JOBS:
+        names = set().union(*(_imports(p) for p in (SRC / job).rglob("*.py")))
+        assert any(n == "seqlab.train" or n.startswith("seqlab.train.") for n in names), job
+
+
+def test_no_training_step_outside_seqlab_train():
+    pattern = re.compile(r"\.backward\(|(?<![a-z_])(opt|optim[a-z_]*|optimizer)\.step\(|clip_grad_norm_\(")
+    bad = []
+    for path in SRC.rglob("*.py"):
+        if path.is_relative_to(SRC / "train"):
+            continue
+        for k, line in enumerate(path.read_text().splitlines(), 1):
+            code = line.split("#")[0]
+            if pattern.search(code) and "def backward" not in code and "ctx." not in code:
+                bad.append(f"{path.relative_to(SRC)}:{k}: {line.strip()}")
+    assert not bad, bad
+
+
+def test_the_check_finds_a_planted_training_step(tmp_path):
+    pattern = re.compile(r"\.backward\(|(?<![a-z_])(opt|optim[a-z_]*|optimizer)\.step\(|clip_grad_norm_\(")
+    assert pattern.search("loss.backward()") and pattern.search("opt.step()")
+    assert pattern.search("torch.nn.utils.clip_grad_norm_(p, 1)") and not pattern.search("sched.step_size")
