@@ -23,13 +23,13 @@ from ..errors import SeqlabError, check_positive_int
 from ..nn.registry import cell_names, check_cell, get_cell, make_layer
 from .vocab import BOS, PAD
 
-#: the GRU and LSTM families of seqlab.nn.registry ("gru" first: the default). The decoder must
+#: the GRU and LSTM families of seqlab.nn.registry. The decoder must
 #: carry the bridge's summary of the source through every target step and steer attention with
 #: its state (Bahdanau queries with h_{t-1}); cells whose gates read their state can. Left out:
 #: the Elman RNN (its gradient through the state vanishes within a sentence, the reason the
 #: original choice was GRU/LSTM) and minGRU/minLSTM (gates of the input only: the decoder's state
 #: is a running average of its inputs and cannot decide to keep or overwrite the source summary).
-CELLS = tuple(sorted(cell_names(("gru", "lstm")), key=lambda n: get_cell(n).family != "gru"))
+CELLS = cell_names(("gru", "lstm"))
 ATTENTIONS = ("bahdanau", "luong")
 
 
