@@ -27,7 +27,8 @@ def register(subparsers) -> None:
     t.add_argument("--label-column", default="label", help="CSV column holding the label (default: label)")
     t.add_argument("--save", "--out", dest="out", default=DEFAULT_OUT,
                    help=f"model file to write (default: {DEFAULT_OUT}); --out is the same option")
-    t.add_argument("--cell", choices=("lstm", "gru", "rnn"), default="lstm")
+    from ..nn.registry import cell_names  # the one cell table (imports no torch)
+    t.add_argument("--cell", choices=cell_names(), default="lstm")
     t.add_argument("--hidden-size", type=int, default=64)
     t.add_argument("--layers", type=int, default=1)
     t.add_argument("--direction", choices=("bi", "uni"), default="bi", help="bidirectional or not (default: bi)")

@@ -70,7 +70,8 @@ def register(subparsers) -> None:
                    "or twice the horizon for non-seasonal data)")
     m.add_argument("--season", type=_positive("--season"), help="season length in steps (default: from the "
                    "time frequency: monthly 12, quarterly 4, daily 7, hourly 24; else 1)")
-    m.add_argument("--cell", choices=["lstm", "gru", "rnn"], default="lstm", help="recurrent cell (default lstm)")
+    from ..nn.registry import cell_names  # the one cell table (imports no torch)
+    m.add_argument("--cell", choices=cell_names(), default="lstm", help="recurrent cell (default lstm)")
     m.add_argument("--hidden", type=_positive("--hidden"), default=16, help="hidden units per layer (default 16)")
     m.add_argument("--layers", type=_positive("--layers"), default=1, help="stacked recurrent layers (default 1)")
     m.add_argument("--dropout", type=float, default=0.0, help="dropout between stacked layers (default 0)")

@@ -57,7 +57,8 @@ def register(subparsers) -> None:
     t.add_argument("--target-accuracy", type=float, default=1.0, metavar="FRACTION",
                    help="stop early once validation exact match reaches this (default 1.0)")
     t.add_argument("--level", choices=("char", "word"), default="char", help="tokens of --data (default char)")
-    t.add_argument("--cell", choices=("gru", "lstm"), default="gru")
+    from ..nn.registry import cell_names  # the one cell table (imports no torch)
+    t.add_argument("--cell", choices=cell_names(("gru", "lstm")), default="gru")
     t.add_argument("--attention", choices=("bahdanau", "luong"), default="luong")
     t.add_argument("--input-feeding", action="store_true", help="feed the last attentional state to the next step")
     t.add_argument("--hidden", type=int, default=64, help="hidden units per direction (default 64)")

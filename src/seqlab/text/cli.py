@@ -28,7 +28,8 @@ def register(subparsers) -> None:
     t.add_argument("--text", metavar="FILE", help="UTF-8 text file (default: the standard library's pydoc_data.topics, ~465k chars)")
     t.add_argument("--level", choices=("char", "word"), default="char", help="tokens: characters (default) or words")
     t.add_argument("--max-vocab", type=int, default=10000, metavar="N", help="word level: keep the N most frequent words, the rest become <unk> (default 10000)")
-    t.add_argument("--cell", choices=("lstm", "gru", "rnn", "mingru", "minlstm"), default="lstm",
+    from ..nn.registry import cell_names  # the one cell table (imports no torch)
+    t.add_argument("--cell", choices=cell_names(), default="lstm",
                    help="recurrent cell (default lstm); mingru / minlstm: minimal RNNs trained as a parallel scan, "
                         "with pre-norm and residual connections")
     t.add_argument("--peephole", action="store_true", help="LSTM with Graves peepholes (no fused kernel: slower)")
