@@ -243,8 +243,8 @@ class Vocabulary:
         _check_text(text, "text")
         return self.config.tokenize(text)
 
-    def to_ids(self, tokens: Sequence[str], unknown: str | None = None, name: str = "tokens") -> list[int]:
-        """Ids of ``tokens`` under the ``unknown`` policy (module docstring); ``name`` is used in errors."""
+    def to_ids(self, tokens: Sequence[str], name: str = "tokens", *, unknown: str | None = None) -> list[int]:
+        """Ids of ``tokens`` under the ``unknown`` policy (module docstring); errors call them ``name``."""
         if unknown is None:
             unknown = "error" if self.unk_id is None else "replace"
         if unknown not in UNKNOWN_POLICIES:
@@ -269,10 +269,13 @@ class Vocabulary:
             + (" or 'replace'" if self.unk_id is not None else "")
         )
 
-    def encode(self, text: str, unknown: str | None = None, name: str = "text") -> list[int]:
-        """Ids of the tokens of ``text`` (no specials added) under the ``unknown`` policy."""
+    def encode(self, text: str, name: str = "text", *, unknown: str | None = None) -> list[int]:
+        """Ids of the tokens of ``text`` (no specials added) under the ``unknown`` policy.
+
+        ``name`` is the argument the text came in, for error messages (``"--prime"``, ``"texts[3]"``).
+        """
         _check_text(text, name)
-        return self.to_ids(self.config.tokenize(text), unknown, name)
+        return self.to_ids(self.config.tokenize(text), name, unknown=unknown)
 
     def to_tokens(self, ids: Iterable[int]) -> list[str]:
         """The tokens of ``ids``, specials by name (e.g. for plot labels)."""

@@ -7,13 +7,16 @@ import pytest
 import torch
 
 from seqlab.cli import main
-from seqlab.seq2seq import Translator, Vocab
+from seqlab.seq2seq import Translator
+from seqlab.seq2seq.vocab import SPECIALS
+from seqlab.vocab import Vocabulary
 
 
 @pytest.fixture
 def model_path(tmp_path):
     torch.manual_seed(0)
-    tr = Translator.create(Vocab(list("abc 123train"), lowercase=True), Vocab(list("xyz")), embed_size=4,
+    tr = Translator.create(Vocabulary(list("abc 123train"), specials=SPECIALS, lowercase=True),
+                           Vocabulary(list("xyz"), specials=SPECIALS), embed_size=4,
                            hidden_size=5, max_target_len=5)
     path = tmp_path / "m.safetensors"
     tr.save(path)
@@ -44,7 +47,7 @@ def test_translate_prints_greedy_beam_nbest_and_plot(tmp_path, capsys, model_pat
 @pytest.mark.parametrize("argv,msg", [
     (["--model", "{m}", ""], "non-empty"),
     (["--model", "{m}", "ab", "--text", "c"], "either as --text or as words"),
-    (["--model", "{m}", "abz!"], "'!', 'z'.*not in the model's source vocabulary"),
+    (["--model", "{m}", "abz!"], "2 characters not in the model's vocabulary: 'z', '!'"),
     (["--model", "{m}", "ab", "--beam", "0"], r"beam: expected a positive integer \(the beam size; 1 is greedy decoding\)"),
     (["--model", "{m}", "ab", "--max-len", "0"], "max_len"),
     (["--model", "{m}", "ab", "--plot", "x.jpg"], "ending in .png"),
@@ -90,7 +93,7 @@ def test_train_on_pairs_then_translate(tmp_path, capsys):
                          "--hidden", "8", "--embed", "4", "--batch-size", "8", "--quiet")
     assert code == 0 and err == "" and out.startswith(f"saved {save}: ") and save.exists()
     tr = Translator.load(save)
-    assert tr.src_vocab.itos[3:] == ["a", "b", "c"] and not tr.src_vocab.lowercase
+    assert tr.src_vocab.itos[3:] == ["a", "b", "c"] and not tr.src_vocab.config.lowercase
     code, out, _ = run(capsys, "--model", str(save), "ab")
     assert code == 0 and out == tr.translate("ab").text + "\n"
 
@@ -102,5 +105,5 @@ def test_train_dates_with_a_tiny_budget(tmp_path, capsys):
     assert code == 0 and "saved" in out and "time budget" in out and save.exists()
     assert "'3rd of march 2015' -> " in out
     tr = Translator.load(save)
-    assert tr.src_vocab.lowercase and "".join(tr.tgt_vocab.itos[3:]) == "-0123456789"
+    assert tr.src_vocab.config.lowercase and "".join(tr.tgt_vocab.itos[3:]) == "-0123456789"
     assert tr.model.cfg.attention == "luong" and tr.model.cfg.hidden_size == 8

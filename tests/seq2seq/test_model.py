@@ -6,10 +6,11 @@ import torch
 
 from seqlab.errors import ModelFileError, SeqlabError
 from seqlab.io import save_file
-from seqlab.seq2seq import Seq2Seq, Seq2SeqConfig, Translator, Vocab, beam_search, greedy
+from seqlab.seq2seq import Seq2Seq, Seq2SeqConfig, Translator, beam_search, greedy
 from seqlab.seq2seq.model import Attention, pad_batch
 from seqlab.seq2seq.search import length_penalty, log_probs
-from seqlab.seq2seq.vocab import BOS, EOS
+from seqlab.seq2seq.vocab import BOS, EOS, SPECIALS
+from seqlab.vocab import Vocabulary
 
 # each cell, each attention, with and without input feeding (the last pair runs the parallel path)
 COMBOS = [("gru", "bahdanau", True), ("lstm", "luong", True), ("lstm", "bahdanau", False), ("gru", "luong", False)]
@@ -168,7 +169,7 @@ def test_beam_on_a_peaked_model_finds_ended_hypotheses():
 
 
 def translator(seed=0, **kw) -> Translator:
-    src, tgt = Vocab(list("abcdef 12")), Vocab(list("xyz-0"))
+    src, tgt = Vocabulary(list("abcdef 12"), specials=SPECIALS), Vocabulary(list("xyz-0"), specials=SPECIALS)
     torch.manual_seed(seed)
     tr = Translator.create(src, tgt, embed_size=5, hidden_size=6, max_target_len=6, **kw)
     with torch.no_grad():
@@ -203,7 +204,7 @@ def test_translator_outputs_and_bad_input(tmp_path):
         tr.translate("")
     with pytest.raises(SeqlabError, match="non-empty"):
         tr.translate("   ")
-    with pytest.raises(SeqlabError, match=r"'q', 'z'.*not in the model's source vocabulary"):
+    with pytest.raises(SeqlabError, match=r"2 characters not in the model's vocabulary: 'z', 'q'"):
         tr.translate("abz q")
     for bad in (0, -1, 1.5):
         with pytest.raises(SeqlabError, match="beam"):
@@ -225,15 +226,17 @@ def test_translator_outputs_and_bad_input(tmp_path):
 
 
 def test_vocab_round_trip_and_levels():
-    v = Vocab.build(["the cat", "a dog"], "word")
-    assert v.itos[:3] == ["<pad>", "<s>", "</s>"] and sorted(v.itos[3:]) == ["a", "cat", "dog", "the"]
+    v = Vocabulary.build(["the cat", "a dog"], level="word", specials=SPECIALS)
+    assert v.itos[:3] == ["<pad>", "<s>", "</s>"] and sorted(v.itos[3:]) == [" cat", " dog", "a", "the"]
     ids = v.encode("the dog")
-    assert v.decode(ids + [EOS] + ids) == "the dog"
-    c = Vocab.build(["Ab"], "char", lowercase=True)
+    assert v.decode([BOS] + ids + [EOS] + ids) == "the dog"  # stops at </s>, leaves out <s>
+    c = Vocabulary.build(["Ab"], specials=SPECIALS, lowercase=True)
     assert c.itos[3:] == ["a", "b"] and c.decode(c.encode("BA")) == "ba"
-    assert Vocab.from_config(c.to_config()).itos == c.itos
+    assert Vocabulary.from_config(c.to_config()).itos == c.itos
     with pytest.raises(SeqlabError, match="level"):
-        Vocab([], "byte")
+        Vocabulary([], specials=SPECIALS, level="byte")
+    with pytest.raises(SeqlabError, match=r"src_vocab: expected a Vocabulary with the specials"):
+        Translator.create(Vocabulary(list("ab")), c)
 
 
 def test_two_layer_encoder_with_dropout_keeps_the_padding_rules():

@@ -1,7 +1,7 @@
 """Sequence to sequence with attention: ``seqlab translate`` and its library.
 
 ``Translator`` (model + vocabularies: translate, n-best, save, load, plot), ``Seq2Seq`` and its
-``Seq2SeqConfig``, ``Vocab``, decoding in :mod:`.search`, training in :mod:`.train` and the
+``Seq2SeqConfig``, vocabularies (:mod:`.vocab`), decoding in :mod:`.search`, training in :mod:`.train` and the
 embedded date-normalisation task in :mod:`.dates`. Names load on first use, so that importing
 ``seqlab.seq2seq.cli`` (for ``seqlab --help``) does not import torch.
 """
@@ -14,7 +14,7 @@ _LAZY = {
     "Seq2Seq": "model", "Seq2SeqConfig": "model", "Hypothesis": "search", "beam_search": "search",
     "greedy": "search", "TrainConfig": "train", "accuracy": "train", "read_pairs": "train",
     "train_dates": "train", "train_pairs": "train", "Translation": "translator", "Translator": "translator",
-    "Vocab": "vocab",
+    "SPECIALS": "vocab", "Vocabulary": "seqlab.vocab",
 }
 
 

@@ -2,7 +2,7 @@
 
 Every date between 1950-01-01 and 2049-12-31 can be written in any of :data:`FORMATS`
 ("tuesday 3 march 2015", "3/3/15", "march 3rd, 2015", "2015 mar 03", ...). Sources are lower
-case; :class:`~seqlab.seq2seq.vocab.Vocab` lowercases what users type for this task.
+case; the source vocabulary lowercases what users type for this task.
 
 Conventions that make every source unambiguous:
 

@@ -19,10 +19,11 @@ import torch.nn.functional as F
 
 from ..errors import SeqlabError, check_positive_int
 from ..utils import progress, resolve_device, seed_everything
+from ..vocab import Vocabulary
 from . import dates
 from .model import pad_batch
 from .translator import Translator
-from .vocab import BOS, EOS, PAD, Vocab
+from .vocab import BOS, EOS, PAD, SPECIALS
 
 Pairs = list[tuple[str, str]]
 
@@ -166,11 +167,12 @@ def fit(tr: Translator, epoch_data: Callable[[int], Pairs], val: Pairs | None, c
 DATE_MODEL = dict(embed_size=32, hidden_size=64, cell="gru", attention="luong", input_feeding=False, max_target_len=12)
 
 
-def date_vocabs() -> tuple[Vocab, Vocab]:
+def date_vocabs() -> tuple[Vocabulary, Vocabulary]:
     """Source: every character any date format can produce (lower case); target: digits and '-'."""
-    src = Vocab.build([dates.render(d, f) for d in dates.all_dates()[:400:7] for f in dates.FORMATS]
-                      + [" ".join(dates.MONTHS + dates.WEEKDAYS), "0123456789"], "char", lowercase=True)
-    return src, Vocab(list("0123456789-"), "char")
+    src = Vocabulary.build([dates.render(d, f) for d in dates.all_dates()[:400:7] for f in dates.FORMATS]
+                           + [" ".join(dates.MONTHS + dates.WEEKDAYS), "0123456789"], specials=SPECIALS,
+                           lowercase=True)
+    return src, Vocabulary(list("-0123456789"), specials=SPECIALS)
 
 
 def train_dates(cfg: TrainConfig, epoch_size: int = 10000, n_val: int = 500, **model) -> tuple[Translator, History]:
@@ -194,8 +196,8 @@ def train_pairs(pairs: Pairs, cfg: TrainConfig, level: str = "char", val_fractio
     rng.shuffle(shuffled)
     n_val = min(1000, int(len(shuffled) * val_fraction))
     val, train = shuffled[:n_val], shuffled[n_val:]
-    src_vocab = Vocab.build([s for s, _ in pairs], level)
-    tgt_vocab = Vocab.build([t for _, t in pairs], level)
+    src_vocab = Vocabulary.build([s for s, _ in pairs], level=level, specials=SPECIALS)
+    tgt_vocab = Vocabulary.build([t for _, t in pairs], level=level, specials=SPECIALS)
     longest = max(len(tgt_vocab.tokenize(t)) for _, t in pairs)
     seed_everything(cfg.seed)
     tr = Translator.create(src_vocab, tgt_vocab, **{"max_target_len": 2 * longest + 2, **model})

@@ -15,9 +15,10 @@ from torch import Tensor
 
 from ..errors import ModelFileError, SeqlabError, check_int
 from ..io import load_file, save_file
+from ..vocab import Vocabulary
 from .model import Seq2Seq, Seq2SeqConfig, pad_batch
 from .search import Hypothesis, beam_search, check_beam, greedy
-from .vocab import Vocab
+from .vocab import check_vocab, encode_source
 
 KIND = "seq2seq"
 
@@ -40,7 +41,9 @@ class Translation:
 class Translator:
     """A :class:`Seq2Seq` model with its source and target vocabularies."""
 
-    def __init__(self, model: Seq2Seq, src_vocab: Vocab, tgt_vocab: Vocab) -> None:
+    def __init__(self, model: Seq2Seq, src_vocab: Vocabulary, tgt_vocab: Vocabulary) -> None:
+        check_vocab(src_vocab, "src_vocab")
+        check_vocab(tgt_vocab, "tgt_vocab")
         if len(src_vocab) != model.cfg.src_vocab_size or len(tgt_vocab) != model.cfg.tgt_vocab_size:
             raise SeqlabError(
                 f"vocabularies: the model expects {model.cfg.src_vocab_size} source and {model.cfg.tgt_vocab_size} "
@@ -51,7 +54,7 @@ class Translator:
         self.tgt_vocab = tgt_vocab
 
     @classmethod
-    def create(cls, src_vocab: Vocab, tgt_vocab: Vocab, **config) -> "Translator":
+    def create(cls, src_vocab: Vocabulary, tgt_vocab: Vocabulary, **config) -> "Translator":
         """A fresh model sized for the vocabularies; ``config`` are :class:`Seq2SeqConfig` fields."""
         cfg = Seq2SeqConfig(src_vocab_size=len(src_vocab), tgt_vocab_size=len(tgt_vocab), **config)
         return cls(Seq2Seq(cfg), src_vocab, tgt_vocab)
@@ -63,7 +66,7 @@ class Translator:
     # -- translation ---------------------------------------------------------------------------
     def _hyp(self, source: str, ids: list[int], h: Hypothesis) -> Translation:
         return Translation(source, self.tgt_vocab.decode(h.tokens), h.score, h.logprob,
-                           self.src_vocab.tokens(ids), self.tgt_vocab.tokens(h.tokens), h.attention)
+                           self.src_vocab.to_tokens(ids), self.tgt_vocab.to_tokens(h.tokens), h.attention)
 
     def _check(self, beam: int, max_len: int | None) -> int:
         check_beam(beam)
@@ -75,7 +78,7 @@ class Translator:
               length_penalty: float = 0.0) -> list[Translation]:
         """The ``n`` (default ``beam``) best translations of ``text`` by beam search, best first."""
         max_len = self._check(beam, max_len)
-        ids = self.src_vocab.encode(text, "text")
+        ids = encode_source(self.src_vocab, text)
         src, lengths = pad_batch([ids], self.device)
         self.model.eval()
         hyps = beam_search(self.model, src, lengths, beam, max_len, length_penalty, n or beam)
@@ -84,7 +87,7 @@ class Translator:
     def translate(self, text: str, beam: int = 1, max_len: int | None = None,
                   length_penalty: float = 0.0) -> Translation:
         """The best translation of ``text``: greedy with ``beam=1``, else beam search."""
-        self.src_vocab.encode(text, "text")  # errors name the argument the caller passed
+        encode_source(self.src_vocab, text)  # errors name the argument the caller passed
         if beam == 1:
             return self.translate_batch([text], 1, max_len, length_penalty)[0]
         return self.nbest(text, beam, 1, max_len, length_penalty)[0]
@@ -97,7 +100,7 @@ class Translator:
             raise SeqlabError("texts: expected a list of strings, got one string; use translate(text)")
         if beam > 1:
             return [self.nbest(t, beam, 1, max_len, length_penalty)[0] for t in texts]
-        all_ids = [self.src_vocab.encode(t, f"texts[{i}]") for i, t in enumerate(texts)]
+        all_ids = [encode_source(self.src_vocab, t, f"texts[{i}]") for i, t in enumerate(texts)]
         self.model.eval()
         out: list[Translation] = []
         for i in range(0, len(texts), batch_size):
@@ -118,8 +121,8 @@ class Translator:
     def load(cls, path: str | os.PathLike, device: str | torch.device = "cpu") -> "Translator":
         config, tensors = load_file(path, KIND)
         try:
-            tr = cls(Seq2Seq(Seq2SeqConfig(**config["model"])), Vocab.from_config(config["src_vocab"]),
-                     Vocab.from_config(config["tgt_vocab"]))
+            tr = cls(Seq2Seq(Seq2SeqConfig(**config["model"])), Vocabulary.from_config(config["src_vocab"]),
+                     Vocabulary.from_config(config["tgt_vocab"]))
             tr.model.load_state_dict(tensors)
         except (KeyError, TypeError, RuntimeError, SeqlabError) as exc:
             raise ModelFileError(f"model file {str(path)!r} holds a damaged seq2seq model: {exc}") from exc
