@@ -193,12 +193,10 @@ class MinRecurrent(Recurrent):
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = True, dropout: float = 0.0, bidirectional: bool = False,
                  activation: str = "g", scan: str = "auto", norm: bool = False, residual: bool = False,
-                 backend: str = "auto") -> None:
-        if backend == "fused":
-            raise SeqlabError(f"backend='fused' is not available: {self.cell_class.__name__} has no fused "
-                              "kernel in torch; use backend='auto' or 'sequence' (parallel scan) or 'loop' (step mode)")
+                 backend: str = "auto", recurrent_dropout: float = 0.0) -> None:
+        # backend='fused' and recurrent_dropout > 0 are refused by the runner, saying why
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-                         backend, activation=activation, scan=scan, norm=norm)
+                         backend, recurrent_dropout, activation=activation, scan=scan, norm=norm)
         self.activation, self.scan, self.norm, self.residual = activation, scan, bool(norm), bool(residual)
 
     def _layer_output(self, layer_in: Tensor, y: Tensor, lengths: Tensor | None) -> Tensor:
