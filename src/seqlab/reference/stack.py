@@ -19,6 +19,10 @@ from .gru import gru_backward, gru_forward
 from .lstm import lstm_backward, lstm_forward
 from .rnn import rnn_backward, rnn_forward
 
+#: forward and backward per cell *family*. :mod:`seqlab.nn.registry` names, for each of its cells,
+#: the function here and the options that select the variant ('rnn-relu' is family 'rnn' with
+#: ``nonlinearity='relu'``, 'gru-reset-before' is 'gru' with ``reset='before'``, 'lstm-peephole'
+#: is 'lstm' with ``weight_ch`` in its params); tests/nn/test_registry.py ties the two tables.
 CELLS = {"rnn": (rnn_forward, rnn_backward), "lstm": (lstm_forward, lstm_backward), "gru": (gru_forward, gru_backward)}
 
 
