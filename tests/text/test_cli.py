@@ -7,6 +7,7 @@ from seqlab.cli import main
 from seqlab.io import save_file
 from seqlab.text.model import LMConfig, RecurrentLM, load_lm, save_lm
 from seqlab.text.sampling import sample
+from seqlab.train.checkpoint import checkpoint_path
 from seqlab.vocab import Vocabulary
 
 TEXT = "To be, or not to be: that is the question. Ça va? 🙂\n" * 30
@@ -35,13 +36,18 @@ def test_train_end_to_end(tmp_path, capsys):
     src = tmp_path / "t.txt"
     src.write_text(TEXT[:800], encoding="utf-8")
     out = tmp_path / "m.safetensors"
-    code = main(["generate", "train", "--text", str(src), "--hidden", "8", "--layers", "1", "--epochs", "2",
-                 "--batch-size", "4", "--seq-len", "30", "--sample-length", "20", "--save", str(out)])
+    code = main(["generate", "train", "--text", str(src), "--hidden-size", "8", "--layers", "1", "--epochs", "2",
+                 "--batch-size", "4", "--seq-len", "30", "--sample-length", "20", "--out", str(out)])
     text = capsys.readouterr().out
     assert code == 0
     assert "epoch 1: train" in text and "epoch 2: train" in text and "bits/char" in text and "  | " in text
     model, vocab, extra = load_lm(out)
     assert set(vocab.itos) == set(TEXT) and extra["source"] == str(src)
+    assert model.config.hidden_size == 8 and not checkpoint_path(out).exists()  # removed once the model is saved
+    code = main(["generate", "train", "--text", str(src), "--hidden", "8", "--layers", "1", "--epochs", "1",
+                 "--batch-size", "4", "--seq-len", "30", "--quiet", "--save", str(out)])
+    text = capsys.readouterr().out
+    assert code == 0 and "epoch 1" not in text and "  | " not in text and "saved" in text
 
 
 def test_train_word_level_reports_perplexity(tmp_path, capsys):
@@ -99,7 +105,50 @@ def test_train_bad_files_do_not_touch_an_earlier_model(tmp_path, capsys, model_f
     short = tmp_path / "short.txt"
     short.write_text("tiny")
     assert "too few" in _error(capsys, base + ["--text", str(short)])
-    assert "--threads: expected 0 (automatic)" in _error(capsys, base + ["--threads", "-2"])
+    assert "--threads: expected an integer in [0, 4096], got '-2'" in _error(capsys, base + ["--threads", "-2"])
     assert "folder" in _error(capsys, ["generate", "train", "--text", str(short), "--batch-size", "1",
                                        "--save", str(tmp_path / "no" / "m.safetensors")])
     assert model_file.read_bytes() == before
+
+
+@pytest.mark.parametrize("extra,message", [
+    (["--lr", "nan"], "--lr: expected a finite number > 0 and <= 10, got 'nan'"),
+    (["--lr", "-1"], "--lr: expected a finite number > 0"),
+    (["--minutes", "inf"], "--minutes: expected a finite number >= 0, got 'inf'"),
+    (["--minutes", "-1"], "--minutes: expected a finite number >= 0, got '-1'"),
+    (["--epochs", "0"], "--epochs: expected an integer in [1, 1000000000], got '0'"),
+    (["--batch-size", "-3"], "--batch-size: expected an integer in [1, 10000000], got '-3'"),
+    (["--seq-len", "0"], "--seq-len: expected an integer in [1, 10000000], got '0'"),
+    (["--hidden", "nan"], "--hidden/--hidden-size: expected an integer, got 'nan'"),
+    (["--dropout", "1"], "--dropout: expected a finite number >= 0 and < 1, got '1'"),
+    (["--clip", "nan"], "--clipnorm/--clip: expected a finite number >= 0, got 'nan'"),
+    (["--clipnorm=-inf"], "--clipnorm/--clip: expected a finite number >= 0, got '-inf'"),
+    (["--val-fraction", "1"], "--val-fraction: expected a finite number >= 0 and < 1, got '1'"),
+    (["--sample-length", "-1"], "--sample-length: expected an integer >= 0, got '-1'"),
+    (["--seed", "-1"], "--seed: expected an integer in [0, 9223372036854775807], got '-1'"),
+    (["--device", "tpu"], "device: expected 'auto', 'cpu', 'cuda' or 'cuda:N', got 'tpu'"),
+    (["--resume"], "--resume: no checkpoint at"),
+    (["--peephole", "--cell", "gru"], "--peephole: only applies to --cell lstm"),
+])
+def test_train_bad_numbers_and_resume(tmp_path, capsys, extra, message):
+    """Each refused before any work: one line on stderr, exit 2, nothing written."""
+    save = tmp_path / "m.safetensors"
+    line = _error(capsys, ["generate", "train", "--text", str(tmp_path / "missing.txt"), "--save", str(save), *extra])
+    assert message in line
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_missing_sub_command_is_one_line(capsys):
+    line = _error(capsys, ["generate"])
+    assert line == "seqlab generate: error: expected a sub-command (see 'seqlab generate --help')"
+
+
+def test_sample_threads_and_device(model_file, capsys):
+    code = main(["generate", "sample", "--model", str(model_file), "--length", "10", "--seed", "1", "--threads", "1",
+                 "--device", "cpu"])
+    model, vocab, _ = load_lm(model_file)
+    assert code == 0 and capsys.readouterr().out == sample(model, vocab, None, 10, 0.8, seed=1) + "\n"
+    assert "--threads: expected an integer in [0, 4096]" in _error(capsys, ["generate", "sample", "--model",
+                                                                         str(model_file), "--threads", "-1"])
+    assert "device: expected 'auto'" in _error(capsys, ["generate", "sample", "--model", str(model_file),
+                                                        "--device", "gpu0"])
