@@ -63,7 +63,12 @@ def reverse_padded(x: Tensor, lengths: Tensor | None) -> Tensor:
 
 
 class Recurrent(nn.Module):
-    """A stack of recurrent layers driven by one runner (see the module docstring)."""
+    """A stack of recurrent layers driven by one runner (see the module docstring).
+
+    ``backend`` is one of :data:`BACKENDS`; ``recurrent_dropout`` the rate of the mask on
+    ``h_{t-1}`` (training only); set ``layer.generator`` to draw those masks from a
+    ``torch.Generator``; ``layer.observe(callback)`` reports every step.
+    """
 
     cell_class: type[CellBase] = RNNCell
 
