@@ -21,7 +21,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from common import machine_info  # noqa: E402
 
 from seqlab.seq2seq import dates  # noqa: E402
-from seqlab.seq2seq.train import TrainConfig, train_dates  # noqa: E402
+from seqlab.seq2seq.train import default_config, train_dates  # noqa: E402
 
 
 def main() -> None:
@@ -44,11 +44,12 @@ def main() -> None:
     print(f"model: {args.cell} {args.hidden} units, {args.attention} attention, input feeding {args.input_feeding}, "
           f"batch {args.batch_size}, budget {args.minutes} min, seed {args.seed}")
 
-    cfg = TrainConfig(minutes=args.minutes, batch_size=args.batch_size, seed=args.seed,
-                      target_accuracy=args.target_accuracy, epochs=200)
-    tr, hist = train_dates(cfg, cell=args.cell, hidden_size=args.hidden, attention=args.attention,
-                           input_feeding=args.input_feeding)
-    print(f"trained {hist.steps} steps in {hist.seconds:.1f}s ({hist.stopped or 'all epochs'})")
+    cfg = default_config(minutes=args.minutes, seed=args.seed, epochs=200, threads=None)
+    t0 = time.perf_counter()
+    tr, hist = train_dates(cfg, batch_size=args.batch_size, target_accuracy=args.target_accuracy, cell=args.cell,
+                           hidden_size=args.hidden, attention=args.attention, input_feeding=args.input_feeding)
+    print(f"trained {hist.params['steps_done']} steps in {time.perf_counter() - t0:.1f}s "
+          f"({hist.stopped or 'all epochs'})")
 
     split = dates.split_dates()
     test = dates.make_pairs(split.test, len(split.test), seed=7)

@@ -61,7 +61,9 @@ def test_translate_prints_greedy_beam_nbest_and_plot(tmp_path, capsys, model_pat
     (["train", "--save", "{tmp}/no/such/m.safetensors"], "folder .* does not exist"),
     (["train", "now"], "unexpected words after 'train'"),
     (["train", "--model", "{m}"], "training starts a new model"),
-    (["train", "--threads", "0"], "--threads: expected 1 or more"),
+    (["train", "--resume", "--save", "{tmp}/fresh.safetensors"], "--resume: no checkpoint at .*fresh.ckpt.safetensors"),
+    (["--model", "{m}", "ab", "--resume"], "--resume: continues an interrupted training"),
+    ([], "--model: expected the model file"),
 ])
 def test_bad_input_exits_2_with_one_line(tmp_path, capsys, model_path, argv, msg):
     path, _ = model_path
@@ -79,10 +81,54 @@ def test_bad_input_exits_2_with_one_line(tmp_path, capsys, model_path, argv, msg
     assert Path(path).read_bytes() == before  # a failed command leaves the earlier model alone
 
 
-def test_usage_errors_are_one_line(capsys):
-    with pytest.raises(SystemExit) as exc:
-        main(["translate", "--beam", "five", "ab"])
-    assert exc.value.code == 2 and capsys.readouterr().err.count("\n") == 1
+def parse_error(capsys, argv):
+    """Exit code and stderr of a command that argparse refuses."""
+    try:
+        code = main(["translate", *argv])
+    except SystemExit as exc:
+        code = exc.code
+    return code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv,msg", [
+    (["--model", "m", "--beam", "five", "ab"], "--beam: invalid int value"),
+    (["train", "--minutes", "nan"], "--minutes: expected a finite number >= 0, got 'nan'"),
+    (["train", "--minutes", "-1"], "--minutes: expected a finite number >= 0"),
+    (["train", "--lr", "inf"], "--lr: expected a finite number > 0"),
+    (["train", "--lr", "0"], "--lr: expected a finite number > 0"),
+    (["train", "--epochs", "0"], "--epochs: expected an integer in"),
+    (["train", "--batch-size", "-8"], "--batch-size: expected an integer in"),
+    (["train", "--threads", "-1"], "--threads: expected an integer in"),
+    (["train", "--hidden-size", "0"], r"--hidden\S*: expected an integer in"),
+    (["train", "--embed", "-3"], "--embed: expected an integer in"),
+    (["train", "--dropout", "1"], "--dropout: expected a finite number >= 0 and < 1"),
+    (["train", "--teacher-forcing", "1.5"], "--teacher-forcing: expected a finite number >= 0 and <= 1"),
+    (["train", "--target-accuracy", "nan"], "--target-accuracy: expected a finite number > 0 and <= 1"),
+    (["train", "--seed", "-1"], "--seed: expected an integer in"),
+    (["--model", "m", "ab", "--length-penalty", "nan"], "--length-penalty: expected a finite number >= 0"),
+])
+def test_usage_errors_are_one_line(capsys, argv, msg):
+    code, err = parse_error(capsys, argv)
+    assert code == 2 and err.count("\n") == 1 and err.startswith("seqlab translate: error: ")
+    assert re.search(msg, err), err
+
+
+def test_options_reach_the_workflows_as_plain_arguments(monkeypatch, capsys):
+    """The handler only parses: shared options, old spellings and --threads 0 (automatic) by default."""
+    import seqlab.seq2seq.run as workflows
+
+    calls = []
+    monkeypatch.setattr(workflows, "train", lambda **kw: calls.append(("train", kw)))
+    monkeypatch.setattr(workflows, "translate", lambda **kw: calls.append(("translate", kw)))
+    assert main(["translate", "train", "--hidden-size", "16", "--out", "x.safetensors", "--minutes", "0",
+                 "--layers", "2", "--dropout", "0.1", "--resume"]) == 0
+    assert main(["translate", "--model", "m.safetensors", "3/3/15", "--device", "cpu"]) == 0
+    (_, kw), (_, tk) = calls
+    assert (kw["hidden"], kw["save"], kw["minutes"], kw["layers"], kw["dropout"], kw["resume"]) == (
+        16, "x.safetensors", 0.0, 2, 0.1, True)
+    assert (kw["threads"], kw["epochs"], kw["lr"], kw["batch_size"], kw["cell"]) == (0, 50, 3e-3, 64, "gru")
+    assert tk == dict(model="m.safetensors", text="3/3/15", beam=1, nbest=False, length_penalty=0.0, max_len=None,
+                      plot=None, threads=0, device="cpu")
 
 
 def test_train_on_pairs_then_translate(tmp_path, capsys):

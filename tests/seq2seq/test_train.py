@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from seqlab.errors import SeqlabError
-from seqlab.seq2seq import TrainConfig, Translator, read_pairs, train_pairs
+from seqlab.seq2seq import Translator, default_config, read_pairs, train_pairs
 from seqlab.seq2seq import dates
 from seqlab.seq2seq.train import date_vocabs, fit
 
@@ -24,8 +24,8 @@ def test_year_digits_attend_to_the_year():
     torch.manual_seed(0)
     tr = Translator.create(src, tgt, embed_size=16, hidden_size=32, attention="luong", input_feeding=False,
                            max_target_len=12)
-    cfg = TrainConfig(epochs=1, minutes=None, batch_size=64, lr=0.01, verbose=0, seed=0)
-    fit(tr, lambda e: dates.make_pairs(split.train, 100 * 64, seed=3, formats=FORMATS), None, cfg)
+    cfg = default_config(epochs=1, minutes=None, lr=0.01, verbose=0, seed=0)
+    fit(tr, lambda e: dates.make_pairs(split.train, 100 * 64, seed=3, formats=FORMATS), None, cfg, batch_size=64)
 
     rng = __import__("random").Random(5)
     tests = [(d, rng.choice(FORMATS)) for d in split.test[:150]]  # held-out days
@@ -72,16 +72,17 @@ def test_train_pairs_learns_a_word_mapping():
     """Word level: a tiny lookup task is learnt, and the vocabularies come from the pairs."""
     words = {"one": "un", "two": "deux", "three": "trois", "four": "quatre"}
     pairs = [(f"{a} {b}", f"{words[a]} {words[b]}") for a in words for b in words] * 8
-    cfg = TrainConfig(epochs=40, minutes=None, batch_size=16, lr=0.01, verbose=0, seed=0, target_accuracy=1.0)
-    tr, hist = train_pairs(pairs, cfg, level="word", val_fraction=0.1, embed_size=8, hidden_size=16)
+    cfg = default_config(epochs=40, minutes=None, lr=0.01, verbose=0, seed=0)
+    tr, hist = train_pairs(pairs, cfg, level="word", val_fraction=0.1, batch_size=16, target_accuracy=1.0,
+                           embed_size=8, hidden_size=16)
     # word tokens carry their leading space (lossless): each word is seen first and second
     assert set(tr.src_vocab.tokens) == {*words, *(" " + w for w in words)}
     assert set(tr.tgt_vocab.tokens) == {*words.values(), *(" " + w for w in words.values())}
-    assert hist.val_accuracy[-1] == 1.0
+    assert hist["val_accuracy"][-1] == 1.0 and "target accuracy 100% reached" in hist.stopped
     assert tr.translate("three one").text == "trois un"
     with pytest.raises(SeqlabError, match="1 word not in the model's vocabulary: 'five'"):
         tr.translate("five one")
-    with pytest.raises(SeqlabError, match="batch_size"):
-        TrainConfig(batch_size=0)
-    with pytest.raises(SeqlabError, match="teacher_forcing"):
-        TrainConfig(teacher_forcing=1.5)
+    for bad, msg in [(dict(batch_size=0), "batch_size"), (dict(teacher_forcing=1.5), r"teacher_forcing: expected a number in \[0, 1\]"),
+                     (dict(target_accuracy=float("nan")), "target_accuracy")]:
+        with pytest.raises(SeqlabError, match=msg):
+            train_pairs(pairs, cfg, **bad)

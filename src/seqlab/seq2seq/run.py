@@ -1,0 +1,119 @@
+"""The workflows behind ``seqlab translate``: plain functions of keyword arguments, callable
+without argparse. :func:`train` checks every input, trains on the one loop (with checkpoints
+next to the model file, resume, and several processes under ``torchrun``), writes the model and
+prints what the command prints; :func:`translate` loads a model and prints translations.
+Under ``torchrun`` only rank 0 prints and writes files.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..cli_args import check_output
+from ..errors import SeqlabError, check_float
+from ..train import History
+from ..train import checkpoint as ckpt
+from ..train.distributed import is_main_process
+from ..utils import resolve_device, thread_policy
+from .translator import Translation, Translator
+
+EXAMPLES = ("3rd of march 2015", "tuesday, july 4th, 1989", "12/25/49")
+
+
+@dataclass
+class Trained:
+    """What :func:`train` did: the translator, the per-epoch history, the model file written
+    (``None`` on the processes other than rank 0), optimizer steps over the whole run (resumed
+    runs included) and this call's seconds."""
+
+    translator: Translator
+    history: History
+    path: Path | None
+    steps: int
+    seconds: float
+
+
+def train(*, data: str | os.PathLike | None = None, save: str | os.PathLike | None = None, resume: bool = False,
+          level: str = "char", cell: str = "gru", attention: str = "luong", input_feeding: bool = False,
+          hidden: int = 64, embed: int = 32, layers: int = 1, dropout: float = 0.0, epochs: int = 50,
+          minutes: float = 5.0, lr: float = 3e-3, batch_size: int = 64, teacher_forcing: float = 1.0,
+          target_accuracy: float | None = 1.0, seed: int = 0, threads: int | None = 0, device: str = "auto",
+          quiet: bool = False, checkpoint_minutes: float | None = 5.0) -> Trained:
+    """Train a translator on the date task (``data=None``) or on a pairs file and save it.
+
+    ``save`` defaults to dates.safetensors (seq2seq.safetensors with ``data``); the checkpoint
+    goes next to it (:func:`seqlab.train.checkpoint.checkpoint_path`) at every epoch end and
+    every ``checkpoint_minutes``, ``resume`` continues from it, and it is removed once the model
+    file is written. ``minutes`` 0 means no time limit. Everything is checked before training.
+    """
+    from .train import default_config, read_pairs, train_dates, train_pairs
+
+    save = Path(save or ("seq2seq.safetensors" if data else "dates.safetensors"))
+    check_output(save, "--save")
+    check_float("--minutes", minutes, 0, none="no time limit")
+    check_float("--teacher-forcing", teacher_forcing, 0, 1, meaning="the probability of feeding the true token")
+    check_float("--target-accuracy", target_accuracy, 0, 1, low_open=True, none="no early stop")
+    checkpoint = ckpt.checkpoint_path(save)
+    if resume and not checkpoint.is_file():
+        raise SeqlabError(f"--resume: no checkpoint at {str(checkpoint)!r} (a run with --save {str(save)!r} writes "
+                          "one at each epoch end and removes it when it finishes); start without --resume")
+    pairs = read_pairs(data) if data else None  # validated before any training
+    config = default_config(epochs=epochs, minutes=minutes or None, lr=lr, seed=seed, device=device, threads=threads,
+                            verbose=0 if quiet else 1, checkpoint=str(checkpoint), resume=resume,
+                            checkpoint_minutes=checkpoint_minutes)
+    model = dict(cell=cell, attention=attention, input_feeding=input_feeding, hidden_size=hidden, embed_size=embed,
+                 num_layers=layers, dropout=dropout)
+    options = dict(batch_size=batch_size, teacher_forcing=teacher_forcing, target_accuracy=target_accuracy)
+    t0 = time.perf_counter()
+    if pairs is not None:
+        tr, hist = train_pairs(pairs, config, level=level, **options, **model)
+    else:
+        tr, hist = train_dates(config, **options, **model)
+    seconds = time.perf_counter() - t0
+    steps = int(hist.params.get("steps_done", 0))
+    if not is_main_process():
+        return Trained(tr, hist, None, steps, seconds)
+    tr.save(save)
+    ckpt.discard(checkpoint)  # the model file is safely written: the run is over
+    if not quiet and not data:
+        with thread_policy(threads):
+            for text in EXAMPLES:
+                print(f"  {text!r} -> {tr.translate(text).text!r}")
+    accs = hist.history.get("val_accuracy")
+    acc = f"; validation exact match {100 * accs[-1]:.1f}%" if accs else ""
+    why = f" ({hist.stopped})" if hist.stopped else ""
+    print(f"saved {save}: {steps} steps in {seconds:.0f}s{why}{acc}", flush=True)
+    return Trained(tr, hist, save, steps, seconds)
+
+
+def translate(*, model: str | os.PathLike, text: str, beam: int = 1, nbest: bool = False,
+              length_penalty: float = 0.0, max_len: int | None = None, plot: str | os.PathLike | None = None,
+              threads: int | None = 0, device: str = "auto") -> list[Translation]:
+    """Translate ``text`` with the model file ``model`` and print it (with ``nbest``: one line
+    per hypothesis of the beam, ``rank<TAB>score<TAB>text``); ``plot`` writes the attention
+    matrix of the best output to a PNG. Returns the translations printed."""
+    from .search import check_beam
+
+    if not text.strip():
+        raise SeqlabError("text: expected a non-empty text to translate, got an empty one")
+    check_beam(beam)
+    check_output(plot, "--plot", (".png",))
+    dev = resolve_device(device)
+    with thread_policy(threads):
+        tr = Translator.load(model, device=dev)
+        if nbest:
+            outs = tr.nbest(text, beam, None, max_len, length_penalty)
+            for k, o in enumerate(outs, 1):
+                print(f"{k}\t{o.score:.4f}\t{o.text}")
+        else:
+            outs = [tr.translate(text, beam, max_len, length_penalty)]
+            print(outs[0].text)
+        if plot:
+            tr.plot_attention(outs[0], plot)
+    return outs
+
+
+__all__ = ["EXAMPLES", "Trained", "train", "translate"]
