@@ -44,7 +44,8 @@ from common import machine_info  # noqa: E402
 
 from seqlab.diagnostics.memory import MemoryConfig, train_memory  # noqa: E402
 from seqlab.diagnostics.tasks import baseline  # noqa: E402
-from seqlab.text import LMConfig, RecurrentLM, TrainConfig, Vocabulary, evaluate, sample, split_train_val, train_lm  # noqa: E402
+from seqlab.text import (LMConfig, RecurrentLM, Vocabulary, default_config, evaluate, sample,  # noqa: E402
+                         split_train_val, train_lm)
 from seqlab.text.data import batchify, num_chunks  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -88,10 +89,10 @@ def text_table(args, rows) -> None:
         torch.manual_seed(args.seed)
         model = RecurrentLM(LMConfig(len(vocab), cell, H, L, cell_options=options))
         n_params = sum(p.numel() for p in model.parameters())
-        cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, seq_len=args.seq_len, lr=args.lr,
-                          clip=args.clip)
-        hist = train_lm(model, train_ids, None, cfg, verbose=0)
-        seconds, tokens = hist[-1]["seconds"], hist[-1]["tokens"]
+        cfg = default_config(epochs=args.epochs, lr=args.lr, clipnorm=args.clip, verbose=0, device="cpu", threads=None,
+                             seed=args.seed)
+        hist = train_lm(model, train_ids, None, cfg, batch_size=args.batch_size, seq_len=args.seq_len)
+        seconds, tokens = hist["train_seconds"][-1], hist["tokens"][-1]
         val = evaluate(model, val_ids, 16, 256)
         sample(model, vocab, "ROMEO:", 20, temperature=0.8, seed=0)  # warm up
         t0 = time.perf_counter()

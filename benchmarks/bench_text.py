@@ -30,7 +30,8 @@ from torch import nn
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import machine_info  # noqa: E402
 
-from seqlab.text import LMConfig, RecurrentLM, TrainConfig, Vocabulary, evaluate, sample, split_train_val, train_lm  # noqa: E402
+from seqlab.text import (LMConfig, RecurrentLM, Vocabulary, default_config, evaluate, sample,  # noqa: E402
+                         split_train_val, train_lm)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_DATA = os.path.join(HERE, "..", "..", "shared", "data", "tinyshakespeare.txt")
@@ -141,15 +142,14 @@ def main() -> None:
     if args.only in (None, "seqlab"):
         torch.manual_seed(0)
         model = RecurrentLM(LMConfig(len(vocab), "lstm", args.hidden, args.layers))
-        cfg = TrainConfig(epochs=10_000, batch_size=args.batch_size, seq_len=args.seq_len, lr=args.lr,
-                          clip=args.clip, max_minutes=args.minutes, clock=args.clock,
-                          schedule=args.schedule)
-        hist = train_lm(model, train_ids, None, cfg, verbose=0)
+        cfg = default_config(epochs=10_000, lr=args.lr, clipnorm=args.clip, minutes=args.minutes, clock=args.clock,
+                             schedule=args.schedule, verbose=0, device="cpu", threads=None)  # threads: as set above
+        hist = train_lm(model, train_ids, None, cfg, batch_size=args.batch_size, seq_len=args.seq_len)
         val = evaluate(model, val_ids, 16, 256)
-        toks = hist[-1]["tokens"]
+        toks = int(hist["tokens"][-1])
         results["seqlab"] = val
         print(f"seqlab: validation {val:.4f} nats/char ({val / math.log(2):.3f} bits), {toks:,} chars trained "
-              f"({toks / len(train_ids):.2f} epochs, {toks / hist[-1]['seconds']:,.0f} chars/s of {args.clock} time); "
+              f"({toks / len(train_ids):.2f} epochs, {toks / hist['train_seconds'][-1]:,.0f} chars/s of {args.clock} time); "
               f"load {os.getloadavg()[0]:.1f}")
         sample(model, vocab, "ROMEO:", 50, temperature=0.8, seed=0)  # warm up
         t0, c0 = time.perf_counter(), time.process_time()
