@@ -16,7 +16,7 @@ from .._lazy import lazy_getattr
 # Names load on first use, so that `seqlab --help` (which imports seqlab.classify.cli) stays fast.
 _LAZY = {
     "as_padded": "data", "load_data": "data", "load_digits_sequences": "data",
-    "stratified_split": "data", "SequenceClassifier": "estimator", "TrainConfig": "estimator",
+    "stratified_split": "data", "SequenceClassifier": "estimator", "ClassifierTask": "task",
     "class_weights": "estimator", "Explanation": "explain", "attribute": "explain",
     "plot": "explain", "render": "explain", "accuracy": "metrics", "confusion_matrix": "metrics",
     "f1_per_class": "metrics", "format_confusion": "metrics", "macro_f1": "metrics",

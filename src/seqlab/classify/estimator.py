@@ -1,55 +1,36 @@
 """``SequenceClassifier``: fit, predict, evaluate, explain, save and load.
 
 A small estimator around :class:`ClassifierNet`: it turns user data (numeric sequences or text)
-into padded tensors with lengths, trains with Adam and a cosine learning-rate decay on a weighted
-cross-entropy, and keeps what prediction needs (label names, vocabulary, feature scaling) so a
-saved model predicts the same after loading.
+into padded tensors with lengths, trains them as a :class:`~seqlab.classify.task.ClassifierTask`
+on the one training loop (Adam, a cosine learning-rate decay to 0 over the run, a weighted
+cross-entropy, gradient clipping, checkpoints and resume, several processes under ``torchrun``),
+and keeps what prediction needs (label names, vocabulary, feature scaling) so a saved model
+predicts the same after loading.
 """
 
 from __future__ import annotations
 
-import math
 import os
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, replace
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from ..errors import ModelFileError, SeqlabError, check_positive_int
-from ..utils import progress, resolve_device, seed_everything
+from ..train import Callback, History, TrainConfig, train
+from ..utils import resolve_device, seed_everything
 from ..vocab import Vocabulary
 from .data import as_padded, check_labels, is_text
 from .explain import Explanation, attribute
 from .metrics import accuracy, confusion_matrix, macro_f1
 from .model import ClassifierConfig, ClassifierNet
+from .task import ClassifierTask, cut
 from .vocab import pad_ids, text_config
 
 KIND = "classifier"
-
-
-@dataclass
-class TrainConfig:
-    """How to train (saved in the model file for the record)."""
-
-    epochs: int = 30
-    batch_size: int = 32
-    lr: float = 3e-3
-    weight_decay: float = 0.0
-    clip_norm: float = 1.0  # gradient norm clipping; 0 turns it off
-    class_weight: str | None = None  # None, "balanced", or set with a mapping in fit()
-    seed: int = 0
-    device: str = "auto"
-    verbose: int = 1
-
-    def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size"):
-            check_positive_int(name, getattr(self, name))
-        if not (isinstance(self.lr, (int, float)) and self.lr > 0):
-            raise SeqlabError(f"lr: expected a positive learning rate, got {self.lr!r}")
-        if self.class_weight not in (None, "balanced"):
-            raise SeqlabError(f"class_weight: expected None or 'balanced' (or a mapping passed to fit), got {self.class_weight!r}")
+#: the training settings a model file records (and :meth:`SequenceClassifier.load` restores)
+TRAIN_KEYS = ("epochs", "minutes", "batch_size", "lr", "weight_decay", "clipnorm", "class_weight", "seed")
 
 
 def _label_key(v: Any) -> tuple:
@@ -84,29 +65,40 @@ class SequenceClassifier:
     Text: ``tokenizer`` 'word' or 'char', ``min_freq``, ``max_vocab``; tokens unseen in training
     map to ``<unk>`` at prediction time. Numeric features are standardised with the training mean
     and standard deviation (``standardize=False`` to turn off).
+
+    Training (:attr:`train_config`, a :class:`seqlab.train.TrainConfig`): at most ``epochs``
+    passes and ``minutes`` of training (None or 0: no limit), Adam at ``lr`` with
+    ``weight_decay``, decayed along a half cosine to 0 over the run, gradients clipped to norm
+    ``clipnorm`` (None: off), ``batch_size`` sequences per step (per process under ``torchrun``),
+    ``threads`` CPU threads (0: the cores the machine's load leaves idle; None: torch's setting).
     """
 
     def __init__(self, cell: str = "lstm", hidden_size: int = 64, num_layers: int = 1, bidirectional: bool = False,
                  pooling: str = "last", dropout: float = 0.0, embedding_dim: int = 32, chrono: int = 0,
                  tokenizer: str = "word",
                  lowercase: bool = True, min_freq: int = 1, max_vocab: int | None = None, standardize: bool = True,
-                 epochs: int = 30, batch_size: int = 32, lr: float = 3e-3, weight_decay: float = 0.0,
-                 clip_norm: float = 1.0, class_weight: str | Mapping | None = None, seed: int = 0,
-                 device: str = "auto", verbose: int = 1) -> None:
+                 epochs: int | None = 30, batch_size: int = 32, lr: float = 3e-3, weight_decay: float = 0.0,
+                 clipnorm: float | None = 1.0, class_weight: str | Mapping | None = None, seed: int | None = 0,
+                 device: str = "auto", verbose: int = 1, minutes: float | None = None, threads: int | None = 0) -> None:
         self.model_options = dict(cell=cell, hidden_size=hidden_size, num_layers=num_layers, bidirectional=bidirectional,
                                   pooling=pooling, dropout=dropout, embedding_dim=embedding_dim, chrono=chrono)
         ClassifierConfig(num_classes=2, input_size=1, **self.model_options)  # validate now, not after loading data
         self.text_config = text_config(tokenizer, lowercase, min_freq, max_vocab)
         self.standardize = bool(standardize)
+        if not (class_weight is None or class_weight == "balanced" or isinstance(class_weight, Mapping)):
+            raise SeqlabError(f"class_weight: expected None, 'balanced' or a mapping label -> weight, got {class_weight!r}")
         self.class_weight = class_weight
-        self.train_config = TrainConfig(epochs, batch_size, lr, weight_decay, clip_norm,
-                                        None if isinstance(class_weight, Mapping) else class_weight, seed, device, verbose)
+        check_positive_int("batch_size", batch_size)
+        self.batch_size = batch_size
+        self.train_config = TrainConfig(epochs=epochs, minutes=minutes or None, lr=lr, weight_decay=weight_decay,
+                                        clipnorm=clipnorm, schedule="cosine", min_lr=0.0, seed=seed,
+                                        device=str(device), threads=threads, verbose=verbose)
         self.net: ClassifierNet | None = None
         self.classes_: list = []
         self.vocab: Vocabulary | None = None
         self.mean_: np.ndarray | None = None
         self.std_: np.ndarray | None = None
-        self.history: list[float] = []
+        self.history = History()  # per-epoch 'loss' (and 'val_loss', 'val_accuracy' with validation_data)
 
     # -- data to tensors -----------------------------------------------------------------------
     @property
@@ -140,17 +132,25 @@ class SequenceClassifier:
             x = np.where(valid[..., None], (x - self.mean_) / self.std_, 0.0).astype(np.float32)
         return torch.from_numpy(x), torch.from_numpy(lens), None
 
-    def _batches(self, x: torch.Tensor, lengths: torch.Tensor, order: torch.Tensor, batch_size: int, device):
-        for b in range(0, len(order), batch_size):
-            idx = order[b : b + batch_size]
-            lb = lengths[idx]
-            T = int(lb.max())
-            yield idx, x[idx, :T].to(device), lb  # (b, T_batch[, F]): cut to the batch's longest
+    def _batches(self, x: torch.Tensor, lengths: torch.Tensor, batch_size: int, device):
+        for b in range(0, len(lengths), batch_size):
+            idx = torch.arange(b, min(b + batch_size, len(lengths)))
+            xb, lb = cut(x, lengths, idx)  # (b, T_batch[, F]): cut to the batch's longest
+            yield idx, xb.to(device), lb
 
     # -- training ------------------------------------------------------------------------------
-    def fit(self, X: Any, y: Sequence, lengths: Any = None) -> "SequenceClassifier":
-        """Train on sequences ``X`` with labels ``y`` (see :mod:`seqlab.classify.data` for forms)."""
-        tc = self.train_config
+    def fit(self, X: Any, y: Sequence, lengths: Any = None, *, validation_data: tuple | None = None,
+            callbacks: Sequence[Callback] = (), checkpoint: str | os.PathLike | None = None, resume: bool = False,
+            checkpoint_steps: int | None = None, checkpoint_minutes: float | None = 5.0) -> "SequenceClassifier":
+        """Train on sequences ``X`` with labels ``y`` (see :mod:`seqlab.classify.data` for forms).
+
+        ``validation_data``: ``(X_val, y_val)`` or ``(X_val, y_val, lengths_val)``, scored after
+        every epoch (``val_loss``, ``val_accuracy`` in :attr:`history`). ``callbacks``: instances of
+        :class:`seqlab.train.Callback`. ``checkpoint``: a file to write at each epoch end, every
+        ``checkpoint_minutes`` and every ``checkpoint_steps`` optimizer steps; ``resume=True``
+        continues the interrupted run it holds (same data and settings), ending with the weights
+        of an uninterrupted run (bit-identical on CPU with the same ``seed`` and one thread).
+        """
         text = is_text(X)
         self.net, self.vocab, self.mean_, self.std_ = None, None, None, None
         if text:
@@ -170,36 +170,41 @@ class SequenceClassifier:
             cfg = ClassifierConfig(num_classes=2, input_size=int(xs.shape[2]), **self.model_options)
         self.classes_ = sorted(set(labels), key=_label_key)
         cfg.num_classes = len(self.classes_)
-        index = {c: i for i, c in enumerate(self.classes_)}
-        target = torch.tensor([index[v] for v in labels], dtype=torch.long)
+        target = self._targets(labels, "y")
         w = class_weights(labels, self.classes_, self.class_weight)
+        config = replace(self.train_config, checkpoint=None if checkpoint is None else str(checkpoint), resume=resume,
+                         checkpoint_steps=checkpoint_steps, checkpoint_minutes=checkpoint_minutes)
 
-        seed_everything(tc.seed)
-        device = resolve_device(tc.device)
-        self.net = net = ClassifierNet(cfg).to(device)
-        weight = None if w is None else torch.tensor(w, dtype=torch.float32, device=device)
-        opt = torch.optim.Adam(net.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
-        n = len(target)
-        total = tc.epochs * math.ceil(n / tc.batch_size)
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: 0.5 * (1 + math.cos(math.pi * min(k, total) / total)))
-        gen = torch.Generator().manual_seed(tc.seed)
-        self.history = []
-        net.train()
-        for _ in progress(range(tc.epochs), total=tc.epochs, desc="classify", verbose=tc.verbose):
-            order = torch.randperm(n, generator=gen)
-            total_loss = 0.0
-            for idx, xb, lb in self._batches(x, lens, order, tc.batch_size, device):
-                loss = F.cross_entropy(net(xb, lb), target[idx].to(device), weight=weight)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                if tc.clip_norm:
-                    torch.nn.utils.clip_grad_norm_(net.parameters(), tc.clip_norm)
-                opt.step()
-                sched.step()
-                total_loss += float(loss.detach()) * len(idx)
-            self.history.append(total_loss / n)
+        seed_everything(config.seed)  # the initial weights follow the seed
+        self.net = net = ClassifierNet(cfg)
+        try:
+            val = self._validation(validation_data)  # checked against the new network's input
+        except SeqlabError:
+            self.net = None
+            raise
+        weight = None if w is None else torch.tensor(w, dtype=torch.float32)
+        task = ClassifierTask(net, x, lens, target, self.batch_size, weight, val)
+        self.history = train(task, config, callbacks)
         net.eval()
         return self
+
+    def _targets(self, labels: Sequence, name: str) -> torch.Tensor:
+        """Labels -> class indices (N,) in the order of ``classes_``."""
+        index = {c: i for i, c in enumerate(self.classes_)}
+        unknown = sorted({str(v) for v in labels if v not in index})
+        if unknown:
+            raise SeqlabError(f"{name}: labels {unknown[:5]} were not seen in training (classes: {self.classes_})")
+        return torch.tensor([index[v] for v in labels], dtype=torch.long)
+
+    def _validation(self, data: tuple | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
+        """``(X, y[, lengths])`` -> ``(x, lengths, class indices)``, checked like prediction input."""
+        if data is None:
+            return None
+        if not isinstance(data, (tuple, list)) or len(data) not in (2, 3):
+            raise SeqlabError("validation_data: expected a tuple (X_val, y_val) or (X_val, y_val, lengths_val), "
+                              f"got {type(data).__name__}" + (f" of length {len(data)}" if isinstance(data, (tuple, list)) else ""))
+        vx, vl, _ = self._encode(data[0], data[2] if len(data) == 3 else None)
+        return vx, vl, self._targets(check_labels(data[1], len(vl), fitting=False), "validation_data labels")
 
     # -- prediction ----------------------------------------------------------------------------
     @torch.no_grad()
@@ -210,7 +215,7 @@ class SequenceClassifier:
         device = next(net.parameters()).device
         net.eval()
         out = np.zeros((len(lens), len(self.classes_)), dtype=np.float64)  # (N, C)
-        for idx, xb, lb in self._batches(x, lens, torch.arange(len(lens)), batch_size, device):
+        for idx, xb, lb in self._batches(x, lens, batch_size, device):
             out[idx.numpy()] = torch.softmax(net(xb, lb).double(), -1).cpu().numpy()
         return out
 
@@ -268,6 +273,14 @@ class SequenceClassifier:
                            values, unknown)
 
     # -- files ---------------------------------------------------------------------------------
+    def train_settings(self) -> dict[str, Any]:
+        """The constructor's training arguments (:data:`TRAIN_KEYS`) as plain values; a class
+        weight mapping is recorded as None (its labels need not be JSON keys)."""
+        tc = self.train_config
+        cw = self.class_weight if isinstance(self.class_weight, str) else None
+        return dict(epochs=tc.epochs, minutes=tc.minutes, batch_size=self.batch_size, lr=tc.lr,
+                    weight_decay=tc.weight_decay, clipnorm=tc.clipnorm, class_weight=cw, seed=tc.seed)
+
     def save(self, path: str | os.PathLike) -> None:
         """One .safetensors file (kind 'classifier') with weights, label names, vocabulary, scaling."""
         from ..io import save_file
@@ -277,7 +290,7 @@ class SequenceClassifier:
             "model": asdict(net.config),
             "classes": list(self.classes_),
             "vocab": self.vocab.to_config() if self.vocab is not None else None,
-            "train": asdict(self.train_config),
+            "train": self.train_settings(),
         }
         tensors = {f"net.{k}": v for k, v in net.state_dict().items()}
         if self.mean_ is not None:
@@ -295,14 +308,16 @@ class SequenceClassifier:
             mc = ClassifierConfig(**config["model"])
             classes = list(config["classes"])
             vocab = Vocabulary.from_config(config["vocab"]) if config.get("vocab") else None
-            tkeys = {f.name for f in fields(TrainConfig)}
-            train = {k: v for k, v in (config.get("train") or {}).items() if k in tkeys}
-        except (KeyError, TypeError, ValueError) as exc:
+            recorded = dict(config.get("train") or {})
+            if "clip_norm" in recorded:  # files from before the one training loop: 0 meant no clipping
+                recorded.setdefault("clipnorm", recorded["clip_norm"] or None)
+            settings = {k: recorded[k] for k in TRAIN_KEYS if k in recorded}
+            model = {k: v for k, v in asdict(mc).items() if k not in ("num_classes", "input_size", "vocab_size")}
+            clf = cls(**model, **settings)
+        except (KeyError, TypeError, ValueError, SeqlabError) as exc:
             raise ModelFileError(f"model file {str(path)!r} has an invalid classifier config: {exc}") from exc
         if len(classes) != mc.num_classes:
             raise ModelFileError(f"model file {str(path)!r} names {len(classes)} classes for {mc.num_classes} outputs")
-        clf = cls(**{k: v for k, v in asdict(mc).items() if k not in ("num_classes", "input_size", "vocab_size")})
-        clf.train_config = TrainConfig(**train) if train else clf.train_config
         clf.classes_, clf.vocab = classes, vocab
         if vocab is not None:
             clf.text_config = vocab.config

@@ -1,0 +1,230 @@
+"""The workflows behind ``seqlab classify``: plain functions of keyword arguments, callable
+without argparse.
+
+:func:`train` checks every input, holds out a stratified split, trains a
+:class:`SequenceClassifier` on the one loop (a checkpoint next to the model file, ``resume``,
+several processes under ``torchrun``), prints the held-out metrics, writes the model and removes
+the checkpoint. :func:`predict` loads a model and prints (and optionally writes) predictions and
+one explanation. Under ``torchrun`` only rank 0 prints and writes files.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..cli_args import check_output
+from ..errors import SeqlabError, check_float
+from ..train import History
+from ..train import checkpoint as ckpt
+from ..train.distributed import is_main_process
+from ..utils import thread_policy
+from .estimator import SequenceClassifier
+from .explain import Explanation
+
+DEFAULT_SAVE = "runs/classify/model.safetensors"
+
+
+@dataclass
+class Trained:
+    """What :func:`train` did: the classifier, its per-epoch history, the held-out metrics
+    (``None`` on processes other than rank 0), the model file written (``None`` there too) and
+    this call's seconds of training."""
+
+    classifier: SequenceClassifier
+    history: History
+    metrics: dict[str, Any] | None
+    path: Path | None
+    seconds: float
+
+
+@dataclass
+class Predicted:
+    """What :func:`predict` printed: labels (N,), probabilities (N, C), metrics when the data
+    had labels, and the explanation asked for."""
+
+    labels: list
+    proba: np.ndarray
+    metrics: dict[str, Any] | None
+    explanation: Explanation | None
+
+
+def _load(data: str | os.PathLike | None, text_column: str, label_column: str):
+    """``(X, lengths, labels, source)``: the digits for ``data=None``, else the file's contents."""
+    from .data import load_data, load_digits_sequences
+
+    if data is None:
+        X, y = load_digits_sequences()
+        return X, None, y, "digits (scikit-learn 8x8, read row by row)"
+    X, lengths, y = load_data(data, text_column, label_column)
+    if y is None:
+        raise SeqlabError(f"--data: no labels in {str(data)!r} (CSV column {label_column!r} or array 'y'); "
+                          "training needs one label per sequence")
+    return X, lengths, y, str(data)
+
+
+def train(*, data: str | os.PathLike | None = None, text_column: str = "text", label_column: str = "label",
+          save: str | os.PathLike | None = None, resume: bool = False, cell: str = "lstm", hidden: int = 64,
+          layers: int = 1, bidirectional: bool = True, pooling: str = "mean", dropout: float = 0.2, chrono: int = 0,
+          embedding_dim: int = 32, tokenizer: str = "word", min_freq: int = 1, max_vocab: int | None = None,
+          epochs: int = 30, minutes: float = 0.0, batch_size: int = 32, lr: float = 3e-3,
+          class_weight: str | None = None, test_size: float = 0.2, seed: int = 0, threads: int | None = 0,
+          device: str = "auto", quiet: bool = False, checkpoint_minutes: float | None = 5.0,
+          checkpoint_steps: int | None = None) -> Trained:
+    """Train a classifier on ``data`` (a .csv with text and label columns, a folder with one
+    sub-folder per class, an .npz with X, y and optional lengths; ``None``: the 8x8 digits), print
+    the metrics on a held-out stratified ``test_size`` split, and save it to ``save`` (default
+    runs/classify/model.safetensors, its folder created). The checkpoint goes next to ``save``
+    (:func:`seqlab.train.checkpoint.checkpoint_path`) at every epoch end, every
+    ``checkpoint_minutes`` and every ``checkpoint_steps`` steps; ``resume`` continues from it; it
+    is removed once the model file is written. ``minutes`` 0 means no time limit. Everything is
+    checked before training starts.
+    """
+    from .data import as_padded, check_labels, is_text, stratified_split
+    from .metrics import format_confusion
+
+    save = DEFAULT_SAVE if save is None else save
+    if Path(save) == Path(DEFAULT_SAVE):  # the default's folder is made; any other must exist
+        Path(save).parent.mkdir(parents=True, exist_ok=True)
+    save = check_output(save, "--save")
+    check_float("--minutes", minutes, 0, none="no time limit")
+    check_float("--test-size", test_size, 0, 1, low_open=True, high_open=True, meaning="the held-out fraction")
+    checkpoint = ckpt.checkpoint_path(save)
+    if resume and not checkpoint.is_file():
+        raise SeqlabError(f"--resume: no checkpoint at {str(checkpoint)!r} (a run with --save {str(save)!r} writes "
+                          "one at each epoch end and removes it when it finishes); start without --resume")
+    clf = SequenceClassifier(
+        cell=cell, hidden_size=hidden, num_layers=layers, bidirectional=bidirectional, pooling=pooling,
+        dropout=dropout, embedding_dim=embedding_dim, chrono=chrono, tokenizer=tokenizer, min_freq=min_freq,
+        max_vocab=max_vocab, epochs=epochs, minutes=minutes or None, batch_size=batch_size, lr=lr,
+        class_weight=class_weight, seed=seed, device=device, verbose=0 if quiet else 1,
+        threads=None)  # None: the thread policy below covers training and evaluation alike
+    X, lengths, y, source = _load(data, text_column, label_column)
+    text = is_text(X)
+    if not text:
+        X, lengths = as_padded(X, lengths)  # validates: empty sequences, NaN, shapes
+    labels = check_labels(y, len(X))
+    train_idx, test_idx = stratified_split(labels, test_size, seed)
+    if len(test_idx) == 0:
+        raise SeqlabError("--test-size: the held-out split is empty; use more data or a larger --test-size")
+
+    def take(idx):
+        return [X[i] for i in idx] if text else X[idx]
+
+    y_arr = np.empty(len(labels), dtype=object)
+    y_arr[:] = labels
+    main = is_main_process()
+    if main:
+        if text:
+            what = f"{len(X)} texts"
+        else:
+            lo, hi = int(lengths.min()), int(lengths.max())
+            what = f"{len(X)} sequences of {lo if lo == hi else f'{lo}-{hi}'} steps x {X.shape[2]} features"
+        print(f"data: {source}: {what}, {len(set(map(str, labels)))} classes")
+        print(f"split: {len(train_idx)} train / {len(test_idx)} held out (stratified, seed {seed})", flush=True)
+    with thread_policy(threads):
+        import torch
+
+        n_threads = torch.get_num_threads()
+        t0 = time.perf_counter()
+        clf.fit(take(train_idx), list(y_arr[train_idx]), None if text else lengths[train_idx],
+                checkpoint=checkpoint, resume=resume, checkpoint_minutes=checkpoint_minutes,
+                checkpoint_steps=checkpoint_steps)
+        seconds = time.perf_counter() - t0
+        if not main:
+            return Trained(clf, clf.history, None, None, seconds)
+        r = clf.evaluate(take(test_idx), list(y_arr[test_idx]), None if text else lengths[test_idx])
+    h, c = clf.history, clf.net.config
+    why = f" ({h.stopped})" if h.stopped else ""
+    print(f"model: {'bi' if c.bidirectional else ''}{c.cell.upper()} {c.num_layers}x{c.hidden_size}, pooling {c.pooling}"
+          + (f", vocabulary {c.vocab_size} tokens" if c.vocab_size else "")
+          + f"; {len(h.epoch)} epochs{why} in {seconds:.1f} s on {n_threads} thread{'s' if n_threads > 1 else ''}, "
+          f"final training loss {h['loss'][-1]:.4f}")
+    print(f"held-out accuracy: {r['accuracy']:.4f}   macro-F1: {r['macro_f1']:.4f}")
+    print("confusion matrix (rows: true, columns: predicted):")
+    print(format_confusion(r["confusion"], r["labels"]))
+    clf.save(save)
+    ckpt.discard(checkpoint)  # the model file is safely written: the run is over
+    print(f"saved: {save}", flush=True)
+    return Trained(clf, h, r, save, seconds)
+
+
+def predict(*, model: str | os.PathLike, data: str | os.PathLike | None = None, text: list[str] | None = None,
+            text_column: str = "text", label_column: str = "label", out: str | os.PathLike | None = None,
+            explain: int | None = None, method: str = "ig", plot: str | os.PathLike | None = None,
+            color: str = "auto", threads: int | None = 0, device: str = "auto") -> Predicted:
+    """Predict with the model file ``model`` for ``data`` (same forms as :func:`train`; labels, if
+    present, are scored) or for the strings ``text``; print one line per input (all of them
+    when there are at most 20 or no ``out``), write ``out`` (a CSV of predictions and
+    probabilities) and explain input number ``explain`` (``plot``: also draw it to an image).
+    Every input is checked and every prediction made before a file is written."""
+    from ..utils import is_interactive
+    from .data import load_data
+    from .explain import plot as plot_explanation
+    from .explain import render
+    from .metrics import format_confusion
+
+    if (data is None) == (text is None):
+        raise SeqlabError("predict: pass exactly one of --data FILE or --text TEXT")
+    if plot and explain is None:
+        raise SeqlabError("--plot: only with --explain I (the input whose importance to plot)")
+    out = check_output(out, "--out")
+    plot = check_output(plot, "--plot")
+    with thread_policy(threads):
+        clf = SequenceClassifier.load(model, device=device)
+        y = lengths = None
+        if text is not None:
+            X = list(text)
+            if not clf.is_text:
+                raise SeqlabError(f"--text: model {str(model)!r} classifies numeric sequences; pass --data FILE.npz")
+        else:
+            X, lengths, y = load_data(data, text_column, label_column)
+        proba = clf.predict_proba(X, lengths)  # validates everything before any output is written
+        n = len(proba)
+        if explain is not None and not 0 <= explain < n:
+            raise SeqlabError(f"--explain: expected an input number in [0, {n - 1}], got {explain}")
+        expl = None
+        if explain is not None:
+            x = X[explain] if lengths is None else X[explain][: int(lengths[explain])]
+            expl = clf.explain(x, method=method)
+        pred = [clf.classes_[i] for i in proba.argmax(1)]
+        r = clf.evaluate(X, y, lengths) if y is not None else None
+    if out:
+        import pandas as pd
+
+        from ..io import atomic_write_text
+
+        df = pd.DataFrame({"prediction": pred, "probability": proba.max(1)})
+        for j, c in enumerate(clf.classes_):
+            df[f"p_{c}"] = proba[:, j]
+        atomic_write_text(out, df.to_csv(index=False))
+    if plot:
+        plot_explanation(expl, plot)
+
+    show = n if n <= 20 or not out else 0
+    for i in range(show):
+        item = f"  {X[i][:60]!r}" if clf.is_text else ""
+        print(f"{i}\t{pred[i]}\t{proba[i].max():.3f}{item}")
+    if out:
+        print(f"wrote {n} predictions to {out}")
+    elif n > show:
+        print(f"... {n - show} more")
+    if r is not None:
+        print(f"accuracy: {r['accuracy']:.4f}   macro-F1: {r['macro_f1']:.4f}")
+        print("confusion matrix (rows: true, columns: predicted):")
+        print(format_confusion(r["confusion"], r["labels"]))
+    if expl is not None:
+        on = color == "always" or (color == "auto" and is_interactive(sys.stdout))
+        print(render(expl, color=on))
+        if plot:
+            print(f"plot: {plot}")
+    return Predicted(pred, proba, r, expl)
+
+
+__all__ = ["DEFAULT_SAVE", "Predicted", "Trained", "predict", "train"]
