@@ -74,9 +74,8 @@ def test_unknown_column_and_bad_option(tmp_path, capsys, monkeypatch):
     assert "target column 'revenue' not found" in err and err.count("\n") == 1
     assert main(["forecast", "--data", path, "--target", "sales", "--time", "when", *FAST]) == 2
     assert "time column 'when' not found" in capsys.readouterr().err
-    with pytest.raises(SystemExit) as exc:
-        main(["forecast", "--quantiles", "0.1,abc"])
-    assert exc.value.code == 2 and "quantiles" in capsys.readouterr().err
+    assert main(["forecast", "--quantiles", "0.1,abc"]) == 2
+    assert "quantiles" in capsys.readouterr().err
     assert sorted(os.listdir(tmp_path)) == ["ok.csv"]
 
 

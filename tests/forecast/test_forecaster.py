@@ -32,10 +32,11 @@ def test_no_future_value_reaches_the_fit_or_the_forecast():
     assert a.transforms["series"].to_dict() == b.transforms["series"].to_dict()
     np.testing.assert_array_equal(a.predict_array(prepare(y[:60])), b.predict_array(prepare(z[:60])))
     # the backtest at origin 60 sees the same inputs, scaler and forecasts for both series
-    ra = backtest(y[:64], a.config, folds=1, include_stats=False)
-    rb = backtest(np.concatenate([y[:60], z[60:64] * 0 + y[60:64]]), a.config, folds=1, include_stats=False)
+    ra = backtest(y[:64], a.config, folds=1, include_stats=False, train=a.train_config)
+    rb = backtest(np.concatenate([y[:60], z[60:64] * 0 + y[60:64]]), a.config, folds=1, include_stats=False,
+                  train=a.train_config)
     np.testing.assert_array_equal(ra.forecasts[0]["model"], rb.forecasts[0]["model"])
-    rc = backtest(np.concatenate([y[:60], z[60:64]]), a.config, folds=1, include_stats=False)
+    rc = backtest(np.concatenate([y[:60], z[60:64]]), a.config, folds=1, include_stats=False, train=a.train_config)
     np.testing.assert_array_equal(ra.forecasts[0]["model"], rc.forecasts[0]["model"])  # only the actuals differ
     assert not np.array_equal(ra.forecasts[0]["actual"], rc.forecasts[0]["actual"])
 
@@ -115,11 +116,10 @@ def test_inputs_list_of_series_and_validation():
 
 
 def test_backtest_origins_metrics_and_refit():
-    from seqlab.forecast import ForecastConfig
-
     y = seasonal(100)
-    cfg = ForecastConfig(**TINY, season=12)
-    r = backtest(y, cfg, folds=3, end_offset=5, include_stats=False)
+    probe = Forecaster(**TINY, season=12)
+    cfg, train = probe.config, probe.train_config
+    r = backtest(y, cfg, folds=3, end_offset=5, include_stats=False, train=train)
     assert [f["cutoff"] for f in r.forecasts] == [83, 87, 91]  # last test block ends at 100 - 5
     for f in r.forecasts:
         np.testing.assert_array_equal(f["actual"], y[f["cutoff"] : f["cutoff"] + 4])
@@ -127,7 +127,7 @@ def test_backtest_origins_metrics_and_refit():
     assert list(r.table.index) == ["model (lstm)", "naive", "seasonal naive", "drift"]
     naive_mae = np.mean([np.abs(y[c : c + 4] - y[c - 1]).mean() for c in (83, 87, 91)])
     assert r.table.loc["naive", "MAE"] == pytest.approx(naive_mae)
-    r2 = backtest(y, cfg, folds=3, end_offset=5, refit=False, include_stats=False)
+    r2 = backtest(y, cfg, folds=3, end_offset=5, refit=False, include_stats=False, train=train)
     np.testing.assert_array_equal(r2.forecasts[0]["model"], r.forecasts[0]["model"])
     assert len(r2.forecaster.tails["series"]) == 83  # fitted once, at the first origin
     assert len(r.forecaster.tails["series"]) == 91  # refitted up to the last origin

@@ -1,4 +1,4 @@
-"""The network, the recursive rollout and the training loop."""
+"""The network, the recursive rollout, and training through the one loop."""
 
 import numpy as np
 import pytest
@@ -6,7 +6,7 @@ import torch
 
 from seqlab.forecast.metrics import pinball
 from seqlab.forecast.model import ForecastNet, NetConfig, rollout
-from seqlab.forecast.train import fit_net, pinball_loss
+from seqlab.forecast.task import fit_net, pinball_loss, training
 from seqlab.forecast.windows import make_windows
 
 
@@ -45,17 +45,17 @@ def test_training_learns_and_keeps_the_best_validation_weights():
     yv = torch.as_tensor(Y[-20:], dtype=torch.float32)
     with torch.no_grad():
         before = float(pinball_loss(net(xv), yv, torch.tensor([0.5])))
-    hist = fit_net(net, X[:-20], Y[:-20], X[-20:], Y[-20:], [0.5], epochs=40, lr=1e-2, patience=100, seed=0, verbose=0)
+    hist = fit_net(net, X[:-20], Y[:-20], X[-20:], Y[-20:], [0.5], training(epochs=40, patience=100, verbose=0))
     with torch.no_grad():
         after = float(pinball_loss(net(xv), yv, torch.tensor([0.5])))
     assert after < before / 3
-    assert after == pytest.approx(min(hist["val"]), rel=1e-5)  # the best epoch's weights are restored
-    assert hist["best_epoch"] == int(np.argmin(hist["val"]))
+    assert after == pytest.approx(min(hist["val_loss"]), rel=1e-5)  # the best epoch's weights are restored
+    assert hist.best_epoch == int(np.argmin(hist["val_loss"]))
 
 
 def test_early_stopping_stops():
     rng = np.random.default_rng(0)
     X, Y = rng.normal(size=(40, 5, 1)), rng.normal(size=(40, 2))  # noise: validation soon stops improving
     net = ForecastNet(NetConfig("rnn", 1, 4, 1, 0.0, out_steps=2, n_quantiles=1))
-    hist = fit_net(net, X[:30], Y[:30], X[30:], Y[30:], [0.5], epochs=500, lr=5e-2, patience=3, seed=0, verbose=0)
-    assert len(hist["train"]) < 500 and len(hist["train"]) == hist["best_epoch"] + 4
+    hist = fit_net(net, X[:30], Y[:30], X[30:], Y[30:], [0.5], training(epochs=500, lr=5e-2, patience=3, verbose=0))
+    assert len(hist["loss"]) < 500 and len(hist["loss"]) == hist.best_epoch + 4

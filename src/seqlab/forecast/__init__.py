@@ -20,7 +20,8 @@ _LAZY = {
     "SeriesData": "data", "prepare": "data", "read_csv": "data",
     "ForecastConfig": "forecaster", "Forecaster": "forecaster",
     "mae": "metrics", "mape": "metrics", "mase": "metrics", "rmse": "metrics", "smape": "metrics",
-    "ForecastNet": "model", "NetConfig": "model",
+    "ForecastNet": "model", "NetConfig": "model", "RunCheckpoint": "checkpoints",
+    "ForecastTask": "task", "fit_net": "task", "pinball_loss": "task", "training": "task",
     "Scaler": "scalers", "TargetTransform": "scalers",
     "cutoffs": "windows", "make_windows": "windows", "split_train_val": "windows",
 }

@@ -17,11 +17,13 @@ import numpy as np
 import pandas as pd
 
 from ..errors import SeqlabError
+from ..train import TrainConfig
+from ..utils import thread_policy
 from .baselines import baselines
+from .checkpoints import RunCheckpoint
 from .data import SeriesData, prepare
 from .forecaster import ForecastConfig, Forecaster
 from .metrics import METRICS, all_metrics
-from ..utils import limit_threads
 from .windows import cutoffs
 
 
@@ -48,15 +50,22 @@ def max_folds(series: Sequence[SeriesData], forecaster: Forecaster, horizon: int
 
 def backtest(data: Any, config: ForecastConfig | None = None, folds: int = 3, step: int | None = None,
              end_offset: int = 0, refit: bool = True, include_stats: bool = True,
-             model_name: str | None = None, **data_kwargs: Any) -> BacktestResult:
-    """Backtest a forecaster with ``config`` and the baselines on ``data``.
+             model_name: str | None = None, train: TrainConfig | None = None,
+             checkpoint: RunCheckpoint | None = None, **data_kwargs: Any) -> BacktestResult:
+    """Backtest a forecaster with ``config`` (training with ``train``, default
+    :func:`seqlab.forecast.task.training`) and the baselines on ``data``.
 
     The last origin's test block ends ``end_offset`` steps before the end of each series (use the
     horizon to keep a final holdout out of the backtest); earlier origins are ``step`` (default
-    ``horizon``) steps apart.
+    ``horizon``) steps apart. Every refit checkpoints into ``checkpoint`` (or one file at
+    ``train.checkpoint``), so an interrupted backtest resumes (see
+    :mod:`seqlab.forecast.checkpoints`).
     """
     series = prepare(data, **data_kwargs)
-    probe = Forecaster(config)
+    probe = Forecaster(config, train)
+    t = probe.train_config
+    if checkpoint is None and t.checkpoint:
+        checkpoint = RunCheckpoint(t.checkpoint, t.resume)
     c = probe.resolve(series)
     probe.config = c
     H, m = c.horizon, c.season
@@ -75,7 +84,7 @@ def backtest(data: Any, config: ForecastConfig | None = None, folds: int = 3, st
     for k in range(folds):
         heads = [s.head(per_series_cuts[s.name][k]) for s in series]
         if refit or fitted is None:
-            fitted = Forecaster(c).fit(heads)
+            fitted = Forecaster(c, t).fit(heads, checkpoint=checkpoint)
         pred = fitted.predict_array(heads)  # (S, H, Q)
         for s, h, p in zip(series, heads, pred):
             cut = len(h)
@@ -87,7 +96,7 @@ def backtest(data: Any, config: ForecastConfig | None = None, folds: int = 3, st
             inside.append((actual >= p[:, lo]) & (actual <= p[:, hi]))
             for bname, fn in base.items():
                 try:
-                    with limit_threads(c.threads):
+                    with thread_policy(t.threads):
                         f = fn(h.target, H, m)
                 except (ValueError, np.linalg.LinAlgError, IndexError):  # a statistical fit that fails
                     continue

@@ -8,7 +8,7 @@ needs no data. ``predict(new_history)`` forecasts from new history without refit
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Sequence
 
 import numpy as np
@@ -16,22 +16,29 @@ import pandas as pd
 import torch
 
 from ..errors import SeqlabError, check_positive_int
-from ..utils import limit_threads, seed_everything
+from ..train import TrainConfig
+from ..utils import seed_everything, thread_policy
+from .checkpoints import RunCheckpoint, fingerprint, training_settings
 from .data import SeriesData, check_lengths, infer_freq, prepare
 from .model import CELLS, STRATEGIES, ForecastNet, NetConfig, rollout
 from .scalers import SCALERS, Scaler, TargetTransform
-from .train import fit_net
+from .task import fit_net, training
 from .windows import make_windows, split_train_val
 
 KIND = "forecaster"
 TRANSFORMS = ("auto", "log", "none")
 DIFFS = ("auto", "none", "first", "seasonal")
+TRAIN_FIELDS = tuple(f.name for f in fields(TrainConfig))
+# training settings that files written before the one training engine kept in "forecast"
+_OLD_TRAIN = {"epochs": "epochs", "lr": "lr", "patience": "patience", "clip": "clipnorm", "seed": "seed"}
 _SEASONS = {"MS": 12, "M": 12, "ME": 12, "QS": 4, "Q": 4, "QE": 4, "W": 52, "D": 7, "B": 5, "h": 24, "H": 24}
 
 
 @dataclass
 class ForecastConfig:
-    """Every setting of a forecaster. ``None`` means 'choose from the data' (see ``resolve``)."""
+    """The model and data settings of a forecaster. ``None`` means 'choose from the data' (see
+    ``resolve``). How its networks train (epochs, lr, early stopping, seed, threads) is a
+    :class:`seqlab.train.TrainConfig`: see :func:`seqlab.forecast.task.training`."""
 
     horizon: int = 12
     lookback: int | None = None  # default: one season, or 2 horizons when not seasonal
@@ -45,16 +52,9 @@ class ForecastConfig:
     transform: str = "auto"  # 'log' when every value is positive
     diff: str = "auto"  # 'seasonal' when season > 1, else 'first'
     scaler: str = "standard"
-    epochs: int = 200
-    lr: float = 1e-2
-    batch_size: int = 32
-    patience: int = 20
-    clip: float = 1.0
+    batch_size: int = 32  # training windows per batch (per process under torchrun)
     val_steps: int | None = None  # steps at the end of the training part for early stopping; default horizon
-    ensemble: int = 3
-    seed: int = 0
-    threads: int | None = 1  # torch/BLAS threads while fitting and predicting; None: leave as set
-    verbose: int = 1
+    ensemble: int = 3  # networks, seeded seed, seed + 1, ...; their quantiles are averaged
 
     def validate(self) -> None:
         def pos_int(name: str, v: Any, allow_none: bool = False) -> None:
@@ -62,7 +62,7 @@ class ForecastConfig:
                 return
             check_positive_int(name, v)
 
-        for name in ("horizon", "hidden", "layers", "epochs", "batch_size", "patience", "ensemble"):
+        for name in ("horizon", "hidden", "layers", "batch_size", "ensemble"):
             pos_int(name, getattr(self, name))
         pos_int("lookback", self.lookback, True)
         pos_int("season", self.season, True)
@@ -78,8 +78,6 @@ class ForecastConfig:
             raise SeqlabError(f"quantiles: expected distinct numbers strictly between 0 and 1, got {q!r}")
         if not 0 <= self.dropout < 1:
             raise SeqlabError(f"dropout: expected a number in [0, 1), got {self.dropout!r}")
-        if not self.lr > 0:
-            raise SeqlabError(f"lr: expected a positive number, got {self.lr!r}")
 
 
 def infer_season(series: Sequence[SeriesData]) -> int:
@@ -95,15 +93,26 @@ def infer_season(series: Sequence[SeriesData]) -> int:
 
 
 class Forecaster:
-    """Recurrent-network forecaster with quantile outputs (see the module docstring)."""
+    """Recurrent-network forecaster with quantile outputs (see the module docstring).
 
-    def __init__(self, config: ForecastConfig | None = None, **overrides: Any) -> None:
+    ``config`` holds the model and data settings, ``train`` how each network trains (default
+    :func:`seqlab.forecast.task.training`); ``overrides`` may name fields of either, e.g.
+    ``Forecaster(horizon=6, epochs=50, seed=1)``."""
+
+    def __init__(self, config: ForecastConfig | None = None, train: TrainConfig | None = None,
+                 **overrides: Any) -> None:
         cfg = config or ForecastConfig()
         names = {f.name for f in fields(ForecastConfig)}
-        unknown = set(overrides) - names
+        unknown = set(overrides) - names - set(TRAIN_FIELDS)
         if unknown:
-            raise SeqlabError(f"Forecaster: unknown setting(s) {sorted(unknown)}; known: {sorted(names)}")
-        self.config = ForecastConfig(**{**asdict(cfg), **overrides})
+            raise SeqlabError(f"Forecaster: unknown setting(s) {sorted(unknown)}; known: {sorted(names)} and the "
+                              "fields of seqlab.train.TrainConfig")
+        if train is not None and not isinstance(train, TrainConfig):
+            raise SeqlabError(f"train: expected a seqlab.train.TrainConfig, got {type(train).__name__}")
+        ours = {k: v for k, v in overrides.items() if k in names}
+        theirs = {k: v for k, v in overrides.items() if k not in names}
+        self.train_config = replace(train, **theirs) if train is not None else training(**theirs)
+        self.config = ForecastConfig(**{**asdict(cfg), **ours})
         self.config.quantiles = sorted(float(x) for x in self.config.quantiles)
         if 0.5 not in self.config.quantiles:
             self.config.quantiles = sorted(self.config.quantiles + [0.5])
@@ -153,8 +162,14 @@ class Forecaster:
 
     # -- fit ----------------------------------------------------------------------------------
     def fit(self, data: Any, target: str | None = None, time: str | None = None,
-            covariates: Sequence[str] | None = None, series_id: str | None = None) -> "Forecaster":
-        """Fit on every value of ``data`` (any input :func:`seqlab.forecast.data.prepare` takes)."""
+            covariates: Sequence[str] | None = None, series_id: str | None = None,
+            checkpoint: RunCheckpoint | None = None) -> "Forecaster":
+        """Fit on every value of ``data`` (any input :func:`seqlab.forecast.data.prepare` takes).
+
+        With ``train.checkpoint`` set (or a ``checkpoint`` shared by several fits, as ``seqlab
+        forecast`` does), every network checkpoints into that file and ``train.resume`` continues
+        an interrupted fit (see :mod:`seqlab.forecast.checkpoints`); remove the file with
+        :func:`seqlab.train.checkpoint.discard` once the forecaster is saved."""
         series = prepare(data, target, time, covariates, series_id)
         if not series:
             raise SeqlabError("data: no series given")
@@ -180,19 +195,37 @@ class Forecaster:
                               "or smaller --lookback/--horizon")
         net_cfg = NetConfig(c.cell, X.shape[2], c.hidden, c.layers, c.dropout, out_steps, len(c.quantiles))
         self.nets, self.history = [], []
-        with limit_threads(c.threads):
-            self._train(net_cfg, X, Y, Xv, Yv)
+        t = self.train_config
+        if checkpoint is None and t.checkpoint:
+            checkpoint = RunCheckpoint(t.checkpoint, t.resume)
+        with thread_policy(t.threads):
+            self._train(net_cfg, X, Y, Xv, Yv, checkpoint)
         return self
 
-    def _train(self, net_cfg: NetConfig, X: np.ndarray, Y: np.ndarray, Xv: np.ndarray, Yv: np.ndarray) -> None:
-        c = self.config
+    def _train(self, net_cfg: NetConfig, X: np.ndarray, Y: np.ndarray, Xv: np.ndarray, Yv: np.ndarray,
+               checkpoint: RunCheckpoint | None) -> None:
+        """Train the ensemble one network after the other (the thread policy is already applied)."""
+        c, t = self.config, self.train_config
+        fit = 0
+        if checkpoint is not None:
+            settings = {"config": asdict(c), "net": asdict(net_cfg), "train": training_settings(t)}
+            fit = checkpoint.begin_fit(fingerprint(settings, X, Y, Xv, Yv))
         for k in range(c.ensemble):
-            seed_everything(c.seed + k)
+            seed = None if t.seed is None else t.seed + k
+            seed_everything(seed)
             net = ForecastNet(net_cfg)
-            desc = f"train {k + 1}/{c.ensemble}" if c.ensemble > 1 else "train"
-            self.history.append(fit_net(net, X, Y, Xv, Yv, c.quantiles, c.epochs, c.lr, c.batch_size,
-                                        c.patience, c.clip, seed=c.seed + k, verbose=c.verbose, desc=desc))
-            self.nets.append(net)
+            key = RunCheckpoint.key(fit, k)
+            hist = None if checkpoint is None else checkpoint.finished(key, net)
+            if hist is None:
+                cfg = replace(t, seed=seed, threads=None, checkpoint=None, resume=False)
+                if checkpoint is not None:
+                    cfg = checkpoint.config(key, cfg)
+                desc = f"train {k + 1}/{c.ensemble}" if c.ensemble > 1 else "train"
+                hist = fit_net(net, X, Y, Xv, Yv, c.quantiles, cfg, c.batch_size, desc, checkpoint, key)
+                if checkpoint is not None:
+                    checkpoint.record(key, net, hist)
+            self.history.append(hist)
+            self.nets.append(net.cpu().eval())
 
     def _inputs(self, s: SeriesData, tt: TargetTransform, fit_cov: bool = False) -> np.ndarray:
         """Network inputs of a series: transformed target and scaled covariates, (T - lag, 1 + C)."""
@@ -229,7 +262,7 @@ class Forecaster:
         keys = [self._transform_for(s.name) for s in series]
         X = np.stack([self._inputs_known(s, k)[-c.lookback:] for s, k in zip(series, keys)])  # (S, L, F)
         x = torch.as_tensor(X, dtype=torch.float32)
-        with torch.no_grad(), limit_threads(c.threads):
+        with torch.no_grad(), thread_policy(self.train_config.threads):
             outs = [rollout(n, x, c.horizon, self.mid) if c.strategy == "recursive" else n(x) for n in self.nets]
         u = np.sort(torch.stack(outs).mean(0).double().numpy(), axis=-1)  # (S, H, Q), quantiles kept in order
         return np.stack([self.transforms[k].inverse(u[i], s.target, self.mid)
@@ -288,7 +321,8 @@ class Forecaster:
                 "freq": (t.freqstr if isinstance(t, pd.DatetimeIndex) and t.freqstr else None),
                 "datetime": isinstance(t, pd.DatetimeIndex),
             })
-        cfg = {"forecast": asdict(self.config), "net": asdict(self.nets[0].cfg), "series": series_meta}
+        cfg = {"forecast": asdict(self.config), "train": training_settings(self.train_config),
+               "net": asdict(self.nets[0].cfg), "series": series_meta}
         save_file(path, KIND, cfg, tensors)
 
     @classmethod
@@ -299,7 +333,7 @@ class Forecaster:
 
         cfg, tensors = load_file(path, KIND)
         try:
-            self = cls(ForecastConfig(**cfg["forecast"]))
+            self = cls(*_configs(cfg))
             net_cfg = NetConfig(**cfg["net"])
             k = 0
             while f"member{k}.head.weight" in tensors:
@@ -330,3 +364,16 @@ class Forecaster:
             raise ModelFileError(f"model file {str(path)!r} holds no network weights")
         return self
 
+
+
+def _configs(saved: dict[str, Any]) -> tuple[ForecastConfig, TrainConfig]:
+    """The settings of a saved forecaster (files from before the training engine kept the
+    training settings among the forecast ones)."""
+    forecast = dict(saved["forecast"])
+    train = {k: v for k, v in saved.get("train", {}).items() if k in TRAIN_FIELDS}
+    for old, new in _OLD_TRAIN.items():
+        if old in forecast:
+            train.setdefault(new, forecast.pop(old))
+    for gone in ("threads", "verbose"):
+        forecast.pop(gone, None)
+    return ForecastConfig(**forecast), training(**train)

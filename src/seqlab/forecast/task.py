@@ -1,0 +1,138 @@
+"""The forecasting task on the one training loop: windows in, the pinball loss out.
+
+:class:`ForecastTask` gives the engine (:func:`seqlab.train.train`) batches of training windows
+in the order of the generator the engine passes (so a resumed run draws the same batches) and
+the pinball loss of a batch. Validation is the pinball loss over every validation window,
+computed whole on every process, so early stopping on ``val_loss`` (with the best weights
+kept) decides the same everywhere under multi-process training. Without validation windows
+training runs every epoch and keeps the last weights.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from ..errors import SeqlabError, check_positive_int
+from ..train import Callback, History, Task, TrainConfig, num_shards, shard, train
+from ..utils import is_interactive
+
+if TYPE_CHECKING:
+    from .checkpoints import RunCheckpoint
+
+
+def pinball_loss(pred: Tensor, target: Tensor, quantiles: Tensor) -> Tensor:
+    """Mean pinball loss of ``pred`` (B, S, Q) against ``target`` (B, S) for ``quantiles`` (Q,)."""
+    d = target.unsqueeze(-1) - pred  # (B, S, Q)
+    return torch.maximum(quantiles * d, (quantiles - 1) * d).mean()
+
+
+def training(**fields: Any) -> TrainConfig:
+    """The forecaster's training settings: Adam at lr 0.01, up to 200 epochs, gradient norm
+    clipped at 1, early stopping on the validation pinball loss (patience 20, improvements above
+    1e-6, best weights kept); ``fields`` override any of them."""
+    base: dict[str, Any] = dict(epochs=200, lr=1e-2, clipnorm=1.0, monitor="val_loss", patience=20,
+                                min_delta=1e-6, restore_best=True)
+    base.update(fields)
+    return TrainConfig(**base)
+
+
+class ForecastTask(Task):
+    """Windows X (N, L, F) -> Y (N, S) with validation windows (Xv, Yv), for ``model`` predicting
+    (B, S, Q) quantiles. ``batch_size`` windows per batch and process.
+
+    Under multi-process training the loss of a process's share is scaled so that the averaged
+    gradient is the gradient of the mean over the whole global batch, even when the last global
+    batch splits unevenly: N processes at ``batch_size`` train like one at ``N * batch_size``.
+    """
+
+    def __init__(self, model: nn.Module, X: np.ndarray, Y: np.ndarray, Xv: np.ndarray, Yv: np.ndarray,
+                 quantiles: Sequence[float], batch_size: int = 32,
+                 checkpoint: RunCheckpoint | None = None, key: str = "") -> None:
+        check_positive_int("batch_size", batch_size)
+        if len(X) == 0:
+            raise SeqlabError("X: no training windows; use a longer series or a smaller lookback/horizon")
+        self.model = model
+        self.x, self.y = torch.as_tensor(X, dtype=torch.float32), torch.as_tensor(Y, dtype=torch.float32)
+        self.xv, self.yv = torch.as_tensor(Xv, dtype=torch.float32), torch.as_tensor(Yv, dtype=torch.float32)
+        self.q = torch.tensor(list(quantiles), dtype=torch.float32)
+        self.batch_size = batch_size
+        self.checkpoint, self.key = checkpoint, key
+
+    def on_train_begin(self) -> None:
+        dev = self.device
+        self.x, self.y, self.xv, self.yv, self.q = (t.to(dev) for t in (self.x, self.y, self.xv, self.yv, self.q))
+
+    def num_batches(self) -> int:
+        return num_shards(len(self.x), self.batch_size, self.ctx)
+
+    def batches(self, epoch: int, generator: torch.Generator):
+        n, g = len(self.x), self.batch_size * self.ctx.world_size
+        for b, idx in enumerate(shard(n, self.batch_size, True, generator, self.ctx)):
+            idx = idx.to(self.x.device)
+            yield self.x[idx], self.y[idx], min(g, n - b * g)  # the last: size of the whole global batch
+
+    def training_step(self, net: nn.Module, batch: Any) -> tuple[Tensor, float]:
+        x, y, whole = batch
+        w = self.ctx.world_size
+        loss = pinball_loss(net(x), y, self.q)
+        if len(x) * w != whole:  # DDP averages over processes: make that the mean of the global batch
+            loss = loss * (len(x) * w / whole)
+        return loss, whole / w
+
+    @torch.no_grad()
+    def validate(self) -> dict[str, float]:
+        if len(self.xv) == 0:
+            return {}
+        self.model.eval()
+        v = float(pinball_loss(self.model(self.xv), self.yv, self.q))
+        self.model.train()
+        return {"val_loss": v}
+
+    def state_dict(self) -> tuple[dict[str, Any], dict[str, Tensor]]:
+        return self.checkpoint.task_state(self.key) if self.checkpoint is not None else ({}, {})
+
+    def load_state_dict(self, meta: dict[str, Any], tensors: dict[str, Tensor]) -> None:
+        if self.checkpoint is not None:
+            self.checkpoint.check_task_state(self.key, meta)
+
+
+class EpochBar(Callback):
+    """One progress bar per network over its epochs (the forecaster's epochs take milliseconds,
+    so the engine's bar per epoch would only flicker)."""
+
+    def __init__(self, epochs: int | None, desc: str) -> None:
+        self.epochs, self.desc, self.bar = epochs, desc, None
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        if self.is_main and is_interactive() and not os.environ.get("SEQLAB_NO_PROGRESS"):
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=self.epochs, desc=self.desc, leave=False, dynamic_ncols=True)
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if self.bar is not None:
+            self.bar.update(1)
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def fit_net(net: nn.Module, X: np.ndarray, Y: np.ndarray, Xv: np.ndarray, Yv: np.ndarray,
+            quantiles: Sequence[float], config: TrainConfig | None = None, batch_size: int = 32,
+            desc: str = "train", checkpoint: RunCheckpoint | None = None, key: str = "",
+            callbacks: Sequence[Callback] = ()) -> History:
+    """Train ``net`` on windows X (N, L, F) -> Y (N, S), validating on (Xv, Yv), with ``config``
+    (default :func:`training`); returns the engine's History ('loss', 'val_loss' per epoch,
+    ``best_epoch``). ``verbose`` 1 shows one bar over the epochs, 2 one line per epoch."""
+    config = config or training()
+    task = ForecastTask(net, X, Y, Xv, Yv, quantiles, batch_size, checkpoint, key)
+    bar = [EpochBar(config.epochs, desc)] if config.verbose == 1 else []
+    return train(task, replace(config, verbose=2 if config.verbose == 2 else 0), [*bar, *callbacks])
