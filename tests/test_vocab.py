@@ -254,6 +254,7 @@ def test_bad_configs(cfg, match):
     (lambda: VocabConfig(specials="<pad>"), "specials: expected a sequence of non-empty strings"),
     (lambda: VocabConfig(specials=(PAD, PAD)), r"specials: expected distinct tokens, got \('<pad>', '<pad>'\)"),
     (lambda: VocabConfig(specials=("",)), "specials: expected a sequence of non-empty strings"),
+    (lambda: VocabConfig(specials=5), "specials: expected a sequence of non-empty strings .*, got 5"),
     (lambda: VocabConfig(lowercase="yes"), "lowercase: expected True or False, got 'yes'"),
     (lambda: Vocabulary("abc"), "tokens: expected a list of tokens, got one string; pass list"),
     (lambda: Vocabulary(["a", ""]), "tokens: expected non-empty strings, got ''"),

@@ -112,7 +112,8 @@ class VocabConfig:
         for name in ("lowercase", "drop_spaces"):
             if not isinstance(getattr(self, name), bool):
                 raise SeqlabError(f"{name}: expected True or False, got {getattr(self, name)!r}")
-        if isinstance(self.specials, str) or not all(isinstance(s, str) and s for s in self.specials):
+        specials = self.specials
+        if not isinstance(specials, (list, tuple)) or not all(isinstance(s, str) and s for s in specials):
             raise SeqlabError(f"specials: expected a sequence of non-empty strings such as ({PAD!r}, {UNK!r}), "
                               f"got {self.specials!r}")
         object.__setattr__(self, "specials", tuple(self.specials))  # a list from a JSON file, too
