@@ -49,7 +49,7 @@ def test_two_processes_equal_one_process_with_twice_the_batch(tmp_path, capsys):
             p.kill()
     assert codes == [0, 0]
     outs = [(tmp_path / f"stdout-{r}.txt").read_text() for r in range(2)]
-    assert outs[0].count("Epoch ") == 2 and "saved" in outs[0] and outs[1] == ""
+    assert outs[0].count("validation exact match") == 3 and "epoch 2: loss" in outs[0] and outs[1] == ""
     assert sorted(f.name for f in tmp_path.glob("*.safetensors")) == ["ddp.safetensors", "one.safetensors"]
     w0, w1 = np.load(tmp_path / "weights-0.npy"), np.load(tmp_path / "weights-1.npy")
     np.testing.assert_array_equal(w0, w1)

@@ -69,13 +69,13 @@ def test_interrupted_then_resumed_equals_uninterrupted(tmp_path, at, checkpoint_
 
 def pairs_file(path):
     g = torch.Generator().manual_seed(0)
-    words = ["".join("abcdef"[int(i)] for i in torch.randint(0, 6, (6,), generator=g)) for _ in range(120)]
+    words = ["".join("abcdef"[int(i)] for i in torch.randint(0, 6, (6,), generator=g)) for _ in range(80)]
     path.write_text("".join(f"{w}\t{w[::-1]}\n" for w in words), encoding="utf-8")
     return path
 
 
 def argv(data, save, *extra):
-    return ["translate", "train", "--data", str(data), "--save", str(save), "--epochs", "8", "--batch-size", "8",
+    return ["translate", "train", "--data", str(data), "--save", str(save), "--epochs", "5", "--batch-size", "8",
             "--hidden", "8", "--embed", "4", "--threads", "1", "--device", "cpu", "--minutes", "0", "--quiet", *extra]
 
 

@@ -14,13 +14,28 @@ from pathlib import Path
 
 from ..cli_args import check_output
 from ..errors import SeqlabError, check_float
-from ..train import History
+from ..train import Callback, History
 from ..train import checkpoint as ckpt
 from ..train.distributed import is_main_process
 from ..utils import resolve_device, thread_policy
 from .translator import Translation, Translator
 
 EXAMPLES = ("3rd of march 2015", "tuesday, july 4th, 1989", "12/25/49")
+
+
+class EpochLine(Callback):
+    """One line per epoch on rank 0, with or without a progress bar: the training loss, the
+    validation exact match and the seconds since this run began."""
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self.t0 = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        logs = logs or {}
+        if not self.is_main:
+            return
+        acc = f", validation exact match {100 * logs['val_accuracy']:.1f}%" if "val_accuracy" in logs else ""
+        print(f"epoch {epoch + 1}: loss {logs['loss']:.4f}{acc} ({time.perf_counter() - self.t0:.0f}s)", flush=True)
 
 
 @dataclass
@@ -62,11 +77,12 @@ def train(*, data: str | os.PathLike | None = None, save: str | os.PathLike | No
                           "one at each epoch end and removes it when it finishes); start without --resume")
     pairs = read_pairs(data) if data else None  # validated before any training
     config = default_config(epochs=epochs, minutes=minutes or None, lr=lr, seed=seed, device=device, threads=threads,
-                            verbose=0 if quiet else 1, checkpoint=str(checkpoint), resume=resume,
+                            verbose=0 if quiet else 1, epoch_lines=False, checkpoint=str(checkpoint), resume=resume,
                             checkpoint_minutes=checkpoint_minutes)
     model = dict(cell=cell, attention=attention, input_feeding=input_feeding, hidden_size=hidden, embed_size=embed,
                  num_layers=layers, dropout=dropout)
-    options = dict(batch_size=batch_size, teacher_forcing=teacher_forcing, target_accuracy=target_accuracy)
+    options = dict(batch_size=batch_size, teacher_forcing=teacher_forcing, target_accuracy=target_accuracy,
+                   callbacks=[] if quiet else [EpochLine()])
     t0 = time.perf_counter()
     if pairs is not None:
         tr, hist = train_pairs(pairs, config, level=level, **options, **model)
@@ -116,4 +132,4 @@ def translate(*, model: str | os.PathLike, text: str, beam: int = 1, nbest: bool
     return outs
 
 
-__all__ = ["EXAMPLES", "Trained", "train", "translate"]
+__all__ = ["EXAMPLES", "EpochLine", "Trained", "train", "translate"]
