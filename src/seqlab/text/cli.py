@@ -25,7 +25,10 @@ def register(subparsers) -> None:
 
     t = sub.add_parser("train", help="train on a text file (default: the Python docs shipped with Python)",
                        description="Train a language model with truncated BPTT; show validation loss and a "
-                                   "sample after each epoch; save the model with its vocabulary.")
+                                   "sample after each epoch; save the model with its vocabulary. While it trains, "
+                                   "a checkpoint PATH.ckpt.safetensors next to --save lets --resume continue an "
+                                   "interrupted run; under 'torchrun --nproc_per_node N' the N processes train "
+                                   "data-parallel, each on its share of the streams.")
     t.add_argument("--text", metavar="FILE", help="UTF-8 text file (default: the standard library's pydoc_data.topics, ~465k chars)")
     t.add_argument("--level", choices=("char", "word"), default="char", help="tokens: characters (default) or words")
     t.add_argument("--max-vocab", type=int_type("--max-vocab", 1), default=10000, metavar="N",
