@@ -51,8 +51,10 @@ class TrainConfig:
 
     ``threads``: 0 picks the cores the machine's load leaves idle (see
     :func:`seqlab.utils.auto_threads`), N >= 1 uses N, None leaves torch's setting alone.
-    ``checkpoint``: the file to write at each epoch end and every ``checkpoint_minutes`` of
-    training (or ``checkpoint_steps`` steps); ``resume`` continues from it.
+    ``checkpoint``: the file to write at every ``checkpoint_epochs``-th epoch end (None: at none;
+    for epochs of milliseconds, where a write would cost more than the epoch), every
+    ``checkpoint_minutes`` of training (or ``checkpoint_steps`` steps) and when training ends;
+    ``resume`` continues from it.
     """
 
     epochs: int | None = 10
@@ -77,6 +79,7 @@ class TrainConfig:
     verbose: int = 1
     epoch_lines: bool = False
     checkpoint: str | None = None
+    checkpoint_epochs: int | None = 1
     checkpoint_minutes: float | None = 5.0
     checkpoint_steps: int | None = None
     resume: bool = False
@@ -106,6 +109,7 @@ class TrainConfig:
         check_int("threads", self.threads, 0, none="torch's own setting", meaning="0 picks the idle cores")
         if self.verbose not in (0, 1, 2):
             raise SeqlabError(f"verbose: expected 0 (silent), 1 (progress bar) or 2 (one line per epoch), got {self.verbose!r}")
+        check_int("checkpoint_epochs", self.checkpoint_epochs, 1, none="no checkpoints at epoch ends")
         check_float("checkpoint_minutes", self.checkpoint_minutes, 0, low_open=True, none="only at epoch ends")
         check_int("checkpoint_steps", self.checkpoint_steps, 1, none="no step-based checkpoints")
         if self.resume and not self.checkpoint:
@@ -452,7 +456,7 @@ class _Run:
             n.stop = "stopped by a callback"
         n.epoch, n.batch = epoch + 1, 0
         self.sums = []
-        if not n.finished:
+        if not n.finished and c.checkpoint_epochs and n.epoch % c.checkpoint_epochs == 0:
             self.save_checkpoint()
         return logs
 
