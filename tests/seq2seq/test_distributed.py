@@ -24,10 +24,11 @@ def _free_port() -> int:
 
 
 def pairs_file(path):
-    """84 pairs: 4 held out, 80 to train on (10 global batches of 8). Every source and target has
-    the same length, so a process's mean loss weighs its tokens as the global mean does."""
+    """84 pairs of 2 to 6 letters: 4 held out, 80 to train on (10 global batches of 8). Sources and
+    targets differ in length from process to process, so the loss must weigh tokens globally."""
     g = torch.Generator().manual_seed(1)
-    words = ["".join("abcde"[int(i)] for i in torch.randint(0, 5, (4,), generator=g)) for _ in range(84)]
+    sizes = torch.randint(2, 7, (84,), generator=g)
+    words = ["".join("abcde"[int(i)] for i in torch.randint(0, 5, (int(n),), generator=g)) for n in sizes]
     path.write_text("".join(f"{w}\t{w[::-1]}\n" for w in words), encoding="utf-8")
     return str(path)
 

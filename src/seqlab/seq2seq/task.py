@@ -66,13 +66,22 @@ class TranslationTask(Task):
             tgt, _ = pad_batch([[BOS] + tr.tgt_vocab.encode(t, "target") + [EOS] for _, t in chunk], self.device)
             yield src, lengths, tgt[:, :-1], tgt[:, 1:]  # (B, S), (B,), (B, T), (B, T)
 
-    def training_step(self, net: nn.Module, batch: Batch) -> tuple[Tensor, float]:
+    def training_step(self, net: nn.Module, batch: Batch) -> tuple[Tensor, Tensor]:
+        """The mean cross-entropy over the target tokens of the global batch (padding ignored).
+
+        Under several processes each holds a share of the global batch and DistributedDataParallel
+        averages their gradients, so each process divides its token sum by the global token count
+        over the number of processes: N processes then take exactly the step of one process on the
+        whole batch, whatever the target lengths (one small all-reduce per step)."""
         src, lengths, tgt_in, tgt_out = batch
         logits, _ = net(src, lengths, tgt_in, self.teacher_forcing)  # (B, T, V)
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt_out.reshape(-1),  # (B*T, V), (B*T,)
-                               ignore_index=PAD)
+        total = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt_out.reshape(-1),  # (B*T, V), (B*T,)
+                                ignore_index=PAD, reduction="sum")
+        share = (tgt_out != PAD).sum().to(total.dtype)  # this process's target tokens
+        if self.ctx.enabled:
+            share = self.ctx.all_sum(share.detach().clone()) / self.ctx.world_size
         self.steps += 1
-        return loss, float(src.shape[0])
+        return total / share, share  # the epoch's loss: a mean over tokens
 
     def validate(self) -> dict[str, float]:
         return {"val_accuracy": accuracy(self.tr, self.val)} if self.val else {}
