@@ -82,7 +82,8 @@ def test_train_pairs_learns_a_word_mapping():
     assert tr.translate("three one").text == "trois un"
     with pytest.raises(SeqlabError, match="1 word not in the model's vocabulary: 'five'"):
         tr.translate("five one")
-    for bad, msg in [(dict(batch_size=0), "batch_size"), (dict(teacher_forcing=1.5), r"teacher_forcing: expected a number in \[0, 1\]"),
+    for bad, msg in [(dict(batch_size=0), "batch_size"),
+                     (dict(teacher_forcing=1.5), r"teacher_forcing: expected a number in \[0, 1\]"),
                      (dict(target_accuracy=float("nan")), "target_accuracy")]:
         with pytest.raises(SeqlabError, match=msg):
             train_pairs(pairs, cfg, **bad)

@@ -1,9 +1,9 @@
 """Sequence to sequence with attention: ``seqlab translate`` and its library.
 
 ``Translator`` (model + vocabularies: translate, n-best, save, load, plot), ``Seq2Seq`` and its
-``Seq2SeqConfig``, vocabularies (:mod:`.vocab`), decoding in :mod:`.search`, training on the one loop in :mod:`.task` and
-:mod:`.train`, the command's workflows in :mod:`.run`, and the
-embedded date-normalisation task in :mod:`.dates`. Names load on first use, so that importing
+``Seq2SeqConfig``, vocabularies (:mod:`.vocab`), decoding in :mod:`.search`, training on the one
+loop in :mod:`.task` and :mod:`.train`, the command's workflows in :mod:`.run`, and the embedded
+date-normalisation task in :mod:`.dates`. Names load on first use, so that importing
 ``seqlab.seq2seq.cli`` (for ``seqlab --help``) does not import torch.
 """
 

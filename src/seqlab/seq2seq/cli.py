@@ -85,7 +85,8 @@ def run(args: argparse.Namespace) -> int:
     if args.data:
         raise SeqlabError("--data: pairs are for training; run 'seqlab translate train --data PATH'")
     if args.resume:
-        raise SeqlabError("--resume: continues an interrupted training; run 'seqlab translate train --resume --save PATH'")
+        raise SeqlabError("--resume: continues an interrupted training; "
+                          "run 'seqlab translate train --resume --save PATH'")
     if args.text is not None and args.words:
         raise SeqlabError(f"text: pass the text either as --text or as words, not both (got {' '.join(args.words)!r})")
     if not args.model:

@@ -68,7 +68,8 @@ def read_pairs(path: str | os.PathLike) -> Pairs:
     return pairs
 
 
-def fit(tr: Translator, epoch_data: Callable[[int], Pairs], val: Pairs | None, config: TrainConfig | None = None, *,
+def fit(tr: Translator, epoch_data: Callable[[int], Pairs], val: Pairs | None,
+        config: TrainConfig | None = None, *,
         batch_size: int = 64, teacher_forcing: float = 1.0, target_accuracy: float | None = None,
         callbacks: Sequence[Callback] = ()) -> History:
     """Train ``tr`` in place on the one loop; ``epoch_data(epoch)`` gives each epoch's pairs
