@@ -310,9 +310,20 @@ class _Run:
         for g in self.opt.param_groups:  # the optimizer state was saved after the last lr update
             g.setdefault("initial_lr", g["lr"])
 
+    def agree(self, halt: bool) -> bool:
+        """Under multi-process training: every process takes the largest training time and stops
+        if any process's callbacks asked to, so all of them stop at the same step (a process that
+        stopped alone would leave the others waiting in the gradient all-reduce)."""
+        t = torch.tensor([self.n.seconds, float(halt)], dtype=torch.float64, device=self.task.device)
+        torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.MAX)
+        self.n.seconds = float(t[0])
+        return bool(t[1])
+
     def checkpoint_due(self) -> bool:
         c = self.c
-        if not c.checkpoint:
+        if not c.checkpoint or self.ctx.enabled:
+            # under multi-process training only at epoch ends: a task's state mid-epoch (a language
+            # model's carried state) differs per process, and rank 0 alone writes the file
             return False
         if c.checkpoint_steps and self.n.step % c.checkpoint_steps == 0:
             return True
@@ -367,11 +378,15 @@ class _Run:
                 bar.update(1)
                 if n.batch % max(1, (self.nb or 20) // 20) == 0:
                     bar.set_postfix_str(f"loss: {float(self.sums[0] / self.sums[1]):.4g}")
+            halt = bool(task.model.stop_training and self.end_cbs)
+            if self.ctx.enabled and (self.budget is not None or self.end_cbs):
+                halt = self.agree(halt)
+                task.model.stop_training = task.model.stop_training or halt
             if c.max_steps is not None and n.step >= c.max_steps:
                 n.stop = f"step limit of {c.max_steps} reached"
             elif self.budget is not None and n.seconds >= self.budget:
                 n.stop = f"time budget of {c.minutes:g} min reached"
-            if n.stop or task.model.stop_training and self.end_cbs:
+            if n.stop or halt:
                 break
             if self.checkpoint_due():
                 self.save_checkpoint()
