@@ -87,3 +87,24 @@ def gradient_check(forward: Callable, backward: Callable, x: Any, params: Any, s
             key = f"state[{j}]" if isinstance(st, tuple) else "state"
             report[key] = relative_error(ds, numerical_gradient(loss, s, eps))
     return report
+
+
+def model_gradient_check(params: dict, config: Any, inputs: Any, targets: Any, state: Any = None,
+                         eps: float = 1e-6) -> dict[str, float]:
+    """The whole network of :mod:`seqlab.reference.net` (input layer, cells, output layer, loss)
+    against finite differences of its loss: ``{parameter name or 'state[j]': relative error}``."""
+    from .net import loss_and_dy, net_backward, net_forward
+
+    ps = {n: np.array(a, dtype=np.float64) for n, a in params.items()}
+    st = None if state is None else tuple(np.array(s, dtype=np.float64) for s in _leaves(state))
+    as_state = (lambda s: s) if isinstance(state, (tuple, list)) else (lambda s: s if s is None else s[0])
+
+    def loss() -> float:
+        return loss_and_dy(config, net_forward(ps, config, inputs, as_state(st))[0], targets)[0]
+
+    y, _, cache = net_forward(ps, config, inputs, as_state(st))
+    grads, dstate0 = net_backward(ps, config, loss_and_dy(config, y, targets)[1], cache)
+    report = {n: relative_error(grads[n], numerical_gradient(loss, a, eps)) for n, a in ps.items()}
+    for j, (s, ds) in enumerate(zip(st or (), _leaves(dstate0))):
+        report[f"state[{j}]"] = relative_error(ds, numerical_gradient(loss, s, eps))
+    return report
