@@ -117,3 +117,31 @@ def test_output_folder_missing_fails_before_any_work(tmp_path, capsys, monkeypat
     assert main(["forecast", "--model", str(tmp_path / "missing.safetensors")]) == 2
     assert "does not exist" in capsys.readouterr().err
     assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("option,value,expected", [
+    ("--lr", "nan", "--lr: expected a finite number"), ("--lr", "inf", "--lr: expected a finite number"),
+    ("--lr", "-0.1", "--lr: expected a finite number"), ("--epochs", "-1", "--epochs: expected an integer"),
+    ("--minutes", "-1", "--minutes: expected a finite number"), ("--minutes", "nan", "--minutes"),
+    ("--dropout", "inf", "--dropout"), ("--threads", "-1", "--threads"), ("--batch-size", "0", "--batch-size"),
+    ("--folds", "-1", "--folds"), ("--patience", "0", "--patience"), ("--hidden", "-3", "--hidden"),
+    ("--ensemble", "nan", "--ensemble"), ("--seed", "-2", "--seed"), ("--horizon", "1e400", "--horizon"),
+])
+def test_bad_numeric_options_one_line_exit_2(option, value, expected, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["forecast", option, value, "--save", str(tmp_path / "m.safetensors"), *FAST]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and expected in err and "Traceback" not in err, err
+    assert os.listdir(tmp_path) == []
+
+
+def test_resume_needs_save_and_a_checkpoint(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["forecast", "--resume", *FAST]) == 2
+    assert "--resume: needs --save PATH" in capsys.readouterr().err
+    assert main(["forecast", "--resume", "--save", str(tmp_path / "m.safetensors"), *FAST]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no checkpoint at" in err and "m.ckpt.safetensors" in err
+    assert main(["forecast", "--model", str(tmp_path / "m.safetensors"), "--resume"]) == 2
+    assert "--resume" in capsys.readouterr().err
+    assert os.listdir(tmp_path) == []

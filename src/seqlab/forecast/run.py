@@ -106,6 +106,8 @@ def forecast(data: Any = None, *, target: str | None = None, time: str | None = 
         f"horizon {H}, season {c.season}, lookback {c.lookback}, {c.cell} x{c.layers} hidden {c.hidden}, "
         f"{c.strategy}, transform {c.transform}, diff {c.diff}, quantiles {','.join(f'{q:g}' for q in c.quantiles)}, "
         f"ensemble {c.ensemble}, seed {train.seed}")
+    if resume:
+        say(f"resuming from {ckpt}: {len(run_ckpt.weights)} network(s) already trained, the others train now")
     bt = None
     if n_folds:
         if n_folds < folds:
