@@ -1,0 +1,111 @@
+"""``python -m seqlab.reference train``: it trains and prints losses and samples; bad input is one
+line on stderr and exit code 2; the NumPy trainer's configs refuse bad values by name."""
+
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from seqlab.errors import SeqlabError
+from seqlab.reference.__main__ import main
+from seqlab.reference.net import NetConfig, init_params, loss_and_dy, sample
+from seqlab.reference.optim import Adam, SGD, clip_grad_norm, make_optimizer
+from seqlab.reference.trainer import TrainConfig, streams
+
+TEXT = "the cat sat on the mat. the dog sat on the log.\n" * 20  # 960 characters
+
+
+@pytest.fixture
+def text_file(tmp_path):
+    path = tmp_path / "text.txt"
+    path.write_text(TEXT)
+    return path
+
+
+def test_train_prints_losses_and_samples(text_file, capsys):
+    code = main(["train", "--text", str(text_file), "--hidden", "24", "--steps", "40", "--every", "20",
+                 "--batch-size", "4", "--seq-len", "10", "--sample-len", "30", "--optimizer", "adam", "--lr", "0.02"])
+    out = capsys.readouterr()
+    assert code == 0 and out.err == ""
+    lines = out.out.splitlines()
+    assert lines[0].startswith("960 characters (864 train, 96 validation), vocabulary 15; rnn 1x24, one-hot input")
+    steps = [line for line in lines if line.startswith("step")]
+    assert [s.split()[1] for s in steps] == ["0", "20", "40"]
+    assert lines.count("----") == 4
+    samples = [lines[i + 1] for i, line in enumerate(lines) if line == "----"][::2]
+    assert all(set(s) <= set(TEXT) for s in samples)
+    first, last = re.fullmatch(r"validation loss (\S+) -> (\S+) nats/char in 40 steps \(.*\)", lines[-1]).groups()
+    assert float(last) < float(first) - 0.5
+
+
+def test_default_is_the_gradient_check(capsys):
+    assert main([]) == 0 and main(["check"]) == 0
+    assert capsys.readouterr().out.count("max relative error") == 2
+
+
+@pytest.mark.parametrize("content, args, message", [
+    (None, [], "--text: file '{path}' does not exist (or is a folder)"),
+    (b"", [], "--text: file '{path}' is empty"),
+    (b"  \n\t\n", [], "--text: file '{path}' is empty"),
+    (b"ab\x00cd" * 10, [], "--text: file '{path}' looks binary (it contains NUL bytes)"),
+    (b"caf\xe9 au lait" * 5, [], "--text: file '{path}' is not UTF-8 text (invalid byte at offset 3)"),
+    (b"abc", ["--batch-size", "4"], "--text: expected at least 8 training characters for --batch-size 4, got 3"),
+    (TEXT.encode(), ["--lr", "nan"], "argument --lr: expected a finite number > 0 and <= 10, got 'nan'"),
+    (TEXT.encode(), ["--lr", "inf"], "argument --lr: expected a finite number > 0 and <= 10, got 'inf'"),
+    (TEXT.encode(), ["--lr", "-0.1"], "argument --lr: expected a finite number > 0 and <= 10, got '-0.1'"),
+    (TEXT.encode(), ["--clip", "-1"], "argument --clip: expected a finite number >= 0, got '-1'"),
+    (TEXT.encode(), ["--momentum", "1"], "argument --momentum: expected a finite number >= 0 and < 1, got '1'"),
+    (TEXT.encode(), ["--temperature", "0"], "argument --temperature: expected a finite number > 0, got '0'"),
+    (TEXT.encode(), ["--val-fraction", "-0.5"], "argument --val-fraction: expected a finite number >= 0 and < 1"),
+    (TEXT.encode(), ["--steps", "0"], "argument --steps: expected an integer in [1, 1000000000], got '0'"),
+    (TEXT.encode(), ["--hidden", "-3"], "argument --hidden/--hidden-size: expected an integer in [1, 100000], got '-3'"),
+    (TEXT.encode(), ["--cell", "lstm-ln"], "argument --cell: invalid choice: 'lstm-ln'"),
+    (TEXT.encode(), ["--optimizer", "rmsprop"], "argument --optimizer: invalid choice: 'rmsprop'"),
+])
+def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, content, args, message):
+    path = tmp_path / "in.txt"
+    if content is not None:
+        path.write_bytes(content)
+    assert main(["train", "--text", str(path), "--steps", "1", *args]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.endswith("\n")
+    assert message.format(path=path) in err, err
+
+
+def test_the_module_runs_as_a_command_without_torch(text_file):
+    run = subprocess.run([sys.executable, "-m", "seqlab.reference", "train", "--text", str(text_file), "--steps", "3",
+                          "--hidden", "8", "--sample-len", "5"], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0 and run.stderr == "" and "validation loss" in run.stdout
+    bad = subprocess.run([sys.executable, "-m", "seqlab.reference", "train", "--text", str(text_file) + ".missing"],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and bad.stdout == "" and bad.stderr.count("\n") == 1
+    code = ("import sys, seqlab.reference, seqlab.reference.__main__, seqlab.reference.trainer; "
+            "assert 'torch' not in sys.modules")
+    assert subprocess.run([sys.executable, "-c", code], timeout=60).returncode == 0
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: TrainConfig(optimizer="rmsprop"), "optimizer: expected one of sgd, momentum, adagrad, adam, got 'rmsprop'"),
+    (lambda: TrainConfig(lr=float("nan")), "lr: expected a number > 0, got nan"),
+    (lambda: TrainConfig(clip=-1.0), "clip: expected a number > 0 (or None for no clipping), got -1.0"),
+    (lambda: TrainConfig(seq_len=0), "seq_len: expected a positive integer, got 0"),
+    (lambda: NetConfig(10, cell="lstm-ln"), "cell: expected one of lstm, gru, rnn, rnn-relu, lstm-peephole, gru-reset-before, got 'lstm-ln'"),
+    (lambda: NetConfig(10, input="bytes"), "input: expected one of onehot, embedding, real, got 'bytes'"),
+    (lambda: NetConfig(0), "input_size: expected a positive integer, got 0"),
+    (lambda: make_optimizer("lbfgs", 0.1), "optimizer: expected one of sgd, momentum, adagrad, adam, got 'lbfgs'"),
+    (lambda: SGD(0.1, momentum=1.5), "momentum: expected a number in [0, 1), got 1.5"),
+    (lambda: Adam(0.1, betas=(0.9,)), "betas: expected a pair (beta1, beta2) in [0, 1), got (0.9,)"),
+    (lambda: Adam(float("inf")), "lr: expected a number > 0, got inf"),
+    (lambda: SGD(0.1).update({"w": np.zeros(2)}, {}), "grads: expected a gradient for every parameter, got none for ['w']"),
+    (lambda: clip_grad_norm({"w": np.ones(2)}, 0.0), "max_norm: expected a number > 0, got 0.0"),
+    (lambda: streams(np.arange(5), 4), "ids: expected at least 2 tokens per stream (8 for batch_size 4), got 5"),
+    (lambda: loss_and_dy(NetConfig(3), np.zeros((1, 2, 3)), np.array([[0, 3]])),
+     "targets: expected integer ids in [0, 3) of shape (1, 2), got int64 (1, 2)"),
+    (lambda: sample(init_params(NetConfig(2, 2, input="real", output="linear")), NetConfig(2, 2, input="real", output="linear"),
+                    0, 3, np.random.default_rng(0)), "config: sampling needs ids in and a softmax out"),
+])
+def test_config_errors_name_the_argument(call, message):
+    with pytest.raises(SeqlabError, match=re.escape(message)):
+        call()
