@@ -19,17 +19,18 @@ def windows(seed=0, n=45, val=8):
 
 
 def plain_loop(net, X, Y, Xv, Yv, epochs, lr, batch_size, patience, seed):
-    """The forecaster's loop before the engine, written out: Adam, pinball loss, clipping at 1,
-    early stopping on the validation loss with the best weights; each epoch's order drawn from
-    the engine's generator for (seed, epoch)."""
+    """The forecaster's loop before the engine: Adam, pinball loss, clipping at 1, early stopping
+    on the validation loss with the best weights, each epoch's order the next permutation of one
+    generator seeded with ``seed``."""
     x, y = torch.as_tensor(X, dtype=torch.float32), torch.as_tensor(Y, dtype=torch.float32)
     xv, yv = torch.as_tensor(Xv, dtype=torch.float32), torch.as_tensor(Yv, dtype=torch.float32)
     q = torch.tensor(Q)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     best, best_state, bad, vals = float("inf"), None, 0, []
+    gen = torch.Generator().manual_seed(seed)
     for epoch in range(epochs):
         net.train()
-        perm = torch.randperm(len(x), generator=epoch_generator(seed, epoch))
+        perm = torch.randperm(len(x), generator=gen)
         for i in range(0, len(x), batch_size):
             idx = perm[i:i + batch_size]
             loss = pinball_loss(net(x[idx]), y[idx], q)
