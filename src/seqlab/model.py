@@ -7,6 +7,7 @@ inside any PyTorch code; the training engine lives in :mod:`seqlab.train.engine`
 from __future__ import annotations
 
 import os
+import warnings
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -51,6 +52,8 @@ class Sequential(nn.Module):
         self.stop_training = False
         self.history: History | None = None
         self.epochs_trained = 0
+        self.clipnorm: float | None = None  # a Keras-style optimizer's clipnorm, used by fit
+        self._metrics_checked = False
         for layer in layers or []:
             self.add(layer)
 
@@ -118,6 +121,18 @@ class Sequential(nn.Module):
 
     def count_params(self) -> int:
         return sum(p.numel() for p in self.parameters())
+
+    def regularization_loss(self) -> Tensor | None:
+        """The sum of every layer's regularizer penalties (``kernel_regularizer`` and the like), or
+        None when no layer has one; ``fit`` adds it to each training step's loss."""
+        terms = [t for m in self.modules() if isinstance(m, Layer) for t in [m.regularization_loss()] if t is not None]
+        return torch.stack(terms).sum() if terms else None
+
+    def reset_states(self) -> None:
+        """Forget the carried state of every stateful recurrent layer."""
+        for m in self.modules():
+            if isinstance(m, RecurrentLayer):
+                m.reset_states()
 
     def check_input_shape(self, shape: tuple, name: str = "x") -> None:
         """SeqlabError unless ``shape`` (batch first) fits the built input shape."""
@@ -200,6 +215,8 @@ class Sequential(nn.Module):
             metrics = [metrics]
         self.loss_fn = get_loss(loss)
         self.metric_fns = [get_metric(m) for m in (metrics or [])]
+        self._metrics_checked = False
+        self._check_metrics()
         spec = get_optimizer(optimizer, lr, **optimizer_kwargs)
         if isinstance(spec, torch.optim.Optimizer):
             own = {id(p) for p in self.parameters()}
@@ -214,12 +231,31 @@ class Sequential(nn.Module):
         else:
             self.optimizer = None
         self._opt_spec = spec
+        self.clipnorm = getattr(spec, "clipnorm", None)  # a Keras-style optimizer's clipnorm (seqlab.keras)
         serial_loss = isinstance(loss, str)
         self._compile_config = {
             "loss": loss if serial_loss else None,
             "optimizer": spec.to_config() if isinstance(spec, OptimizerSpec) else None,
             "metrics": [m.name for m in self.metric_fns],
         }
+        if self.clipnorm is not None:
+            self._compile_config["clipnorm"] = self.clipnorm
+
+    def _check_metrics(self) -> None:
+        """Warn once when a metric does not fit the loss: accuracy on a one-output regression."""
+        if self._metrics_checked or not len(self.layers):
+            return
+        self._metrics_checked = True
+        names = [m.name for m in self.metric_fns]
+        last = self.layers[-1]
+        units, act = getattr(last, "units", None), getattr(last, "activation", None)
+        if "accuracy" in names and self.loss_fn.name in ("mse", "mae", "huber") and units == 1 and act != "sigmoid":
+            warnings.warn(
+                f"metrics: 'accuracy' with the regression loss {self.loss_fn.name!r} and one output is not a "
+                "meaningful number: it counts predictions and targets on the same side of 0.5 (Keras's counts "
+                "exact equality, almost never true for real numbers); use metrics=['mae'] or ['rmse'] for a "
+                "regression, or Dense(1, activation='sigmoid') with loss='binary_crossentropy' for two classes",
+                UserWarning, stacklevel=3)
 
     def ensure_optimizer(self, device: torch.device | None = None) -> torch.optim.Optimizer:
         """The optimizer, created from the compile spec once the model is built."""
@@ -256,7 +292,12 @@ class Sequential(nn.Module):
         at each epoch end (weights, optimizer, generators, position in the data); with
         ``resume=True`` an interrupted fit continues from it and ends bit-identical to an
         uninterrupted one. Training runs on :mod:`seqlab.train.loop`, the loop of every job.
+        The layers' regularizer penalties (:meth:`regularization_loss`) join the training loss.
         """
+        if clipnorm is None:
+            clipnorm = getattr(self, "clipnorm", None)
+        if self.loss_fn is not None:
+            self._check_metrics()
         return engine.fit(self, x, y, batch_size=batch_size, epochs=epochs, verbose=verbose, callbacks=callbacks,
                           validation_split=validation_split, validation_data=validation_data, shuffle=shuffle,
                           initial_epoch=initial_epoch, clipnorm=clipnorm, l1=l1, l2=l2, seed=seed,
@@ -314,7 +355,7 @@ class Sequential(nn.Module):
             io.save_file(path, KIND, config, tensors)
 
 
-def load_model(path: str | os.PathLike, compile: bool = True) -> Sequential:
+def load_model(path: str | os.PathLike, compile: bool = True, cls: type[Sequential] = Sequential) -> Sequential:
     """The model saved at ``path``, predicting identically; with its compile settings and
     optimizer state when they were saved (``fit`` then resumes training).
 
@@ -323,7 +364,7 @@ def load_model(path: str | os.PathLike, compile: bool = True) -> Sequential:
     """
     config, tensors = io.load_file(path, KIND)
     try:
-        model = Sequential.from_config(config["model"])
+        model = cls.from_config(config["model"])
         weights = {k[len("model/"):]: v for k, v in tensors.items() if k.startswith("model/")}
         missing, unexpected = model.load_state_dict(weights, strict=False)
         if missing or unexpected:
@@ -333,7 +374,10 @@ def load_model(path: str | os.PathLike, compile: bool = True) -> Sequential:
         comp = config.get("compile")
         if compile and comp and comp.get("loss") is not None:
             opt = OptimizerSpec(**comp["optimizer"]) if comp.get("optimizer") else "adam"
-            model.compile(loss=comp["loss"], optimizer=opt, metrics=comp.get("metrics") or None)
+            with warnings.catch_warnings():  # it warned when first compiled
+                warnings.simplefilter("ignore", UserWarning)
+                Sequential.compile(model, loss=comp["loss"], optimizer=opt, metrics=comp.get("metrics") or None)
+            model.clipnorm = comp.get("clipnorm")
             if comp.get("optimizer") and "optimizer_state" in config:
                 model._pending_opt_state = (config["optimizer_state"], tensors)
                 model.ensure_optimizer()

@@ -220,7 +220,9 @@ def test_every_layer_round_trips_through_config():
         torch.testing.assert_close(clone(x), y)
         assert clone.get_config() == layer.get_config()
     emb = Embedding(7, 3, mask_zero=True)
-    assert deserialize(serialize(emb)).get_config() == {"input_dim": 7, "output_dim": 3, "mask_zero": True}
+    assert deserialize(serialize(emb)).get_config() == {
+        "input_dim": 7, "output_dim": 3, "mask_zero": True, "embeddings_regularizer": None,
+        "embeddings_initializer": {"class_name": "RandomUniform", "config": {"minval": -0.05, "maxval": 0.05}}}
     assert {"SimpleRNN", "LSTM", "GRU", "Bidirectional", "Dense", "Dropout", "Embedding"} <= set(LAYERS)
 
 

@@ -87,7 +87,8 @@ def _fmt(logs: dict[str, float]) -> str:
 
 class SequentialTask(Task):
     """``Sequential.fit`` as a task of the one loop: batches of (x, y), the compiled loss (plus
-    the L1/L2 penalty), the compiled metrics summed on the device, and Keras-style validation."""
+    the fit-wide L1/L2 penalty and the layers' regularizers), the compiled metrics summed on the
+    device, and Keras-style validation."""
 
     def __init__(self, model, train: ArrayData | DataLoader, val: ArrayData | DataLoader | None,
                  batch_size: int, shuffle: bool, l1: float, l2: float) -> None:
@@ -139,6 +140,9 @@ class SequentialTask(Task):
         loss = step.loss(yb, out.float() if out.dtype != self.dtype else out, step.fuse)
         if self.penalized:
             loss = loss + _penalty(self.penalized, self.l1, self.l2)
+        reg = self.model.regularization_loss()  # the layers' kernel_/recurrent_/bias_regularizer penalties
+        if reg is not None:
+            loss = loss + reg
         if step.metrics:
             with torch.no_grad():
                 pred = step.probs(out.detach())
