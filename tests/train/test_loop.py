@@ -226,7 +226,7 @@ def test_early_stopping_restores_the_best_epoch_and_cuts_the_rate():
 def test_step_limit_and_time_budget_stop_mid_epoch():
     task = Regression()
     h = train(task, _config(epochs=None, max_steps=7))
-    assert h.epoch == [0, 1] and h.stopped == "step limit of 7 reached"
+    assert h.epoch == [0, 1] and h.stopped == "step limit of 7 reached" and h.steps == 7
     task = Regression()
     h = train(task, _config(epochs=None, minutes=1e-9))
     assert h.epoch == [0] and h.stopped.startswith("time budget")

@@ -9,7 +9,8 @@ class History:
     """``history[name]`` is the list of per-epoch values of ``name`` ('loss', 'val_loss', 'mae', ...).
 
     ``epoch`` lists the epoch indices; ``params`` holds fit's settings (epochs, steps, ...);
-    ``stopped`` says why training ended early; ``best_epoch`` is the epoch whose weights were kept.
+    ``stopped`` says why training ended early; ``best_epoch`` is the epoch whose weights were kept;
+    ``steps`` and ``seconds`` count the optimizer steps and the training time.
     """
 
     def __init__(self) -> None:
@@ -18,6 +19,8 @@ class History:
         self.params: dict[str, Any] = {}
         self.stopped: str = ""  # why training ended before its epoch limit ("" when it did not)
         self.best_epoch: int = -1  # the epoch whose weights were kept
+        self.steps: int = 0  # optimizer steps taken (over every run resumed into this one)
+        self.seconds: float = 0.0  # training time, by the run's clock
 
     def record(self, epoch: int, logs: dict[str, float]) -> None:
         self.epoch.append(epoch)

@@ -350,7 +350,7 @@ class _Run:
         for cb in self.callbacks:
             cb.on_train_end(logs)
         task.model.eval()
-        self.history.stopped = n.stop
+        self.history.stopped, self.history.steps, self.history.seconds = n.stop, n.step, n.seconds
         return self.history
 
     def run_epoch(self) -> dict[str, Any]:
@@ -505,7 +505,7 @@ class _Run:
             return None
         from tqdm.auto import tqdm
 
-        return tqdm(total=self.nb, initial=self.n.batch, desc=f"epoch {epoch + 1}/{c.epochs or '?'}", leave=False,
+        return tqdm(total=self.nb, initial=self.n.batch, desc=f"epoch {epoch + 1}/{c.epochs or '?'}", leave=c.epoch_lines,
                     dynamic_ncols=True, file=sys.stderr)
 
 
