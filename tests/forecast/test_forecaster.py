@@ -132,3 +132,22 @@ def test_backtest_origins_metrics_and_refit():
     assert len(r2.forecaster.tails["series"]) == 83  # fitted once, at the first origin
     assert len(r.forecaster.tails["series"]) == 91  # refitted up to the last origin
     assert not np.array_equal(r2.forecasts[2]["model"], r.forecasts[2]["model"])
+
+
+def test_a_file_saved_before_the_training_engine_still_loads(tmp_path):
+    from seqlab.io import load_file
+
+    f = Forecaster(**TINY).fit(monthly(seasonal()))
+    path = tmp_path / "f.safetensors"
+    f.save(path)
+    cfg, tensors = load_file(path, "forecaster")
+    assert cfg["train"]["epochs"] == 3 and "epochs" not in cfg["forecast"]
+    # the old layout: training settings among the forecast ones, no "train" part
+    del cfg["train"]
+    cfg["forecast"].update(epochs=7, lr=0.02, patience=4, clip=0.5, seed=3, threads=1, verbose=0)
+    save_file(tmp_path / "old.safetensors", "forecaster", cfg, tensors)
+    g = Forecaster.load(tmp_path / "old.safetensors")
+    t = g.train_config
+    assert (t.epochs, t.lr, t.patience, t.clipnorm, t.seed, t.monitor) == (7, 0.02, 4, 0.5, 3, "val_loss")
+    assert g.config == f.config
+    pd.testing.assert_frame_equal(g.predict(), f.predict())
