@@ -6,8 +6,9 @@ Parameter names and layouts follow torch.nn so that torch is a free test oracle:
 * RNN: G = 1.  LSTM: G = 4, blocks ``i | f | g | o``.  GRU: G = 3, blocks ``r | z | n``.
 * Peephole LSTM adds ``weight_ch`` (3, H): the diagonal peepholes ``w_ci, w_cf, w_co``.
 
-GRU convention (differs from torch): ``h_t = (1 - z_t) * h_{t-1} + z_t * n_t``. torch's update
-gate is ``1 - z_t``; :mod:`seqlab.nn.convert` negates the z blocks when converting.
+GRU convention (Chung et al. 2014; differs from torch): ``h_t = (1 - z_t) * h_{t-1} + z_t * n_t``.
+torch's update gate, like Cho et al.'s (2014), is ``1 - z_t``; :mod:`seqlab.nn.convert` negates the z
+blocks when converting.
 
 Each cell splits a step in two so the runner can do the input product for every time step in
 one matrix multiply: ``gi = cell.input_projection(x)`` then ``state = cell.recurrence(gi, state)``.
@@ -219,7 +220,7 @@ class RNNCell(CellBase):
 
 
 class LSTMCell(CellBase):
-    """LSTM, gates ``i | f | g | o``; with ``peephole=True`` the Graves (2013) peepholes:
+    """LSTM, gates ``i | f | g | o``; with ``peephole=True`` the Graves (2013) diagonal peepholes:
 
     ``i = σ(.. + w_ci ⊙ c_{t-1})``, ``f = σ(.. + w_cf ⊙ c_{t-1})``, ``o = σ(.. + w_co ⊙ c_t)``.
     """
@@ -286,7 +287,7 @@ class LSTMCell(CellBase):
 
 
 class GRUCell(CellBase):
-    """GRU, gates ``r | z | n``, ``h_t = (1 - z) ⊙ h_{t-1} + z ⊙ n``.
+    """GRU, gates ``r | z | n``, ``h_t = (1 - z) ⊙ h_{t-1} + z ⊙ n`` (Chung et al. 2014; torch's z is 1 - z).
 
     ``reset="after"`` (cuDNN's form): ``n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))``.
     ``reset="before"`` (Cho et al. 2014): ``n = tanh(W_in x + b_in + W_hn (r ⊙ h) + b_hn)``.

@@ -392,7 +392,7 @@ class RNN(Recurrent):
 
 
 class LSTM(Recurrent):
-    """LSTM layer(s); ``peephole=True`` for Graves (2013) peepholes (runs without fused kernels)."""
+    """LSTM layer(s); ``peephole=True`` for Graves (2013) diagonal peepholes (runs without fused kernels)."""
 
     cell_class = LSTMCell
 
@@ -407,7 +407,8 @@ class LSTM(Recurrent):
 
 
 class GRU(Recurrent):
-    """GRU layer(s), ``h = (1 - z) h_prev + z n``; ``reset`` is 'after' (cuDNN) or 'before' (Cho 2014)."""
+    """GRU layer(s), ``h = (1 - z) h_prev + z n`` (Chung et al. 2014; torch's z is 1 - z); ``reset`` is
+    'after' (cuDNN) or 'before' (Cho 2014)."""
 
     cell_class = GRUCell
 

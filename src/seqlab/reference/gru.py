@@ -1,7 +1,8 @@
 """GRU in float64 NumPy, reset applied after (cuDNN) or before (Cho et al. 2014) the recurrent
 product, and its backward pass by hand.
 
-Equations (docs/math.md, section "GRU"), gate blocks r | z | n, convention h = (1 - z) h + z n:
+Equations (docs/math.md, section "GRU"), gate blocks r | z | n, the update written as Chung et al.
+(2014) do, h = (1 - z) h + z n:
 
     gi_t = x_t W_ih^T + b_ih = [xr | xz | xn]
     r_t = σ(xr + h_{t-1} W_hr^T + b_hr)
@@ -11,7 +12,8 @@ Equations (docs/math.md, section "GRU"), gate blocks r | z | n, convention h = (
     hc_t = (1 - z_t) ⊙ h_{t-1} + z_t ⊙ n_t
     h_t = m_t hc_t + (1 - m_t) h_{t-1},  out_t = m_t hc_t
 
-torch.nn.GRU writes h = z' h + (1 - z') n with z' = 1 - z: its z rows are ours negated.
+Cho et al. (2014) and torch.nn.GRU write h = z' h + (1 - z') n with z' = 1 - z: torch's z rows are
+ours negated.
 Parameters: weight_ih (3H, I), weight_hh (3H, H) = [W_hr; W_hz; W_hn], bias_ih, bias_hh (3H,).
 """
 

@@ -12,7 +12,8 @@ Equations (docs/math.md, section "LSTM"), gate blocks in torch's order i | f | g
     h_t = m_t hn_t + (1 - m_t) h_{t-1},  c_t = m_t cn_t + (1 - m_t) c_{t-1},  out_t = m_t hn_t
 
 Parameters: weight_ih (4H, I), weight_hh (4H, H), bias_ih (4H,), bias_hh (4H,) (optional), and
-for the peephole LSTM weight_ch (3, H) holding the rows w_ci, w_cf, w_co. The LSTM is a peephole
+for the peephole LSTM weight_ch (3, H) holding the rows w_ci, w_cf, w_co: Graves's diagonal
+peepholes (one weight per unit, not the full (H, H) matrices some texts print). The LSTM is a peephole
 LSTM exactly when ``params`` has ``weight_ch``.
 """
 
