@@ -1,6 +1,7 @@
 """``seqlab explain``: vanishing gradients, long-range memory and hidden states, measured.
 
-    seqlab explain gradients --cells rnn,lstm,gru --length 200 [--plot FILE]
+    seqlab explain gradients --cells rnn,lstm,gru --length 200 [--radius R] [--clipnorm C] [--plot FILE]
+    seqlab explain capacity --hidden 4,16,64 [--dropout 0,0.3] [--l2 0,1e-3] [--search optuna] [--plot FILE]
     seqlab explain memory --task adding|copy --length T --cells rnn,lstm,gru [--minutes M]
     seqlab explain states --model PATH --text "..." [--html FILE] [--png FILE]
 
@@ -24,15 +25,27 @@ def register(subparsers) -> None:
     sub = p.add_subparsers(dest="explain_command", metavar="WHAT")
     p.set_defaults(func=lambda args: _missing(p))
 
-    g = sub.add_parser("gradients", help="gradient norm at every time step, per cell, at init and after brief training")
+    g = sub.add_parser("gradients", help="gradient norm at every time step, per cell, at init and after brief "
+                                         "training; --radius for exploding gradients, --clipnorm for clipping")
     g.add_argument("--cells", default="rnn,lstm,gru", help="comma-separated cells (default: rnn,lstm,gru)")
-    g.add_argument("--length", type=int, default=200, help="sequence length T (default 200)")
-    g.add_argument("--hidden", type=int, default=64, help="hidden units (default 64)")
-    g.add_argument("--train-steps", type=int, default=100,
+    g.add_argument("--length", type=int_type("--length", 2), default=200, help="sequence length T (default 200)")
+    g.add_argument("--hidden", type=int_type("--hidden", 1), default=64, help="hidden units (default 64)")
+    g.add_argument("--train-steps", type=int_type("--train-steps", 0), default=100,
                    help="steps of brief training on the adding problem before the second measure (default 100; 0 skips)")
-    g.add_argument("--batch-size", type=int, default=32, help="batch size (default 32)")
+    g.add_argument("--batch-size", type=int_type("--batch-size", 1), default=32, help="batch size (default 32)")
+    g.add_argument("--radius", type=float_type("--radius", 0, 1000, low_open=True), default=None,
+                   help="scale every recurrent weight block to this spectral radius first: above 1 the RNN's "
+                        "gradient grows with the distance (explodes), below 1 it vanishes (default: as initialised)")
+    g.add_argument("--clipnorm", type=float_type("--clipnorm", 0, low_open=True), default=None,
+                   help="also train a tanh RNN at --radius (default 2) with plain SGD twice, without and with the "
+                        "gradient norm clipped to this, and compare loss and gradient norms")
+    g.add_argument("--clip-steps", type=int_type("--clip-steps", 1), default=300,
+                   help="training steps of each --clipnorm run (default 300)")
+    g.add_argument("--lr", type=float_type("--lr", 0, 100, low_open=True), default=0.05,
+                   help="SGD learning rate of the --clipnorm runs (default 0.05)")
     g.add_argument("--plot", metavar="FILE", help="write a PNG: log-scale norms of the cells side by side")
-    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--clip-plot", metavar="FILE", help="write a PNG of the --clipnorm runs' loss and gradient norms")
+    g.add_argument("--seed", type=int_type("--seed", 0, 2**63 - 1), default=0)
     g.add_argument("--threads", type=int_type("--threads", 0, 4096), default=0,
                    help="CPU threads; 0 picks the cores the machine's load leaves idle (default 0)")
     g.set_defaults(func=_with_threads(run_gradients))
@@ -105,13 +118,20 @@ def run_gradients(args) -> int:
     from .report import gradient_report
 
     cells = check_cells(args.cells)
-    _check_length(args.length)
-    _positive("--hidden", args.hidden)
-    _positive("--batch-size", args.batch_size)
-    _positive("--train-steps", args.train_steps, allow_zero=True)
     _check_out(args.plot, "--plot")
-    text = gradient_report(cells, args.length, args.hidden, args.batch_size, args.train_steps, args.seed, args.plot)
-    print(text)
+    _check_out(args.clip_plot, "--clip-plot")
+    if args.clip_plot and args.clipnorm is None:
+        raise SeqlabError("--clip-plot: draws the --clipnorm comparison; add --clipnorm C (e.g. --clipnorm 1)")
+    text = gradient_report(cells, args.length, args.hidden, args.batch_size, args.train_steps, args.seed, args.plot,
+                           radius=args.radius)
+    print(text, flush=True)
+    if args.clipnorm is not None:
+        from .clipping import clipping_comparison, clipping_report
+
+        cmp = clipping_comparison(radius=2.0 if args.radius is None else args.radius, clipnorm=args.clipnorm,
+                                  length=args.length, hidden=args.hidden, steps=args.clip_steps,
+                                  lr=args.lr, batch_size=args.batch_size, seed=args.seed)
+        print(clipping_report(cmp, args.clip_plot))
     return 0
 
 

@@ -113,3 +113,41 @@ def gradient_flow(model: nn.Module, x: Tensor, y: Tensor, loss_fn: LossFn | None
         flow.input = gx.detach().flatten(2).norm(dim=(0, 2)).double().cpu().numpy()  # (T,)
     return flow
 
+
+
+def spectral_radius(matrix: Tensor) -> float:
+    """The largest absolute eigenvalue of a square matrix (computed in float64)."""
+    return float(torch.linalg.eigvals(matrix.detach().double().cpu()).abs().max())
+
+
+@torch.no_grad()
+def scale_recurrent_weights(model: nn.Module, radius: float) -> int:
+    """Scale every recurrent weight block of the seqlab recurrent layers in ``model`` to spectral
+    radius ``radius``; returns the number of blocks scaled.
+
+    A cell's ``weight_hh`` (G*H, H) holds one (H, H) block per gate (``i|f|g|o``, ``r|z|n``); each is
+    scaled on its own. For a tanh RNN in its linear regime dh_t/dh_{t-1} ≈ W_hh, so the gradient
+    sent k steps back grows or shrinks like radius^k (Pascanu, Mikolov and Bengio 2013): above 1
+    it can explode, below 1 it vanishes.
+    """
+    if isinstance(radius, bool) or not isinstance(radius, (int, float)) or not radius > 0 or radius != radius \
+            or radius == float("inf"):
+        raise SeqlabError(f"radius: expected a positive finite spectral radius such as 0.9 or 1.5, got {radius!r}")
+    from ..nn.cells import CellBase
+
+    n = 0
+    for cell in model.modules():
+        w = getattr(cell, "weight_hh", None)
+        if not isinstance(cell, CellBase) or w is None:
+            continue
+        H = cell.hidden_size
+        for g in range(w.shape[0] // H):
+            block = w[g * H:(g + 1) * H]  # (H, H), a view
+            rho = spectral_radius(block)
+            if rho > 0:
+                block.mul_(radius / rho)
+                n += 1
+    if n == 0:
+        raise SeqlabError("model: it has no recurrent weight matrix to scale (no seqlab RNN / LSTM / GRU cell with "
+                          "weight_hh; the minimal cells MinGRU / MinLSTM have none)")
+    return n

@@ -12,7 +12,7 @@ from ..errors import SeqlabError
 from ..io import atomic_write_text
 from ..utils import seed_everything
 from .gates import gate_statistics
-from .gradients import GradientFlow, gradient_flow
+from .gradients import GradientFlow, gradient_flow, scale_recurrent_weights
 from .memory import MemoryConfig, MemoryModel, train_memory
 from .tasks import adding_problem
 
@@ -23,14 +23,20 @@ def measure_flow(model: MemoryModel, x: torch.Tensor, y: torch.Tensor) -> Gradie
 
 
 def gradient_report(cells: list[str], length: int, hidden: int = 64, batch_size: int = 32, train_steps: int = 100,
-                    seed: int = 0, plot: str | os.PathLike | None = None) -> str:
-    """||dL/dh_t|| of each cell on the adding problem of ``length``, at init and after ``train_steps``."""
+                    seed: int = 0, plot: str | os.PathLike | None = None, radius: float | None = None) -> str:
+    """||dL/dh_t|| of each cell on the adding problem of ``length``, at init and after ``train_steps``.
+
+    ``radius``: first scale every recurrent weight block to this spectral radius (see
+    :func:`~seqlab.diagnostics.gradients.scale_recurrent_weights`): above 1 the plain RNN's
+    gradient grows with the distance from the loss instead of vanishing."""
     seed_everything(seed)
     x, y = adding_problem(batch_size, length, torch.Generator().manual_seed(seed))
     flows: dict[str, list[GradientFlow]] = {}
     for cell in cells:
         seed_everything(seed)
         model = MemoryModel("adding", cell, hidden)
+        if radius is not None:
+            scale_recurrent_weights(model, radius)
         flows[cell] = [measure_flow(model, x, y)]
         if train_steps:
             cfg = MemoryConfig(task="adding", length=length, cell=cell, hidden_size=hidden, batch_size=batch_size,
@@ -38,7 +44,8 @@ def gradient_report(cells: list[str], length: int, hidden: int = 64, batch_size:
             train_memory(cfg, model=model)
             flows[cell].append(measure_flow(model, x, y))
     stages = ["at initialization"] + ([f"after {train_steps} training steps"] if train_steps else [])
-    lines = [f"||dL/dh_t|| on the adding problem, T = {length}, hidden {hidden}, batch {batch_size} (float64)"]
+    lines = [f"||dL/dh_t|| on the adding problem, T = {length}, hidden {hidden}, batch {batch_size} (float64)"
+             + (f", recurrent weights scaled to spectral radius {radius:g}" if radius is not None else "")]
     for k, stage in enumerate(stages):
         lines.append(f"\n{stage}:")
         lines.append(f"{'cell':7s} {'loss':>8s} {'t = T':>11s} {'t = T/2':>11s} {'t = 1':>11s} {'1 / T':>11s}")
@@ -47,12 +54,13 @@ def gradient_report(cells: list[str], length: int, hidden: int = 64, batch_size:
             h = next(iter(f.hidden.values()))
             lines.append(f"{cell:7s} {f.loss:8.4f} {h[-1]:11.3e} {h[len(h) // 2]:11.3e} {h[0]:11.3e} {f.ratio():11.3e}")
     if plot is not None:
-        _plot_flows(flows, stages, length, plot)
+        _plot_flows(flows, stages, length, plot, radius)
         lines.append(f"\nwrote {plot}")
     return "\n".join(lines)
 
 
-def _plot_flows(flows: dict[str, list[GradientFlow]], stages: list[str], length: int, path) -> None:
+def _plot_flows(flows: dict[str, list[GradientFlow]], stages: list[str], length: int, path,
+                radius: float | None = None) -> None:
     from .plotting import pyplot, save_figure
 
     plt = pyplot()
@@ -68,7 +76,8 @@ def _plot_flows(flows: dict[str, list[GradientFlow]], stages: list[str], length:
         ax.grid(True, which="major", alpha=0.3)
     axes[0, 0].set_ylabel("||dL/dh_t||")
     axes[0, 0].legend()
-    fig.suptitle(f"gradient reaching each step, adding problem T = {length}")
+    fig.suptitle(f"gradient reaching each step, adding problem T = {length}"
+                 + (f", recurrent spectral radius {radius:g}" if radius is not None else ""))
     save_figure(fig, path)
 
 
