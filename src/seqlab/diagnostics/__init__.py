@@ -7,6 +7,10 @@
 * :class:`GradientNormRecorder`: the gradient norm at every training step, before and after clipping.
 * :mod:`seqlab.diagnostics.tasks`: the adding problem and copy memory, with their baselines;
   :func:`train_memory` trains a cell on them.
+* :func:`scale_recurrent_weights`: recurrent matrices at a chosen spectral radius (exploding
+  gradients above 1); :func:`clipping_comparison`: SGD with and without clipping by norm.
+* :func:`capacity_experiment`: one small job at several hidden sizes, dropout rates and L2
+  factors (a grid, or an Optuna search), training and validation loss per epoch.
 """
 
 from __future__ import annotations
@@ -17,6 +21,9 @@ from .._lazy import lazy_getattr
 _LAZY = {
     "GateStats": "gates", "gate_statistics": "gates",
     "GradientFlow": "gradients", "default_loss": "gradients", "gradient_flow": "gradients",
+    "scale_recurrent_weights": "gradients", "spectral_radius": "gradients",
+    "ClipComparison": "clipping", "ClipRun": "clipping", "clipping_comparison": "clipping",
+    "CapacityConfig": "capacity", "CapacityResult": "capacity", "capacity_experiment": "capacity",
     "GradientNormRecorder": "recorder", "grad_norm": "recorder",
     "collect_states": "states", "plot_states": "states", "plot_text_activations": "states",
     "text_activation_html": "states",
@@ -29,6 +36,8 @@ __getattr__ = lazy_getattr(__name__, _LAZY)
 
 
 __all__ = [
+    "CapacityConfig", "CapacityResult", "ClipComparison", "ClipRun", "capacity_experiment", "clipping_comparison",
+    "scale_recurrent_weights", "spectral_radius",
     "GateStats", "GradientFlow", "GradientNormRecorder", "MemoryConfig", "MemoryModel", "MemoryResult",
     "adding_problem", "baseline", "collect_states", "copy_baseline", "copy_memory", "default_loss",
     "gate_statistics", "grad_norm", "gradient_flow", "plot_states", "plot_text_activations",

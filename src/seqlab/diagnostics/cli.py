@@ -67,6 +67,36 @@ def register(subparsers) -> None:
                    help="CPU threads; 0 picks the cores the machine's load leaves idle (default 0)")
     m.set_defaults(func=_with_threads(run_memory))
 
+    c = sub.add_parser("capacity", help="train one small job at several hidden sizes (and dropout / L2): training "
+                                        "and validation loss side by side, learning curves")
+    c.add_argument("--hidden", type=_list_type("--hidden", int_type("--hidden", 1)), default=(4, 16, 64),
+                   help="comma-separated hidden sizes (default 4,16,64)")
+    c.add_argument("--dropout", type=_list_type("--dropout", float_type("--dropout", 0, 1, high_open=True)),
+                   default=(0.0,), help="comma-separated input dropout rates of the GRU (default 0)")
+    c.add_argument("--l2", type=_list_type("--l2", float_type("--l2", 0)), default=(0.0,),
+                   help="comma-separated L2 factors on the GRU's weights, Keras's l2(...) (default 0)")
+    c.add_argument("--epochs", type=int_type("--epochs", 1), default=80, help="epochs per setting (default 80)")
+    c.add_argument("--batch-size", type=int_type("--batch-size", 1), default=32, help="batch size (default 32)")
+    c.add_argument("--lr", type=float_type("--lr", 0, 10, low_open=True), default=1e-2,
+                   help="Adam learning rate (default 0.01)")
+    c.add_argument("--length", type=int_type("--length", 2), default=20, help="input window length (default 20)")
+    c.add_argument("--samples", type=int_type("--samples", 1), default=200,
+                   help="training windows; few on purpose, so that large models overfit (default 200)")
+    c.add_argument("--val-samples", type=int_type("--val-samples", 1), default=1000,
+                   help="validation windows (default 1000)")
+    c.add_argument("--noise", type=float_type("--noise", 0), default=0.3,
+                   help="standard deviation of the noise on the sine (default 0.3; its square bounds the MSE)")
+    c.add_argument("--search", choices=("grid", "optuna"), default="grid",
+                   help="grid: every combination; optuna: --trials settings within the same ranges chosen by "
+                        "Optuna's TPE sampler (pip install seqlab[optuna]; the grid without it) (default grid)")
+    c.add_argument("--trials", type=int_type("--trials", 1), default=8, help="Optuna trials (default 8)")
+    c.add_argument("--plot", metavar="FILE", help="write a PNG of the learning curves")
+    c.add_argument("--seed", type=int_type("--seed", 0, 2**63 - 1), default=0)
+    c.add_argument("--quiet", action="store_true", help="print only the final table")
+    c.add_argument("--threads", type=int_type("--threads", 0, 4096), default=0,
+                   help="CPU threads; 0 picks the cores the machine's load leaves idle (default 0)")
+    c.set_defaults(func=_with_threads(run_capacity))
+
     s = sub.add_parser("states", help="a text model's hidden states over a text: units coloured over the characters")
     s.add_argument("--model", required=True, help="a text model file saved by 'seqlab generate' / seqlab.text.save_lm")
     s.add_argument("--text", required=True, help="the text to read")
@@ -93,7 +123,20 @@ def _with_threads(handler):
 
 
 def _missing(parser: argparse.ArgumentParser) -> int:
-    raise SeqlabError("expected what to explain: gradients, memory or states (see 'seqlab explain --help')")
+    raise SeqlabError("expected what to explain: gradients, memory, capacity or states (see 'seqlab explain --help')")
+
+
+def _list_type(name: str, item):
+    """An argparse type: a comma-separated list of ``item`` values ("4,16,64"), as a tuple."""
+    def parse(text: str) -> tuple:
+        parts = [p.strip() for p in text.split(",") if p.strip()]
+        if not parts:
+            raise argparse.ArgumentTypeError(f"expected a comma-separated list such as 4,16,64, got {text!r}")
+        try:
+            return tuple(dict.fromkeys(item(p) for p in parts))
+        except argparse.ArgumentTypeError as exc:
+            raise argparse.ArgumentTypeError(f"{exc} (in the list {text!r})") from None
+    return parse
 
 
 def _check_out(path: str | None, what: str) -> None:
@@ -162,6 +205,31 @@ def run_memory(args) -> int:
     print(f"\n{'cell':7s} {'final ' + metric:>20s} {'baseline':>9s} {'/ baseline':>10s} {'steps':>6s} {'seconds':>8s}")
     for r in results:
         print(f"{r.config.cell:7s} {r.final_loss:20.4f} {base:9.4f} {r.final_loss / base:10.3f} {r.steps:6d} {r.seconds:8.1f}")
+    return 0
+
+
+# -- capacity ----------------------------------------------------------------------------------
+def run_capacity(args) -> int:
+    from .capacity import CapacityConfig, capacity_experiment, capacity_table, optuna_available, plot_curves
+
+    _check_out(args.plot, "--plot")
+    cfg = CapacityConfig(hidden=args.hidden, dropout=args.dropout, l2=args.l2, epochs=args.epochs,
+                         batch_size=args.batch_size, lr=args.lr, length=args.length, train_samples=args.samples,
+                         val_samples=args.val_samples, noise=args.noise, search=args.search, trials=args.trials,
+                         seed=args.seed).validate()
+    if cfg.search == "optuna" and not optuna_available():
+        print("optuna is not installed (pip install 'seqlab[optuna]'): running the grid instead", flush=True)
+    print(f"noisy sine, next value from {cfg.length} steps: {cfg.train_samples} training and {cfg.val_samples} "
+          f"validation windows, noise {cfg.noise:g}; GRU -> Dense(1), Adam lr {cfg.lr:g}, batch {cfg.batch_size}, "
+          f"{cfg.epochs} epochs per setting", flush=True)
+    log = None if args.quiet else (lambda r: print(f"  {r.label}: train MSE {r.train[-1]:.4f}, val MSE {r.val[-1]:.4f} "
+                                                   f"({r.seconds:.1f} s)", flush=True))
+    results, search = capacity_experiment(cfg, log=log)
+    print(f"\n{'Optuna TPE search, ' + str(len(results)) + ' trials' if search == 'optuna' else 'grid'}:")
+    print(capacity_table(cfg, results, search))
+    if args.plot:
+        plot_curves(cfg, results, args.plot)
+        print(f"wrote {args.plot}")
     return 0
 
 
