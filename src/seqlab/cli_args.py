@@ -88,6 +88,11 @@ def add_training_options(p: argparse.ArgumentParser | Any, *, epochs: int, lr: f
                    help=f"model file to write (.safetensors){f' (default {save})' if save else ''}")
     p.add_argument("--resume", action="store_true",
                    help="continue an interrupted run from the checkpoint next to --save (PATH.ckpt.safetensors)")
+    p.add_argument("--checkpoint-minutes", type=float_type("--checkpoint-minutes", 0), default=5.0, metavar="M",
+                   help="write the checkpoint every M minutes of training as well as at epoch ends; 0 for epoch "
+                        "ends only (default 5)")
+    p.add_argument("--checkpoint-steps", type=int_type("--checkpoint-steps", 1), default=None, metavar="N",
+                   help="also write the checkpoint every N optimizer steps (default: off)")
     p.add_argument("--quiet", action="store_true", help="no progress bars or per-epoch lines")
 
 
@@ -121,6 +126,11 @@ def check_output(path: str | os.PathLike | None, option: str, suffixes: Sequence
     return p
 
 
+def checkpoint_options(args: argparse.Namespace) -> dict[str, Any]:
+    """``checkpoint_minutes`` and ``checkpoint_steps`` for a job's workflow, from the shared options."""
+    return {"checkpoint_minutes": args.checkpoint_minutes or None, "checkpoint_steps": args.checkpoint_steps}
+
+
 def train_config(args: argparse.Namespace, **fields: Any):
     """A :class:`seqlab.train.TrainConfig` from the shared options, plus this job's ``fields``.
 
@@ -135,6 +145,7 @@ def train_config(args: argparse.Namespace, **fields: Any):
                           "is PATH.ckpt.safetensors)")
     base = dict(epochs=args.epochs, minutes=args.minutes or None, lr=args.lr, seed=args.seed,
                 device=args.device, threads=args.threads, verbose=0 if getattr(args, "quiet", False) else 1,
-                checkpoint=str(checkpoint_path(save)) if save else None, resume=bool(getattr(args, "resume", False)))
+                checkpoint=str(checkpoint_path(save)) if save else None, resume=bool(getattr(args, "resume", False)),
+                **checkpoint_options(args))
     base.update(fields)
     return TrainConfig(**base)

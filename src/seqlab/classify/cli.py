@@ -47,8 +47,6 @@ def register(subparsers) -> None:
                    help="'balanced' weights the loss by n / (classes * count) for imbalanced data")
     t.add_argument("--test-size", type=float_type("--test-size", 0, 1, low_open=True, high_open=True), default=0.2,
                    help="held-out fraction (default: 0.2)")
-    t.add_argument("--checkpoint-steps", type=int_type("--checkpoint-steps", 1), default=None, metavar="N",
-                   help="also write the checkpoint every N optimizer steps (default: at epoch ends and every 5 min)")
     t.set_defaults(func=train_command)
 
     q = sub.add_parser("predict", help="predict labels with a saved classifier; optionally explain one prediction",
@@ -71,6 +69,7 @@ def register(subparsers) -> None:
 
 
 def train_command(args: argparse.Namespace) -> int:
+    from ..cli_args import checkpoint_options
     from .run import train
 
     train(data=args.data, text_column=args.text_column, label_column=args.label_column, save=args.save,
@@ -80,7 +79,7 @@ def train_command(args: argparse.Namespace) -> int:
           max_vocab=args.max_vocab, epochs=args.epochs, minutes=args.minutes, batch_size=args.batch_size,
           lr=args.lr, class_weight=None if args.class_weight == "none" else args.class_weight,
           test_size=args.test_size, seed=args.seed, threads=args.threads, device=args.device, quiet=args.quiet,
-          checkpoint_steps=args.checkpoint_steps)
+          **checkpoint_options(args))
     return 0
 
 

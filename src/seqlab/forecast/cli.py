@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..cli_args import add_model_options, add_training_options, int_type
+from ..cli_args import add_model_options, add_training_options, checkpoint_options, int_type
 from ..errors import SeqlabError
 
 EPILOG = """\
@@ -114,7 +114,7 @@ def _main(args: argparse.Namespace) -> int:
         transform=args.transform, diff=args.diff, scaler=args.scaler, ensemble=args.ensemble,
         batch_size=args.batch_size, epochs=args.epochs, lr=args.lr, minutes=args.minutes or None,
         patience=args.patience, seed=args.seed, threads=args.threads, device=args.device,
-        verbose=0 if args.quiet else 1)
+        verbose=0 if args.quiet else 1, **checkpoint_options(args))
     return 0
 
 

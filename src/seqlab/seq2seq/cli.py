@@ -73,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
                               "training takes options only (see 'seqlab translate --help')")
         if args.model:
             raise SeqlabError("--model: training starts a new model; use --save PATH to choose where it goes")
+        from ..cli_args import checkpoint_options
         from .run import train
 
         train(data=args.data, save=args.save, resume=args.resume, level=args.level, cell=args.cell,
@@ -80,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
               layers=args.layers, dropout=args.dropout, epochs=args.epochs, minutes=args.minutes, lr=args.lr,
               batch_size=args.batch_size, teacher_forcing=args.teacher_forcing,
               target_accuracy=args.target_accuracy, seed=args.seed, threads=args.threads, device=args.device,
-              quiet=args.quiet)
+              quiet=args.quiet, **checkpoint_options(args))
         return 0
     if args.data:
         raise SeqlabError("--data: pairs are for training; run 'seqlab translate train --data PATH'")

@@ -56,12 +56,13 @@ def train(*, data: str | os.PathLike | None = None, save: str | os.PathLike | No
           hidden: int = 64, embed: int = 32, layers: int = 1, dropout: float = 0.0, epochs: int = 50,
           minutes: float = 5.0, lr: float = 3e-3, batch_size: int = 64, teacher_forcing: float = 1.0,
           target_accuracy: float | None = 1.0, seed: int = 0, threads: int | None = 0, device: str = "auto",
-          quiet: bool = False, checkpoint_minutes: float | None = 5.0) -> Trained:
+          quiet: bool = False, checkpoint_minutes: float | None = 5.0,
+          checkpoint_steps: int | None = None) -> Trained:
     """Train a translator on the date task (``data=None``) or on a pairs file and save it.
 
     ``save`` defaults to dates.safetensors (seq2seq.safetensors with ``data``); the checkpoint
     goes next to it (:func:`seqlab.train.checkpoint.checkpoint_path`) at every epoch end and
-    every ``checkpoint_minutes``, ``resume`` continues from it, and it is removed once the model
+    every ``checkpoint_minutes`` (and ``checkpoint_steps`` steps), ``resume`` continues from it, and it is removed once the model
     file is written. ``minutes`` 0 means no time limit. Everything is checked before training.
     """
     from .train import default_config, read_pairs, train_dates, train_pairs
@@ -78,7 +79,7 @@ def train(*, data: str | os.PathLike | None = None, save: str | os.PathLike | No
     pairs = read_pairs(data) if data else None  # validated before any training
     config = default_config(epochs=epochs, minutes=minutes or None, lr=lr, seed=seed, device=device, threads=threads,
                             verbose=0 if quiet else 1, epoch_lines=False, checkpoint=str(checkpoint), resume=resume,
-                            checkpoint_minutes=checkpoint_minutes)
+                            checkpoint_minutes=checkpoint_minutes, checkpoint_steps=checkpoint_steps)
     model = dict(cell=cell, attention=attention, input_feeding=input_feeding, hidden_size=hidden, embed_size=embed,
                  num_layers=layers, dropout=dropout)
     options = dict(batch_size=batch_size, teacher_forcing=teacher_forcing, target_accuracy=target_accuracy,

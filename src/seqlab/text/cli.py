@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..cli_args import add_runtime_options, add_training_options, float_type, int_type
+from ..cli_args import add_runtime_options, add_training_options, checkpoint_options, float_type, int_type
 
 DEFAULT_MODEL = "text-model.safetensors"
 
@@ -83,7 +83,7 @@ def _train(args: argparse.Namespace) -> int:
           epochs=args.epochs, minutes=args.minutes, batch_size=args.batch_size, seq_len=args.seq_len, lr=args.lr,
           schedule=args.schedule, clipnorm=args.clipnorm, val_fraction=args.val_fraction,
           sample_length=args.sample_length, seed=args.seed, threads=args.threads, device=args.device, save=args.save,
-          resume=args.resume, quiet=args.quiet)
+          resume=args.resume, quiet=args.quiet, **checkpoint_options(args))
     return 0
 
 
