@@ -1,0 +1,287 @@
+"""ONNX export of every kind of seqlab model file, the recurrent state as explicit inputs and outputs.
+
+:func:`export_onnx` reads a model file with :func:`seqlab.reference.load` (no torch needed) and
+writes one graph (two for seq2seq: the encoder and one decoder step). Batch and time axes are
+dynamic; each recurrent layer is one ``Scan`` per cell (:mod:`seqlab.export.graph`). Inputs and
+outputs by kind (states in torch's layout, ``h`` (layers*directions, batch, hidden), and ``c``
+for LSTM cells; feed zeros to start, feed the ``*_out`` values back to continue a sequence):
+
+=============  ===========================================  ============================================
+kind           inputs                                       outputs
+=============  ===========================================  ============================================
+sequential     ``x`` (B, T, F) or ``ids`` (B, T);            ``y``; ``layer{k}.h_out`` ...
+               ``layer{k}.h`` (1, B, H) per recurrent
+               layer k that reads forwards
+forecaster     ``x`` (B, T, F) transformed values;           ``y`` (B, out_steps, Q): the members' mean;
+               ``member{m}.h`` (L, B, H) per member          ``member{m}.h_out`` ...
+classifier     ``x`` (B, T, F) or ``ids`` (B, T),            ``logits`` (B, C), ``probabilities``;
+               ``lengths`` (B,); ``h`` (L, B, H) when        ``h_out`` ...
+               one-directional
+text-lm        ``ids`` (B, T); ``h`` (L, B, H)               ``logits`` (B, T, V); ``h_out`` ...
+seq2seq        encoder: ``src`` (B, S), ``lengths`` (B,)     ``memory``, ``keys``, ``mask``, ``h``, ``feed``
+               decoder step: ``y_prev`` (B,), ``h``,         ``logits`` (B, V), ``h_out``, ``feed_out``,
+               ``feed``, ``memory``, ``keys``, ``mask``      ``weights`` (B, S)
+=============  ===========================================  ============================================
+
+Bidirectional layers and ``go_backwards`` read each sequence from its end, so a chunk cannot
+continue them: they take no state input and start from zeros.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import SeqlabError
+from ..reference.models import (ClassifierModel, ForecasterModel, LanguageModel, ReferenceModel, Seq2SeqModel,
+                                SequentialModel, load)
+from .graph import Graph, _onnx, recurrent, state_inputs, state_outputs, time_mask
+
+_SELU = (1.6732632423543772, 1.0507009873554805)
+
+
+def activation(g: Graph, name: str, z: str) -> str:
+    """A Dense activation of seqlab.layers in ONNX operators."""
+    if name == "linear":
+        return z
+    simple = {"relu": "Relu", "tanh": "Tanh", "sigmoid": "Sigmoid", "softplus": "Softplus"}
+    if name in simple:
+        return g.op(simple[name], z)
+    if name == "softmax":
+        return g.op("Softmax", z, axis=-1)
+    if name == "log_softmax":
+        return g.op("LogSoftmax", z, axis=-1)
+    if name == "elu":
+        return g.op("Elu", z, alpha=1.0)
+    if name == "selu":
+        return g.op("Selu", z, alpha=_SELU[0], gamma=_SELU[1])
+    if name == "gelu":  # 0.5 z (1 + erf(z / sqrt 2))
+        e = g.op("Erf", g.op("Mul", z, g.const(1.0 / np.sqrt(2.0))))
+        return g.op("Mul", g.op("Mul", z, g.const(0.5)), g.op("Add", e, g.const(1.0)))
+    if name == "swish":
+        return g.op("Mul", z, g.op("Sigmoid", z))
+    raise SeqlabError(f"activation: {name!r} has no ONNX export")
+
+
+def _linear(g: Graph, lin: Any, x: str, logits: bool = False) -> str:
+    z = g.linear(x, lin.weight, lin.bias)
+    return z if logits else activation(g, lin.activation, z)
+
+
+def _embed(g: Graph, emb: Any, ids: str) -> str:
+    return g.op("Gather", g.const(emb.weight, hint="embedding"), ids, axis=0)
+
+
+# -- one builder per kind ----------------------------------------------------------------------
+def sequential_graph(m: SequentialModel) -> Graph:
+    g = Graph()
+    ids_in = bool(m.layers) and m.layers[0].kind == "embedding"
+    x = g.input("ids", "int64", ["batch", "time"]) if ids_in else g.input("x", "float", ["batch", "time", m.input_size])
+    lengths = None
+    for k, layer in enumerate(m.layers):
+        c = layer.config
+        if layer.kind == "embedding":
+            if c.get("mask_zero"):
+                lengths = g.op("ReduceSum", g.op("Cast", g.op("Not", g.op("Equal", x, g.const(0, np.int64))),
+                                                 to=_onnx().TensorProto.INT64), g.ints(1), keepdims=0)  # (B,)
+            x = _embed(g, layer.embedding, x)
+        elif layer.kind == "dense":
+            x = _linear(g, layer.linear, x)
+        elif layer.kind == "rnn" and layer.streams:
+            per_cell, _ = state_inputs(g, layer.stack, f"layer{k}.")
+            out, finals = recurrent(g, layer.stack, x, per_cell, lengths)
+            state_outputs(g, layer.stack, finals, f"layer{k}.")
+            x = out if c.get("return_sequences") else finals[0][0]
+        elif layer.kind in ("rnn", "bidirectional"):
+            x = _backwards_layer(g, layer, x, lengths)
+        if layer.kind in ("rnn", "bidirectional") and not c.get("return_sequences"):
+            lengths = None
+    y_rank = m.forward(np.ones((1, 2), np.int64) if ids_in else np.zeros((1, 2, m.input_size))).ndim
+    g.output(x, "y", shape=["batch"] + [None] * (y_rank - 1))
+    return g
+
+
+def _backwards_layer(g: Graph, layer: Any, x: str, lengths: str | None) -> str:
+    """go_backwards and Bidirectional layers (no state input: they read from each sequence's end)."""
+    from .graph import reverse_padded
+
+    c = layer.config
+    if layer.kind == "rnn":  # go_backwards
+        out, finals = recurrent(g, layer.stack, reverse_padded(g, x, lengths), None, lengths)
+        return out if c.get("return_sequences") else finals[0][0]
+    fw, f_fin = recurrent(g, layer.stack, x, None, lengths)
+    bw, b_fin = recurrent(g, layer.backward, reverse_padded(g, x, lengths), None, lengths)
+    if c.get("return_sequences"):
+        bw = reverse_padded(g, bw, lengths)
+    else:
+        fw, bw = f_fin[0][0], b_fin[0][0]
+    mode = c["merge_mode"]
+    if mode == "concat":
+        return g.op("Concat", fw, bw, axis=-1)
+    if mode == "ave":
+        return g.op("Mul", g.op("Add", fw, bw), g.const(0.5))
+    return g.op({"sum": "Add", "mul": "Mul"}[mode], fw, bw)
+
+
+def forecaster_graph(m: ForecasterModel) -> Graph:
+    g = Graph()
+    first = m.members[0]
+    x = g.input("x", "float", ["batch", "time", first.stack.input_size])
+    ys = []
+    for j, member in enumerate(m.members):
+        per_cell, _ = state_inputs(g, member.stack, f"member{j}.")
+        out, finals = recurrent(g, member.stack, x, per_cell)
+        state_outputs(g, member.stack, finals, f"member{j}.")
+        last = finals[-1][0]  # (B, H): the top layer's last output
+        y = g.linear(last, member.head.weight, member.head.bias)  # (B, out_steps * Q)
+        ys.append(g.op("Reshape", y, g.ints(0, member.out_steps, member.n_quantiles)))  # (B, out_steps, Q)
+    total = ys[0]
+    for y in ys[1:]:
+        total = g.op("Add", total, y)
+    g.output(g.op("Mul", total, g.const(1.0 / len(ys))) if len(ys) > 1 else total, "y",
+             shape=["batch", first.out_steps, first.n_quantiles])
+    return g
+
+
+def classifier_graph(m: ClassifierModel) -> Graph:
+    g = Graph()
+    st = m.stack
+    if m.embedding is not None:
+        x = _embed(g, m.embedding, g.input("ids", "int64", ["batch", "time"]))
+    else:
+        x = g.input("x", "float", ["batch", "time", st.input_size])
+    lengths = g.input("lengths", "int64", ["batch"])
+    per_cell = state_inputs(g, st, "")[0] if not st.bidirectional else None
+    out, finals = recurrent(g, st, x, per_cell, lengths)
+    if per_cell is not None:
+        state_outputs(g, st, finals, "")
+    pooling = m.model_config.get("pooling", "last")
+    if pooling == "last":
+        top = [f[0] for f in finals[-st.D:]]
+        feats = top[0] if len(top) == 1 else g.op("Concat", *top, axis=-1)  # (B, D*H)
+    else:
+        mask, valid = time_mask(g, out, lengths)
+        if pooling == "mean":
+            s = g.op("ReduceSum", g.op("Mul", out, mask), g.ints(1), keepdims=0)  # (B, D*H)
+            n = g.op("Unsqueeze", g.op("Cast", lengths, to=_onnx().TensorProto.FLOAT), g.ints(1))
+            feats = g.op("Div", s, n)
+        else:
+            filled = g.op("Where", g.op("Unsqueeze", valid, g.ints(2)), out, g.const(-np.inf))
+            feats = g.op("ReduceMax", filled, g.ints(1), keepdims=0)
+    logits = g.linear(feats, m.head.weight, m.head.bias)
+    g.output(logits, "logits", shape=["batch", len(m.classes)])
+    g.output(g.op("Softmax", logits, axis=-1), "probabilities", shape=["batch", len(m.classes)])
+    return g
+
+
+def lm_graph(m: LanguageModel) -> Graph:
+    g = Graph()
+    x = _embed(g, m.embedding, g.input("ids", "int64", ["batch", "time"]))
+    per_cell, _ = state_inputs(g, m.stack, "")
+    out, finals = recurrent(g, m.stack, x, per_cell)
+    g.output(g.linear(out, m.decoder.weight, m.decoder.bias), "logits", shape=["batch", "time", len(m.decoder.weight)])
+    state_outputs(g, m.stack, finals, "")
+    return g
+
+
+def seq2seq_graphs(m: Seq2SeqModel) -> tuple[Graph, Graph]:
+    names = ["h", "c"][: m.decoder.state_size]
+    H = m.decoder.hidden_size
+    # encoder
+    g = Graph()
+    src = g.input("src", "int64", ["batch", "src_time"])
+    lengths = g.input("lengths", "int64", ["batch"])
+    memory, finals = recurrent(g, m.encoder, _embed(g, m.src_embed, src), None, lengths)
+    top = finals[-2:]
+    for j, (name, bridge) in enumerate(zip(names, m.bridge)):
+        g.output(g.op("Tanh", g.linear(g.op("Concat", top[0][j], top[1][j], axis=-1), bridge.weight, bridge.bias)),
+                 name, shape=["batch", H])
+    g.output(memory, "memory", shape=["batch", "src_time", 2 * H])
+    g.output(g.linear(memory, m.w_k.weight, m.w_k.bias), "keys", shape=["batch", "src_time", H])
+    g.output(time_mask(g, memory, lengths)[1], "mask", "bool", ["batch", "src_time"])
+    g.output(g.op("Mul", top[0][0], g.const(0.0)), "feed", shape=["batch", H])
+    # one decoder step
+    d = Graph()
+    y_prev = d.input("y_prev", "int64", ["batch"])
+    state = [d.input(n, "float", ["batch", H]) for n in names]
+    feed = d.input("feed", "float", ["batch", H])
+    mem = d.input("memory", "float", ["batch", "src_time", 2 * H])
+    keys = d.input("keys", "float", ["batch", "src_time", H])
+    mask = d.input("mask", "bool", ["batch", "src_time"])
+
+    def attend(q: str) -> tuple[str, str]:
+        if m.attention == "bahdanau":
+            q1 = d.op("Unsqueeze", d.linear(q, m.w_q.weight, m.w_q.bias), d.ints(1))  # (B, 1, H)
+            e = d.op("Squeeze", d.linear(d.op("Tanh", d.op("Add", keys, q1)), m.v.weight, None), d.ints(2))  # (B, S)
+        else:
+            e = d.op("Squeeze", d.op("MatMul", keys, d.op("Unsqueeze", q, d.ints(2))), d.ints(2))  # (B, S)
+        w = d.op("Softmax", d.op("Where", mask, e, d.const(-np.inf)), axis=-1)  # (B, S)
+        ctx = d.op("Squeeze", d.op("MatMul", d.op("Unsqueeze", w, d.ints(1)), mem), d.ints(1))  # (B, 2H)
+        return ctx, w
+
+    from .graph import cell_step, input_projection
+
+    parts = [_embed(d, m.tgt_embed, y_prev)]
+    if m.attention == "bahdanau":
+        ctx, w = attend(state[0])
+        parts.append(ctx)
+    if m.model_config.get("input_feeding", True):
+        parts.append(feed)
+    x = d.op("Concat", *parts, axis=-1)
+    cell = m.decoder.cells[0]
+    new = cell_step(d, m.decoder.family, cell, m.decoder.options,
+                    input_projection(d, m.decoder.family, cell, m.decoder.options, x), state)
+    if m.attention == "luong":
+        ctx, w = attend(new[0])
+    feed_out = d.op("Tanh", d.linear(d.op("Concat", new[0], ctx, axis=-1), m.combine.weight, m.combine.bias))
+    d.output(d.linear(feed_out, m.out.weight, m.out.bias), "logits", shape=["batch", len(m.out.weight)])
+    for n, s in zip(names, new):
+        d.output(s, f"{n}_out", shape=["batch", H])
+    d.output(feed_out, "feed_out", shape=["batch", H])
+    d.output(w, "weights", shape=["batch", "src_time"])
+    return g, d
+
+
+# -- files -------------------------------------------------------------------------------------
+def seq2seq_paths(out: str | os.PathLike) -> tuple[Path, Path]:
+    """``m.onnx`` -> ``m.encoder.onnx``, ``m.decoder.onnx``."""
+    p = Path(out)
+    stem = p.name[: -len(p.suffix)] if p.suffix else p.name
+    return p.with_name(stem + ".encoder.onnx"), p.with_name(stem + ".decoder.onnx")
+
+
+def graphs(model: ReferenceModel) -> dict[str, Graph]:
+    """The ONNX graph(s) of a loaded model: ``{"model": g}``, or ``{"encoder": e, "decoder": d}``."""
+    if isinstance(model, SequentialModel):
+        return {"model": sequential_graph(model)}
+    if isinstance(model, ForecasterModel):
+        return {"model": forecaster_graph(model)}
+    if isinstance(model, ClassifierModel):
+        return {"model": classifier_graph(model)}
+    if isinstance(model, LanguageModel):
+        return {"model": lm_graph(model)}
+    if isinstance(model, Seq2SeqModel):
+        enc, dec = seq2seq_graphs(model)
+        return {"encoder": enc, "decoder": dec}
+    raise SeqlabError(f"model: no ONNX export for {type(model).__name__}")
+
+
+def export_onnx(model: str | os.PathLike | ReferenceModel, out: str | os.PathLike) -> list[Path]:
+    """Write the model file ``model`` (or a loaded reference model) as ONNX at ``out``; returns
+    the files written (two for seq2seq: ``out`` with ``.encoder.onnx`` and ``.decoder.onnx``)."""
+    from ..io import atomic_write_bytes
+
+    ref = model if isinstance(model, ReferenceModel) else load(model)
+    gs = graphs(ref)
+    paths = [Path(out)] if "model" in gs else list(seq2seq_paths(out))
+    for path, (name, g) in zip(paths, gs.items()):
+        m = g.model(f"seqlab_{ref.kind}_{name}".replace("-", "_"),
+                    doc=f"seqlab {ref.kind} ({name}); inputs and outputs: see seqlab.export.onnx")
+        atomic_write_bytes(path, m.SerializeToString())
+    return paths
+
+
+__all__ = ["export_onnx", "graphs", "seq2seq_paths"]

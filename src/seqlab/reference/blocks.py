@@ -1,0 +1,253 @@
+"""The pieces of a saved seqlab model in NumPy, for inference without torch.
+
+:class:`Stack` is one ``seqlab.nn`` recurrent layer (any registry cell, stacked, one or two
+directions, per-sequence lengths, the state carried in and out); its cells run the reference
+functions of this package (``rnn_forward``, ``lstm_forward``, ``gru_forward``,
+``ln_lstm_forward``, ``ln_gru_forward``, ``min_forward``). :class:`Linear`, :class:`Embedding`
+and :data:`ACTIVATIONS` are the rest. Everything computes in float64 from the stored weights.
+
+States are per cell: a list of ``L*D`` tuples, ``(h,)`` or ``(h, c)``, each (B, H), cell ``k``
+being layer ``k // D``, direction ``k % D``; :func:`torch_state` / :func:`cell_states` convert
+to and from torch's ``h`` (L*D, B, H) or ``(h, c)``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from ..errors import SeqlabError
+from ._checks import sigmoid
+from .gru import gru_forward
+from .layernorm import layer_norm, ln_gru_forward, ln_lstm_forward
+from .lstm import lstm_forward
+from .minrnn import min_forward
+from .rnn import rnn_forward
+from .stack import reverse_padded
+
+Arrays = Mapping[str, np.ndarray]
+CellState = tuple  # (h,) or (h, c), each (B, H)
+
+_erf = np.vectorize(math.erf, otypes=[np.float64])
+
+
+def _softmax(a: np.ndarray) -> np.ndarray:
+    e = np.exp(a - a.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+def _log_softmax(a: np.ndarray) -> np.ndarray:
+    s = a - a.max(-1, keepdims=True)
+    return s - np.log(np.exp(s).sum(-1, keepdims=True))
+
+
+def softplus(a: np.ndarray) -> np.ndarray:
+    """log(1 + e^a), linear above 20 as torch's."""
+    return np.where(a > 20, a, np.log1p(np.exp(np.minimum(a, 20))))
+
+
+_SELU = (1.6732632423543772, 1.0507009873554805)  # alpha, scale (torch's)
+
+#: Dense activations by name, as seqlab.layers.ACTIVATIONS
+ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "linear": lambda a: a,
+    "relu": lambda a: np.maximum(a, 0.0),
+    "tanh": np.tanh,
+    "sigmoid": sigmoid,
+    "softmax": _softmax,
+    "log_softmax": _log_softmax,
+    "elu": lambda a: np.where(a > 0, a, np.expm1(np.minimum(a, 0))),
+    "selu": lambda a: _SELU[1] * np.where(a > 0, a, _SELU[0] * np.expm1(np.minimum(a, 0))),
+    "gelu": lambda a: 0.5 * a * (1.0 + _erf(a / math.sqrt(2.0))),
+    "softplus": softplus,
+    "swish": lambda a: a * sigmoid(a),
+}
+
+
+@dataclass
+class Linear:
+    """``act(x W^T + b)`` on the last axis."""
+
+    weight: np.ndarray  # (O, I)
+    bias: np.ndarray | None = None  # (O,)
+    activation: str = "linear"
+
+    def __call__(self, x: np.ndarray, logits: bool = False) -> np.ndarray:
+        z = x @ self.weight.T + (0.0 if self.bias is None else self.bias)
+        return z if logits else ACTIVATIONS[self.activation](z)
+
+
+@dataclass
+class Embedding:
+    """Integer ids (...) -> vectors (..., E)."""
+
+    weight: np.ndarray  # (V, E)
+
+    def __call__(self, ids: Any) -> np.ndarray:
+        ids = np.asarray(ids)
+        if ids.dtype.kind not in "iu":
+            raise SeqlabError(f"ids: expected integer token ids, got dtype {ids.dtype}")
+        if ids.size and (ids.min() < 0 or ids.max() >= len(self.weight)):
+            raise SeqlabError(f"ids: expected values in [0, {len(self.weight) - 1}], got min {ids.min()}, max {ids.max()}")
+        return self.weight[ids]
+
+
+# -- the cell table: registry family + options -> the reference forward ----------------------
+def cell_options(cell: str) -> tuple[str, dict[str, Any]]:
+    """``(family, options)`` of a registry cell name (torch-free: reads seqlab.nn.registry)."""
+    from ..nn.registry import get_cell
+
+    spec = get_cell(cell)
+    return spec.family, dict(spec.kwargs)
+
+
+@dataclass
+class Stack:
+    """One seqlab.nn recurrent layer in NumPy (see the module docstring).
+
+    ``family`` is the registry family ('rnn', 'lstm', 'gru', 'mingru', 'minlstm'); ``options`` the
+    layer's constructor arguments that change the equations (``nonlinearity``, ``peephole``,
+    ``layer_norm``, ``reset``, ``activation``, ``norm``, ``residual``); ``cells`` the L*D
+    parameter dicts with torch's names.
+    """
+
+    family: str
+    cells: list[dict[str, np.ndarray]]
+    num_layers: int = 1
+    bidirectional: bool = False
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def D(self) -> int:
+        return 2 if self.bidirectional else 1
+
+    @property
+    def hidden_size(self) -> int:
+        w = self.cells[0].get("weight_hh")
+        return int(w.shape[1]) if w is not None else int(self.cells[0]["weight_ih"].shape[0] // self.gates)
+
+    @property
+    def input_size(self) -> int:
+        return int(self.cells[0]["weight_ih"].shape[1])
+
+    @property
+    def gates(self) -> int:
+        return {"rnn": 1, "lstm": 4, "gru": 3, "mingru": 2, "minlstm": 3}[self.family]
+
+    @property
+    def state_size(self) -> int:
+        return 2 if self.family == "lstm" else 1
+
+    @property
+    def output_size(self) -> int:
+        return self.D * self.hidden_size
+
+    @classmethod
+    def from_tensors(cls, cell: str, tensors: Arrays, prefix: str, num_layers: int = 1, bidirectional: bool = False,
+                     **extra: Any) -> "Stack":
+        """The layer stored under ``prefix`` (e.g. ``"rnn."``: ``rnn.cells.0.weight_ih``...) for
+        registry cell ``cell``; ``extra`` as make_layer's (``peephole``, ``norm``, ``residual``...)."""
+        family, options = cell_options(cell)
+        options.update(extra)
+        D = 2 if bidirectional else 1
+        cells = []
+        for k in range(num_layers * D):
+            p = f"{prefix}cells.{k}."
+            params = {n[len(p):]: np.asarray(v, dtype=np.float64) for n, v in tensors.items() if n.startswith(p)}
+            if "weight_ih" not in params:
+                raise SeqlabError(f"weights: expected {p}weight_ih in the model file")
+            cells.append(params)
+        return cls(family, cells, num_layers, bidirectional, options)
+
+    def zero_state(self, batch: int) -> list[CellState]:
+        z = np.zeros((batch, self.hidden_size))
+        return [tuple(z for _ in range(self.state_size)) for _ in self.cells]
+
+    def _run_cell(self, k: int, x: np.ndarray, st: CellState, lengths: np.ndarray | None) -> tuple[np.ndarray, CellState]:
+        """Cell ``k`` over ``x`` (B, T, I) from ``st``: ``(out (B, T, H), final state)``."""
+        p, o, fam = self.cells[k], self.options, self.family
+        if fam == "rnn" and not o.get("layer_norm"):
+            out, h, _ = rnn_forward(x, p, st[0], lengths, nonlinearity=o.get("nonlinearity", "tanh"))
+            return out, (h,)
+        if fam == "lstm" and not o.get("layer_norm"):
+            out, (h, c), _ = lstm_forward(x, p, st, lengths)
+            return out, (h, c)
+        if fam == "gru" and not o.get("layer_norm"):
+            out, h, _ = gru_forward(x, p, st[0], lengths, reset=o.get("reset", "after"))
+            return out, (h,)
+        if lengths is not None and np.any(lengths < x.shape[1]):
+            # the layer-norm and minimal cells' references run full sequences: one sequence at a time
+            outs, finals = np.zeros(x.shape[:2] + (self.hidden_size,)), []
+            for b, n in enumerate(lengths):
+                o_b, s_b = self._run_cell(k, x[b : b + 1, :n], tuple(s[b : b + 1] for s in st), None)
+                outs[b, :n] = o_b[0]
+                finals.append(s_b)
+            return outs, tuple(np.concatenate([f[j] for f in finals]) for j in range(len(st)))
+        if fam == "lstm":
+            out, (h, c) = ln_lstm_forward(x, p, st[0], st[1])
+            return out, (h, c)
+        if fam == "gru":
+            out, h = ln_gru_forward(x, p, st[0], reset=o.get("reset", "after"))
+            return out, (h,)
+        if o.get("norm"):
+            x = layer_norm(x, p["ln_weight"], p["ln_bias"])
+        out, h = min_forward(fam, x, p, st[0], activation=o.get("activation", "g"))
+        return out, (h,)
+
+    def run(self, x: Any, state: Sequence[CellState] | None = None,
+            lengths: Any = None) -> tuple[np.ndarray, list[CellState]]:
+        """``x`` (B, T, I) from ``state`` (per cell; None: zeros), ``lengths`` (B,) or None.
+
+        Returns ``(out (B, T, D*H), final state per cell)``; outputs past a length are zero."""
+        x = np.asarray(x, dtype=np.float64)
+        if x.ndim != 3 or x.shape[2] != self.input_size or x.shape[1] < 1:
+            raise SeqlabError(f"input: expected shape (batch, time >= 1, {self.input_size}), got {x.shape}")
+        B, T, _ = x.shape
+        states = self.zero_state(B) if state is None else list(state)
+        if len(states) != len(self.cells):
+            raise SeqlabError(f"state: expected {len(self.cells)} per-cell states, got {len(states)}")
+        if lengths is not None:
+            lengths = np.asarray(lengths, dtype=np.int64)
+            if lengths.shape != (B,) or lengths.min() < 1 or lengths.max() > T:
+                raise SeqlabError(f"lengths: expected {B} values in [1, {T}], got {lengths!r}")
+        layer_in, finals = x, []
+        valid = None if lengths is None else (np.arange(T)[None, :] < lengths[:, None])[..., None]  # (B, T, 1)
+        for layer in range(self.num_layers):
+            outs = []
+            for d in range(self.D):
+                k = layer * self.D + d
+                full = np.full(B, T) if lengths is None else lengths
+                xin = reverse_padded(layer_in, full) if d else layer_in
+                o, s = self._run_cell(k, xin, tuple(states[k]), lengths)
+                outs.append(reverse_padded(o, full) if d else o)
+                finals.append(s)
+            y = np.concatenate(outs, axis=2)  # (B, T, D*H)
+            if self.options.get("residual") and y.shape[2] == layer_in.shape[2]:
+                y = y + (layer_in if valid is None else layer_in * valid)
+            layer_in = y
+        return layer_in, finals
+
+
+def torch_state(states: Sequence[CellState]) -> tuple[np.ndarray, ...]:
+    """Per-cell states -> torch's layout: ``(h (L*D, B, H),)`` or ``(h, c)``."""
+    return tuple(np.stack([s[j] for s in states]) for j in range(len(states[0])))
+
+
+def cell_states(state: Any, n_cells: int, state_size: int) -> list[CellState] | None:
+    """torch's ``h`` (L*D, B, H) or ``(h, c)`` -> per-cell states (None stays None)."""
+    if state is None:
+        return None
+    parts = (state,) if isinstance(state, np.ndarray) or not isinstance(state, (tuple, list)) else tuple(state)
+    if len(parts) != state_size:
+        raise SeqlabError(f"state: expected {'(h, c)' if state_size == 2 else 'h'}, got {len(parts)} array(s)")
+    parts = tuple(np.asarray(p, dtype=np.float64) for p in parts)
+    for p in parts:
+        if p.ndim != 3 or p.shape[0] != n_cells:
+            raise SeqlabError(f"state: expected arrays of shape ({n_cells}, batch, hidden), got {p.shape}")
+    return [tuple(p[k] for p in parts) for k in range(n_cells)]
+
+
+__all__ = ["ACTIVATIONS", "Embedding", "Linear", "Stack", "cell_options", "cell_states", "softplus", "torch_state"]

@@ -1,0 +1,477 @@
+"""Any seqlab model file, run in NumPy alone: ``seqlab.reference.load(path)``.
+
+A model file is one ``.safetensors`` file (:mod:`seqlab.io`): weights as tensors, the model's
+JSON config in the header. :func:`read_model_file` reads both with safetensors' NumPy loader;
+:func:`load` builds the model of the file's kind from them, out of the blocks of
+:mod:`seqlab.reference.blocks`:
+
+===============  =====================================  ==========================================
+kind             class                                  inference
+===============  =====================================  ==========================================
+``sequential``   :class:`SequentialModel`               ``forward(x)``, ``step(chunk, state)``
+``forecaster``   :class:`ForecasterModel`               ``forward(x)``, ``predict()``
+``classifier``   :class:`ClassifierModel`               ``logits(x, lengths)``, ``predict_proba(X)``
+``text-lm``      :class:`LanguageModel`                 ``forward(ids, state)``
+``seq2seq``      :class:`Seq2SeqModel`                  ``encode(src, lengths)``, ``decode_step(...)``
+===============  =====================================  ==========================================
+
+Nothing here imports torch: this module is the inference path of a machine without it, and the
+independent NumPy twin that the torch models and their ONNX exports are tested against.
+Outputs are float64, computed from the stored (float32) weights.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..errors import ModelFileError, SeqlabError
+from .blocks import Embedding, Linear, Stack, cell_states, torch_state
+
+KINDS = ("sequential", "forecaster", "classifier", "text-lm", "seq2seq")
+_FORMAT = 1
+
+
+def read_model_file(path: str | os.PathLike) -> tuple[str, dict[str, Any], dict[str, np.ndarray]]:
+    """``(kind, config, tensors as NumPy arrays)`` of a seqlab model file (ModelFileError otherwise)."""
+    from safetensors import SafetensorError
+    from safetensors.numpy import load
+
+    p = Path(path)
+    if not p.is_file():
+        raise ModelFileError(f"model file {str(p)!r} does not exist" if not p.exists() else
+                             f"model file {str(p)!r} is not a file; pass the .safetensors file saved by seqlab")
+    data = p.read_bytes()
+    try:
+        tensors = load(data)
+        n = int.from_bytes(data[:8], "little")
+        header = json.loads(data[8 : 8 + n])
+        meta = json.loads((header.get("__metadata__") or {})["seqlab"])
+        kind, config = meta["kind"], meta["config"]
+    except (SafetensorError, ValueError, KeyError, TypeError, UnicodeDecodeError, OverflowError) as exc:
+        raise ModelFileError(f"model file {str(p)!r} is not a readable seqlab model: {exc}") from exc
+    if meta.get("format", 0) > _FORMAT:
+        raise ModelFileError(f"model file {str(p)!r} has format {meta.get('format')}, newer than this seqlab reads")
+    return kind, config, tensors
+
+
+def load(path: str | os.PathLike) -> "ReferenceModel":
+    """The model saved at ``path``, as NumPy (see the module docstring)."""
+    kind, config, tensors = read_model_file(path)
+    if kind not in _LOADERS:
+        raise ModelFileError(f"model file {str(path)!r} holds a {kind!r} model; seqlab.reference runs {', '.join(KINDS)}")
+    try:
+        return _LOADERS[kind](config, tensors)
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        raise ModelFileError(f"model file {str(path)!r} has an invalid {kind} config or weights: {exc}") from exc
+
+
+class ReferenceModel:
+    """Base of the NumPy models: ``kind`` and ``config`` (the file's JSON)."""
+
+    kind = ""
+    config: dict[str, Any]
+
+
+# -- Sequential ----------------------------------------------------------------------------------
+_RNN_CELLS = {"SimpleRNN", "LSTM", "GRU", "MinGRU", "MinLSTM"}
+
+
+def _layer_stack(class_name: str, cfg: dict, tensors: dict, prefix: str) -> Stack:
+    """The seqlab.nn layer inside a seqlab.layers recurrent layer."""
+    if class_name == "SimpleRNN":
+        cell = "rnn" if cfg.get("activation", "tanh") == "tanh" else "rnn-relu"
+        extra: dict[str, Any] = {}
+    elif class_name == "LSTM":
+        cell, extra = "lstm", {"peephole": bool(cfg.get("peephole")), "layer_norm": bool(cfg.get("layer_norm"))}
+    elif class_name == "GRU":
+        cell, extra = "gru", {"reset": cfg.get("reset", "after"), "layer_norm": bool(cfg.get("layer_norm"))}
+    else:
+        cell = class_name.lower()
+        extra = {"activation": cfg.get("activation", "g"), "norm": bool(cfg.get("norm")),
+                 "residual": bool(cfg.get("residual"))}
+    return Stack.from_tensors(cell, tensors, prefix + "rnn.", **extra)
+
+
+@dataclass
+class SeqLayer:
+    """One layer of a Sequential: ``kind`` in 'rnn', 'bidirectional', 'dense', 'embedding', 'identity'."""
+
+    kind: str
+    config: dict
+    stack: Stack | None = None
+    backward: Stack | None = None  # Bidirectional's second layer
+    linear: Linear | None = None
+    embedding: Embedding | None = None
+
+    @property
+    def streams(self) -> bool:
+        """Whether the layer can run a sequence chunk by chunk with its state carried."""
+        return not (self.kind == "bidirectional" or (self.kind == "rnn" and self.config.get("go_backwards")))
+
+
+class SequentialModel(ReferenceModel):
+    """A ``seqlab.Sequential`` (Keras-style layers). ``forward(x)`` runs the model; ``step(chunk,
+    state)`` runs the next chunk of a sequence from the carried state (one tuple per recurrent
+    layer, None to start) and returns ``(output, new state)``."""
+
+    kind = "sequential"
+
+    def __init__(self, config: dict, tensors: dict) -> None:
+        self.config = config
+        self.layers: list[SeqLayer] = []
+        for k, spec in enumerate(config["model"]["layers"]):
+            name, cfg = spec["class_name"], dict(spec.get("config") or {})
+            pre = f"model/layers.{k}."
+            if name in _RNN_CELLS:
+                self.layers.append(SeqLayer("rnn", cfg, stack=_layer_stack(name, cfg, tensors, pre)))
+            elif name == "Bidirectional":
+                inner = cfg["layer"]
+                icfg = dict(inner.get("config") or {})
+                self.layers.append(SeqLayer(
+                    "bidirectional", {**icfg, "merge_mode": cfg.get("merge_mode", "concat")},
+                    stack=_layer_stack(inner["class_name"], icfg, tensors, pre + "forward_layer."),
+                    backward=_layer_stack(inner["class_name"], icfg, tensors, pre + "backward_layer.")))
+            elif name == "Dense":
+                b = tensors.get(pre + "linear.bias")
+                self.layers.append(SeqLayer("dense", cfg, linear=Linear(
+                    tensors[pre + "linear.weight"].astype(np.float64), None if b is None else b.astype(np.float64),
+                    cfg.get("activation") or "linear")))
+            elif name == "Embedding":
+                self.layers.append(SeqLayer("embedding", cfg,
+                                            embedding=Embedding(tensors[pre + "embedding.weight"].astype(np.float64))))
+            elif name in ("Dropout", "InputLayer"):
+                self.layers.append(SeqLayer("identity", cfg))
+            else:
+                raise SeqlabError(f"layer {k}: seqlab.reference has no {name!r} layer")
+
+    @property
+    def input_size(self) -> int | None:
+        """Features per step of the input (None for token ids)."""
+        shape = self.config["model"].get("input_shape")
+        if shape and shape[-1] is not None:
+            return int(shape[-1])
+        for layer in self.layers:
+            if layer.kind == "embedding":
+                return None
+            if layer.stack is not None:
+                return layer.stack.input_size
+            if layer.linear is not None:
+                return int(layer.linear.weight.shape[1])
+        return None
+
+    @property
+    def recurrent(self) -> list[int]:
+        """Indices of the layers that carry a state in :meth:`step`."""
+        return [k for k, l in enumerate(self.layers) if l.kind in ("rnn", "bidirectional")]
+
+    def _run(self, x: Any, state: list | None, streaming: bool) -> tuple[np.ndarray, list]:
+        mask, new_state, j = None, [], 0
+        x = np.asarray(x)
+        if not (self.layers and self.layers[0].kind == "embedding"):
+            x = x.astype(np.float64)
+        for layer in self.layers:
+            c = layer.config
+            if layer.kind == "embedding":
+                mask = (x != 0) if c.get("mask_zero") else None
+                x = layer.embedding(x)
+            elif layer.kind == "dense":
+                x = layer.linear(x)
+            elif layer.kind in ("rnn", "bidirectional"):
+                if streaming and not layer.streams:
+                    raise SeqlabError(f"step: layer {len(new_state)} ({'Bidirectional' if layer.kind == 'bidirectional' else 'go_backwards'}) "
+                                      "reads each sequence from its end and cannot run chunk by chunk; use forward")
+                st = None if state is None else state[j]
+                lengths = None if mask is None else mask.sum(1)
+                x, st = self._recurrent(layer, x, st, lengths)
+                new_state.append(st)
+                j += 1
+                mask = mask if c.get("return_sequences") else None
+        return x, new_state
+
+    @staticmethod
+    def _recurrent(layer: SeqLayer, x: np.ndarray, st: Any, lengths: np.ndarray | None) -> tuple[np.ndarray, Any]:
+        c = layer.config
+        T = x.shape[1]
+        full = np.full(len(x), T) if lengths is None else lengths
+        from .stack import reverse_padded
+
+        if layer.kind == "rnn":
+            xin = reverse_padded(x, full) if c.get("go_backwards") else x
+            out, finals = layer.stack.run(xin, st, lengths)
+            return (out if c.get("return_sequences") else finals[0][0]), finals
+        fw, f_fin = layer.stack.run(x, None, lengths)
+        bw, b_fin = layer.backward.run(reverse_padded(x, full), None, lengths)
+        if c.get("return_sequences"):
+            bw = reverse_padded(bw, full)
+        else:
+            fw, bw = f_fin[0][0], b_fin[0][0]
+        mode = c["merge_mode"]
+        y = {"concat": lambda: np.concatenate([fw, bw], -1), "sum": lambda: fw + bw, "mul": lambda: fw * bw,
+             "ave": lambda: (fw + bw) / 2}[mode]()
+        return y, f_fin + b_fin
+
+    def forward(self, x: Any) -> np.ndarray:
+        """The model's output for ``x`` (B, T, F) floats or (B, T) ids."""
+        return self._run(x, None, False)[0]
+
+    __call__ = forward
+
+    def step(self, x: Any, state: list | None = None) -> tuple[np.ndarray, list]:
+        """Run the chunk ``x`` (B, T, F) (T >= 1) from ``state``; returns ``(output, new state)``.
+        Chunks run one after the other give the outputs of the whole sequence in one pass."""
+        return self._run(x, state, True)
+
+
+# -- forecaster ----------------------------------------------------------------------------------
+@dataclass
+class ForecastNetRef:
+    stack: Stack
+    head: Linear
+    out_steps: int
+    n_quantiles: int
+
+    def __call__(self, x: np.ndarray, state: list | None = None) -> tuple[np.ndarray, list]:
+        out, finals = self.stack.run(x, state)  # (B, L, H)
+        y = self.head(out[:, -1])  # (B, out_steps * Q)
+        return y.reshape(len(x), self.out_steps, self.n_quantiles), finals
+
+
+class ForecasterModel(ReferenceModel):
+    """A ``seqlab.forecast.Forecaster``: ``forward(x)`` is the ensemble's mean output (B, out_steps,
+    Q) on transformed windows (B, lookback, F); :meth:`predict` the quantile forecasts in the
+    data's units after the stored history, as ``Forecaster.predict_array``."""
+
+    kind = "forecaster"
+
+    def __init__(self, config: dict, tensors: dict) -> None:
+        from ..forecast.scalers import Scaler, TargetTransform
+
+        self.config = config
+        net, fc = config["net"], config["forecast"]
+        self.forecast_config = fc
+        self.members: list[ForecastNetRef] = []
+        k = 0
+        while f"member{k}.head.weight" in tensors:
+            p = f"member{k}."
+            stack = Stack.from_tensors(net["cell"], tensors, p + "rnn.", num_layers=net["num_layers"])
+            head = Linear(tensors[p + "head.weight"].astype(np.float64), tensors[p + "head.bias"].astype(np.float64))
+            self.members.append(ForecastNetRef(stack, head, net["out_steps"], net["n_quantiles"]))
+            k += 1
+        if not self.members:
+            raise KeyError("member0.head.weight")
+        self.series = []
+        for i, m in enumerate(config["series"]):
+            cov = tensors[f"tail{i}.covariates"].astype(np.float64)
+            y = tensors[f"tail{i}.target"].astype(np.float64)
+            self.series.append({"name": m["name"], "transform": TargetTransform.from_dict(m["transform"]),
+                                "cov_scaler": Scaler(**m["cov_scaler"]) if m.get("cov_scaler") else None,
+                                "target": y, "covariates": cov.reshape(len(y), -1)})
+
+    @property
+    def mid(self) -> int:
+        return list(self.forecast_config["quantiles"]).index(0.5)
+
+    def forward(self, x: Any, states: list | None = None) -> tuple[np.ndarray, list]:
+        """``x`` (B, L, F) -> (mean output (B, out_steps, Q), final states per member)."""
+        x = np.asarray(x, dtype=np.float64)
+        outs, finals = [], []
+        for k, m in enumerate(self.members):
+            y, f = m(x, None if states is None else states[k])
+            outs.append(y)
+            finals.append(f)
+        return np.mean(outs, 0), finals
+
+    def inputs(self, s: dict, target: np.ndarray | None = None, covariates: np.ndarray | None = None) -> np.ndarray:
+        """Network inputs (T - lag, 1 + C) of a history (default: the stored tail of series ``s``)."""
+        y = s["target"] if target is None else np.asarray(target, dtype=np.float64)
+        cov = s["covariates"] if covariates is None else np.asarray(covariates, dtype=np.float64).reshape(len(y), -1)
+        tt = s["transform"]
+        u = tt.transform(y)[:, None]
+        if s["cov_scaler"] is None:
+            return u
+        return np.concatenate([u, s["cov_scaler"].transform(cov)[tt.lag:]], 1)
+
+    def predict(self) -> np.ndarray:
+        """Quantile forecasts (S, horizon, Q) after each stored series' history."""
+        fc = self.forecast_config
+        L, H = fc["lookback"], fc["horizon"]
+        X = np.stack([self.inputs(s)[-L:] for s in self.series])  # (S, L, F)
+        if fc["strategy"] == "recursive":
+            outs = []
+            for m in self.members:
+                x, steps = X, []
+                for _ in range(H):
+                    y, _ = m(x)  # (S, 1, Q)
+                    steps.append(y)
+                    x = np.concatenate([x[:, 1:], y[:, :, self.mid : self.mid + 1]], 1)
+                outs.append(np.concatenate(steps, 1))
+            u = np.mean(outs, 0)
+        else:
+            u = self.forward(X)[0]
+        u = np.sort(u, axis=-1)
+        return np.stack([s["transform"].inverse(u[i], s["target"], self.mid) for i, s in enumerate(self.series)])
+
+
+# -- classifier ----------------------------------------------------------------------------------
+class ClassifierModel(ReferenceModel):
+    """A ``seqlab.classify.SequenceClassifier``: ``logits(x, lengths)`` on encoded input (ids or
+    standardised features), ``predict_proba(X)`` on raw sequences or texts."""
+
+    kind = "classifier"
+
+    def __init__(self, config: dict, tensors: dict) -> None:
+        self.config = config
+        m = self.model_config = config["model"]
+        self.classes = list(config["classes"])
+        self.embedding = Embedding(tensors["net.embedding.weight"].astype(np.float64)) if m.get("vocab_size", 0) > 0 else None
+        self.stack = Stack.from_tensors(m["cell"], tensors, "net.rnn.", num_layers=m.get("num_layers", 1),
+                                        bidirectional=bool(m.get("bidirectional")))
+        self.head = Linear(tensors["net.head.weight"].astype(np.float64), tensors["net.head.bias"].astype(np.float64))
+        self.mean = tensors["scale.mean"].astype(np.float64) if "scale.mean" in tensors else None
+        self.std = tensors["scale.std"].astype(np.float64) if "scale.std" in tensors else None
+        self.vocab = None
+        if config.get("vocab"):
+            from ..vocab import Vocabulary
+
+            self.vocab = Vocabulary.from_config(config["vocab"])
+
+    def encode(self, X: Any, lengths: Any = None) -> tuple[np.ndarray, np.ndarray]:
+        """Raw input -> ``(x, lengths)`` as the estimator encodes it (ids or standardised floats)."""
+        from ..classify.data import as_padded, is_text
+        from ..classify.vocab import pad_ids
+
+        if is_text(X):
+            if self.vocab is None:
+                raise SeqlabError("X: this model reads numeric sequences, got texts")
+            return pad_ids([self.vocab.to_ids(self.vocab.tokenize(t), unknown="replace") for t in X])
+        x, lens = as_padded(X, lengths, self.stack.input_size if self.embedding is None else None)
+        if self.mean is not None:
+            valid = np.arange(x.shape[1])[None, :] < lens[:, None]
+            x = np.where(valid[..., None], (x - self.mean.astype(np.float32)) / self.std.astype(np.float32), 0.0).astype(np.float32)
+        return x, lens
+
+    def features(self, x: Any, lengths: Any, state: list | None = None) -> tuple[np.ndarray, list]:
+        """Pooled features (B, D*H) and the final states per cell."""
+        m = self.model_config
+        x = self.embedding(x) if self.embedding is not None else np.asarray(x, dtype=np.float64)
+        lengths = np.asarray(lengths, dtype=np.int64)
+        out, finals = self.stack.run(x, state, lengths)  # (B, T, D*H)
+        D = self.stack.D
+        if m.get("pooling", "last") == "last":
+            top = finals[-D:]  # forward's last step, backward's first
+            return np.concatenate([f[0] for f in top], -1), finals
+        valid = (np.arange(out.shape[1])[None, :] < lengths[:, None])[..., None]
+        if m["pooling"] == "mean":
+            return (out * valid).sum(1) / lengths[:, None], finals
+        return np.where(valid, out, -np.inf).max(1), finals
+
+    def logits(self, x: Any, lengths: Any) -> np.ndarray:
+        return self.head(self.features(x, lengths)[0])
+
+    def predict_proba(self, X: Any, lengths: Any = None) -> np.ndarray:
+        from .blocks import ACTIVATIONS
+
+        return ACTIVATIONS["softmax"](self.logits(*self.encode(X, lengths)))
+
+    def predict(self, X: Any, lengths: Any = None) -> list:
+        return [self.classes[i] for i in self.predict_proba(X, lengths).argmax(1)]
+
+
+# -- language model ------------------------------------------------------------------------------
+class LanguageModel(ReferenceModel):
+    """A ``seqlab.text.RecurrentLM``: ``forward(ids, state) -> (logits (B, T, V), state)`` with
+    torch's state layout (``h`` (L, B, H) or ``(h, c)``); ``step`` is ``forward`` on a chunk."""
+
+    kind = "text-lm"
+
+    def __init__(self, config: dict, tensors: dict) -> None:
+        self.config = config
+        m = self.model_config = config["model"]
+        options = dict(m.get("cell_options") or {})  # saved with the cell's defaults merged in
+        self.embedding = Embedding(tensors["embedding.weight"].astype(np.float64))
+        self.stack = Stack.from_tensors(m["cell"], tensors, "rnn.", num_layers=m["num_layers"], **options)
+        w = tensors["embedding.weight"] if m.get("tie_weights") else tensors["decoder.weight"]
+        self.decoder = Linear(w.astype(np.float64), tensors["decoder.bias"].astype(np.float64))
+
+    def forward(self, ids: Any, state: Any = None) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+        st = cell_states(state, len(self.stack.cells), self.stack.state_size)
+        out, finals = self.stack.run(self.embedding(ids), st)
+        return self.decoder(out), torch_state(finals)
+
+    step = forward
+
+
+# -- seq2seq -------------------------------------------------------------------------------------
+@dataclass
+class Seq2SeqModel(ReferenceModel):
+    """A ``seqlab.seq2seq`` encoder-decoder: :meth:`encode` then :meth:`decode_step` per token."""
+
+    config: dict
+    tensors: dict = field(repr=False)
+    kind = "seq2seq"
+
+    def __post_init__(self) -> None:
+        m = self.model_config = self.config["model"]
+        t = {k: v.astype(np.float64) if v.dtype.kind == "f" else v for k, v in self.tensors.items()}
+        lin = lambda p: Linear(t[p + ".weight"], t.get(p + ".bias"))  # noqa: E731
+        self.src_embed = Embedding(t["encoder.embed.weight"])
+        self.encoder = Stack.from_tensors(m["cell"], t, "encoder.rnn.", num_layers=m.get("num_layers", 1), bidirectional=True)
+        self.bridge = [lin(f"encoder.bridge.{j}") for j in range(self.encoder.state_size)]
+        self.tgt_embed = Embedding(t["decoder.embed.weight"])
+        self.decoder = Stack.from_tensors(m["cell"], t, "decoder.rnn.")
+        self.attention = m.get("attention", "bahdanau")
+        self.w_k = lin("decoder.attn.w_k")
+        if self.attention == "bahdanau":
+            self.w_q, self.v = lin("decoder.attn.w_q"), lin("decoder.attn.v")
+        self.combine, self.out = lin("decoder.combine"), lin("decoder.out")
+
+    def encode(self, src: Any, lengths: Any) -> dict[str, np.ndarray]:
+        """``src`` (B, S) ids, ``lengths`` (B,) -> memory (B, S, 2H), keys (B, S, H), mask (B, S),
+        the decoder's first state (tuple of (B, H)) and feed (B, H)."""
+        lengths = np.asarray(lengths, dtype=np.int64)
+        memory, finals = self.encoder.run(self.src_embed(src), None, lengths)
+        top = finals[-2:]  # the last layer's two directions
+        state = tuple(np.tanh(w(np.concatenate([top[0][j], top[1][j]], -1))) for j, w in enumerate(self.bridge))
+        mask = np.arange(memory.shape[1])[None, :] < lengths[:, None]
+        return {"memory": memory, "keys": self.w_k(memory), "mask": mask, "state": state,
+                "feed": np.zeros((len(lengths), self.decoder.hidden_size))}
+
+    def _attend(self, q: np.ndarray, keys: np.ndarray, memory: np.ndarray, mask: np.ndarray):
+        from .blocks import ACTIVATIONS
+
+        if self.attention == "bahdanau":
+            e = self.v(np.tanh(keys + self.w_q(q)[:, None]))[..., 0]  # (B, S)
+        else:
+            e = np.einsum("bsh,bh->bs", keys, q)
+        w = ACTIVATIONS["softmax"](np.where(mask, e, -np.inf))
+        return np.einsum("bs,bsk->bk", w, memory), w
+
+    def decode_step(self, y_prev: Any, state: Sequence[np.ndarray], feed: np.ndarray, memory: np.ndarray,
+                    keys: np.ndarray, mask: np.ndarray):
+        """One target step: ``(logits (B, V), new state, new feed, attention weights (B, S))``."""
+        parts = [self.tgt_embed(y_prev)]
+        if self.attention == "bahdanau":
+            ctx, w = self._attend(state[0], keys, memory, mask)
+            parts.append(ctx)
+        if self.model_config.get("input_feeding", True):
+            parts.append(feed)
+        x = np.concatenate(parts, -1)[:, None]  # (B, 1, I)
+        _, finals = self.decoder.run(x, [tuple(state)])
+        state = finals[0]
+        if self.attention == "luong":
+            ctx, w = self._attend(state[0], keys, memory, mask)
+        feed = np.tanh(self.combine(np.concatenate([state[0], ctx], -1)))
+        return self.out(feed), state, feed, w
+
+
+_LOADERS = {"sequential": SequentialModel, "forecaster": ForecasterModel, "classifier": ClassifierModel,
+            "text-lm": LanguageModel, "seq2seq": lambda c, t: Seq2SeqModel(c, t)}
+
+__all__ = ["ClassifierModel", "ForecasterModel", "KINDS", "LanguageModel", "ReferenceModel", "Seq2SeqModel",
+           "SequentialModel", "load", "read_model_file"]
