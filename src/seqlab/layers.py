@@ -26,8 +26,9 @@ The registry :data:`LAYERS` maps a class name to its class; :func:`serialize` /
 wraps any :class:`seqlab.nn.Recurrent` subclass::
 
     @register_layer
-    class MinGRU(RecurrentLayer):
-        module_class = seqlab.nn.MinGRU      # its extra constructor kwargs pass through **cell_kwargs
+    class PeepholeLSTM(RecurrentLayer):
+        module_class = seqlab.nn.LSTM        # built as module_class(input_size, units, bias=..., backend=...,
+        cell_args = ("peephole",)            #   **cell_kwargs): the extra arguments it accepts by name
 """
 
 from __future__ import annotations
