@@ -571,7 +571,8 @@ class Bidirectional(Layer):
     MERGE_MODES = ("concat", "sum", "mul", "ave")
 
     def __init__(self, layer: RecurrentLayer | dict, merge_mode: str = "concat",
-                 input_shape: Sequence[int | None] | None = None, name: str | None = None) -> None:
+                 input_shape: Sequence[int | None] | None = None, name: str | None = None, **kwargs: Any) -> None:
+        reject_unknown(type(self), kwargs)
         if isinstance(layer, dict):
             layer = deserialize(layer)
         if not isinstance(layer, RecurrentLayer):

@@ -190,6 +190,10 @@ def test_unknown_keywords_name_the_argument_and_the_accepted_ones():
         Dropout(0.5, noise_shape=(1, 2))
     with pytest.raises(SeqlabError, match=r"time_major: .*batch-first"):
         SimpleRNN(3, time_major=True)
+    with pytest.raises(SeqlabError, match=r"backward_layer: Bidirectional got an unknown keyword.*merge_mode"):
+        Bidirectional(LSTM(3), backward_layer=LSTM(3, go_backwards=True))
+    with pytest.raises(SeqlabError, match=r"input_lenght: Embedding got an unknown keyword.*input_length"):
+        Embedding(10, 3, input_lenght=5)
 
 
 # -- go_backwards and stateful -----------------------------------------------------------------------
