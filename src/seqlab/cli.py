@@ -21,6 +21,7 @@ _COMMANDS = [
     "seqlab.text.cli",
     "seqlab.seq2seq.cli",
     "seqlab.diagnostics.cli",
+    "seqlab.export.cli",
 ]
 
 

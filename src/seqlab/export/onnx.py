@@ -12,8 +12,10 @@ kind           inputs                                       outputs
 sequential     ``x`` (B, T, F) or ``ids`` (B, T);            ``y``; ``layer{k}.h_out`` ...
                ``layer{k}.h`` (1, B, H) per recurrent
                layer k that reads forwards
-forecaster     ``x`` (B, T, F) transformed values;           ``y`` (B, out_steps, Q): the members' mean;
-               ``member{m}.h`` (L, B, H) per member          ``member{m}.h_out`` ...
+forecaster     ``x`` (B, T, F) transformed values,           ``y`` (B, out_steps, Q): the members' mean;
+               ``dec`` (B, out_steps, Cd) when the nets      ``member{m}.h_out`` ...
+               read decoder features; ``member{m}.h``
+               (L, B, H) per member
 classifier     ``x`` (B, T, F) or ``ids`` (B, T),            ``logits`` (B, C), ``probabilities``;
                ``lengths`` (B,); ``h`` (L, B, H) when        ``h_out`` ...
                one-directional
@@ -129,20 +131,26 @@ def _backwards_layer(g: Graph, layer: Any, x: str, lengths: str | None) -> str:
 def forecaster_graph(m: ForecasterModel) -> Graph:
     g = Graph()
     first = m.members[0]
+    S, Q = first.out_steps, first.n_quantiles
     x = g.input("x", "float", ["batch", "time", first.stack.input_size])
+    dec = g.input("dec", "float", ["batch", S, first.dec_size]) if first.dec_in is not None else None
     ys = []
     for j, member in enumerate(m.members):
         per_cell, _ = state_inputs(g, member.stack, f"member{j}.")
         out, finals = recurrent(g, member.stack, x, per_cell)
         state_outputs(g, member.stack, finals, f"member{j}.")
         last = finals[-1][0]  # (B, H): the top layer's last output
-        y = g.linear(last, member.head.weight, member.head.bias)  # (B, out_steps * Q)
-        ys.append(g.op("Reshape", y, g.ints(0, member.out_steps, member.n_quantiles)))  # (B, out_steps, Q)
+        y = g.op("Reshape", g.linear(last, member.head.weight, member.head.bias), g.ints(0, S, Q))  # (B, S, Q)
+        if dec is not None:  # y + dec_out(relu(dec_in([last; dec]))) at each forecast step
+            e = g.op("Expand", g.op("Unsqueeze", last, g.ints(1)),
+                     g.op("Concat", g.op("Shape", dec, end=2), g.ints(member.stack.hidden_size), axis=0))  # (B, S, H)
+            z = g.op("Relu", g.linear(g.op("Concat", e, dec, axis=-1), member.dec_in.weight, member.dec_in.bias))
+            y = g.op("Add", y, g.linear(z, member.dec_out.weight, member.dec_out.bias))
+        ys.append(y)
     total = ys[0]
     for y in ys[1:]:
         total = g.op("Add", total, y)
-    g.output(g.op("Mul", total, g.const(1.0 / len(ys))) if len(ys) > 1 else total, "y",
-             shape=["batch", first.out_steps, first.n_quantiles])
+    g.output(g.op("Mul", total, g.const(1.0 / len(ys))) if len(ys) > 1 else total, "y", shape=["batch", S, Q])
     return g
 
 
@@ -170,7 +178,7 @@ def classifier_graph(m: ClassifierModel) -> Graph:
             feats = g.op("Div", s, n)
         else:
             filled = g.op("Where", g.op("Unsqueeze", valid, g.ints(2)), out, g.const(-np.inf))
-            feats = g.op("ReduceMax", filled, g.ints(1), keepdims=0)
+            feats = g.op("ReduceMax", filled, axes=[1], keepdims=0)  # axes an attribute until opset 18
     logits = g.linear(feats, m.head.weight, m.head.bias)
     g.output(logits, "logits", shape=["batch", len(m.classes)])
     g.output(g.op("Softmax", logits, axis=-1), "probabilities", shape=["batch", len(m.classes)])

@@ -35,18 +35,23 @@ from .blocks import Embedding, Linear, Stack, cell_states, torch_state
 
 KINDS = ("sequential", "forecaster", "classifier", "text-lm", "seq2seq")
 _FORMAT = 1
+#: the array of an ``.npz`` model file (``seqlab export --format numpy``) that holds the JSON
+NPZ_META = "__seqlab__"
 
 
 def read_model_file(path: str | os.PathLike) -> tuple[str, dict[str, Any], dict[str, np.ndarray]]:
-    """``(kind, config, tensors as NumPy arrays)`` of a seqlab model file (ModelFileError otherwise)."""
-    from safetensors import SafetensorError
-    from safetensors.numpy import load
-
+    """``(kind, config, tensors as NumPy arrays)`` of a seqlab model file (ModelFileError otherwise):
+    the ``.safetensors`` file seqlab saves, or its ``.npz`` from ``seqlab export --format numpy``."""
     p = Path(path)
     if not p.is_file():
         raise ModelFileError(f"model file {str(p)!r} does not exist" if not p.exists() else
                              f"model file {str(p)!r} is not a file; pass the .safetensors file saved by seqlab")
     data = p.read_bytes()
+    if data[:2] == b"PK":  # a zip: the .npz form
+        return _read_npz(p)
+    from safetensors import SafetensorError
+    from safetensors.numpy import load
+
     try:
         tensors = load(data)
         n = int.from_bytes(data[:8], "little")
@@ -58,6 +63,18 @@ def read_model_file(path: str | os.PathLike) -> tuple[str, dict[str, Any], dict[
     if meta.get("format", 0) > _FORMAT:
         raise ModelFileError(f"model file {str(p)!r} has format {meta.get('format')}, newer than this seqlab reads")
     return kind, config, tensors
+
+
+def _read_npz(p: Path) -> tuple[str, dict[str, Any], dict[str, np.ndarray]]:
+    import zipfile
+
+    try:
+        with np.load(p, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+        meta = json.loads(str(arrays.pop(NPZ_META)))
+        return meta["kind"], meta["config"], arrays
+    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as exc:
+        raise ModelFileError(f"model file {str(p)!r} is not a readable seqlab .npz model: {exc}") from exc
 
 
 def load(path: str | os.PathLike) -> "ReferenceModel":
@@ -231,15 +248,31 @@ class SequentialModel(ReferenceModel):
 # -- forecaster ----------------------------------------------------------------------------------
 @dataclass
 class ForecastNetRef:
+    """One ``ForecastNet``: the top layer's last output through the head, plus, with decoder
+    features ``dec`` (B, out_steps, Cd), ``dec_out(relu(dec_in([last; dec])))`` per step."""
+
     stack: Stack
     head: Linear
     out_steps: int
     n_quantiles: int
+    dec_in: Linear | None = None
+    dec_out: Linear | None = None
 
-    def __call__(self, x: np.ndarray, state: list | None = None) -> tuple[np.ndarray, list]:
+    @property
+    def dec_size(self) -> int:
+        return 0 if self.dec_in is None else int(self.dec_in.weight.shape[1]) - self.stack.hidden_size
+
+    def __call__(self, x: np.ndarray, state: list | None = None, dec: Any = None) -> tuple[np.ndarray, list]:
         out, finals = self.stack.run(x, state)  # (B, L, H)
-        y = self.head(out[:, -1])  # (B, out_steps * Q)
-        return y.reshape(len(x), self.out_steps, self.n_quantiles), finals
+        last = out[:, -1]  # (B, H)
+        y = self.head(last).reshape(len(x), self.out_steps, self.n_quantiles)  # (B, S, Q)
+        if self.dec_in is not None:
+            if dec is None:
+                raise SeqlabError(f"dec: this network reads {self.dec_size} decoder features per step; pass dec")
+            dec = np.asarray(dec, dtype=np.float64)
+            e = np.broadcast_to(last[:, None], (len(x), self.out_steps, last.shape[1]))  # (B, S, H)
+            y = y + self.dec_out(np.maximum(self.dec_in(np.concatenate([e, dec], -1)), 0.0))
+        return y, finals
 
 
 class ForecasterModel(ReferenceModel):
@@ -257,11 +290,16 @@ class ForecasterModel(ReferenceModel):
         self.forecast_config = fc
         self.members: list[ForecastNetRef] = []
         k = 0
+        if net.get("kind", "rnn") != "rnn":
+            raise SeqlabError(f"forecaster: seqlab.reference runs the 'rnn' networks, not {net.get('kind')!r}")
+        f64 = lambda n: tensors[n].astype(np.float64)  # noqa: E731
         while f"member{k}.head.weight" in tensors:
             p = f"member{k}."
             stack = Stack.from_tensors(net["cell"], tensors, p + "rnn.", num_layers=net["num_layers"])
-            head = Linear(tensors[p + "head.weight"].astype(np.float64), tensors[p + "head.bias"].astype(np.float64))
-            self.members.append(ForecastNetRef(stack, head, net["out_steps"], net["n_quantiles"]))
+            dec = [Linear(f64(p + f"{n}.weight"), f64(p + f"{n}.bias")) for n in ("dec_in", "dec_out")] \
+                if net.get("dec_size") else [None, None]
+            self.members.append(ForecastNetRef(stack, Linear(f64(p + "head.weight"), f64(p + "head.bias")),
+                                               net["out_steps"], net["n_quantiles"], *dec))
             k += 1
         if not self.members:
             raise KeyError("member0.head.weight")
@@ -277,12 +315,13 @@ class ForecasterModel(ReferenceModel):
     def mid(self) -> int:
         return list(self.forecast_config["quantiles"]).index(0.5)
 
-    def forward(self, x: Any, states: list | None = None) -> tuple[np.ndarray, list]:
-        """``x`` (B, L, F) -> (mean output (B, out_steps, Q), final states per member)."""
+    def forward(self, x: Any, states: list | None = None, dec: Any = None) -> tuple[np.ndarray, list]:
+        """``x`` (B, L, F), ``dec`` (B, out_steps, Cd) when the networks read decoder features ->
+        (mean output (B, out_steps, Q), final states per member)."""
         x = np.asarray(x, dtype=np.float64)
         outs, finals = [], []
         for k, m in enumerate(self.members):
-            y, f = m(x, None if states is None else states[k])
+            y, f = m(x, None if states is None else states[k], dec)
             outs.append(y)
             finals.append(f)
         return np.mean(outs, 0), finals
@@ -300,6 +339,9 @@ class ForecasterModel(ReferenceModel):
     def predict(self) -> np.ndarray:
         """Quantile forecasts (S, horizon, Q) after each stored series' history."""
         fc = self.forecast_config
+        if self.members[0].dec_in is not None:
+            raise SeqlabError("predict: this forecaster reads decoder features (known-future covariates, calendar); "
+                              "compute them and call forward(x, dec=...)")
         L, H = fc["lookback"], fc["horizon"]
         X = np.stack([self.inputs(s)[-L:] for s in self.series])  # (S, L, F)
         if fc["strategy"] == "recursive":

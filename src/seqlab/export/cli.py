@@ -1,0 +1,41 @@
+"""``seqlab export MODEL --format onnx|numpy --out PATH``: parse arguments, call the library."""
+
+from __future__ import annotations
+
+FORMATS = ("onnx", "numpy")
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "export", help="write a seqlab model file as ONNX (states as inputs/outputs) or as NumPy arrays",
+        description="Export any model file that seqlab saves (Sequential, forecaster, classifier, language model, "
+                    "seq2seq) for use outside seqlab. --format onnx writes a graph of plain ONNX operators with "
+                    "dynamic batch and time axes and the recurrent state as explicit inputs and outputs (a seq2seq "
+                    "model gives two files: PATH's stem with .encoder.onnx and .decoder.onnx, the decoder one "
+                    "step). --format numpy writes an .npz of the weights and the config, which "
+                    "seqlab.reference.load runs without torch.")
+    p.add_argument("model", metavar="MODEL", help="a .safetensors model file written by seqlab")
+    p.add_argument("--format", choices=FORMATS, default="onnx", help="onnx or numpy (default: onnx)")
+    p.add_argument("--out", metavar="PATH", help="file to write (default: MODEL with .onnx or .npz)")
+    p.set_defaults(func=export_command)
+
+
+def export_command(args) -> int:
+    from pathlib import Path
+
+    from ..cli_args import check_output
+
+    suffix = ".onnx" if args.format == "onnx" else ".npz"
+    out = args.out or str(Path(args.model).with_suffix(suffix))
+    check_output(out, "--out", (suffix,))
+    if args.format == "onnx":
+        from .onnx import export_onnx
+
+        paths = export_onnx(args.model, out)
+    else:
+        from .numpy import export_numpy
+
+        paths = export_numpy(args.model, out)
+    for path in paths:
+        print(f"wrote {path}")
+    return 0

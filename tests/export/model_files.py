@@ -1,0 +1,90 @@
+"""Small model files of every kind, with random (or one-epoch) weights, for the export, reference
+and streaming tests. Each ``make_*`` writes ``path`` and returns the torch-side object in eval mode."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+FEATURES = 3
+
+
+def make_sequential(path, layers):
+    from seqlab import Sequential
+
+    model = Sequential(layers)
+    model.eval()
+    model.save(path)
+    return model
+
+
+def make_forecaster(path, cell="lstm", layers=1, strategy="direct", ensemble=2, covariate=False):
+    from seqlab.data import load_airline
+    from seqlab.forecast import Forecaster
+
+    data = load_airline()
+    if covariate:
+        import pandas as pd
+
+        data = pd.DataFrame({"y": data.values, "month": data.index.month.astype(float)}, index=data.index)
+        f = Forecaster(horizon=6, cell=cell, hidden=5, layers=layers, strategy=strategy, ensemble=ensemble,
+                       epochs=1, seed=0, threads=None, verbose=0)
+        f.fit(data, target="y", covariates=["month"])
+    else:
+        f = Forecaster(horizon=6, cell=cell, hidden=5, layers=layers, strategy=strategy, ensemble=ensemble,
+                       epochs=1, seed=0, threads=None, verbose=0).fit(data)
+    f.save(str(path))
+    return f
+
+
+def make_classifier(path, cell="gru", bidirectional=False, pooling="last", text=False, layers=1):
+    from seqlab.classify import SequenceClassifier
+
+    rng = np.random.default_rng(0)
+    clf = SequenceClassifier(cell=cell, hidden_size=6, num_layers=layers, bidirectional=bidirectional,
+                             pooling=pooling, embedding_dim=4, epochs=1, batch_size=8, threads=None, verbose=0)
+    if text:
+        words = ["good", "bad", "fine", "awful", "great", "poor", "ok"]
+        X = [" ".join(rng.choice(words, rng.integers(2, 7))) for _ in range(16)]
+    else:
+        X = [rng.normal(size=(int(rng.integers(3, 9)), FEATURES)).astype(np.float32) for _ in range(16)]
+    y = ["a" if i % 2 else "b" for i in range(16)]
+    clf.fit(X, y)
+    clf.save(path)
+    clf.net.eval()
+    return clf
+
+
+def make_lm(path, cell="lstm", layers=2):
+    from seqlab.text.model import LMConfig, RecurrentLM, save_lm
+    from seqlab.vocab import Vocabulary
+
+    vocab = Vocabulary.build("the quick brown fox jumps over the lazy dog")
+    model = RecurrentLM(LMConfig(vocab_size=len(vocab), cell=cell, hidden_size=8, num_layers=layers)).eval()
+    save_lm(path, model, vocab)
+    return model
+
+
+def make_seq2seq(path, cell="gru", attention="bahdanau", input_feeding=True, layers=1):
+    from seqlab.seq2seq.train import date_vocabs
+    from seqlab.seq2seq.translator import Translator
+
+    src, tgt = date_vocabs()
+    tr = Translator.create(src, tgt, embed_size=6, hidden_size=7, num_layers=layers, cell=cell, attention=attention,
+                           input_feeding=input_feeding)
+    tr.model.eval()
+    tr.save(path)
+    return tr
+
+
+def padded_ids(rng, vocab_size, lengths):
+    """Token ids (B, T) in [2, vocab) with zeros past each length."""
+    T = max(lengths)
+    ids = rng.integers(2, vocab_size, (len(lengths), T))
+    for b, n in enumerate(lengths):
+        ids[b, n:] = 0
+    return ids.astype(np.int64)
+
+
+def t(a):
+    return torch.as_tensor(a)

@@ -1,0 +1,236 @@
+"""ONNX export parity: every kind of model file and every registry cell, run by onnxruntime, equals
+the torch model at three sequence lengths and two batch sizes (float32, 1e-5), and a sequence run
+in two chunks with the state passed between them equals the whole sequence in one run."""
+
+import os
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import model_files as mf  # noqa: E402
+
+ort = pytest.importorskip("onnxruntime", reason="the export extra (onnxruntime) is part of .[all]")
+
+from seqlab import layers as L  # noqa: E402
+from seqlab.export.onnx import export_onnx  # noqa: E402
+from seqlab.nn.registry import cell_names  # noqa: E402
+
+TOL = dict(rtol=1e-5, atol=1e-5)
+LENGTHS = (1, 4, 9)
+BATCHES = (1, 3)
+
+
+def session(path):
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 1
+    return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+
+
+def run(sess, feed, names=None):
+    outs = sess.run(names, feed)
+    return dict(zip(names or [o.name for o in sess.get_outputs()], outs))
+
+
+def zero_states(sess, B, skip=()):
+    """Zeros for every state input (float inputs other than ``skip``): (L*D, B, H) or (B, H)."""
+    feed = {}
+    for i in sess.get_inputs():
+        if i.name in skip or i.type != "tensor(float)":
+            continue
+        shape = [B if d == "batch" else d for d in i.shape]
+        feed[i.name] = np.zeros(shape, np.float32)
+    return feed
+
+
+def carried(outs, sess_inputs):
+    """The ``*_out`` outputs as the next call's state inputs."""
+    return {n: outs[n + "_out"] for n in sess_inputs if n + "_out" in outs}
+
+
+def recurrent_layer(cell, units, **kw):
+    """The seqlab.layers layer computing registry cell ``cell``."""
+    table = {"rnn": (L.SimpleRNN, {}), "rnn-relu": (L.SimpleRNN, {"activation": "relu"}), "lstm": (L.LSTM, {}),
+             "lstm-peephole": (L.LSTM, {"peephole": True}), "lstm-ln": (L.LSTM, {"layer_norm": True}),
+             "gru": (L.GRU, {}), "gru-reset-before": (L.GRU, {"reset": "before"}),
+             "gru-ln": (L.GRU, {"layer_norm": True}), "mingru": (L.MinGRU, {}), "minlstm": (L.MinLSTM, {})}
+    cls, extra = table[cell]
+    return cls(units, **extra, **kw)
+
+
+def test_every_registry_cell_is_covered():
+    assert set(cell_names()) == {"rnn", "rnn-relu", "lstm", "lstm-peephole", "lstm-ln", "gru", "gru-reset-before",
+                                 "gru-ln", "mingru", "minlstm"}
+
+
+@pytest.mark.parametrize("cell", cell_names())
+def test_sequential_every_cell(tmp_path, cell):
+    model = mf.make_sequential(tmp_path / "m.safetensors", [
+        recurrent_layer(cell, 6, input_shape=(None, mf.FEATURES), return_sequences=True),
+        recurrent_layer(cell, 5), L.Dense(2, activation="tanh")])
+    export_onnx(tmp_path / "m.safetensors", tmp_path / "m.onnx")
+    sess = session(tmp_path / "m.onnx")
+    names = {i.name for i in sess.get_inputs()}
+    assert {"x", "layer0.h", "layer1.h"} <= names and (("layer0.c" in names) == cell.startswith("lstm"))
+    rng = np.random.default_rng(1)
+    for T in LENGTHS:
+        for B in BATCHES:
+            x = rng.normal(size=(B, T, mf.FEATURES)).astype(np.float32)
+            with torch.no_grad():
+                want = model(torch.from_numpy(x)).numpy()
+            got = run(sess, {"x": x, **zero_states(sess, B, skip={"x"})})
+            np.testing.assert_allclose(got["y"], want, **TOL)
+    # two chunks, the state passed between them: the same output and final state as one run
+    x = rng.normal(size=(3, 9, mf.FEATURES)).astype(np.float32)
+    whole = run(sess, {"x": x, **zero_states(sess, 3, skip={"x"})})
+    first = run(sess, {"x": x[:, :4], **zero_states(sess, 3, skip={"x"})})
+    second = run(sess, {"x": x[:, 4:], **carried(first, names)})
+    for name in whole:
+        np.testing.assert_allclose(second[name], whole[name], **TOL)
+    # and the state really is used: starting the second chunk from zeros differs
+    fresh = run(sess, {"x": x[:, 4:], **zero_states(sess, 3, skip={"x"})})
+    assert np.abs(fresh["y"] - whole["y"]).max() > 1e-4
+
+
+def test_sequential_masking_bidirectional_and_backwards(tmp_path):
+    """Embedding(mask_zero) lengths, Bidirectional and go_backwards (no state inputs: they read
+    each sequence from its end), every Dense activation on the way."""
+    model = mf.make_sequential(tmp_path / "m.safetensors", [
+        L.Embedding(12, 4, mask_zero=True, input_shape=(None,)),
+        L.Bidirectional(L.LSTM(5, peephole=True, return_sequences=True), merge_mode="concat"),
+        L.GRU(4, return_sequences=True, go_backwards=True, reset="before"),
+        L.Bidirectional(L.MinGRU(3, return_sequences=True), merge_mode="ave"),
+        L.Dense(6, activation="gelu"), L.Dense(6, activation="selu"), L.Dense(6, activation="elu"),
+        L.Dense(6, activation="swish"), L.Dense(6, activation="softplus"), L.Dense(3, activation="log_softmax")])
+    export_onnx(tmp_path / "m.safetensors", tmp_path / "m.onnx")
+    sess = session(tmp_path / "m.onnx")
+    assert [i.name for i in sess.get_inputs()] == ["ids"]
+    rng = np.random.default_rng(2)
+    for lengths in ([1], [4, 2, 3], [9, 9, 5]):
+        ids = mf.padded_ids(rng, 12, lengths)
+        with torch.no_grad():
+            want = model(torch.from_numpy(ids)).numpy()
+        got = run(sess, {"ids": ids})["y"]
+        valid = ids != 0  # padded steps of a masked sequence output are not defined alike
+        np.testing.assert_allclose(got[valid], want[valid], **TOL)
+
+
+@pytest.mark.parametrize("cell,layers,strategy,covariate", [("lstm", 2, "direct", True), ("gru-ln", 1, "recursive", False),
+                                                            ("minlstm", 1, "direct", False)])
+def test_forecaster(tmp_path, cell, layers, strategy, covariate):
+    f = mf.make_forecaster(tmp_path / "f.safetensors", cell, layers, strategy, covariate=covariate)
+    export_onnx(tmp_path / "f.safetensors", tmp_path / "f.onnx")
+    sess = session(tmp_path / "f.onnx")
+    cfg = f.nets[0].cfg
+    F, Cd = cfg.input_size, getattr(cfg, "dec_size", 0)
+    rng = np.random.default_rng(3)
+    for T in LENGTHS:
+        for B in BATCHES:
+            x = rng.normal(size=(B, T, F)).astype(np.float32)
+            d = {"dec": rng.normal(size=(B, cfg.out_steps, Cd)).astype(np.float32)} if Cd else {}
+            with torch.no_grad():
+                args = (None, torch.from_numpy(d["dec"])) if Cd else ()
+                want = torch.stack([n(torch.from_numpy(x), *args) for n in f.nets]).mean(0).numpy()
+            got = run(sess, {"x": x, **d, **zero_states(sess, B, skip={"x", "dec"})})
+            np.testing.assert_allclose(got["y"], want, **TOL)
+    x = rng.normal(size=(2, 9, F)).astype(np.float32)
+    d = {"dec": rng.normal(size=(2, cfg.out_steps, Cd)).astype(np.float32)} if Cd else {}
+    names = {i.name for i in sess.get_inputs()}
+    whole = run(sess, {"x": x, **d, **zero_states(sess, 2, skip={"x", "dec"})})
+    first = run(sess, {"x": x[:, :5], **d, **zero_states(sess, 2, skip={"x", "dec"})})
+    second = run(sess, {"x": x[:, 5:], **d, **carried(first, names)})
+    for name in whole:
+        np.testing.assert_allclose(second[name], whole[name], **TOL)
+
+
+@pytest.mark.parametrize("cell,bidirectional,pooling,text", [
+    ("gru", False, "last", False), ("lstm-peephole", True, "mean", False), ("minlstm", False, "max", True),
+    ("gru-reset-before", True, "last", True)])
+def test_classifier(tmp_path, cell, bidirectional, pooling, text):
+    clf = mf.make_classifier(tmp_path / "c.safetensors", cell, bidirectional, pooling, text)
+    export_onnx(tmp_path / "c.safetensors", tmp_path / "c.onnx")
+    sess = session(tmp_path / "c.onnx")
+    names = {i.name for i in sess.get_inputs()}
+    assert ("h" in names) == (not bidirectional)
+    key = "ids" if text else "x"
+    rng = np.random.default_rng(4)
+    for lengths in ([1], [4, 1, 3], [9, 9, 6]):
+        if text:
+            x = mf.padded_ids(rng, len(clf.vocab), lengths)
+        else:
+            x = rng.normal(size=(len(lengths), max(lengths), mf.FEATURES)).astype(np.float32)
+        lens = np.array(lengths, np.int64)
+        with torch.no_grad():
+            want = clf.net(torch.from_numpy(x), torch.from_numpy(lens)).numpy()
+        got = run(sess, {key: x, "lengths": lens, **zero_states(sess, len(lengths), skip={key})})
+        np.testing.assert_allclose(got["logits"], want, **TOL)
+        np.testing.assert_allclose(got["probabilities"], torch.softmax(torch.from_numpy(want), -1).numpy(), **TOL)
+    if not bidirectional and pooling == "last":  # a stream labelled as it grows: two chunks
+        x = rng.normal(size=(2, 9, mf.FEATURES)).astype(np.float32)
+        whole = run(sess, {key: x, "lengths": np.array([9, 9]), **zero_states(sess, 2, skip={key})})
+        first = run(sess, {key: x[:, :3], "lengths": np.array([3, 3]), **zero_states(sess, 2, skip={key})})
+        second = run(sess, {key: x[:, 3:], "lengths": np.array([6, 6]), **carried(first, names)})
+        np.testing.assert_allclose(second["logits"], whole["logits"], **TOL)
+
+
+@pytest.mark.parametrize("cell,layers", [("lstm", 2), ("gru-ln", 1), ("mingru", 2)])
+def test_language_model(tmp_path, cell, layers):
+    lm = mf.make_lm(tmp_path / "lm.safetensors", cell, layers)
+    export_onnx(tmp_path / "lm.safetensors", tmp_path / "lm.onnx")
+    sess = session(tmp_path / "lm.onnx")
+    V = lm.config.vocab_size
+    rng = np.random.default_rng(5)
+    for T in LENGTHS:
+        for B in BATCHES:
+            ids = rng.integers(0, V, (B, T)).astype(np.int64)
+            with torch.no_grad():
+                want, state = lm(torch.from_numpy(ids))
+            got = run(sess, {"ids": ids, **zero_states(sess, B)})
+            np.testing.assert_allclose(got["logits"], want.numpy(), **TOL)
+            h = state[0] if isinstance(state, tuple) else state
+            np.testing.assert_allclose(got["h_out"], h.numpy(), **TOL)
+    ids = rng.integers(0, V, (3, 9)).astype(np.int64)
+    names = {i.name for i in sess.get_inputs()}
+    whole = run(sess, {"ids": ids, **zero_states(sess, 3)})
+    first = run(sess, {"ids": ids[:, :4], **zero_states(sess, 3)})
+    second = run(sess, {"ids": ids[:, 4:], **carried(first, names)})
+    np.testing.assert_allclose(np.concatenate([first["logits"], second["logits"]], 1), whole["logits"], **TOL)
+    np.testing.assert_allclose(second["h_out"], whole["h_out"], **TOL)
+
+
+@pytest.mark.parametrize("cell,attention,feeding,layers", [("gru", "bahdanau", True, 2), ("lstm", "luong", False, 1),
+                                                           ("lstm-peephole", "luong", True, 1)])
+def test_seq2seq_encoder_and_decoder_step(tmp_path, cell, attention, feeding, layers):
+    tr = mf.make_seq2seq(tmp_path / "s.safetensors", cell, attention, feeding, layers)
+    enc_path, dec_path = export_onnx(tmp_path / "s.safetensors", tmp_path / "s.onnx")
+    assert enc_path.name == "s.encoder.onnx" and dec_path.name == "s.decoder.onnx"
+    enc, dec = session(enc_path), session(dec_path)
+    model = tr.model
+    rng = np.random.default_rng(6)
+    for lengths in ([1], [4, 2, 3], [9, 9, 5]):
+        src = mf.padded_ids(rng, model.cfg.src_vocab_size, lengths)
+        lens = np.array(lengths, np.int64)
+        with torch.no_grad():
+            mem, state, feed = model.encode(torch.from_numpy(src), torch.from_numpy(lens))
+        e = run(enc, {"src": src, "lengths": lens})
+        valid = lens[:, None] > np.arange(src.shape[1])[None, :]
+        np.testing.assert_allclose(e["memory"][valid], mem.memory.numpy()[valid], **TOL)
+        np.testing.assert_allclose(e["keys"][valid], mem.keys.numpy()[valid], **TOL)
+        assert (e["mask"] == mem.mask.numpy()).all()
+        names = ["h", "c"][: len(state)]
+        for n, s in zip(names, state):
+            np.testing.assert_allclose(e[n], s.numpy(), **TOL)
+        # three greedy decoder steps, the state and feed carried by the caller
+        y = np.full(len(lengths), 1, np.int64)  # <bos>
+        st = {n: e[n] for n in names}
+        fd = e["feed"]
+        for _ in range(3):
+            with torch.no_grad():
+                logits, state, feed, w = model.decoder.step(torch.from_numpy(y), state, feed, mem)
+            d = run(dec, {"y_prev": y, **st, "feed": fd, "memory": e["memory"], "keys": e["keys"], "mask": e["mask"]})
+            np.testing.assert_allclose(d["logits"], logits.numpy(), **TOL)
+            np.testing.assert_allclose(d["weights"], w.numpy(), **TOL)
+            st, fd = {n: d[n + "_out"] for n in names}, d["feed_out"]
+            y = logits.argmax(-1).numpy()
