@@ -20,6 +20,10 @@ Training in pure NumPy (docs/numpy.md; ``python -m seqlab.reference train --text
   :func:`clip_grad_norm` (``optim.py``)
 * :class:`TrainConfig`, :func:`train_step`, :func:`train_lm`, :func:`evaluate` (``trainer.py``):
   truncated BPTT with the state carried; :func:`model_gradient_check` for the whole network
+
+Inference on saved models without torch (``models.py``, ``blocks.py``): :func:`load` reads any
+seqlab model file (``.safetensors``, or the ``.npz`` of ``seqlab export --format numpy``) and
+returns its NumPy twin: Sequential, forecaster, classifier, language model or seq2seq.
 """
 
 from ._checks import sigmoid
@@ -39,3 +43,9 @@ __all__ = [
     "lstm_backward", "lstm_forward", "numerical_gradient", "relative_error", "reverse_padded",
     "rnn_backward", "rnn_forward", "sigmoid", "stacked_backward", "stacked_forward",
 ]
+
+# loading and running any seqlab model file (models.py); imports no torch
+from .models import KINDS, read_model_file  # noqa: E402
+from .models import load  # noqa: E402
+
+__all__ += ["KINDS", "load", "read_model_file"]

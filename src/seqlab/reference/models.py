@@ -276,15 +276,14 @@ class ForecastNetRef:
 
 
 class ForecasterModel(ReferenceModel):
-    """A ``seqlab.forecast.Forecaster``: ``forward(x)`` is the ensemble's mean output (B, out_steps,
-    Q) on transformed windows (B, lookback, F); :meth:`predict` the quantile forecasts in the
-    data's units after the stored history, as ``Forecaster.predict_array``."""
+    """A ``seqlab.forecast.Forecaster``'s networks: ``forward(x, dec=...)`` is the ensemble's mean
+    output (B, out_steps, Q) on prepared windows (B, lookback, F) (the forecaster's transformed
+    target and scaled covariates and calendar features) and decoder features; the states carry
+    a window's chunks. Preparing windows from raw data is the forecaster's own pipeline."""
 
     kind = "forecaster"
 
     def __init__(self, config: dict, tensors: dict) -> None:
-        from ..forecast.scalers import Scaler, TargetTransform
-
         self.config = config
         net, fc = config["net"], config["forecast"]
         self.forecast_config = fc
@@ -303,13 +302,6 @@ class ForecasterModel(ReferenceModel):
             k += 1
         if not self.members:
             raise KeyError("member0.head.weight")
-        self.series = []
-        for i, m in enumerate(config["series"]):
-            cov = tensors[f"tail{i}.covariates"].astype(np.float64)
-            y = tensors[f"tail{i}.target"].astype(np.float64)
-            self.series.append({"name": m["name"], "transform": TargetTransform.from_dict(m["transform"]),
-                                "cov_scaler": Scaler(**m["cov_scaler"]) if m.get("cov_scaler") else None,
-                                "target": y, "covariates": cov.reshape(len(y), -1)})
 
     @property
     def mid(self) -> int:
@@ -325,39 +317,6 @@ class ForecasterModel(ReferenceModel):
             outs.append(y)
             finals.append(f)
         return np.mean(outs, 0), finals
-
-    def inputs(self, s: dict, target: np.ndarray | None = None, covariates: np.ndarray | None = None) -> np.ndarray:
-        """Network inputs (T - lag, 1 + C) of a history (default: the stored tail of series ``s``)."""
-        y = s["target"] if target is None else np.asarray(target, dtype=np.float64)
-        cov = s["covariates"] if covariates is None else np.asarray(covariates, dtype=np.float64).reshape(len(y), -1)
-        tt = s["transform"]
-        u = tt.transform(y)[:, None]
-        if s["cov_scaler"] is None:
-            return u
-        return np.concatenate([u, s["cov_scaler"].transform(cov)[tt.lag:]], 1)
-
-    def predict(self) -> np.ndarray:
-        """Quantile forecasts (S, horizon, Q) after each stored series' history."""
-        fc = self.forecast_config
-        if self.members[0].dec_in is not None:
-            raise SeqlabError("predict: this forecaster reads decoder features (known-future covariates, calendar); "
-                              "compute them and call forward(x, dec=...)")
-        L, H = fc["lookback"], fc["horizon"]
-        X = np.stack([self.inputs(s)[-L:] for s in self.series])  # (S, L, F)
-        if fc["strategy"] == "recursive":
-            outs = []
-            for m in self.members:
-                x, steps = X, []
-                for _ in range(H):
-                    y, _ = m(x)  # (S, 1, Q)
-                    steps.append(y)
-                    x = np.concatenate([x[:, 1:], y[:, :, self.mid : self.mid + 1]], 1)
-                outs.append(np.concatenate(steps, 1))
-            u = np.mean(outs, 0)
-        else:
-            u = self.forward(X)[0]
-        u = np.sort(u, axis=-1)
-        return np.stack([s["transform"].inverse(u[i], s["target"], self.mid) for i, s in enumerate(self.series)])
 
 
 # -- classifier ----------------------------------------------------------------------------------

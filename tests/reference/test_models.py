@@ -1,0 +1,178 @@
+"""seqlab.reference.load: every kind of model file run in NumPy alone equals the torch model
+(float32, 1e-5), also in a process where importing torch fails."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "export"))
+import model_files as mf  # noqa: E402
+
+from seqlab import layers as L  # noqa: E402
+from seqlab.errors import ModelFileError  # noqa: E402
+from seqlab.reference import load  # noqa: E402
+
+TOL = dict(rtol=1e-5, atol=1e-5)
+
+
+def test_sequential(tmp_path):
+    model = mf.make_sequential(tmp_path / "m.safetensors", [
+        L.LSTM(6, input_shape=(None, mf.FEATURES), return_sequences=True, layer_norm=True),
+        L.Bidirectional(L.GRU(4, reset="before", return_sequences=True), merge_mode="sum"),
+        L.SimpleRNN(5, activation="relu", go_backwards=True, return_sequences=True), L.MinLSTM(5, residual=True, norm=True),
+        L.Dropout(0.3), L.Dense(3, activation="softmax")])
+    ref = load(tmp_path / "m.safetensors")
+    x = np.random.default_rng(0).normal(size=(4, 7, mf.FEATURES)).astype(np.float32)
+    with torch.no_grad():
+        np.testing.assert_allclose(ref.forward(x), model(torch.from_numpy(x)).numpy(), **TOL)
+
+
+def forecast_inputs(f, rng, B=3, T=12):
+    """Windows (B, T, F) and decoder features (B, out_steps, Cd) (or None) for the networks of ``f``."""
+    cfg = f.nets[0].cfg
+    dec = getattr(cfg, "dec_size", 0)
+    x = rng.normal(size=(B, T, cfg.input_size)).astype(np.float32)
+    return x, (rng.normal(size=(B, cfg.out_steps, dec)).astype(np.float32) if dec else None)
+
+
+def torch_forecast(f, x, dec):
+    with torch.no_grad():
+        args = () if dec is None else (None, torch.from_numpy(dec))
+        return torch.stack([n(torch.from_numpy(x), *args) for n in f.nets]).mean(0).numpy()
+
+
+def test_forecaster_networks(tmp_path):
+    f = mf.make_forecaster(tmp_path / "f.safetensors", "gru", layers=2, strategy="recursive")
+    ref = load(tmp_path / "f.safetensors")
+    x, dec = forecast_inputs(f, np.random.default_rng(1))
+    got, states = ref.forward(x, dec=dec)
+    np.testing.assert_allclose(got, torch_forecast(f, x, dec), **TOL)
+    first = ref.forward(x[:, :5], dec=dec)[1]  # a window in two chunks, the states carried
+    np.testing.assert_allclose(ref.forward(x[:, 5:], first, dec=dec)[0], got, **TOL)
+
+
+def test_classifier_numeric_and_text(tmp_path):
+    for text, cell, bi, pooling in ((False, "lstm-peephole", True, "max"), (True, "mingru", False, "mean")):
+        clf = mf.make_classifier(tmp_path / "c.safetensors", cell, bi, pooling, text)
+        ref = load(tmp_path / "c.safetensors")
+        rng = np.random.default_rng(2)
+        if text:
+            X = ["good bad fine", "awful", "great poor ok ok good unknownword"]
+        else:
+            X = [rng.normal(size=(n, mf.FEATURES)).astype(np.float32) for n in (1, 6, 3)]
+        np.testing.assert_allclose(ref.predict_proba(X), clf.predict_proba(X), **TOL)
+        assert ref.predict(X) == list(clf.predict(X))
+
+
+def test_language_model_state_carried(tmp_path):
+    lm = mf.make_lm(tmp_path / "lm.safetensors", "lstm-peephole", 2)
+    ref = load(tmp_path / "lm.safetensors")
+    ids = np.random.default_rng(3).integers(0, lm.config.vocab_size, (2, 9))
+    with torch.no_grad():
+        want, (h, c) = lm(torch.from_numpy(ids))
+    logits, state = ref.forward(ids[:, :4])
+    logits2, (h2, c2) = ref.step(ids[:, 4:], state)
+    np.testing.assert_allclose(np.concatenate([logits, logits2], 1), want.numpy(), **TOL)
+    np.testing.assert_allclose(h2, h.numpy(), **TOL)
+    np.testing.assert_allclose(c2, c.numpy(), **TOL)
+
+
+def test_seq2seq(tmp_path):
+    tr = mf.make_seq2seq(tmp_path / "s.safetensors", "gru-ln", "bahdanau", True, 1)
+    ref = load(tmp_path / "s.safetensors")
+    src = mf.padded_ids(np.random.default_rng(4), tr.model.cfg.src_vocab_size, [5, 2])
+    lens = np.array([5, 2])
+    with torch.no_grad():
+        mem, state, feed = tr.model.encode(torch.from_numpy(src), torch.from_numpy(lens))
+        e = ref.encode(src, lens)
+        np.testing.assert_allclose(e["state"][0], state[0].numpy(), **TOL)
+        y, st, fd = np.array([1, 1]), e["state"], e["feed"]
+        for _ in range(3):
+            logits, state, feed, w = tr.model.decoder.step(torch.from_numpy(y), state, feed, mem)
+            lg, st, fd, ww = ref.decode_step(y, st, fd, e["memory"], e["keys"], e["mask"])
+            np.testing.assert_allclose(lg, logits.numpy(), **TOL)
+            np.testing.assert_allclose(ww, w.numpy(), **TOL)
+            y = logits.argmax(-1).numpy()
+
+
+def test_not_a_model_file(tmp_path):
+    bad = tmp_path / "x.safetensors"
+    bad.write_bytes(b"not a model")
+    with pytest.raises(ModelFileError, match="not a readable seqlab model"):
+        load(bad)
+    with pytest.raises(ModelFileError, match="does not exist"):
+        load(tmp_path / "missing.safetensors")
+
+
+_NO_TORCH = r"""
+import sys, json
+import numpy as np
+class _Refuse:
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch" or name.startswith("torch."):
+            raise ImportError("torch is not installed here")
+sys.meta_path.insert(0, _Refuse())
+try:
+    import torch  # noqa: F401
+    sys.exit("torch imported")
+except ImportError:
+    pass
+from seqlab.reference import load
+files, inputs = json.loads(sys.argv[1]), np.load(sys.argv[2])
+out = {}
+out["sequential"] = load(files["sequential"]).forward(inputs["x"])
+out["lm"] = load(files["lm"]).forward(inputs["ids"])[0]
+clf = load(files["classifier"])
+out["classifier"] = clf.logits(inputs["cx"], inputs["clen"])
+out["forecaster"] = load(files["forecaster"]).forward(inputs["fx"], dec=inputs["fdec"] if "fdec" in inputs else None)[0]
+s2s = load(files["seq2seq"])
+out["seq2seq"] = s2s.encode(inputs["src"], inputs["slen"])["memory"]
+out["npz"] = load(files["npz"]).forward(inputs["x"])
+assert "torch" not in sys.modules
+np.savez(sys.argv[3], **out)
+"""
+
+
+def test_inference_without_torch(tmp_path):
+    """A subprocess in which ``import torch`` raises runs every kind of model file (and the .npz
+    of ``seqlab export --format numpy``); its outputs equal torch's."""
+    from seqlab.cli import main
+
+    rng = np.random.default_rng(5)
+    seq = mf.make_sequential(tmp_path / "seq.safetensors", [L.GRU(5, input_shape=(None, 3), return_sequences=True),
+                                                            L.Dense(2)])
+    lm = mf.make_lm(tmp_path / "lm.safetensors", "mingru", 2)
+    clf = mf.make_classifier(tmp_path / "clf.safetensors", "lstm", True, "mean")
+    f = mf.make_forecaster(tmp_path / "f.safetensors", "lstm-ln", ensemble=1)
+    tr = mf.make_seq2seq(tmp_path / "s.safetensors", "lstm", "luong", False)
+    assert main(["export", str(tmp_path / "seq.safetensors"), "--format", "numpy", "--out", str(tmp_path / "seq.npz")]) == 0
+    inputs = {"x": rng.normal(size=(2, 6, 3)).astype(np.float32), "ids": rng.integers(0, lm.config.vocab_size, (2, 5)),
+              "cx": rng.normal(size=(3, 5, 3)).astype(np.float32), "clen": np.array([5, 2, 4]),
+              "src": mf.padded_ids(rng, tr.model.cfg.src_vocab_size, [4, 3]), "slen": np.array([4, 3])}
+    inputs["fx"], fdec = forecast_inputs(f, rng, B=2)
+    if fdec is not None:
+        inputs["fdec"] = fdec
+    np.savez(tmp_path / "in.npz", **inputs)
+    files = {k: str(tmp_path / n) for k, n in [("sequential", "seq.safetensors"), ("lm", "lm.safetensors"),
+                                               ("classifier", "clf.safetensors"), ("forecaster", "f.safetensors"),
+                                               ("seq2seq", "s.safetensors"), ("npz", "seq.npz")]}
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    r = subprocess.run([sys.executable, "-c", _NO_TORCH, json.dumps(files), str(tmp_path / "in.npz"),
+                        str(tmp_path / "out.npz")], capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    out = np.load(tmp_path / "out.npz")
+    T = torch.from_numpy
+    with torch.no_grad():
+        np.testing.assert_allclose(out["sequential"], seq(T(inputs["x"])).numpy(), **TOL)
+        np.testing.assert_allclose(out["npz"], seq(T(inputs["x"])).numpy(), **TOL)
+        np.testing.assert_allclose(out["lm"], lm(T(inputs["ids"]))[0].numpy(), **TOL)
+        np.testing.assert_allclose(out["classifier"], clf.net(T(inputs["cx"]), T(inputs["clen"])).numpy(), **TOL)
+        np.testing.assert_allclose(out["forecaster"], torch_forecast(f, inputs["fx"], fdec), **TOL)
+        mem = tr.model.encode(T(inputs["src"]), T(inputs["slen"]))[0].memory.numpy()
+        np.testing.assert_allclose(out["seq2seq"], mem, **TOL)
