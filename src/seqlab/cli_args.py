@@ -72,8 +72,10 @@ def add_model_options(p: argparse.ArgumentParser | Any, cells: Sequence[str], ce
 
 
 def add_training_options(p: argparse.ArgumentParser | Any, *, epochs: int, lr: float, batch_size: int,
-                         minutes: float = 0.0, save: str | None = None, threads_default: int = 0) -> None:
-    """The training options every job shares, with this job's defaults."""
+                         minutes: float = 0.0, save: str | None = None, threads_default: int = 0,
+                         out_alias: bool = True) -> None:
+    """The training options every job shares, with this job's defaults (``out_alias=False``: a
+    job whose ``--out`` means something else keeps ``--save`` only)."""
     p.add_argument("--epochs", type=int_type("--epochs", 1, 10**9), default=epochs,
                    help=f"most passes over the data (default {epochs})")
     p.add_argument("--minutes", type=float_type("--minutes", 0), default=minutes,
@@ -84,7 +86,7 @@ def add_training_options(p: argparse.ArgumentParser | Any, *, epochs: int, lr: f
                    help=f"batch size (default {batch_size})")
     p.add_argument("--seed", type=int_type("--seed", 0, 2**63 - 1), default=0, help="random seed (default 0)")
     add_runtime_options(p, threads_default)
-    p.add_argument("--save", "--out", dest="save", metavar="PATH", default=save,
+    p.add_argument("--save", *(["--out"] if out_alias else []), dest="save", metavar="PATH", default=save,
                    help=f"model file to write (.safetensors){f' (default {save})' if save else ''}")
     p.add_argument("--resume", action="store_true",
                    help="continue an interrupted run from the checkpoint next to --save (PATH.ckpt.safetensors)")

@@ -41,7 +41,7 @@ def bad_cases(tmp):
     cases["nan"] = (csv_of(d, tmp / "nan.csv"), "missing value (NaN) at row 9")
     d = df.copy(); d.loc[2, "sales"] = np.inf
     cases["inf"] = (csv_of(d, tmp / "inf.csv"), "infinite value")
-    cases["short"] = (csv_of(df.head(30), tmp / "short.csv"), "has 30 values, fewer than the")
+    cases["short"] = (csv_of(df.head(13), tmp / "short.csv"), "has 13 values, fewer than the 14 a holdout of 12")
     cases["empty"] = (write(tmp / "empty.csv", ""), "is empty")
     cases["header only"] = (write(tmp / "header.csv", "date,sales\n"), "no rows")
     cases["missing"] = (str(tmp / "nope.csv"), "does not exist")

@@ -85,7 +85,8 @@ def test_several_series_with_covariates_from_a_long_table():
                                   "store": sid, "units": y, "price": np.cos(np.arange(60))}))
     df = pd.concat(rows).sample(frac=1.0, random_state=0)  # shuffled rows: sorted by time per series
     f = Forecaster(**TINY).fit(df, target="units", time="date", covariates=["price"], series_id="store")
-    assert sorted(f.transforms) == ["a", "b"] and f.nets[0].cfg.input_size == 2
+    # inputs: the target, the price, the month's sin and cos; decoder: the month's sin and cos
+    assert sorted(f.transforms) == ["a", "b"] and f.nets[0].cfg.input_size == 4 and f.nets[0].cfg.dec_size == 2
     assert f.transforms["a"].scaler.shift != f.transforms["b"].scaler.shift  # one scaler per series
     out = f.predict()
     assert list(out["series"].unique()) == ["a", "b"] and len(out) == 8
@@ -103,8 +104,9 @@ def test_inputs_list_of_series_and_validation():
     assert list(f.transforms) == ["series", "series_1"]
     assert infer_season(prepare(monthly(seasonal()))) == 12
     assert infer_season(prepare(seasonal())) == 1
-    with pytest.raises(SeqlabError, match="fewer than the"):
-        Forecaster(**TINY).fit(seasonal(16))  # needs 1 + 8 + 4 + 4 = 17
+    Forecaster(**TINY).fit(seasonal(3))  # one input and one target are enough: padded, masked windows
+    with pytest.raises(SeqlabError, match="no series is long enough to train on"):
+        Forecaster(**TINY).fit(seasonal(1))
     with pytest.raises(SeqlabError, match="cell"):
         Forecaster(cell="transformer")
     with pytest.raises(SeqlabError, match="quantiles"):

@@ -51,5 +51,10 @@ def test_statsmodels_baselines_follow_a_seasonal_trend():
     for fn in (baselines.ets, baselines.arima):
         f = fn(y, 12, 12)
         assert f.shape == (12,) and np.abs(f - truth).mean() < snaive / 4
-    assert set(baselines.baselines()) == {"naive", "seasonal naive", "drift", "ETS", "ARIMA"}
+    f = baselines.theta(y, 12, 12)  # Theta extrapolates half the linear trend: beats, less by far
+    assert f.shape == (12,) and np.abs(f - truth).mean() < snaive / 1.5
+    for fn in (baselines.ets, baselines.arima, baselines.theta):  # too short for a model: a simpler one
+        for n in (1, 3, 7):
+            assert np.all(np.isfinite(fn(y[:n], 12, 12)))
+    assert set(baselines.baselines()) == {"naive", "seasonal naive", "drift", "ETS", "ARIMA", "Theta"}
     assert set(baselines.baselines(include_stats=False)) == {"naive", "seasonal naive", "drift"}

@@ -1,11 +1,17 @@
-"""Rolling-origin backtest: several forecast origins, an expanding training window, optional refit.
+"""Rolling-origin backtest over a panel: several forecast origins, an expanding window, optional refit.
 
-For each origin ``c`` (see :func:`seqlab.forecast.windows.cutoffs`) the model and every baseline
-see the values before ``c`` only and forecast ``[c, c + horizon)``. With ``refit=True`` the model
-is fitted again at every origin; with ``refit=False`` it is fitted once at the first origin and
-then forecasts from each later origin's history without refitting. Metrics are computed per
-series and origin, MASE scaled by that training part's in-sample seasonal naive error, then
-averaged into one table with a row per method.
+For each origin (see :func:`seqlab.forecast.windows.cutoffs`, counted back from each series' own
+end) the model and every baseline see the values before it only and forecast the next
+``horizon`` steps. With ``refit=True`` the model is fitted again at every origin; with
+``refit=False`` it is fitted once, at the first origin, and forecasts every later origin from
+that origin's history without refitting. Every series of an origin is forecast in one batch per
+network, and the baselines run in parallel over the series.
+
+Series of a panel differ in length: a series too short for an origin (it needs two values before
+it) sits that origin out, with a note, instead of stopping the backtest. Metrics are computed per
+series and origin, MASE scaled by that training part's in-sample seasonal naive error, averaged
+over a series' origins, then summarised over the series: the mean (and, for panels, the median)
+of each metric, and the share of series where the model's MASE beats each baseline's.
 """
 
 from __future__ import annotations
@@ -18,20 +24,24 @@ import pandas as pd
 
 from ..errors import SeqlabError
 from ..train import TrainConfig
-from ..utils import thread_policy
-from .baselines import baselines
+from ..utils import resolve_threads, thread_policy
+from .baselines import baselines, run_baselines
 from .checkpoints import RunCheckpoint
 from .data import SeriesData, prepare
 from .forecaster import ForecastConfig, Forecaster
-from .metrics import METRICS, all_metrics
+from .metrics import METRICS, all_metrics, mase_scale
 from .windows import cutoffs
+
+PANEL_METRICS = ("MASE", "sMAPE", "MAPE")
 
 
 @dataclass
 class BacktestResult:
-    """``table``: mean metrics per method (rows) ; ``folds``: one row per method, series and origin;
+    """``table``: mean metrics per method (rows); ``folds``: one row per method, series and origin;
     ``forecasts``: per series and origin, the actual values, the model's quantiles (H, Q) and each
-    baseline's forecast; ``coverage``: share of actual values inside the model's outer interval."""
+    baseline's forecast; ``coverage``: share of actual values inside the model's outer interval;
+    ``panel``: per method the mean and median over series of MASE, sMAPE and MAPE and the share of
+    series where the model beats it; ``notes``: series that sat an origin out, and why."""
 
     table: pd.DataFrame
     folds: pd.DataFrame
@@ -40,18 +50,22 @@ class BacktestResult:
     model_name: str = "model"
     config: ForecastConfig | None = None
     forecaster: Forecaster | None = None  # the last fitted one
+    panel: pd.DataFrame | None = None
+    notes: list[str] = field(default_factory=list)
 
 
 def max_folds(series: Sequence[SeriesData], forecaster: Forecaster, horizon: int, step: int, end_offset: int = 0) -> int:
-    """How many origins fit: every training part must hold ``forecaster.min_length()`` values."""
-    need = forecaster.min_length()
-    return max(0, min((len(s) - end_offset - horizon - need) // step + 1 for s in series))
+    """How many origins the longest series allows (a series shorter than an origin needs sits it
+    out): each origin needs two values of history (one to difference more) before it."""
+    need = max(2, forecaster.lag + 2)
+    return max(0, max((len(s) - end_offset - horizon - need) // step + 1 for s in series))
 
 
 def backtest(data: Any, config: ForecastConfig | None = None, folds: int = 3, step: int | None = None,
              end_offset: int = 0, refit: bool = True, include_stats: bool = True,
              model_name: str | None = None, train: TrainConfig | None = None,
-             checkpoint: RunCheckpoint | None = None, **data_kwargs: Any) -> BacktestResult:
+             checkpoint: RunCheckpoint | None = None, fitted: Forecaster | None = None,
+             **data_kwargs: Any) -> BacktestResult:
     """Backtest a forecaster with ``config`` (training with ``train``, default
     :func:`seqlab.forecast.task.training`) and the baselines on ``data``.
 
@@ -59,7 +73,7 @@ def backtest(data: Any, config: ForecastConfig | None = None, folds: int = 3, st
     horizon to keep a final holdout out of the backtest); earlier origins are ``step`` (default
     ``horizon``) steps apart. Every refit checkpoints into ``checkpoint`` (or one file at
     ``train.checkpoint``), so an interrupted backtest resumes (see
-    :mod:`seqlab.forecast.checkpoints`).
+    :mod:`seqlab.forecast.checkpoints`). ``fitted``: a forecaster to evaluate without fitting.
     """
     series = prepare(data, **data_kwargs)
     probe = Forecaster(config, train)
@@ -70,45 +84,97 @@ def backtest(data: Any, config: ForecastConfig | None = None, folds: int = 3, st
     probe.config = c
     H, m = c.horizon, c.season
     step = H if step is None else step
-    possible = max_folds(series, probe, H, step, end_offset)
-    if possible < folds:
+    need = max(2, probe.lag + 2)
+    if max_folds(series, probe, H, step, end_offset) < folds:
+        longest = max(len(s) for s in series)
         raise SeqlabError(
-            f"backtest: {folds} origin(s) {step} steps apart need series of at least "
-            f"{probe.min_length() + H + end_offset + (folds - 1) * step} values, the shortest has "
-            f"{min(len(s) for s in series)}; use fewer folds or a smaller lookback/horizon")
-    name = model_name or f"model ({c.cell})"
+            f"backtest: {folds} origin(s) {step} steps apart need a series of at least "
+            f"{need + H + end_offset + (folds - 1) * step} values, the longest has {longest}; use fewer folds "
+            "or a smaller horizon")
+    name = model_name or f"model ({c.cell})" if c.model == "rnn" else model_name or "model (hybrid)"
     base = baselines(include_stats)
-    per_series_cuts = {s.name: cutoffs(len(s), H, folds, step, len(s) - end_offset) for s in series}
+    cuts = {s.name: cutoffs(len(s), H, folds, step, len(s) - end_offset) for s in series}
+    notes: list[str] = []
     rows, forecasts, inside = [], [], []
-    fitted: Forecaster | None = None
+    jobs = []  # (record, history) for the baselines
     for k in range(folds):
-        heads = [s.head(per_series_cuts[s.name][k]) for s in series]
-        if refit or fitted is None:
+        heads = [s.head(cuts[s.name][k]) for s in series if cuts[s.name][k] >= need]
+        for s in series:
+            if cuts[s.name][k] < need:
+                notes.append(f"series {s.name!r}: {max(0, cuts[s.name][k])} value(s) before backtest origin {k + 1}, "
+                             f"fewer than the {need} needed; sits it out")
+        if not heads:
+            continue
+        if fitted is None or refit:
             fitted = Forecaster(c, t).fit(heads, checkpoint=checkpoint)
-        pred = fitted.predict_array(heads)  # (S, H, Q)
-        for s, h, p in zip(series, heads, pred):
+        known = [h for h in heads if h.name in fitted.transforms or len(fitted.transforms) == 1]
+        for h in heads:
+            if h not in known:
+                notes.append(f"series {h.name!r}: not in the model fitted at the first origin (too short then); "
+                             f"sits origin {k + 1} out")
+        if not known:
+            continue
+        pred = fitted.predict_array(known, calibrated=False)  # (S, H, Q): every series in one batch
+        for h, p in zip(known, pred):
+            s = next(x for x in series if x.name == h.name)
             cut = len(h)
             actual = s.target[cut : cut + H]
-            rec = {"series": s.name, "cutoff": cut, "time": s.time, "actual": actual, "model": p, "baselines": {}}
+            rec = {"series": s.name, "cutoff": cut, "origin": k, "time": s.time, "actual": actual, "model": p,
+                   "baselines": {}, "scale": _scale(h.target, m)}
             rows.append({"method": name, "series": s.name, "cutoff": cut,
-                         **all_metrics(actual, p[:, fitted.mid], h.target, m)})
-            lo, hi = 0, p.shape[1] - 1
-            inside.append((actual >= p[:, lo]) & (actual <= p[:, hi]))
-            for bname, fn in base.items():
-                try:
-                    with thread_policy(t.threads):
-                        f = fn(h.target, H, m)
-                except (ValueError, np.linalg.LinAlgError, IndexError):  # a statistical fit that fails
-                    continue
-                rec["baselines"][bname] = f
-                rows.append({"method": bname, "series": s.name, "cutoff": cut, **all_metrics(actual, f, h.target, m)})
+                         **all_metrics(actual, p[: len(actual), fitted.mid], h.target, m)})
+            inside.append((actual >= p[: len(actual), 0]) & (actual <= p[: len(actual), -1]))
             forecasts.append(rec)
+            jobs.append((rec, h.target))
+    if not forecasts:
+        raise SeqlabError("backtest: no series is long enough for any origin; use fewer folds or a smaller horizon")
+    workers = resolve_threads(t.threads) or 1
+    with thread_policy(t.threads):
+        results = run_baselines([j[1] for j in jobs], H, m, list(base), workers)
+    for (rec, hist), res in zip(jobs, results):
+        actual = rec["actual"]
+        for bname, f in res.items():
+            rec["baselines"][bname] = f
+            rows.append({"method": bname, "series": rec["series"], "cutoff": rec["cutoff"],
+                         **all_metrics(actual, f[: len(actual)], hist, m)})
     folds_df = pd.DataFrame(rows)
     order = [name, *base]
     table = folds_df.groupby("method", sort=False)[list(METRICS)].mean()
     table = table.reindex([o for o in order if o in table.index])
     cov = float(np.concatenate(inside).mean()) if c.quantiles and len(c.quantiles) > 1 else float("nan")
-    return BacktestResult(table, folds_df, forecasts, cov, name, c, fitted)
+    return BacktestResult(table, folds_df, forecasts, cov, name, c, fitted, panel_table(folds_df, name, order), notes)
+
+
+def _scale(history: np.ndarray, season: int) -> float:
+    try:
+        return mase_scale(history, season)
+    except SeqlabError:
+        return float("nan")
+
+
+def panel_table(folds: pd.DataFrame, model: str, order: Sequence[str]) -> pd.DataFrame:
+    """Per method: mean and median over series (each series averaged over its origins) of MASE,
+    sMAPE and MAPE, and the share of series where the model's MASE is lower (ties count half)."""
+    per = folds.groupby(["method", "series"], sort=False)[list(PANEL_METRICS)].mean()
+    out = {}
+    model_mase = per.loc[model, "MASE"] if model in per.index.get_level_values(0) else None
+    for meth in order:
+        if meth not in per.index.get_level_values(0):
+            continue
+        p = per.loc[meth]
+        row = {}
+        for mt in PANEL_METRICS:
+            row[f"{mt} mean"] = float(p[mt].mean())
+            row[f"{mt} median"] = float(p[mt].median())
+        if model_mase is not None and meth != model:
+            a, b = model_mase.align(p["MASE"], join="inner")
+            ok = a.notna() & b.notna()
+            wins = (a[ok] < b[ok]).sum() + 0.5 * (a[ok] == b[ok]).sum()
+            row["model beats"] = float(wins / ok.sum()) if ok.sum() else float("nan")
+        else:
+            row["model beats"] = float("nan")
+        out[meth] = row
+    return pd.DataFrame.from_dict(out, orient="index")
 
 
 def format_table(table: pd.DataFrame) -> str:
@@ -120,4 +186,17 @@ def format_table(table: pd.DataFrame) -> str:
             v = row[mname]
             cells.append(f"{v:>9.3f}" if mname == "MASE" else (f"{v:>8.2f}%" if "MAPE" in mname else f"{v:>9.2f}"))
         lines.append(f"{method:<16}" + "".join(cells))
+    return "\n".join(lines)
+
+
+def format_panel(panel: pd.DataFrame, n_series: int) -> str:
+    """The panel summary as aligned text: MASE, sMAPE and MAPE mean and median over the
+    ``n_series`` series, and the share of series where the model beats each method."""
+    head = f"{'method':<16}{'MASE mean':>10}{'median':>8}{'sMAPE mean':>12}{'median':>8}{'MAPE mean':>11}" \
+           f"{'median':>8}{'model beats':>13}"
+    lines = [head]
+    for method, r in panel.iterrows():
+        beats = "" if np.isnan(r["model beats"]) else f"{100 * r['model beats']:.0f}% of series"
+        lines.append(f"{method:<16}{r['MASE mean']:>10.3f}{r['MASE median']:>8.3f}{r['sMAPE mean']:>11.2f}%"
+                     f"{r['sMAPE median']:>7.2f}%{r['MAPE mean']:>10.2f}%{r['MAPE median']:>7.2f}%{beats:>17}")
     return "\n".join(lines)

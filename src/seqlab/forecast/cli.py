@@ -2,7 +2,8 @@
 
 With no arguments it runs on the embedded airline passengers series (1949-1960): a rolling-origin
 backtest over three years, a 12-month holdout against the baselines, a forecast of the 12 months
-after the data, and the plots forecast.png and backtest.png.
+after the data, and the plots forecast.png and backtest.png. With ``--data`` it forecasts a CSV
+(one series, or a long table of many with ``--series-id``) or a Monash ``.tsf`` file.
 """
 
 from __future__ import annotations
@@ -17,12 +18,17 @@ EPILOG = """\
 examples:
   seqlab forecast                                   # airline passengers, embedded, no download
   seqlab forecast --data sales.csv --target units --time date --horizon 6
-  seqlab forecast --data long.csv --target y --time t --series-id store --covariates price,promo
+  seqlab forecast --data long.csv --series-id store --time date --target units \\
+      --future-covariates price,promo --static-covariates region --model hybrid --out per_series.csv
+  seqlab forecast --data tourism_monthly.tsf       # Monash format; the horizon from the file
   seqlab forecast --cell gru --layers 2 --quantiles 0.05,0.5,0.95 --save model.safetensors
-  seqlab forecast --model model.safetensors --data new_history.csv --target passengers --time month
+  seqlab forecast --load model.safetensors --data new_history.csv --target passengers --time month
 
 Bad input (missing/empty file, unknown column, non-numeric value, NaN/inf, unparseable or
-duplicated timestamps, a series too short) prints one line on stderr and exits with code 2.
+duplicated timestamps, duplicated (series, time) rows, a series id with no values, a static
+covariate that varies within a series, a future covariate missing for part of the horizon,
+series of different frequencies) prints one line on stderr and exits with code 2; nothing is
+written. A series too short for the backtest, the holdout or training gets a note, not an error.
 """
 
 
@@ -36,6 +42,21 @@ def _quantiles(text: str) -> list[float]:
     return q
 
 
+def _lookbacks(text: str) -> list[int]:
+    try:
+        v = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected integers >= 1 separated by commas, like 12 or 12,24, got {text!r}") \
+            from None
+    if not v or any(x < 1 for x in v):
+        raise argparse.ArgumentTypeError(f"expected integers >= 1 separated by commas, like 12 or 12,24, got {text!r}")
+    return v
+
+
+def _columns(text: str) -> list[str]:
+    return [c.strip() for c in text.split(",") if c.strip()]
+
+
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "forecast", help="forecast a time series with an LSTM/GRU/RNN (the main job; runs on embedded data)",
@@ -45,18 +66,33 @@ def register(subparsers) -> None:
                      "passengers 1949-1960."),
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     d = p.add_argument_group("data")
-    d.add_argument("--data", metavar="FILE.csv", help="CSV file with the series (default: embedded airline passengers)")
+    d.add_argument("--data", metavar="FILE", help="CSV file with the series, or a Monash .tsf file (default: "
+                   "embedded airline passengers)")
     d.add_argument("--target", metavar="COL", help="column to forecast (default: the only numeric column)")
     d.add_argument("--time", metavar="COL", help="time column, parsed as dates (or numbers); rows are sorted by it")
-    d.add_argument("--covariates", metavar="COLS", default="",
+    d.add_argument("--covariates", "--past-covariates", dest="covariates", metavar="COLS", default="",
                    help="comma-separated past covariates: model inputs known up to the forecast origin")
+    d.add_argument("--future-covariates", metavar="COLS", default="",
+                   help="comma-separated known-future covariates (prices, promotions, holidays): known for the "
+                        "horizon too; give their future values on rows after each series' last target value, "
+                        "the target left empty there")
+    d.add_argument("--static-covariates", metavar="COLS", default="",
+                   help="comma-separated static covariates: one value per series (a number or a category)")
     d.add_argument("--series-id", metavar="COL", help="column naming the series in a long table; one model for all")
+    d.add_argument("--no-calendar", action="store_true",
+                   help="no calendar features (by default the month, quarter, weekday ... of each date, as "
+                        "sin/cos pairs, are known-future inputs)")
     m = p.add_argument_group("model")
-    m.add_argument("--horizon", type=int_type("--horizon"), default=12, help="steps to forecast (default 12)")
-    m.add_argument("--lookback", type=int_type("--lookback"), help="input window length (default: one season, "
-                   "or twice the horizon for non-seasonal data)")
+    m.add_argument("--horizon", type=int_type("--horizon"), help="steps to forecast (default 12, or a .tsf file's)")
+    m.add_argument("--lookback", type=_lookbacks, help="input window length, or several separated by commas for an "
+                   "ensemble over lookbacks (default: one season, or twice the horizon for non-seasonal data); a "
+                   "shorter series gives shorter, padded windows")
     m.add_argument("--season", type=int_type("--season"), help="season length in steps (default: from the "
                    "time frequency: monthly 12, quarterly 4, daily 7, hourly 24; else 1)")
+    m.add_argument("--model", metavar="rnn|hybrid", default="rnn",
+                   help="rnn: a recurrent network on windows scaled by their level; hybrid: ES-RNN style, per-series "
+                        "exponential smoothing of the level and seasonality learned inside the network (default "
+                        "rnn). A path to a saved forecaster here is read as --load PATH")
     from ..nn.registry import cell_names  # the one cell table (imports no torch)
     add_model_options(m, cell_names(), "lstm", 16)
     m.add_argument("--strategy", choices=["direct", "recursive"], default="direct",
@@ -71,10 +107,16 @@ def register(subparsers) -> None:
                         "else first (default auto)")
     m.add_argument("--scaler", choices=["standard", "minmax"], default="standard",
                    help="scaler fitted on the training part only (default standard)")
+    m.add_argument("--scaling", choices=["auto", "window", "series"], default="auto",
+                   help="window: each window relative to its level (the mean of its last season), so series of "
+                        "any magnitude train together; series: the per-series scaler only (default auto: window)")
     m.add_argument("--ensemble", type=int_type("--ensemble", 1, 1000), default=3,
-                   help="networks trained with seeds seed, seed+1, ...; their quantiles are averaged (default 3)")
+                   help="networks per lookback trained with seeds seed, seed+1, ...; their quantiles are averaged "
+                        "(default 3)")
     t = p.add_argument_group("training (each network; with --save, --resume continues an interrupted run)")
-    add_training_options(t, epochs=200, lr=1e-2, batch_size=32)
+    add_training_options(t, epochs=200, lr=1e-2, batch_size=32, out_alias=False)
+    t.add_argument("--windows-per-epoch", type=int_type("--windows-per-epoch"), metavar="N",
+                   help="draw at most N training windows per epoch (a fresh sample each epoch; for large panels)")
     t.add_argument("--patience", type=int_type("--patience"), default=20,
                    help="early stopping: epochs without validation improvement (default 20); the "
                         "validation slice is the last horizon steps of each training part")
@@ -83,9 +125,16 @@ def register(subparsers) -> None:
                    "one horizon apart (default 3; 0 skips the backtest; fewer when the series is short)")
     e.add_argument("--no-refit", action="store_true", help="backtest: fit once at the first origin instead of at every origin")
     e.add_argument("--no-stats", action="store_true", help="leave out the statsmodels ETS and ARIMA baselines")
-    e.add_argument("--model", metavar="PATH", help="load a saved forecaster and forecast from --data (or its "
+    e.add_argument("--interval", choices=["conformal", "quantile"], default="conformal",
+                   help="conformal: the outer quantile interval calibrated on the backtest's forecasts (split "
+                        "conformal per horizon step); quantile: the raw quantiles (default conformal)")
+    e.add_argument("--load", metavar="PATH", help="load a saved forecaster and forecast from --data (or its "
                    "saved history) without refitting")
+    e.add_argument("--out", dest="out_csv", metavar="FILE.csv", help="per-series CSV: each series' forecast with its "
+                   "interval, its holdout MASE/sMAPE/MAPE for the model and every baseline, and its notes")
     e.add_argument("--plot", metavar="PATH", default="forecast.png", help="forecast plot (default forecast.png)")
+    e.add_argument("--plot-series", metavar="NAMES|N", help="series to plot: names separated by commas, or a "
+                   "count spread over the panel (default: 1 series, or 4 of a panel)")
     e.add_argument("--backtest-plot", metavar="PATH", default="backtest.png", help="backtest plot (default backtest.png)")
     e.add_argument("--no-plot", action="store_true", help="write no plots")
     p.set_defaults(func=_main)
@@ -93,28 +142,39 @@ def register(subparsers) -> None:
 
 def _main(args: argparse.Namespace) -> int:
     """Parse-only handler: hand the options to :func:`seqlab.forecast.run.forecast` (or
-    :func:`seqlab.forecast.run.predict` with --model)."""
+    :func:`seqlab.forecast.run.predict` with --load)."""
     from . import run
 
-    covariates = [c.strip() for c in args.covariates.split(",") if c.strip()]
-    data = dict(target=args.target, time=args.time, covariates=covariates, series_id=args.series_id)
+    load = args.load
+    kind = args.model
+    if kind not in ("rnn", "hybrid"):
+        if load:
+            raise SeqlabError(f"--model: expected rnn or hybrid, got {kind!r}")
+        load, kind = kind, "rnn"  # --model PATH: the spelling before --load
+    data = dict(target=args.target, time=args.time, covariates=_columns(args.covariates), series_id=args.series_id,
+                future_covariates=_columns(args.future_covariates),
+                static_covariates=_columns(args.static_covariates))
     plot = None if args.no_plot else args.plot
-    if args.model:
+    if load:
         if args.save:
-            raise SeqlabError("--save: a loaded forecaster is already saved; drop --save when using --model")
+            raise SeqlabError("--save: a loaded forecaster is already saved; drop --save when using --load")
         if args.resume:
-            raise SeqlabError("--resume: continues training; drop it when using --model")
-        run.predict(args.model, args.data, plot=plot, threads=args.threads, **data)
+            raise SeqlabError("--resume: continues training; drop it when using --load")
+        run.predict(load, args.data, plot=plot, threads=args.threads, **data)
         return 0
+    lookbacks = args.lookback
     run.forecast(
         args.data, **data, folds=args.folds, refit=not args.no_refit, stats=not args.no_stats, save=args.save,
         resume=args.resume, plot=plot, backtest_plot=None if args.no_plot else args.backtest_plot,
-        horizon=args.horizon, lookback=args.lookback, season=args.season, cell=args.cell, hidden=args.hidden,
-        layers=args.layers, dropout=args.dropout, strategy=args.strategy, quantiles=args.quantiles,
-        transform=args.transform, diff=args.diff, scaler=args.scaler, ensemble=args.ensemble,
-        batch_size=args.batch_size, epochs=args.epochs, lr=args.lr, minutes=args.minutes or None,
-        patience=args.patience, seed=args.seed, threads=args.threads, device=args.device,
-        verbose=0 if args.quiet else 1, **checkpoint_options(args))
+        out_csv=args.out_csv, plot_series=args.plot_series, interval=args.interval,
+        horizon=args.horizon, lookback=lookbacks[0] if lookbacks else None,
+        lookbacks=lookbacks if lookbacks and len(lookbacks) > 1 else None, season=args.season, model=kind,
+        cell=args.cell, hidden=args.hidden, layers=args.layers, dropout=args.dropout, strategy=args.strategy,
+        quantiles=args.quantiles, transform=args.transform, diff=args.diff, scaler=args.scaler,
+        scaling=args.scaling, calendar=not args.no_calendar, ensemble=args.ensemble,
+        windows_per_epoch=args.windows_per_epoch, batch_size=args.batch_size, epochs=args.epochs, lr=args.lr,
+        minutes=args.minutes or None, patience=args.patience, seed=args.seed, threads=args.threads,
+        device=args.device, verbose=0 if args.quiet else 1)
     return 0
 
 

@@ -5,13 +5,19 @@ Accepted inputs (:func:`prepare`):
 * a 1-D array or list of numbers (one univariate series, integer time steps);
 * a pandas Series (its index is the time axis when it is a DatetimeIndex);
 * a pandas DataFrame with a DatetimeIndex or a ``time`` column, a ``target`` column, optional
-  ``covariates`` columns (past covariates: known up to the forecast origin only) and an optional
-  ``series_id`` column (a long table holding several series);
+  ``covariates`` columns (past covariates: known up to the forecast origin only),
+  ``future_covariates`` columns (known for the horizon too: their rows may extend past the
+  target's last value, with the target left empty there), ``static_covariates`` columns (one
+  value per series: numbers or categories) and an optional ``series_id`` column (a long table
+  holding several series);
 * a list of any of the above (several series, one model over all);
-* a CSV path (read with pandas, then treated as a DataFrame).
+* a CSV path (read with pandas, then treated as a DataFrame), or a Monash ``.tsf`` file
+  (:mod:`seqlab.forecast.tsf`).
 
 Every problem raises :class:`SeqlabError` with one line naming it: missing or empty file, unknown
-column, non-numeric value, NaN or inf, unparseable or duplicated timestamps.
+column, non-numeric value, NaN or inf, unparseable or duplicated timestamps, a series id with no
+values, a static covariate that varies within a series, a future covariate with a gap, and
+series of different frequencies in one panel.
 """
 
 from __future__ import annotations
@@ -38,17 +44,26 @@ def infer_freq(index: pd.Index) -> str | None:
 
 @dataclass
 class SeriesData:
-    """One series: ``target`` (T,), ``covariates`` (T, C) and an optional time index (T,)."""
+    """One series: ``target`` (T,), past ``covariates`` (T, C), an optional time index (T,),
+    known-future covariates ``future`` (T + E, Cf: E rows past the last target value), static
+    covariates ``static`` (column -> value) and the panel's frequency ``freq`` (a pandas alias)."""
 
     name: str
     target: np.ndarray
     covariates: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
     time: pd.Index | None = None
+    future: np.ndarray | None = None
+    static: dict[str, Any] = field(default_factory=dict)
+    freq: str | None = None
 
     def __post_init__(self) -> None:
         self.target = np.asarray(self.target, dtype=np.float64)
         if self.covariates.size == 0:
             self.covariates = np.zeros((len(self.target), 0))
+        if self.future is None or self.future.size == 0:
+            self.future = np.zeros((len(self.target), 0))
+        if self.freq is None and isinstance(self.time, pd.DatetimeIndex):
+            self.freq = infer_freq(self.time)
 
     def __len__(self) -> int:
         return len(self.target)
@@ -57,18 +72,32 @@ class SeriesData:
     def n_covariates(self) -> int:
         return self.covariates.shape[1]
 
+    @property
+    def n_future(self) -> int:
+        return self.future.shape[1]
+
+    @property
+    def known_ahead(self) -> int:
+        """Steps past the last target value for which the future covariates are given."""
+        return len(self.future) - len(self.target) if self.n_future else 10**9
+
     def head(self, n: int) -> "SeriesData":
-        """The first ``n`` steps (the history up to a forecast origin)."""
+        """The first ``n`` steps (the history up to a forecast origin). Known-future covariates
+        keep their rows after ``n``: they are known in advance by definition."""
         return SeriesData(self.name, self.target[:n], self.covariates[:n],
-                          None if self.time is None else self.time[:n])
+                          None if self.time is None else self.time[:n], self.future, dict(self.static), self.freq)
+
+    def all_time(self, extra: int) -> pd.Index | None:
+        """The time stamps of the series and the ``extra`` steps after it (None without dates)."""
+        if not isinstance(self.time, pd.DatetimeIndex) or self.freq is None or len(self.time) == 0:
+            return None
+        return pd.date_range(self.time[0], periods=len(self.time) + extra, freq=self.freq)
 
     def future_time(self, horizon: int) -> pd.Index:
         """Time stamps of the ``horizon`` steps after the end (integer steps when no frequency)."""
         t = self.time
-        if isinstance(t, pd.DatetimeIndex) and len(t) >= 3:
-            freq = infer_freq(t)
-            if freq is not None:
-                return pd.date_range(t[-1], periods=horizon + 1, freq=freq)[1:]
+        if isinstance(t, pd.DatetimeIndex) and len(t) >= 1 and self.freq is not None:
+            return pd.date_range(t[-1], periods=horizon + 1, freq=self.freq)[1:]
         start = len(self.target) if t is None or isinstance(t, pd.DatetimeIndex) else int(t[-1]) + 1
         return pd.RangeIndex(start, start + horizon)
 
@@ -120,23 +149,30 @@ def _parse_time(values: Any, column: str, where: str) -> pd.Index:
 
 
 def _from_frame(df: pd.DataFrame, target: str | None, time: str | None, covariates: Sequence[str],
-                series_id: str | None, where: str) -> list[SeriesData]:
+                series_id: str | None, where: str, future: Sequence[str] = (),
+                static: Sequence[str] = ()) -> list[SeriesData]:
     if df.shape[0] == 0 or df.shape[1] == 0:
         raise SeqlabError(f"{where}: the table is empty (no rows); pass a file with a header and values")
     cols = [str(c) for c in df.columns]
     df = df.set_axis(cols, axis=1)
     if target is None:
-        used = {time, series_id, *covariates}
+        used = {time, series_id, *covariates, *future, *static}
         numeric = [c for c in cols if c not in used and pd.api.types.is_numeric_dtype(df[c])]
         if len(numeric) != 1:
             raise SeqlabError(
                 f"{where}: target: could not guess the target column among {cols}; name it with --target COL"
             )
         target = numeric[0]
-    for role, name in [("target", target), ("time", time), ("series id", series_id)] + [
-            ("covariate", c) for c in covariates]:
+    roles = [("target", target), ("time", time), ("series id", series_id)] + [("covariate", c) for c in covariates] \
+        + [("future covariate", c) for c in future] + [("static covariate", c) for c in static]
+    for role, name in roles:
         if name is not None and name not in cols:
             raise SeqlabError(f"{where}: {role} column {name!r} not found; the columns are {cols}")
+    if series_id:
+        missing_id = df[series_id].isna().to_numpy()
+        if missing_id.any():
+            i = int(np.flatnonzero(missing_id)[0])
+            raise SeqlabError(f"{where}: series id column {series_id!r} is empty at row {i}; every row needs a series id")
     groups = [(str(k), g) for k, g in df.groupby(series_id, sort=False)] if series_id else [(target, df)]
     out = []
     for name, g in groups:
@@ -147,16 +183,79 @@ def _from_frame(df: pd.DataFrame, target: str | None, time: str | None, covariat
             idx = _parse_time(g.index, "index", gw)
         else:
             idx = None
-        y = _check_numeric(g[target].to_numpy(), target, gw)
-        X = (np.stack([_check_numeric(g[c].to_numpy(), c, gw) for c in covariates], 1)
-             if covariates else np.zeros((len(y), 0)))  # (T, C)
         if idx is not None and not idx.is_monotonic_increasing:
             order = np.argsort(idx.to_numpy(), kind="stable")
-            idx, y, X = idx[order], y[order], X[order]
+            idx, g = idx[order], g.iloc[order]
+        raw_y = pd.to_numeric(g[target], errors="coerce") if pd.api.types.is_numeric_dtype(g[target]) else g[target]
+        present = pd.Series(raw_y).notna().to_numpy()
+        if not present.any():
+            raise SeqlabError(f"{where}: series {name!r} has no values of {target!r}; drop its rows or fill them")
+        n = len(g)
+        if future:  # rows after the last target value carry the future covariates of the horizon
+            n = int(np.flatnonzero(present)[-1]) + 1
+        y = _check_numeric(g[target].to_numpy()[:n], target, gw)
+        X = (np.stack([_check_numeric(g[c].to_numpy()[:n], c, gw) for c in covariates], 1)
+             if covariates else np.zeros((n, 0)))  # (T, C)
+        F = np.zeros((n, 0))
+        if future:
+            F = np.stack([_check_future(g[c].to_numpy(), c, gw, n) for c in future], 1)  # (T + E, Cf)
+        st = {}
+        for c in static:
+            vals = pd.unique(g[c].dropna())
+            if len(vals) != 1:
+                shown = ", ".join(repr(v) for v in list(vals)[:3])
+                raise SeqlabError(f"{where}: static covariate {c!r} varies within series {name!r} ({shown}); a "
+                                  "static covariate takes one value per series" if len(vals) else
+                                  f"{where}: static covariate {c!r} is empty for series {name!r}; give it one value")
+            v = vals[0]
+            st[c] = float(v) if isinstance(v, (int, float, np.number)) and not isinstance(v, bool) else str(v)
+        if idx is not None:
+            idx = idx[:n]
         if isinstance(idx, pd.DatetimeIndex) and infer_freq(idx) is not None:
             idx = pd.DatetimeIndex(idx, freq="infer")
-        out.append(SeriesData(name, y, X, idx))
+        out.append(SeriesData(name, y, X, idx, F, st))
+    check_frequencies(out, where)
     return out
+
+
+def _check_future(values: Any, column: str, where: str, n: int) -> np.ndarray:
+    """A known-future covariate: numbers on every row, the rows past the last target value included."""
+    s = pd.Series(values)
+    num = pd.to_numeric(s, errors="coerce")
+    bad = num.isna().to_numpy()
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        when = "of the history" if i < n else f"of the horizon (step {i - n + 1} after the last target value)"
+        raise SeqlabError(f"{where}: future covariate {column!r} is missing at row {i} {when}; a known-future "
+                          "covariate needs a value at every step, the horizon included")
+    return num.to_numpy(dtype=np.float64)
+
+
+def check_frequencies(series: Sequence[SeriesData], where: str = "data") -> str | None:
+    """The one frequency of a panel of dated series (None without dates); SeqlabError for series
+    of different frequencies or a series whose dates do not follow the panel's frequency."""
+    freqs = {s.freq for s in series if isinstance(s.time, pd.DatetimeIndex) and s.freq is not None}
+    if len(freqs) > 1:
+        by = {}
+        for s in series:
+            if s.freq is not None:
+                by.setdefault(s.freq, s.name)
+        shown = ", ".join(f"{f} (series {n!r})" for f, n in list(by.items())[:3])
+        raise SeqlabError(f"{where}: the series have different frequencies: {shown}; forecast each frequency "
+                          "separately")
+    freq = next(iter(freqs), None)
+    for s in series:
+        if freq is None or not isinstance(s.time, pd.DatetimeIndex):
+            continue
+        if s.freq is None:
+            expect = pd.date_range(s.time[0], periods=len(s.time), freq=freq)
+            if len(s.time) > 1 and not expect.equals(pd.DatetimeIndex(s.time)):
+                raise SeqlabError(f"{where}: series {s.name!r} does not follow the panel's frequency {freq} (its "
+                                  "time steps are irregular or of another frequency); fix its dates")
+            s.freq = freq
+            if len(s.time):
+                s.time = pd.date_range(s.time[0], periods=len(s.time), freq=freq)
+    return freq
 
 
 def read_csv(path: str | os.PathLike) -> pd.DataFrame:
@@ -180,15 +279,24 @@ def read_csv(path: str | os.PathLike) -> pd.DataFrame:
 
 
 def prepare(data: Any, target: str | None = None, time: str | None = None,
-            covariates: Sequence[str] | None = None, series_id: str | None = None) -> list[SeriesData]:
+            covariates: Sequence[str] | None = None, series_id: str | None = None,
+            future_covariates: Sequence[str] | None = None,
+            static_covariates: Sequence[str] | None = None) -> list[SeriesData]:
     """Turn any accepted input (see the module docstring) into a list of validated series."""
     covariates = list(covariates or [])
+    extra = dict(future=list(future_covariates or []), static=list(static_covariates or []))
     if isinstance(data, SeriesData):
         return [data]
+    if isinstance(data, (str, os.PathLike)) and str(data).lower().endswith(".tsf"):
+        from .tsf import read_tsf
+
+        frame = read_tsf(data)
+        return _from_frame(frame.table, target or "value", time or "time", covariates, series_id or "series",
+                           f"data {str(data)!r}", **extra)
     if isinstance(data, (str, os.PathLike)):
-        return _from_frame(read_csv(data), target, time, covariates, series_id, f"data {str(data)!r}")
+        return _from_frame(read_csv(data), target, time, covariates, series_id, f"data {str(data)!r}", **extra)
     if isinstance(data, pd.DataFrame):
-        return _from_frame(data, target, time, covariates, series_id, "data")
+        return _from_frame(data, target, time, covariates, series_id, "data", **extra)
     if isinstance(data, pd.Series):
         if covariates or series_id:
             raise SeqlabError("data: a pandas Series holds one target only; pass a DataFrame for covariates or series ids")
@@ -198,9 +306,10 @@ def prepare(data: Any, target: str | None = None, time: str | None = None,
     if isinstance(data, (list, tuple)) and data and not np.isscalar(data[0]):
         out = []
         for i, item in enumerate(data):
-            for s in prepare(item, target, time, covariates, series_id):
+            for s in prepare(item, target, time, covariates, series_id, extra["future"], extra["static"]):
                 s.name = s.name if s.name not in {o.name for o in out} else f"{s.name}_{i}"
                 out.append(s)
+        check_frequencies(out)
         return out
     arr = np.asarray(data, dtype=object)
     if arr.ndim != 1 or arr.size == 0:
@@ -221,6 +330,15 @@ def check_lengths(series: list[SeriesData], need: int, what: str) -> None:
                 f"data: series {s.name!r} has {len(s)} values, fewer than the {need} needed ({what}); "
                 "use a smaller --lookback/--horizon or a longer series"
             )
-    ncov = {s.n_covariates for s in series}
-    if len(ncov) != 1:
-        raise SeqlabError(f"data: every series needs the same covariates, got counts {sorted(ncov)}")
+    check_same_covariates(series)
+
+
+def check_same_covariates(series: Sequence[SeriesData]) -> None:
+    """SeqlabError unless every series has the same numbers of past, future and static covariates."""
+    if not series:
+        raise SeqlabError("data: no series given")
+    for what, counts in (("past covariates", {s.n_covariates for s in series}),
+                         ("future covariates", {s.n_future for s in series}),
+                         ("static covariates", {len(s.static) for s in series})):
+        if len(counts) != 1:
+            raise SeqlabError(f"data: every series needs the same {what}, got counts {sorted(counts)}")

@@ -1,9 +1,22 @@
 """The user-facing estimator: ``Forecaster(config).fit(data).predict()``, save and load.
 
-A forecaster holds a small ensemble of :class:`ForecastNet` (one per seed), one
-:class:`TargetTransform` per series (log, difference, scaler; fitted on the data given to ``fit``),
-one covariate scaler per series, and the tail of each training series so that ``predict()``
-needs no data. ``predict(new_history)`` forecasts from new history without refitting anything.
+A forecaster is one global model over every series it is given (a panel), however short each
+is. It holds an ensemble of networks (one per seed and lookback), one :class:`TargetTransform`
+per series (log, difference, scaler; fitted on the data given to ``fit``), one scaler per series
+for its past and its known-future covariates, the encoding of the static covariates, and the
+tail of each training series so that ``predict()`` needs no data. ``predict(new_history)``
+forecasts from new history without refitting anything.
+
+Windows (:func:`seqlab.forecast.windows.padded_windows`) hold at most ``lookback`` steps and at
+least one: a series shorter than the lookback gives right-padded windows whose lengths the
+recurrent layers take, and the steps of a target past the end of a short series are masked out
+of the loss, so a series needs only two values (one input, one target) to train on. With
+``scaling='window'`` each window is made relative to its own level (the mean of its last
+``season`` values, or its last value), so series of very different magnitudes train together;
+``'series'`` keeps the per-series scaler alone. Each input step carries the transformed target,
+the past covariates, the known-future covariates, the calendar features of its date and the
+static covariates; the decoder features of each forecast step are its known-future covariates
+and calendar features.
 """
 
 from __future__ import annotations
@@ -19,19 +32,23 @@ from ..errors import SeqlabError, check_positive_int
 from ..train import TrainConfig
 from ..utils import seed_everything, thread_policy
 from .checkpoints import RunCheckpoint, fingerprint, training_settings
-from .data import SeriesData, check_lengths, infer_freq, prepare
-from .model import CELLS, STRATEGIES, ForecastNet, NetConfig, rollout
+from .data import SeriesData, check_same_covariates, infer_freq, prepare
+from .features import StaticEncoder, base_freq, calendar_features, calendar_periods
+from .model import CELLS, KINDS, STRATEGIES, NetConfig, make_net, rollout
 from .scalers import SCALERS, Scaler, TargetTransform
 from .task import fit_net, training
-from .windows import make_windows, split_train_val
+from .windows import padded_windows, window_level
 
 KIND = "forecaster"
 TRANSFORMS = ("auto", "log", "none")
 DIFFS = ("auto", "none", "first", "seasonal")
+SCALINGS = ("auto", "window", "series")
 TRAIN_FIELDS = tuple(f.name for f in fields(TrainConfig))
 # training settings that files written before the one training engine kept in "forecast"
 _OLD_TRAIN = {"epochs": "epochs", "lr": "lr", "patience": "patience", "clip": "clipnorm", "seed": "seed"}
 _SEASONS = {"MS": 12, "M": 12, "ME": 12, "QS": 4, "Q": 4, "QE": 4, "W": 52, "D": 7, "B": 5, "h": 24, "H": 24}
+# the calendar position of a date in its season, where the season is the calendar's
+_PHASE = {12: ("MS", "M", "ME"), 4: ("QS", "Q", "QE"), 7: ("D",), 24: ("h", "H")}
 
 
 @dataclass
@@ -50,11 +67,16 @@ class ForecastConfig:
     strategy: str = "direct"
     quantiles: list[float] = field(default_factory=lambda: [0.1, 0.5, 0.9])
     transform: str = "auto"  # 'log' when every value is positive
-    diff: str = "auto"  # 'seasonal' when season > 1, else 'first'
+    diff: str = "auto"  # see resolve()
     scaler: str = "standard"
     batch_size: int = 32  # training windows per batch (per process under torchrun)
     val_steps: int | None = None  # steps at the end of the training part for early stopping; default horizon
-    ensemble: int = 3  # networks, seeded seed, seed + 1, ...; their quantiles are averaged
+    ensemble: int = 3  # networks per lookback, seeded seed, seed + 1, ...; their quantiles are averaged
+    model: str = "rnn"  # 'rnn' or 'hybrid' (ES-RNN style)
+    lookbacks: list[int] | None = None  # an ensemble over these lookbacks too (default: [lookback])
+    scaling: str = "auto"  # 'window': each window relative to its level; 'series': the series scaler only
+    calendar: bool = True  # calendar features from the dates (month, quarter, weekday, ...)
+    windows_per_epoch: int | None = None  # at most this many training windows drawn per epoch
 
     def validate(self) -> None:
         def pos_int(name: str, v: Any, allow_none: bool = False) -> None:
@@ -66,11 +88,18 @@ class ForecastConfig:
             pos_int(name, getattr(self, name))
         pos_int("lookback", self.lookback, True)
         pos_int("season", self.season, True)
+        pos_int("windows_per_epoch", self.windows_per_epoch, True)
+        if self.lookbacks is not None:
+            if not self.lookbacks:
+                raise SeqlabError("lookbacks: expected at least one lookback")
+            for v in self.lookbacks:
+                pos_int("lookbacks", v)
         if self.val_steps is not None and (not isinstance(self.val_steps, int) or self.val_steps < 0):
             raise SeqlabError(f"val_steps: expected an integer >= 0, got {self.val_steps!r}")
         for name, v, allowed in [("cell", self.cell, tuple(CELLS)), ("strategy", self.strategy, STRATEGIES),
                                  ("transform", self.transform, TRANSFORMS), ("diff", self.diff, DIFFS),
-                                 ("scaler", self.scaler, SCALERS)]:
+                                 ("scaler", self.scaler, SCALERS), ("model", self.model, KINDS),
+                                 ("scaling", self.scaling, SCALINGS)]:
             if v not in allowed:
                 raise SeqlabError(f"{name}: expected one of {', '.join(allowed)}, got {v!r}")
         q = list(self.quantiles)
@@ -78,18 +107,27 @@ class ForecastConfig:
             raise SeqlabError(f"quantiles: expected distinct numbers strictly between 0 and 1, got {q!r}")
         if not 0 <= self.dropout < 1:
             raise SeqlabError(f"dropout: expected a number in [0, 1), got {self.dropout!r}")
+        if self.model == "hybrid" and self.strategy == "recursive":
+            raise SeqlabError("strategy: the hybrid model forecasts the whole horizon at once; use strategy 'direct'")
 
 
 def infer_season(series: Sequence[SeriesData]) -> int:
-    """Season length from the first series' time frequency (monthly 12, quarterly 4, daily 7,
-    hourly 24, weekly 52), else 1."""
-    t = series[0].time
-    if isinstance(t, pd.DatetimeIndex):
-        freq = infer_freq(t)
+    """Season length from the series' time frequency (monthly 12, quarterly 4, daily 7, hourly
+    24, weekly 52), else 1."""
+    for s in series:
+        freq = s.freq or (infer_freq(s.time) if isinstance(s.time, pd.DatetimeIndex) else None)
         if freq:
-            base = freq.split("-")[0].lstrip("0123456789")
-            return _SEASONS.get(base, 1)
+            return _SEASONS.get(base_freq(freq), 1)
     return 1
+
+
+def _phase0(s: SeriesData, m: int) -> int:
+    """Position of the series' first step in its season: its calendar position where the season
+    is the calendar's (month of the year for monthly data and season 12), else 0."""
+    if m > 1 and isinstance(s.time, pd.DatetimeIndex) and len(s.time) and base_freq(s.freq) in _PHASE.get(m, ()):
+        t = s.time[0]
+        return int({12: t.month - 1, 4: t.quarter - 1, 7: t.day_of_week, 24: t.hour}[m]) % m
+    return 0
 
 
 class Forecaster:
@@ -117,11 +155,20 @@ class Forecaster:
         if 0.5 not in self.config.quantiles:
             self.config.quantiles = sorted(self.config.quantiles + [0.5])
         self.config.validate()
-        self.nets: list[ForecastNet] = []
+        self.nets: list[torch.nn.Module] = []
+        self.member_lookbacks: list[int] = []
         self.transforms: dict[str, TargetTransform] = {}
         self.cov_scalers: dict[str, Scaler] = {}
+        self.fut_scalers: dict[str, Scaler] = {}
+        self.static = StaticEncoder()
+        self.series_index: dict[str, int] = {}
+        self.phase0: dict[str, int] = {}
         self.tails: dict[str, SeriesData] = {}
-        self.history: list[dict] = []
+        self.freq: str | None = None
+        self.n_calendar = 0
+        self.conformal: list[float] | None = None  # per-step widening of the outer interval (conformal)
+        self.history: list = []
+        self.notes: list[str] = []  # per-series notes of the last fit (too short for something)
 
     # -- settings resolved from data ---------------------------------------------------------
     @property
@@ -130,21 +177,35 @@ class Forecaster:
         return self.config.quantiles.index(0.5)
 
     def resolve(self, series: Sequence[SeriesData]) -> ForecastConfig:
-        """The config with every ``None``/'auto' setting replaced by its value for ``series``."""
+        """The config with every ``None``/'auto' setting replaced by its value for ``series``:
+        season from the frequency; lookback one season (twice the horizon, at least 8, when not
+        seasonal); transform log when every value is positive; scaling 'window' (the hybrid
+        levels inside the network, and the 'series' scaling of files from before panels keeps
+        its differencing); diff 'none' with window scaling or the hybrid, else seasonal when the
+        season is > 1 and first otherwise; validation steps one horizon."""
         c = ForecastConfig(**asdict(self.config))
         if c.season is None:
             c.season = infer_season(series)
         if c.lookback is None:
-            c.lookback = c.season if c.season > 1 else max(2 * c.horizon, 8)
+            c.lookback = c.lookbacks[0] if c.lookbacks else (c.season if c.season > 1 else max(2 * c.horizon, 8))
+        if c.lookbacks is None:
+            c.lookbacks = [c.lookback]
         if c.transform == "auto":
             c.transform = "log" if all(np.all(s.target > 0) for s in series) else "none"
+        if c.scaling == "auto":
+            c.scaling = "window"
         if c.diff == "auto":
-            c.diff = "seasonal" if c.season > 1 else "first"
+            if c.model == "hybrid" or c.scaling == "window":
+                c.diff = "none"
+            else:
+                c.diff = "seasonal" if c.season > 1 else "first"
+        if c.model == "hybrid" and c.diff != "none":
+            raise SeqlabError("diff: the hybrid model smooths the level and the seasonality itself; use diff 'none'")
         if c.val_steps is None:
             c.val_steps = c.horizon
-        if c.strategy == "recursive" and series[0].n_covariates:
+        if c.strategy == "recursive" and series and series[0].n_covariates:
             raise SeqlabError("strategy: 'recursive' feeds predictions back and cannot predict past covariates; "
-                              "use strategy 'direct' with covariates")
+                              "use strategy 'direct' with covariates, or give them as --future-covariates")
         return c
 
     @property
@@ -153,89 +214,179 @@ class Forecaster:
         return {"none": 0, "first": 1, "seasonal": c.season}[c.diff]
 
     def min_length(self, config: ForecastConfig | None = None) -> int:
-        """Fewest values a series needs for ``fit``: difference lag + lookback + output steps +
-        validation steps."""
+        """Fewest values a series needs to give a training window: the difference lag, one
+        input and one target step."""
         c = config or self.config
-        lag = {"none": 0, "first": 1, "seasonal": c.season}[c.diff]
-        out = c.horizon if c.strategy == "direct" else 1
-        return lag + c.lookback + out + c.val_steps
+        lag = {"none": 0, "first": 1, "seasonal": c.season or 1}[c.diff]
+        return lag + 2
+
+    @property
+    def out_steps(self) -> int:
+        return self.config.horizon if self.config.strategy == "direct" else 1
 
     # -- fit ----------------------------------------------------------------------------------
     def fit(self, data: Any, target: str | None = None, time: str | None = None,
             covariates: Sequence[str] | None = None, series_id: str | None = None,
-            checkpoint: RunCheckpoint | None = None) -> "Forecaster":
+            checkpoint: RunCheckpoint | None = None, future_covariates: Sequence[str] | None = None,
+            static_covariates: Sequence[str] | None = None) -> "Forecaster":
         """Fit on every value of ``data`` (any input :func:`seqlab.forecast.data.prepare` takes).
 
-        With ``train.checkpoint`` set (or a ``checkpoint`` shared by several fits, as ``seqlab
-        forecast`` does), every network checkpoints into that file and ``train.resume`` continues
-        an interrupted fit (see :mod:`seqlab.forecast.checkpoints`); remove the file with
-        :func:`seqlab.train.checkpoint.discard` once the forecaster is saved."""
-        series = prepare(data, target, time, covariates, series_id)
-        if not series:
-            raise SeqlabError("data: no series given")
+        A series too short to give a training window is noted in ``notes`` and still forecast
+        by the global model; the fit fails only when no series gives one. With
+        ``train.checkpoint`` set (or a ``checkpoint`` shared by several fits, as ``seqlab
+        forecast`` does), every network checkpoints into that file and ``train.resume``
+        continues an interrupted fit (see :mod:`seqlab.forecast.checkpoints`); remove the file
+        with :func:`seqlab.train.checkpoint.discard` once the forecaster is saved."""
+        series = prepare(data, target, time, covariates, series_id, future_covariates, static_covariates)
+        check_same_covariates(series)
         self.config = self.resolve(series)
         c = self.config
-        check_lengths(series, self.min_length(), f"{self.lag} for differencing + lookback {c.lookback} + "
-                      f"horizon {c.horizon if c.strategy == 'direct' else 1} + {c.val_steps} validation steps")
-        out_steps = c.horizon if c.strategy == "direct" else 1
-        self.transforms, self.cov_scalers, self.tails = {}, {}, {}
-        Xs, Ys, Xvs, Yvs = [], [], [], []
+        self._fit_state(series)
+        members = []
+        for L in c.lookbacks:
+            parts = [self._train_windows(s, L) for s in series if s.name in self.transforms]
+            train = _concat([p[0] for p in parts if p is not None])
+            val = _concat([p[1] for p in parts if p is not None])
+            members.append((L, train, val))
+        if members[0][1] is None or len(members[0][1][1]) == 0:
+            raise SeqlabError(
+                f"data: no series is long enough to train on (each needs {self.min_length()} values: "
+                f"{self.lag} for differencing, one input and one target step); give longer series")
         for s in series:
-            tt = TargetTransform(c.transform == "log", self.lag).fit(s.target, c.scaler)
-            self.transforms[s.name] = tt
-            values = self._inputs(s, tt, fit_cov=True)  # (T - lag, 1 + C)
-            X, Y = make_windows(values, values[:, 0], c.lookback, out_steps)
-            X, Y, Xv, Yv = split_train_val(X, Y, len(values), c.lookback, c.val_steps)
-            Xs.append(X), Ys.append(Y), Xvs.append(Xv), Yvs.append(Yv)
-            self.tails[s.name] = s.head(len(s))
-        X, Y = np.concatenate(Xs), np.concatenate(Ys)
-        Xv, Yv = np.concatenate(Xvs), np.concatenate(Yvs)
-        if len(X) == 0:
-            raise SeqlabError("data: no training windows remain after the validation slice; use a longer series "
-                              "or smaller --lookback/--horizon")
-        net_cfg = NetConfig(c.cell, X.shape[2], c.hidden, c.layers, c.dropout, out_steps, len(c.quantiles))
-        self.nets, self.history = [], []
+            n = len(s) - self.lag
+            if s.name in self.transforms and n < 2:
+                self.notes.append(f"series {s.name!r}: {len(s)} value(s), too few to train on; forecast by the "
+                                  "model trained on the others")
+        x0 = members[0][1][0]
+        net_cfg = NetConfig(c.cell, x0[0].shape[2], c.hidden, c.layers, c.dropout, self.out_steps,
+                            len(c.quantiles), x0[2].shape[2], c.model, c.season, max(1, len(self.series_index)))
+        self.nets, self.history, self.member_lookbacks = [], [], []
         t = self.train_config
         if checkpoint is None and t.checkpoint:
             checkpoint = RunCheckpoint(t.checkpoint, t.resume)
         with thread_policy(t.threads):
-            self._train(net_cfg, X, Y, Xv, Yv, checkpoint)
+            self._train(net_cfg, members, checkpoint)
         return self
 
-    def _train(self, net_cfg: NetConfig, X: np.ndarray, Y: np.ndarray, Xv: np.ndarray, Yv: np.ndarray,
-               checkpoint: RunCheckpoint | None) -> None:
+    def _fit_state(self, series: Sequence[SeriesData]) -> None:
+        """Per-series transforms and scalers, the static encoder, series indices, the tails."""
+        c = self.config
+        self.transforms, self.cov_scalers, self.fut_scalers, self.tails = {}, {}, {}, {}
+        self.series_index, self.phase0, self.notes = {}, {}, []
+        self.freq = next((s.freq for s in series if s.freq), None)
+        self.n_calendar = 2 * len(calendar_periods(self.freq)) if c.calendar else 0
+        for s in series:
+            if len(s) <= self.lag:
+                self.notes.append(f"series {s.name!r}: {len(s)} value(s), too few to difference at lag {self.lag}; "
+                                  "left out")
+                continue
+            self.transforms[s.name] = TargetTransform(c.transform == "log", self.lag).fit(s.target, c.scaler)
+            if s.n_covariates:
+                self.cov_scalers[s.name] = Scaler(c.scaler).fit(s.covariates)
+            if s.n_future:
+                self.fut_scalers[s.name] = Scaler(c.scaler).fit(s.future[: len(s)])
+            self.series_index[s.name] = len(self.series_index)
+            self.phase0[s.name] = _phase0(s, c.season)
+            self.tails[s.name] = s.head(len(s))
+        self.static = StaticEncoder().fit([s.static for s in series])
+
+    def _features(self, s: SeriesData, key: str, extra: int) -> tuple[np.ndarray, np.ndarray]:
+        """A series' input rows enc (n + extra, F) and decoder rows dec (n + extra, Cd), from its
+        first transformed step (``n = len(s) - lag``): enc holds the transformed target (NaN past
+        the data), the past covariates (zeros past the data), the known-future covariates, the
+        calendar features and the static covariates; dec the known-future and calendar ones."""
+        tt = self.transforms[key]
+        lag, T = tt.lag, len(s)
+        n = T - lag
+        N = n + extra
+        v = np.full(N, np.nan)
+        v[:n] = tt.transform(s.target)
+        cols = [v[:, None]]
+        if s.n_covariates:
+            cov = np.zeros((N, s.n_covariates))
+            cov[:n] = self.cov_scalers[key].transform(s.covariates)[lag:]
+            cols.append(cov)
+        dec_cols = []
+        if s.n_future:
+            fut = np.zeros((N, s.n_future))
+            rows = self.fut_scalers[key].transform(s.future)[lag: lag + N]
+            fut[: len(rows)] = rows
+            cols.append(fut)
+            dec_cols.append(fut)
+        if self.n_calendar:
+            times = s.all_time(extra)
+            cal = calendar_features(times, self.freq)[lag:] if times is not None else np.zeros((N, self.n_calendar))
+            if cal.shape[1] != self.n_calendar:
+                cal = np.zeros((N, self.n_calendar))
+            cols.append(cal)
+            dec_cols.append(cal)
+        if self.static.size:
+            cols.append(np.broadcast_to(self.static.transform(s.static), (N, self.static.size)))
+        dec = np.concatenate(dec_cols, 1) if dec_cols else np.zeros((N, 0))
+        return np.concatenate(cols, 1), dec
+
+    def _window_inputs(self, s: SeriesData, key: str, L: int, origins: np.ndarray, extra: int):
+        """The network inputs of the windows of ``s`` at ``origins`` (in transformed steps), the
+        targets Y (N, S) and the level added back to the outputs (N,)."""
+        c = self.config
+        enc, dec = self._features(s, key, extra)
+        n = len(s) - self.transforms[key].lag
+        X, lengths, Y, D = padded_windows(enc, enc[:n, 0], origins, L, self.out_steps, dec=dec)
+        level = np.zeros(len(origins))
+        if c.model == "rnn" and c.scaling == "window":
+            level = window_level(X[:, :, 0], lengths, c.season)
+            valid = np.arange(L)[None, :] < lengths[:, None]
+            X[:, :, 0] = np.where(valid, X[:, :, 0] - level[:, None], 0.0)
+            Y = Y - level[:, None]
+        inputs = [X, lengths, D]
+        if c.model == "hybrid":
+            idx = np.full(len(origins), self.series_index.get(key, -1) if key in self.series_index else -1)
+            phase = (self.phase0.get(key, 0) + self.transforms[key].lag + origins - lengths) % max(1, c.season)
+            inputs += [idx, phase]
+        return inputs, Y, level
+
+    def _train_windows(self, s: SeriesData, L: int):
+        """(training, validation) windows of one series: each a (inputs, Y) pair, or None."""
+        c = self.config
+        n = len(s) - self.lag
+        if n < 2:
+            return None
+        origins = np.arange(1, n)
+        inputs, Y, _ = self._window_inputs(s, s.name, L, origins, self.out_steps)
+        last = np.minimum(origins + self.out_steps, n) - 1  # each window's last known target
+        has_val = c.val_steps > 0 and n - c.val_steps >= self.out_steps + 1
+        is_val = last >= n - c.val_steps if has_val else np.zeros(len(origins), bool)
+        return ([a[~is_val] for a in inputs], Y[~is_val]), ([a[is_val] for a in inputs], Y[is_val])
+
+    def _train(self, net_cfg: NetConfig, members: list, checkpoint: RunCheckpoint | None) -> None:
         """Train the ensemble one network after the other (the thread policy is already applied)."""
         c, t = self.config, self.train_config
         fit = 0
         if checkpoint is not None:
             settings = {"config": asdict(c), "net": asdict(net_cfg), "train": training_settings(t)}
-            fit = checkpoint.begin_fit(fingerprint(settings, X, Y, Xv, Yv))
-        for k in range(c.ensemble):
-            seed = None if t.seed is None else t.seed + k
-            seed_everything(seed)
-            net = ForecastNet(net_cfg)
-            key = RunCheckpoint.key(fit, k)
-            hist = None if checkpoint is None else checkpoint.finished(key, net)
-            if hist is None:
-                cfg = replace(t, seed=seed, threads=None, checkpoint=None, resume=False)
-                if checkpoint is not None:
-                    cfg = checkpoint.config(key, cfg)
-                desc = f"train {k + 1}/{c.ensemble}" if c.ensemble > 1 else "train"
-                hist = fit_net(net, X, Y, Xv, Yv, c.quantiles, cfg, c.batch_size, desc, checkpoint, key)
-                if checkpoint is not None:
-                    checkpoint.record(key, net, hist)
-            self.history.append(hist)
-            self.nets.append(net.cpu().eval())
-
-    def _inputs(self, s: SeriesData, tt: TargetTransform, fit_cov: bool = False) -> np.ndarray:
-        """Network inputs of a series: transformed target and scaled covariates, (T - lag, 1 + C)."""
-        u = tt.transform(s.target)[:, None]  # (T - lag, 1)
-        if not s.n_covariates:
-            return u
-        if fit_cov:
-            self.cov_scalers[s.name] = Scaler(self.config.scaler).fit(s.covariates)
-        cov = self.cov_scalers[s.name].transform(s.covariates)[tt.lag:]  # (T - lag, C)
-        return np.concatenate([u, cov], 1)
+            arrays = [a for _, tr, va in members for a in (*tr[0], tr[1], *va[0], va[1])]
+            fit = checkpoint.begin_fit(fingerprint(settings, *arrays))
+        total = len(members) * c.ensemble
+        for j, (L, (X, Y), (Xv, Yv)) in enumerate(members):
+            for k in range(c.ensemble):
+                i = j * c.ensemble + k
+                seed = None if t.seed is None else t.seed + i
+                seed_everything(seed)
+                net = make_net(net_cfg)
+                key = RunCheckpoint.key(fit, i)
+                hist = None if checkpoint is None else checkpoint.finished(key, net)
+                if hist is None:
+                    cfg = replace(t, seed=seed, threads=None, checkpoint=None, resume=False)
+                    if checkpoint is not None:
+                        cfg = checkpoint.config(key, cfg)
+                    desc = f"train {i + 1}/{total}" if total > 1 else "train"
+                    hist = fit_net(net, tuple(X), Y, tuple(Xv), Yv, c.quantiles, cfg, c.batch_size, desc,
+                                   checkpoint, key, windows_per_epoch=c.windows_per_epoch)
+                    if checkpoint is not None:
+                        checkpoint.record(key, net, hist)
+                self.history.append(hist)
+                self.nets.append(net.cpu().eval())
+                self.member_lookbacks.append(L)
 
     # -- predict ------------------------------------------------------------------------------
     def _check_fitted(self) -> None:
@@ -248,42 +399,94 @@ class Forecaster:
         if len(self.transforms) == 1:
             return next(iter(self.transforms))
         raise SeqlabError(f"data: series {name!r} was not seen in training; this forecaster knows "
-                          f"{sorted(self.transforms)}")
+                          f"{sorted(self.transforms)[:5]}{' ...' if len(self.transforms) > 5 else ''}")
 
-    def predict_array(self, series: Sequence[SeriesData]) -> np.ndarray:
-        """Quantile forecasts (S, horizon, Q) for the ``horizon`` steps after each history."""
+    def check_history(self, series: Sequence[SeriesData]) -> None:
+        """SeqlabError unless every series can be forecast: enough values to difference, the
+        covariates of training, future covariates known for the whole horizon."""
+        c = self.config
+        if not series:
+            raise SeqlabError("data: no series given")
+        net = self.nets[0].cfg
+        nfut = self._n_future()
+        ncov = net.input_size - 1 - self.n_calendar - self.static.size - nfut
+        if series[0].n_covariates != ncov or series[0].n_future != nfut:
+            raise SeqlabError(f"data: this forecaster was trained with {ncov} past and {nfut} future covariate(s), "
+                              f"got {series[0].n_covariates} and {series[0].n_future}")
+        for s in series:
+            if len(s) < self.lag + 1:
+                raise SeqlabError(f"data: series {s.name!r} has {len(s)} values, fewer than the {self.lag + 1} needed "
+                                  f"({self.lag} for differencing + at least one input)")
+            if s.n_future and s.known_ahead < c.horizon:
+                raise SeqlabError(
+                    f"data: the future covariates of series {s.name!r} are known for {max(0, s.known_ahead)} of the "
+                    f"{c.horizon} steps after its last value; give them for the whole horizon")
+
+    def _n_future(self) -> int:
+        return len(next(iter(self.fut_scalers.values())).shift) if self.fut_scalers else 0
+
+    def predict_array(self, series: Sequence[SeriesData], calibrated: bool = True) -> np.ndarray:
+        """Quantile forecasts (S, horizon, Q) for the ``horizon`` steps after each history, all
+        series of the call in one batch per network. With ``calibrated`` and a conformal
+        calibration (:meth:`calibrate`), the outer interval is the calibrated one."""
         self._check_fitted()
         c = self.config
-        need = self.lag + c.lookback
-        check_lengths(series, need, f"{self.lag} for differencing + lookback {c.lookback}")
-        ncov = self.nets[0].cfg.input_size - 1
-        if series[0].n_covariates != ncov:
-            raise SeqlabError(f"data: this forecaster was trained with {ncov} covariate(s), got {series[0].n_covariates}")
+        series = list(series)
+        self.check_history(series)
         keys = [self._transform_for(s.name) for s in series]
-        X = np.stack([self._inputs_known(s, k)[-c.lookback:] for s, k in zip(series, keys)])  # (S, L, F)
-        x = torch.as_tensor(X, dtype=torch.float32)
+        H, Q = c.horizon, len(c.quantiles)
+        total = np.zeros((len(series), H, Q))
         with torch.no_grad(), thread_policy(self.train_config.threads):
-            outs = [rollout(n, x, c.horizon, self.mid) if c.strategy == "recursive" else n(x) for n in self.nets]
-        u = np.sort(torch.stack(outs).mean(0).double().numpy(), axis=-1)  # (S, H, Q), quantiles kept in order
-        return np.stack([self.transforms[k].inverse(u[i], s.target, self.mid)
+            for L, net in zip(self.member_lookbacks, self.nets):
+                parts = [self._window_inputs(s, k, L, np.array([len(s) - self.lag]), H)
+                         for s, k in zip(series, keys)]
+                inputs = [np.concatenate([p[0][i] for p in parts]) for i in range(len(parts[0][0]))]
+                level = np.concatenate([p[2] for p in parts])  # (S,)
+                t = [torch.as_tensor(a, dtype=torch.float32 if a.dtype.kind == "f" else torch.long) for a in inputs]
+                if c.strategy == "recursive":
+                    ahead, dec = [], []
+                    for s, k in zip(series, keys):
+                        enc, d = self._features(s, k, H)
+                        n = len(s) - self.lag
+                        ahead.append(np.nan_to_num(enc[n:n + H]))
+                        dec.append(d[n:n + H])
+                    span = c.season if c.scaling == "window" else None
+                    x = t[0].clone()
+                    if span:  # rollout recomputes each window's level as it moves: give it the values
+                        valid = torch.arange(x.shape[1]).unsqueeze(0) < t[1].unsqueeze(1)
+                        lv = torch.as_tensor(level, dtype=torch.float32).unsqueeze(1)
+                        x[:, :, 0] = torch.where(valid, x[:, :, 0] + lv, x[:, :, 0])
+                    out = rollout(net, x, H, self.mid, t[1], torch.as_tensor(np.stack(ahead), dtype=torch.float32),
+                                  torch.as_tensor(np.stack(dec), dtype=torch.float32), span)
+                    total += out.double().numpy()
+                else:
+                    total += net(*t).double().numpy() + level[:, None, None]
+        u = np.sort(total / len(self.nets), axis=-1)  # (S, H, Q), quantiles kept in order
+        pred = np.stack([self.transforms[k].inverse(u[i], s.target, self.mid)
                          for i, (s, k) in enumerate(zip(series, keys))])  # (S, H, Q)
+        if calibrated and self.conformal is not None and Q > 1:
+            from .conformal import widen
 
-    def _inputs_known(self, s: SeriesData, key: str) -> np.ndarray:
-        tt = self.transforms[key]
-        u = tt.transform(s.target)[:, None]  # (T - lag, 1)
-        if not s.n_covariates:
-            return u
-        cov = self.cov_scalers[key].transform(s.covariates)[tt.lag:]  # (T - lag, C)
-        return np.concatenate([u, cov], 1)
+            pred = widen(pred, np.asarray(self.conformal), self.mid)
+        return pred
+
+    def calibrate(self, q: Sequence[float] | None) -> "Forecaster":
+        """Widen (or narrow) the outer interval of every later forecast by ``q[h]`` times its
+        width at step h (split conformal, :mod:`seqlab.forecast.conformal`); None: raw quantiles."""
+        self.conformal = None if q is None else [float(x) for x in q]
+        return self
 
     def predict(self, data: Any = None, target: str | None = None, time: str | None = None,
-                covariates: Sequence[str] | None = None, series_id: str | None = None) -> pd.DataFrame:
+                covariates: Sequence[str] | None = None, series_id: str | None = None,
+                future_covariates: Sequence[str] | None = None,
+                static_covariates: Sequence[str] | None = None) -> pd.DataFrame:
         """Forecast the ``horizon`` steps after the end of ``data`` (default: the training data).
 
         Returns a long table: columns ``series``, ``time``, ``forecast`` (the median) and one
         ``q<level>`` column per quantile (``q0.1``, ``q0.5``, ``q0.9``)."""
         self._check_fitted()
-        series = list(self.tails.values()) if data is None else prepare(data, target, time, covariates, series_id)
+        series = list(self.tails.values()) if data is None else prepare(
+            data, target, time, covariates, series_id, future_covariates, static_covariates)
         return self.to_frame(series, self.predict_array(series))
 
     def to_frame(self, series: Sequence[SeriesData], pred: np.ndarray) -> pd.DataFrame:
@@ -308,21 +511,27 @@ class Forecaster:
             for name, t in net.state_dict().items():
                 tensors[f"member{k}.{name}"] = t
         series_meta = []
+        keep_n = self.lag + max(self.member_lookbacks)
         for i, (name, s) in enumerate(self.tails.items()):
-            keep = min(len(s), self.lag + self.config.lookback)
-            tail = s.head(len(s))
-            tensors[f"tail{i}.target"] = torch.as_tensor(tail.target[-keep:].copy())
-            tensors[f"tail{i}.covariates"] = torch.as_tensor(tail.covariates[-keep:].copy())
+            keep = min(len(s), keep_n)
+            tensors[f"tail{i}.target"] = torch.as_tensor(s.target[-keep:].copy())
+            tensors[f"tail{i}.covariates"] = torch.as_tensor(s.covariates[-keep:].copy())
+            if s.n_future:
+                tensors[f"tail{i}.future"] = torch.as_tensor(s.future[len(s) - keep:].copy())
             t = s.time
             series_meta.append({
                 "name": name, "transform": self.transforms[name].to_dict(),
                 "cov_scaler": asdict(self.cov_scalers[name]) if name in self.cov_scalers else None,
-                "time_end": None if t is None else str(t[-1]),
-                "freq": (t.freqstr if isinstance(t, pd.DatetimeIndex) and t.freqstr else None),
+                "fut_scaler": asdict(self.fut_scalers[name]) if name in self.fut_scalers else None,
+                "static": s.static, "index": self.series_index[name], "phase0": self.phase0[name],
+                "time_end": None if t is None or len(t) == 0 else str(t[-1]),
+                "freq": s.freq if isinstance(t, pd.DatetimeIndex) else None,
                 "datetime": isinstance(t, pd.DatetimeIndex),
             })
         cfg = {"forecast": asdict(self.config), "train": training_settings(self.train_config),
-               "net": asdict(self.nets[0].cfg), "series": series_meta}
+               "net": asdict(self.nets[0].cfg), "series": series_meta, "lookbacks": self.member_lookbacks,
+               "static_encoder": self.static.to_dict(), "freq": self.freq, "n_calendar": self.n_calendar,
+               "conformal": self.conformal}
         save_file(path, KIND, cfg, tensors)
 
     @classmethod
@@ -336,20 +545,29 @@ class Forecaster:
             self = cls(*_configs(cfg))
             net_cfg = NetConfig(**cfg["net"])
             k = 0
-            while f"member{k}.head.weight" in tensors:
-                net = ForecastNet(net_cfg)
+            while any(n.startswith(f"member{k}.") for n in tensors):
+                net = make_net(net_cfg)
                 prefix = f"member{k}."
                 net.load_state_dict({n[len(prefix):]: t for n, t in tensors.items() if n.startswith(prefix)})
                 net.eval()
                 self.nets.append(net)
                 k += 1
+            self.member_lookbacks = [int(x) for x in cfg.get("lookbacks", [self.config.lookback] * len(self.nets))]
+            self.static = StaticEncoder.from_dict(cfg["static_encoder"]) if "static_encoder" in cfg else StaticEncoder()
+            self.freq, self.n_calendar = cfg.get("freq"), int(cfg.get("n_calendar", 0))
+            self.conformal = cfg.get("conformal")
             for i, m in enumerate(cfg["series"]):
                 name = m["name"]
                 self.transforms[name] = TargetTransform.from_dict(m["transform"])
                 if m["cov_scaler"]:
                     self.cov_scalers[name] = Scaler(**m["cov_scaler"])
+                if m.get("fut_scaler"):
+                    self.fut_scalers[name] = Scaler(**m["fut_scaler"])
+                self.series_index[name] = int(m.get("index", i))
+                self.phase0[name] = int(m.get("phase0", 0))
                 y = tensors[f"tail{i}.target"].double().numpy()
                 cov = tensors[f"tail{i}.covariates"].double().numpy().reshape(len(y), -1)  # (T, C)
+                fut = tensors[f"tail{i}.future"].double().numpy() if f"tail{i}.future" in tensors else None
                 time = None
                 if m["time_end"] is not None and m["datetime"]:
                     time = pd.date_range(end=pd.Timestamp(m["time_end"]), periods=len(y), freq=m["freq"]) \
@@ -357,7 +575,8 @@ class Forecaster:
                 elif m["time_end"] is not None:
                     end = float(m["time_end"])
                     time = pd.Index(np.arange(end - len(y) + 1, end + 1)) if end.is_integer() else None
-                self.tails[name] = SeriesData(name, y, cov, time)
+                self.tails[name] = SeriesData(name, y, cov, time, fut, dict(m.get("static") or {}),
+                                              m["freq"] if m["datetime"] else None)
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:
             raise ModelFileError(f"model file {str(path)!r} is not a valid seqlab forecaster: {exc}") from exc
         if not self.nets:
@@ -365,10 +584,18 @@ class Forecaster:
         return self
 
 
+def _concat(parts: list) -> tuple[list[np.ndarray], np.ndarray] | None:
+    """Windows of several series as one set: (inputs, Y) pairs -> one (inputs, Y), or None."""
+    if not parts:
+        return None
+    inputs = [np.concatenate([p[0][i] for p in parts]) for i in range(len(parts[0][0]))]
+    return inputs, np.concatenate([p[1] for p in parts])
+
 
 def _configs(saved: dict[str, Any]) -> tuple[ForecastConfig, TrainConfig]:
     """The settings of a saved forecaster (files from before the training engine kept the
-    training settings among the forecast ones)."""
+    training settings among the forecast ones; files from before panels scaled by series and
+    had no calendar features)."""
     forecast = dict(saved["forecast"])
     train = {k: v for k, v in saved.get("train", {}).items() if k in TRAIN_FIELDS}
     for old, new in _OLD_TRAIN.items():
@@ -376,4 +603,6 @@ def _configs(saved: dict[str, Any]) -> tuple[ForecastConfig, TrainConfig]:
             train.setdefault(new, forecast.pop(old))
     for gone in ("threads", "verbose"):
         forecast.pop(gone, None)
+    if "scaling" not in forecast:
+        forecast.update(scaling="series", calendar=False)
     return ForecastConfig(**forecast), training(**train)

@@ -6,6 +6,7 @@ import io
 import os
 
 import numpy as np
+import pandas as pd
 
 from ..errors import SeqlabError
 from ..io import atomic_write_bytes
@@ -33,33 +34,41 @@ def _save(fig, path: str | os.PathLike) -> None:
 def _axis(s: SeriesData, start: int, n: int):
     if s.time is not None and len(s.time) >= start + n:
         return s.time[start : start + n]
+    if isinstance(s.time, pd.DatetimeIndex) and s.freq:
+        return s.all_time(start + n - len(s.time))[start : start + n]
     return np.arange(start, start + n)
 
 
-def plot_forecast(path: str | os.PathLike, series: SeriesData, quantiles: list[float], holdout: np.ndarray | None = None,
-                  holdout_cut: int | None = None, future: np.ndarray | None = None, title: str = "") -> None:
-    """History, the holdout forecast (median and outer quantile band) against the actual values,
-    and the forecast past the end of the data. ``holdout``/``future``: quantiles (H, Q)."""
+def plot_forecast(path: str | os.PathLike, series: list[SeriesData], quantiles: list[float], holdout: list[dict],
+                  future: np.ndarray | None = None, title: str = "") -> None:
+    """One panel per series: its history, the holdout forecast (median and outer quantile band,
+    from the records ``holdout`` of that series) against the actual values, and the forecast
+    past the end of the data (``future`` (S, H, Q))."""
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(10, 4.5))
-    x = _axis(series, 0, len(series))
-    ax.plot(x, series.target, color="black", lw=1.2, label="history / actual")
+    n = len(series)
+    fig, axes = plt.subplots(n, 1, figsize=(10, 3.2 + 2.6 * (n - 1) if n > 1 else 4.5), squeeze=False)
     mid = quantiles.index(0.5)
     band = f"{quantiles[0]:g}-{quantiles[-1]:g} interval"
-    if holdout is not None and holdout_cut is not None:
-        xh = _axis(series, holdout_cut, len(holdout))
-        ax.plot(xh, holdout[:, mid], color="tab:blue", lw=1.6, label="holdout forecast")
-        if len(quantiles) > 1:
-            ax.fill_between(xh, holdout[:, 0], holdout[:, -1], color="tab:blue", alpha=0.25, label=f"holdout {band}")
-        ax.axvline(xh[0], color="grey", ls=":", lw=1)
-    if future is not None:
-        xf = series.future_time(len(future)) if series.time is not None else np.arange(len(series), len(series) + len(future))
-        ax.plot(xf, future[:, mid], color="tab:orange", lw=1.6, label="forecast")
-        if len(quantiles) > 1:
-            ax.fill_between(xf, future[:, 0], future[:, -1], color="tab:orange", alpha=0.25, label=f"forecast {band}")
-    ax.set_title(title or f"{series.name}: forecast")
-    ax.legend(loc="upper left", fontsize=8)
-    ax.grid(alpha=0.3)
+    for i, (s, ax) in enumerate(zip(series, axes[:, 0])):
+        x = _axis(s, 0, len(s))
+        ax.plot(x, s.target, color="black", lw=1.2, label="history / actual")
+        for r in (r for r in holdout if r["series"] == s.name):
+            hq = r["model"]
+            xh = _axis(s, r["cutoff"], len(hq))
+            ax.plot(xh, hq[:, mid], color="tab:blue", lw=1.6, label="holdout forecast")
+            if len(quantiles) > 1:
+                ax.fill_between(xh, hq[:, 0], hq[:, -1], color="tab:blue", alpha=0.25, label=f"holdout {band}")
+            ax.axvline(xh[0], color="grey", ls=":", lw=1)
+        if future is not None:
+            f = future[i]
+            xf = s.future_time(len(f)) if s.time is not None else np.arange(len(s), len(s) + len(f))
+            ax.plot(xf, f[:, mid], color="tab:orange", lw=1.6, label="forecast")
+            if len(quantiles) > 1:
+                ax.fill_between(xf, f[:, 0], f[:, -1], color="tab:orange", alpha=0.25, label=f"forecast {band}")
+        ax.set_title(f"{s.name}: {title}" if n > 1 or not title else title, fontsize=9 if n > 1 else None)
+        if i == 0:
+            ax.legend(loc="upper left", fontsize=7)
+        ax.grid(alpha=0.3)
     fig.tight_layout()
     _save(fig, path)
 

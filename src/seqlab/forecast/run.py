@@ -22,14 +22,24 @@ from typing import Any, Sequence, TextIO
 
 import pandas as pd
 
+import os
+
+import numpy as np
+
 from ..cli_args import check_output
 from ..errors import SeqlabError, check_int
+from ..io import atomic_write_text
 from ..train.checkpoint import checkpoint_path
 from ..train.distributed import is_main_process
-from .backtesting import BacktestResult, backtest, format_table, max_folds
+from .backtesting import BacktestResult, backtest, format_panel, format_table, max_folds
 from .checkpoints import RunCheckpoint
-from .data import SeriesData, prepare
+from .conformal import calibrate, cross_calibrated, interval_stats, widen
+from .conformal import scores as conformal_scores
+from .data import SeriesData, check_same_covariates, prepare
+from .features import calendar_periods
 from .forecaster import Forecaster
+
+INTERVALS = ("conformal", "quantile")
 
 
 @dataclass
@@ -42,6 +52,7 @@ class ForecastRun:
     forecaster: Forecaster
     forecast: pd.DataFrame
     written: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 def _printer(out: TextIO | None):
@@ -51,111 +62,250 @@ def _printer(out: TextIO | None):
 
 
 def load_series(data: Any = None, target: str | None = None, time: str | None = None,
-                covariates: Sequence[str] = (), series_id: str | None = None) -> tuple[list[SeriesData], str]:
+                covariates: Sequence[str] = (), series_id: str | None = None,
+                future_covariates: Sequence[str] = (), static_covariates: Sequence[str] = ()
+                ) -> tuple[list[SeriesData], str]:
     """The series to forecast and a description of their source (default: the embedded airline
     passengers, which take no column options)."""
     covariates = list(covariates)
     if data is None:
-        if target or time or covariates or series_id:
-            raise SeqlabError("--target/--time/--covariates/--series-id need --data FILE.csv")
+        if target or time or covariates or series_id or future_covariates or static_covariates:
+            raise SeqlabError("--target/--time/--series-id and the covariate options need --data FILE.csv")
         from ..data import load_airline
 
         return prepare(load_airline()), "embedded airline passengers, monthly 1949-1960"
-    return prepare(data, target, time, covariates, series_id), str(data)
+    series = prepare(data, target, time, covariates, series_id, list(future_covariates), list(static_covariates))
+    check_same_covariates(series)
+    return series, str(data)
+
+
+def _plot_choice(series: Sequence[SeriesData], spec: str | None) -> list[SeriesData]:
+    """The series to plot: names separated by commas, or a count (spread over the panel);
+    default one series, or 4 of a panel."""
+    if spec is None or str(spec).strip() == "":
+        count = 1 if len(series) == 1 else 4
+    elif str(spec).strip().isdigit():
+        count = int(spec)
+    else:
+        names = [x.strip() for x in str(spec).split(",") if x.strip()]
+        by = {s.name: s for s in series}
+        unknown = [n for n in names if n not in by]
+        if unknown:
+            shown = ", ".join(repr(s.name) for s in series[:5])
+            raise SeqlabError(f"--plot-series: no series {unknown[0]!r} in the data; the series are {shown}"
+                              f"{' ...' if len(series) > 5 else ''}")
+        return [by[n] for n in names]
+    count = max(0, min(count, len(series)))
+    idx = np.unique(np.linspace(0, len(series) - 1, count).round().astype(int)) if count else []
+    return [series[i] for i in idx]
+
+
+def _conformal(bt: BacktestResult | None, extra: BacktestResult | None, alpha: float) -> np.ndarray | None:
+    """Per-step conformal corrections from the model forecasts of ``bt`` (and ``extra``)."""
+    recs = [r for b in (bt, extra) if b is not None for r in b.forecasts]
+    if not recs:
+        return None
+    return calibrate(np.concatenate([_scores(r) for r in recs]), alpha)
+
+
+def _scores(rec: dict) -> np.ndarray:
+    a, p = rec["actual"], rec["model"]
+    s = np.full((1, p.shape[0]), np.nan)
+    s[0, : len(a)] = conformal_scores(a, p[: len(a), 0], p[: len(a), -1])
+    return s
+
+
+def _interval_report(bt: BacktestResult, q: np.ndarray | None, alpha: float, mid: int, panel: bool) -> dict:
+    """Coverage, width and Winkler of the raw and (with q) calibrated intervals over ``bt``."""
+    a = np.concatenate([r["actual"] for r in bt.forecasts])
+    lo = np.concatenate([r["model"][: len(r["actual"]), 0] for r in bt.forecasts])
+    hi = np.concatenate([r["model"][: len(r["actual"]), -1] for r in bt.forecasts])
+    scale = np.concatenate([np.full(len(r["actual"]), r["scale"]) for r in bt.forecasts]) if panel else None
+    out = {"raw": interval_stats(a, lo, hi, alpha, scale)}
+    if q is not None:
+        los, his = [], []
+        for r in bt.forecasts:
+            w = widen(r["model"][None], q, mid)[0]
+            los.append(w[: len(r["actual"]), 0]), his.append(w[: len(r["actual"]), -1])
+        out["calibrated"] = interval_stats(a, np.concatenate(los), np.concatenate(his), alpha, scale)
+    return out
+
+
+def _cross_coverage(bt: BacktestResult, alpha: float, mid: int) -> float | None:
+    """Coverage of the calibrated intervals on the backtest, each origin calibrated on the others."""
+    origins = sorted({r["origin"] for r in bt.forecasts})
+    if len(origins) < 2:
+        return None
+    by = [[r for r in bt.forecasts if r["origin"] == k] for k in origins]
+    qs = cross_calibrated([np.concatenate([_scores(r) for r in recs]) for recs in by], alpha)
+    hits = []
+    for recs, q in zip(by, qs):
+        for r in recs:
+            w = widen(r["model"][None], q, mid)[0]
+            a = r["actual"]
+            hits.append((a >= w[: len(a), 0]) & (a <= w[: len(a), -1]))
+    return float(np.concatenate(hits).mean())
 
 
 def forecast(data: Any = None, *, target: str | None = None, time: str | None = None,
-             covariates: Sequence[str] = (), series_id: str | None = None, folds: int = 3, refit: bool = True,
-             stats: bool = True, save: str | None = None, resume: bool = False, plot: str | None = "forecast.png",
-             backtest_plot: str | None = "backtest.png", out: TextIO | None = None, **settings: Any) -> ForecastRun:
+             covariates: Sequence[str] = (), series_id: str | None = None,
+             future_covariates: Sequence[str] = (), static_covariates: Sequence[str] = (), folds: int = 3,
+             refit: bool = True, stats: bool = True, save: str | None = None, resume: bool = False,
+             plot: str | None = "forecast.png", backtest_plot: str | None = "backtest.png",
+             out_csv: str | None = None, plot_series: str | None = None, interval: str = "conformal",
+             out: TextIO | None = None, **settings: Any) -> ForecastRun:
     """Backtest (``folds`` origins one horizon apart before the holdout; ``refit`` at each),
-    score the holdout (the last horizon), fit on everything and forecast; print the tables on
-    ``out`` (default stdout) and write ``save`` (the final forecaster), ``plot`` and
-    ``backtest_plot`` (None: not written). ``stats`` adds the statsmodels baselines.
+    score the holdout (the last horizon of each series), fit on everything and forecast; print
+    the tables on ``out`` (default stdout) and write ``save`` (the final forecaster), ``plot``
+    and ``backtest_plot`` (None: not written; ``plot_series`` picks the series plotted) and
+    ``out_csv`` (per series: the forecast and the holdout metrics). ``stats`` adds the
+    statsmodels baselines. ``interval``: 'conformal' calibrates the outer quantile interval on
+    the backtest's forecasts (split conformal per horizon step), 'quantile' keeps it raw.
 
     ``settings``: any field of :class:`seqlab.forecast.ForecastConfig` (horizon, cell, hidden,
-    ensemble, batch_size...) or of :class:`seqlab.train.TrainConfig` (epochs, lr, patience, seed,
-    minutes, threads, device, verbose...); the defaults are ``ForecastConfig()`` and
+    model, ensemble, batch_size...) or of :class:`seqlab.train.TrainConfig` (epochs, lr, patience,
+    seed, minutes, threads, device, verbose...); the defaults are ``ForecastConfig()`` and
     :func:`seqlab.forecast.task.training`. ``resume`` continues an interrupted run from the
     checkpoint next to ``save``."""
     t0 = perf_counter()
     say = _printer(out)
-    for path, option in ((plot, "--plot"), (backtest_plot, "--backtest-plot"), (save, "--save")):
+    for path, option in ((plot, "--plot"), (backtest_plot, "--backtest-plot"), (save, "--save"),
+                         (out_csv, "--out")):
         check_output(path, option)
     check_int("--folds", folds, 0)
+    if interval not in INTERVALS:
+        raise SeqlabError(f"--interval: expected one of {', '.join(INTERVALS)}, got {interval!r}")
     if resume and not save:
         raise SeqlabError("--resume: needs --save PATH, the model file of the interrupted run (its checkpoint is "
                           "PATH.ckpt.safetensors)")
+    series, source = load_series(data, target, time, covariates, series_id, future_covariates, static_covariates)
+    if settings.get("horizon") is None:
+        settings["horizon"] = _file_horizon(data) or 12
     probe = Forecaster(**settings)
     ckpt = checkpoint_path(save) if save else None
     train = replace(probe.train_config, checkpoint=None if ckpt is None else str(ckpt), resume=resume)
-    run_ckpt = None if ckpt is None else RunCheckpoint(ckpt, resume)  # with resume: reads it now
-    series, source = load_series(data, target, time, covariates, series_id)
     c = probe.config = probe.resolve(series)
     H = c.horizon
-    need = probe.min_length() + H
-    short = [s for s in series if len(s) < need]
-    if short:
-        s = short[0]
+    for s in series:  # before any work: future covariates must cover the horizon after the data
+        if s.n_future and s.known_ahead < H:
+            raise SeqlabError(f"data: the future covariates of series {s.name!r} are known for {max(0, s.known_ahead)} "
+                              f"of the {H} steps after its last value; give them for the whole horizon")
+    to_plot = _plot_choice(series, plot_series) if plot or backtest_plot else []
+    run_ckpt = None if ckpt is None else RunCheckpoint(ckpt, resume)  # with resume: reads it now
+    need = max(2, probe.lag + 2)
+    if max(len(s) for s in series) < need + H:
+        s = max(series, key=len)
         raise SeqlabError(
-            f"data: series {s.name!r} has {len(s)} values, fewer than the {need} needed (holdout {H} + "
-            f"differencing {probe.lag} + lookback {c.lookback} + horizon {H if c.strategy == 'direct' else 1} + "
-            f"validation {c.val_steps}); use a smaller --lookback/--horizon or a longer series")
+            f"data: the longest series, {s.name!r}, has {len(s)} values, fewer than the {need + H} a holdout of {H} "
+            f"steps needs ({need} before it); use a smaller --horizon or longer series")
     n_folds = min(folds, max_folds(series, probe, H, H, end_offset=H))
-    say(f"seqlab forecast: {source}: {len(series)} series, {sum(len(s) for s in series)} values; "
-        f"horizon {H}, season {c.season}, lookback {c.lookback}, {c.cell} x{c.layers} hidden {c.hidden}, "
-        f"{c.strategy}, transform {c.transform}, diff {c.diff}, quantiles {','.join(f'{q:g}' for q in c.quantiles)}, "
-        f"ensemble {c.ensemble}, seed {train.seed}")
+    panel = len(series) > 1
+    cal = calendar_periods(next((s.freq for s in series if s.freq), None)) if c.calendar else []
+    lbs = ",".join(str(x) for x in c.lookbacks)
+    say(f"seqlab forecast: {source}: {len(series)} series, {sum(len(s) for s in series)} values"
+        + (f" (lengths {min(len(s) for s in series)}-{max(len(s) for s in series)})" if panel else "")
+        + f"; horizon {H}, season {c.season}, lookback {lbs}, {c.model} {c.cell} x{c.layers} hidden {c.hidden}, "
+        f"{c.strategy}, transform {c.transform}, diff {c.diff}, scaling {c.scaling}, "
+        f"quantiles {','.join(f'{q:g}' for q in c.quantiles)}, ensemble {c.ensemble * len(c.lookbacks)}, "
+        f"seed {train.seed}")
+    feats = [f"calendar {', '.join(cal)} (sin, cos)" if cal else "no calendar features"]
+    for what, n in (("past", series[0].n_covariates), ("known-future", series[0].n_future),
+                    ("static", len(series[0].static))):
+        if n:
+            feats.append(f"{n} {what} covariate(s)")
+    say(f"inputs: the target, {', '.join(feats)}; intervals: {interval}")
     if resume:
         say(f"resuming from {ckpt}: {len(run_ckpt.weights)} network(s) already trained, the others train now")
+    alpha = 1 - (c.quantiles[-1] - c.quantiles[0]) if len(c.quantiles) > 1 else None
+    notes: list[str] = []
     bt = None
     if n_folds:
         if n_folds < folds:
-            say(f"note: the series allows {n_folds} backtest origin(s), not {folds}")
+            say(f"note: the longest series allows {n_folds} backtest origin(s), not {folds}")
         bt = backtest(series, c, folds=n_folds, step=H, end_offset=H, refit=refit, include_stats=stats,
                       train=train, checkpoint=run_ckpt)
-        cuts = sorted({r["cutoff"] for r in bt.forecasts if r["series"] == series[0].name})
+        notes += bt.notes
+        first = max(series, key=len)
+        cuts = sorted({r["cutoff"] for r in bt.forecasts if r["series"] == first.name})
         say(f"\nBacktest: {n_folds} origin(s), {H} steps each, expanding window, "
-            f"{'refit at each origin' if refit else 'fit once'}; origins {', '.join(_when(series[0], k) for k in cuts)}")
-        say(format_table(bt.table))
+            f"{'refit at each origin' if refit else 'fit once'}; "
+            + (f"origins {', '.join(_when(first, k) for k in cuts)}" if not panel else
+               f"origins counted back from each series' end ({len(bt.forecasts)} series-origins)"))
+        say(format_table(bt.table) if not panel else format_panel(bt.panel, len({r['series'] for r in bt.forecasts})))
     elif folds:
-        say("note: the series is too short for a backtest before the holdout; skipped")
+        say("note: the series are too short for a backtest before the holdout; skipped")
 
     ho = backtest(series, c, folds=1, step=H, end_offset=0, include_stats=stats, train=train, checkpoint=run_ckpt)
-    say(f"\nHoldout: the last {H} steps ({_when(series[0], len(series[0]) - H)} on), model fitted on everything before")
-    say(format_table(ho.table))
-    lo, hi = c.quantiles[0], c.quantiles[-1]
-    if len(c.quantiles) > 1:
-        say(f"{c.cell} {lo:g}-{hi:g} interval covers {100 * ho.coverage:.0f}% of the holdout values "
-            f"(nominal {100 * (hi - lo):.0f}%)")
-    model_mase = ho.table.loc[ho.model_name, "MASE"]
-    if "seasonal naive" in ho.table.index:
-        snaive = ho.table.loc["seasonal naive", "MASE"]
-        say(f"holdout MASE: model {model_mase:.3f} {'beats' if model_mase < snaive else 'does not beat'} "
-            f"seasonal naive {snaive:.3f}")
+    notes += [n.replace("backtest origin 1", "the holdout") for n in ho.notes]
+    n_ho = len({r["series"] for r in ho.forecasts})
+    if panel:
+        say(f"\nHoldout: the last {H} steps of each series ({n_ho} of {len(series)} series long enough), model "
+            "fitted on everything before")
+        say(format_panel(ho.panel, n_ho))
+    else:
+        say(f"\nHoldout: the last {H} steps ({_when(series[0], len(series[0]) - H)} on), model fitted on everything before")
+        say(format_table(ho.table))
+    q_ho = _conformal(bt, None, alpha) if interval == "conformal" and alpha and bt is not None else None
+    if interval == "conformal" and alpha and q_ho is None:
+        say("note: no backtest to calibrate the interval on; the holdout interval is the raw quantiles'")
+    if alpha:
+        rep = _interval_report(ho, q_ho, alpha, probe.mid, panel)
+        lo, hi = c.quantiles[0], c.quantiles[-1]
+        units = " (in MASE scales)" if panel else ""
+        r = rep["raw"]
+        say(f"{lo:g}-{hi:g} interval (nominal {100 * (1 - alpha):.0f}%) on the holdout{units}: quantiles cover "
+            f"{100 * r['coverage']:.0f}%, width {r['width']:.3g}, Winkler {r['winkler']:.3g}")
+        if "calibrated" in rep:
+            r = rep["calibrated"]
+            cross = _cross_coverage(bt, alpha, probe.mid)
+            extra = "" if cross is None else f"; backtest coverage {100 * cross:.0f}% (each origin calibrated on the others)"
+            say(f"  conformal (calibrated on the backtest): covers {100 * r['coverage']:.0f}%, width {r['width']:.3g}, "
+                f"Winkler {r['winkler']:.3g}{extra}")
+    mase_col = ho.panel["MASE mean"] if panel else ho.table["MASE"]
+    model_mase = float(mase_col.loc[ho.model_name])
+    for bname in ("seasonal naive", "ETS"):
+        if bname in mase_col.index:
+            b = float(mase_col.loc[bname])
+            say(f"holdout {'mean ' if panel else ''}MASE: model {model_mase:.3f} "
+                f"{'beats' if model_mase < b else 'does not beat'} {bname} {b:.3f}")
 
     final = Forecaster(c, train).fit(series, checkpoint=run_ckpt)
+    notes += [n for n in final.notes if n not in notes]
+    if interval == "conformal" and alpha:
+        final.calibrate(_conformal(bt, ho, alpha))
     future = final.predict()
-    say(f"\nForecast: the {H} steps after the data (median, then the interval)")
-    say(forecast_text(future))
+    fc_series = list(final.tails.values())
+    say(f"\nForecast: the {H} steps after the data (median, then the interval"
+        f"{', conformal' if final.conformal is not None else ''})"
+        + (f"; {len(fc_series)} series, the first 2 shown" if panel else ""))
+    shown = future[future["series"].isin([s.name for s in fc_series[:2]])] if panel else future
+    say(forecast_text(shown if not panel else shown.groupby("series", sort=False).head(3)))
+    if panel:
+        say("  ...")
+    if notes:
+        say(f"\nnotes ({len(notes)}): " + "; ".join(notes[:3]) + (" ..." if len(notes) > 3 else "")
+            + (" (all in --out)" if out_csv and len(notes) > 3 else ""))
 
-    result = ForecastRun(bt, ho, final, future)
+    result = ForecastRun(bt, ho, final, future, notes=notes)
     if is_main_process():  # everything is computed: write the outputs
         if save:
             final.save(save)
             result.written.append(save)
             run_ckpt.discard()  # only once the model file is safely written
+        if out_csv:
+            atomic_write_text(out_csv, per_series_csv(series, future, ho, notes).to_csv(index=False))
+            result.written.append(out_csv)
         if plot or backtest_plot:
             from .plots import plot_backtest, plot_forecast
 
-            s0 = series[0]
-            if plot:
-                hrec = [r for r in ho.forecasts if r["series"] == s0.name][0]
-                plot_forecast(plot, s0, c.quantiles, hrec["model"], hrec["cutoff"], final.predict_array([s0])[0],
-                              title=f"{s0.name}: {c.cell} forecast, holdout MASE {model_mase:.3f}")
+            if plot and to_plot:
+                preds = final.predict_array(to_plot)
+                plot_forecast(plot, to_plot, c.quantiles, ho.forecasts, preds,
+                              title=f"{c.model} {c.cell} forecast, holdout {'mean ' if panel else ''}MASE {model_mase:.3f}")
                 result.written.append(plot)
             if backtest_plot and bt is not None:
-                plot_backtest(backtest_plot, s0, bt.forecasts, bt.model_name, c.quantiles, bt.table)
+                plot_backtest(backtest_plot, to_plot[0] if to_plot else series[0], bt.forecasts, bt.model_name,
+                              c.quantiles, bt.table if not panel else bt.panel.rename(columns={"MASE mean": "MASE"}))
                 result.written.append(backtest_plot)
     if result.written:
         say(f"\nwrote {', '.join(result.written)}")
@@ -163,9 +313,37 @@ def forecast(data: Any = None, *, target: str | None = None, time: str | None = 
     return result
 
 
+def per_series_csv(series: Sequence[SeriesData], future: pd.DataFrame, ho: BacktestResult,
+                   notes: Sequence[str]) -> pd.DataFrame:
+    """One row per series and forecast step: the forecast and its quantiles, the series' holdout
+    MASE, sMAPE and MAPE for the model and each baseline, and its notes."""
+    per = ho.folds.groupby(["series", "method"], sort=False)[["MASE", "sMAPE", "MAPE"]].mean().unstack("method")
+    per.columns = [f"holdout {m} {meth}" for m, meth in per.columns]
+    frame = future.copy()
+    frame["time"] = [t.strftime("%Y-%m-%d") if hasattr(t, "strftime") else t for t in frame["time"]]
+    frame = frame.merge(per, left_on="series", right_index=True, how="left")
+    by = {}
+    for n in notes:
+        if n.startswith("series '"):
+            name = n.split("'")[1]
+            by.setdefault(name, []).append(n.split(": ", 1)[1])
+    frame["notes"] = frame["series"].map(lambda s: "; ".join(by.get(s, [])))
+    return frame
+
+
+def _file_horizon(data: Any) -> int | None:
+    """The horizon a Monash .tsf file states, if any."""
+    if isinstance(data, (str, os.PathLike)) and str(data).lower().endswith(".tsf"):
+        from .tsf import read_tsf
+
+        return read_tsf(data).horizon
+    return None
+
+
 def predict(model: str, data: Any = None, *, target: str | None = None, time: str | None = None,
             covariates: Sequence[str] = (), series_id: str | None = None, plot: str | None = "forecast.png",
-            threads: int | None = 0, out: TextIO | None = None) -> pd.DataFrame:
+            threads: int | None = 0, out: TextIO | None = None, future_covariates: Sequence[str] = (),
+            static_covariates: Sequence[str] = ()) -> pd.DataFrame:
     """Forecast with the forecaster saved at ``model`` from ``data`` (default: the history saved
     with it), without refitting, on the CPU with ``threads`` (0: automatic); print the forecast
     and write ``plot`` (None: no plot). Returns the forecast table."""
@@ -174,7 +352,8 @@ def predict(model: str, data: Any = None, *, target: str | None = None, time: st
     f = Forecaster.load(model)
     f.train_config = replace(f.train_config, threads=threads)
     if data is not None:
-        series, source = prepare(data, target, time, list(covariates), series_id), str(data)
+        series, source = prepare(data, target, time, list(covariates), series_id, list(future_covariates),
+                                 list(static_covariates)), str(data)
     else:
         series, source = list(f.tails.values()), "the history saved with the model"
     pred = f.predict_array(series)
@@ -184,7 +363,7 @@ def predict(model: str, data: Any = None, *, target: str | None = None, time: st
     if plot and is_main_process():
         from .plots import plot_forecast
 
-        plot_forecast(plot, series[0], f.config.quantiles, future=pred[0], title=f"{series[0].name}: forecast")
+        plot_forecast(plot, series[:1], f.config.quantiles, [], pred[:1], title=f"{series[0].name}: forecast")
         say(f"\nwrote {plot}")
     return frame
 

@@ -33,9 +33,26 @@ if TYPE_CHECKING:
 
 
 def pinball_loss(pred: Tensor, target: Tensor, quantiles: Tensor) -> Tensor:
-    """Mean pinball loss of ``pred`` (B, S, Q) against ``target`` (B, S) for ``quantiles`` (Q,)."""
-    d = target.unsqueeze(-1) - pred  # (B, S, Q)
-    return torch.maximum(quantiles * d, (quantiles - 1) * d).mean()
+    """Mean pinball loss of ``pred`` (B, S, Q) against ``target`` (B, S) for ``quantiles`` (Q,).
+    Target values that are NaN (steps past the end of a short series) are left out of the mean."""
+    known = torch.isfinite(target)
+    if bool(known.all()):
+        d = target.unsqueeze(-1) - pred  # (B, S, Q)
+        return torch.maximum(quantiles * d, (quantiles - 1) * d).mean()
+    d = torch.where(known, target, torch.zeros_like(target)).unsqueeze(-1) - pred  # (B, S, Q)
+    loss = torch.maximum(quantiles * d, (quantiles - 1) * d) * known.unsqueeze(-1)
+    return loss.sum() / (known.sum() * len(quantiles)).clamp(min=1)
+
+
+def _tensors(X: Any) -> tuple[Tensor, ...]:
+    """The network's inputs as a tuple of tensors: an array is the one input (float32), a tuple
+    holds several (float arrays as float32, integer arrays, like lengths, as int64)."""
+    items = X if isinstance(X, (tuple, list)) else (X,)
+    out = []
+    for a in items:
+        t = torch.as_tensor(np.asarray(a))
+        out.append(t.to(torch.float32) if t.dtype.is_floating_point else t.to(torch.long))
+    return tuple(out)
 
 
 def training(**fields: Any) -> TrainConfig:
@@ -54,7 +71,9 @@ def training(**fields: Any) -> TrainConfig:
 
 class ForecastTask(Task):
     """Windows X (N, L, F) -> Y (N, S) with validation windows (Xv, Yv), for ``model`` predicting
-    (B, S, Q) quantiles. ``batch_size`` windows per batch and process.
+    (B, S, Q) quantiles. ``batch_size`` windows per batch and process. X may be a tuple of
+    arrays with N rows each (windows, lengths, decoder features, ...): the model is called with
+    all of them. NaN targets (past the end of a short series) are masked out of the loss.
 
     Under multi-process training the loss of a process's share is scaled so that the averaged
     gradient is the gradient of the mean over the whole global batch, even when the last global
@@ -63,13 +82,16 @@ class ForecastTask(Task):
 
     def __init__(self, model: nn.Module, X: np.ndarray, Y: np.ndarray, Xv: np.ndarray, Yv: np.ndarray,
                  quantiles: Sequence[float], batch_size: int = 32, seed: int | None = None,
-                 checkpoint: RunCheckpoint | None = None, key: str = "") -> None:
+                 checkpoint: RunCheckpoint | None = None, key: str = "",
+                 windows_per_epoch: int | None = None) -> None:
         check_positive_int("batch_size", batch_size)
-        if len(X) == 0:
+        self.windows_per_epoch = windows_per_epoch
+        self.x, self.xv = _tensors(X), _tensors(Xv)
+        if len(self.x[0]) == 0:
             raise SeqlabError("X: no training windows; use a longer series or a smaller lookback/horizon")
         self.model = model
-        self.x, self.y = torch.as_tensor(X, dtype=torch.float32), torch.as_tensor(Y, dtype=torch.float32)
-        self.xv, self.yv = torch.as_tensor(Xv, dtype=torch.float32), torch.as_tensor(Yv, dtype=torch.float32)
+        self.y = torch.as_tensor(np.asarray(Y), dtype=torch.float32)
+        self.yv = torch.as_tensor(np.asarray(Yv), dtype=torch.float32)
         self.q = torch.tensor(list(quantiles), dtype=torch.float32)
         self.batch_size = batch_size
         self.checkpoint, self.key = checkpoint, key
@@ -79,42 +101,54 @@ class ForecastTask(Task):
 
     def on_train_begin(self) -> None:
         dev = self.device
-        self.x, self.y, self.xv, self.yv, self.q = (t.to(dev) for t in (self.x, self.y, self.xv, self.yv, self.q))
+        self.x, self.xv = tuple(t.to(dev) for t in self.x), tuple(t.to(dev) for t in self.xv)
+        self.y, self.yv, self.q = (t.to(dev) for t in (self.y, self.yv, self.q))
 
     def num_batches(self) -> int:
-        return num_shards(len(self.x), self.batch_size, self.ctx)
+        n = num_shards(len(self.y), self.batch_size, self.ctx)
+        return n if self.windows_per_epoch is None else min(n, self._capped())
+
+    def _capped(self) -> int:
+        """Batches per epoch when at most ``windows_per_epoch`` windows are drawn (a panel's
+        epoch is then a random sample of its windows, a fresh one each epoch)."""
+        g = self.batch_size * self.ctx.world_size
+        return max(1, -(-self.windows_per_epoch // g))
 
     def order(self, epoch: int) -> torch.Generator:
         """The generator to draw ``epoch``'s permutation from: the epochs' one stream, wound on
         from the start of the last epoch drawn (the same epoch again after a resume)."""
         gen = torch.Generator().set_state(self.order_start)
         for _ in range(epoch - self.order_epoch):
-            torch.randperm(len(self.x), generator=gen)
+            torch.randperm(len(self.y), generator=gen)
         self.order_epoch, self.order_start = epoch, gen.get_state()
         return gen
 
     def batches(self, epoch: int, generator: torch.Generator):
         if self.order_start is not None:
             generator = self.order(epoch)
-        n, g = len(self.x), self.batch_size * self.ctx.world_size
-        for b, idx in enumerate(shard(n, self.batch_size, True, generator, self.ctx)):
-            idx = idx.to(self.x.device)
-            yield self.x[idx], self.y[idx], min(g, n - b * g)  # the last: size of the whole global batch
+        n, g = len(self.y), self.batch_size * self.ctx.world_size
+        batches = shard(n, self.batch_size, True, generator, self.ctx)
+        if self.windows_per_epoch is not None:
+            batches = batches[: self._capped()]
+        for b, idx in enumerate(batches):
+            idx = idx.to(self.y.device)
+            # the last: size of the whole global batch
+            yield tuple(t[idx] for t in self.x), self.y[idx], min(g, n - b * g)
 
     def training_step(self, net: nn.Module, batch: Any) -> tuple[Tensor, float]:
         x, y, whole = batch
         w = self.ctx.world_size
-        loss = pinball_loss(net(x), y, self.q)
-        if len(x) * w != whole:  # DDP averages over processes: make that the mean of the global batch
-            loss = loss * (len(x) * w / whole)
+        loss = pinball_loss(net(*x), y, self.q)
+        if len(y) * w != whole:  # DDP averages over processes: make that the mean of the global batch
+            loss = loss * (len(y) * w / whole)
         return loss, whole / w
 
     @torch.no_grad()
     def validate(self) -> dict[str, float]:
-        if len(self.xv) == 0:
+        if len(self.yv) == 0:
             return {}
         self.model.eval()
-        v = float(pinball_loss(self.model(self.xv), self.yv, self.q))
+        v = float(pinball_loss(self.model(*self.xv), self.yv, self.q))
         self.model.train()
         return {"val_loss": v}
 
@@ -157,14 +191,14 @@ class EpochBar(Callback):
             self.bar = None
 
 
-def fit_net(net: nn.Module, X: np.ndarray, Y: np.ndarray, Xv: np.ndarray, Yv: np.ndarray,
+def fit_net(net: nn.Module, X: Any, Y: np.ndarray, Xv: Any, Yv: np.ndarray,
             quantiles: Sequence[float], config: TrainConfig | None = None, batch_size: int = 32,
             desc: str = "train", checkpoint: RunCheckpoint | None = None, key: str = "",
-            callbacks: Sequence[Callback] = ()) -> History:
+            callbacks: Sequence[Callback] = (), windows_per_epoch: int | None = None) -> History:
     """Train ``net`` on windows X (N, L, F) -> Y (N, S), validating on (Xv, Yv), with ``config``
     (default :func:`training`); returns the engine's History ('loss', 'val_loss' per epoch,
     ``best_epoch``). ``verbose`` 1 shows one bar over the epochs, 2 one line per epoch."""
     config = config or training()
-    task = ForecastTask(net, X, Y, Xv, Yv, quantiles, batch_size, config.seed, checkpoint, key)
+    task = ForecastTask(net, X, Y, Xv, Yv, quantiles, batch_size, config.seed, checkpoint, key, windows_per_epoch)
     bar = [EpochBar(config.epochs, desc)] if config.verbose == 1 else []
     return train(task, replace(config, verbose=2 if config.verbose == 2 else 0), [*bar, *callbacks])
