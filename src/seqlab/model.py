@@ -322,6 +322,13 @@ class Sequential(nn.Module):
             return logs
         return logs["loss"] if len(logs) == 1 else list(logs.values())
 
+    def step(self, x: Tensor, state: list | None = None) -> tuple[Tensor, list]:
+        """Run the next chunk ``x`` of a sequence from the carried ``state`` (None to start):
+        ``(output, new state)``, equal to one pass over the whole sequence (:mod:`seqlab.streaming`)."""
+        from .streaming import sequential_step
+
+        return sequential_step(self, x, state)
+
     def predict(self, x: Any, batch_size: int = 32, verbose: int = 0) -> np.ndarray | Tensor:
         """Outputs for ``x``; NumPy in (or a DataLoader), NumPy out; tensor in, tensor out."""
         return engine.predict(self, x, batch_size)

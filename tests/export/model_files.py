@@ -9,6 +9,18 @@ import torch
 FEATURES = 3
 
 
+def recurrent_layer(cell, units, **kw):
+    """The seqlab.layers layer computing registry cell ``cell``."""
+    from seqlab import layers as L
+
+    table = {"rnn": (L.SimpleRNN, {}), "rnn-relu": (L.SimpleRNN, {"activation": "relu"}), "lstm": (L.LSTM, {}),
+             "lstm-peephole": (L.LSTM, {"peephole": True}), "lstm-ln": (L.LSTM, {"layer_norm": True}),
+             "gru": (L.GRU, {}), "gru-reset-before": (L.GRU, {"reset": "before"}),
+             "gru-ln": (L.GRU, {"layer_norm": True}), "mingru": (L.MinGRU, {}), "minlstm": (L.MinLSTM, {})}
+    cls, extra = table[cell]
+    return cls(units, **extra, **kw)
+
+
 def make_sequential(path, layers):
     from seqlab import Sequential
 

@@ -50,16 +50,6 @@ def carried(outs, sess_inputs):
     return {n: outs[n + "_out"] for n in sess_inputs if n + "_out" in outs}
 
 
-def recurrent_layer(cell, units, **kw):
-    """The seqlab.layers layer computing registry cell ``cell``."""
-    table = {"rnn": (L.SimpleRNN, {}), "rnn-relu": (L.SimpleRNN, {"activation": "relu"}), "lstm": (L.LSTM, {}),
-             "lstm-peephole": (L.LSTM, {"peephole": True}), "lstm-ln": (L.LSTM, {"layer_norm": True}),
-             "gru": (L.GRU, {}), "gru-reset-before": (L.GRU, {"reset": "before"}),
-             "gru-ln": (L.GRU, {"layer_norm": True}), "mingru": (L.MinGRU, {}), "minlstm": (L.MinLSTM, {})}
-    cls, extra = table[cell]
-    return cls(units, **extra, **kw)
-
-
 def test_every_registry_cell_is_covered():
     assert set(cell_names()) == {"rnn", "rnn-relu", "lstm", "lstm-peephole", "lstm-ln", "gru", "gru-reset-before",
                                  "gru-ln", "mingru", "minlstm"}
@@ -68,8 +58,8 @@ def test_every_registry_cell_is_covered():
 @pytest.mark.parametrize("cell", cell_names())
 def test_sequential_every_cell(tmp_path, cell):
     model = mf.make_sequential(tmp_path / "m.safetensors", [
-        recurrent_layer(cell, 6, input_shape=(None, mf.FEATURES), return_sequences=True),
-        recurrent_layer(cell, 5), L.Dense(2, activation="tanh")])
+        mf.recurrent_layer(cell, 6, input_shape=(None, mf.FEATURES), return_sequences=True),
+        mf.recurrent_layer(cell, 5), L.Dense(2, activation="tanh")])
     export_onnx(tmp_path / "m.safetensors", tmp_path / "m.onnx")
     sess = session(tmp_path / "m.onnx")
     names = {i.name for i in sess.get_inputs()}

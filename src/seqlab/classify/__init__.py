@@ -22,7 +22,7 @@ _LAZY = {
     "f1_per_class": "metrics", "format_confusion": "metrics", "macro_f1": "metrics",
     "ClassifierConfig": "model", "ClassifierNet": "model", "pad_ids": "vocab",
     "padding_mask": "vocab", "text_config": "vocab", "VocabConfig": "seqlab.vocab",
-    "Vocabulary": "seqlab.vocab", "tokenize": "seqlab.vocab",
+    "Vocabulary": "seqlab.vocab", "tokenize": "seqlab.vocab", "ClassifierStream": "streaming",
 }
 
 

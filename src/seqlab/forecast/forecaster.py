@@ -476,6 +476,13 @@ class Forecaster:
         self.conformal = None if q is None else [float(x) for x in q]
         return self
 
+    def update(self, new_values: Any, covariates: Any = None) -> "Forecaster":
+        """Append new observations to the stored history, without refitting; ``predict()`` then
+        forecasts after them (:mod:`seqlab.forecast.streaming`)."""
+        from .streaming import update
+
+        return update(self, new_values, covariates)
+
     def predict(self, data: Any = None, target: str | None = None, time: str | None = None,
                 covariates: Sequence[str] | None = None, series_id: str | None = None,
                 future_covariates: Sequence[str] | None = None,
