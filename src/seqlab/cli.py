@@ -22,6 +22,7 @@ _COMMANDS = [
     "seqlab.seq2seq.cli",
     "seqlab.diagnostics.cli",
     "seqlab.export.cli",
+    "seqlab.tune.cli",
 ]
 
 
@@ -71,12 +72,33 @@ def main(argv: list[str] | None = None) -> int:
     try:
         code = args.func(args)
     except SeqlabError as exc:
-        sys.stderr.write(f"seqlab {args.command}: error: {exc}\n")
+        sys.stderr.write(f"seqlab {args.command}: error: {_one_line(exc)}\n")
         return 2
     except KeyboardInterrupt:
         sys.stderr.write("seqlab: interrupted\n")
         return 130
+    except (MemoryError, RuntimeError) as exc:
+        # the last line of defence: the options are checked against the machine's memory before
+        # anything is allocated (seqlab.resources), but an estimate can be short
+        if not _out_of_memory(exc):
+            raise
+        sys.stderr.write(f"seqlab {args.command}: error: out of memory ({_one_line(exc)[:200]}); "
+                         "use smaller sizes (--hidden, --layers, --batch-size, lengths)\n")
+        return 2
     return int(code or 0)
+
+
+def _one_line(exc: BaseException) -> str:
+    """A message on one line: a library's multi-line text (pandas, torch) joined with '; '."""
+    parts = [p.strip() for p in str(exc).splitlines() if p.strip()]
+    return "; ".join(parts) if parts else type(exc).__name__
+
+
+def _out_of_memory(exc: BaseException) -> bool:
+    if isinstance(exc, MemoryError):
+        return True
+    text = str(exc)
+    return type(exc).__name__ == "OutOfMemoryError" or "can't allocate memory" in text or "out of memory" in text
 
 
 if __name__ == "__main__":  # pragma: no cover

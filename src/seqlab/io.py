@@ -13,124 +13,141 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
 import torch
 
+from . import files
 from .errors import ModelFileError, SeqlabError
 
 FORMAT_VERSION = 1
 _META_KEY = "seqlab"
 
 
-def _file_mode() -> int:
-    """The mode a plain ``open(path, "w")`` would give a new file: 0666 less the umask."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically: temp file in the same folder, fsync, rename."""
-    path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.exists():
-        raise SeqlabError(f"path: folder {str(folder)!r} does not exist; create it first or choose another path")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    try:
-        os.fchmod(fd, _file_mode())  # mkstemp makes 0600; give the file the usual permissions
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    """Write ``data`` to ``path`` atomically (see :func:`seqlab.files.atomic_write_bytes`: a
+    temporary ``.NAME.seqlab-PID-RANDOM.tmp`` in the same folder, fsync, rename; debris of
+    interrupted writes to the same path is removed)."""
+    files.atomic_write_bytes(path, data)
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
-def save_file(path: str | os.PathLike, kind: str, config: Mapping[str, Any],
-              tensors: Mapping[str, torch.Tensor]) -> None:
-    """Save ``tensors`` and a JSON-serialisable ``config`` as one safetensors file, atomically."""
+def model_bytes(kind: str, config: Mapping[str, Any], tensors: Mapping[str, torch.Tensor]) -> bytes:
+    """The bytes of a model file: ``tensors`` and a JSON-serialisable ``config`` in safetensors
+    form. Commands compute these (and every other output) before writing any file."""
     from safetensors.torch import save
 
     meta = {"kind": kind, "format": FORMAT_VERSION, "config": config}
     try:
         header = json.dumps(meta)
-    except TypeError as exc:
+    except (TypeError, ValueError) as exc:
         raise SeqlabError(f"config for {kind!r} is not JSON-serialisable: {exc}") from exc
     flat = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
-    atomic_write_bytes(path, save(flat, metadata={_META_KEY: header}))
+    return save(flat, metadata={_META_KEY: header})
 
 
-def load_file(path: str | os.PathLike, kind: str | None = None) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+def save_file(path: str | os.PathLike, kind: str, config: Mapping[str, Any],
+              tensors: Mapping[str, torch.Tensor]) -> None:
+    """Save ``tensors`` and a JSON-serialisable ``config`` as one safetensors file, atomically."""
+    atomic_write_bytes(path, model_bytes(kind, config, tensors))
+
+
+def _meta(raw: Any, path: Path) -> dict[str, Any]:
+    """The seqlab metadata of a file's header (a JSON string), parsed with limits."""
+    if raw is None:
+        raise ModelFileError(f"model file {str(path)!r} is a safetensors file but was not saved by seqlab "
+                             "(no 'seqlab' metadata)")
+    if not isinstance(raw, str):
+        raise ModelFileError(f"model file {str(path)!r} has corrupted seqlab metadata (not a JSON string)")
+    try:
+        meta = files.loads_json(raw, f"model file {str(path)!r}: seqlab metadata")
+    except SeqlabError as exc:
+        raise ModelFileError(str(exc)) from None
+    if not isinstance(meta, dict) or not isinstance(meta.get("config"), dict):
+        raise ModelFileError(f"model file {str(path)!r} has seqlab metadata without a config")
+    fmt = meta.get("format", 0)
+    if not isinstance(fmt, int) or isinstance(fmt, bool):
+        raise ModelFileError(f"model file {str(path)!r} has seqlab metadata with an invalid format {fmt!r}")
+    if fmt > FORMAT_VERSION:
+        raise ModelFileError(
+            f"model file {str(path)!r} has format {fmt}, newer than this seqlab reads ({FORMAT_VERSION}); upgrade seqlab"
+        )
+    return meta
+
+
+def _header(data: bytes, path: Path) -> dict[str, Any]:
+    """A safetensors header: 8 bytes of little-endian length, then that much JSON (limited)."""
+    bad = f"model file {str(path)!r} is not a readable seqlab model (truncated, corrupted or another format)"
+    if len(data) < 8:
+        raise ModelFileError(f"{bad}: {len(data)} bytes, shorter than a safetensors header")
+    n = int.from_bytes(data[:8], "little")
+    if n > files.HEADER_LIMIT or 8 + n > len(data):
+        raise ModelFileError(f"{bad}: its header claims {n} bytes, the file holds {len(data) - 8}")
+    try:
+        header = files.loads_json(bytes(data[8: 8 + n]), f"model file {str(path)!r}: header")
+    except SeqlabError as exc:
+        raise ModelFileError(f"{bad}: {exc}") from None
+    if not isinstance(header, dict):
+        raise ModelFileError(f"{bad}: its header is not a JSON object")
+    return header
+
+
+def load_file(path: str | os.PathLike, kind: str | None = None,
+              option: str = "--model") -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     """Load a file written by :func:`save_file`; returns ``(config, tensors)``.
 
-    Raises :class:`ModelFileError` with a readable message for a missing, truncated, corrupted
-    or foreign file, or for a file saved by another kind of model than ``kind``.
+    The file passes the read boundary (:mod:`seqlab.files`: a regular file, not a folder, FIFO
+    or device, read with a size limit); its JSON header is parsed with limits on length and
+    depth before the tensors are decoded. Raises :class:`ModelFileError` with a one-line message
+    for a missing, truncated, corrupted or foreign file, or for a file saved by another kind of
+    model than ``kind``.
     """
     from safetensors import SafetensorError
     from safetensors.torch import load
 
     path = Path(path)
-    if not path.exists():
-        raise ModelFileError(f"model file {str(path)!r} does not exist")
-    if path.is_dir():
-        raise ModelFileError(f"model file {str(path)!r} is a folder; pass the .safetensors file saved by seqlab")
-    data = path.read_bytes()
     try:
-        tensors = load(data)
-        # the metadata is in the header: 8 bytes of little-endian length, then JSON
-        n = int.from_bytes(data[:8], "little")
-        header = json.loads(data[8 : 8 + n])
-    except (SafetensorError, ValueError, UnicodeDecodeError, OverflowError, MemoryError) as exc:
-        raise ModelFileError(
-            f"model file {str(path)!r} is not a readable seqlab model (truncated, corrupted or another format): {exc}"
-        ) from exc
-    raw = (header.get("__metadata__") or {}).get(_META_KEY)
-    if raw is None:
-        raise ModelFileError(f"model file {str(path)!r} is a safetensors file but was not saved by seqlab (no 'seqlab' metadata)")
-    try:
-        meta = json.loads(raw)
-    except ValueError as exc:
-        raise ModelFileError(f"model file {str(path)!r} has corrupted seqlab metadata: {exc}") from exc
-    if not isinstance(meta, dict) or "config" not in meta:
-        raise ModelFileError(f"model file {str(path)!r} has seqlab metadata without a config")
-    if meta.get("format", 0) > FORMAT_VERSION:
-        raise ModelFileError(
-            f"model file {str(path)!r} has format {meta.get('format')}, newer than this seqlab reads ({FORMAT_VERSION}); upgrade seqlab"
-        )
+        data = files.read_bytes(path, option, "model file", "model", allow_empty=True)
+    except SeqlabError as exc:
+        raise ModelFileError(str(exc)) from None
+    header = _header(data, path)
+    meta = header.get("__metadata__")
+    meta = _meta(meta.get(_META_KEY) if isinstance(meta, dict) else None, path)
     if kind is not None and meta.get("kind") != kind:
         raise ModelFileError(
             f"model file {str(path)!r} holds a {meta.get('kind')!r} model, expected a {kind!r} model"
         )
+    try:
+        tensors = load(data)
+    except (SafetensorError, ValueError, UnicodeDecodeError, OverflowError, MemoryError, RuntimeError) as exc:
+        raise ModelFileError(
+            f"model file {str(path)!r} is not a readable seqlab model (truncated, corrupted or another format): "
+            f"{files.one_line(exc)}"
+        ) from None
     return meta["config"], tensors
 
 
-def peek_kind(path: str | os.PathLike) -> str:
-    """The ``kind`` a model file was saved as (raises ModelFileError for non-seqlab files)."""
-    from safetensors import SafetensorError, safe_open
-
+def peek_kind(path: str | os.PathLike, option: str = "--model") -> str:
+    """The ``kind`` a model file was saved as (raises ModelFileError for non-seqlab files); reads
+    only the header."""
     path = Path(path)
-    if not path.is_file():
-        raise ModelFileError(f"model file {str(path)!r} does not exist")
     try:
-        with safe_open(str(path), framework="pt") as fh:
-            raw = (fh.metadata() or {}).get(_META_KEY)
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise ModelFileError(f"model file {str(path)!r} is not a readable seqlab model: {exc}") from exc
-    if raw is None:
-        raise ModelFileError(f"model file {str(path)!r} was not saved by seqlab")
-    try:
-        return json.loads(raw)["kind"]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ModelFileError(f"model file {str(path)!r} has corrupted seqlab metadata") from exc
+        p = files.check_input(path, option, "model file", "model", allow_empty=True)
+        with open(p, "rb") as fh:
+            head = fh.read(8)
+            n = int.from_bytes(head, "little") if len(head) == 8 else -1
+            data = head + (fh.read(n) if 0 <= n <= files.HEADER_LIMIT else b"")
+    except SeqlabError as exc:
+        raise ModelFileError(str(exc)) from None
+    except OSError as exc:
+        raise ModelFileError(f"model file {str(path)!r} cannot be read: {exc.strerror or exc}") from None
+    header = _header(data, path)
+    meta = header.get("__metadata__")
+    kind = _meta(meta.get(_META_KEY) if isinstance(meta, dict) else None, path).get("kind")
+    if not isinstance(kind, str):
+        raise ModelFileError(f"model file {str(path)!r} has corrupted seqlab metadata (no kind)")
+    return kind
