@@ -95,8 +95,20 @@ def _shape_arg(name: str, value: Any) -> tuple | None:
     return tuple(value)
 
 
+def keep_mask(shape: tuple[int, ...], rate: float, like: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    """An inverted-dropout keep mask of ``shape`` (1/(1-rate) where kept, 0 where dropped), drawn
+    from ``generator`` (on its device) or torch's global generator, on ``like``'s device."""
+    device = like.device if generator is None else generator.device
+    keep = torch.empty(shape, dtype=like.dtype, device=device).bernoulli_(1 - rate, generator=generator)
+    return (keep / (1 - rate)).to(like.device)
+
+
 class Layer(nn.Module):
     """Base of seqlab layers: lazy build, shape inference, mask passing, JSON config."""
+
+    #: where dropout masks come from (None: torch's global generator); the training loop sets
+    #: its seeded mask generator here for the run (seqlab.train.loop.attach_generator)
+    generator: torch.Generator | None = None
 
     def __init__(self, input_shape: Sequence[int | None] | None = None, name: str | None = None) -> None:
         super().__init__()
@@ -398,9 +410,8 @@ class RecurrentLayer(Layer):
         return {**cfg, **super().get_config()}
 
     # -- input dropout mask (one per sequence, fixed over time) ---------------------------------
-    @staticmethod
-    def _keep_mask(shape: tuple[int, ...], rate: float, like: Tensor) -> Tensor:
-        return torch.empty(shape, dtype=like.dtype, device=like.device).bernoulli_(1 - rate) / (1 - rate)
+    def _keep_mask(self, shape: tuple[int, ...], rate: float, like: Tensor) -> Tensor:
+        return keep_mask(shape, rate, like, self.generator)
 
     # -- forward -------------------------------------------------------------------------------
     def forward(self, x: Tensor, mask: Tensor | None = None, initial_state=None):
@@ -732,7 +743,11 @@ class Dropout(Layer):
         return {"rate": self.rate, **super().get_config()}
 
     def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
-        return F.dropout(x, self.rate, self.training) if self.rate else x
+        if not (self.rate and self.training):
+            return x
+        if self.generator is None:
+            return F.dropout(x, self.rate, True)
+        return x * keep_mask(tuple(x.shape), self.rate, x, self.generator)
 
 
 @register_layer

@@ -84,6 +84,46 @@ class Sequential(nn.Module):
                 layer.build(shape)
             shape = layer.compute_output_shape(shape)
         self.built = all(not isinstance(l, Layer) or l.built for l in self.layers)
+        self._built_digest = self._weights_digest() if self.built else None
+
+    def _weights_digest(self) -> str:
+        """A digest of every parameter's bytes: tells whether the weights changed since the build."""
+        import hashlib
+
+        h = hashlib.blake2b(digest_size=16)
+        for p in self.parameters():
+            h.update(p.detach().reshape(-1).contiguous().cpu().view(torch.uint8).numpy().tobytes())
+        return h.hexdigest()
+
+    def untouched_since_build(self) -> bool:
+        """True when the model was built and its weights have not changed since: never trained,
+        loaded or set."""
+        return (self.built and self.epochs_trained == 0 and getattr(self, "_built_digest", None) is not None
+                and self._weights_digest() == self._built_digest)
+
+    @torch.no_grad()
+    def reinitialize(self) -> bool:
+        """Draw the initial weights again from torch's global generator, exactly as building the
+        layers now would (fresh layers of the same configs, built in order, copied in place so
+        that an optimizer over the parameters stays valid). False when a layer is not a seqlab
+        layer that can be rebuilt from its config (nothing is changed then)."""
+        if not self.built or self.input_shape is None or not all(isinstance(l, Layer) for l in self.layers):
+            return False
+        try:
+            specs = [serialize(layer) for layer in self.layers]
+            for spec in specs:  # built below, in order, as Sequential.build does (not at construction)
+                spec["config"] = {k: v for k, v in spec["config"].items() if k != "input_shape"}
+            fresh = [deserialize(spec) for spec in specs]
+        except (SeqlabError, TypeError, ValueError, KeyError):
+            return False
+        shape = self.input_shape
+        for layer in fresh:
+            layer.build(shape)
+            shape = layer.compute_output_shape(shape)
+        for old, new in zip(self.layers, fresh):
+            old.load_state_dict(new.state_dict())
+        self._built_digest = self._weights_digest()
+        return True
 
     @torch.no_grad()
     def build_from(self, x: Tensor) -> None:

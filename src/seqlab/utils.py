@@ -22,21 +22,38 @@ def seed_everything(seed: int | None) -> None:
         return
     random.seed(seed)
     np.random.seed(seed % (2**32))
-    torch.manual_seed(seed)
+    torch.manual_seed(seed % (2**64))
+
+
+def set_random_seed(seed: int) -> None:
+    """Keras's ``keras.utils.set_random_seed``: seed Python, NumPy and torch (CPU and CUDA) so
+    that everything after it, building the model's initial weights included, repeats bit for bit
+    on CPU. ``fit(seed=...)`` seeds the same generators for its run."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**64:
+        raise SeqlabError(f"seed: expected an integer in [0, 2**64), got {seed!r}")
+    seed_everything(seed)
 
 
 def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
-    """``"auto"`` picks CUDA when present, else CPU; anything else must be a valid torch device."""
+    """``"auto"`` picks CUDA when present, else CPU; anything else must be ``cpu``, ``cuda`` or
+    ``cuda:N`` with a GPU N that exists (``meta``, ``mps`` and other devices that cannot hold a
+    trained seqlab model are refused)."""
     if device is None or device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         dev = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
+    except (RuntimeError, TypeError, ValueError) as exc:
         raise SeqlabError(
             f"device: expected 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}"
         ) from exc
+    if dev.type not in ("cpu", "cuda") or (dev.type == "cpu" and dev.index not in (None, 0)):
+        raise SeqlabError(f"device: {str(device)!r} cannot run seqlab models; expected 'auto', 'cpu', 'cuda' or "
+                          "'cuda:N'")
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise SeqlabError(f"device: {device!r} was asked for but no CUDA GPU is available; use device='cpu' or 'auto'")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise SeqlabError(f"device: {device!r} was asked for but this machine has {torch.cuda.device_count()} "
+                          f"CUDA GPU(s), numbered from 0")
     return dev
 
 

@@ -1,10 +1,11 @@
-"""``keras.utils`` on seqlab: ``to_categorical``."""
+"""``keras.utils`` on seqlab: ``to_categorical``, ``set_random_seed``."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from ..errors import SeqlabError
+from ..utils import set_random_seed
 
 
 def to_categorical(y, num_classes: int | None = None, dtype: str = "float32") -> np.ndarray:
@@ -22,4 +23,4 @@ def to_categorical(y, num_classes: int | None = None, dtype: str = "float32") ->
     return np.eye(n, dtype=dtype)[y]
 
 
-__all__ = ["to_categorical"]
+__all__ = ["set_random_seed", "to_categorical"]

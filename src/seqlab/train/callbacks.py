@@ -191,7 +191,14 @@ class LearningRateScheduler(Callback):
 
 
 class TerminateOnNaN(Callback):
-    """Stop training at the first batch whose loss is NaN or infinite (syncs once per step)."""
+    """Stop training at the first batch whose loss is NaN or infinite (syncs once per step).
+
+    That batch's step is not applied (``guard_steps``: the loop checks each loss before the
+    backward pass), so the model keeps the weights of the last step with a finite loss. Under
+    multi-process training, where every process must step, the loop's epoch-end check restores
+    the weights of the last epoch with a finite loss instead."""
+
+    guard_steps = True
 
     def on_train_batch_end(self, step, logs=None):
         loss = (logs or {}).get("loss")

@@ -42,6 +42,8 @@ def make_data(model, x: Any, y: Any, name: str = "x", need_y: bool = True) -> Ar
             raise SeqlabError(f"y: targets are missing; pass y with one target per sample of {name}")
         return ArrayData(xt, None)
     yt = as_tensor("y" if name == "x" else f"{name} targets", y, dtype)
+    check_finite(name, xt)
+    check_finite("y" if name == "x" else f"{name} targets", yt)
     if xt.shape[0] != yt.shape[0]:
         raise SeqlabError(
             f"x and y: expected the same number of samples, got {xt.shape[0]} in {name} and {yt.shape[0]} in y"
@@ -49,6 +51,21 @@ def make_data(model, x: Any, y: Any, name: str = "x", need_y: bool = True) -> Ar
     if xt.shape[0] == 0:
         raise SeqlabError(f"{name}: no samples (the first axis has length 0)")
     return ArrayData(xt, yt)
+
+
+def check_finite(name: str, t: Tensor) -> None:
+    """SeqlabError naming the position of the first NaN or infinite value of ``t``, if any (a
+    single NaN in the data would make every weight NaN)."""
+    if not t.dtype.is_floating_point:
+        return
+    bad = ~torch.isfinite(t)
+    if bool(bad.any()):
+        pos = tuple(int(i) for i in torch.nonzero(bad)[0])
+        value = float(t[pos])
+        where = (f"sample {pos[0]}, step {pos[1]}, feature {pos[2]}" if t.dim() == 3
+                 else f"sample {pos[0]}" + (f", index {pos}" if t.dim() > 1 else ""))
+        raise SeqlabError(f"{name}: {'a NaN' if value != value else 'an infinite'} value at {where}; "
+                          f"{int(bad.sum())} value(s) are not finite; fill or drop them before fit")
 
 
 def _first_x(data: ArrayData | DataLoader) -> Tensor:
@@ -216,6 +233,10 @@ def fit(model, x: Any = None, y: Any = None, batch_size: int = 32, epochs: int =
             raise SeqlabError("validation_data: expected a tuple (x_val, y_val) or a DataLoader")
 
     seed_everything(seed)
+    if seed is not None and getattr(model, "untouched_since_build", lambda: False)():
+        # built before fit (input_shape) but never trained, loaded or set: draw the initial weights
+        # from the seed too, exactly as the lazy build below would, so the seed fixes the whole run
+        model.reinitialize()
     if not model.built:
         model.build_from(_first_x(train_data))  # lazy build from one sample (on CPU, before moving to the device)
     for nm, d in (("x", train_data), ("validation_data", val)):

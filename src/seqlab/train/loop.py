@@ -7,9 +7,17 @@ the step limit and the time budget, validation with early stopping and the best 
 callbacks, the progress bar, and checkpoints to resume from. See docs/train.md.
 
 Determinism: with a seed, each epoch's data order comes from a generator seeded by
-``(seed, epoch)`` (:func:`epoch_generator`), so a run resumed from a checkpoint draws the same
-order, skips the batches already done, and (with the checkpointed generator states) ends with
-bit-identical weights on CPU.
+``(seed, epoch)`` (:func:`epoch_generator`), and every dropout mask of the model's layers (input,
+recurrent and ``Dropout`` masks of the modules with a ``generator`` attribute) from one mask
+generator seeded by the seed (:func:`mask_generator`), so a run resumed from a checkpoint draws
+the same order and masks, skips the batches already done, and (with the checkpointed generator
+states) ends with bit-identical weights on CPU.
+
+Non-finite losses: at each epoch end the loop checks the epoch's summed loss and the weights; when
+either is NaN or infinite it stops, puts back the weights (and optimizer state) of the last epoch
+end where both were finite, and says so on stderr and in ``history.stopped``. A callback with
+``guard_steps = True`` (:class:`~seqlab.train.callbacks.TerminateOnNaN`) has every step checked
+instead: a step whose loss is not finite is not applied, so the weights stay the last good ones.
 """
 
 from __future__ import annotations
@@ -176,6 +184,25 @@ def epoch_generator(seed: int, epoch: int) -> torch.Generator:
     return torch.Generator().manual_seed(int(state[0]) << 32 | int(state[1]))
 
 
+def mask_generator(seed: int, device: torch.device) -> torch.Generator:
+    """The generator of every dropout mask of a run: a function of the seed alone (on the
+    training device, so that masks are drawn where they are used)."""
+    state = np.random.SeedSequence([seed, 0x6D61736B]).generate_state(2, dtype=np.uint32)  # "mask"
+    return torch.Generator(device=device).manual_seed(int(state[0]) << 32 | int(state[1]))
+
+
+def attach_generator(model: nn.Module, generator: torch.Generator) -> list[nn.Module]:
+    """Give ``generator`` to every module of ``model`` that draws dropout masks from a
+    ``generator`` attribute and has none of its own; returns them (to detach after training)."""
+    out = []
+    for m in model.modules():
+        if "generator" in dir(type(m)) or "generator" in vars(m):
+            if getattr(m, "generator", None) is None:
+                m.generator = generator
+                out.append(m)
+    return out
+
+
 def shard(n: int, batch_size: int, shuffle: bool, generator: torch.Generator | None,
           ctx: D.DistContext) -> list[Tensor]:
     """Index batches of ``n`` samples for this process: one order for every process, cut into
@@ -214,6 +241,7 @@ class _Counters:
     wait: int = 0
     finished: bool = False
     stop: str = ""
+    nonfinite: str = ""  # the first step whose loss was not finite (with guard_steps), not applied
 
 
 class _Run:
@@ -226,6 +254,8 @@ class _Run:
         self.n = _Counters()
         self.best_state: dict[str, Tensor] | None = None
         self.sums: list[Tensor] = []
+        self.good: tuple[int, dict[str, Tensor], dict[str, Any]] | None = None  # last finite weights
+        self.attached: list[nn.Module] = []
 
     # -- set-up --------------------------------------------------------------------------------
     def setup(self) -> None:
@@ -262,6 +292,11 @@ class _Run:
         self.begin_cbs = [cb for cb in self.callbacks if overrides(cb, "on_train_batch_begin")]
         self.end_cbs = [cb for cb in self.callbacks if overrides(cb, "on_train_batch_end")]
         model.stop_training = False
+        self.mask_gen = mask_generator(self.base_seed, dev)
+        self.attached = attach_generator(model, self.mask_gen)
+        # with a callback that asks for it (TerminateOnNaN), a step with a non-finite loss is not
+        # applied (one host sync per step); under DDP every process must step: epoch checks only
+        self.guard_steps = not self.ctx.enabled and any(getattr(cb, "guard_steps", False) for cb in self.callbacks)
         if c.resume:
             self.restore(c.checkpoint)
 
@@ -280,6 +315,7 @@ class _Run:
         tensors.update({f"task/{k}": v for k, v in task_t.items()})
         if self.sums:
             tensors["engine/sums"] = torch.stack([s.detach().double().cpu() for s in self.sums])
+        tensors["engine/mask_rng"] = self.mask_gen.get_state()
         meta = {"counters": asdict(self.n), "base_seed": self.base_seed, "optimizer": opt_meta, "rng": rng_meta,
                 "task": task_meta, "history": {"epoch": self.history.epoch, "values": self.history.history},
                 "config": {k: v for k, v in asdict(c).items() if k in ("epochs", "max_steps", "seed", "lr")}}
@@ -304,6 +340,8 @@ class _Run:
             dev = self.task.device
             self.sums = [t.to(dev) for t in tensors["engine/sums"].unbind()] if "engine/sums" in tensors else []
             ckpt.restore_rng(meta["rng"], tensors)
+            if "engine/mask_rng" in tensors:
+                self.mask_gen.set_state(tensors["engine/mask_rng"])
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:
             raise SeqlabError(f"--resume: checkpoint {str(path)!r} does not fit this run (another model, "
                               f"options or job?): {exc}") from exc
@@ -325,17 +363,26 @@ class _Run:
             # under multi-process training only at epoch ends: a task's state mid-epoch (a language
             # model's carried state) differs per process, and rank 0 alone writes the file
             return False
-        if c.checkpoint_steps and self.n.step % c.checkpoint_steps == 0:
-            return True
-        return c.checkpoint_minutes is not None and self.n.seconds - self.last_save >= 60.0 * c.checkpoint_minutes
+        due = bool(c.checkpoint_steps and self.n.step % c.checkpoint_steps == 0) or (
+            c.checkpoint_minutes is not None and self.n.seconds - self.last_save >= 60.0 * c.checkpoint_minutes)
+        # never checkpoint weights a non-finite loss may have reached: the epoch end deals with them
+        return due and (not self.sums or bool(torch.isfinite(self.sums[0])))
 
     # -- the loop ------------------------------------------------------------------------------
     def run(self) -> History:
+        try:
+            return self._run()
+        finally:
+            for m in self.attached:  # the masks of later calls (outside the loop) are the user's
+                m.generator = None
+
+    def _run(self) -> History:
         self.setup()
         c, task, n = self.c, self.task, self.n
         self.last_save = n.seconds
         logs: dict[str, Any] = {}
         if not n.finished:
+            self.keep_good(n.epoch - 1)
             task.on_train_begin()
             for cb in self.callbacks:
                 cb.on_train_begin({})
@@ -411,6 +458,14 @@ class _Run:
             with torch.autocast(task.device.type, dtype=self.amp):
                 out = task.training_step(self.net, batch)
         loss, weight = out if isinstance(out, tuple) else (out, 1.0)
+        if self.guard_steps and not bool(torch.isfinite(loss.detach())):
+            # not applied: the weights stay those of the last step with a finite loss (the epoch's
+            # logged loss still shows it)
+            self.n.nonfinite = self.n.nonfinite or f"step {step}"
+            self.add_loss(loss.detach().float(), weight)
+            for cb in self.end_cbs:
+                cb.on_train_batch_end(step, {"loss": loss.detach().float(), "size": weight})
+            return
         opt.zero_grad(set_to_none=True)
         if self.scaler is None:
             loss.backward()
@@ -427,13 +482,16 @@ class _Run:
             self.scaler.step(opt)
             self.scaler.update()
         ld = loss.detach().float()
+        self.add_loss(ld, weight)
+        for cb in self.end_cbs:
+            cb.on_train_batch_end(step, {"loss": ld, "size": weight})
+
+    def add_loss(self, ld: Tensor, weight: float) -> None:
         if not self.sums:
             self.sums = [torch.zeros((), dtype=torch.float64, device=ld.device),
                          torch.zeros((), dtype=torch.float64, device=ld.device)]
         self.sums[0] += ld.double() * weight  # stays on the device: no host sync per step
         self.sums[1] += weight
-        for cb in self.end_cbs:
-            cb.on_train_batch_end(step, {"loss": ld, "size": weight})
 
     def set_lr(self) -> None:
         c, n = self.c, self.n
@@ -448,12 +506,17 @@ class _Run:
 
     def end_epoch(self, epoch: int, seconds: float) -> dict[str, Any]:
         c, task, n = self.c, self.task, self.n
-        vec = torch.stack([s.cpu() for s in self.sums])
+        vec = torch.stack([s.cpu() for s in self.sums]) if self.sums else torch.zeros(2, dtype=torch.float64)
         if self.ctx.enabled:
             vec = vec.to(task.device)
             self.ctx.all_sum(vec)
             vec = vec.cpu()
-        logs: dict[str, Any] = {"loss": float(vec[0] / vec[1])}
+        logs: dict[str, Any] = {"loss": float(vec[0] / vec[1]) if float(vec[1]) else math.nan}
+        # with guard_steps a step with a non-finite loss was not applied: only the weights can be bad
+        if (not math.isfinite(logs["loss"]) and not self.guard_steps) or not self.weights_finite():
+            self.restore_good(epoch, logs["loss"])
+        else:
+            self.keep_good(epoch)
         logs.update(task.epoch_logs())
         logs.update(task.validate())
         logs["lr"] = float(self.opt.param_groups[0]["lr"])
@@ -468,12 +531,40 @@ class _Run:
         if task.stop_reason and not n.stop:
             n.stop = task.stop_reason
         if task.model.stop_training and not n.stop:
-            n.stop = "stopped by a callback"
+            n.stop = "stopped by a callback" + (f": the loss was not finite at {n.nonfinite}, a step not applied "
+                                                "(the weights are those of the step before)" if n.nonfinite else "")
         n.epoch, n.batch = epoch + 1, 0
         self.sums = []
         if not n.finished and c.checkpoint_epochs and n.epoch % c.checkpoint_epochs == 0:
             self.save_checkpoint()
         return logs
+
+    # -- non-finite losses ----------------------------------------------------------------------
+    def weights_finite(self) -> bool:
+        """True when every parameter is finite (one reduction and one host sync)."""
+        flags = [torch.isfinite(p.detach()).all() for p in self.task.model.parameters()]
+        return bool(torch.stack(flags).all()) if flags else True
+
+    def keep_good(self, epoch: int) -> None:
+        """Remember the weights and optimizer state of the end of ``epoch`` (-1: the start), the
+        last known to be finite, on the CPU."""
+        weights = {k: v.detach().to("cpu", copy=True) for k, v in self.task.model.state_dict().items()}
+        self.good = (epoch, weights, _cpu(self.opt.state_dict()))
+
+    def restore_good(self, epoch: int, loss: float) -> None:
+        """Put back the last finite weights and stop, saying why."""
+        n = self.n
+        what = f"the training loss became {loss}" if not math.isfinite(loss) else "the weights became NaN or infinite"
+        if self.good is None:
+            n.stop = f"{what} in epoch {epoch + 1}; stopped"
+        else:
+            at, weights, opt_state = self.good
+            self.task.model.load_state_dict(weights)
+            self.opt.load_state_dict(opt_state)
+            back = "the initial weights" if at < 0 else f"the weights of epoch {at + 1}, the last with a finite loss"
+            n.stop = f"{what} in epoch {epoch + 1}; stopped and restored {back}"
+        if self.ctx.is_main:
+            print(f"seqlab: {n.stop}", file=sys.stderr, flush=True)
 
     def watch(self, epoch: int, logs: dict[str, Any]) -> None:
         """Early stopping, best weights and plateau cuts on ``config.monitor``."""
@@ -507,6 +598,17 @@ class _Run:
 
         return tqdm(total=self.nb, initial=self.n.batch, desc=f"epoch {epoch + 1}/{c.epochs or '?'}", leave=c.epoch_lines,
                     dynamic_ncols=True, file=sys.stderr)
+
+
+def _cpu(obj: Any) -> Any:
+    """``obj`` (an optimizer state dict) with its tensors on the CPU."""
+    if isinstance(obj, Tensor):
+        return obj.detach().to("cpu", copy=True)
+    if isinstance(obj, dict):
+        return {k: _cpu(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_cpu(v) for v in obj)
+    return obj
 
 
 def _no_progress() -> bool:
