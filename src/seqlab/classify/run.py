@@ -15,13 +15,13 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
 from ..cli_args import check_output
 from ..errors import SeqlabError, check_float
-from ..train import History
+from ..train import Callback, History
 from ..train import checkpoint as ckpt
 from ..train.distributed import is_main_process
 from ..utils import thread_policy
@@ -76,7 +76,7 @@ def train(*, data: str | os.PathLike | None = None, text_column: str = "text", l
           epochs: int = 30, minutes: float = 0.0, batch_size: int = 32, lr: float = 3e-3,
           class_weight: str | None = None, test_size: float = 0.2, seed: int = 0, threads: int | None = 0,
           device: str = "auto", quiet: bool = False, checkpoint_minutes: float | None = 5.0,
-          checkpoint_steps: int | None = None) -> Trained:
+          checkpoint_steps: int | None = None, callbacks: Sequence[Callback] = (), validate: bool = False) -> Trained:
     """Train a classifier on ``data`` (a .csv with text and label columns, a folder with one
     sub-folder per class, an .npz with X, y and optional lengths; ``None``: the 8x8 digits), print
     the metrics on a held-out stratified ``test_size`` split, and save it to ``save`` (default
@@ -84,7 +84,9 @@ def train(*, data: str | os.PathLike | None = None, text_column: str = "text", l
     (:func:`seqlab.train.checkpoint.checkpoint_path`) at every epoch end, every
     ``checkpoint_minutes`` and every ``checkpoint_steps`` steps; ``resume`` continues from it; it
     is removed once the model file is written. ``minutes`` 0 means no time limit. Everything is
-    checked before training starts.
+    checked before training starts. ``callbacks`` go to the training loop; with ``validate`` the
+    held-out split is also scored after every epoch (``val_loss``, ``val_accuracy`` in the logs the
+    callbacks see; training never uses it), as ``seqlab tune classify`` prunes on.
     """
     from .data import as_padded, check_labels, is_text, stratified_split
     from .metrics import format_confusion
@@ -133,9 +135,10 @@ def train(*, data: str | os.PathLike | None = None, text_column: str = "text", l
 
         n_threads = torch.get_num_threads()
         t0 = time.perf_counter()
+        held = (take(test_idx), list(y_arr[test_idx])) + (() if text else (lengths[test_idx],))
         clf.fit(take(train_idx), list(y_arr[train_idx]), None if text else lengths[train_idx],
                 checkpoint=checkpoint, resume=resume, checkpoint_minutes=checkpoint_minutes,
-                checkpoint_steps=checkpoint_steps)
+                checkpoint_steps=checkpoint_steps, callbacks=callbacks, validation_data=held if validate else None)
         seconds = time.perf_counter() - t0
         if not main:
             return Trained(clf, clf.history, None, None, seconds)

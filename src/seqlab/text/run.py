@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import IO
+from typing import IO, Sequence
 
 import torch
 
@@ -64,12 +64,13 @@ def train(*, text: str | os.PathLike | None = None, level: str = "char", max_voc
           clipnorm: float | None = 5.0, val_fraction: float = 0.1, sample_length: int = 200, seed: int = 0,
           threads: int | None = 0, device: str = "auto", save: str | os.PathLike | None = DEFAULT_MODEL,
           resume: bool = False, quiet: bool = False, checkpoint_minutes: float | None = 5.0,
-          checkpoint_steps: int | None = None) -> tuple[RecurrentLM, Vocabulary, History]:
+          checkpoint_steps: int | None = None, callbacks: Sequence[Callback] = ()) -> tuple[RecurrentLM, Vocabulary, History]:
     """Train a language model on the UTF-8 file ``text`` (None: the Python docs shipped with
     Python) and save it to ``save`` (None: no file, no checkpoint). ``minutes`` 0 or None: no
     time limit; ``clipnorm`` 0 or None: no clipping; ``threads`` 0: the one automatic thread policy.
     ``quiet``: no progress bar, epoch lines or samples. Returns the model, its vocabulary and the
-    training history. Every argument is checked before any training."""
+    training history. Every argument is checked before any training. ``callbacks`` go to the
+    training loop (they see ``val_loss`` after every epoch, as ``seqlab tune generate`` prunes on)."""
     # -- checks before the long part, so that a bad option fails at once ------------------------
     save_path = check_output(save, "--save")
     ckpt_path = None if save_path is None else ckpt.checkpoint_path(save_path)
@@ -127,7 +128,7 @@ def train(*, text: str | os.PathLike | None = None, level: str = "char", max_voc
     report = EpochReport(task, vocab, level, 0 if quiet else sample_length, seed, "time" if minutes else "step")
     from ..train import train as run_loop
 
-    history = run_loop(task, config, [] if quiet else [report])
+    history = run_loop(task, config, ([] if quiet else [report]) + list(callbacks))
     if save_path is not None and world.is_main:
         save_lm(save_path, model, vocab, extra={"source": source, "val_fraction": val_fraction})
         ckpt.discard(ckpt_path)

@@ -1,0 +1,162 @@
+"""One objective per job, on the job's own library and workflow functions, and its final model.
+
+* **forecast**: cell, hidden size, layers, dropout, learning rate, lookback; the score is the
+  backtest MASE (mean over the origins the ``seqlab forecast`` workflow backtests, one horizon
+  apart before its holdout), reported after each origin so a bad trial stops early; the final
+  model is a forecaster with the best settings fitted on all the data.
+* **classify**: cell, hidden size, layers, dropout, learning rate; each trial runs
+  :func:`seqlab.classify.run.train` and is scored by its held-out accuracy (reported after every
+  epoch); the best trial's model file is the result.
+* **generate**: cell, hidden size, layers, dropout, learning rate; each trial runs
+  :func:`seqlab.text.run.train`, scored by its best validation loss (nats per token, reported
+  after every epoch); the best trial's model file is the result.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..errors import SeqlabError
+from .study import Budget, Report, optuna
+
+#: the searched choices of every job (each job also tunes the learning rate and dropout)
+HIDDEN = (8, 128)
+LAYERS = (1, 2)
+
+
+def _common(trial: Any, cells: Sequence[str], lr: tuple[float, float]) -> dict:
+    return dict(cell=trial.suggest_categorical("cell", list(cells)),
+                hidden=trial.suggest_int("hidden", *HIDDEN, log=True),
+                layers=trial.suggest_int("layers", *LAYERS),
+                dropout=trial.suggest_float("dropout", 0.0, 0.4),
+                lr=trial.suggest_float("lr", *lr, log=True))
+
+
+# -- forecast ------------------------------------------------------------------------------------
+@dataclass
+class ForecastJob:
+    """``series`` to forecast, backtest ``folds`` and fixed ``settings`` (horizon, ensemble...)."""
+
+    series: list
+    folds: int = 3
+    settings: dict = field(default_factory=dict)
+    cells: Sequence[str] = ("lstm", "gru", "rnn", "gru-reset-before", "mingru")
+    save: str | None = None
+
+    def __post_init__(self) -> None:
+        from ..forecast import Forecaster
+
+        probe = Forecaster(**self.settings)
+        self.config = probe.resolve(self.series)
+        H, m = self.config.horizon, self.config.season
+        self.lookbacks = (max(2, H // 2), max(3 * m, 2 * H))
+
+    def settings_for(self, params: dict) -> dict:
+        return {**self.settings, **{k: v for k, v in params.items()}}
+
+    def objective(self, trial: Any, budget: Budget) -> float:
+        from ..forecast import Forecaster
+        from ..forecast.backtesting import backtest
+
+        p = _common(trial, self.cells, (1e-3, 3e-2))
+        p["lookback"] = trial.suggest_int("lookback", *self.lookbacks)
+        H = self.config.horizon
+        scores = []
+        for k in range(self.folds):  # the earliest origin first, as seqlab forecast's backtest
+            minutes = budget.trial_minutes()
+            nets = (self.folds - k) * max(1, int(self.settings.get("ensemble", 3)))
+            probe = Forecaster(**self.settings_for(p), **({} if minutes is None else {"minutes": minutes / nets}))
+            c = probe.resolve(self.series)
+            bt = backtest(self.series, c, folds=1, step=H, end_offset=H * (1 + self.folds - 1 - k),
+                          include_stats=False, train=probe.train_config)
+            scores.append(float(bt.table.loc[bt.model_name, "MASE"]))
+            trial.report(float(np.mean(scores)), k)
+            if trial.should_prune():
+                raise optuna().TrialPruned(f"backtest MASE {np.mean(scores):.3f} after {k + 1} origin(s)")
+        return float(np.mean(scores))
+
+    def final(self, number: int, params: dict, budget: Budget) -> list[str]:
+        from ..forecast import Forecaster
+
+        if self.save is None:
+            return []
+        left = budget.left() + budget.reserve
+        extra = {} if budget.minutes == 0 else {"minutes": max(left, 6.0) / 60.0 / max(1, int(self.settings.get("ensemble", 3)))}
+        f = Forecaster(**self.settings_for(params), **extra).fit(self.series)
+        f.save(self.save)
+        return [self.save]
+
+
+# -- classify ------------------------------------------------------------------------------------
+@dataclass
+class TrainJob:
+    """A job whose trials run its ``run.train`` workflow and keep their model files in ``folder``."""
+
+    job: str  # 'classify' or 'generate'
+    folder: Path
+    options: dict = field(default_factory=dict)  # data and fixed settings for run.train
+    cells: Sequence[str] = ("lstm", "gru", "rnn", "lstm-peephole", "gru-reset-before", "mingru", "minlstm")
+    save: str | None = None
+    files: dict = field(default_factory=dict)  # trial number -> its model file
+
+    def objective(self, trial: Any, budget: Budget) -> float:
+        p = _common(trial, self.cells, (1e-3, 1e-2))
+        path = self.folder / f"{self.job}-trial{trial.number}.safetensors"
+        minutes = budget.trial_minutes()
+        kw = dict(self.options, save=str(path), quiet=True, minutes=0.0 if minutes is None else minutes, **p)
+        buf = io.StringIO()
+        if self.job == "classify":
+            from ..classify.run import train
+
+            report = Report(trial, "val_accuracy")
+            with contextlib.redirect_stdout(buf):
+                result = train(**kw, callbacks=[report], validate=True)
+            value = float(result.metrics["accuracy"])
+        else:
+            from ..text.run import train
+
+            report = Report(trial, "val_loss")
+            with contextlib.redirect_stdout(buf):
+                _, _, history = train(**kw, callbacks=[report])
+            losses = [v for v in history.history.get("val_loss", []) if v is not None and np.isfinite(v)]
+            if not losses:
+                raise SeqlabError("tune generate: the text leaves no validation part to score; use a longer --text")
+            value = float(min(losses))
+        self.files[trial.number] = path
+        if report.pruned:
+            raise optuna().TrialPruned(f"{report.monitor} {report.last:.4f}")
+        return value
+
+    def final(self, number: int, params: dict, budget: Budget) -> list[str]:
+        """Copy the best trial's model file to ``save``; a best trial of an earlier run (its file
+        gone) is trained again with its parameters."""
+        written = []
+        if self.save is not None:
+            keep = self.files.get(number)
+            if keep is not None and keep.is_file():
+                shutil.copyfile(keep, self.save)
+            else:
+                kw = dict(self.options, save=self.save, quiet=True, **params)
+                with contextlib.redirect_stdout(io.StringIO()):
+                    if self.job == "classify":
+                        from ..classify.run import train
+
+                        train(**kw)
+                    else:
+                        from ..text.run import train
+
+                        train(**kw)
+            written.append(self.save)
+        for f in self.files.values():  # the trials' own files are not kept
+            Path(f).unlink(missing_ok=True)
+        return written
+
+
+__all__ = ["ForecastJob", "TrainJob"]

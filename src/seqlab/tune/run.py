@@ -1,0 +1,127 @@
+"""The workflows behind ``seqlab tune``: one per job, callable without argparse.
+
+Each runs a study (:func:`seqlab.tune.study.tune`), prints one line per trial and the best, and
+writes the best model to ``save``, the results table to ``table`` (CSV) and a plot to ``plot``
+(PNG); ``study`` is the SQLite file that keeps the study (run again with it to continue).
+"""
+
+from __future__ import annotations
+
+import sys
+import time as _time
+from pathlib import Path
+from typing import Any, TextIO
+
+from ..cli_args import check_output
+from ..errors import SeqlabError, check_float, check_int
+from .objectives import ForecastJob, TrainJob
+from .study import TuneResult, tune
+
+DEFAULT_FOLDER = "runs/tune"
+
+
+def _paths(job: str, study: str | None, save: str | None, table: str | None, plot: str | None) -> dict[str, str | None]:
+    """Default file names under runs/tune/ (the folder is made); each path checked before any work."""
+    default = {"study": f"{DEFAULT_FOLDER}/{job}.db", "save": f"{DEFAULT_FOLDER}/{job}.safetensors",
+               "table": f"{DEFAULT_FOLDER}/{job}.csv", "plot": f"{DEFAULT_FOLDER}/{job}.png"}
+    given = {"study": study, "save": save, "table": table, "plot": plot}
+    out = {}
+    for key, value in given.items():
+        if value is None:
+            value = default[key]
+            Path(value).parent.mkdir(parents=True, exist_ok=True)
+        elif value == "":
+            out[key] = None
+            continue
+        out[key] = str(check_output(value, f"--{key}"))
+    if out["save"] and not out["save"].endswith(".safetensors"):
+        raise SeqlabError(f"--save: expected a file ending in .safetensors, got {out['save']!r}")
+    return out
+
+
+def _check(trials: int, minutes: float) -> None:
+    check_int("--trials", trials, 1)
+    check_float("--minutes", minutes, 0, none="no time limit")
+
+
+def _say(out: TextIO | None):
+    stream = out or sys.stdout
+
+    def say(line: str) -> None:
+        print(line, file=stream, flush=True)
+    return say
+
+
+def _finish(result: TuneResult, say) -> TuneResult:
+    for path in result.written:
+        say(f"wrote {path}")
+    say(f"{len(result.table)} trial(s) in the study; this run took {result.seconds:.1f} s")
+    return result
+
+
+def forecast(data: Any = None, *, target: str | None = None, time: str | None = None, horizon: int | None = None,
+             folds: int = 3, ensemble: int = 1, epochs: int | None = None, trials: int = 20, minutes: float = 10.0,
+             study: str | None = None, save: str | None = None, table: str | None = None, plot: str | None = None,
+             seed: int = 0, threads: int | None = 0, out: TextIO | None = None) -> TuneResult:
+    """Tune a forecaster on ``data`` (None: the embedded airline passengers) by its backtest MASE.
+    ``ensemble``: networks per forecaster, in the trials and the final model alike."""
+    from ..forecast.run import _file_horizon, load_series
+
+    start = _time.monotonic()
+    _check(trials, minutes)
+    check_int("--folds", folds, 1)
+    paths = _paths("forecast", study, save, table, plot)
+    series, source = load_series(data, target, time)
+    settings: dict[str, Any] = dict(horizon=horizon or _file_horizon(data) or 12, ensemble=ensemble, seed=seed,
+                                    threads=threads, verbose=0)
+    if epochs is not None:
+        settings["epochs"] = epochs
+    say = _say(out)
+    say(f"tune forecast: {source}; {trials} trial(s), {'no time limit' if not minutes else f'{minutes:g} min'}, "
+        f"scored by the backtest MASE over {folds} origin(s)")
+    job = ForecastJob(series, folds, settings, save=paths["save"])
+    return _finish(tune("forecast", job.objective, job.final, direction="minimize", label="backtest MASE",
+                        trials=trials, minutes=minutes, study=paths["study"], seed=seed, reserve=0.1 * 60 * minutes,
+                        table=paths["table"], plot=paths["plot"], say=say, start=start), say)
+
+
+def classify(data: str | None = None, *, text_column: str = "text", label_column: str = "label", epochs: int = 30,
+             trials: int = 20, minutes: float = 10.0, study: str | None = None, save: str | None = None,
+             table: str | None = None, plot: str | None = None, seed: int = 0, threads: int | None = 0,
+             out: TextIO | None = None) -> TuneResult:
+    """Tune a classifier on ``data`` (None: the 8x8 digits) by its held-out accuracy."""
+    start = _time.monotonic()
+    _check(trials, minutes)
+    paths = _paths("classify", study, save, table, plot)
+    say = _say(out)
+    say(f"tune classify: {data or 'the 8x8 digits'}; {trials} trial(s), "
+        f"{'no time limit' if not minutes else f'{minutes:g} min'}, scored by held-out accuracy")
+    folder = Path(paths["study"]).parent
+    job = TrainJob("classify", folder, dict(data=data, text_column=text_column, label_column=label_column,
+                                            epochs=epochs, seed=seed, threads=threads), save=paths["save"])
+    return _finish(tune("classify", job.objective, job.final, direction="maximize", label="held-out accuracy",
+                        trials=trials, minutes=minutes, study=paths["study"], seed=seed, table=paths["table"],
+                        plot=paths["plot"], say=say, start=start), say)
+
+
+def generate(text: str | None = None, *, level: str = "char", epochs: int = 5, seq_len: int = 64,
+             batch_size: int = 32, trials: int = 20, minutes: float = 10.0, study: str | None = None,
+             save: str | None = None, table: str | None = None, plot: str | None = None, seed: int = 0,
+             threads: int | None = 0, out: TextIO | None = None) -> TuneResult:
+    """Tune a language model on ``text`` (None: the Python docs) by its validation loss."""
+    start = _time.monotonic()
+    _check(trials, minutes)
+    paths = _paths("generate", study, save, table, plot)
+    say = _say(out)
+    say(f"tune generate: {text or 'the Python documentation'}; {trials} trial(s), "
+        f"{'no time limit' if not minutes else f'{minutes:g} min'}, scored by validation loss (nats per token)")
+    folder = Path(paths["study"]).parent
+    job = TrainJob("generate", folder, dict(text=text, level=level, epochs=epochs, seq_len=seq_len,
+                                            batch_size=batch_size, seed=seed, threads=threads, sample_length=0),
+                   save=paths["save"])
+    return _finish(tune("generate", job.objective, job.final, direction="minimize", label="validation loss",
+                        trials=trials, minutes=minutes, study=paths["study"], seed=seed, table=paths["table"],
+                        plot=paths["plot"], say=say, start=start), say)
+
+
+__all__ = ["classify", "forecast", "generate"]

@@ -1,0 +1,194 @@
+"""The study around every job's objective: Optuna, a time budget, pruning, SQLite, table and plot.
+
+:func:`tune` runs ``trials`` more trials of a job's objective (:mod:`seqlab.tune.objectives`) in an
+Optuna study stored in the SQLite file ``study`` (a second run with the same file continues the
+study: its finished trials count and inform the sampler), with the TPE sampler (seeded) and the
+median pruner: a trial whose intermediate score (per epoch, or per backtest origin for
+forecasting), reported through :class:`Report`, is worse than the median of earlier trials at
+the same step stops early. No trial starts after the time budget, and each trial's training is
+limited to the time left, so the whole run ends within ``minutes`` plus the final model's fit.
+The best configuration is then written as a model file by the job's own workflow, and the
+results as a table (CSV) and a plot (PNG).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from ..errors import SeqlabError
+from ..train.callbacks import Callback
+
+
+def optuna():
+    try:
+        import optuna as _optuna
+    except ImportError as exc:
+        raise SeqlabError("seqlab tune: needs optuna; install seqlab's optuna extra: pip install 'seqlab[optuna]'") from exc
+    _optuna.logging.set_verbosity(_optuna.logging.WARNING)
+    return _optuna
+
+
+@dataclass
+class Budget:
+    """The run's deadline; ``reserve`` seconds are kept for the final model after the trials."""
+
+    minutes: float
+    reserve: float = 0.0
+    start: float = field(default_factory=time.monotonic)
+
+    def left(self) -> float:
+        """Seconds left for trials (inf without a budget)."""
+        if not self.minutes:
+            return math.inf
+        return self.start + 60.0 * self.minutes - self.reserve - time.monotonic()
+
+    def trial_minutes(self) -> float | None:
+        """A training time limit that ends within the budget (None: no budget)."""
+        left = self.left()
+        return None if math.isinf(left) else max(left, 1.0) / 60.0
+
+
+class Report(Callback):
+    """Reports ``logs[monitor]`` to the trial after every epoch; when the pruner says so, stops
+    the training (``stop_training``) and remembers it, so the objective raises ``TrialPruned``."""
+
+    def __init__(self, trial: Any, monitor: str, step0: int = 0) -> None:
+        self.trial, self.monitor, self.step0 = trial, monitor, step0
+        self.pruned = False
+        self.last: float | None = None
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        value = (logs or {}).get(self.monitor)
+        if value is None or not math.isfinite(float(value)):
+            return
+        self.last = float(value)
+        self.trial.report(self.last, self.step0 + epoch)
+        if self.trial.should_prune():
+            self.pruned = True
+            if self.model is not None:
+                self.model.stop_training = True
+
+
+@dataclass
+class TuneResult:
+    """What :func:`tune` did: the study, its best trial, the files written."""
+
+    study: Any
+    best_params: dict
+    best_value: float
+    direction: str
+    table: Any  # pandas DataFrame, one row per trial of the study
+    written: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def results_table(study: Any) -> Any:
+    """One row per trial: number, state, value, seconds, and its parameters."""
+    import pandas as pd
+
+    rows = []
+    for t in study.trials:
+        secs = (t.datetime_complete - t.datetime_start).total_seconds() if t.datetime_complete and t.datetime_start else None
+        rows.append({"trial": t.number, "state": t.state.name.lower(), "value": t.value,
+                     "seconds": None if secs is None else round(secs, 2), **t.params})
+    return pd.DataFrame(rows)
+
+
+def plot_study(study: Any, path: str, label: str, direction: str) -> None:
+    """Each trial's score (pruned trials at their last reported value) and the best so far."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    best, xs, ys, bx, by = None, [], [], [], []
+    for t in study.trials:
+        v = t.value
+        if v is None and t.intermediate_values:
+            v = t.intermediate_values[max(t.intermediate_values)]
+            ax.scatter([t.number], [v], marker="x", color="gray")
+            continue
+        if v is None:
+            continue
+        xs.append(t.number), ys.append(v)
+        best = v if best is None else (min(best, v) if direction == "minimize" else max(best, v))
+        bx.append(t.number), by.append(best)
+    ax.scatter(xs, ys, label="trial")
+    ax.step(bx, by, where="post", color="C1", label="best so far")
+    ax.set_xlabel("trial")
+    ax.set_ylabel(label)
+    ax.set_title(f"{study.study_name}: {len(study.trials)} trials (x: pruned)")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def tune(job: str, objective: Callable[[Any, Budget], float], final: Callable[[int, dict, Budget], list[str]], *,
+         direction: str, label: str, trials: int, minutes: float, study: str | Path, seed: int = 0,
+         reserve: float = 0.0, table: str | None = None, plot: str | None = None,
+         say: Callable[[str], None] = print, start: float | None = None) -> TuneResult:
+    """Run the study (see the module docstring); ``objective(trial, budget)`` scores one trial,
+    ``final(best_number, best_params, budget)`` writes the model file(s) and returns their paths."""
+    opt = optuna()
+    budget = Budget(minutes, reserve) if start is None else Budget(minutes, reserve, start)
+    storage = f"sqlite:///{Path(study).resolve()}"
+    s = opt.create_study(study_name=job, storage=storage, load_if_exists=True, direction=direction,
+                         sampler=opt.samplers.TPESampler(seed=seed + len(_trials_in(storage, job, opt))),
+                         pruner=opt.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1))
+    if s.direction.name.lower() != direction:
+        raise SeqlabError(f"--study: {str(study)!r} holds a '{job}' study that {s.direction.name.lower()}s; use another file")
+    before = len(s.trials)
+    if before:
+        say(f"study {str(study)!r}: continuing after {before} trial(s)")
+
+    def run(trial: Any) -> float:
+        if budget.left() <= 0:
+            raise opt.TrialPruned("time budget spent")
+        t0 = time.monotonic()
+        value = objective(trial, budget)
+        say(f"trial {trial.number}: {label} {value:.4f} in {time.monotonic() - t0:.1f} s  {_fmt(trial.params)}")
+        return value
+
+    def on_pruned(study_: Any, trial: Any) -> None:
+        if trial.state == opt.trial.TrialState.PRUNED:
+            say(f"trial {trial.number}: pruned  {_fmt(trial.params)}")
+
+    timeout = None if not minutes else max(budget.left(), 0.0)
+    s.optimize(run, n_trials=trials, timeout=timeout, callbacks=[on_pruned], catch=())
+    done = [t for t in s.trials if t.state == opt.trial.TrialState.COMPLETE]
+    if not done:
+        raise SeqlabError(f"tune {job}: no trial finished within the budget; give more --minutes or fewer epochs")
+    best = s.best_trial
+    say(f"best: trial {best.number}, {label} {best.value:.4f}  {_fmt(best.params)}")
+    written = final(best.number, dict(best.params), budget)
+    tab = results_table(s)
+    if table:
+        from ..io import atomic_write_text
+
+        atomic_write_text(table, tab.to_csv(index=False))
+        written.append(table)
+    if plot:
+        plot_study(s, plot, label, direction)
+        written.append(plot)
+    return TuneResult(s, dict(best.params), float(best.value), direction, tab, written,
+                      time.monotonic() - budget.start)
+
+
+def _trials_in(storage: str, job: str, opt: Any) -> list:
+    try:
+        return opt.load_study(study_name=job, storage=storage).trials
+    except KeyError:
+        return []
+
+
+def _fmt(params: dict) -> str:
+    return " ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items())
+
+
+__all__ = ["Budget", "Report", "TuneResult", "optuna", "plot_study", "results_table", "tune"]

@@ -1,0 +1,136 @@
+"""seqlab tune: pruning, the time budget, a resumable SQLite study, the table and plot, and the best
+model of each job written where the job's own commands read it."""
+
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytest.importorskip("optuna", reason="the optuna extra is part of .[all]")
+
+from seqlab import Sequential  # noqa: E402
+from seqlab.cli import main  # noqa: E402
+from seqlab.layers import GRU, Dense  # noqa: E402
+from seqlab.tune.study import Report, tune  # noqa: E402
+
+
+class FakeTrial:
+    """Records reports; asks to prune from the second report on."""
+
+    def __init__(self):
+        self.reports = []
+
+    def report(self, value, step):
+        self.reports.append((step, value))
+
+    def should_prune(self):
+        return len(self.reports) >= 2
+
+
+def test_report_stops_training_through_the_loop():
+    x, y = np.random.default_rng(0).normal(size=(32, 5, 2)).astype(np.float32), np.zeros((32, 1), np.float32)
+    model = Sequential([GRU(4, input_shape=(5, 2)), Dense(1)])
+    model.compile(loss="mse", optimizer="adam")
+    trial = FakeTrial()
+    report = Report(trial, "loss")
+    history = model.fit(x, y, epochs=10, verbose=0, callbacks=[report], threads=None)
+    assert report.pruned and len(history.history["loss"]) == 2
+    assert [s for s, _ in trial.reports] == [0, 1]
+    assert trial.reports[1][1] == pytest.approx(history.history["loss"][1])
+
+
+def _toy(trial, budget):
+    """Trials get worse with their number; each reports four steps of its value."""
+    value = float(trial.suggest_float("x", 0.0, 1.0)) + trial.number
+    for step in range(4):
+        trial.report(value, step)
+        if trial.should_prune():
+            import optuna
+
+            raise optuna.TrialPruned()
+    return value
+
+
+def test_pruning_resume_table_and_plot(tmp_path):
+    db = tmp_path / "s.db"
+    lines = []
+    kw = dict(direction="minimize", label="score", minutes=0, study=db, table=str(tmp_path / "t.csv"),
+              plot=str(tmp_path / "p.png"), say=lines.append)
+    first = tune("toy", _toy, lambda n, p, b: [], trials=4, **kw)
+    states = list(first.table["state"])
+    assert states[:2] == ["complete", "complete"] and "pruned" in states[2:]  # worse than the median: stopped
+    assert any("pruned" in line for line in lines)
+    second = tune("toy", _toy, lambda n, p, b: [], trials=2, **kw)  # the same file: continued
+    assert len(second.table) == 6 and any("continuing after 4 trial(s)" in line for line in lines)
+    assert second.best_value == first.best_value
+    table = pd.read_csv(tmp_path / "t.csv")
+    assert list(table.columns[:4]) == ["trial", "state", "value", "seconds"] and len(table) == 6
+    assert (tmp_path / "p.png").stat().st_size > 1000
+
+
+def test_time_budget_stops_starting_trials(tmp_path):
+    def slow(trial, budget):
+        trial.suggest_int("k", 0, 9)
+        time.sleep(0.4)
+        return 1.0
+
+    t0 = time.monotonic()
+    r = tune("slow", slow, lambda n, p, b: [], direction="minimize", label="s", trials=50, minutes=1.5 / 60,
+             study=tmp_path / "s.db", say=lambda line: None)
+    assert time.monotonic() - t0 < 3.0
+    assert 1 <= len(r.table) < 10
+
+
+def test_tune_forecast_command_within_budget(tmp_path, capsys):
+    """The command on the embedded data within its budget; the model it writes is what
+    'seqlab forecast --load' reads (the bar of issue #16 is --trials 8 --minutes 3; here smaller)."""
+    model = tmp_path / "best.safetensors"
+    args = ["tune", "forecast", "--trials", "3", "--minutes", "0.4", "--epochs", "4", "--folds", "2",
+            "--study", str(tmp_path / "f.db"), "--save", str(model), "--table", str(tmp_path / "f.csv"),
+            "--plot", "", "--threads", "1"]
+    t0 = time.monotonic()
+    assert main(args) == 0
+    assert time.monotonic() - t0 < 0.4 * 60 + 5
+    out = capsys.readouterr().out
+    assert "best: trial" in out and f"wrote {model}" in out
+    table = pd.read_csv(tmp_path / "f.csv")
+    assert {"cell", "hidden", "layers", "dropout", "lr", "lookback"} <= set(table.columns)
+    best = table.loc[table["value"].idxmin()]
+    from seqlab.forecast import Forecaster
+
+    f = Forecaster.load(str(model))
+    assert f.config.cell == best["cell"] and f.config.lookback == best["lookback"]
+    assert main(["forecast", "--load", str(model), "--no-plot"]) == 0
+    assert "1961-01" in capsys.readouterr().out
+
+
+def test_tune_classify_and_generate(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    y = np.array([0, 1] * 20)
+    X = rng.normal(size=(40, 6, 2)).astype(np.float32) + y[:, None, None]
+    np.savez(tmp_path / "d.npz", X=X, y=y)
+    assert main(["tune", "classify", "--data", str(tmp_path / "d.npz"), "--trials", "2", "--epochs", "2",
+                 "--minutes", "0", "--study", str(tmp_path / "c.db"), "--save", str(tmp_path / "c.safetensors"),
+                 "--table", "", "--plot", "", "--threads", "1"]) == 0
+    from seqlab.classify import SequenceClassifier
+
+    clf = SequenceClassifier.load(tmp_path / "c.safetensors")
+    assert clf.predict(X[:4]).shape == (4,)
+    assert not list(tmp_path.glob("classify-trial*"))  # the trials' own files are gone
+    (tmp_path / "t.txt").write_text("the cat sat on the mat. " * 60)
+    assert main(["tune", "generate", "--text", str(tmp_path / "t.txt"), "--trials", "2", "--epochs", "1",
+                 "--seq-len", "16", "--batch-size", "4", "--minutes", "0", "--study", str(tmp_path / "g.db"),
+                 "--save", str(tmp_path / "g.safetensors"), "--table", "", "--plot", "", "--threads", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "validation loss" in out and "best: trial" in out
+    from seqlab.text.model import load_lm
+
+    load_lm(tmp_path / "g.safetensors")
+
+
+def test_errors(tmp_path, capsys):
+    assert main(["tune", "forecast", "--trials", "0"]) == 2
+    assert "--trials" in capsys.readouterr().err
+    assert main(["tune", "forecast", "--save", str(tmp_path / "nope" / "m.safetensors")]) == 2
+    assert "does not exist" in capsys.readouterr().err
