@@ -343,19 +343,37 @@ class ClassifierModel(ReferenceModel):
             self.vocab = Vocabulary.from_config(config["vocab"])
 
     def encode(self, X: Any, lengths: Any = None) -> tuple[np.ndarray, np.ndarray]:
-        """Raw input -> ``(x, lengths)`` as the estimator encodes it (ids or standardised floats)."""
-        from ..classify.data import as_padded, is_text
-        from ..classify.vocab import pad_ids
-
-        if is_text(X):
+        """Raw input (texts, a list of (T, F) arrays, or a padded (N, T, F) array with ``lengths``)
+        -> ``(x, lengths)`` as the classifier encodes it: ids, or features standardised with the
+        training mean and deviation, zero past each length."""
+        if isinstance(X, (list, tuple)) and X and all(isinstance(t, str) for t in X):
             if self.vocab is None:
                 raise SeqlabError("X: this model reads numeric sequences, got texts")
-            return pad_ids([self.vocab.to_ids(self.vocab.tokenize(t), unknown="replace") for t in X])
-        x, lens = as_padded(X, lengths, self.stack.input_size if self.embedding is None else None)
+            seqs = [self.vocab.to_ids(self.vocab.tokenize(t), unknown="replace") for t in X]
+            if not all(seqs):
+                raise SeqlabError("X: a text has no tokens; remove empty texts")
+            lens = np.array([len(q) for q in seqs], dtype=np.int64)
+            ids = np.zeros((len(seqs), int(lens.max())), dtype=np.int64)  # (N, T), 0 = <pad>
+            for i, q in enumerate(seqs):
+                ids[i, : len(q)] = q
+            return ids, lens
+        F = self.stack.input_size
+        if isinstance(X, np.ndarray) and X.ndim in (2, 3) and X.dtype != object:
+            x = (X[:, :, None] if X.ndim == 2 else X).astype(np.float32)
+            lens = np.full(len(x), x.shape[1], np.int64) if lengths is None else np.asarray(lengths, np.int64)
+        else:
+            seqs = [np.asarray(q, dtype=np.float32).reshape(len(q), -1) for q in X]
+            lens = np.array([len(q) for q in seqs], dtype=np.int64)
+            x = np.zeros((len(seqs), int(lens.max()), F), np.float32)
+            for i, q in enumerate(seqs):
+                x[i, : len(q)] = q
+        if x.shape[2] != F or lens.min() < 1 or lens.max() > x.shape[1]:
+            raise SeqlabError(f"X: expected sequences of {F} feature(s) with lengths in [1, {x.shape[1]}], "
+                              f"got shape {x.shape}")
+        valid = np.arange(x.shape[1])[None, :] < lens[:, None]  # (N, T)
         if self.mean is not None:
-            valid = np.arange(x.shape[1])[None, :] < lens[:, None]
-            x = np.where(valid[..., None], (x - self.mean.astype(np.float32)) / self.std.astype(np.float32), 0.0).astype(np.float32)
-        return x, lens
+            x = ((x - self.mean.astype(np.float32)) / self.std.astype(np.float32)).astype(np.float32)
+        return np.where(valid[..., None], x, 0.0).astype(np.float32), lens
 
     def features(self, x: Any, lengths: Any, state: list | None = None) -> tuple[np.ndarray, list]:
         """Pooled features (B, D*H) and the final states per cell."""
