@@ -16,10 +16,14 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
 from pathlib import Path
 from typing import Any, Sequence
 
 from .errors import SeqlabError
+
+MAX_SEED = 2**63 - 1  # torch and NumPy take seeds below 2**64; the loop derives others from it
+MAX_MINUTES = 1e6  # about two years: anything longer is a typo
 
 
 def int_type(name: str, minimum: int = 1, maximum: int | None = None):
@@ -78,13 +82,13 @@ def add_training_options(p: argparse.ArgumentParser | Any, *, epochs: int, lr: f
     job whose ``--out`` means something else keeps ``--save`` only)."""
     p.add_argument("--epochs", type=int_type("--epochs", 1, 10**9), default=epochs,
                    help=f"most passes over the data (default {epochs})")
-    p.add_argument("--minutes", type=float_type("--minutes", 0), default=minutes,
+    p.add_argument("--minutes", type=float_type("--minutes", 0, MAX_MINUTES), default=minutes,
                    help=f"training time budget in minutes; 0 for no limit (default {minutes:g})")
     p.add_argument("--lr", type=float_type("--lr", 0, 10, low_open=True), default=lr,
                    help=f"learning rate (default {lr:g})")
     p.add_argument("--batch-size", type=int_type("--batch-size", 1, 10**7), default=batch_size,
                    help=f"batch size (default {batch_size})")
-    p.add_argument("--seed", type=int_type("--seed", 0, 2**63 - 1), default=0, help="random seed (default 0)")
+    p.add_argument("--seed", type=int_type("--seed", 0, MAX_SEED), default=0, help="random seed (default 0)")
     add_runtime_options(p, threads_default)
     p.add_argument("--save", *(["--out"] if out_alias else []), dest="save", metavar="PATH", default=save,
                    help=f"model file to write (.safetensors){f' (default {save})' if save else ''}")
@@ -103,17 +107,44 @@ def add_runtime_options(p: argparse.ArgumentParser | Any, threads_default: int =
     p.add_argument("--threads", type=int_type("--threads", 0, 4096), default=threads_default,
                    help="CPU threads; 0 picks the cores the machine's load leaves idle (default "
                         f"{threads_default or '0, automatic'})")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
+    p.add_argument("--device", type=device_type, default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
+
+
+def device_type(text: str) -> str:
+    """An argparse type: ``auto``, ``cpu``, ``cuda`` or ``cuda:N`` (whether that GPU exists is
+    checked by :func:`seqlab.utils.resolve_device`, which needs torch)."""
+    if not re.fullmatch(r"auto|cpu|cuda(:\d{1,4})?", text):
+        raise argparse.ArgumentTypeError(f"expected auto, cpu, cuda or cuda:N, got {text!r}")
+    return text
+
+
+def sep_type(text: str) -> str:
+    """An argparse type: a CSV separator, one character (``\\t`` for a tab)."""
+    from .files import check_sep
+
+    try:
+        return check_sep(text)
+    except SeqlabError as exc:
+        raise argparse.ArgumentTypeError(str(exc).split(": ", 1)[-1]) from None
+
+
+def add_csv_options(p: argparse.ArgumentParser | Any) -> None:
+    """``--sep``: the separator of CSV files read by the command (default ',')."""
+    p.add_argument("--sep", type=sep_type, default=",", metavar="CHAR",
+                   help="field separator of the CSV file: ',' (default), ';', '|' or '\\t' for a tab")
 
 
 def check_output(path: str | os.PathLike | None, option: str, suffixes: Sequence[str] = ()) -> Path | None:
-    """Check an output path before any work: not a folder, its folder exists and is a folder,
-    and (when ``suffixes`` is given) a supported extension. Returns it as a Path."""
+    """Check an output path before any work: not a folder, its folder exists, is a folder and
+    can be written in, and (when ``suffixes`` is given) a supported extension. Returns it as a
+    Path. The write itself happens once the work has succeeded (:func:`seqlab.files.held_writes`)."""
     if path is None:
         return None
     p = Path(path)
     if str(path) == "" or p.name in ("", ".", ".."):
         raise SeqlabError(f"{option}: expected a file name, got {str(path)!r}")
+    if "\x00" in str(path):
+        raise SeqlabError(f"{option}: a file name cannot hold a NUL character, got {str(path)!r}")
     if p.is_dir():
         raise SeqlabError(f"{option}: {str(path)!r} is a folder; give a file name such as {str(p / 'model.safetensors')!r}")
     parent = p.parent if str(p.parent) else Path(".")
@@ -123,9 +154,28 @@ def check_output(path: str | os.PathLike | None, option: str, suffixes: Sequence
         raise SeqlabError(f"{option}: {str(parent)!r} is a file, not a folder; choose another path")
     if p.exists() and not p.is_file():
         raise SeqlabError(f"{option}: {str(path)!r} exists and is not a regular file; choose another path")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise SeqlabError(f"{option}: cannot write in folder {str(parent)!r} (permission denied)")
     if suffixes and p.suffix.lower() not in suffixes:
         raise SeqlabError(f"{option}: expected a file ending in {' or '.join(suffixes)}, got {str(path)!r}")
     return p
+
+
+def check_outputs(outputs: dict[str, Any], inputs: dict[str, Any] | None = None) -> None:
+    """Outputs (option -> path or None) that name the same file as each other or as an input
+    (option -> path) would overwrite it: SeqlabError naming both options."""
+    seen: dict[str, str] = {}
+    for option, path in list((inputs or {}).items()) + list(outputs.items()):
+        if path is None or str(path) == "":
+            continue
+        key = os.path.realpath(path)
+        if key in seen:
+            raise SeqlabError(f"{option}: {str(path)!r} is also {seen[key]}; give each output its own file")
+        seen[key] = f"the file of {option}"
+
+
+#: image formats matplotlib writes without extra packages
+PLOT_SUFFIXES = (".png", ".pdf", ".svg", ".svgz", ".eps", ".ps", ".jpg", ".jpeg", ".tif", ".tiff", ".webp")
 
 
 def checkpoint_options(args: argparse.Namespace) -> dict[str, Any]:

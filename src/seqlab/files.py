@@ -22,6 +22,8 @@ process that made them is gone (a write killed mid-way leaves nothing behind for
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import errno
 import gzip
 import io
@@ -33,7 +35,7 @@ import stat
 import time
 import zlib
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 from .errors import SeqlabError
 
@@ -363,10 +365,36 @@ def _unlink(p: Path) -> None:
         pass
 
 
+_held: contextvars.ContextVar[dict[Path, bytes] | None] = contextvars.ContextVar("seqlab_held_writes", default=None)
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically: a temporary file in the same folder, fsync, rename.
-    A crash at any moment leaves either the old file or the new one, never a mix."""
+    A crash at any moment leaves either the old file or the new one, never a mix. Inside
+    :func:`held_writes` the write waits for the end of the block."""
+    held = _held.get()
+    if held is not None:
+        held[Path(path)] = bytes(data)
+        return
     write_outputs({path: data})
+
+
+@contextlib.contextmanager
+def held_writes() -> Iterator[dict[Path, bytes]]:
+    """Within the block, every :func:`atomic_write_bytes` (model files, plots, CSV files) is held
+    in memory; when the block ends without an exception they are all written by
+    :func:`write_outputs`, and when it raises none is: a command that fails half-way through
+    producing its outputs changes no earlier file."""
+    if _held.get() is not None:  # nested: the outer block writes
+        yield _held.get()
+        return
+    held: dict[Path, bytes] = {}
+    token = _held.set(held)
+    try:
+        yield held
+    finally:
+        _held.reset(token)
+    write_outputs(held)
 
 
 def write_outputs(outputs: Mapping[str | os.PathLike, bytes]) -> list[Path]:
@@ -388,5 +416,5 @@ def write_outputs(outputs: Mapping[str | os.PathLike, bytes]) -> list[Path]:
 
 
 __all__ = ["HEADER_LIMIT", "JSON_DEPTH", "LIMITS", "atomic_write_bytes", "check_input", "check_sep",
-           "decode_utf8", "decompress", "is_temp_name", "json_depth", "loads_json", "one_line", "read_bytes",
+           "decode_utf8", "decompress", "held_writes", "is_temp_name", "json_depth", "loads_json", "one_line", "read_bytes",
            "read_csv", "read_text", "remove_stale_temps", "temp_path", "write_outputs"]

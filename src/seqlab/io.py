@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import torch
 
@@ -88,7 +88,7 @@ def _header(data: bytes, path: Path) -> dict[str, Any]:
     if n > files.HEADER_LIMIT or 8 + n > len(data):
         raise ModelFileError(f"{bad}: its header claims {n} bytes, the file holds {len(data) - 8}")
     try:
-        header = files.loads_json(bytes(data[8: 8 + n]), f"model file {str(path)!r}: header")
+        header = files.loads_json(bytes(data[8: 8 + n]), "header")
     except SeqlabError as exc:
         raise ModelFileError(f"{bad}: {exc}") from None
     if not isinstance(header, dict):
@@ -129,6 +129,24 @@ def load_file(path: str | os.PathLike, kind: str | None = None,
             f"{files.one_line(exc)}"
         ) from None
     return meta["config"], tensors
+
+
+def build_checked(factory: Callable[[], torch.nn.Module], tensors: Mapping[str, torch.Tensor],
+                  path: str | os.PathLike) -> torch.nn.Module:
+    """The module ``factory`` builds from a file's config, built first on the ``meta`` device (no
+    memory) to check that the config does not describe a model larger than the weights the file
+    holds (a damaged or edited header must not allocate terabytes); then built for real."""
+    have = sum(t.numel() for t in tensors.values())
+    try:
+        with torch.device("meta"):
+            probe = factory()
+        need = sum(p.numel() for p in probe.parameters()) + sum(b.numel() for b in probe.buffers())
+    except (RuntimeError, NotImplementedError):  # a module that cannot be built on meta: no check
+        need = 0
+    if need > have:
+        raise ModelFileError(f"model file {str(path)!r}: its config describes a model of {need:,} values, but the "
+                             f"file holds {have:,}; the file is damaged or its header was edited")
+    return factory()
 
 
 def peek_kind(path: str | os.PathLike, option: str = "--model") -> str:

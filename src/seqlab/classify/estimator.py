@@ -301,7 +301,7 @@ class SequenceClassifier:
     @classmethod
     def load(cls, path: str | os.PathLike, device: str = "cpu") -> "SequenceClassifier":
         """Load a model saved by :meth:`save` (raises ModelFileError for anything else)."""
-        from ..io import load_file
+        from ..io import build_checked, load_file
 
         config, tensors = load_file(path, KIND)
         try:
@@ -321,11 +321,13 @@ class SequenceClassifier:
         clf.classes_, clf.vocab = classes, vocab
         if vocab is not None:
             clf.text_config = vocab.config
-        net = ClassifierNet(mc)
         state = {k[4:]: v for k, v in tensors.items() if k.startswith("net.")}
         try:
+            net = build_checked(lambda: ClassifierNet(mc), tensors, path)
             net.load_state_dict(state, strict=True)
-        except RuntimeError as exc:
+        except ModelFileError:
+            raise
+        except (RuntimeError, ValueError, TypeError) as exc:
             raise ModelFileError(f"model file {str(path)!r} has weights that do not fit its config: {exc}") from exc
         if "scale.mean" in tensors:
             clf.mean_ = tensors["scale.mean"].numpy()

@@ -545,7 +545,7 @@ class Forecaster:
     def load(cls, path: str) -> "Forecaster":
         """A forecaster saved by :meth:`save`, ready to ``predict`` without refitting."""
         from ..errors import ModelFileError
-        from ..io import load_file
+        from ..io import build_checked, load_file
 
         cfg, tensors = load_file(path, KIND)
         try:
@@ -553,7 +553,7 @@ class Forecaster:
             net_cfg = NetConfig(**cfg["net"])
             k = 0
             while any(n.startswith(f"member{k}.") for n in tensors):
-                net = make_net(net_cfg)
+                net = build_checked(lambda: make_net(net_cfg), tensors, path)
                 prefix = f"member{k}."
                 net.load_state_dict({n[len(prefix):]: t for n, t in tensors.items() if n.startswith(prefix)})
                 net.eval()

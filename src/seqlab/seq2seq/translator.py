@@ -14,7 +14,7 @@ import torch
 from torch import Tensor
 
 from ..errors import ModelFileError, SeqlabError, check_int
-from ..io import load_file, save_file
+from ..io import build_checked, load_file, save_file
 from ..vocab import Vocabulary
 from .model import Seq2Seq, Seq2SeqConfig, pad_batch
 from .search import Hypothesis, beam_search, check_beam, greedy
@@ -121,7 +121,8 @@ class Translator:
     def load(cls, path: str | os.PathLike, device: str | torch.device = "cpu") -> "Translator":
         config, tensors = load_file(path, KIND)
         try:
-            tr = cls(Seq2Seq(Seq2SeqConfig(**config["model"])), Vocabulary.from_config(config["src_vocab"]),
+            cfg = Seq2SeqConfig(**config["model"])
+            tr = cls(build_checked(lambda: Seq2Seq(cfg), tensors, path), Vocabulary.from_config(config["src_vocab"]),
                      Vocabulary.from_config(config["tgt_vocab"]))
             tr.model.load_state_dict(tensors)
         except (KeyError, TypeError, RuntimeError, SeqlabError) as exc:

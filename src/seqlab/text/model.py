@@ -24,7 +24,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import ModelFileError, SeqlabError, check_positive_int
-from ..io import load_file, save_file
+from ..io import build_checked, load_file, save_file
 from ..nn.registry import cell_names, make_layer
 from ..vocab import Vocabulary
 
@@ -172,7 +172,7 @@ def load_lm(path: str | os.PathLike, device: str | torch.device = "cpu") -> tupl
     try:
         cfg = LMConfig(**config["model"])
         vocab = Vocabulary.from_config(config["vocab"])
-        model = RecurrentLM(cfg)
+        model = build_checked(lambda: RecurrentLM(cfg), tensors, path)
         if cfg.tie_weights:
             tensors = dict(tensors, **{"decoder.weight": tensors["embedding.weight"]})
         model.load_state_dict(tensors)
