@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..cli_args import add_model_options, add_training_options, checkpoint_options, int_type
+from ..cli_args import add_csv_options, add_model_options, add_training_options, checkpoint_options, int_type
 from ..errors import SeqlabError
 
 EPILOG = """\
@@ -68,6 +68,7 @@ def register(subparsers) -> None:
     d = p.add_argument_group("data")
     d.add_argument("--data", metavar="FILE", help="CSV file with the series, or a Monash .tsf file (default: "
                    "embedded airline passengers)")
+    add_csv_options(d)
     d.add_argument("--target", metavar="COL", help="column to forecast (default: the only numeric column)")
     d.add_argument("--time", metavar="COL", help="time column, parsed as dates (or numbers); rows are sorted by it")
     d.add_argument("--covariates", "--past-covariates", dest="covariates", metavar="COLS", default="",
@@ -160,13 +161,13 @@ def _main(args: argparse.Namespace) -> int:
             raise SeqlabError("--save: a loaded forecaster is already saved; drop --save when using --load")
         if args.resume:
             raise SeqlabError("--resume: continues training; drop it when using --load")
-        run.predict(load, args.data, plot=plot, threads=args.threads, **data)
+        run.predict(load, args.data, plot=plot, threads=args.threads, sep=args.sep, **data)
         return 0
     lookbacks = args.lookback
     run.forecast(
         args.data, **data, folds=args.folds, refit=not args.no_refit, stats=not args.no_stats, save=args.save,
         resume=args.resume, plot=plot, backtest_plot=None if args.no_plot else args.backtest_plot,
-        out_csv=args.out_csv, plot_series=args.plot_series, interval=args.interval,
+        out_csv=args.out_csv, plot_series=args.plot_series, interval=args.interval, sep=args.sep,
         horizon=args.horizon, lookback=lookbacks[0] if lookbacks else None,
         lookbacks=lookbacks if lookbacks and len(lookbacks) > 1 else None, season=args.season, model=kind,
         cell=args.cell, hidden=args.hidden, layers=args.layers, dropout=args.dropout, strategy=args.strategy,

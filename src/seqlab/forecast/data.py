@@ -23,6 +23,7 @@ series of different frequencies in one panel.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -102,6 +103,9 @@ class SeriesData:
         return pd.RangeIndex(start, start + horizon)
 
 
+MAX_ABS = 1e30  # larger values overflow the variances, squared errors and baselines computed from them
+
+
 def _check_numeric(values: Any, column: str, where: str) -> np.ndarray:
     """Column values as float64; SeqlabError naming the first non-numeric, NaN or inf value."""
     s = pd.Series(values)
@@ -121,7 +125,35 @@ def _check_numeric(values: Any, column: str, where: str) -> np.ndarray:
         raise SeqlabError(
             f"{where}: column {column!r} has {what} at row {i}; fill or drop it before forecasting"
         )
+    huge = np.abs(arr) > MAX_ABS
+    if huge.any():
+        i = int(np.flatnonzero(huge)[0])
+        raise SeqlabError(f"{where}: column {column!r} has the value {arr[i]:g} at row {i}, beyond the {MAX_ABS:g} "
+                          "a forecast can compute with (squares and sums would overflow); rescale the column")
     return arr
+
+
+_OFFSET = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})$")
+
+
+def _to_datetime(s: pd.Series, column: str, where: str) -> pd.Series:
+    """Timestamps (NaT where unparseable). Offsets that differ from row to row (a local time
+    across a daylight-saving change) are converted to UTC; a column mixing timestamps with and
+    without an offset is refused, as it has no single meaning."""
+    text = s.astype(str).str.strip()
+    try:
+        return pd.to_datetime(text, errors="coerce", format="mixed")
+    except (ValueError, TypeError, OverflowError) as exc:
+        aware = text.str.contains(_OFFSET)
+        if not aware.all() and aware.any():
+            i = int(np.flatnonzero(~aware.to_numpy())[0])
+            raise SeqlabError(f"{where}: time column {column!r} mixes timestamps with and without a time zone "
+                              f"(row {i}: {s.iloc[i]!r}); give every timestamp an offset, or none") from None
+        try:
+            return pd.to_datetime(text, errors="coerce", format="mixed", utc=True)
+        except (ValueError, TypeError, OverflowError):
+            raise SeqlabError(f"{where}: time column {column!r} cannot be read as timestamps: "
+                              f"{str(exc).splitlines()[0]}") from None
 
 
 def _parse_time(values: Any, column: str, where: str) -> pd.Index:
@@ -129,7 +161,7 @@ def _parse_time(values: Any, column: str, where: str) -> pd.Index:
     if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
         idx = pd.Index(_check_numeric(s, column, where))
     else:
-        parsed = pd.to_datetime(s.astype(str), errors="coerce", format="mixed")
+        parsed = _to_datetime(s, column, where)
         bad = parsed.isna().to_numpy()
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
@@ -258,31 +290,21 @@ def check_frequencies(series: Sequence[SeriesData], where: str = "data") -> str 
     return freq
 
 
-def read_csv(path: str | os.PathLike) -> pd.DataFrame:
-    """Read a CSV file; SeqlabError for a missing, unreadable or empty file."""
-    p = Path(path)
-    if not p.exists():
-        raise SeqlabError(f"data: file {str(p)!r} does not exist; check the path given to --data")
-    if p.is_dir():
-        raise SeqlabError(f"data: {str(p)!r} is a folder; pass a CSV file to --data")
-    if p.stat().st_size == 0:
-        raise SeqlabError(f"data: file {str(p)!r} is empty; it needs a header row and values")
-    try:
-        df = pd.read_csv(p)
-    except pd.errors.EmptyDataError:
-        raise SeqlabError(f"data: file {str(p)!r} is empty; it needs a header row and values") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, OSError) as exc:
-        raise SeqlabError(f"data: file {str(p)!r} is not a readable CSV: {str(exc).splitlines()[0]}") from None
-    if df.shape[0] == 0:
-        raise SeqlabError(f"data: file {str(p)!r} has a header but no rows of values")
-    return df
+def read_csv(path: str | os.PathLike, sep: str | None = ",") -> pd.DataFrame:
+    """Read a CSV file through the read boundary (:func:`seqlab.files.read_csv`: a regular file of
+    a sane size, gzip-compressed or not, a byte-order mark or CRLF line ends are fine, fields
+    separated by ``sep``); SeqlabError for a missing, unreadable, ragged or empty file."""
+    from ..files import read_csv as read
+
+    return read(path, "--data", sep)
 
 
 def prepare(data: Any, target: str | None = None, time: str | None = None,
             covariates: Sequence[str] | None = None, series_id: str | None = None,
             future_covariates: Sequence[str] | None = None,
-            static_covariates: Sequence[str] | None = None) -> list[SeriesData]:
-    """Turn any accepted input (see the module docstring) into a list of validated series."""
+            static_covariates: Sequence[str] | None = None, sep: str | None = ",") -> list[SeriesData]:
+    """Turn any accepted input (see the module docstring) into a list of validated series
+    (``sep``: the separator of a CSV file)."""
     covariates = list(covariates or [])
     extra = dict(future=list(future_covariates or []), static=list(static_covariates or []))
     if isinstance(data, SeriesData):
@@ -294,7 +316,7 @@ def prepare(data: Any, target: str | None = None, time: str | None = None,
         return _from_frame(frame.table, target or "value", time or "time", covariates, series_id or "series",
                            f"data {str(data)!r}", **extra)
     if isinstance(data, (str, os.PathLike)):
-        return _from_frame(read_csv(data), target, time, covariates, series_id, f"data {str(data)!r}", **extra)
+        return _from_frame(read_csv(data, sep), target, time, covariates, series_id, f"data {str(data)!r}", **extra)
     if isinstance(data, pd.DataFrame):
         return _from_frame(data, target, time, covariates, series_id, "data", **extra)
     if isinstance(data, pd.Series):

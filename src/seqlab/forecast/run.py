@@ -26,9 +26,12 @@ import os
 
 import numpy as np
 
-from ..cli_args import check_output
+from ..cli_args import PLOT_SUFFIXES, check_output, check_outputs
 from ..errors import SeqlabError, check_int
+from ..files import held_writes
 from ..io import atomic_write_text
+from ..resources import check_fits, recurrent_estimate
+from ..utils import resolve_device
 from ..train.checkpoint import checkpoint_path
 from ..train.distributed import is_main_process
 from .backtesting import BacktestResult, backtest, format_panel, format_table, max_folds
@@ -63,8 +66,8 @@ def _printer(out: TextIO | None):
 
 def load_series(data: Any = None, target: str | None = None, time: str | None = None,
                 covariates: Sequence[str] = (), series_id: str | None = None,
-                future_covariates: Sequence[str] = (), static_covariates: Sequence[str] = ()
-                ) -> tuple[list[SeriesData], str]:
+                future_covariates: Sequence[str] = (), static_covariates: Sequence[str] = (),
+                sep: str | None = ",") -> tuple[list[SeriesData], str]:
     """The series to forecast and a description of their source (default: the embedded airline
     passengers, which take no column options)."""
     covariates = list(covariates)
@@ -74,7 +77,8 @@ def load_series(data: Any = None, target: str | None = None, time: str | None = 
         from ..data import load_airline
 
         return prepare(load_airline()), "embedded airline passengers, monthly 1949-1960"
-    series = prepare(data, target, time, covariates, series_id, list(future_covariates), list(static_covariates))
+    series = prepare(data, target, time, covariates, series_id, list(future_covariates), list(static_covariates),
+                     sep=sep)
     check_same_covariates(series)
     return series, str(data)
 
@@ -153,7 +157,7 @@ def forecast(data: Any = None, *, target: str | None = None, time: str | None = 
              refit: bool = True, stats: bool = True, save: str | None = None, resume: bool = False,
              plot: str | None = "forecast.png", backtest_plot: str | None = "backtest.png",
              out_csv: str | None = None, plot_series: str | None = None, interval: str = "conformal",
-             out: TextIO | None = None, **settings: Any) -> ForecastRun:
+             out: TextIO | None = None, sep: str | None = ",", **settings: Any) -> ForecastRun:
     """Backtest (``folds`` origins one horizon apart before the holdout; ``refit`` at each),
     score the holdout (the last horizon of each series), fit on everything and forecast; print
     the tables on ``out`` (default stdout) and write ``save`` (the final forecaster), ``plot``
@@ -169,16 +173,18 @@ def forecast(data: Any = None, *, target: str | None = None, time: str | None = 
     checkpoint next to ``save``."""
     t0 = perf_counter()
     say = _printer(out)
-    for path, option in ((plot, "--plot"), (backtest_plot, "--backtest-plot"), (save, "--save"),
-                         (out_csv, "--out")):
-        check_output(path, option)
+    outputs = {"--plot": plot, "--backtest-plot": backtest_plot, "--save": save, "--out": out_csv}
+    for option, path in outputs.items():
+        check_output(path, option, PLOT_SUFFIXES if "plot" in option else ())
+    check_outputs(outputs, {"--data": data if isinstance(data, (str, os.PathLike)) else None})
     check_int("--folds", folds, 0)
     if interval not in INTERVALS:
         raise SeqlabError(f"--interval: expected one of {', '.join(INTERVALS)}, got {interval!r}")
     if resume and not save:
         raise SeqlabError("--resume: needs --save PATH, the model file of the interrupted run (its checkpoint is "
                           "PATH.ckpt.safetensors)")
-    series, source = load_series(data, target, time, covariates, series_id, future_covariates, static_covariates)
+    series, source = load_series(data, target, time, covariates, series_id, future_covariates, static_covariates,
+                                 sep)
     if settings.get("horizon") is None:
         settings["horizon"] = _file_horizon(data) or 12
     probe = Forecaster(**settings)
@@ -186,6 +192,7 @@ def forecast(data: Any = None, *, target: str | None = None, time: str | None = 
     train = replace(probe.train_config, checkpoint=None if ckpt is None else str(ckpt), resume=resume)
     c = probe.config = probe.resolve(series)
     H = c.horizon
+    check_memory(series, c, train)
     for s in series:  # before any work: future covariates must cover the horizon after the data
         if s.n_future and s.known_ahead < H:
             raise SeqlabError(f"data: the future covariates of series {s.name!r} are known for {max(0, s.known_ahead)} "
@@ -287,30 +294,56 @@ def forecast(data: Any = None, *, target: str | None = None, time: str | None = 
             + (" (all in --out)" if out_csv and len(notes) > 3 else ""))
 
     result = ForecastRun(bt, ho, final, future, notes=notes)
-    if is_main_process():  # everything is computed: write the outputs
-        if save:
-            final.save(save)
-            result.written.append(save)
-            run_ckpt.discard()  # only once the model file is safely written
-        if out_csv:
-            atomic_write_text(out_csv, per_series_csv(series, future, ho, notes).to_csv(index=False))
-            result.written.append(out_csv)
-        if plot or backtest_plot:
-            from .plots import plot_backtest, plot_forecast
+    check_finite_forecast(future)
+    if is_main_process():  # everything is computed: write the outputs, all or none (held_writes)
+        with held_writes():
+            if save:
+                final.save(save)
+                result.written.append(save)
+            if out_csv:
+                atomic_write_text(out_csv, per_series_csv(series, future, ho, notes).to_csv(index=False))
+                result.written.append(out_csv)
+            if plot or backtest_plot:
+                from .plots import plot_backtest, plot_forecast
 
-            if plot and to_plot:
-                preds = final.predict_array(to_plot)
-                plot_forecast(plot, to_plot, c.quantiles, ho.forecasts, preds,
-                              title=f"{c.model} {c.cell} forecast, holdout {'mean ' if panel else ''}MASE {model_mase:.3f}")
-                result.written.append(plot)
-            if backtest_plot and bt is not None:
-                plot_backtest(backtest_plot, to_plot[0] if to_plot else series[0], bt.forecasts, bt.model_name,
-                              c.quantiles, bt.table if not panel else bt.panel.rename(columns={"MASE mean": "MASE"}))
-                result.written.append(backtest_plot)
+                if plot and to_plot:
+                    preds = final.predict_array(to_plot)
+                    plot_forecast(plot, to_plot, c.quantiles, ho.forecasts, preds,
+                                  title=f"{c.model} {c.cell} forecast, holdout {'mean ' if panel else ''}"
+                                        f"MASE {model_mase:.3f}")
+                    result.written.append(plot)
+                if backtest_plot and bt is not None:
+                    plot_backtest(backtest_plot, to_plot[0] if to_plot else series[0], bt.forecasts, bt.model_name,
+                                  c.quantiles, bt.table if not panel else bt.panel.rename(columns={"MASE mean": "MASE"}))
+                    result.written.append(backtest_plot)
+        if save:
+            run_ckpt.discard()  # only once the model file is safely written
     if result.written:
         say(f"\nwrote {', '.join(result.written)}")
     say(f"done in {perf_counter() - t0:.1f} s")
     return result
+
+
+def check_finite_forecast(frame: pd.DataFrame) -> None:
+    """SeqlabError, before any file is written, when a forecast value is NaN or infinite (data at
+    the edge of float range, a network that diverged)."""
+    values = frame.select_dtypes("number")
+    bad = ~np.isfinite(values.to_numpy(dtype=np.float64))
+    if bad.any():
+        i, j = (int(v) for v in np.argwhere(bad)[0])
+        raise SeqlabError(f"forecast: the {values.columns[j]} of series {frame['series'].iloc[i]!r}, step {i}, is "
+                          f"{values.iat[i, j]}; the data's scale or the training diverged (try --transform none, "
+                          "rescaled data or a smaller --lr); nothing was written")
+
+
+def check_memory(series: Sequence[SeriesData], c: Any, train: Any) -> None:
+    """SeqlabError before any training when the networks' options cannot fit in memory."""
+    n = sum(len(s) for s in series)
+    width = 1 + series[0].n_covariates + series[0].n_future + len(series[0].static) + 16  # + calendar
+    est = recurrent_estimate(cell=c.cell, inputs=width, hidden=c.hidden, layers=c.layers,
+                             batch=min(c.batch_size, max(1, n)), steps=max(c.lookbacks),
+                             outputs=c.horizon * len(c.quantiles))
+    check_fits(est, "--hidden/--layers/--batch-size/--lookback", resolve_device(train.device))
 
 
 def per_series_csv(series: Sequence[SeriesData], future: pd.DataFrame, ho: BacktestResult,
@@ -343,17 +376,18 @@ def _file_horizon(data: Any) -> int | None:
 def predict(model: str, data: Any = None, *, target: str | None = None, time: str | None = None,
             covariates: Sequence[str] = (), series_id: str | None = None, plot: str | None = "forecast.png",
             threads: int | None = 0, out: TextIO | None = None, future_covariates: Sequence[str] = (),
-            static_covariates: Sequence[str] = ()) -> pd.DataFrame:
+            static_covariates: Sequence[str] = (), sep: str | None = ",") -> pd.DataFrame:
     """Forecast with the forecaster saved at ``model`` from ``data`` (default: the history saved
     with it), without refitting, on the CPU with ``threads`` (0: automatic); print the forecast
     and write ``plot`` (None: no plot). Returns the forecast table."""
     say = _printer(out)
-    check_output(plot, "--plot")
+    check_output(plot, "--plot", PLOT_SUFFIXES)
+    check_outputs({"--plot": plot}, {"--load": model, "--data": data if isinstance(data, (str, os.PathLike)) else None})
     f = Forecaster.load(model)
     f.train_config = replace(f.train_config, threads=threads)
     if data is not None:
         series, source = prepare(data, target, time, list(covariates), series_id, list(future_covariates),
-                                 list(static_covariates)), str(data)
+                                 list(static_covariates), sep=sep), str(data)
     else:
         series, source = list(f.tails.values()), "the history saved with the model"
     pred = f.predict_array(series)

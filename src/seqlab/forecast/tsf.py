@@ -49,16 +49,11 @@ class TsfData:
 def read_tsf(path: str | os.PathLike) -> TsfData:
     """Read a Monash ``.tsf`` file (see the module docstring); SeqlabError naming the line of
     any problem."""
+    from ..files import read_text
+
     p = Path(path)
     where = f"data {str(p)!r}"
-    if not p.exists():
-        raise SeqlabError(f"data: file {str(p)!r} does not exist; check the path given to --data")
-    if p.is_dir():
-        raise SeqlabError(f"data: {str(p)!r} is a folder; pass a .tsf file to --data")
-    try:
-        text = p.read_text(encoding="utf-8", errors="strict")
-    except (UnicodeDecodeError, OSError) as exc:
-        raise SeqlabError(f"{where}: not a readable .tsf text file: {str(exc).splitlines()[0]}") from None
+    text = read_text(p, "--data", "data file")  # a regular file of a sane size, UTF-8, no NUL
     attrs: list[tuple[str, str]] = []
     freq, horizon, relation = None, None, None
     rows: list[dict] = []
