@@ -17,7 +17,8 @@ def register(subparsers) -> None:
                     "8x8 digits read row by row (8 steps of 8 pixels) and prints held-out metrics.",
     )
     sub = p.add_subparsers(dest="action", metavar="ACTION", parser_class=type(p))
-    from ..cli_args import add_model_options, add_runtime_options, add_training_options, float_type, int_type
+    from ..cli_args import (add_csv_options, add_model_options, add_runtime_options, add_training_options,
+                            float_type, int_type)
 
     t = sub.add_parser("train", help="train a classifier, print held-out accuracy, macro-F1 and the confusion matrix",
                        description="Train on --data (a .csv with text and label columns, a folder with one sub-folder "
@@ -27,6 +28,7 @@ def register(subparsers) -> None:
                                    "an interrupted run. Under 'torchrun --nproc_per_node N' the N processes train "
                                    "data-parallel (--batch-size per process).")
     t.add_argument("--data", help="training data: FILE.csv, FOLDER/<class>/<file>, or FILE.npz (default: digits)")
+    add_csv_options(t)
     t.add_argument("--text-column", default="text", help="CSV column holding the text (default: text)")
     t.add_argument("--label-column", default="label", help="CSV column holding the label (default: label)")
     from ..nn.registry import cell_names  # the one cell table (imports no torch)
@@ -54,6 +56,7 @@ def register(subparsers) -> None:
                                    "for --text strings. --explain I shows which steps of input I mattered.")
     q.add_argument("--model", required=True, help="a model file written by 'seqlab classify train'")
     q.add_argument("--data", help="FILE.csv, FOLDER/<class>/<file> or FILE.npz")
+    add_csv_options(q)
     q.add_argument("--text", action="append", help="a text to classify (repeatable)")
     q.add_argument("--text-column", default="text")
     q.add_argument("--label-column", default="label")
@@ -79,7 +82,7 @@ def train_command(args: argparse.Namespace) -> int:
           max_vocab=args.max_vocab, epochs=args.epochs, minutes=args.minutes, batch_size=args.batch_size,
           lr=args.lr, class_weight=None if args.class_weight == "none" else args.class_weight,
           test_size=args.test_size, seed=args.seed, threads=args.threads, device=args.device, quiet=args.quiet,
-          **checkpoint_options(args))
+          sep=args.sep, **checkpoint_options(args))
     return 0
 
 
@@ -88,5 +91,5 @@ def predict_command(args: argparse.Namespace) -> int:
 
     predict(model=args.model, data=args.data, text=args.text, text_column=args.text_column,
             label_column=args.label_column, out=args.out, explain=args.explain, method=args.method, plot=args.plot,
-            color=args.color, threads=args.threads, device=args.device)
+            color=args.color, threads=args.threads, device=args.device, sep=args.sep)
     return 0

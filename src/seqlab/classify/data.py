@@ -143,19 +143,18 @@ def stratified_split(labels: Sequence, test_size: float, seed: int = 0) -> tuple
 
 # -- files -------------------------------------------------------------------------------------
 
-def load_csv(path: str | os.PathLike, text_column: str = "text", label_column: str | None = "label"):
-    """Texts and labels from a CSV. Returns ``(texts, labels or None)``; label_column may be absent
-    at prediction time."""
-    import pandas as pd
+def load_csv(path: str | os.PathLike, text_column: str = "text", label_column: str | None = "label",
+             sep: str | None = ","):
+    """Texts and labels from a CSV (through :func:`seqlab.files.read_csv`: a byte-order mark,
+    CRLF line ends, quoted fields, gzip and another separator ``sep`` are fine). Returns
+    ``(texts, labels or None)``; label_column may be absent at prediction time."""
+    from ..files import read_csv
 
-    try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (OSError, ValueError, pd.errors.ParserError) as exc:
-        raise SeqlabError(f"data: cannot read CSV {str(path)!r}: {exc}") from exc
+    df = read_csv(path, "--data", sep, dtype=str, keep_default_na=False)
     if text_column not in df.columns:
         raise SeqlabError(
             f"text_column: {text_column!r} is not a column of {str(path)!r} (columns: {list(df.columns)}); "
-            "pass --text-column NAME"
+            "pass --text-column NAME" + ("" if len(df.columns) > 1 else " (or --sep for another separator)")
         )
     labels = None
     if label_column is not None and label_column in df.columns:
@@ -163,19 +162,24 @@ def load_csv(path: str | os.PathLike, text_column: str = "text", label_column: s
         missing = [i for i, v in enumerate(labels) if v.strip() == ""]
         if missing:
             raise SeqlabError(f"data: row {missing[0] + 1} of {str(path)!r} has no label in column {label_column!r}")
-    return df[text_column].tolist(), labels
+    texts = df[text_column].tolist()
+    nul = [i for i, t in enumerate(texts) if "\x00" in t]
+    if nul:
+        raise SeqlabError(f"data: row {nul[0] + 1} of {str(path)!r} holds a NUL character; pass UTF-8 text")
+    return texts, labels
 
 
 def load_folder(path: str | os.PathLike) -> tuple[list[str], list[str]]:
-    """One sub-folder per class, one UTF-8 text file per example (hidden files are skipped)."""
+    """One sub-folder per class, one UTF-8 text file per example (hidden files are skipped, and so
+    is anything but a regular file: a FIFO inside never blocks)."""
+    from ..files import decode_utf8, read_bytes
+
     root = Path(path)
     texts, labels = [], []
     for sub in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
         for f in sorted(p for p in sub.iterdir() if p.is_file() and not p.name.startswith(".")):
-            try:
-                texts.append(f.read_text(encoding="utf-8"))
-            except (UnicodeDecodeError, OSError) as exc:
-                raise SeqlabError(f"data: cannot read {str(f)!r} as UTF-8 text: {exc}") from exc
+            data = read_bytes(f, "--data", "text file", "text", allow_empty=True)
+            texts.append(decode_utf8(data, str(f), "--data", "text file"))
             labels.append(sub.name)
     if not texts:
         raise SeqlabError(f"data: folder {str(root)!r} has no class sub-folders with text files; expect DATA/<class>/<file>")
@@ -183,31 +187,53 @@ def load_folder(path: str | os.PathLike) -> tuple[list[str], list[str]]:
 
 
 def load_npz(path: str | os.PathLike):
-    """Numeric sequences from an ``.npz``: ``X``, optional ``y`` and ``lengths``. Returns ``(X, lengths, y)``."""
+    """Numeric sequences from an ``.npz``: ``X``, optional ``y`` and ``lengths``. Returns
+    ``(X, lengths, y)``. Read through the read boundary; no pickled objects; X must hold numbers
+    and lengths integers."""
+    import io
+    import zipfile
+
+    from ..files import read_bytes
+
+    name = str(path)
+    data = read_bytes(path, "--data", "data file", "npz")
     try:
-        with np.load(path, allow_pickle=False) as z:
+        with np.load(io.BytesIO(data), allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
-    except (OSError, ValueError, EOFError) as exc:
-        raise SeqlabError(f"data: cannot read {str(path)!r} as an .npz of arrays: {exc}") from exc
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zipfile.LargeZipFile, MemoryError) as exc:
+        raise SeqlabError(f"data: cannot read {name!r} as an .npz of arrays (truncated or another format?): "
+                          f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
     if "X" not in arrays:
-        raise SeqlabError(f"data: {str(path)!r} has no array 'X' (found {sorted(arrays)}); save with np.savez(path, X=..., y=...)")
-    return arrays["X"], arrays.get("lengths"), arrays.get("y")
+        raise SeqlabError(f"data: {name!r} has no array 'X' (found {sorted(arrays)}); save with np.savez(path, X=..., y=...)")
+    X, lengths, y = arrays["X"], arrays.get("lengths"), arrays.get("y")
+    if X.dtype.kind not in "biuf":
+        raise SeqlabError(f"data: array 'X' of {name!r} holds {X.dtype} values; an .npz holds numeric sequences "
+                          "(for texts use a .csv with text and label columns)")
+    if lengths is not None and lengths.dtype.kind not in "iu":
+        raise SeqlabError(f"data: array 'lengths' of {name!r} holds {lengths.dtype} values; expected integers")
+    if y is not None and y.dtype.kind not in "biufU":
+        raise SeqlabError(f"data: array 'y' of {name!r} holds {y.dtype} values; expected numbers or strings")
+    return X, lengths, y
 
 
-def load_data(path: str | os.PathLike, text_column: str = "text", label_column: str = "label"):
+def load_data(path: str | os.PathLike, text_column: str = "text", label_column: str = "label", sep: str | None = ","):
     """Any supported data file. Returns ``(X, lengths, y)``; X is a list of strings for text."""
+    from ..files import check_input
+
     p = Path(path)
-    if not p.exists():
-        raise SeqlabError(f"data: {str(p)!r} does not exist")
     if p.is_dir():
         texts, labels = load_folder(p)
         return texts, None, labels
-    if p.suffix.lower() == ".npz":
+    check_input(p, "--data", "data file")  # a regular file: not a FIFO, device or missing
+    suffixes = [s.lower() for s in p.suffixes[-2:]]
+    if suffixes[-1:] == [".npz"]:
         return load_npz(p)
-    if p.suffix.lower() in (".csv", ".tsv", ".txt"):
-        texts, labels = load_csv(p, text_column, label_column)
+    if suffixes[-1:] in ([".csv"], [".tsv"], [".txt"]) or suffixes in ([".csv", ".gz"], [".tsv", ".gz"]):
+        sep = "\t" if ".tsv" in suffixes and sep == "," else sep
+        texts, labels = load_csv(p, text_column, label_column, sep)
         return texts, None, labels
-    raise SeqlabError(f"data: unsupported file {str(p)!r}; use a .csv (text, label), a folder per class, or an .npz (X, y)")
+    raise SeqlabError(f"data: unsupported file {str(p)!r}; use a .csv (text, label; .csv.gz too), a folder per "
+                      "class, or an .npz (X, y)")
 
 
 def load_digits_sequences() -> tuple[np.ndarray, np.ndarray]:

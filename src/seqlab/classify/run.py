@@ -19,12 +19,13 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..cli_args import check_output
+from ..cli_args import PLOT_SUFFIXES, check_output, check_outputs
+from ..files import held_writes
 from ..errors import SeqlabError, check_float
 from ..train import Callback, History
 from ..train import checkpoint as ckpt
 from ..train.distributed import is_main_process
-from ..utils import thread_policy
+from ..utils import resolve_device, thread_policy
 from .estimator import SequenceClassifier
 from .explain import Explanation
 
@@ -55,14 +56,14 @@ class Predicted:
     explanation: Explanation | None
 
 
-def _load(data: str | os.PathLike | None, text_column: str, label_column: str):
+def _load(data: str | os.PathLike | None, text_column: str, label_column: str, sep: str | None = ","):
     """``(X, lengths, labels, source)``: the digits for ``data=None``, else the file's contents."""
     from .data import load_data, load_digits_sequences
 
     if data is None:
         X, y = load_digits_sequences()
         return X, None, y, "digits (scikit-learn 8x8, read row by row)"
-    X, lengths, y = load_data(data, text_column, label_column)
+    X, lengths, y = load_data(data, text_column, label_column, sep=sep)
     if y is None:
         raise SeqlabError(f"--data: no labels in {str(data)!r} (CSV column {label_column!r} or array 'y'); "
                           "training needs one label per sequence")
@@ -76,7 +77,8 @@ def train(*, data: str | os.PathLike | None = None, text_column: str = "text", l
           epochs: int = 30, minutes: float = 0.0, batch_size: int = 32, lr: float = 3e-3,
           class_weight: str | None = None, test_size: float = 0.2, seed: int = 0, threads: int | None = 0,
           device: str = "auto", quiet: bool = False, checkpoint_minutes: float | None = 5.0,
-          checkpoint_steps: int | None = None, callbacks: Sequence[Callback] = (), validate: bool = False) -> Trained:
+          checkpoint_steps: int | None = None, callbacks: Sequence[Callback] = (), validate: bool = False,
+          sep: str | None = ",") -> Trained:
     """Train a classifier on ``data`` (a .csv with text and label columns, a folder with one
     sub-folder per class, an .npz with X, y and optional lengths; ``None``: the 8x8 digits), print
     the metrics on a held-out stratified ``test_size`` split, and save it to ``save`` (default
@@ -95,6 +97,8 @@ def train(*, data: str | os.PathLike | None = None, text_column: str = "text", l
     if Path(save) == Path(DEFAULT_SAVE):  # the default's folder is made; any other must exist
         Path(save).parent.mkdir(parents=True, exist_ok=True)
     save = check_output(save, "--save")
+    check_outputs({"--save": save}, {"--data": data})
+    resolve_device(device)
     check_float("--minutes", minutes, 0, none="no time limit")
     check_float("--test-size", test_size, 0, 1, low_open=True, high_open=True, meaning="the held-out fraction")
     checkpoint = ckpt.checkpoint_path(save)
@@ -107,11 +111,14 @@ def train(*, data: str | os.PathLike | None = None, text_column: str = "text", l
         max_vocab=max_vocab, epochs=epochs, minutes=minutes or None, batch_size=batch_size, lr=lr,
         class_weight=class_weight, seed=seed, device=device, verbose=0 if quiet else 1,
         threads=None)  # None: the thread policy below covers training and evaluation alike
-    X, lengths, y, source = _load(data, text_column, label_column)
+    X, lengths, y, source = _load(data, text_column, label_column, sep)
     text = is_text(X)
     if not text:
         X, lengths = as_padded(X, lengths)  # validates: empty sequences, NaN, shapes
     labels = check_labels(y, len(X))
+    check_memory(X, text, cell=cell, hidden=hidden, layers=layers, bidirectional=bidirectional,
+                 batch_size=batch_size, embedding_dim=embedding_dim, tokenizer=tokenizer, max_vocab=max_vocab,
+                 device=device)
     train_idx, test_idx = stratified_split(labels, test_size, seed)
     if len(test_idx) == 0:
         raise SeqlabError("--test-size: the held-out split is empty; use more data or a larger --test-size")
@@ -158,10 +165,29 @@ def train(*, data: str | os.PathLike | None = None, text_column: str = "text", l
     return Trained(clf, h, r, save, seconds)
 
 
+def check_memory(X: Any, text: bool, *, cell: str, hidden: int, layers: int, bidirectional: bool,
+                 batch_size: int, embedding_dim: int, tokenizer: str, max_vocab: int | None, device: str) -> None:
+    """SeqlabError before training when the options cannot fit in memory (for texts the
+    vocabulary is bounded by their distinct tokens)."""
+    from ..resources import check_fits, recurrent_estimate
+
+    if text:
+        tokens = [t if tokenizer == "char" else t.split() for t in X]
+        vocab = len({w for t in tokens for w in t}) + 4
+        vocab = min(vocab, max_vocab + 4) if max_vocab else vocab
+        steps, inputs = max(len(t) for t in tokens), 0
+    else:
+        vocab, steps, inputs = 0, int(X.shape[1]), int(X.shape[2])
+    est = recurrent_estimate(cell=cell, inputs=inputs, hidden=hidden, layers=layers,
+                             directions=2 if bidirectional else 1, batch=min(batch_size, len(X)),
+                             steps=max(1, steps), vocab=vocab, embed=embedding_dim if text else 0, outputs=64)
+    check_fits(est, "--hidden/--layers/--batch-size/--embedding-dim", resolve_device(device))
+
+
 def predict(*, model: str | os.PathLike, data: str | os.PathLike | None = None, text: list[str] | None = None,
             text_column: str = "text", label_column: str = "label", out: str | os.PathLike | None = None,
             explain: int | None = None, method: str = "ig", plot: str | os.PathLike | None = None,
-            color: str = "auto", threads: int | None = 0, device: str = "auto") -> Predicted:
+            color: str = "auto", threads: int | None = 0, device: str = "auto", sep: str | None = ",") -> Predicted:
     """Predict with the model file ``model`` for ``data`` (same forms as :func:`train`; labels, if
     present, are scored) or for the strings ``text``; print one line per input (all of them
     when there are at most 20 or no ``out``), write ``out`` (a CSV of predictions and
@@ -178,7 +204,9 @@ def predict(*, model: str | os.PathLike, data: str | os.PathLike | None = None, 
     if plot and explain is None:
         raise SeqlabError("--plot: only with --explain I (the input whose importance to plot)")
     out = check_output(out, "--out")
-    plot = check_output(plot, "--plot")
+    plot = check_output(plot, "--plot", PLOT_SUFFIXES)
+    check_outputs({"--out": out, "--plot": plot}, {"--model": model, "--data": data})
+    resolve_device(device)
     with thread_policy(threads):
         clf = SequenceClassifier.load(model, device=device)
         y = lengths = None
@@ -187,7 +215,7 @@ def predict(*, model: str | os.PathLike, data: str | os.PathLike | None = None, 
             if not clf.is_text:
                 raise SeqlabError(f"--text: model {str(model)!r} classifies numeric sequences; pass --data FILE.npz")
         else:
-            X, lengths, y = load_data(data, text_column, label_column)
+            X, lengths, y = load_data(data, text_column, label_column, sep=sep)
         proba = clf.predict_proba(X, lengths)  # validates everything before any output is written
         n = len(proba)
         if explain is not None and not 0 <= explain < n:
@@ -198,17 +226,18 @@ def predict(*, model: str | os.PathLike, data: str | os.PathLike | None = None, 
             expl = clf.explain(x, method=method)
         pred = [clf.classes_[i] for i in proba.argmax(1)]
         r = clf.evaluate(X, y, lengths) if y is not None else None
-    if out:
-        import pandas as pd
+    with held_writes():  # both or neither: a plot that fails leaves an earlier --out file as it was
+        if out:
+            import pandas as pd
 
-        from ..io import atomic_write_text
+            from ..io import atomic_write_text
 
-        df = pd.DataFrame({"prediction": pred, "probability": proba.max(1)})
-        for j, c in enumerate(clf.classes_):
-            df[f"p_{c}"] = proba[:, j]
-        atomic_write_text(out, df.to_csv(index=False))
-    if plot:
-        plot_explanation(expl, plot)
+            df = pd.DataFrame({"prediction": pred, "probability": proba.max(1)})
+            for j, c in enumerate(clf.classes_):
+                df[f"p_{c}"] = proba[:, j]
+            atomic_write_text(out, df.to_csv(index=False))
+        if plot:
+            plot_explanation(expl, plot)
 
     show = n if n <= 20 or not out else 0
     for i in range(show):
