@@ -23,7 +23,6 @@ from typing import Any, Sequence
 from .errors import SeqlabError
 
 MAX_SEED = 2**63 - 1  # torch and NumPy take seeds below 2**64; the loop derives others from it
-MAX_MINUTES = 1e6  # about two years: anything longer is a typo
 
 
 def int_type(name: str, minimum: int = 1, maximum: int | None = None):
@@ -82,7 +81,7 @@ def add_training_options(p: argparse.ArgumentParser | Any, *, epochs: int, lr: f
     job whose ``--out`` means something else keeps ``--save`` only)."""
     p.add_argument("--epochs", type=int_type("--epochs", 1, 10**9), default=epochs,
                    help=f"most passes over the data (default {epochs})")
-    p.add_argument("--minutes", type=float_type("--minutes", 0, MAX_MINUTES), default=minutes,
+    p.add_argument("--minutes", type=float_type("--minutes", 0), default=minutes,
                    help=f"training time budget in minutes; 0 for no limit (default {minutes:g})")
     p.add_argument("--lr", type=float_type("--lr", 0, 10, low_open=True), default=lr,
                    help=f"learning rate (default {lr:g})")
@@ -114,7 +113,7 @@ def device_type(text: str) -> str:
     """An argparse type: ``auto``, ``cpu``, ``cuda`` or ``cuda:N`` (whether that GPU exists is
     checked by :func:`seqlab.utils.resolve_device`, which needs torch)."""
     if not re.fullmatch(r"auto|cpu|cuda(:\d{1,4})?", text):
-        raise argparse.ArgumentTypeError(f"expected auto, cpu, cuda or cuda:N, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected 'auto', 'cpu', 'cuda' or 'cuda:N', got {text!r}")
     return text
 
 

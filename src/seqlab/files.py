@@ -155,15 +155,18 @@ def decompress(data: bytes, name: str, option: str, what: str, limit: int) -> by
 def decode_utf8(data: bytes, name: str, option: str, what: str = "file", nul: bool = False) -> str:
     """UTF-8 text (a byte-order mark dropped); SeqlabError at the first invalid byte, and at a
     NUL character unless ``nul``."""
+    first = -1 if nul else data.find(b"\x00")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise SeqlabError(f"{option}: {what} {name!r} is not UTF-8 text (invalid byte at offset {exc.start}); "
-                          "convert it to UTF-8 (e.g. iconv -t utf-8)") from None
-    if not nul and "\x00" in text:
-        line = text.count("\n", 0, text.index("\x00")) + 1
-        raise SeqlabError(f"{option}: {what} {name!r} holds a NUL character (line {line}); it looks binary, "
-                          "pass a UTF-8 text file")
+        if first < 0 or exc.start < first:  # the first problem in the file is named
+            raise SeqlabError(f"{option}: {what} {name!r} is not UTF-8 text (invalid byte at offset {exc.start}); "
+                              "convert it to UTF-8 (e.g. iconv -t utf-8)") from None
+        text = ""
+    if first >= 0:
+        line = data.count(b"\n", 0, first) + 1
+        raise SeqlabError(f"{option}: {what} {name!r} looks binary: it holds a NUL byte (line {line}, offset "
+                          f"{first}); pass a UTF-8 text file")
     return text
 
 
