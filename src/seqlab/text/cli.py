@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..cli_args import add_runtime_options, add_training_options, checkpoint_options, float_type, int_type
+from ..cli_args import MAX_SEED, add_runtime_options, add_training_options, checkpoint_options, float_type, int_type
 
 DEFAULT_MODEL = "text-model.safetensors"
 
@@ -63,12 +63,13 @@ def register(subparsers) -> None:
                        description="Sample text from a model saved by 'seqlab generate train'.")
     s.add_argument("--model", default=DEFAULT_MODEL, metavar="PATH", help=f"model file (default {DEFAULT_MODEL})")
     s.add_argument("--prime", default=None, help="text to start from (default: a newline)")
-    s.add_argument("--length", type=int, default=500, help="symbols to generate (default 500)")
+    s.add_argument("--length", type=int_type("--length", 0, 10**7), default=500,
+                   help="symbols to generate, at most 10 million (default 500)")
     s.add_argument("--temperature", type=float, default=0.8, help="> 0; lower is more conservative (default 0.8)")
     s.add_argument("--top-k", type=int, default=None, help="sample among the K most likely symbols only")
     s.add_argument("--top-p", type=float, default=None, help="nucleus sampling: the most likely symbols up to mass P in (0, 1]")
     s.add_argument("--greedy", action="store_true", help="always take the most likely symbol")
-    s.add_argument("--seed", type=int, default=None, help="seed for reproducible samples")
+    s.add_argument("--seed", type=int_type("--seed", 0, MAX_SEED), default=None, help="seed for reproducible samples")
     s.add_argument("--unknown", choices=("error", "replace", "skip"), default="error",
                    help="symbols of --prime not in the vocabulary: error (default), replace by <unk>, or skip")
     add_runtime_options(s)

@@ -31,22 +31,12 @@ def default_corpus() -> str:
 
 
 def read_text(path: str | os.PathLike) -> str:
-    """Read a UTF-8 text file; an empty, missing or binary file raises :class:`SeqlabError`."""
-    p = Path(path)
-    if not p.is_file():
-        raise SeqlabError(f"--text: file {str(p)!r} does not exist (or is a folder); pass a UTF-8 text file")
-    data = p.read_bytes()
-    if not data.strip():
-        raise SeqlabError(f"--text: file {str(p)!r} is empty; pass a UTF-8 text file with some text in it")
-    if b"\x00" in data[:1 << 20]:
-        raise SeqlabError(f"--text: file {str(p)!r} looks binary (it contains NUL bytes); pass a UTF-8 text file")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise SeqlabError(
-            f"--text: file {str(p)!r} is not UTF-8 text (invalid byte at offset {exc.start}); "
-            "convert it to UTF-8 (e.g. iconv -t utf-8) or pass another file"
-        ) from None
+    """Read a UTF-8 text file (gzip-compressed too) through the read boundary
+    (:func:`seqlab.files.read_text`: a regular file of at most 2 GB, not a FIFO or device); an
+    empty, missing, binary or non-UTF-8 file raises :class:`SeqlabError`."""
+    from ..files import read_text as read
+
+    return read(path, "--text", "text file")
 
 
 def split_train_val(ids: Tensor, val_fraction: float) -> tuple[Tensor, Tensor]:

@@ -21,6 +21,7 @@ from ..errors import SeqlabError, check_float, check_int
 from ..train import Callback, History
 from ..train import checkpoint as ckpt
 from ..train.distributed import env_world
+from ..resources import check_fits, recurrent_estimate
 from ..vocab import Vocabulary
 from ..utils import resolve_device, resolve_threads, seed_everything, thread_policy
 from .data import default_corpus, read_text, split_train_val
@@ -107,6 +108,9 @@ def train(*, text: str | os.PathLike | None = None, level: str = "char", max_voc
         procs = f" on each of {world.world_size} processes" if world.enabled else ""
         raise SeqlabError(f"--text: {len(train_ids)} training tokens are too few for --batch-size {batch_size}{procs}; "
                           "use a longer text or a smaller --batch-size")
+    check_fits(recurrent_estimate(cell=cell, inputs=0, hidden=hidden, layers=layers, batch=batch_size, steps=seq_len,
+                                  vocab=len(vocab), embed=embed or hidden, outputs=len(vocab), outputs_per_step=True),
+               "--hidden/--layers/--embed/--batch-size/--seq-len", dev)
     seed_everything(seed)
     model = RecurrentLM(LMConfig(len(vocab), cell, hidden, layers, embed, dropout, tie_weights,
                                  cell_options={"peephole": True} if peephole else {}))
