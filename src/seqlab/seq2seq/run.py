@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..cli_args import check_output
+from ..cli_args import check_output, check_outputs
 from ..errors import SeqlabError, check_float
 from ..train import Callback, History
 from ..train import checkpoint as ckpt
@@ -69,6 +69,8 @@ def train(*, data: str | os.PathLike | None = None, save: str | os.PathLike | No
 
     save = Path(save or ("seq2seq.safetensors" if data else "dates.safetensors"))
     check_output(save, "--save")
+    check_outputs({"--save": save}, {"--data": data})
+    dev = resolve_device(device)
     check_float("--minutes", minutes, 0, none="no time limit")
     check_float("--teacher-forcing", teacher_forcing, 0, 1, meaning="the probability of feeding the true token")
     check_float("--target-accuracy", target_accuracy, 0, 1, low_open=True, none="no early stop")
@@ -77,6 +79,7 @@ def train(*, data: str | os.PathLike | None = None, save: str | os.PathLike | No
         raise SeqlabError(f"--resume: no checkpoint at {str(checkpoint)!r} (a run with --save {str(save)!r} writes "
                           "one at each epoch end and removes it when it finishes); start without --resume")
     pairs = read_pairs(data) if data else None  # validated before any training
+    check_memory(pairs, level, cell=cell, hidden=hidden, embed=embed, layers=layers, batch_size=batch_size, device=dev)
     config = default_config(epochs=epochs, minutes=minutes or None, lr=lr, seed=seed, device=device, threads=threads,
                             verbose=0 if quiet else 1, epoch_lines=False, checkpoint=str(checkpoint), resume=resume,
                             checkpoint_minutes=checkpoint_minutes, checkpoint_steps=checkpoint_steps)
@@ -106,6 +109,30 @@ def train(*, data: str | os.PathLike | None = None, save: str | os.PathLike | No
     return Trained(tr, hist, save, steps, seconds)
 
 
+def check_memory(pairs, level: str, *, cell: str, hidden: int, embed: int, layers: int, batch_size: int,
+                 device) -> None:
+    """SeqlabError before training when the options cannot fit in memory (encoder and decoder,
+    the vocabularies bounded by the pairs' distinct tokens; the date task's are small)."""
+    from ..resources import check_fits, recurrent_estimate
+
+    if pairs:
+        split = (lambda t: list(t)) if level == "char" else (lambda t: t.split())
+        vocab = len({w for p in pairs for side in p for w in split(side)}) + 4
+        steps = max(len(split(side)) for p in pairs for side in p) + 2
+        n = len(pairs)
+    else:
+        vocab, steps, n = 64, 40, batch_size
+    est = recurrent_estimate(cell=cell, inputs=0, hidden=hidden, layers=layers, batch=min(batch_size, n),
+                             steps=steps, vocab=vocab, embed=embed, outputs=vocab, outputs_per_step=True,
+                             extra_params=vocab * embed + 4 * hidden * hidden)  # the decoder's embedding, attention
+    est = type(est)(2 * est.params, 2 * est.weight_bytes, 2 * est.activation_bytes)  # encoder and decoder
+    check_fits(est, "--hidden/--layers/--embed/--batch-size", device)
+
+
+MAX_BEAM = 1000  # a wider beam keeps beam x vocabulary scores per step for nothing
+MAX_LEN = 100_000
+
+
 def translate(*, model: str | os.PathLike, text: str, beam: int = 1, nbest: bool = False,
               length_penalty: float = 0.0, max_len: int | None = None, plot: str | os.PathLike | None = None,
               threads: int | None = 0, device: str = "auto") -> list[Translation]:
@@ -117,7 +144,12 @@ def translate(*, model: str | os.PathLike, text: str, beam: int = 1, nbest: bool
     if not text.strip():
         raise SeqlabError("text: expected a non-empty text to translate, got an empty one")
     check_beam(beam)
+    if beam > MAX_BEAM:
+        raise SeqlabError(f"--beam: expected at most {MAX_BEAM} (the beam size; 1 is greedy decoding), got {beam}")
+    if isinstance(max_len, int) and not isinstance(max_len, bool) and max_len > MAX_LEN:
+        raise SeqlabError(f"--max-len: expected at most {MAX_LEN} output tokens, got {max_len}")
     check_output(plot, "--plot", (".png",))
+    check_outputs({"--plot": plot}, {"--model": model})
     dev = resolve_device(device)
     with thread_policy(threads):
         tr = Translator.load(model, device=dev)

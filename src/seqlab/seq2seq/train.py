@@ -41,13 +41,9 @@ def default_config(**fields: Any) -> TrainConfig:
 
 def read_pairs(path: str | os.PathLike) -> Pairs:
     """Tab-separated ``source<TAB>target`` lines (UTF-8); blank lines are skipped."""
-    if not os.path.isfile(path):
-        raise SeqlabError(f"data: file {str(path)!r} does not exist; pass a tab-separated file of source<TAB>target lines")
-    try:
-        with open(path, encoding="utf-8") as fh:
-            lines = fh.read().splitlines()
-    except UnicodeDecodeError as exc:
-        raise SeqlabError(f"data: {str(path)!r} is not UTF-8 text ({exc}); save it as UTF-8") from exc
+    from ..files import read_text
+
+    lines = read_text(path, "--data", "pairs file").splitlines()  # a regular UTF-8 file, no NUL, size-limited
     pairs: Pairs = []
     for n, line in enumerate(lines, 1):
         if not line.strip():
