@@ -116,8 +116,13 @@ def register(subparsers) -> None:
                         "(default 3)")
     t = p.add_argument_group("training (each network; with --save, --resume continues an interrupted run)")
     add_training_options(t, epochs=200, lr=1e-2, batch_size=32, out_alias=False)
-    t.add_argument("--windows-per-epoch", type=int_type("--windows-per-epoch"), metavar="N",
-                   help="draw at most N training windows per epoch (a fresh sample each epoch; for large panels)")
+    t.add_argument("--windows-per-epoch", type=int_type("--windows-per-epoch", 0), metavar="N",
+                   help="draw at most N training windows per epoch, a fresh sample each epoch; 0: all (default: "
+                        "all up to 8192 windows, 8192 for larger panels)")
+    for action in t._group_actions:  # the forecaster's batch size adapts to the panel
+        if action.dest == "batch_size":
+            action.default = None
+            action.help = "windows per batch (default 32, or 256 for panels of more than 4096 training windows)"
     t.add_argument("--patience", type=int_type("--patience"), default=20,
                    help="early stopping: epochs without validation improvement (default 20); the "
                         "validation slice is the last horizon steps of each training part")

@@ -156,7 +156,7 @@ def _to_datetime(s: pd.Series, column: str, where: str) -> pd.Series:
                               f"{str(exc).splitlines()[0]}") from None
 
 
-def _parse_time(values: Any, column: str, where: str) -> pd.Index:
+def _parse_time(values: Any, column: str, where: str, check_duplicates: bool = True) -> pd.Index:
     s = pd.Series(values)
     if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
         idx = pd.Index(_check_numeric(s, column, where))
@@ -170,7 +170,7 @@ def _parse_time(values: Any, column: str, where: str) -> pd.Index:
                 "use ISO dates like 2024-01-31"
             )
         idx = pd.DatetimeIndex(parsed)
-    dup = idx.duplicated()
+    dup = idx.duplicated() if check_duplicates else np.zeros(len(idx), bool)
     if dup.any():
         i = int(np.flatnonzero(dup)[0])
         raise SeqlabError(
@@ -205,35 +205,58 @@ def _from_frame(df: pd.DataFrame, target: str | None, time: str | None, covariat
         if missing_id.any():
             i = int(np.flatnonzero(missing_id)[0])
             raise SeqlabError(f"{where}: series id column {series_id!r} is empty at row {i}; every row needs a series id")
-    groups = [(str(k), g) for k, g in df.groupby(series_id, sort=False)] if series_id else [(target, df)]
+    # whole columns are parsed and checked once; each series then takes its rows
+    where_rows = f"{where}" if not series_id else f"{where}"
+    if time is not None:
+        times = _parse_time(df[time].to_numpy(), time, where_rows, check_duplicates=False)
+    elif isinstance(df.index, pd.DatetimeIndex):
+        times = _parse_time(df.index, "index", where_rows, check_duplicates=False)
+    else:
+        times = None
+    y_raw = df[target]
+    y_all = pd.to_numeric(y_raw, errors="coerce").to_numpy(dtype=np.float64)
+    bad = np.isnan(y_all) & y_raw.notna().to_numpy()
+    if bad.any():
+        _check_numeric(y_raw.to_numpy(), target, where)  # names the first non-numeric value
+    cov_all = {c: pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=np.float64) for c in covariates}
+    fut_all = {c: pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=np.float64) for c in future}
+    for c in [*covariates, *future]:
+        b = (np.isnan(cov_all.get(c, fut_all.get(c))) & df[c].notna().to_numpy())
+        if b.any():
+            _check_numeric(df[c].to_numpy(), c, where)
+    if series_id:
+        positions = [(str(k), np.asarray(v)) for k, v in df.groupby(series_id, sort=False).indices.items()]
+    else:
+        positions = [(target, np.arange(len(df)))]
     out = []
-    for name, g in groups:
+    for name, pos in positions:
         gw = f"{where} (series {name!r})" if series_id else where
-        if time is not None:
-            idx = _parse_time(g[time].to_numpy(), time, gw)
-        elif isinstance(g.index, pd.DatetimeIndex):
-            idx = _parse_time(g.index, "index", gw)
-        else:
-            idx = None
-        if idx is not None and not idx.is_monotonic_increasing:
-            order = np.argsort(idx.to_numpy(), kind="stable")
-            idx, g = idx[order], g.iloc[order]
-        raw_y = pd.to_numeric(g[target], errors="coerce") if pd.api.types.is_numeric_dtype(g[target]) else g[target]
-        present = pd.Series(raw_y).notna().to_numpy()
+        idx = None
+        if times is not None:
+            idx = times[pos]
+            if not idx.is_monotonic_increasing:
+                order = np.argsort(idx.to_numpy(), kind="stable")
+                idx, pos = idx[order], pos[order]
+            dup = idx.duplicated()
+            if dup.any():
+                i = int(np.flatnonzero(dup)[0])
+                raise SeqlabError(
+                    f"{gw}: time column {time or 'index'!r} has a duplicated timestamp {idx[i]!s}; each time step "
+                    "must appear once per series")
+        yv = y_all[pos]
+        present = ~np.isnan(yv)
         if not present.any():
             raise SeqlabError(f"{where}: series {name!r} has no values of {target!r}; drop its rows or fill them")
-        n = len(g)
-        if future:  # rows after the last target value carry the future covariates of the horizon
-            n = int(np.flatnonzero(present)[-1]) + 1
-        y = _check_numeric(g[target].to_numpy()[:n], target, gw)
-        X = (np.stack([_check_numeric(g[c].to_numpy()[:n], c, gw) for c in covariates], 1)
-             if covariates else np.zeros((n, 0)))  # (T, C)
-        F = np.zeros((n, 0))
-        if future:
-            F = np.stack([_check_future(g[c].to_numpy(), c, gw, n) for c in future], 1)  # (T + E, Cf)
+        n = int(np.flatnonzero(present)[-1]) + 1 if future else len(pos)
+        y = _check_numeric(yv[:n], target, gw)
+        X = np.stack([_check_numeric(cov_all[c][pos][:n], c, gw) for c in covariates], 1) if covariates \
+            else np.zeros((n, 0))  # (T, C)
+        F = np.stack([_check_future(fut_all[c][pos], c, gw, n) for c in future], 1) if future \
+            else np.zeros((n, 0))  # (T + E, Cf)
         st = {}
         for c in static:
-            vals = pd.unique(g[c].dropna())
+            vals = pd.unique(df[c].to_numpy()[pos])
+            vals = [v for v in vals if not (isinstance(v, float) and np.isnan(v))]
             if len(vals) != 1:
                 shown = ", ".join(repr(v) for v in list(vals)[:3])
                 raise SeqlabError(f"{where}: static covariate {c!r} varies within series {name!r} ({shown}); a "
@@ -243,8 +266,6 @@ def _from_frame(df: pd.DataFrame, target: str | None, time: str | None, covariat
             st[c] = float(v) if isinstance(v, (int, float, np.number)) and not isinstance(v, bool) else str(v)
         if idx is not None:
             idx = idx[:n]
-        if isinstance(idx, pd.DatetimeIndex) and infer_freq(idx) is not None:
-            idx = pd.DatetimeIndex(idx, freq="infer")
         out.append(SeriesData(name, y, X, idx, F, st))
     check_frequencies(out, where)
     return out

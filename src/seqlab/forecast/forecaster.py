@@ -46,6 +46,7 @@ SCALINGS = ("auto", "window", "series")
 TRAIN_FIELDS = tuple(f.name for f in fields(TrainConfig))
 # training settings that files written before the one training engine kept in "forecast"
 _OLD_TRAIN = {"epochs": "epochs", "lr": "lr", "patience": "patience", "clip": "clipnorm", "seed": "seed"}
+PANEL_WINDOWS = 4096  # above this many training windows, batches of 256 and epochs of 8,192 windows
 _SEASONS = {"MS": 12, "M": 12, "ME": 12, "QS": 4, "Q": 4, "QE": 4, "W": 52, "D": 7, "B": 5, "h": 24, "H": 24}
 # the calendar position of a date in its season, where the season is the calendar's
 _PHASE = {12: ("MS", "M", "ME"), 4: ("QS", "Q", "QE"), 7: ("D",), 24: ("h", "H")}
@@ -69,14 +70,15 @@ class ForecastConfig:
     transform: str = "auto"  # 'log' when every value is positive
     diff: str = "auto"  # see resolve()
     scaler: str = "standard"
-    batch_size: int = 32  # training windows per batch (per process under torchrun)
+    batch_size: int | None = None  # windows per batch (per process under torchrun); None: 32, or 256 for panels
+    # of more than 4,096 training windows
     val_steps: int | None = None  # steps at the end of the training part for early stopping; default horizon
     ensemble: int = 3  # networks per lookback, seeded seed, seed + 1, ...; their quantiles are averaged
     model: str = "rnn"  # 'rnn' or 'hybrid' (ES-RNN style)
     lookbacks: list[int] | None = None  # an ensemble over these lookbacks too (default: [lookback])
     scaling: str = "auto"  # 'window': each window relative to its level; 'series': the series scaler only
     calendar: bool = True  # calendar features from the dates (month, quarter, weekday, ...)
-    windows_per_epoch: int | None = None  # at most this many training windows drawn per epoch
+    windows_per_epoch: int | None = None  # windows drawn per epoch; None: all up to 8,192, then 8,192; 0: all
 
     def validate(self) -> None:
         def pos_int(name: str, v: Any, allow_none: bool = False) -> None:
@@ -84,11 +86,14 @@ class ForecastConfig:
                 return
             check_positive_int(name, v)
 
-        for name in ("horizon", "hidden", "layers", "batch_size", "ensemble"):
+        for name in ("horizon", "hidden", "layers", "ensemble"):
             pos_int(name, getattr(self, name))
+        pos_int("batch_size", self.batch_size, True)
         pos_int("lookback", self.lookback, True)
         pos_int("season", self.season, True)
-        pos_int("windows_per_epoch", self.windows_per_epoch, True)
+        if self.windows_per_epoch is not None and (not isinstance(self.windows_per_epoch, int)
+                                                   or self.windows_per_epoch < 0):
+            raise SeqlabError(f"windows_per_epoch: expected an integer >= 0, got {self.windows_per_epoch!r}")
         if self.lookbacks is not None:
             if not self.lookbacks:
                 raise SeqlabError("lookbacks: expected at least one lookback")
@@ -242,6 +247,7 @@ class Forecaster:
         self.config = self.resolve(series)
         c = self.config
         self._fit_state(series)
+        self._prepare_calendar(series, self.out_steps)
         members = []
         for L in c.lookbacks:
             parts = [self._train_windows(s, L) for s in series if s.name in self.transforms]
@@ -257,6 +263,11 @@ class Forecaster:
             if s.name in self.transforms and n < 2:
                 self.notes.append(f"series {s.name!r}: {len(s)} value(s), too few to train on; forecast by the "
                                   "model trained on the others")
+        n_train = len(members[0][1][1])
+        if c.batch_size is None:
+            c.batch_size = 32 if n_train <= PANEL_WINDOWS else 256
+        if c.windows_per_epoch is None:
+            c.windows_per_epoch = 0 if n_train <= 2 * PANEL_WINDOWS else 2 * PANEL_WINDOWS
         x0 = members[0][1][0]
         net_cfg = NetConfig(c.cell, x0[0].shape[2], c.hidden, c.layers, c.dropout, self.out_steps,
                             len(c.quantiles), x0[2].shape[2], c.model, c.season, max(1, len(self.series_index)))
@@ -314,16 +325,39 @@ class Forecaster:
             cols.append(fut)
             dec_cols.append(fut)
         if self.n_calendar:
-            times = s.all_time(extra)
-            cal = calendar_features(times, self.freq)[lag:] if times is not None else np.zeros((N, self.n_calendar))
-            if cal.shape[1] != self.n_calendar:
-                cal = np.zeros((N, self.n_calendar))
+            cal = self._calendar(s, lag, N)
             cols.append(cal)
             dec_cols.append(cal)
         if self.static.size:
             cols.append(np.broadcast_to(self.static.transform(s.static), (N, self.static.size)))
         dec = np.concatenate(dec_cols, 1) if dec_cols else np.zeros((N, 0))
         return np.concatenate(cols, 1), dec
+
+    def _prepare_calendar(self, series: Sequence[SeriesData], extra: int) -> None:
+        """One date grid and its calendar features for every series of a call (a date range per
+        series would cost more than the rest of the windowing)."""
+        self._cal_grid = None
+        dated = [s for s in series if isinstance(s.time, pd.DatetimeIndex) and len(s.time) and s.freq == self.freq]
+        if not self.n_calendar or not dated:
+            return
+        off = pd.tseries.frequencies.to_offset(self.freq)
+        first = min(s.time[0] for s in dated)
+        last = max(s.time[-1] for s in dated) + (extra + 1) * off
+        grid = pd.date_range(first, last, freq=self.freq)
+        self._cal_grid = (grid, calendar_features(grid, self.freq))
+
+    def _calendar(self, s: SeriesData, lag: int, N: int) -> np.ndarray:
+        """Calendar features (N, K) of the ``N`` steps of ``s`` from step ``lag`` on."""
+        K = self.n_calendar
+        if not isinstance(s.time, pd.DatetimeIndex) or not len(s.time) or s.freq != self.freq:
+            return np.zeros((N, K))
+        grid = getattr(self, "_cal_grid", None)
+        if grid is not None:
+            pos = int(grid[0].searchsorted(s.time[0]))
+            if pos < len(grid[0]) and grid[0][pos] == s.time[0] and pos + lag + N <= len(grid[0]):
+                return grid[1][pos + lag: pos + lag + N]
+        cal = calendar_features(s.all_time(lag + N - len(s)), self.freq)[lag: lag + N]
+        return cal if cal.shape == (N, K) else np.zeros((N, K))
 
     def _window_inputs(self, s: SeriesData, key: str, L: int, origins: np.ndarray, extra: int):
         """The network inputs of the windows of ``s`` at ``origins`` (in transformed steps), the
@@ -381,7 +415,7 @@ class Forecaster:
                         cfg = checkpoint.config(key, cfg)
                     desc = f"train {i + 1}/{total}" if total > 1 else "train"
                     hist = fit_net(net, tuple(X), Y, tuple(Xv), Yv, c.quantiles, cfg, c.batch_size, desc,
-                                   checkpoint, key, windows_per_epoch=c.windows_per_epoch)
+                                   checkpoint, key, windows_per_epoch=c.windows_per_epoch or None)
                     if checkpoint is not None:
                         checkpoint.record(key, net, hist)
                 self.history.append(hist)
@@ -435,6 +469,7 @@ class Forecaster:
         self.check_history(series)
         keys = [self._transform_for(s.name) for s in series]
         H, Q = c.horizon, len(c.quantiles)
+        self._prepare_calendar(series, H)
         total = np.zeros((len(series), H, Q))
         with torch.no_grad(), thread_policy(self.train_config.threads):
             for L, net in zip(self.member_lookbacks, self.nets):

@@ -341,7 +341,7 @@ def check_memory(series: Sequence[SeriesData], c: Any, train: Any) -> None:
     n = sum(len(s) for s in series)
     width = 1 + series[0].n_covariates + series[0].n_future + len(series[0].static) + 16  # + calendar
     est = recurrent_estimate(cell=c.cell, inputs=width, hidden=c.hidden, layers=c.layers,
-                             batch=min(c.batch_size, max(1, n)), steps=max(c.lookbacks),
+                             batch=min(c.batch_size or 256, max(1, n)), steps=max(c.lookbacks),
                              outputs=c.horizon * len(c.quantiles))
     check_fits(est, "--hidden/--layers/--batch-size/--lookback", resolve_device(train.device))
 
