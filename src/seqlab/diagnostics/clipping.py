@@ -122,7 +122,8 @@ def clipping_comparison(radius: float = 2.0, clipnorm: float = 1.0, length: int 
         task = _AddingSGDTask(model, length, batch_size, per_epoch)
         rec, stop = GradientNormRecorder(clip), _StopOnNonFinite()
         cfg = TrainConfig(epochs=None, max_steps=steps, lr=lr, clipnorm=clip, seed=seed, device="cpu",
-                          threads=threads, verbose=0, checkpoint_minutes=None)
+                          threads=threads, verbose=0, checkpoint_minutes=None,
+                          restore_finite=False)  # the diverged weights are the point of the demonstration
         train(task, cfg, callbacks=[rec, stop])
         losses = torch.stack(task.losses).double().numpy() if task.losses else np.zeros(0)
         model.eval()

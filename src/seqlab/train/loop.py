@@ -63,6 +63,10 @@ class TrainConfig:
     for epochs of milliseconds, where a write would cost more than the epoch), every
     ``checkpoint_minutes`` of training (or ``checkpoint_steps`` steps) and when training ends;
     ``resume`` continues from it.
+
+    ``restore_finite``: when an epoch's loss or the weights turn NaN or infinite, stop and put
+    back the last finite weights (the default); False trains on regardless (a demonstration of
+    divergence wants to see it).
     """
 
     epochs: int | None = 10
@@ -92,6 +96,7 @@ class TrainConfig:
     checkpoint_steps: int | None = None
     resume: bool = False
     clock: str = "wall"
+    restore_finite: bool = True
 
     def __post_init__(self) -> None:
         check_int("epochs", self.epochs, 1, none="no epoch limit")
@@ -382,7 +387,8 @@ class _Run:
         self.last_save = n.seconds
         logs: dict[str, Any] = {}
         if not n.finished:
-            self.keep_good(n.epoch - 1)
+            if c.restore_finite:
+                self.keep_good(n.epoch - 1)
             task.on_train_begin()
             for cb in self.callbacks:
                 cb.on_train_begin({})
@@ -513,7 +519,9 @@ class _Run:
             vec = vec.cpu()
         logs: dict[str, Any] = {"loss": float(vec[0] / vec[1]) if float(vec[1]) else math.nan}
         # with guard_steps a step with a non-finite loss was not applied: only the weights can be bad
-        if (not math.isfinite(logs["loss"]) and not self.guard_steps) or not self.weights_finite():
+        if not c.restore_finite:
+            pass
+        elif (not math.isfinite(logs["loss"]) and not self.guard_steps) or not self.weights_finite():
             self.restore_good(epoch, logs["loss"])
         else:
             self.keep_good(epoch)
