@@ -13,7 +13,8 @@ from __future__ import annotations
 import argparse
 import os
 
-from ..cli_args import check_output, float_type, int_type
+from ..cli_args import MAX_SEED, check_output, check_outputs, float_type, int_type
+from ..files import held_writes
 from ..errors import SeqlabError
 
 
@@ -61,7 +62,7 @@ def register(subparsers) -> None:
     m.add_argument("--batch-size", type=int, default=None, help="batch size (default 64)")
     m.add_argument("--lr", type=float_type("--lr", 0, 10, low_open=True), default=None, help="Adam learning rate (default 1e-2)")
     m.add_argument("--clipnorm", type=float_type("--clipnorm", 0, low_open=True), default=None, help="clip the gradient norm to this (default 1.0)")
-    m.add_argument("--seed", type=int, default=0)
+    m.add_argument("--seed", type=int_type("--seed", 0, MAX_SEED), default=0)
     m.add_argument("--quiet", action="store_true", help="print only the final table")
     m.add_argument("--threads", type=int_type("--threads", 0, 4096), default=0,
                    help="CPU threads; 0 picks the cores the machine's load leaves idle (default 0)")
@@ -139,8 +140,17 @@ def _list_type(name: str, item):
     return parse
 
 
-def _check_out(path: str | None, what: str) -> None:
-    check_output(path, what)
+def _check_out(path: str | None, what: str, suffixes: tuple[str, ...] = (".png",)) -> None:
+    check_output(path, what, suffixes)
+
+
+def _check_fits(cells, hidden: int, batch: int, steps: int, inputs: int, options: str, data_bytes: int = 0) -> None:
+    """SeqlabError before any work when the largest cell at these sizes cannot fit in memory."""
+    from ..resources import Estimate, check_fits, recurrent_estimate
+
+    est = max((recurrent_estimate(cell=c, inputs=inputs, hidden=hidden, batch=batch, steps=steps, outputs=inputs)
+               for c in cells), key=lambda e: e.total)
+    check_fits(Estimate(est.params, est.weight_bytes, est.activation_bytes + data_bytes), options)
 
 
 def _positive(name: str, value, allow_zero: bool = False) -> None:
@@ -165,6 +175,7 @@ def run_gradients(args) -> int:
     _check_out(args.clip_plot, "--clip-plot")
     if args.clip_plot and args.clipnorm is None:
         raise SeqlabError("--clip-plot: draws the --clipnorm comparison; add --clipnorm C (e.g. --clipnorm 1)")
+    _check_fits(cells, args.hidden, args.batch_size, args.length, 2, "--hidden/--batch-size/--length")
     text = gradient_report(cells, args.length, args.hidden, args.batch_size, args.train_steps, args.seed, args.plot,
                            radius=args.radius)
     print(text, flush=True)
@@ -194,6 +205,7 @@ def run_memory(args) -> int:
                             **overrides).validate() for c in cells]
     metric = "MSE" if args.task == "adding" else "cross-entropy"
     c0 = configs[0]
+    _check_fits(cells, c0.hidden_size, c0.batch_size, args.length + 20, 10, "--hidden/--batch-size/--length")
     print(f"task {args.task}, T = {args.length}: hidden {c0.hidden_size}, batch {c0.batch_size}, Adam lr {c0.lr:g}, "
           f"clipnorm {c0.clipnorm:g}, up to {c0.max_steps} steps" + (f" or {args.minutes:g} min" if args.minutes else "")
           + " per cell", flush=True)
@@ -217,6 +229,8 @@ def run_capacity(args) -> int:
                          batch_size=args.batch_size, lr=args.lr, length=args.length, train_samples=args.samples,
                          val_samples=args.val_samples, noise=args.noise, search=args.search, trials=args.trials,
                          seed=args.seed).validate()
+    _check_fits(["gru"], max(cfg.hidden), cfg.batch_size, cfg.length, 1, "--hidden/--batch-size/--length/--samples",
+                data_bytes=8 * (cfg.train_samples + cfg.val_samples) * (cfg.length + 1) * 3)
     if cfg.search == "optuna" and not optuna_available():
         print("optuna is not installed (pip install 'seqlab[optuna]'): running the grid instead", flush=True)
     print(f"noisy sine, next value from {cfg.length} steps: {cfg.train_samples} training and {cfg.val_samples} "
@@ -237,9 +251,10 @@ def run_capacity(args) -> int:
 def run_states(args) -> int:
     from .report import states_report
 
-    _check_out(args.html, "--html")
+    _check_out(args.html, "--html", (".html", ".htm"))
     _check_out(args.png, "--png")
     _check_out(args.heatmap, "--heatmap")
+    check_outputs({"--html": args.html, "--png": args.png, "--heatmap": args.heatmap}, {"--model": args.model})
     units = None
     if args.units is not None:
         try:
@@ -247,6 +262,8 @@ def run_states(args) -> int:
         except ValueError:
             raise SeqlabError(f"--units: expected comma-separated integers like 0,5,17, got {args.units!r}") from None
     _positive("--top", args.top)
-    print(states_report(args.model, args.text, units, args.top, args.layer, args.state, args.html, args.png,
-                        args.heatmap))
+    with held_writes():  # the page and the pictures together, or none of them
+        text = states_report(args.model, args.text, units, args.top, args.layer, args.state, args.html, args.png,
+                             args.heatmap)
+    print(text)
     return 0
