@@ -74,13 +74,13 @@ def add_model_options(p: argparse.ArgumentParser | Any, cells: Sequence[str], ce
                    help=f"dropout rate in [0, 1) (default {dropout:g})")
 
 
-def add_training_options(p: argparse.ArgumentParser | Any, *, epochs: int, lr: float, batch_size: int,
+def add_training_options(p: argparse.ArgumentParser | Any, *, epochs: int | None, lr: float, batch_size: int,
                          minutes: float = 0.0, save: str | None = None, threads_default: int = 0,
                          out_alias: bool = True) -> None:
     """The training options every job shares, with this job's defaults (``out_alias=False``: a
     job whose ``--out`` means something else keeps ``--save`` only)."""
     p.add_argument("--epochs", type=int_type("--epochs", 1, 10**9), default=epochs,
-                   help=f"most passes over the data (default {epochs})")
+                   help=f"most passes over the data (default {'no limit' if epochs is None else epochs})")
     p.add_argument("--minutes", type=float_type("--minutes", 0), default=minutes,
                    help=f"training time budget in minutes; 0 for no limit (default {minutes:g})")
     p.add_argument("--lr", type=float_type("--lr", 0, 10, low_open=True), default=lr,
