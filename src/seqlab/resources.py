@@ -111,6 +111,8 @@ def available_memory(device=None) -> int | None:
 
 
 def size_text(n: float) -> str:
+    if n >= 1e15:
+        return f"{n:.1e} bytes"
     for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
         if n >= scale:
             return f"{n / scale:.1f} {unit}"
@@ -124,7 +126,7 @@ def check_fits(estimate: Estimate, options: str, device=None, available: int | N
     if free is not None and estimate.total > free:
         where = "the GPU has" if device is not None and str(device).startswith("cuda") else "this machine has"
         raise SeqlabError(
-            f"{options}: these sizes need about {size_text(estimate.total)} of memory ({estimate.params:,} "
+            f"{options}: these sizes need about {size_text(estimate.total)} of memory ({estimate.params:.3g} "
             f"parameters: {size_text(estimate.weight_bytes)} with gradients and optimizer state; activations "
             f"{size_text(estimate.activation_bytes)}), more than the {size_text(free)} {where} available; "
             "use smaller values")

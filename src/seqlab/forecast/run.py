@@ -343,7 +343,7 @@ def check_memory(series: Sequence[SeriesData], c: Any, train: Any) -> None:
     est = recurrent_estimate(cell=c.cell, inputs=width, hidden=c.hidden, layers=c.layers,
                              batch=min(c.batch_size or 256, max(1, n)), steps=max(c.lookbacks),
                              outputs=c.horizon * len(c.quantiles))
-    check_fits(est, "--hidden/--layers/--batch-size/--lookback", resolve_device(train.device))
+    check_fits(est, "--hidden/--layers/--batch-size/--lookback/--horizon", resolve_device(train.device))
 
 
 def per_series_csv(series: Sequence[SeriesData], future: pd.DataFrame, ho: BacktestResult,

@@ -1,0 +1,246 @@
+"""``seqlab forecast``: bad input of every kind, table-driven (issue #18).
+
+Each case runs the command in this process and asserts exit code 2, exactly one line on stderr,
+no traceback, and that the earlier outputs in the working folder (a model, the plots, a CSV) are
+byte-identical afterwards, with no temporary files left. Then good but unusual inputs that must
+work: a byte-order mark, CRLF line ends, semicolons with --sep, quoted fields, Unicode and emoji,
+a gzip-compressed CSV.
+"""
+
+import gzip
+
+import numpy as np
+import pandas as pd
+import pytest
+
+FAST = ["--epochs", "1", "--ensemble", "1", "--folds", "0", "--no-stats", "--hidden", "4", "--quiet",
+        "--threads", "1"]
+COLS = ["--target", "sales", "--time", "date"]
+EARLIER = {"model.safetensors": b"an earlier model", "forecast.png": b"an earlier plot",
+           "backtest.png": b"an earlier backtest plot", "per_series.csv": b"series,forecast\nA,1\n"}
+
+
+def rows(n=48):
+    t = pd.date_range("2010-01", periods=n, freq="MS").strftime("%Y-%m-%d")
+    return pd.DataFrame({"date": t, "sales": 100 + np.arange(n) + 10 * np.sin(np.arange(n) * np.pi / 6)})
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory, common_bad, kit):
+    from seqlab.cli import main
+
+    d = tmp_path_factory.mktemp("forecast_bad")
+    good = d / "good.csv"
+    rows().to_csv(good, index=False)
+    model = d / "good.safetensors"
+    assert main(["forecast", "--data", str(good), *COLS, *FAST, "--no-plot", "--save", str(model)]) == 0
+    files = {f"bad_{k}": v for k, v in kit.bad_model_files(d / "models", model).items()}
+
+    def text(name, body):
+        (d / name).write_text(body)
+        files[name.split(".")[0]] = d / name
+
+    csv = rows().to_csv(index=False)
+    text("ragged.csv", csv.replace("\n2010-03-01,", "\n2010-03-01,1,", 1))
+    text("nan.csv", csv.replace("\n2010-05-01,", "\n2010-05-01,nan\n2010-05-02,", 1))
+    text("inf.csv", "date,sales\n" + "".join(f"2010-{m:02d}-01,{'inf' if m == 4 else m}\n" for m in range(1, 13)))
+    text("nonnum.csv", "date,sales\n" + "".join(f"2010-{m:02d}-01,{'lots' if m == 4 else m}\n" for m in range(1, 13)))
+    text("header_only.csv", "date,sales\n")
+    text("huge.csv", "date,sales\n" + "".join(f"2010-{m:02d}-01,{m}e307\n" for m in range(1, 13)))
+    text("tz_mixed.csv", "date,sales\n" + "".join(f"2010-{m:02d}-01T00:00{'+01:00' if m % 2 else ''},{m}\n"
+                                                 for m in range(1, 13)))
+    text("duplicate.csv", csv.replace("2010-03-01", "2010-02-01", 1))
+    text("bad_time.csv", csv.replace("2010-03-01", "the third month", 1))
+    text("short.csv", rows(5).to_csv(index=False))
+    (d / "nul.csv").write_bytes(csv.encode().replace(b"sales\n", b"sales\n\x00", 1))
+    files["nul"] = d / "nul.csv"
+    (d / "truncated.csv.gz").write_bytes(gzip.compress(csv.encode())[:40])
+    files["truncated_gz"] = d / "truncated.csv.gz"
+    (d / "latin1.csv").write_bytes("date,caf\xe9\n2010-01-01,1\n".encode("latin-1"))
+    files["latin1"] = d / "latin1.csv"
+    return dict(files, good=good, model=model, **{f"c_{k}": v for k, v in common_bad.items()})
+
+
+B = "{bad_%s}"
+MODEL_CASES = [  # --load: a model file that is not a readable forecaster
+    ("load-missing", ["--load", "{c_missing}"], "does not exist"),
+    ("load-empty", ["--load", B % "empty"], "not a readable seqlab model"),
+    ("load-binary", ["--load", B % "binary"], "not a readable seqlab model"),
+    ("load-truncated", ["--load", B % "truncated"], "not a readable seqlab model"),
+    ("load-folder", ["--load", "{c_folder}"], "is a folder"),
+    ("load-fifo", ["--load", "{c_fifo}"], "FIFO"),
+    ("load-dev-zero", ["--load", "{c_zero}"], "is a device"),
+    ("load-nested-header", ["--load", B % "nested_header"], "nested"),
+    ("load-nested-metadata", ["--load", B % "nested_meta"], "nested"),
+    ("load-nested-config", ["--load", B % "nested_config"], "nested"),
+    ("load-header-length-2^62", ["--load", B % "huge_claim"], "header claims"),
+    ("load-not-seqlab", ["--load", B % "no_meta"], "not saved by seqlab"),
+    ("load-metadata-list", ["--load", B % "meta_list"], "without a config"),
+    ("load-newer-format", ["--load", B % "newer"], "newer than this seqlab"),
+    ("load-other-job", ["--load", B % "other_job"], "expected a 'forecaster' model"),
+    ("load-checkpoint", ["--load", B % "checkpoint_kind"], "expected a 'forecaster' model"),
+    ("load-config-huge", ["--load", B % "huge_config"], "describes a model of"),
+    ("load-shape-mismatch", ["--load", B % "shape_mismatch"], "not a valid seqlab forecaster"),
+    ("load-temp-file", ["--load", B % "temp"], "temporary file of an unfinished write"),
+]
+DATA_CASES = [  # --data: not a readable table of numbers
+    ("data-missing", ["--data", "{c_missing}"], "does not exist"),
+    ("data-empty", ["--data", "{c_empty}"], "is empty"),
+    ("data-binary", ["--data", "{c_binary}"], "binary"),
+    ("data-folder", ["--data", "{c_folder}"], "is a folder"),
+    ("data-fifo", ["--data", "{c_fifo}"], "FIFO"),
+    ("data-dev-zero", ["--data", "{c_zero}"], "is a device"),
+    ("data-under-a-file", ["--data", "{c_under_file}"], "does not exist"),
+    ("data-ragged-row", ["--data", "{ragged}", *COLS], "Expected 2 fields in line 4"),
+    ("data-nan", ["--data", "{nan}", *COLS], "missing value (NaN)"),
+    ("data-inf", ["--data", "{inf}", *COLS], "infinite value"),
+    ("data-non-numeric", ["--data", "{nonnum}", *COLS], "non-numeric value 'lots' at row 3"),
+    ("data-header-only", ["--data", "{header_only}", *COLS], "no rows"),
+    ("data-near-1e308", ["--data", "{huge}", *COLS], "beyond the 1e+30"),
+    ("data-naive-and-aware-times", ["--data", "{tz_mixed}", *COLS], "with and without a time zone"),
+    ("data-duplicate-time", ["--data", "{duplicate}", *COLS], "duplicated timestamp"),
+    ("data-unparseable-time", ["--data", "{bad_time}", *COLS], "unparseable timestamp 'the third month'"),
+    ("data-too-short", ["--data", "{short}", *COLS], "fewer than"),
+    ("data-nul-byte", ["--data", "{nul}", *COLS], "NUL"),
+    ("data-truncated-gzip", ["--data", "{truncated_gz}", *COLS], "damaged gzip"),
+    ("data-not-utf8", ["--data", "{latin1}", *COLS], "not UTF-8"),
+    ("data-unknown-column", ["--data", "{good}", "--target", "revenue", "--time", "date"], "'revenue' not found"),
+    ("sep-two-chars", ["--data", "{good}", *COLS, "--sep", ";;"], "one separator character"),
+    ("sep-wrong", ["--data", "{good}", *COLS, "--sep", ";"], "not found"),
+]
+NUMBER_CASES = [  # every numeric option: NaN, inf, 0, negative, absurdly large
+    ("lr-nan", ["--lr", "nan"], "--lr"), ("lr-inf", ["--lr", "inf"], "--lr"), ("lr-zero", ["--lr", "0"], "--lr"),
+    ("lr-negative", ["--lr", "-0.1"], "--lr"), ("lr-huge", ["--lr", "1e400"], "--lr"),
+    ("hidden-zero", ["--hidden", "0"], "--hidden"), ("hidden-negative", ["--hidden", "-4"], "--hidden"),
+    ("hidden-1e30", ["--hidden", "1" + "0" * 30], "--hidden"),
+    ("hidden-out-of-memory", ["--hidden", "1000000"], "more than the"),
+    ("layers-zero", ["--layers", "0"], "--layers"), ("layers-huge", ["--layers", "1000000"], "--layers"),
+    ("batch-size-zero", ["--batch-size", "0"], "--batch-size"),
+    ("batch-size-huge", ["--batch-size", "1" + "0" * 20], "--batch-size"),
+    ("epochs-zero", ["--epochs", "0"], "--epochs"), ("epochs-nan", ["--epochs", "nan"], "--epochs"),
+    ("horizon-zero", ["--horizon", "0"], "--horizon"), ("horizon-huge", ["--horizon", "1" + "0" * 30], "horizon"),
+    ("lookback-negative", ["--lookback", "-1"], "--lookback"),
+    ("season-zero", ["--season", "0"], "--season"),
+    ("dropout-one", ["--dropout", "1"], "--dropout"), ("dropout-nan", ["--dropout", "nan"], "--dropout"),
+    ("ensemble-zero", ["--ensemble", "0"], "--ensemble"), ("ensemble-huge", ["--ensemble", "1000000"], "--ensemble"),
+    ("seed-negative", ["--seed", "-1"], "--seed"), ("seed-beyond-2^64", ["--seed", str(2**64 + 1)], "--seed"),
+    ("minutes-nan", ["--minutes", "nan"], "--minutes"), ("minutes-inf", ["--minutes", "inf"], "--minutes"),
+    ("minutes-negative", ["--minutes", "-1"], "--minutes"),
+    ("threads-negative", ["--threads", "-1"], "--threads"), ("threads-huge", ["--threads", "1000000"], "--threads"),
+    ("quantiles-nan", ["--quantiles", "nan"], "quantiles"), ("quantiles-outside", ["--quantiles", "0,1"], "quantiles"),
+    ("patience-zero", ["--patience", "0"], "--patience"), ("folds-negative", ["--folds", "-1"], "--folds"),
+    ("windows-per-epoch-negative", ["--windows-per-epoch", "-5"], "--windows-per-epoch"),
+    ("checkpoint-minutes-nan", ["--checkpoint-minutes", "nan"], "--checkpoint-minutes"),
+]
+DEVICE_CASES = [
+    ("device-meta", ["--device", "meta"], "--device"),
+    ("device-tpu", ["--device", "tpu"], "--device"),
+    ("device-missing-gpu", ["--device", "cuda:99"], "cuda:99"),
+]
+OUTPUT_CASES = [  # every output path checked before any work
+    ("save-folder", ["--save", "{out}"], "is a folder"),
+    ("save-missing-folder", ["--save", "{out}/no/m.safetensors"], "does not exist"),
+    ("save-under-a-file", ["--save", "{out}/model.safetensors/m.safetensors"], "is a file, not a folder"),
+    ("plot-unsupported-extension", ["--plot", "{out}/plot.xyz"], "expected a file ending in"),
+    ("backtest-plot-unsupported-extension", ["--backtest-plot", "{out}/b.doc"], "expected a file ending in"),
+    ("out-folder", ["--out", "{out}"], "is a folder"),
+    ("save-is-the-data", ["--data", "{good}", *COLS, "--save", "{good}"], "also the file of --data"),
+    ("plot-is-the-save", ["--save", "{out}/forecast.png", "--plot", "{out}/forecast.png"],
+     "give each output its own file"),
+    ("plot-nul-in-name", ["--plot", "{out}/a\x00b.png"], "NUL"),
+]
+CASES = MODEL_CASES + DATA_CASES + NUMBER_CASES + DEVICE_CASES + OUTPUT_CASES
+
+
+def test_at_least_forty_cases():
+    assert len(CASES) >= 40 and len({c[0] for c in CASES}) == len(CASES)
+
+
+@pytest.mark.parametrize("args,expected", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_bad_input_is_one_line_and_touches_nothing(args, expected, world, tmp_path, monkeypatch, cli, kit):
+    out = tmp_path / "out"
+    out.mkdir()
+    for name, data in EARLIER.items():
+        (out / name).write_bytes(data)
+    before = kit.snapshot(out)
+    monkeypatch.chdir(out)  # the default plot paths are here
+    filled = [a.format(out=out, **world) for a in args]
+    if "--load" not in filled:
+        filled += ["--save", str(out / "model.safetensors"), "--out", str(out / "per_series.csv")] \
+            if "--save" not in filled and "--out" not in filled else []
+    code, _, err = cli("forecast", *FAST, *filled)  # the case's options after FAST: they win
+    kit.one_line_error(code, err, expected)
+    assert kit.snapshot(out) == before
+
+
+def test_a_failure_while_writing_the_outputs_changes_no_earlier_file(world, tmp_path, monkeypatch, cli, kit):
+    """The outputs are written together once everything is computed: when the last of them (the
+    backtest plot) fails, the model and forecast plot written before it in the code are not."""
+    import seqlab.forecast.plots as plots
+    from seqlab.errors import SeqlabError
+
+    out = tmp_path / "out"
+    out.mkdir()
+    for name, data in EARLIER.items():
+        (out / name).write_bytes(data)
+    before = kit.snapshot(out)
+
+    def broken(*a, **k):
+        raise SeqlabError("plot: the backtest plot failed")
+
+    monkeypatch.setattr(plots, "plot_backtest", broken)
+    code, _, err = cli("forecast", "--data", world["good"], *COLS, *FAST[:4], "--folds", "1", *FAST[6:],
+                       "--save", out / "model.safetensors", "--plot", out / "forecast.png",
+                       "--backtest-plot", out / "backtest.png", "--out", out / "per_series.csv")
+    kit.one_line_error(code, err, "the backtest plot failed")
+    after = kit.snapshot(out)
+    assert after.pop("model.ckpt.safetensors")  # the run's checkpoint stays, for --resume to finish the run
+    assert after == before
+
+
+# -- good but unusual input: must work ------------------------------------------------------------
+def _variants(tmp_path):
+    df = rows()
+    plain = df.to_csv(index=False)
+    semi = df.to_csv(index=False, sep=";")
+    quoted = "".join(f'"{a}","{b}"\n' for a, b in [("date", "sales")] + list(df.itertuples(index=False)))
+    files = {
+        "bom": ("\ufeff" + plain).encode("utf-8"),
+        "crlf": plain.replace("\n", "\r\n").encode(),
+        "semicolon": semi.encode(),
+        "quoted": quoted.encode(),
+        "gzip": gzip.compress(plain.encode()),
+        "all-at-once": gzip.compress(("\ufeff" + semi).replace("\n", "\r\n").encode("utf-8")),
+    }
+    seps = {"semicolon": ";", "all-at-once": ";"}
+    paths = {}
+    for name, data in files.items():
+        p = tmp_path / (f"{name}.csv.gz" if name in ("gzip", "all-at-once") else f"{name}.csv")
+        p.write_bytes(data)
+        paths[name] = (p, seps.get(name, ","))
+    return df, paths
+
+
+@pytest.mark.parametrize("variant", ["bom", "crlf", "semicolon", "quoted", "gzip", "all-at-once"])
+def test_unusual_csv_reads_as_the_plain_one(variant, tmp_path):
+    from seqlab.forecast.run import load_series
+
+    df, paths = _variants(tmp_path)
+    path, sep = paths[variant]
+    (series,), _ = load_series(str(path), "sales", "date", sep=sep)
+    np.testing.assert_array_equal(series.target, df["sales"].to_numpy())
+    assert list(series.time.strftime("%Y-%m-%d")) == list(df["date"])
+
+
+def test_unicode_and_emoji_names_and_an_unusual_file_forecast(tmp_path, cli, monkeypatch):
+    """End to end: a gzip-compressed CSV with a byte-order mark, CRLF line ends, semicolons,
+    quoted fields and emoji in its column and series names."""
+    monkeypatch.chdir(tmp_path)
+    df = rows(40)
+    lines = ['"mois";"ventes 📈";"magasin"'] + [f'"{d}";"{v:.3f}";"Zürich 🏪"' for d, v in df.itertuples(index=False)]
+    path = tmp_path / "ventes.csv.gz"
+    path.write_bytes(gzip.compress(("\ufeff" + "\r\n".join(lines) + "\r\n").encode("utf-8")))
+    code, out, err = cli("forecast", "--data", path, "--sep", ";", "--target", "ventes 📈", "--time", "mois",
+                         "--series-id", "magasin", *FAST, "--horizon", "6", "--no-plot")
+    assert code == 0, err
+    assert "Zürich 🏪" in out and "Forecast" in out
