@@ -203,7 +203,7 @@ def read_csv(path: str | os.PathLike, option: str = "--data", sep: str | None = 
     if not data.strip():
         raise SeqlabError(f"{option}: {what} {name!r} is empty; it needs a header row and values")
     text = decode_utf8(data, name, option, what)
-    check_sep(sep, option="--sep")
+    sep = check_sep(sep, option="--sep")
     try:
         df = pd.read_csv(io.StringIO(text), sep=sep, engine="python" if sep is None else "c", **kwargs)
     except pd.errors.EmptyDataError:

@@ -1,0 +1,236 @@
+"""``seqlab classify train`` and ``predict``: bad input of every kind, table-driven (issue #18).
+
+Each case runs the command in this process and asserts exit code 2, exactly one line on stderr,
+no traceback, and that the earlier outputs (a model, a predictions CSV, a plot) are byte-identical
+afterwards with no temporary files left. Then good but unusual inputs that must work: a
+byte-order mark, CRLF line ends, semicolons with --sep, quoted fields, Unicode and emoji, gzip.
+"""
+
+import gzip
+
+import numpy as np
+import pytest
+
+FAST = ["--epochs", "1", "--hidden", "4", "--quiet", "--threads", "1"]
+EARLIER = {"model.safetensors": b"an earlier model", "pred.csv": b"prediction,probability\npos,0.9\n",
+           "plot.png": b"an earlier plot"}
+TEXTS = [(f"good movie {i}", "pos") for i in range(20)] + [(f"bad film {i}", "neg") for i in range(20)]
+
+
+def _csv(rows, sep=","):
+    return "text,label\n".replace(",", sep) + "".join(f"{t}{sep}{label}\n" for t, label in rows)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory, common_bad, kit):
+    from seqlab.cli import main
+
+    d = tmp_path_factory.mktemp("classify_bad")
+    good = d / "good.csv"
+    good.write_text(_csv(TEXTS))
+    model = d / "good.safetensors"
+    assert main(["classify", "train", "--data", str(good), *FAST, "--save", str(model)]) == 0
+    files = {f"bad_{k}": v for k, v in kit.bad_model_files(d / "models", model).items()}
+
+    def put(name, data):
+        p = d / name
+        p.write_bytes(data if isinstance(data, bytes) else data.encode())
+        files[name.split(".")[0]] = p
+
+    put("ragged.csv", _csv(TEXTS).replace("good movie 3,pos", "good movie 3,pos,extra"))
+    put("no_label_col.csv", "text,kind\n" + "".join(f"{t},{k}\n" for t, k in TEXTS))
+    put("empty_label.csv", _csv(TEXTS).replace("bad film 5,neg", "bad film 5,"))
+    put("one_class.csv", _csv([(t, "pos") for t, _ in TEXTS]))
+    put("nul.csv", _csv(TEXTS).replace("good movie 2", "good\x00movie"))
+    put("header_only.csv", "text,label\n")
+    put("data.xls", b"not a table")
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((20, 5, 2)), np.arange(20) % 2
+    for name, arrays in {"goodnums.npz": dict(X=X, y=y), "nan.npz": dict(X=np.where(X > 2, np.nan, X), y=y),
+                         "inf.npz": dict(X=np.where(X > 2, np.inf, X), y=y), "strings.npz": dict(X=X.astype(str), y=y),
+                         "no_x.npz": dict(A=X, y=y), "float_lengths.npz": dict(X=X, y=y, lengths=np.full(20, 2.5)),
+                         "long_lengths.npz": dict(X=X, y=y, lengths=np.full(20, 9))}.items():
+        np.savez(d / name, **arrays)
+        files[name.split(".")[0]] = d / name
+    np.savez(d / "objects.npz", X=np.array([np.zeros(3), np.zeros(4)], dtype=object), y=y[:2])
+    files["objects"] = d / "objects.npz"
+    put("truncated.npz", (d / "goodnums.npz").read_bytes()[:300])
+    return dict(files, good=good, model=model, **{f"c_{k}": v for k, v in common_bad.items()})
+
+
+B = "{bad_%s}"
+P = ["predict", "--text", "good movie"]
+MODEL_CASES = [(f"predict-{name}", ["predict", "--model", path, "--text", "good movie"], msg) for name, path, msg in [
+    ("model-missing", "{c_missing}", "does not exist"),
+    ("model-empty", B % "empty", "not a readable seqlab model"),
+    ("model-binary", B % "binary", "not a readable seqlab model"),
+    ("model-truncated", B % "truncated", "not a readable seqlab model"),
+    ("model-folder", "{c_folder}", "is a folder"),
+    ("model-fifo", "{c_fifo}", "FIFO"),
+    ("model-dev-zero", "{c_zero}", "is a device"),
+    ("model-nested-header", B % "nested_header", "nested"),
+    ("model-nested-metadata", B % "nested_meta", "nested"),
+    ("model-nested-config", B % "nested_config", "nested"),
+    ("model-header-length-2^62", B % "huge_claim", "header claims"),
+    ("model-not-seqlab", B % "no_meta", "not saved by seqlab"),
+    ("model-metadata-list", B % "meta_list", "without a config"),
+    ("model-newer-format", B % "newer", "newer than this seqlab"),
+    ("model-other-job", B % "other_job", "expected a 'classifier' model"),
+    ("model-checkpoint", B % "checkpoint_kind", "expected a 'classifier' model"),
+    ("model-config-huge", B % "huge_config", "describes a model of"),
+    ("model-shape-mismatch", B % "shape_mismatch", "config"),
+    ("model-temp-file", B % "temp", "temporary file of an unfinished write"),
+]]
+T = ["train", "--data"]
+DATA_CASES = [
+    ("train-data-missing", [*T, "{c_missing}"], "does not exist"),
+    ("train-data-empty", [*T, "{c_empty}"], "is empty"),
+    ("train-data-binary", [*T, "{c_binary}"], "binary"),
+    ("train-data-fifo", [*T, "{c_fifo}"], "FIFO"),
+    ("train-data-dev-zero", [*T, "{c_zero}"], "is a device"),
+    ("train-data-under-a-file", [*T, "{c_under_file}"], "does not exist"),
+    ("train-data-ragged-row", [*T, "{ragged}"], "Expected 2 fields"),
+    ("train-data-no-label-column", [*T, "{no_label_col}"], "no labels"),
+    ("train-data-empty-label", [*T, "{empty_label}"], "has no label"),
+    ("train-data-one-class", [*T, "{one_class}"], "single class"),
+    ("train-data-nul", [*T, "{nul}"], "NUL"),
+    ("train-data-header-only", [*T, "{header_only}"], "no rows"),
+    ("train-data-unsupported", [*T, "{data}"], "unsupported file"),
+    ("train-npz-nan", [*T, "{nan}"], "NaN or infinite value"),
+    ("train-npz-inf", [*T, "{inf}"], "NaN or infinite value"),
+    ("train-npz-strings", [*T, "{strings}"], "holds <U"),
+    ("train-npz-objects", [*T, "{objects}"], "cannot read"),
+    ("train-npz-no-x", [*T, "{no_x}"], "no array 'X'"),
+    ("train-npz-float-lengths", [*T, "{float_lengths}"], "expected integers"),
+    ("train-npz-lengths-too-long", [*T, "{long_lengths}"], "at most the padded length"),
+    ("train-npz-truncated", [*T, "{truncated}"], "cannot read"),
+    ("train-sep-two-chars", [*T, "{good}", "--sep", "ab"], "one separator character"),
+    ("train-text-column-missing", [*T, "{good}", "--text-column", "body"], "'body' is not a column"),
+    ("predict-data-fifo", ["predict", "--model", "{model}", "--data", "{c_fifo}"], "FIFO"),
+    ("predict-data-dev-zero", ["predict", "--model", "{model}", "--data", "{c_zero}"], "is a device"),
+    ("predict-data-and-text", ["predict", "--model", "{model}", "--data", "{good}", "--text", "x"], "exactly one"),
+    ("predict-numbers-to-a-text-model", ["predict", "--model", "{model}", "--data", "{goodnums}"], "texts"),
+]
+N = [*T, "{good}"]
+NUMBER_CASES = [(f"train-{o[2:]}-{label}", [*N, o, v], o) for o, label, v in [
+    ("--lr", "nan", "nan"), ("--lr", "inf", "inf"), ("--lr", "zero", "0"), ("--lr", "negative", "-1"),
+    ("--lr", "huge", "1e400"), ("--hidden", "zero", "0"), ("--hidden", "1e30", "1" + "0" * 30),
+    ("--layers", "zero", "0"), ("--layers", "huge", "100000"), ("--dropout", "one", "1"), ("--dropout", "nan", "nan"),
+    ("--batch-size", "zero", "0"), ("--batch-size", "huge", "1" + "0" * 20), ("--epochs", "zero", "0"),
+    ("--embedding-dim", "zero", "0"), ("--embedding-dim", "huge", "1" + "0" * 12), ("--chrono", "negative", "-1"),
+    ("--min-freq", "zero", "0"), ("--max-vocab", "zero", "0"), ("--test-size", "negative", "-0.5"),
+    ("--test-size", "one", "1"), ("--test-size", "nan", "nan"), ("--seed", "negative", "-1"),
+    ("--seed", "beyond-2^64", str(2**64 + 1)), ("--minutes", "nan", "nan"), ("--minutes", "inf", "inf"),
+    ("--minutes", "negative", "-1"), ("--threads", "negative", "-1"), ("--checkpoint-steps", "zero", "0"),
+]] + [
+    ("train-hidden-out-of-memory", [*N, "--hidden", "1000000"], "more than the"),
+    ("predict-explain-negative", ["predict", "--model", "{model}", "--text", "x", "--explain", "-1"], "--explain"),
+    ("predict-explain-out-of-range", ["predict", "--model", "{model}", "--text", "x", "--explain", "5"],
+     "expected an input number in [0, 0]"),
+]
+DEVICE_CASES = [
+    ("train-device-meta", [*N, "--device", "meta"], "--device"),
+    ("train-device-missing-gpu", [*N, "--device", "cuda:99"], "cuda:99"),
+    ("predict-device-meta", ["predict", "--model", "{model}", "--text", "x", "--device", "meta"], "--device"),
+]
+OUTPUT_CASES = [
+    ("train-save-folder", [*N, "--save", "{out}"], "is a folder"),
+    ("train-save-missing-folder", [*N, "--save", "{out}/no/m.safetensors"], "does not exist"),
+    ("train-save-under-a-file", [*N, "--save", "{out}/pred.csv/m.safetensors"], "is a file, not a folder"),
+    ("train-save-is-the-data", [*N, "--save", "{good}"], "also the file of --data"),
+    ("predict-out-folder", [*P, "--model", "{model}", "--out", "{out}"], "is a folder"),
+    ("predict-out-is-the-model", [*P, "--model", "{model}", "--out", "{model}"], "also the file of --model"),
+    ("predict-plot-unsupported-extension", [*P, "--model", "{model}", "--explain", "0", "--plot", "{out}/p.xyz"],
+     "expected a file ending in"),
+    ("predict-plot-without-explain", [*P, "--model", "{model}", "--plot", "{out}/plot.png"], "only with --explain"),
+]
+CASES = MODEL_CASES + DATA_CASES + NUMBER_CASES + DEVICE_CASES + OUTPUT_CASES
+
+
+def test_at_least_forty_cases():
+    assert len(CASES) >= 40 and len({c[0] for c in CASES}) == len(CASES)
+
+
+def _earlier(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    for name, data in EARLIER.items():
+        (out / name).write_bytes(data)
+    return out
+
+
+@pytest.mark.parametrize("args,expected", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_bad_input_is_one_line_and_touches_nothing(args, expected, world, tmp_path, monkeypatch, cli, kit):
+    out = _earlier(tmp_path)
+    before = kit.snapshot(out)
+    monkeypatch.chdir(out)
+    filled = [a.format(out=out, **world) for a in args]
+    if filled[0] == "train" and "--save" not in filled:
+        filled += ["--save", str(out / "model.safetensors")]
+    if filled[0] == "predict" and "--out" not in filled:
+        filled += ["--out", str(out / "pred.csv")]
+    extra = FAST if filled[0] == "train" else ["--threads", "1"]
+    code, _, err = cli("classify", filled[0], *extra, *filled[1:])  # the case's options after FAST: they win
+    kit.one_line_error(code, err, expected)
+    assert kit.snapshot(out) == before
+
+
+def test_a_plot_that_fails_leaves_an_earlier_predictions_csv(world, tmp_path, monkeypatch, cli, kit):
+    """--out and --plot are written together: when the plot fails the CSV is not written either."""
+    import seqlab.classify.explain as explain
+    from seqlab.errors import SeqlabError
+
+    out = _earlier(tmp_path)
+    before = kit.snapshot(out)
+
+    def broken(*a, **k):
+        raise SeqlabError("plot: cannot draw it")
+
+    monkeypatch.setattr(explain, "plot", broken)
+    code, _, err = cli("classify", "predict", "--model", world["model"], "--text", "good movie", "--explain", "0",
+                       "--out", out / "pred.csv", "--plot", out / "plot.png", "--threads", "1")
+    kit.one_line_error(code, err, "cannot draw it")
+    assert kit.snapshot(out) == before
+
+
+# -- good but unusual input: must work ------------------------------------------------------------
+ROWS = [("A great \"film\", truly 🎬", "pos"), ("Überraschend gut 😀", "pos"), ("naïve; and dull", "neg"),
+        ("terrible, awful 👎", "neg")] * 5
+
+
+def _quoted(rows, sep):
+    q = lambda s: '"' + s.replace('"', '""') + '"'  # noqa: E731
+    return sep.join(["text", "label"]) + "\n" + "".join(f"{q(t)}{sep}{q(label)}\n" for t, label in rows)
+
+
+VARIANTS = {
+    "bom": (lambda: ("\ufeff" + _quoted(ROWS, ",")).encode("utf-8"), ",", ".csv"),
+    "crlf": (lambda: _quoted(ROWS, ",").replace("\n", "\r\n").encode(), ",", ".csv"),
+    "semicolon": (lambda: _quoted(ROWS, ";").encode(), ";", ".csv"),
+    "tab": (lambda: _quoted(ROWS, "\t").encode(), "\\t", ".csv"),
+    "gzip": (lambda: gzip.compress(_quoted(ROWS, ",").encode()), ",", ".csv.gz"),
+    "all-at-once": (lambda: gzip.compress(("\ufeff" + _quoted(ROWS, ";")).replace("\n", "\r\n").encode()), ";",
+                    ".csv.gz"),
+}
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_unusual_csv_reads_the_texts_written(variant, tmp_path):
+    from seqlab.classify.data import load_data
+
+    make, sep, suffix = VARIANTS[variant]
+    path = tmp_path / f"data{suffix}"
+    path.write_bytes(make())
+    texts, lengths, labels = load_data(path, sep=sep)
+    assert texts == [t for t, _ in ROWS] and labels == [label for _, label in ROWS] and lengths is None
+
+
+def test_unusual_csv_trains_and_predicts_end_to_end(tmp_path, cli):
+    make, sep, suffix = VARIANTS["all-at-once"]
+    path = tmp_path / f"reviews{suffix}"
+    path.write_bytes(make())
+    model = tmp_path / "m.safetensors"
+    code, out, err = cli("classify", "train", "--data", path, "--sep", sep, *FAST, "--save", model)
+    assert code == 0, err
+    code, out, err = cli("classify", "predict", "--model", model, "--text", "Überraschend gut 😀", "--threads", "1")
+    assert code == 0 and out.split("\t")[1] in ("pos", "neg"), err
