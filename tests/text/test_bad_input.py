@@ -1,0 +1,157 @@
+"""``seqlab generate train`` and ``sample``: bad input of every kind, table-driven (issue #18).
+
+Each case runs the command in this process and asserts exit code 2, exactly one line on stderr,
+no traceback, and that an earlier model file is byte-identical afterwards with no temporary
+files left. Then good but unusual text that must work: a byte-order mark, CRLF line ends,
+Unicode and emoji, a gzip-compressed file.
+"""
+
+import gzip
+
+import pytest
+
+FAST = ["--epochs", "1", "--minutes", "0", "--hidden", "8", "--layers", "1", "--batch-size", "4", "--seq-len", "16",
+        "--sample-length", "0", "--quiet", "--threads", "1"]
+CORPUS = "the quick brown fox jumps over the lazy dog. " * 40
+EARLIER = {"model.safetensors": b"an earlier model"}
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory, common_bad, kit):
+    from seqlab.cli import main
+
+    d = tmp_path_factory.mktemp("generate_bad")
+    good = d / "good.txt"
+    good.write_text(CORPUS)
+    model = d / "good.safetensors"
+    assert main(["generate", "train", "--text", str(good), *FAST, "--save", str(model)]) == 0
+    files = {f"bad_{k}": v for k, v in kit.bad_model_files(d / "models", model).items()}
+    for name, data in {"nul.txt": CORPUS.encode().replace(b"lazy", b"la\x00y"),
+                       "latin1.txt": ("caf\xe9 " * 100).encode("latin-1"), "blank.txt": b" \n\t\n ",
+                       "tiny.txt": b"ab", "truncated.txt.gz": gzip.compress(CORPUS.encode())[:30]}.items():
+        (d / name).write_bytes(data)
+        files[name.split(".")[0]] = d / name
+    return dict(files, good=good, model=model, **{f"c_{k}": v for k, v in common_bad.items()})
+
+
+B = "{bad_%s}"
+MODEL_CASES = [(f"sample-{name}", ["sample", "--model", path], msg) for name, path, msg in [
+    ("model-missing", "{c_missing}", "does not exist"),
+    ("model-empty", B % "empty", "not a readable seqlab model"),
+    ("model-binary", B % "binary", "not a readable seqlab model"),
+    ("model-truncated", B % "truncated", "not a readable seqlab model"),
+    ("model-folder", "{c_folder}", "is a folder"),
+    ("model-fifo", "{c_fifo}", "FIFO"),
+    ("model-dev-zero", "{c_zero}", "is a device"),
+    ("model-nested-header", B % "nested_header", "nested"),
+    ("model-nested-metadata", B % "nested_meta", "nested"),
+    ("model-nested-config", B % "nested_config", "nested"),
+    ("model-header-length-2^62", B % "huge_claim", "header claims"),
+    ("model-not-seqlab", B % "no_meta", "not saved by seqlab"),
+    ("model-metadata-list", B % "meta_list", "without a config"),
+    ("model-newer-format", B % "newer", "newer than this seqlab"),
+    ("model-other-job", B % "other_job", "expected a 'text-lm' model"),
+    ("model-checkpoint", B % "checkpoint_kind", "expected a 'text-lm' model"),
+    ("model-config-huge", B % "huge_config", "describes a model of"),
+    ("model-shape-mismatch", B % "shape_mismatch", "config"),
+    ("model-temp-file", B % "temp", "temporary file of an unfinished write"),
+]]
+S = ["sample", "--model", "{model}"]
+SAMPLE_CASES = [(f"sample-{o[2:]}-{label}", [*S, o, v], msg) for o, label, v, msg in [
+    ("--length", "negative", "-1", "--length"), ("--length", "huge", str(10**15), "--length"),
+    ("--length", "nan", "nan", "--length"), ("--temperature", "nan", "nan", "temperature"),
+    ("--temperature", "inf", "inf", "temperature"), ("--temperature", "zero", "0", "temperature"),
+    ("--temperature", "negative", "-1", "temperature"), ("--top-k", "zero", "0", "top_k"),
+    ("--top-k", "negative", "-3", "top_k"), ("--top-p", "zero", "0", "top_p"), ("--top-p", "above-one", "1.5", "top_p"),
+    ("--top-p", "nan", "nan", "top_p"), ("--seed", "negative", "-1", "--seed"),
+    ("--seed", "beyond-2^64", str(2**64 + 1), "--seed"), ("--threads", "negative", "-1", "--threads"),
+    ("--device", "meta", "meta", "--device"), ("--device", "missing-gpu", "cuda:99", "cuda:99"),
+    ("--prime", "unknown-symbols", "XYZ€", "not in the"),
+]]
+T = ["train", "--text"]
+TEXT_CASES = [
+    ("train-text-missing", [*T, "{c_missing}"], "does not exist"),
+    ("train-text-empty", [*T, "{c_empty}"], "is empty"),
+    ("train-text-binary", [*T, "{c_binary}"], "binary"),
+    ("train-text-folder", [*T, "{c_folder}"], "is a folder"),
+    ("train-text-fifo", [*T, "{c_fifo}"], "FIFO"),
+    ("train-text-dev-zero", [*T, "{c_zero}"], "is a device"),
+    ("train-text-under-a-file", [*T, "{c_under_file}"], "does not exist"),
+    ("train-text-nul", [*T, "{nul}"], "NUL"),
+    ("train-text-latin1", [*T, "{latin1}"], "not UTF-8"),
+    ("train-text-blank", [*T, "{blank}"], "is empty"),
+    ("train-text-too-short", [*T, "{tiny}"], "too few"),
+    ("train-text-truncated-gzip", [*T, "{truncated}"], "damaged gzip"),
+]
+N = [*T, "{good}"]
+TRAIN_NUMBER_CASES = [(f"train-{o[2:]}-{label}", [*N, o, v], o) for o, label, v in [
+    ("--lr", "nan", "nan"), ("--lr", "inf", "inf"), ("--lr", "zero", "0"), ("--lr", "negative", "-1"),
+    ("--hidden", "zero", "0"), ("--hidden", "1e30", "1" + "0" * 30), ("--layers", "zero", "0"),
+    ("--embed", "zero", "0"), ("--dropout", "one", "1"), ("--dropout", "nan", "nan"), ("--batch-size", "zero", "0"),
+    ("--batch-size", "1e20", "1" + "0" * 20), ("--seq-len", "zero", "0"), ("--seq-len", "huge", str(10**9)),
+    ("--clipnorm", "nan", "nan"), ("--clipnorm", "negative", "-1"), ("--val-fraction", "one", "1"),
+    ("--val-fraction", "nan", "nan"), ("--sample-length", "negative", "-1"), ("--max-vocab", "zero", "0"),
+    ("--epochs", "zero", "0"), ("--minutes", "nan", "nan"), ("--minutes", "inf", "inf"),
+    ("--seed", "beyond-2^64", str(2**64 + 1)), ("--device", "meta", "meta"),
+]] + [
+    ("train-hidden-out-of-memory", [*N, "--hidden", "1000000"], "more than the"),
+    ("train-batch-size-too-large-for-the-text", [*N, "--batch-size", "100000"], "too few"),
+    ("train-peephole-on-a-gru", [*N, "--cell", "gru", "--peephole"], "--peephole"),
+    ("train-device-missing-gpu", [*N, "--device", "cuda:99"], "cuda:99"),
+]
+OUTPUT_CASES = [
+    ("train-save-folder", [*N, "--save", "{out}"], "is a folder"),
+    ("train-save-missing-folder", [*N, "--save", "{out}/no/m.safetensors"], "does not exist"),
+    ("train-save-under-a-file", [*N, "--save", "{out}/model.safetensors/m.safetensors"], "is a file, not a folder"),
+    ("train-save-nul-in-name", [*N, "--save", "{out}/m\x00.safetensors"], "NUL"),
+    ("train-resume-without-checkpoint", [*N, "--resume"], "no checkpoint"),
+]
+CASES = MODEL_CASES + SAMPLE_CASES + TEXT_CASES + TRAIN_NUMBER_CASES + OUTPUT_CASES
+
+
+def test_at_least_forty_cases():
+    assert len(CASES) >= 40 and len({c[0] for c in CASES}) == len(CASES)
+
+
+@pytest.mark.parametrize("args,expected", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_bad_input_is_one_line_and_touches_nothing(args, expected, world, tmp_path, monkeypatch, cli, kit):
+    out = tmp_path / "out"
+    out.mkdir()
+    for name, data in EARLIER.items():
+        (out / name).write_bytes(data)
+    before = kit.snapshot(out)
+    monkeypatch.chdir(out)  # sample's default model and train's default --save are here
+    filled = [a.format(out=out, **world) for a in args]
+    if filled[0] == "train" and "--save" not in filled:
+        filled += ["--save", str(out / "model.safetensors")]
+    extra = FAST if filled[0] == "train" else ["--length", "5", "--threads", "1"]
+    code, _, err = cli("generate", filled[0], *extra, *filled[1:])  # the case's options after FAST: they win
+    kit.one_line_error(code, err, expected)
+    assert kit.snapshot(out) == before
+
+
+# -- good but unusual text: must work --------------------------------------------------------------
+TEXT = "Ünïcödé ☕ and emoji 🚀🌍 in a line\r\nand a second line, with CRLF.\r\n" * 30
+
+
+@pytest.mark.parametrize("variant", ["bom", "crlf-emoji", "gzip", "gzip-bom"])
+def test_unusual_text_reads_as_written(variant, tmp_path):
+    from seqlab.text.data import read_text
+
+    data = TEXT.encode("utf-8")
+    data = {"bom": b"\xef\xbb\xbf" + data, "crlf-emoji": data, "gzip": gzip.compress(data),
+            "gzip-bom": gzip.compress(b"\xef\xbb\xbf" + data)}[variant]
+    path = tmp_path / ("t.txt.gz" if "gzip" in variant else "t.txt")
+    path.write_bytes(data)
+    assert read_text(path) == TEXT
+
+
+def test_emoji_text_trains_and_samples_end_to_end(tmp_path, cli):
+    path = tmp_path / "emoji.txt.gz"
+    path.write_bytes(gzip.compress(b"\xef\xbb\xbf" + TEXT.encode("utf-8")))
+    model = tmp_path / "m.safetensors"
+    code, _, err = cli("generate", "train", "--text", path, *FAST, "--save", model)
+    assert code == 0, err
+    code, out, err = cli("generate", "sample", "--model", model, "--prime", "🚀🌍", "--length", "20", "--seed", "1",
+                         "--threads", "1")
+    assert code == 0 and out.startswith("🚀🌍"), err
