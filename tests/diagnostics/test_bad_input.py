@@ -1,0 +1,171 @@
+"""``seqlab explain gradients|memory|capacity|states``: bad input of every kind, table-driven
+(issue #18).
+
+Each case runs the command in this process and asserts exit code 2, exactly one line on stderr,
+no traceback, and that the earlier outputs (plots, an HTML page) are byte-identical afterwards
+with no temporary files left. Sizes that cannot fit in memory are refused before anything is
+allocated, naming the estimate and the machine's memory.
+"""
+
+import pytest
+
+EARLIER = {"plot.png": b"an earlier plot", "states.html": b"<p>an earlier page</p>", "states.png": b"an earlier png"}
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory, common_bad, kit):
+    import torch
+
+    from seqlab.text import LMConfig, RecurrentLM, Vocabulary, save_lm
+
+    d = tmp_path_factory.mktemp("explain_bad")
+    vocab = Vocabulary.build("hello world, the cat sat on the mat.")
+    torch.manual_seed(9)
+    model = d / "lm.safetensors"
+    save_lm(model, RecurrentLM(LMConfig(vocab_size=len(vocab), cell="lstm", hidden_size=8, num_layers=2)), vocab)
+    gru = d / "gru.safetensors"
+    save_lm(gru, RecurrentLM(LMConfig(vocab_size=len(vocab), cell="gru", hidden_size=8, num_layers=1)), vocab)
+    files = {f"bad_{k}": v for k, v in kit.bad_model_files(d / "models", model).items()}
+    return dict(files, model=model, gru=gru, **{f"c_{k}": v for k, v in common_bad.items()})
+
+
+B = "{bad_%s}"
+STATES_MODEL_CASES = [(f"states-{name}", ["states", "--model", path, "--text", "the cat"], msg)
+                      for name, path, msg in [
+    ("model-missing", "{c_missing}", "does not exist"),
+    ("model-empty", B % "empty", "not a readable seqlab model"),
+    ("model-binary", B % "binary", "not a readable seqlab model"),
+    ("model-truncated", B % "truncated", "not a readable seqlab model"),
+    ("model-folder", "{c_folder}", "is a folder"),
+    ("model-fifo", "{c_fifo}", "FIFO"),
+    ("model-dev-zero", "{c_zero}", "is a device"),
+    ("model-nested-header", B % "nested_header", "nested"),
+    ("model-nested-metadata", B % "nested_meta", "nested"),
+    ("model-nested-config", B % "nested_config", "nested"),
+    ("model-header-length-2^62", B % "huge_claim", "header claims"),
+    ("model-not-seqlab", B % "no_meta", "not saved by seqlab"),
+    ("model-metadata-list", B % "meta_list", "without a config"),
+    ("model-newer-format", B % "newer", "newer than this seqlab"),
+    ("model-other-job", B % "other_job", "needs a text model"),
+    ("model-checkpoint", B % "checkpoint_kind", "needs a text model"),
+    ("model-config-huge", B % "huge_config", "describes a model of"),
+    ("model-shape-mismatch", B % "shape_mismatch", "text model"),
+    ("model-temp-file", B % "temp", "temporary file of an unfinished write"),
+]]
+S = ["states", "--model", "{model}", "--text", "the cat"]
+STATES_CASES = [
+    ("states-top-zero", [*S, "--top", "0"], "--top"),
+    ("states-top-negative", [*S, "--top", "-3"], "--top"),
+    ("states-layer-out-of-range", [*S, "--layer", "99"], "--layer"),
+    ("states-units-not-numbers", [*S, "--units", "a,b"], "--units"),
+    ("states-units-out-of-range", [*S, "--units", "999"], "--units"),
+    ("states-cell-state-of-a-gru", ["states", "--model", "{gru}", "--text", "the cat", "--state", "c"], "--state"),
+    ("states-empty-text", ["states", "--model", "{model}", "--text", ""], "--text"),
+    ("states-html-wrong-extension", [*S, "--html", "{out}/page.txt"], "expected a file ending in"),
+    ("states-png-wrong-extension", [*S, "--png", "{out}/a.jpg"], "expected a file ending in"),
+    ("states-heatmap-folder", [*S, "--heatmap", "{out}"], "is a folder"),
+    ("states-html-missing-folder", [*S, "--html", "{out}/no/p.html"], "does not exist"),
+    ("states-png-is-the-heatmap", [*S, "--png", "{out}/x.png", "--heatmap", "{out}/x.png"], "its own file"),
+    ("states-threads-negative", [*S, "--threads", "-1"], "--threads"),
+]
+G = ["gradients", "--train-steps", "0", "--hidden", "4", "--length", "5"]
+GRADIENT_CASES = [(f"gradients-{o[2:]}-{label}", [*G, o, v], msg) for o, label, v, msg in [
+    ("--length", "one", "1", "--length"), ("--length", "nan", "nan", "--length"),
+    ("--length", "out-of-memory", str(10**12), "more than the"), ("--hidden", "zero", "0", "--hidden"),
+    ("--hidden", "out-of-memory", str(10**7), "more than the"), ("--batch-size", "zero", "0", "--batch-size"),
+    ("--batch-size", "out-of-memory", str(10**10), "more than the"), ("--train-steps", "negative", "-1", "--train-steps"),
+    ("--radius", "zero", "0", "--radius"), ("--radius", "nan", "nan", "--radius"), ("--radius", "huge", "1e9", "--radius"),
+    ("--clipnorm", "zero", "0", "--clipnorm"), ("--clipnorm", "nan", "nan", "--clipnorm"),
+    ("--clip-steps", "zero", "0", "--clip-steps"), ("--lr", "nan", "nan", "--lr"), ("--lr", "inf", "inf", "--lr"),
+    ("--seed", "beyond-2^64", str(2**64 + 1), "--seed"), ("--threads", "negative", "-1", "--threads"),
+    ("--cells", "unknown", "rnn,xyz", "xyz"), ("--plot", "wrong-extension", "{out}/g.xyz", "expected a file ending in"),
+    ("--plot", "folder", "{out}", "is a folder"), ("--clip-plot", "without-clipnorm", "{out}/c.png", "--clipnorm"),
+]]
+Mm = ["memory", "--steps", "1", "--hidden", "4", "--length", "5", "--cells", "gru", "--quiet"]
+MEMORY_CASES = [(f"memory-{o[2:]}-{label}", [*Mm, o, v], msg) for o, label, v, msg in [
+    ("--task", "unknown", "sum", "task"), ("--length", "one", "1", "--length"),
+    ("--length", "out-of-memory", str(10**11), "more than the"), ("--hidden", "zero", "0", "--hidden"),
+    ("--hidden", "out-of-memory", str(10**7), "more than the"), ("--batch-size", "zero", "0", "--batch-size"),
+    ("--batch-size", "out-of-memory", str(10**10), "more than the"), ("--steps", "zero", "0", "--steps"),
+    ("--lr", "nan", "nan", "--lr"), ("--lr", "zero", "0", "--lr"), ("--clipnorm", "nan", "nan", "--clipnorm"),
+    ("--minutes", "nan", "nan", "--minutes"), ("--minutes", "negative", "-1", "--minutes"),
+    ("--seed", "negative", "-1", "--seed"), ("--seed", "beyond-2^64", str(2**64 + 1), "--seed"),
+    ("--cells", "unknown", "gru,xyz", "xyz"),
+]]
+C = ["capacity", "--hidden", "4", "--epochs", "1", "--samples", "8", "--val-samples", "8", "--length", "5",
+     "--quiet"]
+CAPACITY_CASES = [(f"capacity-{o[2:]}-{label}", [*C, o, v], msg) for o, label, v, msg in [
+    ("--hidden", "zero", "0", "--hidden"), ("--hidden", "not-a-list", "4,x", "--hidden"),
+    ("--hidden", "out-of-memory", str(10**7), "more than the"), ("--dropout", "one", "1", "--dropout"),
+    ("--dropout", "nan", "nan", "--dropout"), ("--l2", "negative", "-1", "--l2"), ("--l2", "nan", "nan", "--l2"),
+    ("--epochs", "zero", "0", "--epochs"), ("--batch-size", "zero", "0", "--batch-size"), ("--lr", "nan", "nan", "--lr"),
+    ("--length", "one", "1", "--length"), ("--samples", "zero", "0", "--samples"),
+    ("--samples", "out-of-memory", str(10**12), "more than the"), ("--val-samples", "zero", "0", "--val-samples"),
+    ("--noise", "nan", "nan", "--noise"), ("--noise", "negative", "-1", "--noise"),
+    ("--trials", "zero", "0", "--trials"), ("--seed", "beyond-2^64", str(2**64 + 1), "--seed"),
+    ("--plot", "wrong-extension", "{out}/c.xyz", "expected a file ending in"),
+]]
+CASES = STATES_MODEL_CASES + STATES_CASES + GRADIENT_CASES + MEMORY_CASES + CAPACITY_CASES
+
+
+def test_at_least_forty_cases():
+    assert len(CASES) >= 40 and len({c[0] for c in CASES}) == len(CASES)
+
+
+def _earlier(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    for name, data in EARLIER.items():
+        (out / name).write_bytes(data)
+    return out
+
+
+@pytest.mark.parametrize("args,expected", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_bad_input_is_one_line_and_touches_nothing(args, expected, world, tmp_path, monkeypatch, cli, kit):
+    out = _earlier(tmp_path)
+    before = kit.snapshot(out)
+    monkeypatch.chdir(out)
+    filled = [a.format(out=out, **world) for a in args]
+    if filled[0] == "states" and not {"--html", "--png"} & set(filled):
+        filled += ["--html", str(out / "states.html"), "--png", str(out / "states.png")]
+    elif filled[0] in ("gradients", "capacity") and "--plot" not in filled:
+        filled += ["--plot", str(out / "plot.png")]
+    code, _, err = cli("explain", filled[0], "--threads", "1", *filled[1:])
+    kit.one_line_error(code, err, expected)
+    assert kit.snapshot(out) == before
+
+
+def test_a_failing_heatmap_leaves_the_earlier_page_and_picture(world, tmp_path, monkeypatch, cli, kit):
+    """states writes its page, picture and heatmap together: when the heatmap fails, the earlier
+    page and picture stay as they were."""
+    import seqlab.diagnostics.states as states
+    from seqlab.errors import SeqlabError
+
+    out = _earlier(tmp_path)
+    before = kit.snapshot(out)
+
+    def broken(*a, **k):
+        raise SeqlabError("--heatmap: cannot draw it")
+
+    monkeypatch.setattr(states, "plot_states", broken)
+    code, _, err = cli("explain", "states", "--model", world["model"], "--text", "the cat", "--threads", "1",
+                       "--html", out / "states.html", "--png", out / "states.png", "--heatmap", out / "heat.png")
+    kit.one_line_error(code, err, "cannot draw it")
+    assert kit.snapshot(out) == before
+
+
+def test_the_memory_estimate_counts_what_torch_allocates():
+    """The estimate's parameter count equals torch.nn's for the cells it covers (an independent
+    count), so a refusal is never far from the truth."""
+    import torch
+
+    from seqlab.resources import recurrent_estimate
+
+    for cell, module in (("lstm", torch.nn.LSTM), ("gru", torch.nn.GRU), ("rnn", torch.nn.RNN)):
+        for layers, bi in ((1, False), (2, True)):
+            net = module(7, 13, num_layers=layers, bidirectional=bi)
+            head = torch.nn.Linear(13 * (2 if bi else 1), 5)
+            want = sum(p.numel() for p in net.parameters()) + sum(p.numel() for p in head.parameters())
+            got = recurrent_estimate(cell=cell, inputs=7, hidden=13, layers=layers, directions=2 if bi else 1,
+                                     outputs=5).params
+            assert got == want, (cell, layers, bi, got, want)
