@@ -94,7 +94,7 @@ def test_bad_input_exits_2_with_one_line(tmp_path, capsys):
                               ("--minutes", "-1", "--minutes: expected a finite number >= 0"),
                               ("--epochs", "-1", "--epochs: expected an integer in [1, "),
                               ("--dropout", "-0.5", "--dropout: expected a finite number >= 0 and < 1"),
-                              ("--test-size", "1.5", "--test-size: expected a finite number > 0 and < 1"),
+                              ("--test-size", "1.5", "--test-size: expected a finite number >= 0 and < 1"),
                               ("--test-size", "nan", "--test-size: expected a finite number"),
                               ("--batch-size", "0", "--batch-size: expected an integer in [1, "),
                               ("--hidden", "0", "--hidden-size: expected an integer in [1, 1000000]"),

@@ -83,7 +83,7 @@ def test_text_prediction_alone_equals_inside_padded_batch():
 
 def test_config_validation():
     with pytest.raises(SeqlabError, match="pooling"):
-        ClassifierConfig(num_classes=2, input_size=1, pooling="attention")
+        ClassifierConfig(num_classes=2, input_size=1, pooling="attn")
     with pytest.raises(SeqlabError, match="cell"):
         ClassifierConfig(num_classes=2, input_size=1, cell="transformer")
     with pytest.raises(SeqlabError, match="input_size"):

@@ -104,6 +104,20 @@ def as_padded(X: Any, lengths: Any = None, num_features: int | None = None) -> t
     return x, lens
 
 
+def znormalize(x: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Each series z-normalised per channel over its own valid steps: ``(x - mean_t) / std_t``
+    for padded ``x`` (N, T, F) with ``lengths`` (N,); a constant channel becomes 0; padding
+    stays 0. The archive's univariate sets come z-normalised this way."""
+    valid = (np.arange(x.shape[1])[None, :] < lengths[:, None])[..., None]  # (N, T, 1)
+    n = lengths[:, None, None].astype(np.float64)  # (N, 1, 1)
+    xv = np.where(valid, x, 0.0).astype(np.float64)
+    mean = xv.sum(1, keepdims=True) / n  # (N, 1, F)
+    var = (np.where(valid, xv - mean, 0.0) ** 2).sum(1, keepdims=True) / n
+    std = np.sqrt(var)
+    z = np.where(std > 1e-8, (xv - mean) / np.where(std > 1e-8, std, 1.0), 0.0)
+    return np.where(valid, z, 0.0).astype(np.float32)
+
+
 def check_labels(y: Any, n: int, fitting: bool = True) -> list:
     """Labels as a list of plain Python values; ``n`` must match; at least 2 classes when fitting."""
     if y is None:
@@ -216,6 +230,19 @@ def load_npz(path: str | os.PathLike):
     return X, lengths, y
 
 
+def load_ts(path: str | os.PathLike):
+    """Numeric sequences from a ``.ts`` file of the time-series archive (:mod:`seqlab.formats.ts`).
+    Returns ``(X, None, y)``: X a list of (T_i, C) arrays with missing values filled
+    (:func:`seqlab.formats.ts.fill_missing`), y the class labels (strings) or None."""
+    from ..formats.ts import fill_missing, read_ts
+
+    d = read_ts(path, "--data")
+    if d.target:
+        raise SeqlabError(f"data: {str(path)!r} is a regression problem (@targetLabel true); classify needs class "
+                          "labels (@classLabel true ...)")
+    return [fill_missing(x) if np.isnan(x).any() else x for x in d.X], None, d.y
+
+
 def load_data(path: str | os.PathLike, text_column: str = "text", label_column: str = "label", sep: str | None = ","):
     """Any supported data file. Returns ``(X, lengths, y)``; X is a list of strings for text."""
     from ..files import check_input
@@ -228,12 +255,14 @@ def load_data(path: str | os.PathLike, text_column: str = "text", label_column: 
     suffixes = [s.lower() for s in p.suffixes[-2:]]
     if suffixes[-1:] == [".npz"]:
         return load_npz(p)
+    if suffixes[-1:] == [".ts"] or suffixes == [".ts", ".gz"]:
+        return load_ts(p)
     if suffixes[-1:] in ([".csv"], [".tsv"], [".txt"]) or suffixes in ([".csv", ".gz"], [".tsv", ".gz"]):
         sep = "\t" if ".tsv" in suffixes and sep == "," else sep
         texts, labels = load_csv(p, text_column, label_column, sep)
         return texts, None, labels
     raise SeqlabError(f"data: unsupported file {str(p)!r}; use a .csv (text, label; .csv.gz too), a folder per "
-                      "class, or an .npz (X, y)")
+                      "class, an .npz (X, y) or a .ts file of the time-series archive")
 
 
 def load_digits_sequences() -> tuple[np.ndarray, np.ndarray]:

@@ -17,11 +17,11 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import torch
 
-from ..errors import ModelFileError, SeqlabError, check_positive_int
+from ..errors import ModelFileError, SeqlabError, check_float, check_int, check_positive_int
 from ..train import Callback, History, TrainConfig, train
 from ..utils import resolve_device, seed_everything
 from ..vocab import Vocabulary
-from .data import as_padded, check_labels, is_text
+from .data import as_padded, check_labels, is_text, znormalize
 from .explain import Explanation, attribute
 from .metrics import accuracy, confusion_matrix, macro_f1
 from .model import ClassifierConfig, ClassifierNet
@@ -30,7 +30,10 @@ from .vocab import pad_ids, text_config
 
 KIND = "classifier"
 #: the training settings a model file records (and :meth:`SequenceClassifier.load` restores)
-TRAIN_KEYS = ("epochs", "minutes", "batch_size", "lr", "weight_decay", "clipnorm", "class_weight", "seed")
+TRAIN_KEYS = ("epochs", "max_steps", "minutes", "batch_size", "lr", "weight_decay", "clipnorm", "class_weight",
+              "validation_split", "patience", "seed")
+#: how numeric input is scaled: per feature over the training data, per series (and channel), or not
+NORMALIZE = ("feature", "series", "none")
 
 
 def _label_key(v: Any) -> tuple:
@@ -63,14 +66,25 @@ class SequenceClassifier:
     >>> clf.predict(new_sequences); clf.predict_proba(new_sequences)   # (N,) labels; (N, C)
 
     Text: ``tokenizer`` 'word' or 'char', ``min_freq``, ``max_vocab``; tokens unseen in training
-    map to ``<unk>`` at prediction time. Numeric features are standardised with the training mean
-    and standard deviation (``standardize=False`` to turn off).
+    map to ``<unk>`` at prediction time. Numeric input is scaled by ``normalize``: 'feature'
+    standardises each feature with the training mean and standard deviation, 'series' z-normalises
+    each series (each channel over its own steps, as the time-series archive's methods do),
+    'none' leaves it (``standardize=False`` is the old spelling of 'none').
+
+    Stronger models (see :mod:`seqlab.classify.model`): ``fcn`` = W > 0 adds a fully
+    convolutional branch beside the recurrent one (LSTM-FCN); ``pooling='attention'``;
+    ``rnn_steps`` = S lets the recurrent branch read a series of T steps as at most S patches of
+    ceil(T / S) consecutive steps (None: every step).
 
     Training (:attr:`train_config`, a :class:`seqlab.train.TrainConfig`): at most ``epochs``
-    passes and ``minutes`` of training (None or 0: no limit), Adam at ``lr`` with
-    ``weight_decay``, decayed along a half cosine to 0 over the run, gradients clipped to norm
-    ``clipnorm`` (None: off), ``batch_size`` sequences per step (per process under ``torchrun``),
-    ``threads`` CPU threads (0: the cores the machine's load leaves idle; None: torch's setting).
+    passes, ``max_steps`` optimizer steps and ``minutes`` of training (None or 0: no limit), Adam
+    at ``lr`` with ``weight_decay``, decayed along a half cosine to 0 over the budget, gradients
+    clipped to norm ``clipnorm`` (None: off), ``batch_size`` sequences per step (per process under
+    ``torchrun``; at most a quarter of the training data, so a small set still gets several
+    steps per epoch), ``threads`` CPU threads (0: the cores the machine's load leaves idle; None:
+    torch's setting). With ``patience`` = P, a stratified ``validation_split`` (default 0.1) of
+    the training data is held out (unless ``fit`` gets ``validation_data``), training stops after
+    P epochs without a lower validation loss, and the best epoch's weights are restored.
     """
 
     def __init__(self, cell: str = "lstm", hidden_size: int = 64, num_layers: int = 1, bidirectional: bool = False,
@@ -79,7 +93,9 @@ class SequenceClassifier:
                  lowercase: bool = True, min_freq: int = 1, max_vocab: int | None = None, standardize: bool = True,
                  epochs: int | None = 30, batch_size: int = 32, lr: float = 3e-3, weight_decay: float = 0.0,
                  clipnorm: float | None = 1.0, class_weight: str | Mapping | None = None, seed: int | None = 0,
-                 device: str = "auto", verbose: int = 1, minutes: float | None = None, threads: int | None = 0) -> None:
+                 device: str = "auto", verbose: int = 1, minutes: float | None = None, threads: int | None = 0,
+                 fcn: int = 0, rnn_steps: int | None = None, normalize: str = "feature", max_steps: int | None = None,
+                 patience: int | None = None, validation_split: float | None = None) -> None:
         self.model_options = dict(cell=cell, hidden_size=hidden_size, num_layers=num_layers, bidirectional=bidirectional,
                                   pooling=pooling, dropout=dropout, embedding_dim=embedding_dim, chrono=chrono)
         ClassifierConfig(num_classes=2, input_size=1, **self.model_options)  # validate now, not after loading data
@@ -90,7 +106,8 @@ class SequenceClassifier:
         self.class_weight = class_weight
         check_positive_int("batch_size", batch_size)
         self.batch_size = batch_size
-        self.train_config = TrainConfig(epochs=epochs, minutes=minutes or None, lr=lr, weight_decay=weight_decay,
+        self.train_config = TrainConfig(epochs=epochs, max_steps=max_steps, minutes=minutes or None, lr=lr,
+                                        weight_decay=weight_decay,
                                         clipnorm=clipnorm, schedule="cosine", min_lr=0.0, seed=seed,
                                         device=str(device), threads=threads, verbose=verbose)
         self.net: ClassifierNet | None = None
@@ -99,6 +116,13 @@ class SequenceClassifier:
         self.mean_: np.ndarray | None = None
         self.std_: np.ndarray | None = None
         self.history = History()  # per-epoch 'loss' (and 'val_loss', 'val_accuracy' with validation_data)
+        # plain attributes, checked in fit()
+        self.fcn = fcn
+        self.rnn_steps = rnn_steps
+        self.normalize = normalize
+        self.max_steps = max_steps
+        self.patience = patience
+        self.validation_split = validation_split
 
     # -- data to tensors -----------------------------------------------------------------------
     @property
@@ -127,10 +151,18 @@ class SequenceClassifier:
             return torch.from_numpy(ids), torch.from_numpy(lens), tokens
         F_ = self.net.config.input_size if self.net is not None else None
         x, lens = as_padded(X, lengths, F_)
+        if self._normalize() == "series":
+            x = znormalize(x, lens)
         if self.mean_ is not None:
             valid = np.arange(x.shape[1])[None, :] < lens[:, None]  # (N, T)
             x = np.where(valid[..., None], (x - self.mean_) / self.std_, 0.0).astype(np.float32)
         return torch.from_numpy(x), torch.from_numpy(lens), None
+
+    def _normalize(self) -> str:
+        mode = "none" if not self.standardize and self.normalize == "feature" else self.normalize
+        if mode not in NORMALIZE:
+            raise SeqlabError(f"normalize: expected one of {NORMALIZE}, got {self.normalize!r}")
+        return mode
 
     def _batches(self, x: torch.Tensor, lengths: torch.Tensor, batch_size: int, device):
         for b in range(0, len(lengths), batch_size):
@@ -145,35 +177,61 @@ class SequenceClassifier:
         """Train on sequences ``X`` with labels ``y`` (see :mod:`seqlab.classify.data` for forms).
 
         ``validation_data``: ``(X_val, y_val)`` or ``(X_val, y_val, lengths_val)``, scored after
-        every epoch (``val_loss``, ``val_accuracy`` in :attr:`history`). ``callbacks``: instances of
-        :class:`seqlab.train.Callback`. ``checkpoint``: a file to write at each epoch end, every
-        ``checkpoint_minutes`` and every ``checkpoint_steps`` optimizer steps; ``resume=True``
-        continues the interrupted run it holds (same data and settings), ending with the weights
-        of an uninterrupted run (bit-identical on CPU with the same ``seed`` and one thread).
+        every epoch (``val_loss``, ``val_accuracy`` in :attr:`history`); with ``patience`` and no
+        ``validation_data``, a stratified ``validation_split`` of ``X`` is held out for it.
+        ``callbacks``: instances of :class:`seqlab.train.Callback`. ``checkpoint``: a file to write
+        at each epoch end, every ``checkpoint_minutes`` and every ``checkpoint_steps`` optimizer
+        steps; ``resume=True`` continues the interrupted run it holds (same data and settings),
+        ending with the weights of an uninterrupted run (bit-identical on CPU with the same
+        ``seed`` and one thread).
         """
         text = is_text(X)
+        normalize = self._check_options()
         self.net, self.vocab, self.mean_, self.std_ = None, None, None, None
         if text:
+            X = list(X)
             labels = check_labels(y, len(X))
+        else:
+            X, lengths = as_padded(X, lengths)
+            labels = check_labels(y, len(X))
+        if self.patience is not None and validation_data is None:  # a stratified split of the training data
+            from .data import stratified_split
+
+            keep, held = stratified_split(labels, self.validation_split or 0.1, self.train_config.seed or 0)
+            if len(held) == 0:
+                raise SeqlabError(f"validation_split: {len(labels)} sequences leave no validation split; pass more "
+                                  "data, a larger validation_split or validation_data, or no patience")
+            keep, held = np.sort(keep), np.sort(held)
+            if text:
+                validation_data = ([X[i] for i in held], [labels[i] for i in held])
+                X = [X[i] for i in keep]
+            else:
+                validation_data = (X[held], [labels[i] for i in held], lengths[held])
+                X, lengths = X[keep], lengths[keep]
+            labels = [labels[i] for i in keep]
+        if text:
             self.vocab = Vocabulary.build(X, self.text_config)
             x, lens, _ = self._encode(X)
-            cfg = ClassifierConfig(num_classes=2, vocab_size=len(self.vocab), **self.model_options)
+            cfg = ClassifierConfig(num_classes=2, vocab_size=len(self.vocab), fcn=self.fcn, **self.model_options)
         else:
-            xs, ls = as_padded(X, lengths)
-            labels = check_labels(y, len(xs))
-            if self.standardize:
-                valid = np.arange(xs.shape[1])[None, :] < ls[:, None]  # (N, T)
-                steps = xs[valid]  # (sum of lengths, F)
+            if normalize == "feature":
+                valid = np.arange(X.shape[1])[None, :] < lengths[:, None]  # (N, T)
+                steps = X[valid]  # (sum of lengths, F)
                 self.mean_ = steps.mean(0)
                 self.std_ = np.maximum(steps.std(0), 1e-6).astype(np.float32)
-            x, lens, _ = self._encode(xs, ls)
-            cfg = ClassifierConfig(num_classes=2, input_size=int(xs.shape[2]), **self.model_options)
+            x, lens, _ = self._encode(X, lengths)
+            patch = 1 if not self.rnn_steps else max(1, -(-int(lengths.max()) // self.rnn_steps))  # ceil(T_max / S)
+            cfg = ClassifierConfig(num_classes=2, input_size=int(X.shape[2]), fcn=self.fcn, patch=patch,
+                                   **self.model_options)
         self.classes_ = sorted(set(labels), key=_label_key)
         cfg.num_classes = len(self.classes_)
         target = self._targets(labels, "y")
         w = class_weights(labels, self.classes_, self.class_weight)
         config = replace(self.train_config, checkpoint=None if checkpoint is None else str(checkpoint), resume=resume,
-                         checkpoint_steps=checkpoint_steps, checkpoint_minutes=checkpoint_minutes)
+                         checkpoint_steps=checkpoint_steps, checkpoint_minutes=checkpoint_minutes,
+                         max_steps=self.max_steps)
+        if self.patience is not None:
+            config = replace(config, monitor="val_loss", mode="min", patience=self.patience, restore_best=True)
 
         seed_everything(config.seed)  # the initial weights follow the seed
         self.net = net = ClassifierNet(cfg)
@@ -187,6 +245,18 @@ class SequenceClassifier:
         self.history = train(task, config, callbacks)
         net.eval()
         return self
+
+    def _check_options(self) -> str:
+        """Check the options kept as plain attributes; returns the normalisation to apply."""
+        check_int("fcn", self.fcn, 0, meaning="0 for no convolutional branch")
+        check_int("rnn_steps", self.rnn_steps, 1, none="every step")
+        check_int("max_steps", self.max_steps, 1, none="no step limit")
+        check_int("patience", self.patience, 1, none="no early stopping")
+        check_float("validation_split", self.validation_split, 0, 1, low_open=True, high_open=True,
+                    none="0.1 with patience")
+        if self.train_config.epochs is None and self.max_steps is None and self.train_config.minutes is None:
+            raise SeqlabError("epochs, max_steps, minutes: set at least one limit, or training never stops")
+        return self._normalize()
 
     def _targets(self, labels: Sequence, name: str) -> torch.Tensor:
         """Labels -> class indices (N,) in the order of ``classes_``."""
@@ -278,8 +348,9 @@ class SequenceClassifier:
         weight mapping is recorded as None (its labels need not be JSON keys)."""
         tc = self.train_config
         cw = self.class_weight if isinstance(self.class_weight, str) else None
-        return dict(epochs=tc.epochs, minutes=tc.minutes, batch_size=self.batch_size, lr=tc.lr,
-                    weight_decay=tc.weight_decay, clipnorm=tc.clipnorm, class_weight=cw, seed=tc.seed)
+        return dict(epochs=tc.epochs, max_steps=self.max_steps, minutes=tc.minutes, batch_size=self.batch_size,
+                    lr=tc.lr, weight_decay=tc.weight_decay, clipnorm=tc.clipnorm, class_weight=cw,
+                    validation_split=self.validation_split, patience=self.patience, seed=tc.seed)
 
     def save(self, path: str | os.PathLike) -> None:
         """One .safetensors file (kind 'classifier') with weights, label names, vocabulary, scaling."""
@@ -291,6 +362,8 @@ class SequenceClassifier:
             "classes": list(self.classes_),
             "vocab": self.vocab.to_config() if self.vocab is not None else None,
             "train": self.train_settings(),
+            "normalize": self._normalize(),  # how numeric input is scaled before the network
+            "rnn_steps": self.rnn_steps,
         }
         tensors = {f"net.{k}": v for k, v in net.state_dict().items()}
         if self.mean_ is not None:
@@ -312,8 +385,11 @@ class SequenceClassifier:
             if "clip_norm" in recorded:  # files from before the one training loop: 0 meant no clipping
                 recorded.setdefault("clipnorm", recorded["clip_norm"] or None)
             settings = {k: recorded[k] for k in TRAIN_KEYS if k in recorded}
-            model = {k: v for k, v in asdict(mc).items() if k not in ("num_classes", "input_size", "vocab_size")}
-            clf = cls(**model, **settings)
+            model = {k: v for k, v in asdict(mc).items()
+                     if k not in ("num_classes", "input_size", "vocab_size", "patch")}  # patch: fit sets it from the data
+            clf = cls(**model, **settings, normalize=str(config.get("normalize", "feature")),
+                      rnn_steps=config.get("rnn_steps"))
+            clf._check_options()
         except (KeyError, TypeError, ValueError, SeqlabError) as exc:
             raise ModelFileError(f"model file {str(path)!r} has an invalid classifier config: {exc}") from exc
         if len(classes) != mc.num_classes:
@@ -332,6 +408,6 @@ class SequenceClassifier:
         if "scale.mean" in tensors:
             clf.mean_ = tensors["scale.mean"].numpy()
             clf.std_ = tensors["scale.std"].numpy()
-        clf.standardize = clf.mean_ is not None
+        clf.standardize = clf.mean_ is not None or clf.normalize != "feature"
         clf.net = net.to(resolve_device(device)).eval()
         return clf

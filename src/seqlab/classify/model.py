@@ -1,12 +1,22 @@
-"""The classifier network: optional embedding, a (bi)directional recurrent layer, pooling, a linear head.
+"""The classifier network: optional embedding, a (bi)directional recurrent branch with pooling,
+optionally a fully convolutional branch beside it, a linear head.
 
     ids (B, T) --Embedding--> x (B, T, E)         (text)      or   x (B, T, F) (numeric)
-    x --Recurrent(lengths)--> out (B, T, D*H), final state h (L*D, B, H)
-    pool: 'last' = final h of the top layer (both directions), 'mean' / 'max' over valid steps
-    --Linear--> logits (B, C)      softmax -> probabilities
+    recurrent branch:  x --patches of P steps--> (B, T/P, P*I) --Recurrent(lengths)--> out (B, T/P, D*H)
+        pool: 'last' = final h of the top layer (both directions), 'mean' / 'max' over valid steps,
+        'attention' = softmax(v . tanh(W out_t)) weighted sum over valid steps  --dropout--> (B, D*H)
+    convolutional branch (fcn = W > 0):  x --[conv k8, W] [conv k5, 2W] [conv k3, W], each
+        followed by a layer norm over channels and ReLU--> (B, T, W) --mean over valid steps--> (B, W)
+    [recurrent ; convolutional] --Linear--> logits (B, C)      softmax -> probabilities
 
-The recurrent layer always runs with the true lengths, so padding steps are never read: a
-sequence gets the same logits alone and inside a padded batch.
+With ``fcn`` this is the LSTM-FCN / GRU-FCN design (Karim et al. 2018, 2019): a recurrent branch
+beside the fully convolutional network of Wang et al. (2017), concatenated before the softmax.
+Patches (``patch`` = P > 1, numeric input) let the recurrent branch read a long series in
+T/P steps of P consecutive values each; P = 1 reads every step.
+
+Padding is never read: the recurrent layer runs with the true lengths, padded steps are zeroed
+before every convolution and left out of every pooling, and the layer norm works on each step
+alone. A sequence gets the same logits alone and inside a padded batch.
 """
 
 from __future__ import annotations
@@ -14,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import SeqlabError, check_positive_int
@@ -21,7 +32,10 @@ from ..nn.registry import cell_names, get_cell, make_layer
 
 #: every cell of seqlab.nn.registry: all run both directions with per-sequence lengths
 CELLS = cell_names()
-POOLINGS = ("last", "mean", "max")
+POOLINGS = ("last", "mean", "max", "attention")
+#: the convolutional branch's kernel sizes and channel multiples (Wang et al. 2017, LSTM-FCN)
+FCN_KERNELS = (8, 5, 3)
+FCN_WIDTHS = (1, 2, 1)
 
 
 @dataclass
@@ -39,6 +53,8 @@ class ClassifierConfig:
     dropout: float = 0.0
     pooling: str = "last"
     chrono: int = 0  # > 1: chrono gate initialisation for dependencies about this many steps long
+    fcn: int = 0  # > 0: a fully convolutional branch of fcn, 2*fcn, fcn channels beside the recurrent one
+    patch: int = 1  # > 1: the recurrent branch reads `patch` consecutive steps as one (numeric input)
 
     def __post_init__(self) -> None:
         if self.cell not in CELLS:
@@ -55,6 +71,39 @@ class ClassifierConfig:
             raise SeqlabError(f"chrono: expected 0 (off) or the longest dependency in steps (> 1), got {self.chrono!r}")
         if not 0 <= self.dropout < 1:
             raise SeqlabError(f"dropout: expected a number in [0, 1), got {self.dropout!r}")
+        for name, low in (("fcn", 0), ("patch", 1)):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < low:
+                raise SeqlabError(f"{name}: expected an integer >= {low}, got {v!r}")
+        if self.patch > 1 and self.vocab_size > 0:
+            raise SeqlabError(f"patch: only for numeric input; text reads one token per step, got patch={self.patch}")
+
+
+class ConvBranch(nn.Module):
+    """The fully convolutional network of Wang et al. (2017) as LSTM-FCN uses it: three blocks of a
+    'same' convolution, a layer norm over the channels of each step, ReLU; then the mean over the
+    valid steps. ``forward(x (B, T, I), valid (B, T)) -> (B, W)``.
+
+    A layer norm per step (not batch norm) keeps every sequence independent of the others in its
+    batch: the same output alone and padded, and N processes train exactly like one at N times
+    the batch."""
+
+    def __init__(self, in_size: int, width: int) -> None:
+        super().__init__()
+        chans = [in_size] + [m * width for m in FCN_WIDTHS]
+        self.convs = nn.ModuleList(nn.Conv1d(a, b, k) for a, b, k in zip(chans, chans[1:], FCN_KERNELS))
+        self.norms = nn.ModuleList(nn.LayerNorm(b) for b in chans[1:])
+        self.out_size = chans[-1]
+
+    def forward(self, x: Tensor, valid: Tensor) -> Tensor:
+        m = valid[:, :, None].to(x.dtype)  # (B, T, 1)
+        h = x
+        for conv, norm in zip(self.convs, self.norms):
+            k = conv.kernel_size[0]  # 'same' output length: (k-1)//2 zeros before, k//2 after
+            h = F.pad((h * m).transpose(1, 2), ((k - 1) // 2, k // 2))  # (B, C_in, T+k-1): padding read as zeros
+            h = conv(h).transpose(1, 2)  # (B, T, C)
+            h = torch.relu(norm(h))  # (B, T, C)
+        return (h * m).sum(1) / m.sum(1)  # (B, W)
 
 
 class ClassifierNet(nn.Module):
@@ -65,12 +114,17 @@ class ClassifierNet(nn.Module):
         self.config = c = config
         self.embedding = nn.Embedding(c.vocab_size, c.embedding_dim, padding_idx=0) if c.vocab_size > 0 else None
         in_size = c.embedding_dim if self.embedding is not None else c.input_size
-        self.rnn = make_layer(c.cell, in_size, c.hidden_size, num_layers=c.num_layers, bidirectional=c.bidirectional,
-                              dropout=c.dropout if c.num_layers > 1 else 0.0)
+        self.rnn = make_layer(c.cell, in_size * c.patch, c.hidden_size, num_layers=c.num_layers,
+                              bidirectional=c.bidirectional, dropout=c.dropout if c.num_layers > 1 else 0.0)
         self._init_gates()
         D = 2 if c.bidirectional else 1
+        # additive attention over the recurrent outputs (Bahdanau et al. 2015; Yang et al. 2016's pooling)
+        self.attention = (nn.Sequential(nn.Linear(D * c.hidden_size, D * c.hidden_size), nn.Tanh(),
+                                        nn.Linear(D * c.hidden_size, 1, bias=False))
+                          if c.pooling == "attention" else None)
         self.drop = nn.Dropout(c.dropout)
-        self.head = nn.Linear(D * c.hidden_size, c.num_classes)
+        self.conv = ConvBranch(in_size, c.fcn) if c.fcn > 0 else None
+        self.head = nn.Linear(D * c.hidden_size + (self.conv.out_size if self.conv is not None else 0), c.num_classes)
 
     def _init_gates(self) -> None:
         """LSTM: forget-gate bias 1 (Jozefowicz et al. 2015, Keras' unit_forget_bias). With ``chrono``
@@ -102,8 +156,31 @@ class ClassifierNet(nn.Module):
         """Token ids (B, T) -> vectors (B, T, E); numeric input (B, T, F) passes through."""
         return self.embedding(x) if self.embedding is not None else x
 
+    def patches(self, x: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
+        """Steps (B, T, I) -> the recurrent branch's input (B, ceil(T/P), P*I) and lengths
+        ceil(lengths/P): P consecutive steps side by side, the last patch zero-filled."""
+        P = self.config.patch
+        if P == 1:
+            return x, lengths
+        B, T, I = x.shape
+        n = -(-T // P)
+        x = F.pad(x, (0, 0, 0, n * P - T)).reshape(B, n, P * I)  # (B, T/P, P*I)
+        return x, (lengths + P - 1) // P
+
     def features(self, x: Tensor, lengths: Tensor) -> Tensor:
-        """Embedded or numeric steps (B, T, I) and lengths (B,) -> pooled features (B, D*H)."""
+        """Embedded or numeric steps (B, T, I) and lengths (B,) -> pooled recurrent features
+        (B, D*H), then the convolutional branch's (B, W) when there is one."""
+        valid = torch.arange(x.shape[1], device=x.device)[None, :] < lengths.to(x.device)[:, None]  # (B, T)
+        if self.config.patch > 1 or self.conv is not None:
+            x = torch.where(valid[..., None], x, torch.zeros((), dtype=x.dtype, device=x.device))  # padding -> 0
+        rx, rl = self.patches(x, lengths)
+        feats = self.drop(self.pool(rx, rl))
+        if self.conv is None:
+            return feats
+        return torch.cat([feats, self.conv(x, valid)], 1)  # (B, D*H + W)
+
+    def pool(self, x: Tensor, lengths: Tensor) -> Tensor:
+        """The recurrent branch: steps (B, T, I) -> (B, D*H) pooled over the valid steps."""
         out, state = self.rnn(x, lengths=lengths)  # out (B, T, D*H)
         c = self.config
         D = 2 if c.bidirectional else 1
@@ -116,11 +193,15 @@ class ClassifierNet(nn.Module):
         if c.pooling == "mean":
             s = (out * valid[..., None]).sum(1)  # (B, D*H)
             return s / lengths.to(out.device, out.dtype)[:, None]
+        if c.pooling == "attention":
+            score = self.attention(out).squeeze(-1).masked_fill(~valid, float("-inf"))  # (B, T)
+            w = torch.softmax(score, 1)  # (B, T): 0 on padding
+            return (w[..., None] * out.masked_fill(~valid[..., None], 0.0)).sum(1)  # (B, D*H)
         return out.masked_fill(~valid[..., None], float("-inf")).max(1).values  # (B, D*H)
 
     def forward_embedded(self, x: Tensor, lengths: Tensor) -> Tensor:
         """Logits (B, C) from already embedded steps (B, T, I) (used for attributions)."""
-        return self.head(self.drop(self.features(x, lengths)))
+        return self.head(self.features(x, lengths))
 
     def forward(self, x: Tensor, lengths: Tensor) -> Tensor:
         """Logits (B, C) from ids (B, T) or numeric steps (B, T, F) with true lengths (B,)."""

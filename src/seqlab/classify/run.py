@@ -26,6 +26,7 @@ from ..train import Callback, History
 from ..train import checkpoint as ckpt
 from ..train.distributed import is_main_process
 from ..utils import resolve_device, thread_policy
+from .defaults import DEFAULTS as D
 from .estimator import SequenceClassifier
 from .explain import Explanation
 
@@ -71,17 +72,23 @@ def _load(data: str | os.PathLike | None, text_column: str, label_column: str, s
 
 
 def train(*, data: str | os.PathLike | None = None, text_column: str = "text", label_column: str = "label",
-          save: str | os.PathLike | None = None, resume: bool = False, cell: str = "lstm", hidden: int = 64,
-          layers: int = 1, bidirectional: bool = True, pooling: str = "mean", dropout: float = 0.2, chrono: int = 0,
+          save: str | os.PathLike | None = None, resume: bool = False, cell: str = D["cell"],
+          hidden: int = D["hidden_size"], layers: int = D["num_layers"], bidirectional: bool = D["bidirectional"],
+          pooling: str = D["pooling"], dropout: float = D["dropout"], chrono: int = 0, fcn: int = D["fcn"],
+          rnn_steps: int | None = D["rnn_steps"], normalize: str = D["normalize"],
           embedding_dim: int = 32, tokenizer: str = "word", min_freq: int = 1, max_vocab: int | None = None,
-          epochs: int = 30, minutes: float = 0.0, batch_size: int = 32, lr: float = 3e-3,
-          class_weight: str | None = None, test_size: float = 0.2, seed: int = 0, threads: int | None = 0,
+          epochs: int | None = D["epochs"], steps: int | None = D["max_steps"], minutes: float = 0.0,
+          batch_size: int = D["batch_size"], lr: float = D["lr"], patience: int | None = D["patience"],
+          val_size: float | None = D["validation_split"],
+          class_weight: str | None = None, test_size: float | None = None, seed: int = 0, threads: int | None = 0,
           device: str = "auto", quiet: bool = False, checkpoint_minutes: float | None = 5.0,
           checkpoint_steps: int | None = None, callbacks: Sequence[Callback] = (), validate: bool = False,
           sep: str | None = ",") -> Trained:
     """Train a classifier on ``data`` (a .csv with text and label columns, a folder with one
-    sub-folder per class, an .npz with X, y and optional lengths; ``None``: the 8x8 digits), print
-    the metrics on a held-out stratified ``test_size`` split, and save it to ``save`` (default
+    sub-folder per class, an .npz with X, y and optional lengths, a .ts file of the time-series
+    archive; ``None``: the 8x8 digits), print the metrics on a held-out stratified ``test_size``
+    split (None: 0.2, and 0 for a .ts file, whose archive comes with its own test file for
+    :func:`predict`; 0: train on everything, print the training metrics), and save it to ``save`` (default
     runs/classify/model.safetensors, its folder created). The checkpoint goes next to ``save``
     (:func:`seqlab.train.checkpoint.checkpoint_path`) at every epoch end, every
     ``checkpoint_minutes`` and every ``checkpoint_steps`` steps; ``resume`` continues from it; it
@@ -100,7 +107,12 @@ def train(*, data: str | os.PathLike | None = None, text_column: str = "text", l
     check_outputs({"--save": save}, {"--data": data})
     resolve_device(device)
     check_float("--minutes", minutes, 0, none="no time limit")
-    check_float("--test-size", test_size, 0, 1, low_open=True, high_open=True, meaning="the held-out fraction")
+    if test_size is None:
+        test_size = 0.0 if data is not None and _is_ts(data) else 0.2
+    check_float("--test-size", test_size, 0, 1, high_open=True, meaning="the held-out fraction")
+    if validate and patience is not None:
+        raise SeqlabError("--patience: early stopping watches its own validation split; it cannot also report "
+                          "the held-out split after every epoch")
     checkpoint = ckpt.checkpoint_path(save)
     if resume and not checkpoint.is_file():
         raise SeqlabError(f"--resume: no checkpoint at {str(checkpoint)!r} (a run with --save {str(save)!r} writes "
@@ -110,7 +122,10 @@ def train(*, data: str | os.PathLike | None = None, text_column: str = "text", l
         dropout=dropout, embedding_dim=embedding_dim, chrono=chrono, tokenizer=tokenizer, min_freq=min_freq,
         max_vocab=max_vocab, epochs=epochs, minutes=minutes or None, batch_size=batch_size, lr=lr,
         class_weight=class_weight, seed=seed, device=device, verbose=0 if quiet else 1,
-        threads=None)  # None: the thread policy below covers training and evaluation alike
+        threads=None,  # None: the thread policy below covers training and evaluation alike
+        fcn=fcn, rnn_steps=rnn_steps, normalize=normalize, max_steps=steps, patience=patience,
+        validation_split=val_size)
+    clf._check_options()
     X, lengths, y, source = _load(data, text_column, label_column, sep)
     text = is_text(X)
     if not text:
@@ -119,9 +134,12 @@ def train(*, data: str | os.PathLike | None = None, text_column: str = "text", l
     check_memory(X, text, cell=cell, hidden=hidden, layers=layers, bidirectional=bidirectional,
                  batch_size=batch_size, embedding_dim=embedding_dim, tokenizer=tokenizer, max_vocab=max_vocab,
                  device=device)
-    train_idx, test_idx = stratified_split(labels, test_size, seed)
-    if len(test_idx) == 0:
-        raise SeqlabError("--test-size: the held-out split is empty; use more data or a larger --test-size")
+    if test_size > 0:
+        train_idx, test_idx = stratified_split(labels, test_size, seed)
+        if len(test_idx) == 0:
+            raise SeqlabError("--test-size: the held-out split is empty; use more data or a larger --test-size")
+    else:  # everything trains; the metrics printed are the training data's
+        train_idx = test_idx = np.arange(len(labels))  # in file order: the model the library fits on X
 
     def take(idx):
         return [X[i] for i in idx] if text else X[idx]
@@ -136,7 +154,8 @@ def train(*, data: str | os.PathLike | None = None, text_column: str = "text", l
             lo, hi = int(lengths.min()), int(lengths.max())
             what = f"{len(X)} sequences of {lo if lo == hi else f'{lo}-{hi}'} steps x {X.shape[2]} features"
         print(f"data: {source}: {what}, {len(set(map(str, labels)))} classes")
-        print(f"split: {len(train_idx)} train / {len(test_idx)} held out (stratified, seed {seed})", flush=True)
+        print(f"split: {len(train_idx)} train / {len(test_idx)} held out (stratified, seed {seed})" if test_size > 0
+              else f"split: all {len(train_idx)} train, none held out (--test-size 0)", flush=True)
     with thread_policy(threads):
         import torch
 
@@ -152,17 +171,30 @@ def train(*, data: str | os.PathLike | None = None, text_column: str = "text", l
         r = clf.evaluate(take(test_idx), list(y_arr[test_idx]), None if text else lengths[test_idx])
     h, c = clf.history, clf.net.config
     why = f" ({h.stopped})" if h.stopped else ""
-    print(f"model: {'bi' if c.bidirectional else ''}{c.cell.upper()} {c.num_layers}x{c.hidden_size}, pooling {c.pooling}"
-          + (f", vocabulary {c.vocab_size} tokens" if c.vocab_size else "")
-          + f"; {len(h.epoch)} epochs{why} in {seconds:.1f} s on {n_threads} thread{'s' if n_threads > 1 else ''}, "
-          f"final training loss {h['loss'][-1]:.4f}")
-    print(f"held-out accuracy: {r['accuracy']:.4f}   macro-F1: {r['macro_f1']:.4f}")
+    print(f"model: {describe(c)}; {h.steps} steps ({len(h.epoch)} epochs){why} in {seconds:.1f} s on {n_threads} "
+          f"thread{'s' if n_threads > 1 else ''}, final training loss {h['loss'][-1]:.4f}")
+    what = "held-out" if test_size > 0 else "training"
+    print(f"{what} accuracy: {r['accuracy']:.4f}   macro-F1: {r['macro_f1']:.4f}")
     print("confusion matrix (rows: true, columns: predicted):")
     print(format_confusion(r["confusion"], r["labels"]))
     clf.save(save)
     ckpt.discard(checkpoint)  # the model file is safely written: the run is over
     print(f"saved: {save}", flush=True)
     return Trained(clf, h, r, save, seconds)
+
+
+def _is_ts(path: str | os.PathLike) -> bool:
+    suffixes = [x.lower() for x in Path(path).suffixes[-2:]]
+    return suffixes[-1:] == [".ts"] or suffixes == [".ts", ".gz"]
+
+
+def describe(c) -> str:
+    """One line naming the network of a :class:`ClassifierConfig`."""
+    rec = f"{'bi' if c.bidirectional else ''}{c.cell.upper()} {c.num_layers}x{c.hidden_size}, pooling {c.pooling}"
+    if c.patch > 1:
+        rec += f", {c.patch} steps per recurrent step"
+    conv = (f" beside an FCN {'-'.join(str(m * c.fcn) for m in (1, 2, 1))}" if c.fcn else "")
+    return rec + conv + (f", vocabulary {c.vocab_size} tokens" if c.vocab_size else "")
 
 
 def check_memory(X: Any, text: bool, *, cell: str, hidden: int, layers: int, bidirectional: bool,

@@ -10,7 +10,9 @@ Each update runs only the new steps: the recurrent state and the pooling's runni
 maximum) are carried from one update to the next, so the probabilities after an update equal
 ``clf.predict_proba([everything so far])``. A bidirectional model reads each sequence from its
 end too, which a new step changes: it keeps the steps so far and reruns them at each update
-(the same numbers, at the cost of the whole prefix). Several streams advance together when
+(the same numbers, at the cost of the whole prefix); so does a model whose result depends on
+the whole sequence at once: a convolutional branch (``fcn``), attention pooling, patches of
+several steps, or series z-normalisation. Several streams advance together when
 ``update`` gets a batch (B, T_new, F) (or a list of B texts); :meth:`reset` starts afresh.
 """
 
@@ -64,7 +66,13 @@ class ClassifierStream:
             raise SeqlabError("chunk: contains NaN or infinite values")
         if clf.mean_ is not None:
             x = ((x - clf.mean_) / clf.std_).astype(np.float32)
-        return torch.from_numpy(x)
+        return torch.from_numpy(x)  # raw with series normalisation: the whole prefix is normalised in update
+
+    def _rerun(self) -> bool:
+        """True when each update reruns the whole prefix (see the module docstring)."""
+        c = self.net.config
+        return (c.bidirectional or c.fcn > 0 or c.patch > 1 or c.pooling == "attention"
+                or (not self.clf.is_text and self.clf._normalize() == "series"))
 
     # -- one update --------------------------------------------------------------------------------
     @torch.no_grad()
@@ -76,9 +84,14 @@ class ClassifierStream:
         x = net.embed(self._encode(chunk))  # (B, T_new, I)
         if self.proba is not None and x.shape[0] != self.proba.shape[0]:
             raise SeqlabError(f"chunk: these streams are {self.proba.shape[0]}, got {x.shape[0]}; call reset() first")
-        if c.bidirectional:
+        if self._rerun():
             self.history.append(x)
             whole = torch.cat(self.history, 1)
+            if not self.clf.is_text and self.clf._normalize() == "series":
+                from .data import znormalize
+
+                lens = np.full(whole.shape[0], whole.shape[1])
+                whole = torch.from_numpy(znormalize(whole.numpy(), lens))
             lengths = torch.full((whole.shape[0],), whole.shape[1], dtype=torch.long)
             logits = net.forward_embedded(whole, lengths)
         else:

@@ -1,0 +1,26 @@
+"""The defaults of ``seqlab classify train``, in one place (no torch here: the command line
+reads them for ``--help``). The estimator's keyword names; :func:`estimator_options` gives
+them with overrides. Measured on the archive sets and the digits: docs/classify.md,
+benchmarks/bench_classify.py."""
+
+from __future__ import annotations
+
+from typing import Any
+
+#: SequenceClassifier keyword -> default of the command (and of benchmarks/bench_classify.py)
+DEFAULTS: dict[str, Any] = dict(
+    cell="lstm", hidden_size=64, num_layers=1, bidirectional=True, pooling="attention", dropout=0.5,
+    fcn=64, rnn_steps=32, normalize="feature",
+    epochs=None, max_steps=1500, batch_size=16, lr=3e-3, patience=None, validation_split=None,
+)
+
+
+def estimator_options(**overrides: Any) -> dict[str, Any]:
+    """:data:`DEFAULTS` with ``overrides`` (unknown names are an error)."""
+    unknown = sorted(set(overrides) - set(DEFAULTS))
+    if unknown:
+        raise KeyError(f"not a default of seqlab classify train: {unknown}")
+    return {**DEFAULTS, **overrides}
+
+
+__all__ = ["DEFAULTS", "estimator_options"]
