@@ -329,6 +329,13 @@ class ClassifierModel(ReferenceModel):
     def __init__(self, config: dict, tensors: dict) -> None:
         self.config = config
         m = self.model_config = config["model"]
+        missing = [name for name, used in (
+            ("a convolutional branch (fcn)", m.get("fcn", 0)), ("patches (rnn_steps)", m.get("patch", 1) != 1),
+            ("attention pooling", m.get("pooling") == "attention"),
+            ("series normalisation", config.get("normalize", "feature") == "series")) if used]
+        if missing:  # the recurrent classifier alone is implemented here (and in the ONNX export)
+            raise SeqlabError(f"this classifier uses {', '.join(missing)}, not implemented in NumPy or ONNX yet; "
+                              "train with --fcn 0 --rnn-steps 0 --pooling mean (or last, max) --normalize feature")
         self.classes = list(config["classes"])
         self.embedding = Embedding(tensors["net.embedding.weight"].astype(np.float64)) if m.get("vocab_size", 0) > 0 else None
         self.stack = Stack.from_tensors(m["cell"], tensors, "net.rnn.", num_layers=m.get("num_layers", 1),
