@@ -9,8 +9,8 @@ magnitude and every horizon step share one scale)::
 
     e = max(lo - y, y - hi) / (hi - lo)
 
-For horizon step h the correction ``q_h`` is the ``ceil((n + 1)(1 - alpha)) / n`` empirical
-quantile of the n scores of that step (alpha = 1 - nominal coverage), and the calibrated
+For horizon step h the correction ``q_h`` is the ``ceil((n + 1)(1 - alpha))``-th smallest of
+the n scores of that step (alpha = 1 - nominal coverage), and the calibrated
 interval is ``[lo - q_h (hi - lo), hi + q_h (hi - lo)]``: wider when the model was
 overconfident (q > 0), narrower when it was too cautious (q < 0). With exchangeable scores it
 covers at least the nominal share of new values. When a step has too few scores for that
@@ -32,24 +32,23 @@ def scores(actual: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     return np.maximum(lo - a, a - hi) / width
 
 
-def _level(n: int, alpha: float) -> float | None:
-    k = math.ceil((n + 1) * (1 - alpha))
-    return None if n == 0 or k > n else k / n
+def _kth(values: np.ndarray, alpha: float) -> float | None:
+    """The ceil((n + 1)(1 - alpha))-th smallest of n values, None when that exceeds n."""
+    n = len(values)
+    k = math.ceil((n + 1) * (1 - alpha) - 1e-9)
+    return None if n == 0 or k > n else float(np.sort(values)[k - 1])
 
 
 def calibrate(score: np.ndarray, alpha: float) -> np.ndarray:
     """Per-step corrections q (H,) from scores (N, H) (NaN: no value); pooled over the steps
     where a step has too few scores; +inf when even the pool is too small."""
     score = np.asarray(score, dtype=np.float64)
-    pooled = score[np.isfinite(score)]
-    lp = _level(len(pooled), alpha)
-    q_pool = float(np.quantile(pooled, lp, method="higher")) if lp is not None else math.inf
-    out = np.full(score.shape[1], q_pool)
+    pooled = _kth(score[np.isfinite(score)], alpha)
+    out = np.full(score.shape[1], math.inf if pooled is None else pooled)
     for h in range(score.shape[1]):
-        col = score[:, h][np.isfinite(score[:, h])]
-        lh = _level(len(col), alpha)
-        if lh is not None:
-            out[h] = float(np.quantile(col, lh, method="higher"))
+        q = _kth(score[:, h][np.isfinite(score[:, h])], alpha)
+        if q is not None:
+            out[h] = q
     return out
 
 
