@@ -95,6 +95,17 @@ def _shape_arg(name: str, value: Any) -> tuple | None:
     return tuple(value)
 
 
+def weights_digest(module: nn.Module) -> str:
+    """A digest of every parameter's bytes (tells whether weights changed)."""
+    import hashlib
+
+    h = hashlib.blake2b(digest_size=16)
+    for p in module.parameters():
+        if p.device.type != "meta":  # built without memory (a size check): nothing to digest
+            h.update(p.detach().reshape(-1).contiguous().cpu().view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
 def keep_mask(shape: tuple[int, ...], rate: float, like: Tensor, generator: torch.Generator | None = None) -> Tensor:
     """An inverted-dropout keep mask of ``shape`` (1/(1-rate) where kept, 0 where dropped), drawn
     from ``generator`` (on its device) or torch's global generator, on ``like``'s device."""
@@ -109,6 +120,21 @@ class Layer(nn.Module):
     #: where dropout masks come from (None: torch's global generator); the training loop sets
     #: its seeded mask generator here for the run (seqlab.train.loop.attach_generator)
     generator: torch.Generator | None = None
+
+    @property
+    def built(self) -> bool:
+        return self.__dict__.get("_built", False)
+
+    @built.setter
+    def built(self, value: bool) -> None:
+        # a digest of the weights as built: fit(seed=...) draws again only weights nobody changed
+        self.__dict__["_built"] = bool(value)
+        self.__dict__["_built_digest"] = weights_digest(self) if value else None
+
+    def untouched_since_build(self) -> bool:
+        """True when the layer is built and its weights are those it was built with (never
+        trained, loaded or set)."""
+        return self.built and self.__dict__.get("_built_digest") == weights_digest(self)
 
     def __init__(self, input_shape: Sequence[int | None] | None = None, name: str | None = None) -> None:
         super().__init__()

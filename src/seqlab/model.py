@@ -84,29 +84,19 @@ class Sequential(nn.Module):
                 layer.build(shape)
             shape = layer.compute_output_shape(shape)
         self.built = all(not isinstance(l, Layer) or l.built for l in self.layers)
-        self._built_digest = self._weights_digest() if self.built else None
-
-    def _weights_digest(self) -> str:
-        """A digest of every parameter's bytes: tells whether the weights changed since the build."""
-        import hashlib
-
-        h = hashlib.blake2b(digest_size=16)
-        for p in self.parameters():
-            h.update(p.detach().reshape(-1).contiguous().cpu().view(torch.uint8).numpy().tobytes())
-        return h.hexdigest()
 
     def untouched_since_build(self) -> bool:
-        """True when the model was built and its weights have not changed since: never trained,
-        loaded or set."""
-        return (self.built and self.epochs_trained == 0 and getattr(self, "_built_digest", None) is not None
-                and self._weights_digest() == self._built_digest)
+        """True when the model was never trained and every built layer still has the weights it
+        was built with (none loaded or set): its initial weights can be drawn again from a seed."""
+        return self.epochs_trained == 0 and all(
+            isinstance(l, Layer) and (not l.built or l.untouched_since_build()) for l in self.layers)
 
     @torch.no_grad()
     def reinitialize(self) -> bool:
-        """Draw the initial weights again from torch's global generator, exactly as building the
-        layers now would (fresh layers of the same configs, built in order, copied in place so
-        that an optimizer over the parameters stays valid). False when a layer is not a seqlab
-        layer that can be rebuilt from its config (nothing is changed then)."""
+        """Draw the initial weights again from torch's global generator, exactly as constructing and
+        building the layers now would (fresh layers of the same configs, built in order, copied in
+        place so that an optimizer over the parameters stays valid). False when a layer is not a
+        seqlab layer that can be rebuilt from its config (nothing is changed then)."""
         if not self.built or self.input_shape is None or not all(isinstance(l, Layer) for l in self.layers):
             return False
         try:
@@ -122,7 +112,7 @@ class Sequential(nn.Module):
             shape = layer.compute_output_shape(shape)
         for old, new in zip(self.layers, fresh):
             old.load_state_dict(new.state_dict())
-        self._built_digest = self._weights_digest()
+            old.built = True  # the digest of the weights drawn now
         return True
 
     @torch.no_grad()

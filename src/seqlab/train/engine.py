@@ -233,12 +233,15 @@ def fit(model, x: Any = None, y: Any = None, batch_size: int = 32, epochs: int =
             raise SeqlabError("validation_data: expected a tuple (x_val, y_val) or a DataLoader")
 
     seed_everything(seed)
-    if seed is not None and getattr(model, "untouched_since_build", lambda: False)():
-        # built before fit (input_shape) but never trained, loaded or set: draw the initial weights
-        # from the seed too, exactly as the lazy build below would, so the seed fixes the whole run
-        model.reinitialize()
+    fresh = seed is not None and getattr(model, "untouched_since_build", lambda: False)()
     if not model.built:
         model.build_from(_first_x(train_data))  # lazy build from one sample (on CPU, before moving to the device)
+    if fresh:
+        # never trained, and no weights loaded or set: draw every initial weight from the seed (a
+        # layer built before fit, or at construction like Embedding, included), so the seed fixes
+        # the whole run whether the model was built before fit or inside it
+        seed_everything(seed)
+        model.reinitialize()
     for nm, d in (("x", train_data), ("validation_data", val)):
         if isinstance(d, ArrayData):
             model.check_input_shape(tuple(d.x.shape), nm)
