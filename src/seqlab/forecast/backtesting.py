@@ -25,7 +25,7 @@ import pandas as pd
 from ..errors import SeqlabError
 from ..train import TrainConfig
 from ..utils import resolve_threads, thread_policy
-from .baselines import baselines, run_baselines
+from .baselines import run_baselines, select
 from .checkpoints import RunCheckpoint
 from .data import SeriesData, prepare
 from .forecaster import ForecastConfig, Forecaster
@@ -65,7 +65,7 @@ def backtest(data: Any, config: ForecastConfig | None = None, folds: int = 3, st
              end_offset: int = 0, refit: bool = True, include_stats: bool = True,
              model_name: str | None = None, train: TrainConfig | None = None,
              checkpoint: RunCheckpoint | None = None, fitted: Forecaster | None = None,
-             **data_kwargs: Any) -> BacktestResult:
+             methods: Sequence[str] | None = None, **data_kwargs: Any) -> BacktestResult:
     """Backtest a forecaster with ``config`` (training with ``train``, default
     :func:`seqlab.forecast.task.training`) and the baselines on ``data``.
 
@@ -74,6 +74,7 @@ def backtest(data: Any, config: ForecastConfig | None = None, folds: int = 3, st
     ``horizon``) steps apart. Every refit checkpoints into ``checkpoint`` (or one file at
     ``train.checkpoint``), so an interrupted backtest resumes (see
     :mod:`seqlab.forecast.checkpoints`). ``fitted``: a forecaster to evaluate without fitting.
+    ``methods``: the baselines to run (names of :func:`seqlab.forecast.baselines.select`; default all).
     """
     series = prepare(data, **data_kwargs)
     probe = Forecaster(config, train)
@@ -92,7 +93,7 @@ def backtest(data: Any, config: ForecastConfig | None = None, folds: int = 3, st
             f"{need + H + end_offset + (folds - 1) * step} values, the longest has {longest}; use fewer folds "
             "or a smaller horizon")
     name = model_name or f"model ({c.cell})" if c.model == "rnn" else model_name or "model (hybrid)"
-    base = baselines(include_stats)
+    base = select(methods, include_stats)
     cuts = {s.name: cutoffs(len(s), H, folds, step, len(s) - end_offset) for s in series}
     notes: list[str] = []
     rows, forecasts, inside = [], [], []

@@ -127,6 +127,31 @@ def baselines(include_stats: bool = True) -> dict[str, Baseline]:
     return out
 
 
+ALIASES = {"naive": "naive", "seasonal naive": "seasonal naive", "snaive": "seasonal naive",
+           "seasonal_naive": "seasonal naive", "drift": "drift", "ets": "ETS", "arima": "ARIMA", "theta": "Theta"}
+
+
+def select(names: Sequence[str] | None, include_stats: bool = True) -> dict[str, Baseline]:
+    """The baselines named in ``names`` (any case; 'snaive' for seasonal naive), or all of
+    :func:`baselines` for None; SeqlabError for an unknown name or a statistical one without
+    statsmodels."""
+    from ..errors import SeqlabError
+
+    table = baselines(include_stats)
+    if names is None:
+        return table
+    out = {}
+    for n in names:
+        key = ALIASES.get(n.strip().lower())
+        if key is None:
+            raise SeqlabError(f"--baselines: unknown method {n!r}; expected some of naive, snaive, drift, ETS, ARIMA, "
+                              "Theta")
+        if key not in table:
+            raise SeqlabError(f"--baselines: {key} needs statsmodels (pip install seqlab[stats]) and no --no-stats")
+        out[key] = table[key]
+    return out
+
+
 def _chunk(histories: Sequence[np.ndarray], horizon: int, season: int, names: Sequence[str]) -> list[dict]:
     from threadpoolctl import threadpool_limits
 

@@ -130,7 +130,9 @@ def register(subparsers) -> None:
     e.add_argument("--folds", type=int_type("--folds", 0), default=3, help="backtest origins before the holdout, "
                    "one horizon apart (default 3; 0 skips the backtest; fewer when the series is short)")
     e.add_argument("--no-refit", action="store_true", help="backtest: fit once at the first origin instead of at every origin")
-    e.add_argument("--no-stats", action="store_true", help="leave out the statsmodels ETS and ARIMA baselines")
+    e.add_argument("--no-stats", action="store_true", help="leave out the statsmodels ETS, ARIMA and Theta baselines")
+    e.add_argument("--baselines", metavar="NAMES", help="the baselines to run, separated by commas: naive, snaive, "
+                   "drift, ETS, ARIMA, Theta (default all; on a large panel ARIMA takes the longest)")
     e.add_argument("--interval", choices=["conformal", "quantile"], default="conformal",
                    help="conformal: the outer quantile interval calibrated on the backtest's forecasts (split "
                         "conformal per horizon step); quantile: the raw quantiles (default conformal)")
@@ -172,7 +174,8 @@ def _main(args: argparse.Namespace) -> int:
     run.forecast(
         args.data, **data, folds=args.folds, refit=not args.no_refit, stats=not args.no_stats, save=args.save,
         resume=args.resume, plot=plot, backtest_plot=None if args.no_plot else args.backtest_plot,
-        out_csv=args.out_csv, plot_series=args.plot_series, interval=args.interval, sep=args.sep,
+        out_csv=args.out_csv, plot_series=args.plot_series, interval=args.interval,
+        methods=_columns(args.baselines) if args.baselines else None, sep=args.sep,
         horizon=args.horizon, lookback=lookbacks[0] if lookbacks else None,
         lookbacks=lookbacks if lookbacks and len(lookbacks) > 1 else None, season=args.season, model=kind,
         cell=args.cell, hidden=args.hidden, layers=args.layers, dropout=args.dropout, strategy=args.strategy,

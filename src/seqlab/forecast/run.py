@@ -157,14 +157,16 @@ def forecast(data: Any = None, *, target: str | None = None, time: str | None = 
              refit: bool = True, stats: bool = True, save: str | None = None, resume: bool = False,
              plot: str | None = "forecast.png", backtest_plot: str | None = "backtest.png",
              out_csv: str | None = None, plot_series: str | None = None, interval: str = "conformal",
-             out: TextIO | None = None, sep: str | None = ",", **settings: Any) -> ForecastRun:
+             methods: Sequence[str] | None = None, out: TextIO | None = None, sep: str | None = ",",
+             **settings: Any) -> ForecastRun:
     """Backtest (``folds`` origins one horizon apart before the holdout; ``refit`` at each),
     score the holdout (the last horizon of each series), fit on everything and forecast; print
     the tables on ``out`` (default stdout) and write ``save`` (the final forecaster), ``plot``
     and ``backtest_plot`` (None: not written; ``plot_series`` picks the series plotted) and
     ``out_csv`` (per series: the forecast and the holdout metrics). ``stats`` adds the
-    statsmodels baselines. ``interval``: 'conformal' calibrates the outer quantile interval on
-    the backtest's forecasts (split conformal per horizon step), 'quantile' keeps it raw.
+    statsmodels baselines; ``methods`` names the baselines (default all). ``interval``:
+    'conformal' calibrates the outer quantile interval on the backtest's forecasts (split
+    conformal per horizon step), 'quantile' keeps it raw.
 
     ``settings``: any field of :class:`seqlab.forecast.ForecastConfig` (horizon, cell, hidden,
     model, ensemble, batch_size...) or of :class:`seqlab.train.TrainConfig` (epochs, lr, patience,
@@ -230,7 +232,7 @@ def forecast(data: Any = None, *, target: str | None = None, time: str | None = 
         if n_folds < folds:
             say(f"note: the longest series allows {n_folds} backtest origin(s), not {folds}")
         bt = backtest(series, c, folds=n_folds, step=H, end_offset=H, refit=refit, include_stats=stats,
-                      train=train, checkpoint=run_ckpt)
+                      train=train, checkpoint=run_ckpt, methods=methods)
         notes += bt.notes
         first = max(series, key=len)
         cuts = sorted({r["cutoff"] for r in bt.forecasts if r["series"] == first.name})
@@ -242,7 +244,8 @@ def forecast(data: Any = None, *, target: str | None = None, time: str | None = 
     elif folds:
         say("note: the series are too short for a backtest before the holdout; skipped")
 
-    ho = backtest(series, c, folds=1, step=H, end_offset=0, include_stats=stats, train=train, checkpoint=run_ckpt)
+    ho = backtest(series, c, folds=1, step=H, end_offset=0, include_stats=stats, train=train, checkpoint=run_ckpt,
+                  methods=methods)
     notes += [n.replace("backtest origin 1", "the holdout") for n in ho.notes]
     n_ho = len({r["series"] for r in ho.forecasts})
     if panel:

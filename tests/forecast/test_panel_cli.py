@@ -1,0 +1,122 @@
+"""``seqlab forecast`` on panels: the bad-input cases of issue #14 (one line, exit 2, nothing
+written), the per-series CSV and plots, and the quality bar on a generated panel of 500 short
+series (lengths 12-60, seasonality and trend, horizon 6)."""
+
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from seqlab.cli import main
+
+FAST = ["--epochs", "2", "--ensemble", "1", "--hidden", "4", "--quiet", "--folds", "1", "--no-stats"]
+
+
+def panel(n=500, lo=12, hi=60, seed=0):
+    """Monthly series of lengths lo..hi ending in 2020-12, magnitudes 10 to 10,000, a trend of
+    about 1 % a month, a seasonal swing of 5-30 % and 1-6 % noise."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        T = int(rng.integers(lo, hi + 1))
+        t = np.arange(T)
+        level, slope = 10 ** rng.uniform(1, 4), rng.normal(0.01, 0.01)
+        amp, phase, noise = rng.uniform(0.05, 0.3), rng.uniform(0, 2 * np.pi), rng.uniform(0.01, 0.06)
+        y = level * (1 + slope * t) * (1 + amp * np.sin(2 * np.pi * t / 12 + phase)) * (1 + noise * rng.standard_normal(T))
+        dates = pd.date_range(end="2020-12-01", periods=T, freq="MS").strftime("%Y-%m-%d")
+        rows.append(pd.DataFrame({"id": f"s{i:03d}", "date": dates, "y": np.maximum(y, 0.01 * level)}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def with_price(df, extra=6):
+    """Each series with a price column, known ``extra`` months past its last value."""
+    out = []
+    for sid, g in df.groupby("id", sort=False):
+        fut = pd.date_range(pd.Timestamp(g["date"].iloc[-1]), periods=extra + 1, freq="MS")[1:]
+        g = pd.concat([g, pd.DataFrame({"id": sid, "date": fut.strftime("%Y-%m-%d"), "y": np.nan})])
+        out.append(g.assign(price=np.linspace(1, 2, len(g)), region="n" if sid < "s002" else "s"))
+    return pd.concat(out, ignore_index=True)
+
+
+def bad_panels():
+    base = with_price(panel(4, 20, 30, seed=1))
+    cases = {}
+    d = base.copy()
+    last = d.index[d["id"] == "s001"][-2]
+    d.loc[last, "price"] = np.nan
+    cases["future covariate gap"] = (d, "future covariate 'price' is missing at row", ["--future-covariates", "price"])
+    d = base[~((base["id"] == "s002") & base["y"].isna() & (base.index % 2 == 0))]
+    cases["future covariate short"] = (d, "known for", ["--future-covariates", "price"])
+    d = base.dropna(subset=["y"]).copy()
+    d.loc[d.index[d["id"] == "s003"][0], "region"] = "w"
+    cases["static varies"] = (d, "static covariate 'region' varies within series 's003'", ["--static-covariates", "region"])
+    d = pd.concat([base, pd.DataFrame({"id": ["empty", "empty"], "date": ["2020-01-01", "2020-02-01"],
+                                       "y": [np.nan, np.nan], "price": [1.0, 1.0], "region": ["n", "n"]})])
+    cases["id without values"] = (d.dropna(subset=["y"]).pipe(lambda x: pd.concat([x, d[d["id"] == "empty"]])),
+                                  "series 'empty' has no values of 'y'", [])
+    d = pd.concat([base.dropna(subset=["y"]), base.dropna(subset=["y"]).iloc[[5]]])
+    cases["duplicated rows"] = (d, "duplicated timestamp", [])
+    d = base.dropna(subset=["y"]).copy()
+    q = pd.date_range(end="2020-12-31", periods=(d["id"] == "s000").sum(), freq="QS").strftime("%Y-%m-%d")
+    d.loc[d["id"] == "s000", "date"] = q
+    cases["mixed frequencies"] = (d, "different frequencies", [])
+    return cases
+
+
+@pytest.mark.parametrize("case", ["future covariate gap", "future covariate short", "static varies",
+                                  "id without values", "duplicated rows", "mixed frequencies"])
+def test_panel_bad_input_one_line_exit_2_nothing_written(case, tmp_path, capsys, monkeypatch):
+    df, expected, extra = bad_panels()[case]
+    data = tmp_path / "data.csv"
+    df.to_csv(data, index=False)
+    out = tmp_path / "out"
+    out.mkdir()
+    monkeypatch.chdir(out)
+    code = main(["forecast", "--data", str(data), "--series-id", "id", "--time", "date", "--target", "y", *extra,
+                 "--save", str(out / "m.safetensors"), "--out", str(out / "per_series.csv"), *FAST])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert err.count("\n") == 1 and expected in err and "Traceback" not in err, err
+    assert os.listdir(out) == []
+
+
+def test_panel_command_with_covariates_writes_the_per_series_csv_and_plots(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    df = with_price(panel(12, 8, 40, seed=3))
+    df.to_csv(tmp_path / "long.csv", index=False)
+    code = main(["forecast", "--data", "long.csv", "--series-id", "id", "--time", "date", "--target", "y",
+                 "--future-covariates", "price", "--static-covariates", "region", "--horizon", "6",
+                 "--out", "per_series.csv", "--plot-series", "s000,s005", *FAST[:-3], "--folds", "2",
+                 "--baselines", "naive,snaive"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "12 series" in out and "1 known-future covariate(s), 1 static covariate(s)" in out
+    assert "model beats" in out and "% of series" in out
+    assert "conformal (calibrated on the backtest)" in out and "backtest coverage" in out
+    assert "notes (" in out  # the 8-value series sit backtest origins out
+    table = pd.read_csv("per_series.csv")
+    assert len(table) == 12 * 6 and table["forecast"].notna().all()
+    assert table["time"].iloc[0] == "2021-01-01"
+    assert set(os.listdir(tmp_path)) == {"long.csv", "per_series.csv", "forecast.png", "backtest.png"}
+    assert main(["forecast", "--data", "long.csv", "--series-id", "id", "--time", "date", "--target", "y",
+                 "--future-covariates", "price", "--horizon", "6", "--plot-series", "nope", *FAST]) == 2
+    assert "--plot-series: no series 'nope'" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_panel_of_500_short_series_beats_seasonal_naive_and_ets(tmp_path, capsys, monkeypatch):
+    """Issue #14's bar: every series forecast, holdout mean MASE below seasonal naive's and ETS's."""
+    monkeypatch.chdir(tmp_path)
+    panel(500, 12, 60, seed=0).to_csv("p500.csv", index=False)
+    code = main(["forecast", "--data", "p500.csv", "--series-id", "id", "--time", "date", "--target", "y",
+                 "--horizon", "6", "--folds", "0", "--model", "hybrid", "--ensemble", "1", "--epochs", "15",
+                 "--no-plot", "--quiet", "--threads", "2", "--out", "per_series.csv", "--baselines", "snaive,ets"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    table = pd.read_csv("per_series.csv")
+    assert table["series"].nunique() == 500 and np.isfinite(table["forecast"]).all()  # every series forecast
+    per = table.groupby("series").first()
+    model = per["holdout MASE model (hybrid)"].mean()
+    for base in ("seasonal naive", "ETS"):
+        assert model < per[f"holdout MASE {base}"].mean(), (base, out)
