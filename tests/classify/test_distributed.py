@@ -91,8 +91,11 @@ def test_two_processes_train_like_one_with_the_global_batch(tmp_path, capsys):
 
     want = SequenceClassifier.load(one).net.state_dict()
     got = SequenceClassifier.load(tmp_path / "ddp.safetensors").net.state_dict()
-    for k in want:  # float32 sums in another order (the default LSTM-FCN has ~60 k weights): 1e-5
-        torch.testing.assert_close(got[k], want[k], rtol=1e-5, atol=1e-5)
+    # float32 sums in another order, which Adam's division by sqrt(v) enlarges where a gradient is
+    # near 0: the default LSTM-FCN's ~60 k weights agree within 5e-5 (2 beyond 1e-5); batch
+    # statistics per process instead of the global batch's differ by 8e-3
+    for k in want:
+        torch.testing.assert_close(got[k], want[k], rtol=1e-4, atol=1e-4)
 
     # validation on the full validation data: the same on both ranks, and as on one process
     v0, v1 = np.load(tmp_path / "val-0.npy"), np.load(tmp_path / "val-1.npy")

@@ -25,7 +25,14 @@ def _padded(F=2, seed=0):
 
 def _net(**kw):
     torch.manual_seed(0)
-    return ClassifierNet(ClassifierConfig(num_classes=3, input_size=2, hidden_size=4, **kw)).double().eval()
+    net = ClassifierNet(ClassifierConfig(num_classes=3, input_size=2, hidden_size=4, **kw)).double().eval()
+    if net.conv is not None:  # random statistics and affine weights, not the identity of a new layer
+        for norm in net.conv.norms:
+            C = len(norm.weight)
+            norm.running_mean.copy_(torch.randn(C)), norm.running_var.copy_(torch.rand(C) + 0.5)
+            with torch.no_grad():
+                norm.weight.copy_(torch.randn(C)), norm.bias.copy_(torch.randn(C))
+    return net
 
 
 @pytest.mark.parametrize("fcn, pooling, patch, bidirectional", list(itertools.product(
@@ -39,19 +46,19 @@ def test_padding_never_changes_the_logits(fcn, pooling, patch, bidirectional):
 
 
 def _conv_reference(x, net):
-    """The convolutional branch in NumPy loops: 'same' zero padding ((k-1)//2 before), a layer norm
-    over the channels of each step, ReLU; the mean over steps. ``x`` (T, I) unpadded."""
+    """The convolutional branch in NumPy loops: 'same' zero padding ((k-1)//2 before), batch norm
+    with the running statistics (evaluation), ReLU; the mean over steps. ``x`` (T, I) unpadded."""
     h = x
     for conv, norm in zip(net.conv.convs, net.conv.norms):
-        w, b = conv.weight.detach().numpy(), conv.bias.detach().numpy()  # (O, I, k), (O,)
+        w = conv.weight.detach().numpy()  # (O, I, k); no bias (the batch norm follows)
         k, T = w.shape[2], len(h)
-        y = np.tile(b, (T, 1))  # (T, O)
+        y = np.zeros((T, w.shape[0]))  # (T, O)
         for t in range(T):
             for j in range(k):
                 s = t + j - (k - 1) // 2
                 if 0 <= s < T:
                     y[t] += w[:, :, j] @ h[s]
-        mu, var = y.mean(1, keepdims=True), y.var(1, keepdims=True)
+        mu, var = norm.running_mean.numpy(), norm.running_var.numpy()
         y = (y - mu) / np.sqrt(var + norm.eps) * norm.weight.detach().numpy() + norm.bias.detach().numpy()
         h = np.maximum(y, 0.0)
     return h.mean(0)
@@ -174,3 +181,23 @@ def test_numpy_reference_refuses_what_it_does_not_implement(tmp_path):
     SequenceClassifier(fcn=2, hidden_size=3, epochs=1, verbose=0).fit(X, y).save(tmp_path / "m.safetensors")
     with pytest.raises(SeqlabError, match="convolutional branch"):
         load(tmp_path / "m.safetensors")
+
+
+def test_masked_batch_norm_equals_torch_batch_norm_on_the_valid_steps():
+    from seqlab.classify.model import MaskedBatchNorm
+
+    x, lens = _padded(F=3)  # (B, T, 3), garbage in the padding
+    m = (torch.arange(x.shape[1])[None, :] < lens[:, None])[..., None].double()  # (B, T, 1)
+    bn = MaskedBatchNorm(3).double()
+    ref = torch.nn.BatchNorm1d(3).double()
+    with torch.no_grad():
+        for p, q in ((bn.weight, ref.weight), (bn.bias, ref.bias)):
+            p.copy_(torch.randn(3)), q.copy_(p)
+    valid = x[m[..., 0].bool()]  # (sum of lengths, 3): the real steps only
+    for _ in range(2):  # training: batch statistics of the valid steps, running statistics updated alike
+        out = bn(x, m)
+        torch.testing.assert_close(out[m[..., 0].bool()], ref(valid), rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(bn.running_mean, ref.running_mean, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(bn.running_var, ref.running_var, rtol=1e-10, atol=1e-12)
+    bn.eval(), ref.eval()
+    torch.testing.assert_close(bn(x, m)[m[..., 0].bool()], ref(valid), rtol=1e-10, atol=1e-10)

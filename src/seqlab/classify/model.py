@@ -6,7 +6,7 @@ optionally a fully convolutional branch beside it, a linear head.
         pool: 'last' = final h of the top layer (both directions), 'mean' / 'max' over valid steps,
         'attention' = softmax(v . tanh(W out_t)) weighted sum over valid steps  --dropout--> (B, D*H)
     convolutional branch (fcn = W > 0):  x --[conv k8, W] [conv k5, 2W] [conv k3, W], each
-        followed by a layer norm over channels and ReLU--> (B, T, W) --mean over valid steps--> (B, W)
+        followed by batch norm over the valid steps and ReLU--> (B, T, W) --mean over valid steps--> (B, W)
     [recurrent ; convolutional] --Linear--> logits (B, C)      softmax -> probabilities
 
 With ``fcn`` this is the LSTM-FCN / GRU-FCN design (Karim et al. 2018, 2019): a recurrent branch
@@ -15,8 +15,8 @@ Patches (``patch`` = P > 1, numeric input) let the recurrent branch read a long 
 T/P steps of P consecutive values each; P = 1 reads every step.
 
 Padding is never read: the recurrent layer runs with the true lengths, padded steps are zeroed
-before every convolution and left out of every pooling, and the layer norm works on each step
-alone. A sequence gets the same logits alone and inside a padded batch.
+before every convolution and left out of every pooling and of the batch statistics. In
+evaluation a sequence gets the same logits alone and inside a padded batch.
 """
 
 from __future__ import annotations
@@ -79,20 +79,84 @@ class ClassifierConfig:
             raise SeqlabError(f"patch: only for numeric input; text reads one token per step, got patch={self.patch}")
 
 
+def _distributed() -> bool:
+    import torch.distributed as dist
+
+    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+
+class _AllReduceSum(torch.autograd.Function):
+    """The sum of a tensor over the processes, with the sum of the gradients as its backward (every
+    process's loss depends on every process's tensor)."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor) -> Tensor:
+        import torch.distributed as dist
+
+        y = x.clone()
+        dist.all_reduce(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g: Tensor) -> Tensor:
+        import torch.distributed as dist
+
+        g = g.clone()
+        dist.all_reduce(g)
+        return g
+
+
+class MaskedBatchNorm(nn.Module):
+    """Batch normalisation over the real steps of a padded batch: in training each channel is
+    normalised with the mean and (biased) variance over every valid step of every sequence of the
+    batch, summed over all processes under ``torchrun`` (a differentiable all-reduce, so N
+    processes normalise like one at N times the batch); the running mean and (unbiased) variance
+    (momentum 0.1, as torch.nn.BatchNorm1d) normalise in evaluation. ``forward(h (B, T, C),
+    m (B, T, 1) 1.0 on valid steps)``. Padding never enters the statistics."""
+
+    def __init__(self, channels: int, momentum: float = 0.1, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.momentum, self.eps = momentum, eps
+        self.weight = nn.Parameter(torch.ones(channels))
+        self.bias = nn.Parameter(torch.zeros(channels))
+        self.register_buffer("running_mean", torch.zeros(channels))
+        self.register_buffer("running_var", torch.ones(channels))
+
+    def forward(self, h: Tensor, m: Tensor) -> Tensor:
+        if self.training:
+            C = h.shape[-1]
+            hm = h * m
+            stats = torch.cat([hm.sum((0, 1)), (hm * h).sum((0, 1)), m.sum().reshape(1)])  # (2C + 1,)
+            if _distributed():
+                stats = _AllReduceSum.apply(stats)  # the global batch's sums; gradients flow back to every process
+            n = stats[-1]
+            mean = stats[:C] / n
+            var = (stats[C : 2 * C] / n - mean * mean).clamp_min(0.0)  # (C,)
+            with torch.no_grad():
+                self.running_mean.lerp_(mean.detach(), self.momentum)
+                self.running_var.lerp_(var.detach() * n / (n - 1).clamp_min(1.0), self.momentum)
+        else:
+            mean, var = self.running_mean, self.running_var
+        return (h - mean) * torch.rsqrt(var + self.eps) * self.weight + self.bias
+
+
 class ConvBranch(nn.Module):
     """The fully convolutional network of Wang et al. (2017) as LSTM-FCN uses it: three blocks of a
-    'same' convolution, a layer norm over the channels of each step, ReLU; then the mean over the
-    valid steps. ``forward(x (B, T, I), valid (B, T)) -> (B, W)``.
+    'same' convolution, batch normalisation, ReLU; then the mean over the valid steps.
+    ``forward(x (B, T, I), valid (B, T)) -> (B, W)``.
 
-    A layer norm per step (not batch norm) keeps every sequence independent of the others in its
-    batch: the same output alone and padded, and N processes train exactly like one at N times
-    the batch."""
+    The batch normalisation (:class:`MaskedBatchNorm`) counts only real steps, so in evaluation a
+    sequence gets the same output alone and padded. (A layer norm per step, which would keep the
+    sequences of a batch independent in training too, scored 0.77 on ArrowHead against 0.84 for
+    batch norm, an FCN alone, seeds 0-1.)"""
 
     def __init__(self, in_size: int, width: int) -> None:
         super().__init__()
         chans = [in_size] + [m * width for m in FCN_WIDTHS]
-        self.convs = nn.ModuleList(nn.Conv1d(a, b, k) for a, b, k in zip(chans, chans[1:], FCN_KERNELS))
-        self.norms = nn.ModuleList(nn.LayerNorm(b) for b in chans[1:])
+        # no bias: the batch norm after each convolution removes it (its gradient is 0 up to rounding,
+        # which Adam would turn into steps of a random sign)
+        self.convs = nn.ModuleList(nn.Conv1d(a, b, k, bias=False) for a, b, k in zip(chans, chans[1:], FCN_KERNELS))
+        self.norms = nn.ModuleList(MaskedBatchNorm(b) for b in chans[1:])
         self.out_size = chans[-1]
 
     def forward(self, x: Tensor, valid: Tensor) -> Tensor:
@@ -102,7 +166,7 @@ class ConvBranch(nn.Module):
             k = conv.kernel_size[0]  # 'same' output length: (k-1)//2 zeros before, k//2 after
             h = F.pad((h * m).transpose(1, 2), ((k - 1) // 2, k // 2))  # (B, C_in, T+k-1): padding read as zeros
             h = conv(h).transpose(1, 2)  # (B, T, C)
-            h = torch.relu(norm(h))  # (B, T, C)
+            h = torch.relu(norm(h, m))  # (B, T, C)
         return (h * m).sum(1) / m.sum(1)  # (B, W)
 
 
