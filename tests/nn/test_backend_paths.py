@@ -2,6 +2,7 @@
 the path that actually runs (found by instrumenting the three paths), forcing a path the cell
 lacks raises saying why, and every path computes the same numbers as the loop."""
 
+import importlib.util
 import itertools
 
 import pytest
@@ -15,7 +16,13 @@ NAMES = cell_names()
 B, T, I, H = 3, 5, 4, 3
 # what the cells have, written out here rather than asked of the code under test
 HAS_FUSED = {"lstm", "gru", "rnn", "rnn-relu"}
-HAS_SEQUENCE = {"lstm", "lstm-peephole", "gru-reset-before", "mingru", "minlstm"}
+# the compiled layers (numba) add the GRU and the layer-normalized cells (tests run on CPU)
+COMPILED = importlib.util.find_spec("numba") is not None
+HAS_SEQUENCE = {"lstm", "lstm-peephole", "gru-reset-before", "mingru", "minlstm"} | (
+    {"gru", "lstm-ln", "gru-ln"} if COMPILED else set())
+# where both apply, auto takes the compiled GRU for these inputs (3 sequences of 5 steps, with
+# gradients) and torch's fused LSTM (its buffers are small here)
+AUTO_SEQUENCE = {"gru"} if COMPILED else set()
 HAS_RECURRENT_WEIGHT = {n for n in NAMES if get_cell(n).family in ("lstm", "gru", "rnn")}
 
 
@@ -60,6 +67,8 @@ def expected(name: str, backend: str, training: bool, rate: float) -> str | None
         return "sequence" if name in HAS_SEQUENCE and not rate else None
     if backend == "loop" or dropping:
         return "loop"
+    if name in AUTO_SEQUENCE:
+        return "sequence"
     return "fused" if name in HAS_FUSED else "sequence" if name in HAS_SEQUENCE else "loop"
 
 
@@ -78,8 +87,9 @@ def test_resolve_backend_is_the_path_taken(name, backend, training, rate):
         return
     layer = make_layer(name, I, H, num_layers=2, bidirectional=True, backend=backend, **kw).train(training)
     seen = instrument(layer)
-    assert layer.resolve_backend() == want
-    layer(torch.randn(B, T, I), lengths=torch.tensor([T, 2, 4]))
+    x = torch.randn(B, T, I)
+    assert layer.resolve_backend(x) == want
+    layer(x, lengths=torch.tensor([T, 2, 4]))
     assert path_taken(seen) == want
     if want == "loop":
         assert seen.count("step") == len(layer.cells) * T  # one recurrence per step per cell
@@ -96,19 +106,28 @@ def test_an_observed_layer_runs_the_loop_whatever_its_backend(name):
     assert layer.resolve_backend() == expected(name, "auto", True, 0.0)
 
 
-def test_forcing_sequence_on_a_cell_without_one_says_why():
-    with pytest.raises(SeqlabError, match=r"backend='sequence' is not available: layer-normalized LSTM has no "
-                                          r"whole-sequence implementation .*; use backend='auto' or 'loop'"):
+def test_forcing_sequence_on_a_cell_without_one_says_why(monkeypatch):
+    from seqlab.nn import custom
+
+    monkeypatch.setattr(custom, "COMPILED", False)  # as without numba: no compiled layers
+    with pytest.raises(SeqlabError, match=r"backend='sequence' is not available: layer-normalized LSTM runs as a "
+                                          r"whole sequence only as a compiled layer: the compiled layers are "
+                                          r"switched off .*; use backend='auto' or 'loop'"):
         snn.LSTM(3, 4, layer_norm=True, backend="sequence")
-    with pytest.raises(ValueError, match="GRU with reset='after' has no whole-sequence implementation"):
+    with pytest.raises(ValueError, match="GRU with reset='after' runs as a whole sequence only as a compiled layer"):
         snn.GRU(3, 4, backend="sequence")  # SeqlabError is a ValueError, as torch users expect
     with pytest.raises(SeqlabError, match="RNNCell has no whole-sequence implementation"):
         snn.RNN(3, 4, backend="sequence")
     # switched after construction: the forward call says why too
     layer = snn.GRU(3, 4, layer_norm=True)
     layer.backend = "sequence"
-    with pytest.raises(SeqlabError, match="layer-normalized GRU has no whole-sequence implementation"):
+    with pytest.raises(SeqlabError, match="layer-normalized GRU runs as a whole sequence only as a compiled layer"):
         layer(torch.randn(2, 5, 3))
+    monkeypatch.setattr(custom, "COMPILED", True)
+    if COMPILED:  # a dtype the kernels do not take
+        layer = snn.GRU(3, 4, backend="sequence").to(torch.bfloat16)
+        with pytest.raises(SeqlabError, match=r"run float32/float64 on CPU, not torch.bfloat16 on cpu"):
+            layer(torch.randn(2, 5, 3, dtype=torch.bfloat16))
 
 
 def test_recurrent_dropout_refuses_forced_fast_paths_and_cells_without_recurrent_weights():
@@ -140,7 +159,7 @@ def test_every_path_computes_what_the_loop_computes(name):
     lengths = torch.tensor([T, 1, 3])
     want = _run(loop.eval(), x, lengths)
     others = [b for b in ("fused", "sequence") if expected(name, b, False, 0.0)]
-    assert others or name in ("lstm-ln", "gru-ln")
+    assert others or (name in ("lstm-ln", "gru-ln") and not COMPILED)
     for backend in others:
         fast = make_layer(name, I, H, num_layers=2, bidirectional=True, backend=backend).double().eval()
         fast.load_state_dict(loop.state_dict())

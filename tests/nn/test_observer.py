@@ -93,7 +93,7 @@ def test_observation_ends_with_the_block_even_after_an_error():
             layer(torch.randn(B, T, I))
             raise RuntimeError("boom")
     n = len(calls)
-    assert n == T and layer.resolve_backend() == "fused"
+    assert n == T and layer.resolve_backend() != "loop"  # fused, or the compiled GRU
     layer(torch.randn(B, T, I))
     assert len(calls) == n
     assert "recurrence" not in layer.cells[0].__dict__  # nothing was patched

@@ -112,20 +112,43 @@ def test_scan_rejects_bad_arguments():
         minrnn_scan(torch.rand(2, 3, 8), torch.zeros(2, 4), activation="relu")
 
 
+def _minlstm_torch(x, w, b, h0, activation):
+    """minLSTM the obvious way: its gates in torch (z = σ(softplus(-a_f) - softplus(-a_i))), then
+    the torch scan."""
+    H = w.shape[0] // 3
+    a = torch.nn.functional.linear(x, w, b)
+    k = torch.nn.functional.softplus(-a[..., :H]) - torch.nn.functional.softplus(-a[..., H : 2 * H])
+    return minrnn_scan(torch.cat([k, a[..., 2 * H :]], -1), h0, activation, impl="torch")
+
+
+@pytest.mark.parametrize("shares", [1, 2])
+@pytest.mark.parametrize("block", [1 << 18, 60])  # one block per sequence, or blocks of 5 and 3 steps
+@pytest.mark.parametrize("kind", [0, 1], ids=["mingru", "minlstm"])
 @pytest.mark.parametrize("activation", ["g", "identity"])
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
-def test_fused_mingru_layer_equals_projection_then_torch_scan(activation, dtype):
+def test_fused_min_layer_equals_projection_then_torch_scan(monkeypatch, activation, dtype, kind, block, shares):
+    """The one-node minGRU / minLSTM layer (blocks of steps scanned while cached, projection
+    recomputed in the backward, sequences shared out over worker threads) against the projection
+    and the torch scan, outputs and every gradient."""
+    from seqlab.nn import _workers, scan
     from seqlab.nn.scan import mingru_layer
 
+    monkeypatch.setattr(scan, "BLOCK_FLOATS", block)
+    monkeypatch.setattr(_workers, "shares", lambda n, *a, **k: min(shares, n))
     B, T, I, H = 3, 40, 5, 6
-    x = torch.randn(B, T, I, dtype=dtype, requires_grad=True)
-    w = (torch.randn(2 * H, I, dtype=dtype) * 0.7).requires_grad_()
-    b = torch.randn(2 * H, dtype=dtype, requires_grad=True)
-    h0 = torch.rand(B, H, dtype=dtype, requires_grad=True)
-    g = torch.randn(B, T, H, dtype=dtype)
-    fast = mingru_layer(x, w, b, h0, activation, impl="numba")
-    slow = minrnn_scan(torch.nn.functional.linear(x, w, b), h0, activation, impl="torch")
-    tol = dict(rtol=1e-12, atol=1e-12) if dtype == torch.float64 else dict(rtol=1e-5, atol=1e-5)
+    G = (2 + kind) * H
+    g_ = torch.Generator().manual_seed(kind)
+    x = torch.randn(B, T, I, dtype=dtype, generator=g_, requires_grad=True)
+    w = (torch.randn(G, I, dtype=dtype, generator=g_) * 0.7).requires_grad_()
+    b = torch.randn(G, dtype=dtype, generator=g_, requires_grad=True)
+    h0 = torch.rand(B, H, dtype=dtype, generator=g_, requires_grad=True)
+    g = torch.randn(B, T, H, dtype=dtype, generator=g_)
+    fast = mingru_layer(x, w, b, h0, activation, impl="numba", kind=kind)
+    if kind == 0:
+        slow = minrnn_scan(torch.nn.functional.linear(x, w, b), h0, activation, impl="torch")
+    else:
+        slow = _minlstm_torch(x, w, b, h0, activation)
+    tol = dict(rtol=1e-12, atol=1e-12) if dtype == torch.float64 else dict(rtol=2e-5, atol=2e-5)
     torch.testing.assert_close(fast, slow, **tol)
     inputs = (x, w, b, h0)
     for got, want in zip(torch.autograd.grad((fast * g).sum(), inputs), torch.autograd.grad((slow * g).sum(), inputs)):

@@ -52,13 +52,14 @@ def scan_backward(a, h, h0, dh, da, db, dh0) -> None:
 
 
 def minrnn_forward(p, bias, h0, h, act: int) -> None:
-    """``bias`` (2H,) is added to ``p`` inside the kernel (saves a pass over the projection)."""
+    """minGRU over ``p = [k | u]``; ``bias`` (2H,) is added inside the kernel (saves a pass)."""
     _batched(_minrnn_forward, (p, h0, h), (bias, _consts(p), act))
 
 
-def minrnn_backward(p, bias, h, h0, dh, dp, dbias, dh0, act: int) -> None:
-    """``dbias`` (B, 2H) float64 gets the per-row sums of ``dp``; the caller sums over rows."""
-    _batched(_minrnn_backward, (p, h, h0, dh, dp, dbias, dh0), (bias, _consts(p), act))
+def minrnn_backward(p, bias, h, h0, dh, dp, dbias, dcarry, act: int) -> None:
+    """``dbias`` (B, 2H) float64 accumulates the per-row sums of ``dp``; ``dcarry`` (B, H) holds
+    dL/dh_T flowing in from later steps (zeros at the end of a sequence) and gets dL/dh0."""
+    _batched(_minrnn_backward, (p, h, h0, dh, dp, dbias, dcarry), (bias, _consts(p), act))
 
 
 def _consts(p):
@@ -100,7 +101,7 @@ if AVAILABLE:
 
     @numba.njit(**KERNEL_OPTIONS)
     def _minrnn_forward(p, h0, h, bias, consts, act):  # pragma: no cover - compiled
-        """h_t = (1 - z) h_{t-1} + z v, z = σ(k), v = act(u), [k | u] = p[:, t] + bias.
+        """minGRU: h_t = (1 - z) h_{t-1} + z v, z = σ(k), v = act(u), [k | u] = p[:, t] + bias.
 
         act 0 is the paper's g (u + 0.5 for u >= 0, σ(u) below), 1 the identity. σ and 1 - σ come
         from one exp each (:func:`sigmoid_pair`), so gates near 0 and near 1 stay accurate.
@@ -121,11 +122,13 @@ if AVAILABLE:
                     ht[j] = prev[j]
 
     @numba.njit(**KERNEL_OPTIONS)
-    def _minrnn_backward(p, h, h0, dh, dp, dbias, dh0, bias, consts, act):  # pragma: no cover - compiled
-        """dL/dp (and its row sums dL/dbias, per batch row) from dL/dh by the adjoint scan:
-        g_t = dh_t + (1 - z_{t+1}) g_{t+1}; dk = g (v - h_{t-1}) z (1 - z); du = g z act'(u).
-        The gates are recomputed from p (cheaper than storing them: the pass is memory-bound).
-        The bias sums run in the element type over blocks of 64 steps, then in float64."""
+    def _minrnn_backward(p, h, h0, dh, dp, dbias, dcarry, bias, consts, act):  # pragma: no cover - compiled
+        """minGRU: dL/dp (and its row sums, added to dL/dbias per batch row) from dL/dh by the
+        adjoint scan: g_t = dh_t + (1 - z_{t+1}) g_{t+1}; dk = g (v - h_{t-1}) z (1 - z);
+        du = g z act'(u). The carry g starts from ``dcarry`` (dL/dh flowing in from later steps)
+        and ends there (dL/dh0). The gates are recomputed from p (cheaper than storing them: the
+        pass is memory-bound). The bias sums run in the element type over blocks of 64 steps,
+        then in float64."""
         B, T, H2 = p.shape
         H = H2 // 2
         half, one = consts[0], consts[1]
@@ -133,7 +136,7 @@ if AVAILABLE:
         acc = np.empty(H2, p.dtype)
         total = np.empty(H2, np.float64)
         for i in range(B):
-            carry[:] = 0.0
+            carry[:] = dcarry[i]
             acc[:] = 0.0
             total[:] = 0.0
             for t in range(T - 1, -1, -1):
@@ -161,5 +164,76 @@ if AVAILABLE:
                     for j in range(H2):
                         total[j] += acc[j]
                         acc[j] = 0.0
-            dh0[i] = carry
-            dbias[i] = total
+            dcarry[i] = carry
+            for j in range(H2):
+                dbias[i, j] += total[j]
+
+    @numba.njit(**KERNEL_OPTIONS)
+    def _minlstm_forward(p, h0, h, bias, consts, act):  # pragma: no cover - compiled
+        """minLSTM: the minGRU recurrence with z = i / (f + i) and 1 - z = f / (f + i) (the paper's
+        i' and f'), f, i = σ(a_f), σ(a_i), [a_f | a_i | u] = p[:, t] + bias."""
+        B, T, H3 = p.shape
+        H = H3 // 3
+        half = consts[0]
+        prev = np.empty(H, p.dtype)
+        for i in range(B):
+            prev[:] = h0[i]
+            for t in range(T):
+                pt, ht = p[i, t], h[i, t]
+                for j in range(H):
+                    f = sigmoid(pt[j] + bias[j])
+                    ig = sigmoid(pt[H + j] + bias[H + j])
+                    u = pt[2 * H + j] + bias[2 * H + j]
+                    v = (u + half if u >= 0 else sigmoid(u)) if act == 0 else u
+                    prev[j] = (f * prev[j] + ig * v) / (f + ig)
+                    ht[j] = prev[j]
+
+    @numba.njit(**KERNEL_OPTIONS)
+    def _minlstm_backward(p, h, h0, dh, dp, dbias, dcarry, bias, consts, act):  # pragma: no cover - compiled
+        """minLSTM's adjoint scan as :func:`_minrnn_backward`, with dL/dz = g (v - h_{t-1}) sent to
+        da_i = dL/dz z (1 - z) σ(-a_i) and da_f = -dL/dz z (1 - z) σ(-a_f)."""
+        B, T, H3 = p.shape
+        H = H3 // 3
+        half, one = consts[0], consts[1]
+        carry = np.empty(H, p.dtype)
+        acc = np.empty(H3, p.dtype)
+        total = np.empty(H3, np.float64)
+        for i in range(B):
+            carry[:] = dcarry[i]
+            acc[:] = 0.0
+            total[:] = 0.0
+            for t in range(T - 1, -1, -1):
+                hp = h[i, t - 1] if t > 0 else h0[i]
+                pt, dpt, dht = p[i, t], dp[i, t], dh[i, t]
+                for j in range(H):
+                    f, nf = sigmoid_pair(pt[j] + bias[j])
+                    ig, ni = sigmoid_pair(pt[H + j] + bias[H + j])
+                    s = f + ig
+                    z, a = ig / s, f / s
+                    u = pt[2 * H + j] + bias[2 * H + j]
+                    if act == 0:
+                        sv = sigmoid(u)
+                        v = u + half if u >= 0 else sv
+                        dv = one if u >= 0 else sv * (one - sv)
+                    else:
+                        v = u
+                        dv = one
+                    g = dht[j] + carry[j]
+                    dz = g * (v - hp[j]) * z * a
+                    daf = -dz * nf
+                    dai = dz * ni
+                    du = g * z * dv
+                    dpt[j] = daf
+                    dpt[H + j] = dai
+                    dpt[2 * H + j] = du
+                    acc[j] += daf
+                    acc[H + j] += dai
+                    acc[2 * H + j] += du
+                    carry[j] = g * a
+                if t % 64 == 0:
+                    for j in range(H3):
+                        total[j] += acc[j]
+                        acc[j] = 0.0
+            dcarry[i] = carry
+            for j in range(H3):
+                dbias[i, j] += total[j]

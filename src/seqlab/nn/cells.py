@@ -54,6 +54,15 @@ LN_EPS = 1e-5
 
 
 
+def _compiled_only(what: str, like: Tensor) -> str | None:
+    """Why ``what``, whose only whole-sequence implementation is a compiled layer, cannot run one
+    on parameters like ``like``, or None when it can."""
+    from .custom import compiled_unavailable
+
+    why = compiled_unavailable(like)
+    return None if why is None else f"{what} runs as a whole sequence only as a compiled layer: {why}"
+
+
 class CellBase(nn.Module):
     """Shared parameters and checks. Subclasses set ``gates``, ``state_size`` and ``recurrence``."""
 
@@ -116,6 +125,12 @@ class CellBase(nn.Module):
     def recurrent_dropout_unavailable(self) -> str | None:
         """Why recurrent dropout cannot apply to this cell (None when it can)."""
         return None
+
+    def sequence_preferred(self, batch: int | None, time: int | None) -> bool:
+        """Whether ``backend='auto'`` takes this cell's whole-sequence function over torch's fused
+        kernel for an input of ``batch`` sequences of ``time`` steps (None: not known), where
+        both apply. Cells where the compiled layer is faster say so (measured, docs/speed.md)."""
+        return False
 
     def forward_sequence(self, x: Tensor, state: State, lengths: Tensor | None) -> tuple[Tensor, State]:
         """Run the whole sequence ``x`` (B, T, I) from ``state``: ``(out (B, T, H), final state)``.
@@ -248,15 +263,41 @@ class LSTMCell(CellBase):
 
     def sequence_unavailable(self) -> str | None:
         if self.layer_norm:
-            return "layer-normalized LSTM has no whole-sequence implementation (it runs as the runner's loop)"
+            return _compiled_only("layer-normalized LSTM", self.weight_ih)
         return None
 
-    def forward_sequence(self, x: Tensor, state: State, lengths: Tensor | None) -> tuple[Tensor, State]:
-        """Whole sequence as one autograd node with a hand-derived BPTT (loop with layer norm)."""
-        if self.layer_norm:
-            return super().forward_sequence(x, state, lengths)
-        from .custom import lstm_sequence
+    #: bytes of torch's fused training buffers per (step x sequence x unit) of an LSTM layer, and
+    #: the size above which glibc maps them afresh at every call (its largest mmap threshold):
+    #: then each training step faults its pages in again, and the compiled layer is faster
+    FUSED_BYTES_PER_UNIT = 24
+    FUSED_FRESH_BYTES = 32 * 2**20
 
+    def sequence_preferred(self, batch: int | None, time: int | None) -> bool:
+        """The compiled layer (CPU) where torch's fused LSTM would allocate its training buffers
+        afresh at every call: in training, when B * T * H * 24 bytes exceed 32 MiB. Measured,
+        one thread, training step at batch 64, 100 steps, 32 inputs, 256 units (39 MB): fused
+        89.8 ms (of which the page faults of ~58 MB of fresh buffers: 62 ms without them),
+        compiled 68 ms; at batch 32, 64 steps, 128 units: fused 10.9 ms, compiled 14.9 ms."""
+        from .custom import use_compiled
+
+        if self.peephole or self.layer_norm or batch is None or time is None:
+            return False
+        if not (torch.is_grad_enabled() and use_compiled(self.weight_ih)):
+            return False
+        return batch * time * self.hidden_size * self.FUSED_BYTES_PER_UNIT > self.FUSED_FRESH_BYTES
+
+    def forward_sequence(self, x: Tensor, state: State, lengths: Tensor | None) -> tuple[Tensor, State]:
+        """Whole sequence as one autograd node with a hand-derived BPTT: compiled (numba kernels
+        between oneDNN products) on CPU, else torch code; with layer norm compiled only (else the
+        runner's loop)."""
+        from .custom import lstm_sequence, step_masks, use_compiled
+
+        if self.layer_norm:
+            if not use_compiled(x):
+                return super().forward_sequence(x, state, lengths)
+            from .compiled import ln_lstm_layer
+
+            return ln_lstm_layer(self, x, state, lengths, step_masks(lengths, x.shape[1], x))
         return lstm_sequence(self, x, state, lengths)
 
     def gate_values(self, gi: Tensor, state: State, h_mask: Tensor | None = None) -> dict[str, Tensor]:
@@ -315,18 +356,34 @@ class GRUCell(CellBase):
         return None
 
     def sequence_unavailable(self) -> str | None:
-        if self.layer_norm:
-            return "layer-normalized GRU has no whole-sequence implementation (it runs as the runner's loop)"
-        if self.reset == "after":
-            return ("GRU with reset='after' has no whole-sequence implementation of its own (torch's fused "
-                    "kernel computes it: backend='fused')")
-        return None
+        if self.reset == "before" and not self.layer_norm:
+            return None  # compiled, or the torch code of seqlab.nn.custom
+        what = "layer-normalized GRU" if self.layer_norm else "GRU with reset='after'"
+        return _compiled_only(what, self.weight_ih)
+
+    def sequence_preferred(self, batch: int | None, time: int | None) -> bool:
+        """The compiled layer (CPU) for sequences of more than one step, in training or for
+        batch x units >= 1024: torch's GRU has no oneDNN kernel on CPU, and the compiled one took
+        0.47-0.84 of its training time at every shape measured and 0.60-0.78 of its inference
+        time from batch x units = 4096 up (docs/speed.md); for one step, or tiny inference steps,
+        its set-up and per-step calls cost more than the arithmetic."""
+        from .custom import use_compiled
+
+        if not use_compiled(self.weight_ih) or (time is not None and time < 2):
+            return False
+        return torch.is_grad_enabled() or batch is None or batch * self.hidden_size >= 1024
 
     def forward_sequence(self, x: Tensor, state: State, lengths: Tensor | None) -> tuple[Tensor, State]:
-        """Reset-before GRU: one autograd node with a hand-derived BPTT; otherwise the loop."""
-        if self.reset == "before" and not self.layer_norm:
-            from .custom import gru_before_sequence
+        """Whole sequence as one autograd node with a hand-derived BPTT: compiled (numba kernels
+        between oneDNN products) on CPU; the reset-before GRU without layer norm also as torch
+        code elsewhere; otherwise the runner's loop."""
+        from .custom import gru_before_sequence, step_masks, use_compiled
 
+        if use_compiled(x):
+            from .compiled import gru_layer
+
+            return gru_layer(self, x, state, lengths, step_masks(lengths, x.shape[1], x))
+        if self.reset == "before" and not self.layer_norm:
             return gru_before_sequence(self, x, state, lengths)
         return super().forward_sequence(x, state, lengths)
 

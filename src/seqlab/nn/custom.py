@@ -1,4 +1,4 @@
-"""Sequence-level autograd functions for the cells torch's fused kernels do not cover.
+"""Sequence-level autograd functions for the cells torch's fused kernels do not cover, in torch.
 
 The peephole LSTM and the GRU with the reset before the recurrent product run as ONE autograd
 node per layer and direction instead of a graph of ~20 operations per time step:
@@ -11,16 +11,11 @@ node per layer and direction instead of a graph of ~20 operations per time step:
   masking), in reverse time, with one ``mm`` per step for dL/dh_{t-1}; dL/dW_hh is one matrix
   multiply over all (B*T) rows at the end.
 
-The LSTM's elementwise work per step (~10 torch operations forward, ~15 backward, each a few
-microseconds of dispatch on a (64, 256) block) runs compiled when numba is installed (the
-``seqlab[fast]`` extra): one call per step forward and one backward of the kernels in
-:mod:`._cell_kernels`, on NumPy views of the same time-major buffers, between the same torch
-matrix products. The backward kernel also folds in the derivatives of the nonlinearities and
-accumulates dL/dw_ch. float32 uses vectorized approximations of sigmoid and tanh (relative error
-~1e-7, :mod:`._fastmath`), float64 the exact functions. The compiled path is taken automatically
-for float32/float64 CPU tensors (``use_compiled``); other dtypes and devices, or ``COMPILED =
-False``, run the torch code, which computes the same equations. The GRU has few enough
-operations per step that it stays torch.
+On CPU with numba installed (the ``seqlab[fast]`` extra) :func:`lstm_sequence` and
+:func:`gru_before_sequence` hand the work to the compiled layers of :mod:`seqlab.nn.compiled`
+instead (numba kernels between oneDNN products; also the standard GRU and the layer-normalized
+cells); the functions here are what runs elsewhere (other devices and dtypes, no numba, or
+``COMPILED = False``), and what the tests compare the compiled layers with.
 
 Masking for ``lengths`` follows the reference: ``h_t = m_t hn_t + (1 - m_t) h_{t-1}`` and
 ``out_t = m_t hn_t`` with ``m_t`` = 1 while t < length. Gradients flow to the initial state.
@@ -29,13 +24,10 @@ These functions are differentiable once (no double backward).
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 from torch.autograd.function import once_differentiable
-
-from . import _cell_kernels as _ck
 
 
 def step_masks(lengths: Tensor | None, T: int, like: Tensor) -> Tensor | None:
@@ -57,83 +49,27 @@ def _time_major(t: Tensor) -> Tensor:
     return t.transpose(0, 1).contiguous()  # (B, T, X) -> (T, B, X)
 
 
-# Use the numba kernels of ._cell_kernels when they are importable (the ``seqlab[fast]`` extra)
-# and the tensors suit them. Set to False to force the torch code (the tests run both).
+# Use the compiled layers of .compiled (numba kernels, the ``seqlab[fast]`` extra) where the
+# tensors suit them. Set to False to force the torch code below (the tests run both).
 COMPILED = True
-_COMPILED_DTYPES = (torch.float32, torch.float64)
 
 
 def use_compiled(x: Tensor) -> bool:
-    """Whether the per-step elementwise work on ``x``'s kind of tensor runs as numba kernels."""
-    return COMPILED and _ck.AVAILABLE and x.device.type == "cpu" and x.dtype in _COMPILED_DTYPES
+    """Whether a layer on ``x``'s kind of tensor runs as a compiled layer (:mod:`.compiled`)."""
+    return compiled_unavailable(x) is None
 
 
-def _np(t: Tensor):
-    """The NumPy view of a C-contiguous CPU tensor (shares memory)."""
-    return t.detach().numpy()
+def compiled_unavailable(x: Tensor) -> str | None:
+    """Why a layer on ``x``'s kind of tensor (its device and dtype) cannot run compiled, or None."""
+    from . import compiled
 
-
-def _no_masks(like: Tensor):
-    """The kernels' "no masks" argument: a (0, 0) array of ``like``'s dtype."""
-    return np.empty((0, 0), dtype=np.float32 if like.dtype == torch.float32 else np.float64)
-
-
-def _lstm_forward_compiled(ctx, gi: Tensor, h0: Tensor, c0: Tensor, w_hh: Tensor,
-                           w_ch: Tensor | None, m: Tensor | None):
-    """PeepholeLSTMFunction.forward with the per-step elementwise work as one kernel call."""
-    B, T, G = gi.shape
-    H = G // 4
-    gi_t = gi.detach().transpose(0, 1)  # (T, B, 4H) view: addmm reads its rows in place, no copy
-    w_t = w_hh.detach().t()  # (H, 4H)
-    acts = gi.new_empty(T, B, G)  # pre-activations, then i | f | g | o after their nonlinearities
-    hs = gi.new_empty(T + 1, B, H)  # hs[t] = h_{t-1} (state before step t); hs[T] = h_T
-    cs = gi.new_empty(T + 1, B, H)
-    tcs = gi.new_empty(T, B, H)  # tanh(cn_t)
-    hs[0], cs[0] = h0, c0
-    if m is None:  # unmasked: the outputs are the states, the candidates the cells
-        out, cns, m_np = hs[1:], cs[1:], _no_masks(gi)
-    else:
-        out, cns = gi.new_empty(T, B, H), gi.new_empty(T, B, H)
-        m_np = _np(m.reshape(T, B).to(gi.dtype).contiguous())
-    wch = gi.new_zeros(3, H) if w_ch is None else w_ch.detach().contiguous()
-    arrays = (_np(acts), _np(hs), _np(cs), _np(cns), _np(tcs), _np(out), _np(wch), m_np)
-    step = _ck.compiled(_ck.lstm_forward_step, *arrays, 0)
-    for t in range(T):
-        torch.addmm(gi_t[t], hs[t], w_t, out=acts[t])  # (B, 4H)
-        step(*arrays, t)
-    ctx.save_for_backward(acts, hs, cs, cns, tcs, w_hh, w_ch, m)
-    ctx.peep = w_ch is not None
-    return out.transpose(0, 1).clone(), hs[T].clone(), cs[T].clone()
-
-
-def _lstm_backward_compiled(ctx, dout: Tensor | None, dhT: Tensor | None, dcT: Tensor | None):
-    """PeepholeLSTMFunction.backward with the per-step elementwise work as one kernel call."""
-    acts, hs, cs, cns, tcs, w_hh, w_ch, m = ctx.saved_tensors
-    T, B, G = acts.shape
-    H = G // 4
-    w_hh = w_hh.detach()
-    dh, dc = acts.new_zeros(B, H), acts.new_zeros(B, H)
-    if dhT is not None:
-        dh.copy_(dhT)
-    if dcT is not None:
-        dc.copy_(dcT)
-    dout_np = _np(torch.zeros_like(hs[1:]) if dout is None else _time_major(dout))  # (T, B, H)
-    m_np = _no_masks(acts) if m is None else _np(m.reshape(T, B).to(acts.dtype).contiguous())
-    wch = acts.new_zeros(3, H) if w_ch is None else w_ch.detach().contiguous()
-    dwch = acts.new_zeros(3, H) if ctx.peep else acts.new_empty(0, 0)
-    dgates = torch.empty_like(acts)  # (T, B, 4H): dL/d pre-activations
-    arrays = (_np(acts), _np(cs), _np(cns), _np(tcs), _np(dgates), _np(dh), _np(dc), dout_np, m_np,
-              _np(wch), _np(dwch))
-    step = _ck.compiled(_ck.lstm_backward_step, *arrays, 0)
-    for t in range(T - 1, -1, -1):
-        step(*arrays, t)  # dgates[t]; dc := dL/dc_{t-1}; dh := the masked carry of dL/dh_{t-1}
-        if m is None:
-            torch.mm(dgates[t], w_hh, out=dh)
-        else:
-            dh.addmm_(dgates[t], w_hh)
-    dw_hh = dgates.view(T * B, G).t().mm(hs[:T].reshape(T * B, H))  # (4H, H)
-    dw_ch = dwch if ctx.peep and ctx.needs_input_grad[4] else None
-    return dgates.transpose(0, 1), dh, dc, dw_hh, dw_ch, None
+    if not COMPILED:
+        return "the compiled layers are switched off (seqlab.nn.custom.COMPILED = False)"
+    if not compiled.available(x):
+        if not compiled._ck.AVAILABLE:
+            return "the compiled layers need numba (pip install seqlab[fast])"
+        return f"the compiled layers run float32/float64 on CPU, not {x.dtype} on {x.device.type}"
+    return None
 
 
 class PeepholeLSTMFunction(torch.autograd.Function):
@@ -146,9 +82,6 @@ class PeepholeLSTMFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, gi: Tensor, h0: Tensor, c0: Tensor, w_hh: Tensor, w_ch: Tensor | None,
                 m: Tensor | None):
-        ctx.compiled = use_compiled(gi)
-        if ctx.compiled:
-            return _lstm_forward_compiled(ctx, gi, h0, c0, w_hh, w_ch, m)
         B, T, G = gi.shape
         H = G // 4
         gi_t = _time_major(gi)  # (T, B, 4H)
@@ -197,8 +130,6 @@ class PeepholeLSTMFunction(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx, dout: Tensor | None, dhT: Tensor | None, dcT: Tensor | None):
-        if ctx.compiled:
-            return _lstm_backward_compiled(ctx, dout, dhT, dcT)
         acts, hs, cs, cns, tcs, w_hh, w_ch, m = ctx.saved_tensors
         peep = ctx.peep
         T, B, G = acts.shape
@@ -331,7 +262,12 @@ class ResetBeforeGRUFunction(torch.autograd.Function):
 
 
 def lstm_sequence(cell, x: Tensor, state: tuple[Tensor, Tensor], lengths: Tensor | None):
-    """Run an LSTMCell (standard or peephole, no layer norm) over ``x`` (B, T, I) as one node."""
+    """Run an LSTMCell (standard or peephole, no layer norm) over ``x`` (B, T, I) as one node:
+    the compiled layer (:mod:`.compiled`) where it runs, else the torch code here."""
+    if use_compiled(x):
+        from .compiled import lstm_layer
+
+        return lstm_layer(cell, x, state, lengths, step_masks(lengths, x.shape[1], x))
     b = None if cell.bias_ih is None else cell.bias_ih + cell.bias_hh
     gi = F.linear(x, cell.weight_ih, b)  # (B, T, 4H): every input product in one multiply
     m = step_masks(lengths, x.shape[1], x)
@@ -341,7 +277,12 @@ def lstm_sequence(cell, x: Tensor, state: tuple[Tensor, Tensor], lengths: Tensor
 
 
 def gru_before_sequence(cell, x: Tensor, state: tuple[Tensor], lengths: Tensor | None):
-    """Run a GRUCell with ``reset='before'`` (no layer norm) over ``x`` (B, T, I) as one node."""
+    """Run a GRUCell with ``reset='before'`` (no layer norm) over ``x`` (B, T, I) as one node: the
+    compiled layer where it runs, else the torch code here."""
+    if use_compiled(x):
+        from .compiled import gru_layer
+
+        return gru_layer(cell, x, state, lengths, step_masks(lengths, x.shape[1], x))
     b = None if cell.bias_ih is None else cell.bias_ih + cell.bias_hh  # b_hn sits outside W_hn(r⊙h)
     gi = F.linear(x, cell.weight_ih, b)  # (B, T, 3H)
     m = step_masks(lengths, x.shape[1], x)

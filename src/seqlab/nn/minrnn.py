@@ -38,7 +38,7 @@ from ..errors import SeqlabError, check_positive_int
 from .cells import LN_EPS, CellBase, State
 from .custom import step_masks
 from .recurrent import Recurrent
-from .scan import ACTIVATIONS, SCAN_IMPLS, g_activation, mingru_layer, minrnn_scan
+from .scan import ACTIVATIONS, SCAN_IMPLS, g_activation, mingru_layer, minrnn_scan, resolve_impl
 
 SCANS = SCAN_IMPLS + ("log",)
 
@@ -112,9 +112,10 @@ class MinCellBase(CellBase):
         """Parallel mode over ``x`` (B, T, I) from ``state`` (h0,): ``(out (B, T, H), (h_T,))``."""
         H = self.hidden_size
         m = step_masks(lengths, x.shape[1], x)
-        if m is None and self.gates == 2 and self.scan != "log":
-            # minGRU without padding: projection and scan as one fused node
-            h = mingru_layer(self.normed(x), self.weight_ih, self.bias_ih, state[0], self.activation, self.scan)
+        if m is None and self.scan != "log" and (self.gates == 2 or resolve_impl(self.scan, x) == "numba"):
+            # without padding: projection and scan as one fused node (minLSTM: where numba runs)
+            h = mingru_layer(self.normed(x), self.weight_ih, self.bias_ih, state[0], self.activation, self.scan,
+                             kind=0 if self.gates == 2 else 1)
             return h, (h[:, -1],)
         gi = self.input_projection(x)  # (B, T, G*H)
         k, u = self._gate_logit(gi), gi[..., -H:]  # (B, T, H) each

@@ -132,10 +132,15 @@ class Recurrent(nn.Module):
     def _dropping(self) -> bool:
         return self.training and self.recurrent_dropout > 0
 
-    def resolve_backend(self) -> str:
-        """The path a forward call takes now: 'fused', 'sequence' (the cell's own) or 'loop'.
+    def resolve_backend(self, input: Tensor | None = None) -> str:
+        """The path a forward call on ``input`` takes now: 'fused', 'sequence' (the cell's own) or
+        'loop'.
 
-        Depends on the mode: under 'auto' with recurrent dropout, training runs the loop.
+        Depends on the mode (under 'auto' with recurrent dropout, training runs the loop) and,
+        where both a fused kernel and a compiled sequence function apply (the standard LSTM and
+        GRU on CPU), on which is faster for this input (:meth:`CellBase.sequence_preferred`).
+        Without ``input`` the answer is for a sequence of more than one step of a batch small
+        enough for torch's fused LSTM to keep its buffers (see ``sequence_preferred``).
         """
         self._check_backend()
         if getattr(self, "_observers", None):
@@ -144,11 +149,23 @@ class Recurrent(nn.Module):
             return self.backend
         if self._dropping():
             return "loop"
-        if self.fused_unavailable() is None:
+        fused = self.fused_unavailable() is None
+        sequence = self.sequence_unavailable() is None
+        if fused and sequence and self.cells[0].sequence_preferred(*self._batch_time(input)):
+            return "sequence"
+        if fused:
             return "fused"
-        if self.sequence_unavailable() is None:
+        if sequence:
             return "sequence"
         return "loop"
+
+    def _batch_time(self, input: Tensor | None) -> tuple[int | None, int | None]:
+        """(batch, time) of an input, or (None, None)."""
+        if not isinstance(input, Tensor) or input.dim() not in (2, 3):
+            return None, None
+        if input.dim() == 2:
+            return 1, input.shape[0]
+        return (input.shape[0], input.shape[1]) if self.batch_first else (input.shape[1], input.shape[0])
 
     # -- recurrent dropout and observers -------------------------------------------------------
     def recurrent_mask(self, batch: int, like: Tensor) -> Tensor:
@@ -288,7 +305,7 @@ class Recurrent(nn.Module):
         lengths = self._check_lengths(lengths, mask, B, T, x.device)
         states = self._check_state(state, B, x)
 
-        mode = self.resolve_backend()
+        mode = self.resolve_backend(input)
         if mode == "fused":
             out, finals = self._forward_fused(x, states, lengths)
         else:

@@ -28,6 +28,8 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from ..errors import SeqlabError
+from . import _workers
+from ._matmul import linear, mm_tn, onednn, pack
 
 SCAN_IMPLS = ("auto", "numba", "torch")
 
@@ -145,7 +147,7 @@ class MinRNNScan(torch.autograd.Function):
     the identity. One numba kernel forward and one backward, each a single pass over ``p``: the
     sigmoid, the activation and the scan are fused, and the backward recomputes the gates rather
     than storing them. Only ``p``, ``h`` and ``h0`` are kept for the backward. (The kernels also
-    add a bias, which :class:`MinGRUFunction` uses; here it is zero.)
+    add a bias, which :class:`MinRNNFunction` uses; here it is zero.)
     """
 
     @staticmethod
@@ -166,8 +168,8 @@ class MinRNNScan(torch.autograd.Function):
         from ._scan_kernels import minrnn_backward
 
         p, h, h0 = ctx.saved_tensors
-        dp, dh0 = torch.empty_like(p), torch.empty_like(h0)
-        unused = np.empty((p.shape[0], p.shape[2]))  # the kernel's bias sums
+        dp, dh0 = torch.empty_like(p), torch.zeros_like(h0)  # dh0: the carry, zero past the end
+        unused = np.zeros((p.shape[0], p.shape[2]))  # the kernel's bias sums
         minrnn_backward(p.numpy(), np.zeros(p.shape[2], p.numpy().dtype), h.numpy(), h0.numpy(),
                         dh.contiguous().numpy(), dp.numpy(), unused, dh0.numpy(), ctx.act)
         return dp, dh0, None
@@ -239,71 +241,134 @@ class Workspace:
 WORKSPACE = Workspace()
 
 
-class MinGRUFunction(torch.autograd.Function):
-    """``(x, weight, bias, h0, activation) -> h``: a whole minGRU layer as one node.
+#: rows (time steps of one sequence) per block of :class:`MinRNNFunction`: at most this many
+#: floats of projection per block (1 MiB), so a block stays in the core's L2 cache between the
+#: product that writes it and the kernel that reads it
+BLOCK_FLOATS = 1 << 18
 
-    x (B, T, I), weight (2H, I), bias (2H,), h0 (B, H); ``[k | u] = x W^T + b``, then
-    :class:`MinRNNScan`'s recurrence. The projection is computed into a :class:`Workspace`
-    buffer, the kernel reads it once forward and once backward, and its gradient (also a workspace
-    buffer) turns into ``dW = dp^T x`` and ``dx = dp W`` here; the output ``h`` is a workspace
-    buffer too. So after the first steps of a training loop no large tensor is allocated afresh.
-    The projection is released in the backward; a second backward (``retain_graph=True``)
-    recomputes it.
+
+class MinRNNFunction(torch.autograd.Function):
+    """``(x, weight, bias, h0, activation, kind) -> h``: a whole minGRU (kind 0) or minLSTM (kind 1)
+    layer as one node, in blocks that never leave the cache.
+
+    x (B, T, I), weight (G*H, I), bias (G*H,), h0 (B, H); the projection ``p = x W^T`` is
+    ``[k | u]`` (minGRU) or ``[a_f | a_i | u]`` (minLSTM), then :class:`MinRNNScan`'s recurrence
+    (minLSTM with ``z = i / (f + i)``). The work is cut into blocks of one sequence and up to
+    :data:`BLOCK_FLOATS` / (G*H) steps: a block's projection is computed (oneDNN for float32,
+    :mod:`._matmul`) and scanned at once, while it is in the cache, and the next block starts
+    from the state it ends with. The backward pass recomputes each block's projection rather than
+    keep the (B, T, G*H) tensor: one more product (at oneDNN's rate about the time of writing and
+    reading back the tensor it replaces, which also had to be faulted in afresh above 32 MB), and
+    the block's dL/dp goes straight into dW = dp^T x while it is cached too. Sequences are shared
+    out over torch's intra-op threads as worker threads of one thread each (:mod:`._workers`).
+    The output ``h`` comes from the :class:`Workspace`.
     """
 
     @staticmethod
-    def forward(ctx, x: Tensor, weight: Tensor, bias: Tensor, h0: Tensor, activation: str) -> Tensor:
-        from ._scan_kernels import minrnn_forward
+    def forward(ctx, x: Tensor, weight: Tensor, bias: Tensor, h0: Tensor, activation: str, kind: int) -> Tensor:
+        from ._scan_kernels import _consts, _minlstm_forward, _minrnn_forward
 
-        x, h0 = x.contiguous(), h0.contiguous()
+        x, h0 = x.detach().contiguous(), h0.detach().contiguous()
         B, T, _ = x.shape
         G = weight.shape[0]
-        p = WORKSPACE.empty((B, T, G), x.dtype)
-        torch.mm(x.view(B * T, -1), weight.t(), out=p.view(B * T, G))
-        h = WORKSPACE.empty((B, T, G // 2), x.dtype)
+        H = G // 2 if kind == 0 else G // 3
+        tau = max(1, min(T, BLOCK_FLOATS // G))
+        wp = pack(weight, tau)
+        b_np, consts = bias.detach().contiguous().numpy(), _consts(x.numpy())
+        h = WORKSPACE.empty((B, T, H), x.dtype)
         act = ACTIVATIONS.index(activation)
-        minrnn_forward(p.numpy(), bias.detach().contiguous().numpy(), h0.numpy(), h.numpy(), act)
+        h_np, h0_np = h.numpy(), h0.numpy()
+        kernel = _blocks_kernel(_minlstm_forward if kind else _minrnn_forward, x, G, H, b_np, consts, act, False)
+
+        def share(lo: int, hi: int) -> None:
+            for b in range(lo, hi):
+                for t0 in range(0, T, tau):
+                    t1 = min(T, t0 + tau)
+                    p = linear(x[b, t0:t1], wp).numpy()  # (tau, G): this block's projection
+                    start = h0_np[b : b + 1] if t0 == 0 else h_np[b : b + 1, t0 - 1]  # (1, H)
+                    kernel(p.reshape(1, t1 - t0, G), start, h_np[b : b + 1, t0:t1], b_np, consts, act)
+
+        _workers.run(share, B, _workers.shares(B) if onednn(x) else 1)
         ctx.save_for_backward(x, weight, bias, h, h0)
-        ctx.p, ctx.act = p, act
+        ctx.act, ctx.kind, ctx.tau = act, kind, tau
         return h
 
     @staticmethod
     @once_differentiable
     def backward(ctx, dh: Tensor):
-        from ._scan_kernels import minrnn_backward
+        from ._scan_kernels import _consts, _minlstm_backward, _minrnn_backward
 
         x, weight, bias, h, h0 = ctx.saved_tensors
         B, T, I = x.shape
         G = weight.shape[0]
-        x2 = x.view(B * T, I)
-        p, ctx.p = ctx.p, None  # the projection's buffer is free once this pass is done
-        if p is None:  # a second backward through a retained graph: recompute the projection
-            p = WORKSPACE.empty((B, T, G), x.dtype)
-            torch.mm(x2, weight.t(), out=p.view(B * T, G))
-        dp = WORKSPACE.empty((B, T, G), x.dtype)
-        dh0 = torch.empty_like(h0)
-        dbias = torch.empty(B, G, dtype=torch.float64)  # per batch row
-        minrnn_backward(p.numpy(), bias.detach().contiguous().numpy(), h.numpy(), h0.numpy(),
-                        dh.contiguous().numpy(), dp.numpy(), dbias.numpy(), dh0.numpy(), ctx.act)
-        del p
-        dp2 = dp.view(B * T, G)
-        dx = torch.mm(dp2, weight).view(B, T, I) if ctx.needs_input_grad[0] else None
-        dw = torch.mm(dp2.t(), x2) if ctx.needs_input_grad[1] else None
-        db = dbias.sum(0).to(x.dtype) if ctx.needs_input_grad[2] else None
-        return dx, dw, db, dh0, None
+        H = h.shape[2]
+        act, kind, tau = ctx.act, ctx.kind, ctx.tau
+        need_dx = ctx.needs_input_grad[0]
+        wp = pack(weight, tau)
+        wtp = pack(weight.t(), tau) if need_dx else None  # (I, G): dx = dp W
+        b_np, consts = bias.detach().contiguous().numpy(), _consts(x.numpy())
+        x, dh = x.detach(), dh.contiguous()
+        h_np, h0_np, dh_np = h.detach().numpy(), h0.detach().numpy(), dh.numpy()
+        dbias = np.zeros((B, G))  # float64 sums per sequence
+        carry = torch.zeros(B, H, dtype=x.dtype)  # dL/dh flowing back; dL/dh0 at the end
+        carry_np = carry.numpy()
+        dx = torch.empty_like(x) if need_dx else None
+        kernel = _blocks_kernel(_minlstm_backward if kind else _minrnn_backward, x, G, H, b_np, consts, act, True)
+
+        def share(lo: int, hi: int) -> Tensor | None:
+            dw = None
+            dp = torch.empty(tau, G, dtype=x.dtype)  # one block's dL/dp, reused
+            for b in range(lo, hi):
+                for t0 in reversed(range(0, T, tau)):
+                    t1 = min(T, t0 + tau)
+                    n = t1 - t0
+                    p = linear(x[b, t0:t1], wp).numpy()  # the block's projection again
+                    start = h0_np[b : b + 1] if t0 == 0 else h_np[b : b + 1, t0 - 1]
+                    d = dp[:n]
+                    kernel(p.reshape(1, n, G), h_np[b : b + 1, t0:t1], start, dh_np[b : b + 1, t0:t1],
+                           d.numpy().reshape(1, n, G), dbias[b : b + 1], carry_np[b : b + 1], b_np, consts, act)
+                    part = mm_tn(d, x[b, t0:t1])  # (G, I)
+                    dw = part if dw is None else dw.add_(part)
+                    if need_dx:
+                        dx[b, t0:t1] = linear(d, wtp)  # (n, I)
+            return dw
+
+        parts = _workers.run(share, B, _workers.shares(B) if onednn(x) else 1)
+        need = ctx.needs_input_grad
+        dw = sum(parts[1:], parts[0]) if need[1] else None
+        db = torch.from_numpy(dbias.sum(0)).to(x.dtype) if need[2] else None
+        return dx, dw, db, carry, None, None
+
+
+def _blocks_kernel(kernel, x: Tensor, G: int, H: int, b_np, consts, act: int, backward: bool):
+    """The compiled entry point of ``kernel`` for one block of :class:`MinRNNFunction` (compiled
+    here, once per signature, with numba's pedantic SSA warning silenced; see
+    :func:`seqlab.nn._cell_kernels.compiled`)."""
+    from ._cell_kernels import compiled
+
+    dt = x.numpy().dtype
+    p, row = np.empty((1, 1, G), dt), np.empty((1, H), dt)
+    seq = np.empty((1, 1, H), dt)
+    if backward:
+        return compiled(kernel, p, seq, row, seq, p.copy(), np.zeros((1, G)), row.copy(), b_np, consts, act)
+    return compiled(kernel, p, row, seq, b_np, consts, act)
 
 
 def mingru_layer(x: Tensor, weight: Tensor, bias: Tensor | None, h0: Tensor, activation: str = "g",
-                 impl: str = "auto") -> Tensor:
-    """A minGRU layer's states ``h`` (B, T, H) from ``x`` (B, T, I): ``[k | u] = x W^T + b`` and
-    ``h_t = (1 - σ(k_t)) h_{t-1} + σ(k_t) act(u_t)``. One fused node (:class:`MinGRUFunction`)
-    where the numba kernels run, else the projection and :func:`minrnn_scan` in torch."""
+                 impl: str = "auto", kind: int = 0) -> Tensor:
+    """A minGRU (kind 0) or minLSTM (kind 1) layer's states ``h`` (B, T, H) from ``x`` (B, T, I):
+    the projection ``x W^T + b`` and the recurrence ``h_t = (1 - z_t) h_{t-1} + z_t act(u_t)``.
+    One fused node (:class:`MinRNNFunction`) where the numba kernels run (``impl`` 'auto' on CPU
+    or 'numba'); else minGRU as the projection and :func:`minrnn_scan` in torch (minLSTM callers
+    keep their torch code)."""
     if activation not in ACTIVATIONS:
         raise SeqlabError(f"activation: expected one of {ACTIVATIONS}, got {activation!r}")
     if resolve_impl(impl, x) == "numba" and x.dtype == weight.dtype:
         if bias is None:
             bias = weight.new_zeros(weight.shape[0])
-        return MinGRUFunction.apply(x, weight, bias, h0, activation)
+        return MinRNNFunction.apply(x, weight, bias, h0, activation, kind)
+    if kind != 0:
+        raise SeqlabError("mingru_layer: the minLSTM layer needs the numba kernels (impl='numba' on CPU)")
     return minrnn_scan(torch.nn.functional.linear(x, weight, bias), h0, activation, impl)
 
 
