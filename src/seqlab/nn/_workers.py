@@ -59,16 +59,17 @@ def shares(items: int, work: float = float("inf"), min_work: float = 0.0) -> int
     return max(1, min(torch.get_num_threads(), items))
 
 
-def _no_grad(fn: Callable[[int, int], R], lo: int, hi: int) -> R:
-    with torch.no_grad():  # grad mode is per thread: a worker's starts on
+def _call(fn: Callable[[int, int], R], lo: int, hi: int, grad: bool) -> R:
+    with torch.set_grad_enabled(grad):  # grad mode is per thread: a worker's starts on
         return fn(lo, hi)
 
 
-def run(fn: Callable[[int, int], R], items: int, n: int) -> list[R]:
+def run(fn: Callable[[int, int], R], items: int, n: int, grad: bool = False) -> list[R]:
     """``[fn(lo, hi) for each of n contiguous shares of range(items)]``, in parallel on the
-    worker threads (n > 1) or here (n == 1); torch records no graph of what ``fn`` does."""
+    worker threads (n > 1) or here (n == 1); torch records the graph of what ``fn`` does only
+    with ``grad=True``."""
     if n <= 1:
-        return [_no_grad(fn, 0, items)]
+        return [_call(fn, 0, items, grad)]
     global _POOL
     with _LOCK:
         if _POOL is None or _POOL._max_workers < n:
@@ -78,5 +79,5 @@ def run(fn: Callable[[int, int], R], items: int, n: int) -> list[R]:
                 old.shutdown(wait=False)
         pool = _POOL
     bounds = [items * k // n for k in range(n + 1)]
-    futures = [pool.submit(_no_grad, fn, lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:]) if hi > lo]
+    futures = [pool.submit(_call, fn, lo, hi, grad) for lo, hi in zip(bounds[:-1], bounds[1:]) if hi > lo]
     return [f.result() for f in futures]

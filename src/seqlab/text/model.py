@@ -96,14 +96,53 @@ class RecurrentLM(nn.Module):
         if c.tie_weights:
             self.decoder.weight = self.embedding.weight
 
+    #: run forward and backward as shares of the batch on worker threads (see :meth:`forward`)
+    shard: bool = True
+
     def forward(self, ids: Tensor, state=None):
         """``ids`` (B, T) integer symbols; ``state`` as the seqlab layer's (None: zeros).
 
         Returns ``logits`` (B, T, V) and the final state (h (L, B, H), or (h, c) for LSTM).
+
+        On CPU with more than one intra-op thread, the batch is cut into one share per thread
+        (at least 8 sequences each), and each share runs forward and backward on its own worker
+        thread with one thread (:mod:`seqlab.nn.sharded`): torch's threads split each of the
+        step's hundreds of small operations and meet at a barrier after each, which cost more
+        than they gained on 2 cores. Not with dropout in training (the workers would draw the
+        masks in a varying order), nor with ``model.shard = False``.
         """
+        n = self._shares(ids)
+        if n > 1:
+            return self._sharded_forward(ids, state, n)
+        return self._forward(ids, state)
+
+    def _forward(self, ids: Tensor, state=None):
         x = self.drop(self.embedding(ids))  # (B, T, E)
         out, state = self.rnn(x, state)  # (B, T, H)
         return self.decoder(self.drop(out)), state  # (B, T, V)
+
+    def _shares(self, ids: Tensor) -> int:
+        if not self.shard or ids.device.type != "cpu" or ids.dim() != 2:
+            return 1
+        if self.training and self.config.dropout > 0 and torch.is_grad_enabled():
+            return 1
+        from ..nn.sharded import shares
+
+        return shares(ids.shape[0])
+
+    def _sharded_forward(self, ids: Tensor, state, n: int):
+        from ..nn.sharded import sharded
+
+        parts = () if state is None else (state,) if isinstance(state, Tensor) else tuple(state)
+        n_state = self.rnn.state_size
+
+        def fn(sub_ids: Tensor, *sub_state: Tensor):
+            st = None if not sub_state else sub_state[0] if n_state == 1 else tuple(sub_state)
+            logits, new = self._forward(sub_ids, st)
+            return (logits, *((new,) if isinstance(new, Tensor) else new))
+
+        outs = sharded(fn, [ids, *parts], [0] + [1] * len(parts), [0] + [1] * n_state, list(self.parameters()), n)
+        return outs[0], (outs[1] if n_state == 1 else tuple(outs[1:]))
 
     def step(self, ids: Tensor, states: list[tuple[Tensor, ...]]) -> tuple[Tensor, list[tuple[Tensor, ...]]]:
         """One time step by stepping the cells directly (no per-call checks): fast generation.

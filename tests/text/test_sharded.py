@@ -1,0 +1,92 @@
+"""The language model's thread shares (seqlab.nn.sharded): a batch cut into shares, each run
+forward and backward by its own worker thread, computes what the whole batch computes (float64,
+every cell kind), and a sharded training run interrupted and resumed ends bit-identical to an
+uninterrupted one."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from seqlab.nn import sharded
+from seqlab.text.model import LMConfig, RecurrentLM
+from seqlab.text.train import default_config, train_lm
+from seqlab.train import Callback
+from seqlab.vocab import Vocabulary
+
+
+@pytest.fixture
+def three_shares(monkeypatch):
+    monkeypatch.setattr(sharded, "shares", lambda batch, min_rows=8: min(3, batch))
+
+
+def _loss_and_grads(model, x, y, state):
+    logits, new = model(x, state)
+    parts = (new,) if isinstance(new, torch.Tensor) else tuple(new)
+    loss = F.cross_entropy(logits.flatten(0, 1), y.flatten()) + sum((p * p).sum() for p in parts)
+    wrt = [*(p for p in (state if isinstance(state, tuple) else (state,)) if p is not None), *model.parameters()]
+    return [logits.detach(), *(p.detach() for p in parts), *torch.autograd.grad(loss, wrt)]
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn", "lstm-peephole", "mingru", "minlstm"])
+@pytest.mark.parametrize("with_state", [False, True])
+def test_shares_equal_the_whole_batch(monkeypatch, cell, with_state):
+    torch.manual_seed(0)
+    model = RecurrentLM(LMConfig(13, cell, 10, 2)).double()
+    x, y = torch.randint(0, 13, (7, 9)), torch.randint(0, 13, (7, 9))
+    state = None
+    if with_state:
+        parts = tuple(torch.randn(2, 7, 10, dtype=torch.float64, requires_grad=True)
+                      for _ in range(model.rnn.state_size))
+        state = parts[0] if len(parts) == 1 else parts
+    monkeypatch.setattr(sharded, "shares", lambda batch, min_rows=8: 1)
+    whole = _loss_and_grads(model, x, y, state)
+    calls = []
+    real = sharded.sharded
+    monkeypatch.setattr(sharded, "shares", lambda batch, min_rows=8: 3)
+    monkeypatch.setattr(sharded, "sharded", lambda *a, **k: calls.append(a[-1]) or real(*a, **k))
+    split = _loss_and_grads(model, x, y, state)
+    assert calls == [3]
+    for k, (a, b) in enumerate(zip(split, whole, strict=True)):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12, msg=f"result {k}")
+
+
+def test_no_shares_with_dropout_in_training_or_off(three_shares):
+    model = RecurrentLM(LMConfig(5, "lstm", 4, 1, dropout=0.2))
+    ids = torch.zeros(6, 3, dtype=torch.long)
+    assert model._shares(ids) == 1  # dropout masks would be drawn in a varying order
+    assert model.eval()._shares(ids) == 3
+    model.shard = False
+    assert model._shares(ids) == 1
+
+
+TEXT = "It was the best of times, it was the worst of times; it was the age of wisdom.\n" * 8
+
+
+class Interrupt(Callback):
+    def __init__(self, at: int) -> None:
+        self.at = at
+
+    def on_train_batch_end(self, step, logs=None):
+        if step == self.at:
+            raise KeyboardInterrupt
+
+
+def _train(ck, callbacks=(), resume=False):
+    vocab = Vocabulary.build(TEXT)
+    ids = torch.tensor(vocab.encode(TEXT))
+    torch.manual_seed(0)
+    model = RecurrentLM(LMConfig(len(vocab), "lstm", hidden_size=8, num_layers=2))
+    cfg = default_config(epochs=3, lr=1e-2, seed=5, device="cpu", threads=1, verbose=0, checkpoint=str(ck),
+                         resume=resume, checkpoint_minutes=None, checkpoint_steps=3)
+    train_lm(model, ids[:-80], ids[-80:], cfg, batch_size=3, seq_len=30, callbacks=callbacks)
+    return model
+
+
+def test_sharded_run_interrupted_and_resumed_equals_uninterrupted(tmp_path, three_shares):
+    ref = _train(tmp_path / "ref.ckpt.safetensors")
+    ck = tmp_path / "run.ckpt.safetensors"
+    with pytest.raises(KeyboardInterrupt):
+        _train(ck, [Interrupt(11)])
+    resumed = _train(ck, resume=True)
+    for (name, a), b in zip(ref.state_dict().items(), resumed.state_dict().values(), strict=True):
+        assert torch.equal(a, b), name
