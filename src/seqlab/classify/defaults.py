@@ -9,9 +9,9 @@ from typing import Any
 
 #: SequenceClassifier keyword -> default of the command (and of benchmarks/bench_classify.py)
 DEFAULTS: dict[str, Any] = dict(
-    cell="lstm", hidden_size=64, num_layers=1, bidirectional=True, pooling="attention", dropout=0.5,
+    cell="lstm", hidden_size=8, num_layers=1, bidirectional=True, pooling="attention", dropout=0.8,
     fcn=64, rnn_steps=32, normalize="feature",
-    epochs=None, max_steps=1500, batch_size=16, lr=3e-3, patience=None, validation_split=None,
+    epochs=None, max_steps=2000, batch_size=16, lr=3e-3, patience=None, validation_split=None,
 )
 
 
