@@ -164,7 +164,11 @@ def test_word_level_sampling():
     assert len(pieces) == 10 and all(p in vocab.itos for p in pieces)
 
 
-def test_stream_yields_as_produced_and_runs_the_prefix_once():
+@pytest.mark.parametrize("fast", [True, False], ids=["compiled-step", "torch-step"])
+def test_stream_yields_as_produced_and_runs_the_prefix_once(monkeypatch, fast):
+    from seqlab.text import fastpath, sampling
+
+    monkeypatch.setattr(sampling, "FAST", fast)
     model, vocab = _model()
     calls = {"forward": [], "step": 0}
     forward, step = model.forward, model.step
@@ -178,6 +182,14 @@ def test_stream_yields_as_produced_and_runs_the_prefix_once():
         return step(ids, states)
 
     model.forward, model.step = spy_forward, spy_step
+    if fast and fastpath.AVAILABLE:  # the compiled path steps its own copy of the weights
+        fast_step = fastpath.FastStepper.step
+
+        def spy_fast(self, token):
+            calls["step"] += 1
+            return fast_step(self, token)
+
+        monkeypatch.setattr(fastpath.FastStepper, "step", spy_fast)
     gen = stream(model, vocab, "the quick", 4, seed=0)
     assert calls == {"forward": [], "step": 0}  # nothing runs before the first item is asked for
     next(gen)

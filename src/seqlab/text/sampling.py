@@ -19,7 +19,12 @@ from torch import Tensor
 
 from ..errors import SeqlabError, check_int
 from ..vocab import Vocabulary
+from .fastpath import fast_stepper
 from .model import RecurrentLM, split_state
+
+#: generate with the compiled one-call step (:mod:`seqlab.text.fastpath`) where it covers the
+#: model; False steps the model in torch (the tests compare both)
+FAST = True
 
 
 @dataclass
@@ -136,6 +141,18 @@ def _stream(model, vocab, ids, length, temperature, top_k, top_p, greedy, seed) 
         states = split_state(state)  # one (h,) or (h, c) per layer, each (1, H)
         last = logits[:, -1]  # (1, V)
         symbols = vocab.itos
+        fast = fast_stepper(model) if FAST else None
+        if fast is not None:  # each symbol one compiled call: the step and the draw
+            fast.set_state(states)
+            logits_np = last[0].numpy()
+            k, p = top_k or 0, 1.0 if top_p is None else top_p
+            for i in range(length):
+                u = 0.0 if greedy else float(torch.rand(1, 1, generator=gen))  # as draw() takes it
+                nxt = fast.draw(logits_np, u, temperature, k, p, greedy)
+                yield symbols[nxt]
+                if i + 1 < length:
+                    logits_np = fast.step(nxt)
+            return
         one = 1 if device.type == "cpu" else None
         for i in range(length):
             with _threads(one):
