@@ -75,3 +75,18 @@ def test_ts_with_a_held_out_split_and_bad_files(tmp_path, capsys):
     reg.write_text("@targetLabel true\n@data\n1,2,3:0.5\n4,5,6:1.5\n")
     assert main(["classify", "train", "--data", str(reg), "--save", str(tmp_path / "r.safetensors"), *FAST]) == 2
     assert "regression problem" in capsys.readouterr().err
+
+
+def test_the_same_command_line_on_36_and_on_100000_sequences(tmp_path, capsys):
+    # the budget is in optimizer steps: the same options train 36 sequences for many epochs and
+    # 100,000 for a fraction of one, and both finish
+    rng = np.random.default_rng(3)
+    for n, epochs in ((36, "30 epochs"), (100_000, "1 epochs")):  # 30 train: 2 batches of 16 per epoch
+        y = np.arange(n) % 3
+        X = rng.normal(size=(n, 4, 1)).astype(np.float32) + 3 * y[:, None, None]
+        np.savez(tmp_path / "d.npz", X=X, y=y)
+        assert main(["classify", "train", "--data", str(tmp_path / "d.npz"), "--save", str(tmp_path / "m.safetensors"),
+                     "--steps", "60", "--quiet", "--threads", "1", "--device", "cpu"]) == 0
+        out = capsys.readouterr().out
+        assert f"60 steps ({epochs})" in out, out
+        assert float(out.split("held-out accuracy:")[1].split()[0]) >= 0.8
