@@ -52,7 +52,7 @@ def test_two_processes_equal_one_process_with_the_doubled_batch(tmp_path, capsys
     assert outs[0].splitlines()[0] == single.splitlines()[0]
     a, b = Forecaster.load(one / "m.safetensors"), Forecaster.load(two / "m.safetensors")
     for x, y in zip(a.nets[0].parameters(), b.nets[0].parameters(), strict=True):
-        # float noise from the other batch composition can cross a kink of the pinball loss (or a relu
-        # of the decoder) and move one weight by ~1e-4 after 6 epochs of Adam; a wrong share of the
-        # global batch moves every weight
-        np.testing.assert_allclose(y.detach().numpy(), x.detach().numpy(), rtol=1e-3, atol=1e-3)
+        # float noise from the other batch composition crosses kinks of the pinball loss and moves
+        # weights by up to ~1.5e-3 after 6 epochs of Adam (measured: 1.4e-3); one process at batch 10
+        # instead of 20 (the wrong share of the global batch) moves them by 0.17
+        np.testing.assert_allclose(y.detach().numpy(), x.detach().numpy(), rtol=1e-3, atol=5e-3)

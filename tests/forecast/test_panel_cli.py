@@ -110,7 +110,8 @@ def test_a_panel_of_500_short_series_beats_seasonal_naive_and_ets(tmp_path, caps
     monkeypatch.chdir(tmp_path)
     panel(500, 12, 60, seed=0).to_csv("p500.csv", index=False)
     code = main(["forecast", "--data", "p500.csv", "--series-id", "id", "--time", "date", "--target", "y",
-                 "--horizon", "6", "--folds", "0", "--model", "hybrid", "--ensemble", "1", "--epochs", "15",
+                 "--horizon", "6", "--folds", "0", "--model", "hybrid", "--ensemble", "1", "--epochs", "5",
+                 "--windows-per-epoch", "4096",
                  "--no-plot", "--quiet", "--threads", "2", "--out", "per_series.csv", "--baselines", "snaive,ets"])
     out = capsys.readouterr().out
     assert code == 0, out

@@ -132,8 +132,8 @@ def test_per_series_scaling_round_trips(log, lag):
 
 def test_window_scaling_round_trips_through_the_forecaster():
     df = long_table([30, 9, 50])
-    f = Forecaster(horizon=4, **FAST).fit(df, target="y", time="date", series_id="id")
-    assert f.config.scaling == "window" and f.config.diff == "none"
+    f = Forecaster(horizon=4, model="rnn", **FAST).fit(df, target="y", time="date", series_id="id")
+    assert f.config.scaling == "window" and f.config.diff == "none"  # short series: no seasonal difference
     for s in prepare(df, "y", "date", series_id="id"):
         tt = f.transforms[s.name]
         origins = np.arange(1, len(s) - 4 + 1)
@@ -227,6 +227,15 @@ def test_short_series_train_with_notes_and_a_one_value_series_is_forecast():
     out = f.predict()
     assert sorted(out["series"].unique()) == ["s0", "s1", "s2", "s3"]  # every series forecast
     assert np.isfinite(out["forecast"]).all()
+
+
+def test_auto_picks_the_rnn_on_long_series_and_the_hybrid_on_short_panels():
+    long = Forecaster(horizon=6).resolve(prepare(long_table([60, 50]), "y", "date", series_id="id"))
+    assert (long.model, long.scaling, long.diff) == ("rnn", "series", "seasonal")
+    short = Forecaster(horizon=6).resolve(prepare(long_table([60, 20]), "y", "date", series_id="id"))
+    assert (short.model, short.scaling, short.diff) == ("hybrid", "window", "none")
+    rec = Forecaster(horizon=6, strategy="recursive").resolve(prepare(long_table([20]), "y", "date", series_id="id"))
+    assert rec.model == "rnn"
 
 
 def test_ensembles_over_lookbacks_and_seeds():

@@ -73,7 +73,7 @@ def test_seqlab_forecast_reads_a_tsf_file_with_its_horizon(tmp_path, capsys, mon
     assert "4 series, 98 values (lengths 20-29); horizon 4" in out and "calendar month (sin, cos)" in out
     table = pd.read_csv(tmp_path / "per_series.csv")
     assert len(table) == 16 and set(table["series"]) == {"T0", "T1", "T2", "T3"}
-    assert "holdout MASE model (lstm)" in table.columns and "holdout MASE seasonal naive" in table.columns
+    assert "holdout MASE model (hybrid)" in table.columns  # short series: the hybrid (auto) and "holdout MASE seasonal naive" in table.columns
     bad = write_tsf(tmp_path / "bad.tsf", ["T1:NSW:2010-01-01 00-00-00:1,?"])
     os.remove(tmp_path / "per_series.csv")
     assert main(["forecast", "--data", bad, "--out", str(tmp_path / "x.csv"), "--quiet"]) == 2

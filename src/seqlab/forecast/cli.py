@@ -90,10 +90,12 @@ def register(subparsers) -> None:
                    "shorter series gives shorter, padded windows")
     m.add_argument("--season", type=int_type("--season"), help="season length in steps (default: from the "
                    "time frequency: monthly 12, quarterly 4, daily 7, hourly 24; else 1)")
-    m.add_argument("--model", metavar="rnn|hybrid", default="rnn",
-                   help="rnn: a recurrent network on windows scaled by their level; hybrid: ES-RNN style, per-series "
-                        "exponential smoothing of the level and seasonality learned inside the network (default "
-                        "rnn). A path to a saved forecaster here is read as --load PATH")
+    m.add_argument("--model", metavar="auto|rnn|hybrid", default="auto",
+                   help="rnn: a recurrent network on the differenced series (scaled per series), or on windows "
+                        "scaled by their level when series are short; hybrid: ES-RNN style, per-series exponential "
+                        "smoothing of the level and seasonality learned inside the network; auto: rnn when every "
+                        "series is long, hybrid for panels of short series (default auto). A path to a saved "
+                        "forecaster here is read as --load PATH")
     from ..nn.registry import cell_names  # the one cell table (imports no torch)
     add_model_options(m, cell_names(), "lstm", 16)
     m.add_argument("--strategy", choices=["direct", "recursive"], default="direct",
@@ -155,10 +157,10 @@ def _main(args: argparse.Namespace) -> int:
 
     load = args.load
     kind = args.model
-    if kind not in ("rnn", "hybrid"):
+    if kind not in ("auto", "rnn", "hybrid"):
         if load:
-            raise SeqlabError(f"--model: expected rnn or hybrid, got {kind!r}")
-        load, kind = kind, "rnn"  # --model PATH: the spelling before --load
+            raise SeqlabError(f"--model: expected auto, rnn or hybrid, got {kind!r}")
+        load, kind = kind, "auto"  # --model PATH: the spelling before --load
     data = dict(target=args.target, time=args.time, covariates=_columns(args.covariates), series_id=args.series_id,
                 future_covariates=_columns(args.future_covariates),
                 static_covariates=_columns(args.static_covariates))

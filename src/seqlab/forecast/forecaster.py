@@ -74,7 +74,7 @@ class ForecastConfig:
     # of more than 4,096 training windows
     val_steps: int | None = None  # steps at the end of the training part for early stopping; default horizon
     ensemble: int = 3  # networks per lookback, seeded seed, seed + 1, ...; their quantiles are averaged
-    model: str = "rnn"  # 'rnn' or 'hybrid' (ES-RNN style)
+    model: str = "auto"  # 'rnn', 'hybrid' (ES-RNN style) or 'auto' (see resolve)
     lookbacks: list[int] | None = None  # an ensemble over these lookbacks too (default: [lookback])
     scaling: str = "auto"  # 'window': each window relative to its level; 'series': the series scaler only
     calendar: bool = True  # calendar features from the dates (month, quarter, weekday, ...)
@@ -103,7 +103,7 @@ class ForecastConfig:
             raise SeqlabError(f"val_steps: expected an integer >= 0, got {self.val_steps!r}")
         for name, v, allowed in [("cell", self.cell, tuple(CELLS)), ("strategy", self.strategy, STRATEGIES),
                                  ("transform", self.transform, TRANSFORMS), ("diff", self.diff, DIFFS),
-                                 ("scaler", self.scaler, SCALERS), ("model", self.model, KINDS),
+                                 ("scaler", self.scaler, SCALERS), ("model", self.model, ("auto", *KINDS)),
                                  ("scaling", self.scaling, SCALINGS)]:
             if v not in allowed:
                 raise SeqlabError(f"{name}: expected one of {', '.join(allowed)}, got {v!r}")
@@ -184,10 +184,15 @@ class Forecaster:
     def resolve(self, series: Sequence[SeriesData]) -> ForecastConfig:
         """The config with every ``None``/'auto' setting replaced by its value for ``series``:
         season from the frequency; lookback one season (twice the horizon, at least 8, when not
-        seasonal); transform log when every value is positive; scaling 'window' (the hybrid
-        levels inside the network, and the 'series' scaling of files from before panels keeps
-        its differencing); diff 'none' with window scaling or the hybrid, else seasonal when the
-        season is > 1 and first otherwise; validation steps one horizon."""
+        seasonal); transform log when every value is positive; validation steps one horizon.
+
+        Model, scaling and differencing, as the backtests of docs/forecast.md chose them: when
+        every series is long (a seasonal or first difference, a lookback, a horizon and the
+        validation steps fit in it), the recurrent network on differenced values with the
+        per-series scaler ('rnn', scaling 'series', diff seasonal, or first when not seasonal);
+        otherwise, for panels of short series, the 'hybrid' (its exponential smoothing levels
+        each window). An 'rnn' chosen by hand on short series scales each window by its level
+        ('window') without differencing."""
         c = ForecastConfig(**asdict(self.config))
         if c.season is None:
             c.season = infer_season(series)
@@ -197,8 +202,16 @@ class Forecaster:
             c.lookbacks = [c.lookback]
         if c.transform == "auto":
             c.transform = "log" if all(np.all(s.target > 0) for s in series) else "none"
+        if c.val_steps is None:
+            c.val_steps = c.horizon
+        lag = c.season if c.season > 1 else 1
+        out = c.horizon if c.strategy == "direct" else 1
+        long = bool(series) and min(len(s) for s in series) >= lag + max(c.lookbacks) + out + c.val_steps
+        if c.model == "auto":
+            c.model = "rnn" if long or c.strategy == "recursive" or c.scaling == "series" \
+                or c.diff not in ("auto", "none") else "hybrid"
         if c.scaling == "auto":
-            c.scaling = "window"
+            c.scaling = "series" if c.model == "rnn" and long else "window"
         if c.diff == "auto":
             if c.model == "hybrid" or c.scaling == "window":
                 c.diff = "none"
@@ -206,8 +219,6 @@ class Forecaster:
                 c.diff = "seasonal" if c.season > 1 else "first"
         if c.model == "hybrid" and c.diff != "none":
             raise SeqlabError("diff: the hybrid model smooths the level and the seasonality itself; use diff 'none'")
-        if c.val_steps is None:
-            c.val_steps = c.horizon
         if c.strategy == "recursive" and series and series[0].n_covariates:
             raise SeqlabError("strategy: 'recursive' feeds predictions back and cannot predict past covariates; "
                               "use strategy 'direct' with covariates, or give them as --future-covariates")
@@ -647,4 +658,5 @@ def _configs(saved: dict[str, Any]) -> tuple[ForecastConfig, TrainConfig]:
         forecast.pop(gone, None)
     if "scaling" not in forecast:
         forecast.update(scaling="series", calendar=False)
+    forecast.setdefault("model", "rnn")
     return ForecastConfig(**forecast), training(**train)
