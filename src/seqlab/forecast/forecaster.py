@@ -396,10 +396,13 @@ class Forecaster:
         n = len(s) - self.lag
         if n < 2:
             return None
-        origins = np.arange(1, n)
+        has_val = c.val_steps > 0 and n - c.val_steps >= self.out_steps + 1
+        # windows shorter than the lookback only where the series' training part holds no full
+        # window: a long series trains on full windows alone (no padding: no packing either)
+        first = L if (n - c.val_steps if has_val else n) >= L + self.out_steps else 1
+        origins = np.arange(first, n)
         inputs, Y, _ = self._window_inputs(s, s.name, L, origins, self.out_steps)
         last = np.minimum(origins + self.out_steps, n) - 1  # each window's last known target
-        has_val = c.val_steps > 0 and n - c.val_steps >= self.out_steps + 1
         is_val = last >= n - c.val_steps if has_val else np.zeros(len(origins), bool)
         return ([a[~is_val] for a in inputs], Y[~is_val]), ([a[is_val] for a in inputs], Y[is_val])
 
