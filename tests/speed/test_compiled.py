@@ -152,7 +152,8 @@ def test_functions_pass_torch_gradcheck():
             gru = (rnd(b, t, 3 * h), rnd(b, h), rnd(3 * h, h), rnd(3 * h))
             fn = lambda *a, gm=gamma, bf=before: compiled.GRULayerFunction.apply(*a, gm, m, bf)  # noqa: E731
             assert torch.autograd.gradcheck(fn, gru, fast_mode=True)
-    ln = (rnd(b, t, 4 * h), rnd(b, h), rnd(b, h), rnd(4 * h, h), rnd(4 * h), rnd(4 * h), rnd(h), rnd(h), rnd(3, h))
+    ln = (rnd(b, t, i), rnd(b, h), rnd(b, h), rnd(4 * h, i), rnd(4 * h, h), rnd(4 * h), rnd(4 * h), rnd(4 * h),
+          rnd(4 * h), rnd(h), rnd(h), rnd(3, h))
     assert torch.autograd.gradcheck(lambda *a: compiled.LNLSTMLayerFunction.apply(*a, m), ln, fast_mode=True)
 
 

@@ -223,8 +223,10 @@ if AVAILABLE:
 
     @_jit_sum
     def _norm_backward(dy, lnq_row, rs, gamma, dgamma, dbeta, dq):  # pragma: no cover - compiled
-        """dL/dq into ``dq`` from dL/d(LN(q) γ + β) = ``dy``; accumulates dγ, dβ (float64). ``dq``
-        may be ``dy`` itself (each element is read before it is written)."""
+        """dL/dq into ``dq`` (not ``dy``: see :func:`_norm_backward_inplace`) from dL/d(LN(q) γ + β)
+        = ``dy``; accumulates dγ, dβ. One loop per written array: LLVM vectorizes a loop only
+        after checking at run time that its arrays do not overlap, and gives up beyond a few
+        pairs (measured: 4x slower with all four in one loop)."""
         n = dy.shape[0]
         s1 = dy.dtype.type(0.0)
         s2 = dy.dtype.type(0.0)
@@ -232,12 +234,34 @@ if AVAILABLE:
             g = dy[j] * gamma[j]
             s1 += g
             s2 += g * lnq_row[j]
+        for j in range(n):
             dgamma[j] += dy[j] * lnq_row[j]
+        for j in range(n):
             dbeta[j] += dy[j]
         s1 /= n
         s2 /= n
         for j in range(n):
             dq[j] = rs * (dy[j] * gamma[j] - s1 - lnq_row[j] * s2)
+
+    @_jit_sum
+    def _norm_backward_inplace(d, lnq_row, rs, gamma, dgamma, dbeta):  # pragma: no cover - compiled
+        """:func:`_norm_backward` with dL/dq written over ``d`` (one array: two views of the same
+        memory would fail LLVM's overlap check and run scalar)."""
+        n = d.shape[0]
+        s1 = d.dtype.type(0.0)
+        s2 = d.dtype.type(0.0)
+        for j in range(n):
+            g = d[j] * gamma[j]
+            s1 += g
+            s2 += g * lnq_row[j]
+        for j in range(n):
+            dgamma[j] += d[j] * lnq_row[j]
+        for j in range(n):
+            dbeta[j] += d[j]
+        s1 /= n
+        s2 /= n
+        for j in range(n):
+            d[j] = rs * (d[j] * gamma[j] - s1 - lnq_row[j] * s2)
 
     @_jit
     def gru_after_forward_step(gi, q, acts, ghn, hs, out, m, lnq, rstd, gamma, beta, t, lo):  # pragma: no cover
@@ -311,7 +335,7 @@ if AVAILABLE:
                 dhb[j] = dhn * (one - z) + dhs * km
             dq[: 2 * H] = dgi[b, t, : 2 * H]
             if ln:
-                _norm_backward(dq, lnq[t, b], rstd[t, b, 0], gamma, dgamma, dbeta, dq)  # in place
+                _norm_backward_inplace(dq, lnq[t, b], rstd[t, b, 0], gamma, dgamma, dbeta)
             else:
                 for j in range(G):
                     dbeta[j] += dq[j]
@@ -436,13 +460,15 @@ if AVAILABLE:
                     dbeta[j] += v
 
     # -- layer-normalized LSTM --------------------------------------------------------------------
-    # ``gi`` (B, T, 4H) = LN(x W_ih^T) γ_ih + b_ih (computed outside); ``q`` (B, 4H) the step's
-    # product h_{t-1} W_hh^T; a = gi_t + LN(q) γ + β (β = b_hh); the cell's output reads
+    # ``xw`` (B, T, 4H) = x W_ih^T (batch-first, computed outside), normalized here in place (so
+    # it holds LN(x W_ih^T) afterwards, for the backward); ``q`` (B, 4H) the step's product
+    # h_{t-1} W_hh^T; a = LN(xw) γ_ih + b_ih + LN(q) γ + β (β = b_hh); the cell's output reads
     # LN(cn) γ_c + β_c. ``lnq`` (T, B, 4H), ``lnc`` (T, B, H) the normalized values, ``rstd``
-    # (T, B, 2) their 1/std; ``hs`` (T+1, B, H) the states; ``tcs`` = tanh(LN(cn) γ_c + β_c).
+    # (T, B, 3) the 1/std of q, cn and xw; ``hs`` (T+1, B, H) the states; ``tcs`` =
+    # tanh(LN(cn) γ_c + β_c).
 
     @_jit
-    def ln_lstm_forward_step(gi, q, acts, hs, cs, cns, tcs, out, wch, m, lnq, lnc, rstd, gamma, beta, gc, bc,
+    def ln_lstm_forward_step(xw, q, acts, hs, cs, cns, tcs, out, wch, m, lnq, lnc, rstd, gamma, beta, gx, bx, gc, bc,
                              t, lo):  # pragma: no cover - compiled
         """Step t of the layer-normalized (peephole) LSTM after its product ``q``."""
         n, G = q.shape
@@ -454,14 +480,17 @@ if AVAILABLE:
             b = lo + r
             qb = q[r]
             rstd[t, b, 0] = _normalize(qb, lnq[t, b], gamma, beta, eps)
-            xi, xf, xg, xo = gi[b, t, :H], gi[b, t, H : 2 * H], gi[b, t, 2 * H : 3 * H], gi[b, t, 3 * H :]
+            xr = xw[b, t]
+            rstd[t, b, 2] = _standardize(xr, xr, eps)
+            for j in range(G):
+                qb[j] += xr[j] * gx[j] + bx[j]
             si, sf, sg, so = acts[t, b, :H], acts[t, b, H : 2 * H], acts[t, b, 2 * H : 3 * H], acts[t, b, 3 * H :]
             cp, cnb = cs[t, b], cns[t, b]
             for j in range(H):
                 c = cp[j]
-                i = sigmoid(xi[j] + qb[j] + wch[0, j] * c)
-                f = sigmoid(xf[j] + qb[H + j] + wch[1, j] * c)
-                g = tanh(xg[j] + qb[2 * H + j])
+                i = sigmoid(qb[j] + wch[0, j] * c)
+                f = sigmoid(qb[H + j] + wch[1, j] * c)
+                g = tanh(qb[2 * H + j])
                 si[j] = i
                 sf[j] = f
                 sg[j] = g
@@ -470,7 +499,7 @@ if AVAILABLE:
             rstd[t, b, 1] = _standardize(cnb, lc, eps)
             tcb, ob, hnew, hp = tcs[t, b], out[b, t], hs[t + 1, b], hs[t, b]
             for j in range(H):
-                o = sigmoid(xo[j] + qb[3 * H + j] + wch[2, j] * cnb[j])
+                o = sigmoid(qb[3 * H + j] + wch[2, j] * cnb[j])
                 tc = tanh(lc[j] * gc[j] + bc[j])
                 so[j] = o
                 tcb[j] = tc
@@ -490,10 +519,11 @@ if AVAILABLE:
                     hnew[j] = ob[j]
 
     @_jit
-    def ln_lstm_backward_step(acts, cs, cns, tcs, lnq, lnc, rstd, gamma, gc, dgi, dq, dhmm, dh, dc, dout, m, wch,
-                              dwch, dgamma, dbeta, dgc, dbc, t, lo):  # pragma: no cover - compiled
-        """BPTT of step t of the layer-normalized LSTM up to its product: dL/dgi into ``dgi[:, t]``,
-        dL/dq into ``dq[t]``, ``dc`` := dL/dc_{t-1}, ``dh`` := dL/dh_{t-1} past the product."""
+    def ln_lstm_backward_step(acts, cs, cns, tcs, lnq, lnc, rstd, gamma, gc, xw, gx, dxw, dq, dhmm, dh, dc, dout, m,
+                              wch, dwch, dgamma, dbeta, dgx, dbx, dgc, dbc, t, lo):  # pragma: no cover - compiled
+        """BPTT of step t of the layer-normalized LSTM up to its products: dL/d(x W_ih^T) into
+        ``dxw[:, t]``, dL/dq into ``dq[t]``, ``dc`` := dL/dc_{t-1}, ``dh`` := dL/dh_{t-1} past the
+        product; the gains' and shifts' gradients summed (float64)."""
         n, G = dhmm.shape[0], dq.shape[2]
         H = G // 4
         masked = m.shape[0] > 0
@@ -502,7 +532,7 @@ if AVAILABLE:
         for r in range(n):
             b = lo + r
             ai, af, ag, ao = acts[t, b, :H], acts[t, b, H : 2 * H], acts[t, b, 2 * H : 3 * H], acts[t, b, 3 * H :]
-            row = dgi[b, t]
+            row = dxw[b, t]  # dL/da first, then dL/d(x W_ih^T)
             di, df, dgg, do = row[:H], row[H : 2 * H], row[2 * H : 3 * H], row[3 * H :]
             cp, cnb, tcb, dob, dmb = cs[t, b], cns[t, b], tcs[t, b], dout[b, t], dhmm[r]
             dhb, dcb = dh[b], dc[b]
@@ -534,3 +564,4 @@ if AVAILABLE:
                     dwch[1, j] += df[j] * c
                     dwch[2, j] += do[j] * cnb[j]
             _norm_backward(row, lnq[t, b], rstd[t, b, 0], gamma, dgamma, dbeta, dq[t, b])
+            _norm_backward_inplace(row, xw[b, t], rstd[t, b, 2], gx, dgx, dbx)

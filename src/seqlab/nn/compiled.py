@@ -296,57 +296,65 @@ def gru_layer(cell, x: Tensor, state: tuple[Tensor], lengths: Tensor | None, m: 
 
 # -- layer-normalized LSTM -------------------------------------------------------------------------
 class LNLSTMLayerFunction(torch.autograd.Function):
-    """``(gi, h0, c0, w_hh, beta, gamma, gc, bc, w_ch, m) -> (out, h_T, c_T)``: a layer-normalized
-    LSTM layer from gi (B, T, 4H) = LN(x W_ih^T) γ_ih + b_ih; beta = b_hh (zeros without bias),
-    gamma = γ_hh (4H,); gc, bc = γ_c, β_c (H,); w_ch (3, H) or None; m (T, B, 1) or None."""
+    """``(x, h0, c0, w_ih, w_hh, gx, bx, beta, gamma, gc, bc, w_ch, m) -> (out, h_T, c_T)``: a
+    layer-normalized LSTM layer over x (B, T, I): ``a = LN(x W_ih^T) γ_ih + b_ih + LN(h W_hh^T) γ_hh
+    + b_hh`` with gx, bx = γ_ih, b_ih and gamma, beta = γ_hh, b_hh (zero shifts without bias);
+    gc, bc = γ_c, β_c (H,); w_ch (3, H) or None; m (T, B, 1) or None. The input product is one
+    product over all steps; its layer norm happens in the step kernel, which keeps the normalized
+    rows for the backward."""
 
     @staticmethod
-    def forward(ctx, gi: Tensor, h0: Tensor, c0: Tensor, w_hh: Tensor, beta: Tensor, gamma: Tensor, gc: Tensor,
-                bc: Tensor, w_ch: Tensor | None, m: Tensor | None):
-        B, T, G = gi.shape
+    def forward(ctx, x: Tensor, h0: Tensor, c0: Tensor, w_ih: Tensor, w_hh: Tensor, gx: Tensor, bx: Tensor,
+                beta: Tensor, gamma: Tensor, gc: Tensor, bc: Tensor, w_ch: Tensor | None, m: Tensor | None):
+        B, T, I = x.shape
+        G = w_ih.shape[0]
         H = G // 4
-        hs, cs = gi.new_empty(T + 1, B, H), gi.new_empty(T + 1, B, H)
+        x2 = x.detach().reshape(B * T, I).contiguous()
+        xw = linear(x2, pack(w_ih, B * T)).view(B, T, G)  # normalized in place by the kernel
+        hs, cs = x.new_empty(T + 1, B, H), x.new_empty(T + 1, B, H)
         hs[0], cs[0] = h0, c0
-        cns = cs[1:] if m is None else gi.new_empty(T, B, H)
-        acts, tcs, out = gi.new_empty(T, B, G), gi.new_empty(T, B, H), gi.new_empty(B, T, H)
-        lnq, lnc, rstd = gi.new_empty(T, B, G), gi.new_empty(T, B, H), gi.new_empty(T, B, 2)
-        wch = gi.new_zeros(3, H) if w_ch is None else w_ch.detach().contiguous()
-        params = [_np(p.detach().contiguous()) for p in (gamma, beta, gc, bc)]
-        arrays = [_np(acts), _np(hs), _np(cs), _np(cns), _np(tcs), _np(out), _np(wch), _masks(m, gi), _np(lnq),
+        cns = cs[1:] if m is None else x.new_empty(T, B, H)
+        acts, tcs, out = x.new_empty(T, B, G), x.new_empty(T, B, H), x.new_empty(B, T, H)
+        lnq, lnc, rstd = x.new_empty(T, B, G), x.new_empty(T, B, H), x.new_empty(T, B, 3)
+        wch = x.new_zeros(3, H) if w_ch is None else w_ch.detach().contiguous()
+        params = [_np(p.detach().contiguous()) for p in (gamma, beta, gx, bx, gc, bc)]
+        arrays = [_np(acts), _np(hs), _np(cs), _np(cns), _np(tcs), _np(out), _np(wch), _masks(m, x), _np(lnq),
                   _np(lnc), _np(rstd), *params]
-        gi_np, w_hh = _np(gi), w_hh.detach()
-        k = _ck.compiled(_ck.ln_lstm_forward_step, gi_np, _np(gi.new_empty(1, G)), *arrays, 0, 0)
+        xw_np, w_hh = _np(xw), w_hh.detach()
+        k = _ck.compiled(_ck.ln_lstm_forward_step, xw_np, _np(x.new_empty(1, G)), *arrays, 0, 0)
 
         def share(lo: int, hi: int) -> None:
             w = pack(w_hh, hi - lo)
             for t in range(T):
-                k(gi_np, _np(linear(hs[t, lo:hi], w)), *arrays, t, lo)  # (n, 4H)
+                k(xw_np, _np(linear(hs[t, lo:hi], w)), *arrays, t, lo)  # (n, 4H)
 
-        _workers.run(share, B, _shares(gi, B))
-        ctx.save_for_backward(acts, hs, cs, None if m is None else cns, tcs, lnq, lnc, rstd, w_hh, gamma, gc, w_ch, m)
+        _workers.run(share, B, _shares(x, B))
+        ctx.save_for_backward(x2, xw, acts, hs, cs, None if m is None else cns, tcs, lnq, lnc, rstd, w_ih, w_hh, gx,
+                              gamma, gc, w_ch, m)
         return out, hs[T].clone(), cs[T].clone()
 
     @staticmethod
     @once_differentiable
     def backward(ctx, dout: Tensor, dhT: Tensor, dcT: Tensor):
-        acts, hs, cs, cns, tcs, lnq, lnc, rstd, w_hh, gamma, gc, w_ch, m = ctx.saved_tensors
+        x2, xw, acts, hs, cs, cns, tcs, lnq, lnc, rstd, w_ih, w_hh, gx, gamma, gc, w_ch, m = ctx.saved_tensors
         T, B, G = acts.shape
         H = G // 4
         if cns is None:
             cns = cs[1:]
         peep = w_ch is not None
-        dgi, dq = acts.new_empty(B, T, G), acts.new_empty(T, B, G)
+        dxw, dq = acts.new_empty(B, T, G), acts.new_empty(T, B, G)
         dh, dc, dhT = acts.new_zeros(B, H), dcT.contiguous().clone(), dhT.contiguous()
         wch = acts.new_zeros(3, H) if w_ch is None else w_ch.detach().contiguous()
-        arrays = [_np(acts), _np(cs), _np(cns), _np(tcs), _np(lnq), _np(lnc), _np(rstd),
-                  _np(gamma.detach().contiguous()), _np(gc.detach().contiguous()), _np(dgi), _np(dq)]
+        det = lambda p: _np(p.detach().contiguous())  # noqa: E731
+        arrays = [_np(acts), _np(cs), _np(cns), _np(tcs), _np(lnq), _np(lnc), _np(rstd), det(gamma), det(gc),
+                  _np(xw), det(gx), _np(dxw), _np(dq)]
         rest = [_np(dh), _np(dc), _np(dout.contiguous()), _masks(m, acts), _np(wch)]
-        k = _ck.compiled(_ck.ln_lstm_backward_step, *arrays, _np(dhT), *rest, _f64(3, H), _f64(G), _f64(G), _f64(H),
-                         _f64(H), 0, 0)
+        k = _ck.compiled(_ck.ln_lstm_backward_step, *arrays, _np(dhT), *rest, _f64(3, H), *[_f64(G)] * 4,
+                         _f64(H), _f64(H), 0, 0)
 
         def share(lo: int, hi: int) -> list:
-            w_t = pack(w_hh.t(), hi - lo)  # (H, 4H)
-            acc = [_f64(3, H) if peep else _f64(0, 0), _f64(G), _f64(G), _f64(H), _f64(H)]
+            w_t = pack(w_hh.detach().t(), hi - lo)  # (H, 4H)
+            acc = [_f64(3, H) if peep else _f64(0, 0), _f64(G), _f64(G), _f64(G), _f64(G), _f64(H), _f64(H)]
             dhmm = dhT[lo:hi]
             for t in range(T - 1, -1, -1):
                 k(*arrays, _np(dhmm), *rest, *acc, t, lo)
@@ -354,22 +362,23 @@ class LNLSTMLayerFunction(torch.autograd.Function):
             dh[lo:hi] += dhmm
             return acc
 
-        dwch, dgamma, dbeta, dgc, dbc = _sum(_workers.run(share, B, _shares(acts, B)))
-        dw = mm_tn(dq.view(T * B, G), hs[:T].reshape(T * B, H))  # (4H, H)
+        dwch, dgamma, dbeta, dgx, dbx, dgc, dbc = _sum(_workers.run(share, B, _shares(acts, B)))
         need = ctx.needs_input_grad
+        dxw2 = dxw.view(B * T, G)
+        dx = linear(dxw2, w_ih.detach().t().contiguous()).view(B, T, -1) if need[0] else None
+        dw_ih = mm_tn(dxw2, x2) if need[3] else None
+        dw_hh = mm_tn(dq.view(T * B, G), hs[:T].reshape(T * B, H))  # (4H, H)
         f = lambda a: torch.from_numpy(a).to(acts.dtype)  # noqa: E731
-        return (dgi, dh, dc, dw, f(dbeta) if need[4] else None, f(dgamma), f(dgc), f(dbc) if need[7] else None,
-                f(dwch) if peep and need[8] else None, None)
+        return (dx, dh, dc, dw_ih, dw_hh, f(dgx), f(dbx) if need[6] else None, f(dbeta) if need[7] else None,
+                f(dgamma), f(dgc), f(dbc) if need[10] else None, f(dwch) if peep and need[11] else None, None)
 
 
 def ln_lstm_layer(cell, x: Tensor, state: tuple[Tensor, Tensor], lengths: Tensor | None, m: Tensor | None):
-    """A layer-normalized LSTMCell (peephole or not) over ``x`` (B, T, I) as one node after its
-    normalized input projection."""
+    """A layer-normalized LSTMCell (peephole or not) over ``x`` (B, T, I) as one node."""
     G, H = cell.weight_ih.shape[0], cell.hidden_size
-    gi = F.layer_norm(linear_fn(x, cell.weight_ih), (G,), cell.ln_weight_ih, cell.bias_ih, eps=_LN_EPS)
-    beta = _zeros_if_none(cell.bias_hh, G, x)
+    bx, beta = _zeros_if_none(cell.bias_ih, G, x), _zeros_if_none(cell.bias_hh, G, x)
     bc = _zeros_if_none(cell.ln_bias_c, H, x)
     w_ch = cell.weight_ch if cell.peephole else None
-    out, h, c = LNLSTMLayerFunction.apply(gi.contiguous(), state[0], state[1], cell.weight_hh, beta, cell.ln_weight_hh,
-                                          cell.ln_weight_c, bc, w_ch, m)
+    out, h, c = LNLSTMLayerFunction.apply(x.contiguous(), state[0], state[1], cell.weight_ih, cell.weight_hh,
+                                          cell.ln_weight_ih, bx, beta, cell.ln_weight_hh, cell.ln_weight_c, bc, w_ch, m)
     return out, (h, c)
