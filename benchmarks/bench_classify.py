@@ -104,12 +104,29 @@ def digits(seed: int):
     return (X[tr], None, list(y[tr])), (X[te], None, list(y[te]))
 
 
-def run(train, test, seed: int, threads: int, options: dict) -> dict:
+def resample(tr: tuple, te: tuple, k: int) -> tuple[tuple, tuple]:
+    """Resample ``k``: TRAIN and TEST pooled and split again at random (generator seeded with
+    ``k``), stratified so that each class keeps its number of training cases."""
+    X = list(tr[0]) + list(te[0])
+    y = list(tr[2]) + list(te[2])
+    rng = np.random.default_rng(k)
+    train_idx = []
+    for c in sorted(set(tr[2])):
+        pool = [i for i, v in enumerate(y) if v == c]
+        train_idx += list(rng.choice(pool, size=list(tr[2]).count(c), replace=False))
+    test_idx = sorted(set(range(len(y))) - set(train_idx))
+    return ([X[i] for i in train_idx], None, [y[i] for i in train_idx]), ([X[i] for i in test_idx], None,
+                                                                          [y[i] for i in test_idx])
+
+
+def run(train, test, seed: int, threads: int, options: dict, k: int = 0) -> dict:
     if train == "digits":
         (Xtr, ltr, ytr), (Xte, lte, yte) = digits(seed)
     else:
         Xtr, ltr, ytr = load_data(train)
         Xte, lte, yte = load_data(test)
+        if k:
+            (Xtr, ltr, ytr), (Xte, lte, yte) = resample((Xtr, ltr, ytr), (Xte, lte, yte), k)
     import torch
 
     torch.set_num_threads(threads)
@@ -130,6 +147,9 @@ def main() -> int:
     ap.add_argument("--sets", default=None, help="comma-separated names (default: every set found)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1: steady on a shared machine)")
     ap.add_argument("--archive", default=None, help="a folder NAME/NAME_TRAIN.ts ... instead of sktime's or aeon's")
+    ap.add_argument("--resample", type=int, default=0, metavar="K",
+                    help="0: the default split; K > 0: TRAIN and TEST pooled and split again, stratified, with "
+                         "generator seed K (the published columns stay those of the default split)")
     ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                     help="override a default (experiments)")
     args = ap.parse_args()
@@ -155,7 +175,8 @@ def main() -> int:
     pub = published()
     print(f"machine: {machine_info()}")
     print(f"load average at start: {' '.join(f'{v:.2f}' for v in os.getloadavg())}; torch threads {args.threads}")
-    print(f"archive: {source} ({folder}): {found} classification sets; running {', '.join(sets)}; seeds {seeds}")
+    print(f"archive: {source} ({folder}): {found} classification sets; running {', '.join(sets)}; seeds {seeds}; "
+          + (f"resample {args.resample} (TRAIN and TEST pooled and split again)" if args.resample else "default split"))
     print("options: " + ("seqlab classify train's defaults" if not overrides else f"defaults with {overrides}"))
     print(f"  {options}")
     print()
@@ -165,7 +186,7 @@ def main() -> int:
     for name, (train, test) in sets.items():
         accs, walls, cpus = [], [], []
         for seed in seeds:
-            r = run(train, test, seed, args.threads, options)
+            r = run(train, test, seed, args.threads, options, args.resample)
             accs.append(r["acc"])
             walls.append(r["wall"])
             cpus.append(r["cpu"])
