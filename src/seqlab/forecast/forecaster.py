@@ -47,6 +47,7 @@ TRAIN_FIELDS = tuple(f.name for f in fields(TrainConfig))
 # training settings that files written before the one training engine kept in "forecast"
 _OLD_TRAIN = {"epochs": "epochs", "lr": "lr", "patience": "patience", "clip": "clipnorm", "seed": "seed"}
 PANEL_WINDOWS = 4096  # above this many training windows, batches of 256 and epochs of 8,192 windows
+PANEL_PATIENCE = 5  # ... and early stopping after 5 such epochs without improvement
 _SEASONS = {"MS": 12, "M": 12, "ME": 12, "QS": 4, "Q": 4, "QE": 4, "W": 52, "D": 7, "B": 5, "h": 24, "H": 24}
 # the calendar position of a date in its season, where the season is the calendar's
 _PHASE = {12: ("MS", "M", "ME"), 4: ("QS", "Q", "QE"), 7: ("D",), 24: ("h", "H")}
@@ -279,6 +280,7 @@ class Forecaster:
             c.batch_size = 32 if n_train <= PANEL_WINDOWS else 256
         if c.windows_per_epoch is None:
             c.windows_per_epoch = 0 if n_train <= 2 * PANEL_WINDOWS else 2 * PANEL_WINDOWS
+        self._panel = n_train > PANEL_WINDOWS
         x0 = members[0][1][0]
         net_cfg = NetConfig(c.cell, x0[0].shape[2], c.hidden, c.layers, c.dropout, self.out_steps,
                             len(c.quantiles), x0[2].shape[2], c.model, c.season, max(1, len(self.series_index)))
@@ -425,6 +427,10 @@ class Forecaster:
                 hist = None if checkpoint is None else checkpoint.finished(key, net)
                 if hist is None:
                     cfg = replace(t, seed=seed, threads=None, checkpoint=None, resume=False)
+                    if getattr(self, "_panel", False) and cfg.patience is not None:
+                        # a panel's epochs hold thousands of windows and its validation loss is
+                        # steady: 5 epochs without improvement end the training
+                        cfg = replace(cfg, patience=min(cfg.patience, PANEL_PATIENCE))
                     if checkpoint is not None:
                         cfg = checkpoint.config(key, cfg)
                     desc = f"train {i + 1}/{total}" if total > 1 else "train"
