@@ -59,9 +59,11 @@ def class_weights(labels: Sequence, classes: Sequence, mode: str | Mapping | Non
 
 
 class SequenceClassifier:
-    """Classify whole sequences (numeric or text) with an RNN, LSTM or GRU.
+    """Classify whole sequences (numeric or text) with a recurrent network of any seqlab cell,
+    optionally beside a fully convolutional one (LSTM-FCN).
 
     >>> clf = SequenceClassifier(cell="gru", hidden_size=32, pooling="mean", epochs=10)
+    >>> clf = SequenceClassifier(**seqlab.classify.defaults.estimator_options())  # the command's
     >>> clf.fit(list_of_arrays, labels)            # or a 3-D array, or (padded, lengths=...), or texts
     >>> clf.predict(new_sequences); clf.predict_proba(new_sequences)   # (N,) labels; (N, C)
 
@@ -80,8 +82,7 @@ class SequenceClassifier:
     passes, ``max_steps`` optimizer steps and ``minutes`` of training (None or 0: no limit), Adam
     at ``lr`` with ``weight_decay``, decayed along a half cosine to 0 over the budget, gradients
     clipped to norm ``clipnorm`` (None: off), ``batch_size`` sequences per step (per process under
-    ``torchrun``; at most a quarter of the training data, so a small set still gets several
-    steps per epoch), ``threads`` CPU threads (0: the cores the machine's load leaves idle; None:
+    ``torchrun``), ``threads`` CPU threads (0: the cores the machine's load leaves idle; None:
     torch's setting). With ``patience`` = P, a stratified ``validation_split`` (default 0.1) of
     the training data is held out (unless ``fit`` gets ``validation_data``), training stops after
     P epochs without a lower validation loss, and the best epoch's weights are restored.
