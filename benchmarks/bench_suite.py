@@ -55,47 +55,54 @@ def rows() -> list[Row]:
         Row("RNN loop", "rnn", lambda I, H: RNN(I, H, backend="loop"), 1, torch_ref="torch.nn.RNN"),
         Row("torch.nn.LSTM", "lstm", tl, 4),
         Row("LSTM fused", "lstm", lambda I, H: LSTM(I, H, backend="fused"), 4, torch_ref="torch.nn.LSTM"),
-        Row("LSTM sequence fn", "lstm", lambda I, H: _seq(LSTM(I, H)), 4, torch_ref="torch.nn.LSTM"),
+        Row("LSTM compiled (sequence)", "lstm", lambda I, H: LSTM(I, H, backend="sequence"), 4,
+            torch_ref="torch.nn.LSTM"),
         Row("LSTM loop", "lstm", lambda I, H: LSTM(I, H, backend="loop"), 4, torch_ref="torch.nn.LSTM"),
-        Row("peephole LSTM sequence fn", "peephole", lambda I, H: LSTM(I, H, peephole=True), 4, torch_ref="torch.nn.LSTM"),
+        Row("peephole LSTM compiled", "peephole", lambda I, H: LSTM(I, H, peephole=True), 4, torch_ref="torch.nn.LSTM"),
         Row("peephole LSTM loop", "peephole", lambda I, H: LSTM(I, H, peephole=True, backend="loop"), 4,
             torch_ref="torch.nn.LSTM"),
-        Row("layer-norm LSTM loop", "layernorm", lambda I, H: LSTM(I, H, layer_norm=True), 4, torch_ref="torch.nn.LSTM"),
+        Row("layer-norm LSTM compiled", "layernorm", lambda I, H: LSTM(I, H, layer_norm=True), 4,
+            torch_ref="torch.nn.LSTM"),
+        Row("layer-norm LSTM loop", "layernorm", lambda I, H: LSTM(I, H, layer_norm=True, backend="loop"), 4,
+            torch_ref="torch.nn.LSTM"),
         Row("torch.nn.GRU", "gru", tg, 3),
         Row("GRU fused", "gru", lambda I, H: GRU(I, H, backend="fused"), 3, torch_ref="torch.nn.GRU"),
+        Row("GRU compiled (sequence)", "gru", lambda I, H: GRU(I, H, backend="sequence"), 3, torch_ref="torch.nn.GRU"),
         Row("GRU loop", "gru", lambda I, H: GRU(I, H, backend="loop"), 3, torch_ref="torch.nn.GRU"),
-        Row("GRU reset=before sequence fn", "gru_before", lambda I, H: GRU(I, H, reset="before"), 3,
+        Row("GRU reset=before compiled", "gru_before", lambda I, H: GRU(I, H, reset="before"), 3,
             torch_ref="torch.nn.GRU"),
         Row("GRU reset=before loop", "gru_before", lambda I, H: GRU(I, H, reset="before", backend="loop"), 3,
             torch_ref="torch.nn.GRU"),
-        Row("layer-norm GRU loop", "layernorm", lambda I, H: GRU(I, H, layer_norm=True), 3, torch_ref="torch.nn.GRU"),
-        Row("minGRU numba scan", "mingru", lambda I, H: MinGRU(I, H), 2, False, "torch.nn.GRU"),
+        Row("layer-norm GRU compiled", "layernorm", lambda I, H: GRU(I, H, layer_norm=True), 3, torch_ref="torch.nn.GRU"),
+        Row("layer-norm GRU loop", "layernorm", lambda I, H: GRU(I, H, layer_norm=True, backend="loop"), 3,
+            torch_ref="torch.nn.GRU"),
+        Row("minGRU fused (numba)", "mingru", lambda I, H: MinGRU(I, H), 2, False, "torch.nn.GRU"),
         Row("minGRU torch scan", "mingru", lambda I, H: MinGRU(I, H, scan="torch"), 2, False, "torch.nn.GRU"),
         Row("minGRU log-space scan", "mingru", lambda I, H: MinGRU(I, H, scan="log"), 2, False, "torch.nn.GRU"),
         Row("minGRU step mode (loop)", "mingru", lambda I, H: MinGRU(I, H, backend="loop"), 2, False, "torch.nn.GRU"),
-        Row("minLSTM numba scan", "minlstm", lambda I, H: MinLSTM(I, H), 3, False, "torch.nn.LSTM"),
+        Row("minLSTM fused (numba)", "minlstm", lambda I, H: MinLSTM(I, H), 3, False, "torch.nn.LSTM"),
         Row("minLSTM torch scan", "minlstm", lambda I, H: MinLSTM(I, H, scan="torch"), 3, False, "torch.nn.LSTM"),
     ]
 
 
-def _seq(layer):
-    """A standard LSTM forced through its cell's sequence function instead of oneDNN."""
-    layer.resolve_backend = lambda: "sequence"
-    return layer
-
-
 def matmul_peak(device: torch.device, seconds: float = 1.0) -> float:
-    """GFLOP/s of a float32 1024x1024 matrix product, best of repeated runs."""
+    """GFLOP/s of a float32 1024x1024 matrix product, best of repeated runs of torch.mm and (on
+    CPU) of oneDNN's product (seqlab.nn._matmul.linear), whichever is faster: on AMD CPUs torch.mm
+    (MKL) reaches about half of oneDNN's rate."""
+    from seqlab.nn._matmul import linear
+
     n = 1024
     a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
-    best, t_end = float("inf"), time.perf_counter() + seconds
-    torch.mm(a, b)
-    while time.perf_counter() < t_end:
-        t0 = time.perf_counter()
-        torch.mm(a, b)
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        best = min(best, time.perf_counter() - t0)
+    best = float("inf")
+    for fn in (lambda: torch.mm(a, b), lambda: linear(a, b)):
+        fn()
+        t_end = time.perf_counter() + seconds / 2
+        while time.perf_counter() < t_end:
+            t0 = time.perf_counter()
+            fn()
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            best = min(best, time.perf_counter() - t0)
     return 2 * n**3 / best / 1e9
 
 
