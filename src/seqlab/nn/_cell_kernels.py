@@ -214,6 +214,20 @@ if AVAILABLE:
         return rs
 
     @_jit_sum
+    def _stats(v, eps):  # pragma: no cover - compiled
+        """(mean, 1/sqrt(var + eps)) of the row ``v``."""
+        n = v.shape[0]
+        mean = v.dtype.type(0.0)
+        for j in range(n):
+            mean += v[j]
+        mean /= n
+        var = v.dtype.type(0.0)
+        for j in range(n):
+            d = v[j] - mean
+            var += d * d
+        return mean, v.dtype.type(1.0) / (var / n + eps) ** 0.5
+
+    @_jit_sum
     def _normalize(q, lnq_row, gamma, beta, eps):  # pragma: no cover - compiled
         """``q := LN(q) γ + β`` in place, ``lnq_row := LN(q)``; returns 1/std."""
         rs = _standardize(q, lnq_row, eps)
@@ -462,13 +476,14 @@ if AVAILABLE:
     # -- layer-normalized LSTM --------------------------------------------------------------------
     # ``xw`` (B, T, 4H) = x W_ih^T (batch-first, computed outside), normalized here in place (so
     # it holds LN(x W_ih^T) afterwards, for the backward); ``q`` (B, 4H) the step's product
-    # h_{t-1} W_hh^T; a = LN(xw) γ_ih + b_ih + LN(q) γ + β (β = b_hh); the cell's output reads
-    # LN(cn) γ_c + β_c. ``lnq`` (T, B, 4H), ``lnc`` (T, B, H) the normalized values, ``rstd``
-    # (T, B, 3) the 1/std of q, cn and xw; ``hs`` (T+1, B, H) the states; ``tcs`` =
-    # tanh(LN(cn) γ_c + β_c).
+    # h_{t-1} W_hh^T; a = LN(xw) γ_ih + LN(q) γ + shift (shift = b_ih + b_hh: both shifts add to
+    # a, so their gradients are one sum, ``dshift``); the cell's output reads LN(cn) γ_c + β_c.
+    # ``lnq`` (T, B, 4H), ``lnc`` (T, B, H) the normalized values, ``rstd`` (T, B, 3) the 1/std of
+    # q, cn and xw; ``hs`` (T+1, B, H) the states; ``tcs`` = tanh(LN(cn) γ_c + β_c). Loops write
+    # one array each where they can (see :func:`_norm_backward`).
 
     @_jit
-    def ln_lstm_forward_step(xw, q, acts, hs, cs, cns, tcs, out, wch, m, lnq, lnc, rstd, gamma, beta, gx, bx, gc, bc,
+    def ln_lstm_forward_step(xw, q, acts, hs, cs, cns, tcs, out, wch, m, lnq, lnc, rstd, gamma, gx, shift, gc, bc,
                              t, lo):  # pragma: no cover - compiled
         """Step t of the layer-normalized (peephole) LSTM after its product ``q``."""
         n, G = q.shape
@@ -478,12 +493,19 @@ if AVAILABLE:
         eps = q.dtype.type(1e-5)
         for r in range(n):
             b = lo + r
-            qb = q[r]
-            rstd[t, b, 0] = _normalize(qb, lnq[t, b], gamma, beta, eps)
-            xr = xw[b, t]
-            rstd[t, b, 2] = _standardize(xr, xr, eps)
+            qb, xr, lq = q[r], xw[b, t], lnq[t, b]
+            mq, rq = _stats(qb, eps)
+            mx, rx = _stats(xr, eps)
+            rstd[t, b, 0] = rq
+            rstd[t, b, 2] = rx
             for j in range(G):
-                qb[j] += xr[j] * gx[j] + bx[j]
+                lq[j] = (qb[j] - mq) * rq
+            for j in range(G):
+                xr[j] = (xr[j] - mx) * rx
+            for j in range(G):
+                qb[j] = lq[j] * gamma[j] + shift[j]
+            for j in range(G):
+                qb[j] += xr[j] * gx[j]
             si, sf, sg, so = acts[t, b, :H], acts[t, b, H : 2 * H], acts[t, b, 2 * H : 3 * H], acts[t, b, 3 * H :]
             cp, cnb = cs[t, b], cns[t, b]
             for j in range(H):
@@ -518,9 +540,41 @@ if AVAILABLE:
                 for j in range(H):
                     hnew[j] = ob[j]
 
+    @_jit_sum
+    def _two_norms_backward(row, lq, rq, gamma, lx, rx, gx, dgamma, dgx, dshift, dq):  # pragma: no cover
+        """With ``row`` = dL/da for a = LN(q) γ + LN(xw) γ_x + shift: dL/dq into ``dq``, dL/dxw over
+        ``row``, and the sums of dγ, dγ_x, dshift; one pass for both norms' reductions."""
+        n = row.shape[0]
+        s1q = row.dtype.type(0.0)
+        s2q = row.dtype.type(0.0)
+        s1x = row.dtype.type(0.0)
+        s2x = row.dtype.type(0.0)
+        for j in range(n):
+            d = row[j]
+            a = d * gamma[j]
+            c = d * gx[j]
+            s1q += a
+            s2q += a * lq[j]
+            s1x += c
+            s2x += c * lx[j]
+        for j in range(n):
+            dgamma[j] += row[j] * lq[j]
+        for j in range(n):
+            dgx[j] += row[j] * lx[j]
+        for j in range(n):
+            dshift[j] += row[j]
+        s1q /= n
+        s2q /= n
+        s1x /= n
+        s2x /= n
+        for j in range(n):
+            dq[j] = rq * (row[j] * gamma[j] - s1q - lq[j] * s2q)
+        for j in range(n):
+            row[j] = rx * (row[j] * gx[j] - s1x - lx[j] * s2x)
+
     @_jit
     def ln_lstm_backward_step(acts, cs, cns, tcs, lnq, lnc, rstd, gamma, gc, xw, gx, dxw, dq, dhmm, dh, dc, dout, m,
-                              wch, dwch, dgamma, dbeta, dgx, dbx, dgc, dbc, t, lo):  # pragma: no cover - compiled
+                              wch, dwch, dgamma, dgx, dshift, dgc, dbc, t, lo):  # pragma: no cover - compiled
         """BPTT of step t of the layer-normalized LSTM up to its products: dL/d(x W_ih^T) into
         ``dxw[:, t]``, dL/dq into ``dq[t]``, ``dc`` := dL/dc_{t-1}, ``dh`` := dL/dh_{t-1} past the
         product; the gains' and shifts' gradients summed (float64)."""
@@ -563,5 +617,5 @@ if AVAILABLE:
                     dwch[0, j] += di[j] * c
                     dwch[1, j] += df[j] * c
                     dwch[2, j] += do[j] * cnb[j]
-            _norm_backward(row, lnq[t, b], rstd[t, b, 0], gamma, dgamma, dbeta, dq[t, b])
-            _norm_backward_inplace(row, xw[b, t], rstd[t, b, 2], gx, dgx, dbx)
+            _two_norms_backward(row, lnq[t, b], rstd[t, b, 0], gamma, xw[b, t], rstd[t, b, 2], gx, dgamma, dgx,
+                                dshift, dq[t, b])

@@ -317,7 +317,7 @@ class LNLSTMLayerFunction(torch.autograd.Function):
         acts, tcs, out = x.new_empty(T, B, G), x.new_empty(T, B, H), x.new_empty(B, T, H)
         lnq, lnc, rstd = x.new_empty(T, B, G), x.new_empty(T, B, H), x.new_empty(T, B, 3)
         wch = x.new_zeros(3, H) if w_ch is None else w_ch.detach().contiguous()
-        params = [_np(p.detach().contiguous()) for p in (gamma, beta, gx, bx, gc, bc)]
+        params = [_np(p.detach().contiguous()) for p in (gamma, gx, (beta + bx).detach(), gc, bc)]
         arrays = [_np(acts), _np(hs), _np(cs), _np(cns), _np(tcs), _np(out), _np(wch), _masks(m, x), _np(lnq),
                   _np(lnc), _np(rstd), *params]
         xw_np, w_hh = _np(xw), w_hh.detach()
@@ -349,12 +349,12 @@ class LNLSTMLayerFunction(torch.autograd.Function):
         arrays = [_np(acts), _np(cs), _np(cns), _np(tcs), _np(lnq), _np(lnc), _np(rstd), det(gamma), det(gc),
                   _np(xw), det(gx), _np(dxw), _np(dq)]
         rest = [_np(dh), _np(dc), _np(dout.contiguous()), _masks(m, acts), _np(wch)]
-        k = _ck.compiled(_ck.ln_lstm_backward_step, *arrays, _np(dhT), *rest, _f64(3, H), *[_f64(G)] * 4,
+        k = _ck.compiled(_ck.ln_lstm_backward_step, *arrays, _np(dhT), *rest, _f64(3, H), *[_f64(G)] * 3,
                          _f64(H), _f64(H), 0, 0)
 
         def share(lo: int, hi: int) -> list:
             w_t = pack(w_hh.detach().t(), hi - lo)  # (H, 4H)
-            acc = [_f64(3, H) if peep else _f64(0, 0), _f64(G), _f64(G), _f64(G), _f64(G), _f64(H), _f64(H)]
+            acc = [_f64(3, H) if peep else _f64(0, 0), _f64(G), _f64(G), _f64(G), _f64(H), _f64(H)]
             dhmm = dhT[lo:hi]
             for t in range(T - 1, -1, -1):
                 k(*arrays, _np(dhmm), *rest, *acc, t, lo)
@@ -362,14 +362,14 @@ class LNLSTMLayerFunction(torch.autograd.Function):
             dh[lo:hi] += dhmm
             return acc
 
-        dwch, dgamma, dbeta, dgx, dbx, dgc, dbc = _sum(_workers.run(share, B, _shares(acts, B)))
+        dwch, dgamma, dgx, dshift, dgc, dbc = _sum(_workers.run(share, B, _shares(acts, B)))
         need = ctx.needs_input_grad
         dxw2 = dxw.view(B * T, G)
         dx = linear(dxw2, w_ih.detach().t().contiguous()).view(B, T, -1) if need[0] else None
         dw_ih = mm_tn(dxw2, x2) if need[3] else None
         dw_hh = mm_tn(dq.view(T * B, G), hs[:T].reshape(T * B, H))  # (4H, H)
         f = lambda a: torch.from_numpy(a).to(acts.dtype)  # noqa: E731
-        return (dx, dh, dc, dw_ih, dw_hh, f(dgx), f(dbx) if need[6] else None, f(dbeta) if need[7] else None,
+        return (dx, dh, dc, dw_ih, dw_hh, f(dgx), f(dshift) if need[6] else None, f(dshift) if need[7] else None,
                 f(dgamma), f(dgc), f(dbc) if need[10] else None, f(dwch) if peep and need[11] else None, None)
 
 
