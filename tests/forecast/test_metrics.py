@@ -58,3 +58,15 @@ def test_statsmodels_baselines_follow_a_seasonal_trend():
             assert np.all(np.isfinite(fn(y[:n], 12, 12)))
     assert set(baselines.baselines()) == {"naive", "seasonal naive", "drift", "ETS", "ARIMA", "Theta"}
     assert set(baselines.baselines(include_stats=False)) == {"naive", "seasonal naive", "drift"}
+
+
+def test_baselines_in_parallel_processes_equal_one_process():
+    from seqlab.forecast.baselines import run_baselines
+
+    rng = np.random.default_rng(0)
+    hist = [100 + np.arange(n) + rng.normal(0, 1, n) for n in rng.integers(3, 40, 40)]
+    names = ["naive", "seasonal naive", "Theta"]
+    one, two = run_baselines(hist, 6, 12, names, workers=1), run_baselines(hist, 6, 12, names, workers=2)
+    for a, b in zip(one, two, strict=True):
+        for n in names:
+            np.testing.assert_array_equal(a[n], b[n])

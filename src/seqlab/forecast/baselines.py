@@ -174,8 +174,10 @@ def run_baselines(histories: Sequence[np.ndarray], horizon: int, season: int, na
         except ImportError:  # no threadpoolctl: statsmodels' BLAS threads as they are
             table = baselines(True)
             return [{n: table[n](h, horizon, season) for n in names} for h in histories]
-    from joblib import Parallel, delayed
-
+    try:
+        from joblib import Parallel, delayed
+    except ImportError:  # joblib comes with seqlab[stats]; without it, one process
+        return _chunk(histories, horizon, season, names)
     n = max(1, -(-len(histories) // (4 * workers)))  # about 4 chunks per worker
     chunks = [histories[i:i + n] for i in range(0, len(histories), n)]
     parts = Parallel(n_jobs=workers, backend="loky")(delayed(_chunk)(c, horizon, season, names) for c in chunks)
