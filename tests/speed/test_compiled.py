@@ -101,8 +101,9 @@ def test_batch_shares_on_worker_threads_equal_one_share(monkeypatch, name):
     one = _run(fast, x, LENGTHS, torch.float32)
     monkeypatch.setattr(compiled, "_shares", lambda like, n: min(3, n))
     three = _run(fast, x, LENGTHS, torch.float32)
-    for k, (a, b) in enumerate(zip(three, one, strict=True)):
-        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5, msg=f"{name}: result {k}")
+    for k, (a, b) in enumerate(zip(three, one, strict=True)):  # float32 rounding, relative to the size
+        scale = float(b.abs().max())
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5 * max(1.0, scale), msg=f"{name}: result {k}")
 
 
 @pytest.mark.parametrize("kind", ["lstm", "lstm-peephole", "gru", "gru-before"])
