@@ -155,3 +155,38 @@ def test_masks_are_scaled_keep_masks():
     assert m.shape == (50, 1000) and m.dtype == torch.float64
     assert m.unique().tolist() == pytest.approx([0.0, 1 / 0.7], abs=1e-12)
     assert abs(float((m == 0).double().mean()) - 0.3) < 0.01
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru", "rnn"])
+def test_given_dropout_masks_between_layers_on_every_path(kind):
+    """``dropout_masks``: the fused kernel run layer by layer and the loop apply the caller's
+    masks between layers, as a hand-made stack of one-layer layers does (float64, all gradients)."""
+    from seqlab.errors import SeqlabError
+
+    cls = {"lstm": snn.LSTM, "gru": snn.GRU, "rnn": snn.RNN}[kind]
+    torch.manual_seed(0)
+    B, T, I, H = 3, 5, 4, 6
+    layers = {b: cls(I, H, num_layers=3, bidirectional=True, dropout=0.4, backend=b).double().train()
+              for b in ("fused", "loop")}
+    layers["loop"].load_state_dict(layers["fused"].state_dict())
+    x = torch.randn(B, T, I, dtype=torch.float64, requires_grad=True)
+    masks = [torch.bernoulli(torch.full((B, T, 2 * H), 0.6, dtype=torch.float64)) / 0.6 for _ in range(2)]
+    res = {}
+    for b, layer in layers.items():
+        out, st = layer(x, dropout_masks=masks)
+        st = st if isinstance(st, tuple) else (st,)
+        loss = (out * out.detach().sin()).sum() + sum((s * s).sum() for s in st)
+        res[b] = [out, *st, *torch.autograd.grad(loss, [x, *layer.parameters()])]
+    for a, b in zip(res["fused"], res["loop"], strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)
+    # by hand: three one-layer layers with the masks between them
+    one = [cls(I if k == 0 else 2 * H, H, bidirectional=True).double() for k in range(3)]
+    for k, lay in enumerate(one):
+        for d in range(2):
+            lay.cells[d].load_state_dict(layers["fused"].cells[2 * k + d].state_dict())
+    h = x
+    for k, lay in enumerate(one):
+        h = lay(h if k == 0 else h * masks[k - 1])[0]
+    torch.testing.assert_close(res["fused"][0], h, rtol=1e-10, atol=1e-10)
+    with pytest.raises(SeqlabError, match=r"dropout_masks: expected 2 mask\(s\) of shape \(3, 5, 12\)"):
+        layers["fused"](x, dropout_masks=masks[:1])

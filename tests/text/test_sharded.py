@@ -50,13 +50,35 @@ def test_shares_equal_the_whole_batch(monkeypatch, cell, with_state):
         torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12, msg=f"result {k}")
 
 
-def test_no_shares_with_dropout_in_training_or_off(three_shares):
-    model = RecurrentLM(LMConfig(5, "lstm", 4, 1, dropout=0.2))
+def test_shares_off_on_request_or_for_small_batches():
+    model = RecurrentLM(LMConfig(5, "lstm", 4, 1))
     ids = torch.zeros(6, 3, dtype=torch.long)
-    assert model._shares(ids) == 1  # dropout masks would be drawn in a varying order
-    assert model.eval()._shares(ids) == 3
     model.shard = False
     assert model._shares(ids) == 1
+    model.shard = True
+    assert sharded.shares(6) == 1  # fewer than 8 rows per share on any thread count
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "mingru"])
+def test_dropout_masks_drawn_before_the_shares_equal_the_same_masks_unsharded(monkeypatch, cell):
+    """In training with dropout the masks come from the calling thread; the shares apply exactly
+    those: the same numbers as the whole batch with the same masks (embedding, between layers,
+    output)."""
+    torch.manual_seed(0)
+    model = RecurrentLM(LMConfig(13, cell, 10, 3, dropout=0.3)).double().train()
+    x, y = torch.randint(0, 13, (7, 9)), torch.randint(0, 13, (7, 9))
+    monkeypatch.setattr(sharded, "shares", lambda batch, min_rows=8: 3)
+    torch.manual_seed(5)
+    split = _loss_and_grads(model, x, y, None)
+    torch.manual_seed(5)  # the same draws, in the same order
+    masks = model._dropout_masks(7, 9, model.embedding.weight)
+    assert len(masks) == 2 + 2  # embedding, output, two boundaries between three layers
+    monkeypatch.setattr(RecurrentLM, "forward", lambda self, ids, state=None: self._forward(ids, state, masks))
+    whole = _loss_and_grads(model, x, y, None)
+    for k, (a, b) in enumerate(zip(split, whole, strict=True)):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12, msg=f"result {k}")
+    dropped = (masks[0] == 0).double().mean()
+    assert 0.15 < float(dropped) < 0.45  # p = 0.3 of the embedding's units dropped
 
 
 TEXT = "It was the best of times, it was the worst of times; it was the age of wisdom.\n" * 8
@@ -75,7 +97,8 @@ def _train(ck, callbacks=(), resume=False):
     vocab = Vocabulary.build(TEXT)
     ids = torch.tensor(vocab.encode(TEXT))
     torch.manual_seed(0)
-    model = RecurrentLM(LMConfig(len(vocab), "lstm", hidden_size=8, num_layers=2))
+    # dropout: its masks come from torch's RNG in the calling thread, whose state the checkpoint keeps
+    model = RecurrentLM(LMConfig(len(vocab), "lstm", hidden_size=8, num_layers=2, dropout=0.1))
     cfg = default_config(epochs=3, lr=1e-2, seed=5, device="cpu", threads=1, verbose=0, checkpoint=str(ck),
                          resume=resume, checkpoint_minutes=None, checkpoint_steps=3)
     train_lm(model, ids[:-80], ids[-80:], cfg, batch_size=3, seq_len=30, callbacks=callbacks)

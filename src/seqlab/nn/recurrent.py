@@ -275,8 +275,14 @@ class Recurrent(nn.Module):
 
     # -- forward -------------------------------------------------------------------------------
     def forward(self, input: Tensor, state=None, lengths: Sequence[int] | Tensor | None = None,
-                mask: Tensor | None = None):
+                mask: Tensor | None = None, dropout_masks: Sequence[Tensor] | None = None):
         """Run the layers. Returns ``(output, state)`` in torch.nn's format.
+
+        ``dropout_masks`` (training only): the masks of the dropout between layers, one per
+        boundary ((batch, time, directions * hidden), already scaled by 1 / (1 - p)), instead of
+        masks drawn here; for callers that must draw them elsewhere (seqlab.nn.sharded's worker
+        threads would draw in a varying order). Torch's fused kernel draws its own, so with
+        these masks a fused layer runs one fused call per layer.
 
         ``lengths`` (B,) or a prefix ``mask`` (B, T) mark variable-length sequences: outputs past a
         sequence's end are zero, its final state is the one at its last valid step, and the
@@ -305,11 +311,14 @@ class Recurrent(nn.Module):
         lengths = self._check_lengths(lengths, mask, B, T, x.device)
         states = self._check_state(state, B, x)
 
+        masks = self._check_dropout_masks(dropout_masks, B, T, x)
         mode = self.resolve_backend(input)
-        if mode == "fused":
+        if mode == "fused" and masks is not None:
+            out, finals = self._forward_fused_by_layer(x, states, lengths, masks)
+        elif mode == "fused":
             out, finals = self._forward_fused(x, states, lengths)
         else:
-            out, finals = self._forward_steps(x, states, lengths, mode)
+            out, finals = self._forward_steps(x, states, lengths, mode, masks)
 
         if unbatched:
             out = out.squeeze(0)
@@ -318,13 +327,42 @@ class Recurrent(nn.Module):
             out = out.transpose(0, 1)
         return out, (finals[0] if self.state_size == 1 else finals)
 
-    def _forward_steps(self, x: Tensor, states: list[State], lengths: Tensor | None, mode: str):
+    def _check_dropout_masks(self, masks, B: int, T: int, x: Tensor) -> list[Tensor] | None:
+        """The between-layer dropout masks to apply (training only), checked, or None."""
+        if masks is None or not self.training:
+            return None
+        want = (B, T, self.num_directions * self.hidden_size)
+        masks = list(masks)
+        if len(masks) != self.num_layers - 1 or any(tuple(m.shape) != want for m in masks):
+            got = [tuple(m.shape) for m in masks]
+            raise SeqlabError(f"dropout_masks: expected {self.num_layers - 1} mask(s) of shape {want} (one per "
+                              f"boundary between layers), got {got}")
+        return [m.to(x.dtype) for m in masks]
+
+    def _forward_fused_by_layer(self, x: Tensor, states: list[State], lengths: Tensor | None, masks: list[Tensor]):
+        """The fused kernel one layer at a time, the given masks between layers."""
+        D, L = self.num_directions, self.num_layers
+        finals: list[tuple[Tensor, ...]] = []
+        layer_in = x
+        for layer in range(L):
+            if layer > 0:
+                layer_in = layer_in * masks[layer - 1]
+            out, fin = self._forward_fused(layer_in, states[layer * D : (layer + 1) * D], lengths,
+                                           self.cells[layer * D : (layer + 1) * D], 1)
+            finals.append(fin)
+            layer_in = out
+        return layer_in, tuple(torch.cat([f[j] for f in finals], 0) for j in range(self.state_size))
+
+    def _forward_steps(self, x: Tensor, states: list[State], lengths: Tensor | None, mode: str,
+                       masks: list[Tensor] | None = None):
         D = self.num_directions
         finals: list[State] = []
         layer_in = x
         dropping = self._dropping()
         for layer in range(self.num_layers):
-            if layer > 0 and self.dropout and self.training:
+            if layer > 0 and masks is not None:
+                layer_in = layer_in * masks[layer - 1]
+            elif layer > 0 and self.dropout and self.training:
                 layer_in = F.dropout(layer_in, self.dropout, True)
             outs = []
             for d in range(D):
@@ -347,10 +385,14 @@ class Recurrent(nn.Module):
         """What a layer passes on, given its input and its cells' output (a hook for residuals)."""
         return y
 
-    def _forward_fused(self, x: Tensor, states: list[State], lengths: Tensor | None):
-        cell0 = self.cells[0]
+    def _forward_fused(self, x: Tensor, states: list[State], lengths: Tensor | None, cells=None,
+                       num_layers: int | None = None):
+        cells = self.cells if cells is None else cells
+        num_layers = self.num_layers if num_layers is None else num_layers
+        dropout = self.dropout if num_layers > 1 else 0.0
+        cell0 = cells[0]
         mode = cell0.fused_mode
-        weights = [w for c in self.cells for w in c.fused_weights()]
+        weights = [w for c in cells for w in c.fused_weights()]
         hx = tuple(torch.stack([s[j] for s in states], 0) for j in range(self.state_size))
         hx_arg = hx if mode == "LSTM" else hx[0]
         fn = _FUSED[mode]
@@ -358,7 +400,7 @@ class Recurrent(nn.Module):
             # cuDNN warns that weights built at call time are not one contiguous chunk
             warnings.filterwarnings("ignore", message=".*contiguous chunk of memory.*")
             if lengths is None:
-                res = fn(x, hx_arg, weights, self.bias, self.num_layers, self.dropout, self.training,
+                res = fn(x, hx_arg, weights, self.bias, num_layers, dropout, self.training,
                          self.bidirectional, True)
                 out, finals = res[0], tuple(res[1:])
             else:
@@ -366,8 +408,8 @@ class Recurrent(nn.Module):
                 perm, unperm = packed.sorted_indices, packed.unsorted_indices
                 hx_sorted = tuple(h.index_select(1, perm) for h in hx)
                 hx_arg = hx_sorted if mode == "LSTM" else hx_sorted[0]
-                res = fn(packed.data, packed.batch_sizes, hx_arg, weights, self.bias, self.num_layers,
-                         self.dropout, self.training, self.bidirectional)
+                res = fn(packed.data, packed.batch_sizes, hx_arg, weights, self.bias, num_layers,
+                         dropout, self.training, self.bidirectional)
                 out_packed = packed._replace(data=res[0])
                 out, _ = pad_packed_sequence(out_packed, batch_first=True, total_length=x.shape[1])
                 finals = tuple(h.index_select(1, unperm) for h in res[1:])

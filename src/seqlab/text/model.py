@@ -108,23 +108,42 @@ class RecurrentLM(nn.Module):
         (at least 8 sequences each), and each share runs forward and backward on its own worker
         thread with one thread (:mod:`seqlab.nn.sharded`): torch's threads split each of the
         step's hundreds of small operations and meet at a barrier after each, which cost more
-        than they gained on 2 cores. Not with dropout in training (the workers would draw the
-        masks in a varying order), nor with ``model.shard = False``.
+        than they gained on 2 cores. In training with dropout the masks are drawn here, before
+        the shares run (workers drawing them would do so in a varying order): the embedding's,
+        the output's, and those between layers (:meth:`seqlab.nn.Recurrent.forward`'s
+        ``dropout_masks``). ``model.shard = False`` turns the shares off.
         """
         n = self._shares(ids)
         if n > 1:
             return self._sharded_forward(ids, state, n)
         return self._forward(ids, state)
 
-    def _forward(self, ids: Tensor, state=None):
-        x = self.drop(self.embedding(ids))  # (B, T, E)
-        out, state = self.rnn(x, state)  # (B, T, H)
-        return self.decoder(self.drop(out)), state  # (B, T, V)
+    def _forward(self, ids: Tensor, state=None, masks: list[Tensor] | None = None):
+        """The model on ``ids``; ``masks``: the dropout masks [embedding, output, *between layers]
+        drawn by the caller (training), else dropout draws its own."""
+        x = self.embedding(ids)  # (B, T, E)
+        if masks is None:
+            out, state = self.rnn(self.drop(x), state)  # (B, T, H)
+            return self.decoder(self.drop(out)), state  # (B, T, V)
+        out, state = self.rnn(x * masks[0], state, dropout_masks=masks[2:] or None)
+        return self.decoder(out * masks[1]), state
+
+    def _dropout_masks(self, B: int, T: int, like: Tensor) -> list[Tensor]:
+        """Keep masks scaled by 1/(1-p): the embedding's, the output's, and one per boundary
+        between layers (when the layer drops between them)."""
+        p = self.config.dropout
+        D = self.rnn.num_directions
+
+        def keep(*shape: int) -> Tensor:
+            return torch.empty(shape, dtype=like.dtype, device=like.device).bernoulli_(1 - p).div_(1 - p)
+
+        masks = [keep(B, T, self.config.embed_size), keep(B, T, D * self.config.hidden_size)]
+        if self.rnn.dropout:
+            masks += [keep(B, T, D * self.config.hidden_size) for _ in range(self.rnn.num_layers - 1)]
+        return masks
 
     def _shares(self, ids: Tensor) -> int:
         if not self.shard or ids.device.type != "cpu" or ids.dim() != 2:
-            return 1
-        if self.training and self.config.dropout > 0 and torch.is_grad_enabled():
             return 1
         from ..nn.sharded import shares
 
@@ -135,13 +154,18 @@ class RecurrentLM(nn.Module):
 
         parts = () if state is None else (state,) if isinstance(state, Tensor) else tuple(state)
         n_state = self.rnn.state_size
+        w = self.embedding.weight
+        masks = (self._dropout_masks(ids.shape[0], ids.shape[1], w)
+                 if self.training and self.config.dropout > 0 else [])
 
-        def fn(sub_ids: Tensor, *sub_state: Tensor):
+        def fn(sub_ids: Tensor, *rest: Tensor):
+            sub_state, sub_masks = rest[: len(parts)], list(rest[len(parts) :])
             st = None if not sub_state else sub_state[0] if n_state == 1 else tuple(sub_state)
-            logits, new = self._forward(sub_ids, st)
+            logits, new = self._forward(sub_ids, st, sub_masks or None)
             return (logits, *((new,) if isinstance(new, Tensor) else new))
 
-        outs = sharded(fn, [ids, *parts], [0] + [1] * len(parts), [0] + [1] * n_state, list(self.parameters()), n)
+        outs = sharded(fn, [ids, *parts, *masks], [0] + [1] * len(parts) + [0] * len(masks), [0] + [1] * n_state,
+                       list(self.parameters()), n)
         return outs[0], (outs[1] if n_state == 1 else tuple(outs[1:]))
 
     def step(self, ids: Tensor, states: list[tuple[Tensor, ...]]) -> tuple[Tensor, list[tuple[Tensor, ...]]]:
