@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 
 from ..cli_args import MAX_SEED, add_runtime_options, add_training_options, checkpoint_options, float_type, int_type
+from .defaults import DEFAULTS as D
 
 DEFAULT_MODEL = "text-model.safetensors"
 
@@ -34,25 +35,28 @@ def register(subparsers) -> None:
     t.add_argument("--max-vocab", type=int_type("--max-vocab", 1), default=10000, metavar="N",
                    help="word level: keep the N most frequent words, the rest become <unk> (default 10000)")
     from ..nn.registry import cell_names  # the one cell table (imports no torch)
-    t.add_argument("--cell", choices=cell_names(), default="lstm",
-                   help="recurrent cell (default lstm); mingru / minlstm: minimal RNNs trained as a parallel scan, "
+    t.add_argument("--cell", choices=cell_names(), default=D.cell,
+                   help=f"recurrent cell (default {D.cell}); mingru / minlstm: minimal RNNs trained as a parallel scan, "
                         "with pre-norm and residual connections")
     t.add_argument("--peephole", action="store_true", help="LSTM with Graves peepholes (no fused kernel: slower)")
-    t.add_argument("--hidden", "--hidden-size", dest="hidden", type=int_type("--hidden", 1, 1_000_000), default=128,
-                   help="hidden units per layer (default 128)")
-    t.add_argument("--layers", type=int_type("--layers", 1, 1000), default=2, help="stacked recurrent layers (default 2)")
-    t.add_argument("--embed", type=int_type("--embed", 1, 1_000_000), default=None, help="embedding size (default: --hidden)")
-    t.add_argument("--dropout", type=float_type("--dropout", 0, 1, high_open=True), default=0.0,
-                   help="dropout on embeddings, between layers and before the softmax, in [0, 1) (default 0)")
+    t.add_argument("--hidden", "--hidden-size", dest="hidden", type=int_type("--hidden", 1, 1_000_000), default=D.hidden,
+                   help=f"hidden units per layer (default {D.hidden})")
+    t.add_argument("--layers", type=int_type("--layers", 1, 1000), default=D.layers,
+                   help=f"stacked recurrent layers (default {D.layers})")
+    t.add_argument("--embed", type=int_type("--embed", 1, 1_000_000), default=D.embed,
+                   help="embedding size (default: --hidden)" if D.embed is None else f"embedding size (default {D.embed})")
+    t.add_argument("--dropout", type=float_type("--dropout", 0, 1, high_open=True), default=D.dropout,
+                   help=f"dropout on embeddings, between layers and before the softmax, in [0, 1) (default {D.dropout:g})")
     t.add_argument("--tie-weights", action="store_true", help="share the embedding and output matrices (needs --embed = --hidden)")
-    add_training_options(t, epochs=20, lr=4e-3, batch_size=32, minutes=3.0, save=DEFAULT_MODEL)
-    t.add_argument("--seq-len", type=int_type("--seq-len", 1, 10**7), default=64, help="truncated BPTT length (default 64)")
-    t.add_argument("--schedule", choices=("decay", "constant", "cosine"), default="decay",
-                   help="learning-rate schedule over the time budget (or over all epochs when --minutes 0): 'decay' (default) "
-                        "keeps lr, then lowers it linearly to 5%% of itself over the last 20%%; 'constant'; 'cosine' lowers it "
-                        "to 5%% along a half cosine over the whole run")
-    t.add_argument("--clipnorm", "--clip", dest="clipnorm", type=float_type("--clipnorm", 0), default=5.0,
-                   help="clip the global gradient norm to this, 0 for none (default 5)")
+    add_training_options(t, epochs=D.epochs, lr=D.lr, batch_size=D.batch_size, minutes=D.minutes, save=DEFAULT_MODEL)
+    t.add_argument("--seq-len", type=int_type("--seq-len", 1, 10**7), default=D.seq_len,
+                   help=f"truncated BPTT length (default {D.seq_len})")
+    t.add_argument("--schedule", choices=("decay", "constant", "cosine"), default=D.schedule,
+                   help="learning-rate schedule over the time budget (or over all epochs when --minutes 0): 'decay' "
+                        f"keeps lr, then lowers it linearly to 5%% of itself over the last {round(100 * D.decay_fraction)}%%; "
+                        f"'constant'; 'cosine' lowers it to 5%% along a half cosine over the whole run (default {D.schedule})")
+    t.add_argument("--clipnorm", "--clip", dest="clipnorm", type=float_type("--clipnorm", 0), default=D.clipnorm,
+                   help=f"clip the global gradient norm to this, 0 for none (default {D.clipnorm:g})")
     t.add_argument("--val-fraction", type=float_type("--val-fraction", 0, 1, high_open=True), default=0.1,
                    help="last part of the text used for validation (default 0.1)")
     t.add_argument("--sample-length", type=int_type("--sample-length", 0), default=200,

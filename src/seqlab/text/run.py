@@ -25,6 +25,7 @@ from ..resources import check_fits, recurrent_estimate
 from ..vocab import Vocabulary
 from ..utils import resolve_device, resolve_threads, seed_everything, thread_policy
 from .data import default_corpus, read_text, split_train_val
+from .defaults import DEFAULTS as D
 from .model import LMConfig, RecurrentLM, load_lm, save_lm
 from .sampling import check_sampling, sample as sample_text, stream
 from .task import LMTask
@@ -59,19 +60,22 @@ class EpochReport(Callback):
 
 
 def train(*, text: str | os.PathLike | None = None, level: str = "char", max_vocab: int = 10000,
-          cell: str = "lstm", peephole: bool = False, hidden: int = 128, layers: int = 2, embed: int | None = None,
-          dropout: float = 0.0, tie_weights: bool = False, epochs: int = 20, minutes: float = 3.0,
-          batch_size: int = 32, seq_len: int = 64, lr: float = 4e-3, schedule: str = "decay",
-          clipnorm: float | None = 5.0, val_fraction: float = 0.1, sample_length: int = 200, seed: int = 0,
-          threads: int | None = 0, device: str = "auto", save: str | os.PathLike | None = DEFAULT_MODEL,
-          resume: bool = False, quiet: bool = False, checkpoint_minutes: float | None = 5.0,
-          checkpoint_steps: int | None = None, callbacks: Sequence[Callback] = ()) -> tuple[RecurrentLM, Vocabulary, History]:
+          cell: str = D.cell, peephole: bool = False, hidden: int = D.hidden, layers: int = D.layers,
+          embed: int | None = D.embed, dropout: float = D.dropout, tie_weights: bool = False, epochs: int = D.epochs,
+          minutes: float = D.minutes, batch_size: int = D.batch_size, seq_len: int = D.seq_len, lr: float = D.lr,
+          schedule: str = D.schedule, clipnorm: float | None = D.clipnorm, val_fraction: float = 0.1,
+          sample_length: int = 200, seed: int = 0, threads: int | None = 0, device: str = "auto",
+          save: str | os.PathLike | None = DEFAULT_MODEL, resume: bool = False, quiet: bool = False,
+          checkpoint_minutes: float | None = 5.0, checkpoint_steps: int | None = None,
+          callbacks: Sequence[Callback] = (), clock: str = "wall") -> tuple[RecurrentLM, Vocabulary, History]:
     """Train a language model on the UTF-8 file ``text`` (None: the Python docs shipped with
     Python) and save it to ``save`` (None: no file, no checkpoint). ``minutes`` 0 or None: no
     time limit; ``clipnorm`` 0 or None: no clipping; ``threads`` 0: the one automatic thread policy.
     ``quiet``: no progress bar, epoch lines or samples. Returns the model, its vocabulary and the
     training history. Every argument is checked before any training. ``callbacks`` go to the
-    training loop (they see ``val_loss`` after every epoch, as ``seqlab tune generate`` prunes on)."""
+    training loop (they see ``val_loss`` after every epoch, as ``seqlab tune generate`` prunes on).
+    ``clock`` is what ``minutes`` measures ("wall", or "cpu": this process's CPU time, which other
+    people's load does not stretch). Defaults: :data:`seqlab.text.defaults.DEFAULTS`."""
     # -- checks before the long part, so that a bad option fails at once ------------------------
     save_path = check_output(save, "--save")
     ckpt_path = None if save_path is None else ckpt.checkpoint_path(save_path)
@@ -95,7 +99,8 @@ def train(*, text: str | os.PathLike | None = None, level: str = "char", max_voc
     config = default_config(epochs=epochs, minutes=minutes or None, lr=lr, clipnorm=clipnorm or None,
                             schedule=schedule, seed=seed, device=device, threads=n_threads,
                             verbose=0 if quiet else 1, checkpoint=None if ckpt_path is None else str(ckpt_path),
-                            resume=resume, checkpoint_minutes=checkpoint_minutes, checkpoint_steps=checkpoint_steps)
+                            resume=resume, checkpoint_minutes=checkpoint_minutes, checkpoint_steps=checkpoint_steps,
+                            clock=clock)
     if text is None:
         corpus, source = default_corpus(), "pydoc_data.topics (the Python documentation)"
     else:

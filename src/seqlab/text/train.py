@@ -23,6 +23,7 @@ from torch import Tensor
 
 from ..train import Callback, History, TrainConfig, train
 from .data import batchify, iter_chunks
+from .defaults import DEFAULTS as D
 from .model import RecurrentLM
 from .task import LMTask
 
@@ -30,9 +31,10 @@ LN2 = math.log(2.0)
 
 
 def default_config(**fields: Any) -> TrainConfig:
-    """This job's :class:`TrainConfig`; ``fields`` override any of its settings: 20 epochs, Adam
-    at 4e-3, the gradient norm clipped at 5, the ``"decay"`` schedule."""
-    base: dict[str, Any] = dict(epochs=20, lr=4e-3, clipnorm=5.0, schedule="decay")
+    """This job's :class:`TrainConfig`; ``fields`` override any of its settings. The epochs, Adam's
+    rate, the clipping norm and the schedule come from :data:`seqlab.text.defaults.DEFAULTS`."""
+    base: dict[str, Any] = dict(epochs=D.epochs, lr=D.lr, clipnorm=D.clipnorm, schedule=D.schedule,
+                                decay_fraction=D.decay_fraction)
     base.update(fields)
     return TrainConfig(**base)
 
