@@ -205,3 +205,17 @@ def test_workers_share_out_items_and_run_one_thread_each():
         assert all(r == (1, False) for r in res)  # one OpenMP thread, no autograd graph
     assert _workers.run(fn, 5, 1)[0][1] is False and seen[-1] == (0, 5)
     assert _workers.shares(1) == 1 and _workers.shares(100, work=1.0, min_work=2.0) == 1
+
+
+def test_workers_in_a_forked_child_start_their_own_pool():
+    """A forked child has none of the parent's worker threads: work sent to it must not wait for
+    them forever (torchrun and DataLoader fork after the parent trained)."""
+    import os
+
+    assert _workers.run(lambda lo, hi: hi - lo, 4, 2) == [2, 2]
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        ok = _workers.run(lambda lo, hi: hi - lo, 4, 2) == [2, 2]
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.WEXITSTATUS(status) == 0

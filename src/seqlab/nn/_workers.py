@@ -17,6 +17,7 @@ per item, and one (no workers) where torch does not run on OpenMP or the work is
 from __future__ import annotations
 
 import ctypes
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, TypeVar
@@ -42,6 +43,16 @@ _OMP = _find_openmp()
 _POOL: ThreadPoolExecutor | None = None
 _LOCK = threading.Lock()
 _LOCAL = threading.local()
+
+
+def _after_fork() -> None:
+    """A forked child (torchrun's workers, DataLoader's) has none of the parent's threads: start a
+    new pool when it needs one rather than queue work for threads that do not exist."""
+    global _POOL, _LOCK
+    _POOL, _LOCK = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork)
 
 
 def _init_worker() -> None:
