@@ -46,11 +46,11 @@ def test_default_is_the_gradient_check(capsys):
 
 
 @pytest.mark.parametrize("content, args, message", [
-    (None, [], "--text: file '{path}' does not exist (or is a folder)"),
-    (b"", [], "--text: file '{path}' is empty"),
-    (b"  \n\t\n", [], "--text: file '{path}' is empty"),
-    (b"ab\x00cd" * 10, [], "--text: file '{path}' looks binary (it contains NUL bytes)"),
-    (b"caf\xe9 au lait" * 5, [], "--text: file '{path}' is not UTF-8 text (invalid byte at offset 3)"),
+    (None, [], "--text: text file '{path}' does not exist"),
+    (b"", [], "--text: text file '{path}' is empty"),
+    (b"  \n\t\n", [], "--text: text file '{path}' is empty"),
+    (b"ab\x00cd" * 10, [], "--text: text file '{path}' looks binary: it holds a NUL byte"),
+    (b"caf\xe9 au lait" * 5, [], "--text: text file '{path}' is not UTF-8 text (invalid byte at offset 3)"),
     (b"abc", ["--batch-size", "4"], "--text: expected at least 8 training characters for --batch-size 4, got 3"),
     (TEXT.encode(), ["--lr", "nan"], "argument --lr: expected a finite number > 0 and <= 10, got 'nan'"),
     (TEXT.encode(), ["--lr", "inf"], "argument --lr: expected a finite number > 0 and <= 10, got 'inf'"),
@@ -109,3 +109,13 @@ def test_the_module_runs_as_a_command_without_torch(text_file):
 def test_config_errors_name_the_argument(call, message):
     with pytest.raises(SeqlabError, match=re.escape(message)):
         call()
+
+
+def test_a_fifo_as_text_is_refused_without_blocking(tmp_path, capsys):
+    import os
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    assert main(["train", "--text", str(fifo), "--steps", "1"]) == 2  # would block forever if opened
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--text" in err and "pipe" in err

@@ -69,20 +69,11 @@ def check() -> int:
 
 
 def read_text(path: str) -> str:
-    """A UTF-8 text file; a missing, empty or binary file is a SeqlabError naming --text."""
-    p = Path(path)
-    if not p.is_file():
-        raise SeqlabError(f"--text: file {path!r} does not exist (or is a folder); pass a UTF-8 text file")
-    data = p.read_bytes()
-    if not data.strip():
-        raise SeqlabError(f"--text: file {path!r} is empty; pass a UTF-8 text file with some text in it")
-    if b"\x00" in data[: 1 << 20]:
-        raise SeqlabError(f"--text: file {path!r} looks binary (it contains NUL bytes); pass a UTF-8 text file")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise SeqlabError(f"--text: file {path!r} is not UTF-8 text (invalid byte at offset {exc.start}); "
-                          "convert it to UTF-8 or pass another file") from None
+    """A UTF-8 text file through seqlab's one read boundary (seqlab.files: a regular file, not a
+    FIFO or device, read with a size limit; empty, binary or non-UTF-8 files are one-line errors)."""
+    from ..files import read_text as read_checked
+
+    return read_checked(path, "--text", nul=False)
 
 
 def train(args: argparse.Namespace) -> int:
