@@ -60,6 +60,12 @@ class LMTask(Task):
         self.seconds = 0.0  # training time so far
         self._t: float | None = None
 
+    def configure_optimizer(self, config) -> torch.optim.Optimizer:
+        """Adam at ``config.lr`` (the engine's default) with its multi-tensor update: a dozen
+        operations per step instead of a dozen per parameter tensor."""
+        return torch.optim.Adam(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay,
+                                foreach=True)
+
     # -- data --------------------------------------------------------------------------------
     def _streams(self) -> Tensor:
         w = self.ctx.world_size
