@@ -76,3 +76,22 @@ def test_dropout_between_layers(nnt, backend):
     torch.testing.assert_close(a(x)[0], b(x)[0], rtol=0, atol=0)
     a.train()
     assert (a(x)[0] - b(x)[0]).abs().max() > 1e-3
+
+
+@pytest.mark.skipif(importlib.util.find_spec("numba") is None, reason="the compiled layers need numba")
+def test_auto_takes_the_faster_path_for_the_input():
+    """Where both a fused kernel and the compiled layer apply, auto picks by the input (measured,
+    docs/speed.md): the LSTM's compiled layer where torch's fused buffers exceed 32 MiB in
+    training, the GRU's for more than one step (in inference from batch x units = 1024)."""
+    lstm, gru = snn.LSTM(32, 256), snn.GRU(32, 256)
+    big, small = torch.zeros(64, 100, 32), torch.zeros(32, 64, 32)
+    assert lstm.resolve_backend(big) == "sequence" and lstm.resolve_backend(small) == "fused"
+    with torch.no_grad():  # no training buffers to allocate
+        assert lstm.resolve_backend(big) == "fused"
+    assert gru.resolve_backend(small) == "sequence" and gru.resolve_backend(small[:, :1]) == "fused"
+    tiny = snn.GRU(4, 8)
+    with torch.no_grad():
+        assert tiny.resolve_backend(torch.zeros(2, 50, 4)) == "fused"  # 2 x 8 units: dispatch costs more
+        assert tiny.resolve_backend(torch.zeros(200, 50, 4)) == "sequence"
+    assert snn.LSTM(32, 256).double().resolve_backend(big) == "sequence"  # float64 runs compiled too
+    assert snn.LSTM(32, 256, batch_first=False).resolve_backend(big.transpose(0, 1)) == "sequence"
