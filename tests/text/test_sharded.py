@@ -113,3 +113,27 @@ def test_sharded_run_interrupted_and_resumed_equals_uninterrupted(tmp_path, thre
     resumed = _train(ck, resume=True)
     for (name, a), b in zip(ref.state_dict().items(), resumed.state_dict().values(), strict=True):
         assert torch.equal(a, b), name
+
+
+def test_bfloat16_training_steps_under_autocast_in_every_share(monkeypatch):
+    """precision='bfloat16': the steps run under autocast (in the worker threads too, where it is
+    off by default), the carried state and the loss stay float32, the weights float32."""
+    from seqlab.text.task import LMTask
+
+    vocab = Vocabulary.build(TEXT)
+    ids = torch.tensor(vocab.encode(TEXT))
+    torch.manual_seed(0)
+    model = RecurrentLM(LMConfig(len(vocab), "lstm", hidden_size=16, num_layers=2))
+    task = LMTask(model, ids, None, batch_size=4, seq_len=20, precision="bfloat16")
+    seen = []
+    real = model._forward
+    monkeypatch.setattr(model, "_forward", lambda *a, **k: seen.append(torch.is_autocast_enabled("cpu")) or real(*a, **k))
+    monkeypatch.setattr(sharded, "shares", lambda batch, min_rows=8: 2)
+    batch = next(iter(task.batches(0, torch.Generator())))
+    loss, n = task.training_step(model, batch)
+    assert seen == [True, True]  # both shares under autocast
+    assert loss.dtype == torch.float32 and all(s.dtype == torch.float32 for s in task.state)
+    loss.backward()
+    assert all(p.grad is not None and p.grad.dtype == torch.float32 for p in model.parameters())
+    with pytest.raises(Exception, match="precision: expected one of"):
+        LMTask(model, ids, None, batch_size=4, seq_len=20, precision="half")

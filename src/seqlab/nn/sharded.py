@@ -32,11 +32,16 @@ class _Sharded(torch.autograd.Function):
     def forward(ctx, fn, n, in_dims, out_dims, n_in, *args):
         inputs, params = args[:n_in], args[n_in:]
         B = inputs[0].shape[in_dims[0]]
+        # autocast is per thread too: the shares run under the caller's
+        dev = inputs[0].device.type
+        amp = torch.is_autocast_enabled(dev)
+        amp_dtype = torch.get_autocast_dtype(dev) if amp else None
 
         def share(lo: int, hi: int):
             sub = [None if t is None else t.narrow(d, lo, hi - lo) for t, d in zip(inputs, in_dims)]
             sub = [s.detach().requires_grad_() if s is not None and s.requires_grad else s for s in sub]
-            outs = fn(*sub)
+            with torch.autocast(dev, dtype=amp_dtype, enabled=amp):
+                outs = fn(*sub)
             return lo, hi, sub, outs
 
         # autograd.Function.forward runs without grad; the shares record their own graphs

@@ -57,6 +57,10 @@ def register(subparsers) -> None:
                         f"'constant'; 'cosine' lowers it to 5%% along a half cosine over the whole run (default {D.schedule})")
     t.add_argument("--clipnorm", "--clip", dest="clipnorm", type=float_type("--clipnorm", 0), default=D.clipnorm,
                    help=f"clip the global gradient norm to this, 0 for none (default {D.clipnorm:g})")
+    t.add_argument("--precision", choices=("float32", "bfloat16"), default=D.precision,
+                   help="bfloat16: training steps under autocast to bfloat16 (products and recurrent kernels in "
+                        f"bfloat16, weights, optimizer and loss in float32; fast on CPUs with AVX-512 BF16) "
+                        f"(default {D.precision})")
     t.add_argument("--val-fraction", type=float_type("--val-fraction", 0, 1, high_open=True), default=0.1,
                    help="last part of the text used for validation (default 0.1)")
     t.add_argument("--sample-length", type=int_type("--sample-length", 0), default=200,
@@ -88,7 +92,7 @@ def _train(args: argparse.Namespace) -> int:
           epochs=args.epochs, minutes=args.minutes, batch_size=args.batch_size, seq_len=args.seq_len, lr=args.lr,
           schedule=args.schedule, clipnorm=args.clipnorm, val_fraction=args.val_fraction,
           sample_length=args.sample_length, seed=args.seed, threads=args.threads, device=args.device, save=args.save,
-          resume=args.resume, quiet=args.quiet, **checkpoint_options(args))
+          resume=args.resume, quiet=args.quiet, precision=args.precision, **checkpoint_options(args))
     return 0
 
 

@@ -28,6 +28,7 @@ class TextDefaults:
     schedule: str = "decay"
     decay_fraction: float = 0.2
     clipnorm: float = 5.0
+    precision: str = "float32"
 
 
 DEFAULTS = TextDefaults()

@@ -208,13 +208,13 @@ def split_state(state) -> list[tuple[Tensor, ...]]:
     return [tuple(p[k] for p in parts) for k in range(parts[0].shape[0])]
 
 
-def detach_state(state):
-    """The same state cut from the graph (for truncated BPTT)."""
+def detach_state(state, dtype: torch.dtype | None = None):
+    """The same state cut from the graph (for truncated BPTT), in ``dtype`` if given."""
     if state is None:
         return None
     if isinstance(state, Tensor):
-        return state.detach()
-    return tuple(s.detach() for s in state)
+        return state.detach() if dtype is None else state.detach().to(dtype)
+    return tuple(s.detach() if dtype is None else s.detach().to(dtype) for s in state)
 
 
 # -- save and load -----------------------------------------------------------------------------

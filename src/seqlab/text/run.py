@@ -67,7 +67,8 @@ def train(*, text: str | os.PathLike | None = None, level: str = "char", max_voc
           sample_length: int = 200, seed: int = 0, threads: int | None = 0, device: str = "auto",
           save: str | os.PathLike | None = DEFAULT_MODEL, resume: bool = False, quiet: bool = False,
           checkpoint_minutes: float | None = 5.0, checkpoint_steps: int | None = None,
-          callbacks: Sequence[Callback] = (), clock: str = "wall") -> tuple[RecurrentLM, Vocabulary, History]:
+          callbacks: Sequence[Callback] = (), clock: str = "wall",
+          precision: str = D.precision) -> tuple[RecurrentLM, Vocabulary, History]:
     """Train a language model on the UTF-8 file ``text`` (None: the Python docs shipped with
     Python) and save it to ``save`` (None: no file, no checkpoint). ``minutes`` 0 or None: no
     time limit; ``clipnorm`` 0 or None: no clipping; ``threads`` 0: the one automatic thread policy.
@@ -119,7 +120,7 @@ def train(*, text: str | os.PathLike | None = None, level: str = "char", max_voc
     seed_everything(seed)
     model = RecurrentLM(LMConfig(len(vocab), cell, hidden, layers, embed, dropout, tie_weights,
                                  cell_options={"peephole": True} if peephole else {}))
-    task = LMTask(model, train_ids, val_ids if len(val_ids) > 2 else None, batch_size, seq_len)
+    task = LMTask(model, train_ids, val_ids if len(val_ids) > 2 else None, batch_size, seq_len, precision=precision)
 
     # -- training ---------------------------------------------------------------------------------
     if world.is_main:

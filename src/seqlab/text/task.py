@@ -30,6 +30,12 @@ from .data import batchify, iter_chunks, num_chunks
 from .model import RecurrentLM, detach_state
 
 
+#: ``precision`` of :class:`LMTask`: "float32", or "bfloat16": the training steps under torch's
+#: autocast to bfloat16 (matrix products and the fused recurrent kernels in bfloat16 with float32
+#: sums, weights and optimizer state in float32; the loss and the carried state in float32)
+PRECISIONS = ("float32", "bfloat16")
+
+
 class LMTask(Task):
     """A :class:`RecurrentLM` learning ``train_ids`` (N,) by truncated BPTT; validation is the
     mean cross-entropy in nats over ``val_ids`` (read the same way, ``val_batch_size`` streams).
@@ -40,9 +46,12 @@ class LMTask(Task):
     """
 
     def __init__(self, model: RecurrentLM, train_ids: Tensor, val_ids: Tensor | None = None, batch_size: int = 32,
-                 seq_len: int = 64, val_batch_size: int = 16) -> None:
+                 seq_len: int = 64, val_batch_size: int = 16, precision: str = "float32") -> None:
         if not isinstance(model, nn.Module):
             raise SeqlabError(f"model: expected a seqlab.text.RecurrentLM, got {type(model).__name__}")
+        if precision not in PRECISIONS:
+            raise SeqlabError(f"precision: expected one of {PRECISIONS}, got {precision!r}")
+        self.precision = precision
         check_int("batch_size", batch_size, meaning="parallel streams per process")
         check_int("seq_len", seq_len, meaning="the truncated BPTT length")
         check_int("val_batch_size", val_batch_size)
@@ -93,11 +102,12 @@ class LMTask(Task):
         if self._t is not None:
             self.seconds += now - self._t
         self._t = now
-        logits, state = net(x, self.state)  # (B, L, V)
-        self.state = detach_state(state)  # carry the state, cut the graph
+        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=self.precision == "bfloat16"):
+            logits, state = net(x, self.state)  # (B, L, V)
+        self.state = detach_state(state, torch.float32 if self.precision == "bfloat16" else None)  # carried, graph cut
         self.done += 1
         self.tokens += y.numel() * self.ctx.world_size
-        return F.cross_entropy(logits.flatten(0, 1), y.flatten()), y.numel()  # (B*L, V) vs (B*L,)
+        return F.cross_entropy(logits.float().flatten(0, 1), y.flatten()), y.numel()  # (B*L, V) vs (B*L,)
 
     def epoch_logs(self) -> dict[str, float]:
         if self._t is not None:

@@ -66,13 +66,14 @@ def evaluate(model: RecurrentLM, ids: Tensor, batch_size: int = 16, seq_len: int
 
 def train_lm(model: RecurrentLM, train_ids: Tensor, val_ids: Tensor | None = None, config: TrainConfig | None = None,
              *, batch_size: int = 32, seq_len: int = 64, val_batch_size: int = 16,
-             callbacks: Sequence[Callback] = ()) -> History:
+             callbacks: Sequence[Callback] = (), precision: str = "float32") -> History:
     """Train ``model`` in place on ``train_ids`` (N,) with truncated BPTT over ``batch_size``
     parallel streams (per process) of chunks of ``seq_len``; validate on ``val_ids`` after each
     epoch. ``config`` defaults to :func:`default_config`.
 
     Returns the engine's :class:`~seqlab.train.History`: per epoch ``loss`` and ``val_loss``
     (nats per symbol), ``lr``, ``tokens`` and ``train_seconds`` (so far); ``history.stopped``
-    says why training ended early (a time or step limit)."""
-    task = LMTask(model, train_ids, val_ids, batch_size, seq_len, val_batch_size)
+    says why training ended early (a time or step limit). ``precision`` "bfloat16" runs the
+    training steps under autocast to bfloat16 (:data:`seqlab.text.task.PRECISIONS`)."""
+    task = LMTask(model, train_ids, val_ids, batch_size, seq_len, val_batch_size, precision)
     return train(task, default_config() if config is None else config, callbacks)
