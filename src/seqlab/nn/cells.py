@@ -273,16 +273,19 @@ class LSTMCell(CellBase):
     FUSED_FRESH_BYTES = 32 * 2**20
 
     def sequence_preferred(self, batch: int | None, time: int | None) -> bool:
-        """The compiled layer (CPU) where torch's fused LSTM would allocate its training buffers
-        afresh at every call: in training, when B * T * H * 24 bytes exceed 32 MiB. Measured,
-        one thread, training step at batch 64, 100 steps, 32 inputs, 256 units (39 MB): fused
-        89.8 ms (of which the page faults of ~58 MB of fresh buffers: 62 ms without them),
-        compiled 68 ms; at batch 32, 64 steps, 128 units: fused 10.9 ms, compiled 14.9 ms."""
+        """The compiled layer (CPU) on one intra-op thread where torch's fused LSTM would allocate
+        its training buffers afresh at every call: in training, when B * T * H * 24 bytes exceed
+        32 MiB. Measured, training step at batch 64, 100 steps, 32 inputs, 256 units (39 MB),
+        idle machine: one thread, fused 86.7 ms (its page faults included: ~62 ms without them),
+        compiled 72.7 ms; two threads, fused 32.4 ms, compiled 52.5 ms (oneDNN's fused kernel
+        splits each step over both cores far better than two worker shares of 32 sequences).
+        At batch 32, 64 steps, 128 units the fused kernel wins on one thread too (10.9 against
+        14.9 ms)."""
         from .custom import use_compiled
 
         if self.peephole or self.layer_norm or batch is None or time is None:
             return False
-        if not (torch.is_grad_enabled() and use_compiled(self.weight_ih)):
+        if torch.get_num_threads() > 1 or not (torch.is_grad_enabled() and use_compiled(self.weight_ih)):
             return False
         return batch * time * self.hidden_size * self.FUSED_BYTES_PER_UNIT > self.FUSED_FRESH_BYTES
 
