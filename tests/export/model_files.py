@@ -49,12 +49,31 @@ def make_forecaster(path, cell="lstm", layers=1, strategy="direct", ensemble=2, 
     return f
 
 
-def make_classifier(path, cell="gru", bidirectional=False, pooling="last", text=False, layers=1):
+def randomize(net, seed=0):
+    """Random biases, batch-norm scales and shifts, and batch-norm running statistics (the weights
+    keep their random initialisation), so no two units or channels compute alike."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in net.named_parameters():
+            if name.endswith("bias") or ".norms." in name:
+                p.copy_(torch.randn(p.shape, generator=g) * 0.3 + (1.0 if ".norms." in name and name.endswith("weight") else 0.0))
+        for name, b in net.named_buffers():
+            if name.endswith("running_mean"):
+                b.copy_(torch.randn(b.shape, generator=g) * 0.3)
+            elif name.endswith("running_var"):
+                b.copy_(torch.rand(b.shape, generator=g) * 1.5 + 0.5)
+    return net
+
+
+def make_classifier(path, cell="gru", bidirectional=False, pooling="last", text=False, layers=1, **options):
+    """A classifier trained one epoch on 16 random sequences (3 to 8 steps), then random biases
+    (:func:`randomize`); ``options`` go to SequenceClassifier (fcn, rnn_steps, normalize...)."""
     from seqlab.classify import SequenceClassifier
 
     rng = np.random.default_rng(0)
     clf = SequenceClassifier(cell=cell, hidden_size=6, num_layers=layers, bidirectional=bidirectional,
-                             pooling=pooling, embedding_dim=4, epochs=1, batch_size=8, threads=None, verbose=0)
+                             pooling=pooling, embedding_dim=4, epochs=1, batch_size=8, threads=None, verbose=0,
+                             **options)
     if text:
         words = ["good", "bad", "fine", "awful", "great", "poor", "ok"]
         X = [" ".join(rng.choice(words, rng.integers(2, 7))) for _ in range(16)]
@@ -62,9 +81,52 @@ def make_classifier(path, cell="gru", bidirectional=False, pooling="last", text=
         X = [rng.normal(size=(int(rng.integers(3, 9)), FEATURES)).astype(np.float32) for _ in range(16)]
     y = ["a" if i % 2 else "b" for i in range(16)]
     clf.fit(X, y)
+    randomize(clf.net)
     clf.save(path)
     clf.net.eval()
     return clf
+
+
+def make_default_classifier(path, **overrides):
+    """The network ``seqlab classify train`` trains by default (a bidirectional 8-unit LSTM with
+    attention pooling over patches, beside a 64-channel convolutional branch; dropout 0.8), one
+    optimizer step on 16 random series of 20 to 70 steps (patches of ceil(70/32) = 3 steps), then
+    random biases and batch-norm statistics."""
+    from seqlab.classify import SequenceClassifier
+    from seqlab.classify.defaults import estimator_options
+
+    rng = np.random.default_rng(1)
+    opts = estimator_options(max_steps=1, **overrides)
+    clf = SequenceClassifier(**opts, threads=None, verbose=0)
+    X = [rng.normal(size=(n, FEATURES)).astype(np.float32) * 2 + 1 for n in [70] + list(rng.integers(20, 71, 15))]
+    y = ["a" if i % 3 else "b" if i % 2 else "c" for i in range(16)]
+    clf.fit(X, y)
+    randomize(clf.net, 1)
+    clf.save(path)
+    clf.net.eval()
+    return clf
+
+
+def encoded(path, x, lengths):
+    """Raw series (B, T, F) as the classifier saved at ``path`` feeds its network: z-normalised
+    per series (normalize 'series'), then the stored feature scaling; zero past each length."""
+    import json
+
+    from safetensors.numpy import load_file
+
+    from seqlab.classify.data import znormalize
+
+    with open(path, "rb") as f:
+        n = int.from_bytes(f.read(8), "little")
+        config = json.loads(json.loads(f.read(n))["__metadata__"]["seqlab"])["config"]
+    tensors = load_file(str(path))
+    valid = (np.arange(x.shape[1])[None, :] < lengths[:, None])[..., None]
+    x = np.where(valid, x, 0.0).astype(np.float32)
+    if config["normalize"] == "series":
+        x = znormalize(x, lengths)
+    if "scale.mean" in tensors:
+        x = (x - tensors["scale.mean"]) / tensors["scale.std"]
+    return np.where(valid, x, 0.0).astype(np.float32)
 
 
 def make_lm(path, cell="lstm", layers=2):

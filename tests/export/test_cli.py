@@ -97,3 +97,27 @@ def test_errors_are_one_line(tmp_path, capsys, args, message):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("seqlab export: error:") and message in err
+
+
+def test_export_the_classifier_that_classify_train_writes(tmp_path, capsys):
+    """`seqlab classify train` with its defaults (the LSTM-FCN: patches, attention, convolutional
+    branch) and a budget of 2 steps; `seqlab export` writes a graph that takes raw series and
+    gives the probabilities of the loaded classifier's predict_proba."""
+    from seqlab.classify import SequenceClassifier
+
+    rng = np.random.default_rng(3)
+    y = np.arange(30) % 2
+    X = (rng.normal(size=(30, 70, 2)) + y[:, None, None]).astype(np.float32)
+    np.savez(tmp_path / "d.npz", X=X, y=y, lengths=rng.integers(20, 71, 30))
+    model = str(tmp_path / "m.safetensors")
+    assert main(["classify", "train", "--data", str(tmp_path / "d.npz"), "--save", model, "--steps", "2",
+                 "--quiet", "--threads", "1", "--device", "cpu"]) == 0
+    assert main(["export", model]) == 0
+    assert capsys.readouterr().out.strip().endswith(f"wrote {tmp_path / 'm.onnx'}")
+    clf = SequenceClassifier.load(model)
+    assert clf.net.config.fcn > 0 and clf.net.config.patch > 1 and clf.net.config.pooling == "attention"
+    sess = ort.InferenceSession(str(tmp_path / "m.onnx"))
+    x, lens = (rng.normal(size=(3, 50, 2)) * 2).astype(np.float32), np.array([50, 11, 33])
+    got = sess.run(["probabilities"], {"x": x, "lengths": lens})[0]
+    np.testing.assert_allclose(got, clf.predict_proba(x, lengths=lens), **TOL)
+    np.testing.assert_allclose(load(model).predict_proba(x, lengths=lens), clf.predict_proba(x, lengths=lens), **TOL)

@@ -135,15 +135,25 @@ def test_forecaster(tmp_path, cell, layers, strategy, covariate):
         np.testing.assert_allclose(second[name], whole[name], **TOL)
 
 
+def torch_logits(clf, path, x, lens):
+    """The torch network's logits on raw input: ids as they are, series scaled as the model file says."""
+    if x.dtype.kind == "f":
+        x = mf.encoded(path, x, lens)
+    with torch.no_grad():
+        return clf.net(torch.from_numpy(x), torch.from_numpy(lens)).numpy()
+
+
 @pytest.mark.parametrize("cell,bidirectional,pooling,text", [
     ("gru", False, "last", False), ("lstm-peephole", True, "mean", False), ("minlstm", False, "max", True),
     ("gru-reset-before", True, "last", True)])
 def test_classifier(tmp_path, cell, bidirectional, pooling, text):
-    clf = mf.make_classifier(tmp_path / "c.safetensors", cell, bidirectional, pooling, text)
-    export_onnx(tmp_path / "c.safetensors", tmp_path / "c.onnx")
+    path = tmp_path / "c.safetensors"
+    clf = mf.make_classifier(path, cell, bidirectional, pooling, text)
+    export_onnx(path, tmp_path / "c.onnx")
     sess = session(tmp_path / "c.onnx")
     names = {i.name for i in sess.get_inputs()}
     assert ("h" in names) == (not bidirectional)
+    assert ("pool_count" in names) == (not bidirectional and pooling != "last")
     key = "ids" if text else "x"
     rng = np.random.default_rng(4)
     for lengths in ([1], [4, 1, 3], [9, 9, 6]):
@@ -152,8 +162,7 @@ def test_classifier(tmp_path, cell, bidirectional, pooling, text):
         else:
             x = rng.normal(size=(len(lengths), max(lengths), mf.FEATURES)).astype(np.float32)
         lens = np.array(lengths, np.int64)
-        with torch.no_grad():
-            want = clf.net(torch.from_numpy(x), torch.from_numpy(lens)).numpy()
+        want = torch_logits(clf, path, x, lens)
         got = run(sess, {key: x, "lengths": lens, **zero_states(sess, len(lengths), skip={key})})
         np.testing.assert_allclose(got["logits"], want, **TOL)
         np.testing.assert_allclose(got["probabilities"], torch.softmax(torch.from_numpy(want), -1).numpy(), **TOL)
@@ -163,6 +172,70 @@ def test_classifier(tmp_path, cell, bidirectional, pooling, text):
         first = run(sess, {key: x[:, :3], "lengths": np.array([3, 3]), **zero_states(sess, 2, skip={key})})
         second = run(sess, {key: x[:, 3:], "lengths": np.array([6, 6]), **carried(first, names)})
         np.testing.assert_allclose(second["logits"], whole["logits"], **TOL)
+
+
+@pytest.mark.parametrize("normalize", ["feature", "series"])
+def test_default_classifier(tmp_path, normalize):
+    """The LSTM-FCN that seqlab classify train trains by default (convolutional branch with batch
+    norm, patches of 3 steps, attention pooling, a bidirectional LSTM, dropout) on raw series:
+    the graph scales them as predict_proba does; uneven lengths in one batch."""
+    path = tmp_path / "c.safetensors"
+    clf = mf.make_default_classifier(path, normalize=normalize)
+    assert clf.net.config.patch == 3 and clf.net.config.fcn == 64 and clf.net.config.pooling == "attention"
+    export_onnx(path, tmp_path / "c.onnx")
+    sess = session(tmp_path / "c.onnx")
+    assert [i.name for i in sess.get_inputs()] == ["x", "lengths"]  # reads whole series: no state
+    rng = np.random.default_rng(7)
+    for lengths in ([1], [9], [4, 1, 3], [40, 17, 9]):
+        lens = np.array(lengths, np.int64)
+        x = (rng.normal(size=(len(lengths), max(lengths), mf.FEATURES)) * 3 + 2).astype(np.float32)
+        x[np.arange(x.shape[1])[None, :] >= lens[:, None]] = 1e6  # padding is never read
+        got = run(sess, {"x": x, "lengths": lens})
+        np.testing.assert_allclose(got["logits"], torch_logits(clf, path, x, lens), **TOL)
+        np.testing.assert_allclose(got["probabilities"], clf.predict_proba(x, lengths=lens), **TOL)
+
+
+def test_text_classifier_with_conv_branch_and_attention(tmp_path):
+    path = tmp_path / "c.safetensors"
+    clf = mf.make_classifier(path, "gru", False, "attention", text=True, fcn=5)
+    export_onnx(path, tmp_path / "c.onnx")
+    sess = session(tmp_path / "c.onnx")
+    assert [i.name for i in sess.get_inputs()] == ["ids", "lengths"]
+    rng = np.random.default_rng(8)
+    for lengths in ([1], [4, 1, 3], [9, 9, 6]):
+        ids, lens = mf.padded_ids(rng, len(clf.vocab), lengths), np.array(lengths, np.int64)
+        np.testing.assert_allclose(run(sess, {"ids": ids, "lengths": lens})["logits"],
+                                   torch_logits(clf, path, ids, lens), **TOL)
+
+
+@pytest.mark.parametrize("pooling", ["mean", "max"])
+def test_classifier_chunks_carry_the_pooling(tmp_path, pooling):
+    """Mean and max pooling carry their running values (pool_count with pool_sum / pool_max) as
+    state, so a batch in two chunks (sequences ending in either) equals the whole in one pass."""
+    path = tmp_path / "c.safetensors"
+    clf = mf.make_classifier(path, "lstm", False, pooling, layers=2)
+    export_onnx(path, tmp_path / "c.onnx")
+    sess = session(tmp_path / "c.onnx")
+    names = {i.name for i in sess.get_inputs()}
+    assert names == {"x", "lengths", "h", "c", "pool_count", "pool_sum" if pooling == "mean" else "pool_max"}
+    rng = np.random.default_rng(9)
+    x = rng.normal(size=(3, 9, mf.FEATURES)).astype(np.float32)
+    lens = np.array([9, 7, 2])
+    whole = run(sess, {"x": x, "lengths": lens, **zero_states(sess, 3, skip={"x"})})
+    np.testing.assert_allclose(whole["logits"], torch_logits(clf, path, x, lens), **TOL)
+    first = run(sess, {"x": x[:, :4], "lengths": np.minimum(lens, 4), **zero_states(sess, 3, skip={"x"})})
+    # the third sequence ended in the first chunk: its second chunk is one step that the caller
+    # would not feed; its values must be the first chunk's (compared below), the others continue
+    second = run(sess, {"x": x[:, 4:], "lengths": np.maximum(lens - 4, 1), **carried(first, names)})
+    np.testing.assert_allclose(second["logits"][:2], whole["logits"][:2], **TOL)
+    np.testing.assert_allclose(first["logits"][2], whole["logits"][2], **TOL)
+    np.testing.assert_allclose(first["pool_count_out"], [4, 4, 2])
+    np.testing.assert_allclose(second["pool_count_out"][:2], [9, 7])
+    # and the pooling state is used: the second chunk from zero pooling state differs
+    restart = {**carried(first, names), **{n: np.zeros_like(v) for n, v in carried(first, names).items()
+                                          if n.startswith("pool")}}
+    fresh = run(sess, {"x": x[:, 4:], "lengths": np.maximum(lens - 4, 1), **restart})
+    assert np.abs(fresh["logits"][:2] - whole["logits"][:2]).max() > 1e-4
 
 
 @pytest.mark.parametrize("cell,layers", [("lstm", 2), ("gru-ln", 1), ("mingru", 2)])

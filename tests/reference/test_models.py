@@ -70,6 +70,56 @@ def test_classifier_numeric_and_text(tmp_path):
         assert ref.predict(X) == list(clf.predict(X))
 
 
+@pytest.mark.parametrize("normalize", ["feature", "series"])
+def test_default_classifier(tmp_path, normalize):
+    """The LSTM-FCN that seqlab classify train trains by default (convolutional branch with batch
+    norm and random running statistics, patches, attention pooling, a bidirectional LSTM):
+    predict_proba on raw series of uneven lengths equals torch's, alone and in a batch."""
+    clf = mf.make_default_classifier(tmp_path / "c.safetensors", normalize=normalize)
+    ref = load(tmp_path / "c.safetensors")
+    assert ref.patch == 3 and ref.conv is not None and ref.attention is not None and not ref.streams
+    rng = np.random.default_rng(2)
+    for lengths in ([1], [9], [4, 1, 3], [40, 17, 9]):
+        X = [(rng.normal(size=(n, mf.FEATURES)) * 3 + 2).astype(np.float32) for n in lengths]
+        np.testing.assert_allclose(ref.predict_proba(X), clf.predict_proba(X), **TOL)
+        assert ref.predict(X) == list(clf.predict(X))
+        x, lens = ref.encode(X)
+        with torch.no_grad():
+            want = clf.net(torch.from_numpy(x), torch.from_numpy(lens)).numpy()
+        np.testing.assert_allclose(ref.logits(x, lens), want, **TOL)
+
+
+def test_classifier_blocks_against_torch():
+    """The reference conv branch and attention pooling against torch.nn.functional, weights and
+    batch-norm statistics random, padding read as zeros."""
+    import torch.nn.functional as F
+
+    from seqlab.reference.blocks import AttentionPool, BatchNorm, ConvBranch, Linear, conv1d_same
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(2, 7, 3))
+    lens = np.array([7, 4])
+    valid = np.arange(7)[None, :] < lens[:, None]
+    ws = [rng.normal(size=(4, 3, 8)), rng.normal(size=(5, 4, 5))]
+    stats = [[rng.normal(size=c), rng.normal(size=c), rng.normal(size=c), rng.uniform(0.5, 2, c)] for c in (4, 5)]
+    branch = ConvBranch(ws, [BatchNorm(*s) for s in stats])
+    T = lambda a: torch.from_numpy(np.asarray(a))  # noqa: E731
+    h, m = T(x), T(valid[..., None].astype(np.float64))
+    for w, (g, b, mu, var) in zip(ws, stats):
+        k = w.shape[2]
+        h = F.conv1d(F.pad((h * m).transpose(1, 2), ((k - 1) // 2, k // 2)), T(w)).transpose(1, 2)
+        h = torch.relu(F.batch_norm(h.transpose(1, 2), T(mu), T(var), T(g), T(b), eps=1e-5).transpose(1, 2))
+    np.testing.assert_allclose(branch(x, valid), ((h * m).sum(1) / m.sum(1)).numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(conv1d_same(x, ws[0]),
+                               F.conv1d(F.pad(T(x).transpose(1, 2), (3, 4)), T(ws[0])).transpose(1, 2).numpy(),
+                               rtol=1e-12, atol=1e-12)
+    W, b, v = rng.normal(size=(3, 3)), rng.normal(size=3), rng.normal(size=(1, 3))
+    pool = AttentionPool(Linear(W, b), Linear(v))
+    score = (torch.tanh(T(x) @ T(W).T + T(b)) @ T(v).T)[..., 0].masked_fill(~T(valid), float("-inf"))
+    want = (torch.softmax(score, 1)[..., None] * T(x).masked_fill(~T(valid)[..., None], 0.0)).sum(1)
+    np.testing.assert_allclose(pool(x, valid), want.numpy(), rtol=1e-12, atol=1e-12)
+
+
 def test_language_model_state_carried(tmp_path):
     lm = mf.make_lm(tmp_path / "lm.safetensors", "lstm-peephole", 2)
     ref = load(tmp_path / "lm.safetensors")
@@ -130,6 +180,7 @@ out["sequential"] = load(files["sequential"]).forward(inputs["x"])
 out["lm"] = load(files["lm"]).forward(inputs["ids"])[0]
 clf = load(files["classifier"])
 out["classifier"] = clf.logits(inputs["cx"], inputs["clen"])
+out["default"] = load(files["default"]).predict_proba(inputs["dx"], lengths=inputs["dlen"])
 out["forecaster"] = load(files["forecaster"]).forward(inputs["fx"], dec=inputs["fdec"] if "fdec" in inputs else None)[0]
 s2s = load(files["seq2seq"])
 out["seq2seq"] = s2s.encode(inputs["src"], inputs["slen"])["memory"]
@@ -151,17 +202,20 @@ def test_inference_without_torch(tmp_path):
     clf = mf.make_classifier(tmp_path / "clf.safetensors", "lstm", True, "mean")
     f = mf.make_forecaster(tmp_path / "f.safetensors", "lstm-ln", ensemble=1)
     tr = mf.make_seq2seq(tmp_path / "s.safetensors", "lstm", "luong", False)
+    default = mf.make_default_classifier(tmp_path / "d.safetensors", normalize="series")
     assert main(["export", str(tmp_path / "seq.safetensors"), "--format", "numpy", "--out", str(tmp_path / "seq.npz")]) == 0
     inputs = {"x": rng.normal(size=(2, 6, 3)).astype(np.float32), "ids": rng.integers(0, lm.config.vocab_size, (2, 5)),
               "cx": rng.normal(size=(3, 5, 3)).astype(np.float32), "clen": np.array([5, 2, 4]),
-              "src": mf.padded_ids(rng, tr.model.cfg.src_vocab_size, [4, 3]), "slen": np.array([4, 3])}
+              "src": mf.padded_ids(rng, tr.model.cfg.src_vocab_size, [4, 3]), "slen": np.array([4, 3]),
+              "dx": rng.normal(size=(3, 20, 3)).astype(np.float32), "dlen": np.array([20, 7, 1])}
     inputs["fx"], fdec = forecast_inputs(f, rng, B=2)
     if fdec is not None:
         inputs["fdec"] = fdec
     np.savez(tmp_path / "in.npz", **inputs)
     files = {k: str(tmp_path / n) for k, n in [("sequential", "seq.safetensors"), ("lm", "lm.safetensors"),
                                                ("classifier", "clf.safetensors"), ("forecaster", "f.safetensors"),
-                                               ("seq2seq", "s.safetensors"), ("npz", "seq.npz")]}
+                                               ("seq2seq", "s.safetensors"), ("npz", "seq.npz"),
+                                               ("default", "d.safetensors")]}
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
     r = subprocess.run([sys.executable, "-c", _NO_TORCH, json.dumps(files), str(tmp_path / "in.npz"),
                         str(tmp_path / "out.npz")], capture_output=True, text=True, env=env, timeout=120)
@@ -174,5 +228,6 @@ def test_inference_without_torch(tmp_path):
         np.testing.assert_allclose(out["lm"], lm(T(inputs["ids"]))[0].numpy(), **TOL)
         np.testing.assert_allclose(out["classifier"], clf.net(T(inputs["cx"]), T(inputs["clen"])).numpy(), **TOL)
         np.testing.assert_allclose(out["forecaster"], torch_forecast(f, inputs["fx"], fdec), **TOL)
+        np.testing.assert_allclose(out["default"], default.predict_proba(inputs["dx"], lengths=inputs["dlen"]), **TOL)
         mem = tr.model.encode(T(inputs["src"]), T(inputs["slen"]))[0].memory.numpy()
         np.testing.assert_allclose(out["seq2seq"], mem, **TOL)

@@ -16,9 +16,11 @@ forecaster     ``x`` (B, T, F) transformed values,           ``y`` (B, out_steps
                ``dec`` (B, out_steps, Cd) when the nets      ``member{m}.h_out`` ...
                read decoder features; ``member{m}.h``
                (L, B, H) per member
-classifier     ``x`` (B, T, F) or ``ids`` (B, T),            ``logits`` (B, C), ``probabilities``;
-               ``lengths`` (B,); ``h`` (L, B, H) when        ``h_out`` ...
-               one-directional
+classifier     ``x`` (B, T, F) raw values, or ``ids``        ``logits`` (B, C), ``probabilities``;
+               (B, T); ``lengths`` (B,); when streamable:    ``h_out`` ..., ``pool_count_out``,
+               ``h`` (L, B, H) (``c``), and for mean / max   ``pool_sum_out`` / ``pool_max_out``
+               pooling ``pool_count`` (B,) with
+               ``pool_sum`` / ``pool_max`` (B, H)
 text-lm        ``ids`` (B, T); ``h`` (L, B, H)               ``logits`` (B, T, V); ``h_out`` ...
 seq2seq        encoder: ``src`` (B, S), ``lengths`` (B,)     ``memory``, ``keys``, ``mask``, ``h``, ``feed``
                decoder step: ``y_prev`` (B,), ``h``,         ``logits`` (B, V), ``h_out``, ``feed_out``,
@@ -26,7 +28,15 @@ seq2seq        encoder: ``src`` (B, S), ``lengths`` (B,)     ``memory``, ``keys`
 =============  ===========================================  ============================================
 
 Bidirectional layers and ``go_backwards`` read each sequence from its end, so a chunk cannot
-continue them: they take no state input and start from zeros.
+continue them: they take no state input and start from zeros. The classifier scales raw ``x`` in
+the graph as ``predict_proba`` does (series z-normalisation over each sequence's valid steps, then
+the training mean and deviation) and runs every option of ``ClassifierNet``: patches, attention
+pooling, the convolutional branch (batch norm with its running statistics). It streams (takes
+its state) only when it is one-directional with ``last``, ``mean`` or ``max`` pooling, one step
+per recurrent step, no convolutional branch and no series normalisation: each of the others
+reads the whole sequence at once. Streaming, ``pool_count`` is the number of steps seen and
+``pool_sum`` / ``pool_max`` the sum / maximum of the top layer's outputs over them; zeros start a
+sequence, and a chunk's ``*_out`` fed back makes two chunks equal one pass.
 """
 
 from __future__ import annotations
@@ -155,34 +165,131 @@ def forecaster_graph(m: ForecasterModel) -> Graph:
 
 
 def classifier_graph(m: ClassifierModel) -> Graph:
+    """The classifier on raw input: ``x`` (B, T, F) as given to ``predict_proba`` (scaled in the
+    graph: series z-normalisation, then the training mean and deviation) or ``ids`` (B, T), with
+    ``lengths`` (B,). A model that :attr:`~ClassifierModel.streams` takes the recurrent state and
+    the pooling's running values as inputs (see the module docstring)."""
     g = Graph()
     st = m.stack
     if m.embedding is not None:
-        x = _embed(g, m.embedding, g.input("ids", "int64", ["batch", "time"]))
+        ids = g.input("ids", "int64", ["batch", "time"])
+        x = _embed(g, m.embedding, ids)
     else:
-        x = g.input("x", "float", ["batch", "time", st.input_size])
+        x = g.input("x", "float", ["batch", "time", m.input_size])
     lengths = g.input("lengths", "int64", ["batch"])
-    per_cell = state_inputs(g, st, "")[0] if not st.bidirectional else None
-    out, finals = recurrent(g, st, x, per_cell, lengths)
-    if per_cell is not None:
+    mask, valid = time_mask(g, x, lengths)  # (B, T, 1) float, (B, T) bool
+    valid3 = g.op("Unsqueeze", valid, g.ints(2))  # (B, T, 1)
+    x = g.op("Where", valid3, x, g.const(0.0))  # padding is never read (nor NaN there)
+    if m.embedding is None:
+        if m.normalize == "series":
+            x = _znormalize(g, x, valid3)
+        if m.mean is not None:
+            x = g.op("Div", g.op("Sub", x, g.const(m.mean, hint="mean")), g.const(m.std, hint="std"))
+            x = g.op("Where", valid3, x, g.const(0.0))
+    rx, rl = _patches(g, x, lengths, m.patch)
+    streams = m.streams
+    per_cell = state_inputs(g, st, "")[0] if streams else None
+    pool_in = _pool_state_inputs(g, st, m.pooling) if streams else None
+    out, finals = recurrent(g, st, rx, per_cell, rl)
+    if streams:
         state_outputs(g, st, finals, "")
-    pooling = m.model_config.get("pooling", "last")
-    if pooling == "last":
-        top = [f[0] for f in finals[-st.D:]]
-        feats = top[0] if len(top) == 1 else g.op("Concat", *top, axis=-1)  # (B, D*H)
-    else:
-        mask, valid = time_mask(g, out, lengths)
-        if pooling == "mean":
-            s = g.op("ReduceSum", g.op("Mul", out, mask), g.ints(1), keepdims=0)  # (B, D*H)
-            n = g.op("Unsqueeze", g.op("Cast", lengths, to=_onnx().TensorProto.FLOAT), g.ints(1))
-            feats = g.op("Div", s, n)
-        else:
-            filled = g.op("Where", g.op("Unsqueeze", valid, g.ints(2)), out, g.const(-np.inf))
-            feats = g.op("ReduceMax", filled, axes=[1], keepdims=0)  # axes an attribute until opset 18
+    feats = _pool(g, m, out, finals, rl, pool_in)
+    if m.conv is not None:
+        feats = g.op("Concat", feats, _conv_branch(g, m.conv, x, mask), axis=-1)  # (B, D*H + W)
     logits = g.linear(feats, m.head.weight, m.head.bias)
     g.output(logits, "logits", shape=["batch", len(m.classes)])
     g.output(g.op("Softmax", logits, axis=-1), "probabilities", shape=["batch", len(m.classes)])
     return g
+
+
+def _znormalize(g: Graph, x: str, valid3: str) -> str:
+    """Each series and channel of ``x`` (B, T, F) z-normalised over its valid steps, in float64
+    as seqlab.classify.data.znormalize (a constant channel becomes 0)."""
+    f64 = _onnx().TensorProto.DOUBLE
+    xd = g.op("Cast", x, to=f64)  # (B, T, F), 0 on padding
+    n = g.op("ReduceSum", g.op("Cast", valid3, to=f64), g.ints(1), keepdims=1)  # (B, 1, 1)
+    mean = g.op("Div", g.op("ReduceSum", xd, g.ints(1), keepdims=1), n)  # (B, 1, F)
+    d = g.op("Where", valid3, g.op("Sub", xd, mean), g.const(0.0, np.float64))
+    std = g.op("Sqrt", g.op("Div", g.op("ReduceSum", g.op("Mul", d, d), g.ints(1), keepdims=1), n))  # (B, 1, F)
+    ok = g.op("Greater", std, g.const(1e-8, np.float64))
+    z = g.op("Where", ok, g.op("Div", d, g.op("Where", ok, std, g.const(1.0, np.float64))), g.const(0.0, np.float64))
+    return g.op("Cast", z, to=_onnx().TensorProto.FLOAT)  # 0 on padding (d is)
+
+
+def _patches(g: Graph, x: str, lengths: str, P: int) -> tuple[str, str]:
+    """Steps (B, T, I) -> (B, ceil(T/P), P*I), the last patch zero-filled; lengths ceil(lengths/P)."""
+    if P == 1:
+        return x, lengths
+    T = g.op("Gather", g.op("Shape", x), g.ints(1), axis=0)  # (1,)
+    n = g.op("Div", g.op("Add", T, g.ints(P - 1)), g.ints(P))  # (1,) ceil(T/P)
+    extra = g.op("Sub", g.op("Mul", n, g.ints(P)), T)  # (1,) zero steps at the end
+    pads = g.op("Concat", g.ints(0, 0, 0, 0), extra, g.ints(0), axis=0)  # begin (B, T, I), end (B, T, I)
+    xp = g.op("Pad", x, pads)  # (B, n*P, I)
+    width = g.op("Mul", g.op("Gather", g.op("Shape", x), g.ints(2), axis=0), g.ints(P))  # (1,) P*I
+    rx = g.op("Reshape", xp, g.op("Concat", g.ints(0, -1), width, axis=0))  # (B, n, P*I)
+    rl = g.op("Div", g.op("Add", lengths, g.const(P - 1, np.int64)), g.const(P, np.int64))  # (B,)
+    return rx, rl
+
+
+def _pool_state_inputs(g: Graph, st: Any, pooling: str) -> dict[str, str]:
+    """``pool_count`` (B,) and ``pool_sum`` or ``pool_max`` (B, H): the running values of mean and
+    max pooling over the chunks so far (zeros to start)."""
+    if pooling not in ("mean", "max"):
+        return {}
+    return {"count": g.input("pool_count", "float", ["batch"]),
+            pooling: g.input(f"pool_{'sum' if pooling == 'mean' else 'max'}", "float", ["batch", st.output_size])}
+
+
+def _pool(g: Graph, m: ClassifierModel, out: str, finals: list[list[str]], lengths: str,
+          state: dict[str, str] | None) -> str:
+    """The recurrent outputs (B, T, D*H) -> (B, D*H); with ``state`` the pooling continues the
+    running values and writes ``pool_*_out``."""
+    st, pooling = m.stack, m.pooling
+    if pooling == "last":
+        top = [f[0] for f in finals[-st.D:]]
+        return top[0] if len(top) == 1 else g.op("Concat", *top, axis=-1)  # (B, D*H)
+    mask, valid = time_mask(g, out, lengths)  # over the recurrent steps
+    if pooling == "attention":
+        a = g.op("Tanh", g.linear(out, m.attention.proj.weight, m.attention.proj.bias))
+        score = g.op("Squeeze", g.linear(a, m.attention.score.weight, None), g.ints(2))  # (B, T)
+        w = g.op("Softmax", g.op("Where", valid, score, g.const(-np.inf)), axis=1)  # (B, T): 0 on padding
+        return g.op("ReduceSum", g.op("Mul", g.op("Unsqueeze", w, g.ints(2)), out), g.ints(1), keepdims=0)
+    n = g.op("Cast", lengths, to=_onnx().TensorProto.FLOAT)  # (B,)
+    if state:
+        n = g.op("Add", n, state["count"])
+        g.output(n, "pool_count_out", shape=["batch"])
+    if pooling == "mean":
+        s = g.op("ReduceSum", g.op("Mul", out, mask), g.ints(1), keepdims=0)  # (B, D*H)
+        if state:
+            s = g.op("Add", s, state["mean"])
+            g.output(s, "pool_sum_out", shape=["batch", st.output_size])
+        return g.op("Div", s, g.op("Unsqueeze", n, g.ints(1)))
+    filled = g.op("Where", g.op("Unsqueeze", valid, g.ints(2)), out, g.const(-np.inf))
+    mx = g.op("ReduceMax", filled, axes=[1], keepdims=0)  # (B, D*H); axes an attribute until opset 18
+    if state:  # the running maximum counts once a chunk has been seen (pool_count > 0)
+        seen = g.op("Unsqueeze", g.op("Greater", state["count"], g.const(0.0)), g.ints(1))  # (B, 1)
+        mx = g.op("Where", seen, g.op("Max", mx, state["max"]), mx)
+        g.output(mx, "pool_max_out", shape=["batch", st.output_size])
+    return mx
+
+
+def _conv_branch(g: Graph, conv: Any, x: str, mask: str) -> str:
+    """LSTM-FCN's convolutional branch on ``x`` (B, T, I): per block a 'same' Conv (zeros read
+    past both ends and on padding), the batch norm's running statistics, ReLU; the mean over the
+    valid steps. -> (B, W)."""
+    h = x
+    for w, bn in zip(conv.convs, conv.norms):
+        k = int(w.shape[2])
+        hc = g.op("Transpose", g.op("Mul", h, mask), perm=[0, 2, 1])  # (B, C, T)
+        hc = g.op("Conv", hc, g.const(w, hint="conv"), kernel_shape=[k], pads=[(k - 1) // 2, k // 2])  # (B, O, T)
+        h = g.op("Transpose", hc, perm=[0, 2, 1])  # (B, T, O)
+        inv = (1.0 / np.sqrt(bn.running_var.astype(np.float32) + np.float32(bn.eps))).astype(np.float32)
+        h = g.op("Sub", h, g.const(bn.running_mean, hint="bn_mean"))  # (h - mean) * rsqrt(var + eps) * w + b
+        h = g.op("Add", g.op("Mul", g.op("Mul", h, g.const(inv, hint="bn_inv")), g.const(bn.weight, hint="bn_w")),
+                 g.const(bn.bias, hint="bn_b"))
+        h = g.op("Relu", h)
+    s = g.op("ReduceSum", g.op("Mul", h, mask), g.ints(1), keepdims=0)  # (B, W)
+    return g.op("Div", s, g.op("ReduceSum", mask, g.ints(1), keepdims=0))  # / valid steps (B, 1)
 
 
 def lm_graph(m: LanguageModel) -> Graph:

@@ -4,7 +4,10 @@
 directions, per-sequence lengths, the state carried in and out); its cells run the reference
 functions of this package (``rnn_forward``, ``lstm_forward``, ``gru_forward``,
 ``ln_lstm_forward``, ``ln_gru_forward``, ``min_forward``). :class:`Linear`, :class:`Embedding`
-and :data:`ACTIVATIONS` are the rest. Everything computes in float64 from the stored weights.
+and :data:`ACTIVATIONS` are the rest, with the classifier's pieces: :class:`ConvBranch` (the
+fully convolutional network of LSTM-FCN: 'same' convolutions, batch norm with its running
+statistics, ReLU, the mean over valid steps), :class:`AttentionPool` and :func:`znormalize`.
+Everything computes in float64 from the stored weights.
 
 States are per cell: a list of ``L*D`` tuples, ``(h,)`` or ``(h, c)``, each (B, H), cell ``k``
 being layer ``k // D``, direction ``k % D``; :func:`torch_state` / :func:`cell_states` convert
@@ -93,6 +96,92 @@ class Embedding:
         if ids.size and (ids.min() < 0 or ids.max() >= len(self.weight)):
             raise SeqlabError(f"ids: expected values in [0, {len(self.weight) - 1}], got min {ids.min()}, max {ids.max()}")
         return self.weight[ids]
+
+
+def znormalize(x: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Each series of ``x`` (B, T, F) z-normalised per channel over its valid steps (population
+    deviation); a constant channel becomes 0, padding 0 (``seqlab.classify.data.znormalize``)."""
+    valid = (np.arange(x.shape[1])[None, :] < lengths[:, None])[..., None]  # (B, T, 1)
+    n = lengths[:, None, None].astype(np.float64)  # (B, 1, 1)
+    xv = np.where(valid, x, 0.0).astype(np.float64)
+    mean = xv.sum(1, keepdims=True) / n  # (B, 1, F)
+    std = np.sqrt((np.where(valid, xv - mean, 0.0) ** 2).sum(1, keepdims=True) / n)  # (B, 1, F)
+    ok = std > 1e-8
+    return np.where(valid & ok, (xv - mean) / np.where(ok, std, 1.0), 0.0)
+
+
+def conv1d_same(x: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """``y[b, t, o] = sum_{c, j} W[o, c, j] x[b, t + j - (k-1)//2, c]``: x (B, T, C), W (O, C, k)
+    -> (B, T, O), zeros read before the start ((k-1)//2 steps) and past the end (k//2 steps)."""
+    k = weight.shape[2]
+    xp = np.pad(x, ((0, 0), ((k - 1) // 2, k // 2), (0, 0)))  # (B, T+k-1, C)
+    win = np.lib.stride_tricks.sliding_window_view(xp, k, axis=1)  # (B, T, C, k)
+    return np.einsum("btcj,ocj->bto", win, weight)
+
+
+@dataclass
+class BatchNorm:
+    """Batch normalisation in evaluation: ``(h - running_mean) / sqrt(running_var + eps) * weight + bias``
+    per channel (the last axis)."""
+
+    weight: np.ndarray
+    bias: np.ndarray
+    running_mean: np.ndarray
+    running_var: np.ndarray
+    eps: float = 1e-5
+
+    def __call__(self, h: np.ndarray) -> np.ndarray:
+        return (h - self.running_mean) / np.sqrt(self.running_var + self.eps) * self.weight + self.bias
+
+
+@dataclass
+class ConvBranch:
+    """LSTM-FCN's fully convolutional branch (``seqlab.classify.model.ConvBranch`` in evaluation):
+    per block ``relu(bn(conv(x * valid)))``, then the mean over the valid steps.
+    ``(x (B, T, I), valid (B, T) bool) -> (B, W)``."""
+
+    convs: list[np.ndarray]  # (O, C, k) each, no bias
+    norms: list[BatchNorm]
+
+    @classmethod
+    def from_tensors(cls, tensors: Arrays, prefix: str) -> "ConvBranch":
+        f64 = lambda n: np.asarray(tensors[prefix + n], dtype=np.float64)  # noqa: E731
+        convs, norms, k = [], [], 0
+        while f"{prefix}convs.{k}.weight" in tensors:
+            convs.append(f64(f"convs.{k}.weight"))
+            norms.append(BatchNorm(*(f64(f"norms.{k}.{n}") for n in ("weight", "bias", "running_mean", "running_var"))))
+            k += 1
+        if not convs:
+            raise SeqlabError(f"weights: expected {prefix}convs.0.weight in the model file")
+        return cls(convs, norms)
+
+    @property
+    def out_size(self) -> int:
+        return int(self.convs[-1].shape[0])
+
+    def __call__(self, x: np.ndarray, valid: np.ndarray) -> np.ndarray:
+        m = valid[..., None].astype(np.float64)  # (B, T, 1)
+        h = x
+        for w, bn in zip(self.convs, self.norms):
+            h = np.maximum(bn(conv1d_same(h * m, w)), 0.0)  # (B, T, O)
+        return (h * m).sum(1) / m.sum(1)  # (B, W)
+
+
+@dataclass
+class AttentionPool:
+    """Additive attention over the valid steps: ``a_t = v . tanh(W out_t + b)``, softmax over the
+    valid t, ``sum_t w_t out_t``. ``(out (B, T, D), valid (B, T) bool) -> (B, D)``."""
+
+    proj: Linear  # W, b
+    score: Linear  # v, no bias
+
+    def weights(self, out: np.ndarray, valid: np.ndarray) -> np.ndarray:
+        a = self.score(np.tanh(self.proj(out)))[..., 0]  # (B, T)
+        return _softmax(np.where(valid, a, -np.inf))  # (B, T): 0 on padding
+
+    def __call__(self, out: np.ndarray, valid: np.ndarray) -> np.ndarray:
+        w = self.weights(out, valid)
+        return (w[..., None] * np.where(valid[..., None], out, 0.0)).sum(1)  # (B, D)
 
 
 # -- the cell table: registry family + options -> the reference forward ----------------------
@@ -250,4 +339,5 @@ def cell_states(state: Any, n_cells: int, state_size: int) -> list[CellState] | 
     return [tuple(p[k] for p in parts) for k in range(n_cells)]
 
 
-__all__ = ["ACTIVATIONS", "Embedding", "Linear", "Stack", "cell_options", "cell_states", "softplus", "torch_state"]
+__all__ = ["ACTIVATIONS", "AttentionPool", "BatchNorm", "ConvBranch", "Embedding", "Linear", "Stack", "cell_options",
+           "cell_states", "conv1d_same", "softplus", "torch_state", "znormalize"]

@@ -31,7 +31,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..errors import ModelFileError, SeqlabError
-from .blocks import Embedding, Linear, Stack, cell_states, torch_state
+from .blocks import AttentionPool, ConvBranch, Embedding, Linear, Stack, cell_states, torch_state, znormalize
 
 KINDS = ("sequential", "forecaster", "classifier", "text-lm", "seq2seq")
 _FORMAT = 1
@@ -321,38 +321,54 @@ class ForecasterModel(ReferenceModel):
 
 # -- classifier ----------------------------------------------------------------------------------
 class ClassifierModel(ReferenceModel):
-    """A ``seqlab.classify.SequenceClassifier``: ``logits(x, lengths)`` on encoded input (ids or
-    standardised features), ``predict_proba(X)`` on raw sequences or texts."""
+    """A ``seqlab.classify.SequenceClassifier`` with every option of ``ClassifierNet``: the
+    (bidirectional) recurrent branch over patches of ``patch`` steps, pooled by its last state, the
+    mean, the maximum or attention over the valid steps; the convolutional branch (``fcn``) beside
+    it; the series or feature scaling. ``predict_proba(X)`` on raw sequences or texts,
+    ``logits(x, lengths)`` on encoded input (ids, or numbers as :meth:`encode` scales them)."""
 
     kind = "classifier"
 
     def __init__(self, config: dict, tensors: dict) -> None:
         self.config = config
         m = self.model_config = config["model"]
-        missing = [name for name, used in (
-            ("a convolutional branch (fcn)", m.get("fcn", 0)), ("patches (rnn_steps)", m.get("patch", 1) != 1),
-            ("attention pooling", m.get("pooling") == "attention"),
-            ("series normalisation", config.get("normalize", "feature") == "series")) if used]
-        if missing:  # the recurrent classifier alone is implemented here (and in the ONNX export)
-            raise SeqlabError(f"this classifier uses {', '.join(missing)}, not implemented in NumPy or ONNX yet; "
-                              "train with --fcn 0 --rnn-steps 0 --pooling mean (or last, max) --normalize feature")
+        f64 = lambda n: tensors[n].astype(np.float64)  # noqa: E731
         self.classes = list(config["classes"])
-        self.embedding = Embedding(tensors["net.embedding.weight"].astype(np.float64)) if m.get("vocab_size", 0) > 0 else None
+        self.embedding = Embedding(f64("net.embedding.weight")) if m.get("vocab_size", 0) > 0 else None
+        self.patch = int(m.get("patch", 1))
+        self.pooling = m.get("pooling", "last")
         self.stack = Stack.from_tensors(m["cell"], tensors, "net.rnn.", num_layers=m.get("num_layers", 1),
                                         bidirectional=bool(m.get("bidirectional")))
-        self.head = Linear(tensors["net.head.weight"].astype(np.float64), tensors["net.head.bias"].astype(np.float64))
-        self.mean = tensors["scale.mean"].astype(np.float64) if "scale.mean" in tensors else None
-        self.std = tensors["scale.std"].astype(np.float64) if "scale.std" in tensors else None
+        #: features per step of the network's input: token vectors, or the series' channels
+        self.input_size = self.stack.input_size // self.patch
+        self.attention = (AttentionPool(Linear(f64("net.attention.0.weight"), f64("net.attention.0.bias")),
+                                        Linear(f64("net.attention.2.weight")))
+                          if self.pooling == "attention" else None)
+        self.conv = ConvBranch.from_tensors(tensors, "net.conv.") if m.get("fcn", 0) > 0 else None
+        self.head = Linear(f64("net.head.weight"), f64("net.head.bias"))
+        self.mean = f64("scale.mean") if "scale.mean" in tensors else None
+        self.std = f64("scale.std") if "scale.std" in tensors else None
+        #: numeric input: 'series' z-normalises each series before the feature scaling (if any)
+        self.normalize = str(config.get("normalize", "feature"))
         self.vocab = None
         if config.get("vocab"):
             from ..vocab import Vocabulary
 
             self.vocab = Vocabulary.from_config(config["vocab"])
 
+    @property
+    def streams(self) -> bool:
+        """Whether a sequence can run chunk by chunk with the state carried: one direction, one
+        step per recurrent step, no convolution, no attention, no series normalisation (each of
+        those reads the whole sequence at once)."""
+        return not (self.stack.bidirectional or self.patch > 1 or self.conv is not None
+                    or self.pooling == "attention" or (self.embedding is None and self.normalize == "series"))
+
     def encode(self, X: Any, lengths: Any = None) -> tuple[np.ndarray, np.ndarray]:
         """Raw input (texts, a list of (T, F) arrays, or a padded (N, T, F) array with ``lengths``)
-        -> ``(x, lengths)`` as the classifier encodes it: ids, or features standardised with the
-        training mean and deviation, zero past each length."""
+        -> ``(x, lengths)`` as the classifier encodes it: ids, or features z-normalised per series
+        (``normalize='series'``) and standardised with the training mean and deviation, zero past
+        each length (float32, as the estimator feeds its network)."""
         if isinstance(X, (list, tuple)) and X and all(isinstance(t, str) for t in X):
             if self.vocab is None:
                 raise SeqlabError("X: this model reads numeric sequences, got texts")
@@ -364,7 +380,9 @@ class ClassifierModel(ReferenceModel):
             for i, q in enumerate(seqs):
                 ids[i, : len(q)] = q
             return ids, lens
-        F = self.stack.input_size
+        if self.embedding is not None:
+            raise SeqlabError("X: this model reads texts (a list of strings), got numeric sequences")
+        F = self.input_size
         if isinstance(X, np.ndarray) and X.ndim in (2, 3) and X.dtype != object:
             x = (X[:, :, None] if X.ndim == 2 else X).astype(np.float32)
             lens = np.full(len(x), x.shape[1], np.int64) if lengths is None else np.asarray(lengths, np.int64)
@@ -374,28 +392,55 @@ class ClassifierModel(ReferenceModel):
             x = np.zeros((len(seqs), int(lens.max()), F), np.float32)
             for i, q in enumerate(seqs):
                 x[i, : len(q)] = q
-        if x.shape[2] != F or lens.min() < 1 or lens.max() > x.shape[1]:
+        if x.shape[2] != F or lens.shape != (len(x),) or lens.min() < 1 or lens.max() > x.shape[1]:
             raise SeqlabError(f"X: expected sequences of {F} feature(s) with lengths in [1, {x.shape[1]}], "
-                              f"got shape {x.shape}")
+                              f"got shape {x.shape} and lengths {lens.tolist()[:5]}")
         valid = np.arange(x.shape[1])[None, :] < lens[:, None]  # (N, T)
+        x = np.where(valid[..., None], x, 0.0).astype(np.float32)
+        if self.normalize == "series":
+            x = znormalize(x, lens).astype(np.float32)
         if self.mean is not None:
             x = ((x - self.mean.astype(np.float32)) / self.std.astype(np.float32)).astype(np.float32)
         return np.where(valid[..., None], x, 0.0).astype(np.float32), lens
 
+    def patches(self, x: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Steps (B, T, I) -> the recurrent branch's input (B, ceil(T/P), P*I), lengths ceil(lengths/P)."""
+        P = self.patch
+        if P == 1:
+            return x, lengths
+        B, T, I = x.shape
+        n = -(-T // P)
+        x = np.pad(x, ((0, 0), (0, n * P - T), (0, 0))).reshape(B, n, P * I)  # (B, T/P, P*I)
+        return x, (lengths + P - 1) // P
+
+    def pool(self, out: np.ndarray, finals: list, lengths: np.ndarray) -> np.ndarray:
+        """The recurrent outputs (B, T, D*H) and final states -> (B, D*H) by the model's pooling."""
+        if self.pooling == "last":
+            top = finals[-self.stack.D:]  # forward's last step, backward's first
+            return np.concatenate([f[0] for f in top], -1)
+        valid = np.arange(out.shape[1])[None, :] < lengths[:, None]  # (B, T)
+        if self.pooling == "mean":
+            return (out * valid[..., None]).sum(1) / lengths[:, None]
+        if self.pooling == "attention":
+            return self.attention(out, valid)
+        return np.where(valid[..., None], out, -np.inf).max(1)
+
     def features(self, x: Any, lengths: Any, state: list | None = None) -> tuple[np.ndarray, list]:
-        """Pooled features (B, D*H) and the final states per cell."""
-        m = self.model_config
+        """Encoded input -> ``(features (B, D*H [+ W]), final states per cell)``: the pooled
+        recurrent branch, then the convolutional branch's when there is one."""
         x = self.embedding(x) if self.embedding is not None else np.asarray(x, dtype=np.float64)
         lengths = np.asarray(lengths, dtype=np.int64)
-        out, finals = self.stack.run(x, state, lengths)  # (B, T, D*H)
-        D = self.stack.D
-        if m.get("pooling", "last") == "last":
-            top = finals[-D:]  # forward's last step, backward's first
-            return np.concatenate([f[0] for f in top], -1), finals
-        valid = (np.arange(out.shape[1])[None, :] < lengths[:, None])[..., None]
-        if m["pooling"] == "mean":
-            return (out * valid).sum(1) / lengths[:, None], finals
-        return np.where(valid, out, -np.inf).max(1), finals
+        if x.ndim != 3 or lengths.shape != (len(x),) or lengths.min() < 1 or lengths.max() > x.shape[1]:
+            raise SeqlabError(f"lengths: expected {len(x)} values in [1, {x.shape[1] if x.ndim > 1 else 0}], "
+                              f"got {lengths.tolist()}")
+        valid = np.arange(x.shape[1])[None, :] < lengths[:, None]  # (B, T)
+        x = np.where(valid[..., None], x, 0.0)  # padding is never read
+        rx, rl = self.patches(x, lengths)
+        out, finals = self.stack.run(rx, state, rl)  # (B, T/P, D*H)
+        feats = self.pool(out, finals, rl)
+        if self.conv is not None:
+            feats = np.concatenate([feats, self.conv(x, valid)], -1)  # (B, D*H + W)
+        return feats, finals
 
     def logits(self, x: Any, lengths: Any) -> np.ndarray:
         return self.head(self.features(x, lengths)[0])
