@@ -15,7 +15,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "export"))
 import model_files as mf  # noqa: E402
 
 from seqlab import layers as L  # noqa: E402
-from seqlab.errors import ModelFileError  # noqa: E402
+from seqlab.errors import ModelFileError, SeqlabError  # noqa: E402
 from seqlab.reference import load  # noqa: E402
 
 TOL = dict(rtol=1e-5, atol=1e-5)
@@ -87,6 +87,18 @@ def test_default_classifier(tmp_path, normalize):
         with torch.no_grad():
             want = clf.net(torch.from_numpy(x), torch.from_numpy(lens)).numpy()
         np.testing.assert_allclose(ref.logits(x, lens), want, **TOL)
+    with pytest.raises(SeqlabError, match=r"X\[1\]: expected a sequence of shape \(time >= 1, 3\), got \(4, 2\)"):
+        ref.predict_proba([np.zeros((3, 3)), np.zeros((4, 2))])
+    with pytest.raises(SeqlabError, match=r"expected sequences of 3 feature\(s\).*got shape \(2, 4, 1\)"):
+        ref.predict_proba(np.zeros((2, 4)))
+    with pytest.raises(SeqlabError, match="got a single string; wrap it in a list"):
+        ref.predict_proba("a text")
+    with pytest.raises(SeqlabError, match="X: expected at least one sequence, got none"):
+        ref.predict_proba([])
+    with pytest.raises(SeqlabError, match="this model reads numeric sequences, got texts"):
+        ref.predict_proba(["a text"])
+    with pytest.raises(SeqlabError, match=r"lengths: expected 2 values in \[1, 5\], got \[5, 0\]"):
+        ref.logits(np.zeros((2, 5, 3), np.float32), [5, 0])
 
 
 def test_classifier_blocks_against_torch():

@@ -369,7 +369,11 @@ class ClassifierModel(ReferenceModel):
         -> ``(x, lengths)`` as the classifier encodes it: ids, or features z-normalised per series
         (``normalize='series'``) and standardised with the training mean and deviation, zero past
         each length (float32, as the estimator feeds its network)."""
-        if isinstance(X, (list, tuple)) and X and all(isinstance(t, str) for t in X):
+        if isinstance(X, str):
+            raise SeqlabError("X: expected a list of sequences or texts, got a single string; wrap it in a list: [text]")
+        if len(X) == 0:
+            raise SeqlabError("X: expected at least one sequence, got none")
+        if isinstance(X, (list, tuple)) and all(isinstance(t, str) for t in X):
             if self.vocab is None:
                 raise SeqlabError("X: this model reads numeric sequences, got texts")
             seqs = [self.vocab.to_ids(self.vocab.tokenize(t), unknown="replace") for t in X]
@@ -388,6 +392,9 @@ class ClassifierModel(ReferenceModel):
             lens = np.full(len(x), x.shape[1], np.int64) if lengths is None else np.asarray(lengths, np.int64)
         else:
             seqs = [np.asarray(q, dtype=np.float32).reshape(len(q), -1) for q in X]
+            for i, q in enumerate(seqs):
+                if q.shape[0] < 1 or q.shape[1] != F:
+                    raise SeqlabError(f"X[{i}]: expected a sequence of shape (time >= 1, {F}), got {q.shape}")
             lens = np.array([len(q) for q in seqs], dtype=np.int64)
             x = np.zeros((len(seqs), int(lens.max()), F), np.float32)
             for i, q in enumerate(seqs):
