@@ -12,7 +12,7 @@ def register(subparsers) -> None:
                     "seq2seq) for use outside seqlab. --format onnx writes a graph of plain ONNX operators with "
                     "dynamic batch and time axes and the recurrent state as explicit inputs and outputs (a seq2seq "
                     "model gives two files: PATH's stem with .encoder.onnx and .decoder.onnx, the decoder one "
-                    "step). --format numpy writes an .npz of the weights and the config, which "
+                    "step; a classifier takes the raw series and their lengths, scaled in the graph). --format numpy writes an .npz of the weights and the config, which "
                     "seqlab.reference.load runs without torch.")
     p.add_argument("model", metavar="MODEL", help="a .safetensors model file written by seqlab")
     p.add_argument("--format", choices=FORMATS, default="onnx", help="onnx or numpy (default: onnx)")
