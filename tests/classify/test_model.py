@@ -88,10 +88,11 @@ def test_config_validation():
         ClassifierConfig(num_classes=2, input_size=1, cell="transformer")
     with pytest.raises(SeqlabError, match="input_size"):
         ClassifierConfig(num_classes=2)
+    # scikit-learn's contract: __init__ keeps the arguments, fit checks them before any training
     with pytest.raises(SeqlabError, match="pooling"):
-        SequenceClassifier(pooling="sum")
+        SequenceClassifier(pooling="sum").fit([[0.0, 1.0], [1.0, 0.0]], [0, 1])
     with pytest.raises(SeqlabError, match="chrono"):
-        SequenceClassifier(chrono=-3)
+        SequenceClassifier(chrono=-3).fit([[0.0, 1.0], [1.0, 0.0]], [0, 1])
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])

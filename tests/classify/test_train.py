@@ -68,7 +68,7 @@ def test_save_load_round_trip_numeric(tmp_path):
     path = tmp_path / "m.safetensors"
     clf.save(path)
     back = SequenceClassifier.load(path)
-    assert back.classes_ == ["down", "up"]
+    assert back.classes_.tolist() == ["down", "up"]  # an array, as scikit-learn has it
     np.testing.assert_allclose(back.mean_, clf.mean_)
     np.testing.assert_allclose(back.predict_proba(seqs), clf.predict_proba(seqs), atol=1e-6)
     assert list(back.predict(seqs)) == list(clf.predict(seqs))

@@ -5,6 +5,7 @@
 >>> clf.predict(X_new), clf.predict_proba(X_new), clf.evaluate(X_test, y_test)
 >>> print(render(clf.explain(X_new[0], method="ig")))
 >>> clf.save("model.safetensors"); SequenceClassifier.load("model.safetensors")
+>>> SequenceRegressor(cell="gru").fit(X, y_numbers).predict(X_new)   # (N,) or (N, k); score: R^2
 
 See docs/classify.md.
 """
@@ -16,7 +17,8 @@ from .._lazy import lazy_getattr
 # Names load on first use, so that `seqlab --help` (which imports seqlab.classify.cli) stays fast.
 _LAZY = {
     "as_padded": "data", "load_data": "data", "load_digits_sequences": "data",
-    "stratified_split": "data", "SequenceClassifier": "estimator", "ClassifierTask": "task",
+    "stratified_split": "data", "SequenceClassifier": "estimator", "SequenceEstimator": "estimator",
+    "SequenceRegressor": "regressor", "RegressionTask": "regressor", "ClassifierTask": "task",
     "class_weights": "estimator", "Explanation": "explain", "attribute": "explain",
     "plot": "explain", "render": "explain", "accuracy": "metrics", "confusion_matrix": "metrics",
     "f1_per_class": "metrics", "format_confusion": "metrics", "macro_f1": "metrics",

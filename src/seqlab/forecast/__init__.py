@@ -18,7 +18,7 @@ _LAZY = {
     "arima": "baselines", "drift": "baselines", "ets": "baselines", "naive": "baselines",
     "seasonal_naive": "baselines",
     "SeriesData": "data", "prepare": "data", "read_csv": "data",
-    "ForecastConfig": "forecaster", "Forecaster": "forecaster",
+    "ForecastConfig": "forecaster", "Forecaster": "forecaster", "ForecastEstimator": "estimator",
     "mae": "metrics", "mape": "metrics", "mase": "metrics", "rmse": "metrics", "smape": "metrics",
     "ForecastNet": "model", "NetConfig": "model", "RunCheckpoint": "checkpoints",
     "ForecastTask": "task", "fit_net": "task", "pinball_loss": "task", "training": "task",
