@@ -100,3 +100,20 @@ def test_patience_holds_out_a_split_and_keeps_the_best_epoch():
     h = reg.history_
     assert len(h.history["val_loss"]) == len(h.epoch)
     assert h.history["val_loss"][h.best_epoch] == min(h.history["val_loss"])
+
+
+def test_save_load_predicts_the_same(tmp_path):
+    from seqlab.classify import SequenceClassifier
+    from seqlab.errors import ModelFileError
+
+    X, Y = _sums(30, 5)
+    X = [np.stack([x, x ** 2], 1) for x in X]  # two features per step
+    for y, normalize in ((Y, "feature"), (Y[:, 0], "series")):
+        reg = SequenceRegressor(**{**FAST, "max_steps": 5, "normalize": normalize, "fcn": 2}).fit(X, y)
+        reg.save(tmp_path / "r.safetensors")
+        back = SequenceRegressor.load(tmp_path / "r.safetensors")
+        np.testing.assert_allclose(back.predict(X), reg.predict(X), atol=1e-6)
+        runtime = dict(device="auto", verbose=1, threads=0)  # not recorded: the defaults come back
+        assert back.predict(X).shape == y.shape and back.get_params() == {**reg.get_params(), **runtime}
+    with pytest.raises(ModelFileError, match="holds a 'regressor' model, expected a 'classifier' model"):
+        SequenceClassifier.load(tmp_path / "r.safetensors")

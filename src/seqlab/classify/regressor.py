@@ -5,7 +5,8 @@ The classifier's network, data handling and training with a mean-squared-error h
 (:class:`~seqlab.classify.estimator.SequenceEstimator`), and :class:`RegressionTask`, the
 classifier's task on the one training loop with the squared error in place of the
 cross-entropy. Targets are standardised per output with the training mean and standard
-deviation for training and mapped back for prediction. ``score`` is R^2.
+deviation for training and mapped back for prediction. ``score`` is R^2. ``save`` / ``load``:
+one .safetensors file of kind 'regressor'.
 
 >>> reg = SequenceRegressor(cell="gru", hidden_size=16, epochs=20).fit(list_of_arrays, y)  # y (N,) or (N, k)
 >>> reg.predict(new_sequences), reg.score(X_test, y_test)
@@ -14,6 +15,7 @@ deviation for training and mapped back for prediction. ``score`` is R^2.
 from __future__ import annotations
 
 import os
+from dataclasses import asdict
 from typing import Any, Sequence
 
 import numpy as np
@@ -22,12 +24,18 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .._sklearn import RegressorMixin
-from ..errors import SeqlabError
+from ..errors import ModelFileError, SeqlabError
 from ..train import Callback
+from ..utils import resolve_device
 from .data import as_padded, is_text
 from .estimator import SequenceEstimator, as_input
-from .model import ClassifierConfig
+from .model import ClassifierConfig, ClassifierNet
 from .task import EVAL_BATCH, ClassifierTask, cut
+
+KIND = "regressor"
+#: the training arguments a model file records (and :meth:`SequenceRegressor.load` restores)
+TRAIN_KEYS = ("epochs", "max_steps", "minutes", "batch_size", "lr", "weight_decay", "clipnorm", "validation_split",
+              "patience", "seed")
 
 
 class RegressionTask(ClassifierTask):
@@ -191,6 +199,63 @@ class SequenceRegressor(RegressorMixin, SequenceEstimator):
         """Predicted targets, (N,) or (N, k) as ``y`` was in fit (float64)."""
         out = self._outputs(X, lengths, batch_size) * self.y_scale_ + self.y_mean_  # (N, k)
         return out[:, 0] if self._y_ndim == 1 else out
+
+    # -- files ---------------------------------------------------------------------------------
+    def save(self, path: str | os.PathLike) -> None:
+        """One .safetensors file (kind 'regressor'): weights, input scaling, target scaling."""
+        from ..io import save_file
+
+        net = self._check_fitted()
+        config = {
+            "model": asdict(net.config),
+            "train": {k: getattr(self, k) for k in TRAIN_KEYS},
+            "normalize": self.normalize,
+            "rnn_steps": self.rnn_steps,
+            "y_ndim": self._y_ndim,
+        }
+        tensors = {f"net.{k}": v for k, v in net.state_dict().items()}
+        tensors["target.mean"] = torch.from_numpy(np.asarray(self.y_mean_, dtype=np.float64))
+        tensors["target.scale"] = torch.from_numpy(np.asarray(self.y_scale_, dtype=np.float64))
+        if self.mean_ is not None:
+            tensors["scale.mean"] = torch.from_numpy(np.asarray(self.mean_, dtype=np.float32))
+            tensors["scale.std"] = torch.from_numpy(np.asarray(self.std_, dtype=np.float32))
+        save_file(path, KIND, config, tensors)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, device: str = "cpu") -> "SequenceRegressor":
+        """Load a model saved by :meth:`save` (raises ModelFileError for anything else)."""
+        from ..io import build_checked, load_file
+
+        config, tensors = load_file(path, KIND)
+        try:
+            mc = ClassifierConfig(**config["model"])
+            model = {k: getattr(mc, k) for k in SequenceEstimator._model_keys}
+            train = {k: v for k, v in dict(config.get("train") or {}).items() if k in TRAIN_KEYS}
+            reg = cls(**model, **train, fcn=mc.fcn, normalize=str(config["normalize"]), rnn_steps=config["rnn_steps"])
+            reg._check_options()
+            y_ndim = config["y_ndim"]
+            if y_ndim not in (1, 2) or (y_ndim == 1 and mc.num_classes != 1):
+                raise SeqlabError(f"y_ndim: expected 1 (one output) or 2, got {y_ndim!r} for {mc.num_classes} outputs")
+            y_mean, y_scale = tensors["target.mean"].numpy(), tensors["target.scale"].numpy()
+            if y_mean.shape != (mc.num_classes,) or y_scale.shape != (mc.num_classes,):
+                raise SeqlabError(f"target scaling: expected {mc.num_classes} values, got {tuple(y_mean.shape)}")
+        except (KeyError, TypeError, ValueError, SeqlabError) as exc:
+            raise ModelFileError(f"model file {str(path)!r} has an invalid regressor config: {exc}") from exc
+        state = {k[4:]: v for k, v in tensors.items() if k.startswith("net.")}
+        try:
+            net = build_checked(lambda: ClassifierNet(mc), tensors, path)
+            net.load_state_dict(state, strict=True)
+        except ModelFileError:
+            raise
+        except (RuntimeError, ValueError, TypeError) as exc:
+            raise ModelFileError(f"model file {str(path)!r} has weights that do not fit its config: {exc}") from exc
+        reg._y_ndim, reg.n_outputs_ = y_ndim, mc.num_classes
+        reg.y_mean_, reg.y_scale_ = y_mean, y_scale
+        reg.n_features_in_ = mc.input_size
+        reg.mean_ = tensors["scale.mean"].numpy() if "scale.mean" in tensors else None
+        reg.std_ = tensors["scale.std"].numpy() if "scale.mean" in tensors else None
+        reg.net_ = net.to(resolve_device(device)).eval()
+        return reg
 
     def score(self, X: Any, y: Any, lengths: Any = None) -> float:
         """R^2 of the predictions (averaged over the outputs), scikit-learn's ``score`` of a regressor."""
