@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -142,8 +143,10 @@ def _to_datetime(s: pd.Series, column: str, where: str) -> pd.Series:
     without an offset is refused, as it has no single meaning."""
     text = s.astype(str).str.strip()
     try:
-        return pd.to_datetime(text, errors="coerce", format="mixed")
-    except (ValueError, TypeError, OverflowError) as exc:
+        with warnings.catch_warnings():  # pandas 2 warns (FutureWarning) where pandas 3 raises on mixed offsets
+            warnings.simplefilter("error", FutureWarning)
+            return pd.to_datetime(text, errors="coerce", format="mixed")
+    except (ValueError, TypeError, OverflowError, FutureWarning) as exc:
         aware = text.str.contains(_OFFSET)
         if not aware.all() and aware.any():
             i = int(np.flatnonzero(~aware.to_numpy())[0])
