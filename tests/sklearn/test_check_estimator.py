@@ -11,7 +11,7 @@ import warnings
 import numpy as np
 import pytest
 
-pytest.importorskip("sklearn")
+pytest.importorskip("sklearn", minversion="1.6")  # check_estimator(expected_failed_checks=..., on_fail=None)
 
 from sklearn.datasets import make_blobs  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402

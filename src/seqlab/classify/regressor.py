@@ -148,10 +148,13 @@ class SequenceRegressor(RegressorMixin, SequenceEstimator):
         self.patience = patience
         self.validation_split = validation_split
 
-    def __sklearn_tags__(self):
+    def __sklearn_tags__(self):  # scikit-learn >= 1.6
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True  # y may be (N, k)
         return tags
+
+    def _more_tags(self) -> dict:  # scikit-learn < 1.6
+        return {"multioutput": True}
 
     def fit(self, X: Any, y: Any, lengths: Any = None, *, validation_data: tuple | None = None,
             callbacks: Sequence[Callback] = (), checkpoint: str | os.PathLike | None = None, resume: bool = False,
