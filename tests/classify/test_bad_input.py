@@ -11,6 +11,9 @@ import gzip
 import numpy as np
 import pytest
 
+from tests.cli_helpers import (assert_refused, assert_table, bad_model_cases, broken_inputs, earlier_outputs,
+                               unreadable_cases)
+
 FAST = ["--epochs", "1", "--hidden", "4", "--quiet", "--threads", "1"]
 EARLIER = {"model.safetensors": b"an earlier model", "pred.csv": b"prediction,probability\npos,0.9\n",
            "plot.png": b"an earlier plot"}
@@ -30,7 +33,7 @@ def world(tmp_path_factory, common_bad, kit):
     good.write_text(_csv(TEXTS))
     model = d / "good.safetensors"
     assert main(["classify", "train", "--data", str(good), *FAST, "--save", str(model)]) == 0
-    files = {f"bad_{k}": v for k, v in kit.bad_model_files(d / "models", model).items()}
+    files = broken_inputs(kit, d, model, common_bad)
 
     def put(name, data):
         p = d / name
@@ -55,40 +58,15 @@ def world(tmp_path_factory, common_bad, kit):
     np.savez(d / "objects.npz", X=np.array([np.zeros(3), np.zeros(4)], dtype=object), y=y[:2])
     files["objects"] = d / "objects.npz"
     put("truncated.npz", (d / "goodnums.npz").read_bytes()[:300])
-    return dict(files, good=good, model=model, **{f"c_{k}": v for k, v in common_bad.items()})
+    return dict(files, good=good, model=model)
 
 
-B = "{bad_%s}"
 P = ["predict", "--text", "good movie"]
-MODEL_CASES = [(f"predict-{name}", ["predict", "--model", path, "--text", "good movie"], msg) for name, path, msg in [
-    ("model-missing", "{c_missing}", "does not exist"),
-    ("model-empty", B % "empty", "not a readable seqlab model"),
-    ("model-binary", B % "binary", "not a readable seqlab model"),
-    ("model-truncated", B % "truncated", "not a readable seqlab model"),
-    ("model-folder", "{c_folder}", "is a folder"),
-    ("model-fifo", "{c_fifo}", "FIFO"),
-    ("model-dev-zero", "{c_zero}", "is a device"),
-    ("model-nested-header", B % "nested_header", "nested"),
-    ("model-nested-metadata", B % "nested_meta", "nested"),
-    ("model-nested-config", B % "nested_config", "nested"),
-    ("model-header-length-2^62", B % "huge_claim", "header claims"),
-    ("model-not-seqlab", B % "no_meta", "not saved by seqlab"),
-    ("model-metadata-list", B % "meta_list", "without a config"),
-    ("model-newer-format", B % "newer", "newer than this seqlab"),
-    ("model-other-job", B % "other_job", "expected a 'classifier' model"),
-    ("model-checkpoint", B % "checkpoint_kind", "expected a 'classifier' model"),
-    ("model-config-huge", B % "huge_config", "describes a model of"),
-    ("model-shape-mismatch", B % "shape_mismatch", "config"),
-    ("model-temp-file", B % "temp", "temporary file of an unfinished write"),
-]]
+MODEL_CASES = bad_model_cases("predict", ["predict", "--model", "{path}", "--text", "good movie"],
+                              wrong_kind="expected a 'classifier' model", mismatch="config")
 T = ["train", "--data"]
-DATA_CASES = [
-    ("train-data-missing", [*T, "{c_missing}"], "does not exist"),
-    ("train-data-empty", [*T, "{c_empty}"], "is empty"),
-    ("train-data-binary", [*T, "{c_binary}"], "binary"),
-    ("train-data-fifo", [*T, "{c_fifo}"], "FIFO"),
-    ("train-data-dev-zero", [*T, "{c_zero}"], "is a device"),
-    ("train-data-under-a-file", [*T, "{c_under_file}"], "does not exist"),
+# a folder is data here (DATA/<class>/<file>), so not among the unreadable paths
+DATA_CASES = unreadable_cases("train-data", [*T, "{path}"], skip=("folder",)) + [
     ("train-data-ragged-row", [*T, "{ragged}"], "Expected 2 fields"),
     ("train-data-no-label-column", [*T, "{no_label_col}"], "no labels"),
     ("train-data-empty-label", [*T, "{empty_label}"], "has no label"),
@@ -148,21 +126,12 @@ CASES = MODEL_CASES + DATA_CASES + NUMBER_CASES + DEVICE_CASES + OUTPUT_CASES
 
 
 def test_at_least_forty_cases():
-    assert len(CASES) >= 40 and len({c[0] for c in CASES}) == len(CASES)
-
-
-def _earlier(tmp_path):
-    out = tmp_path / "out"
-    out.mkdir()
-    for name, data in EARLIER.items():
-        (out / name).write_bytes(data)
-    return out
+    assert_table(CASES)
 
 
 @pytest.mark.parametrize("args,expected", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_bad_input_is_one_line_and_touches_nothing(args, expected, world, tmp_path, monkeypatch, cli, kit):
-    out = _earlier(tmp_path)
-    before = kit.snapshot(out)
+    out = earlier_outputs(tmp_path, EARLIER)
     monkeypatch.chdir(out)
     filled = [a.format(out=out, **world) for a in args]
     if filled[0] == "train" and "--save" not in filled:
@@ -170,9 +139,8 @@ def test_bad_input_is_one_line_and_touches_nothing(args, expected, world, tmp_pa
     if filled[0] == "predict" and "--out" not in filled:
         filled += ["--out", str(out / "pred.csv")]
     extra = FAST if filled[0] == "train" else ["--threads", "1"]
-    code, _, err = cli("classify", filled[0], *extra, *filled[1:])  # the case's options after FAST: they win
-    kit.one_line_error(code, err, expected)
-    assert kit.snapshot(out) == before
+    # the case's options after FAST: they win
+    assert_refused(cli, kit, out, ["classify", filled[0], *extra, *filled[1:]], expected)
 
 
 def test_a_plot_that_fails_leaves_an_earlier_predictions_csv(world, tmp_path, monkeypatch, cli, kit):
@@ -180,17 +148,15 @@ def test_a_plot_that_fails_leaves_an_earlier_predictions_csv(world, tmp_path, mo
     import seqlab.classify.explain as explain
     from seqlab.errors import SeqlabError
 
-    out = _earlier(tmp_path)
-    before = kit.snapshot(out)
+    out = earlier_outputs(tmp_path, EARLIER)
 
     def broken(*a, **k):
         raise SeqlabError("plot: cannot draw it")
 
     monkeypatch.setattr(explain, "plot", broken)
-    code, _, err = cli("classify", "predict", "--model", world["model"], "--text", "good movie", "--explain", "0",
-                       "--out", out / "pred.csv", "--plot", out / "plot.png", "--threads", "1")
-    kit.one_line_error(code, err, "cannot draw it")
-    assert kit.snapshot(out) == before
+    assert_refused(cli, kit, out, ["classify", "predict", "--model", world["model"], "--text", "good movie",
+                                   "--explain", "0", "--out", out / "pred.csv", "--plot", out / "plot.png",
+                                   "--threads", "1"], "cannot draw it")
 
 
 # -- good but unusual input: must work ------------------------------------------------------------

@@ -9,6 +9,8 @@ allocated, naming the estimate and the machine's memory.
 
 import pytest
 
+from tests.cli_helpers import assert_refused, assert_table, bad_model_cases, broken_inputs, earlier_outputs
+
 EARLIER = {"plot.png": b"an earlier plot", "states.html": b"<p>an earlier page</p>", "states.png": b"an earlier png"}
 
 
@@ -25,33 +27,11 @@ def world(tmp_path_factory, common_bad, kit):
     save_lm(model, RecurrentLM(LMConfig(vocab_size=len(vocab), cell="lstm", hidden_size=8, num_layers=2)), vocab)
     gru = d / "gru.safetensors"
     save_lm(gru, RecurrentLM(LMConfig(vocab_size=len(vocab), cell="gru", hidden_size=8, num_layers=1)), vocab)
-    files = {f"bad_{k}": v for k, v in kit.bad_model_files(d / "models", model).items()}
-    return dict(files, model=model, gru=gru, **{f"c_{k}": v for k, v in common_bad.items()})
+    return dict(broken_inputs(kit, d, model, common_bad), model=model, gru=gru)
 
 
-B = "{bad_%s}"
-STATES_MODEL_CASES = [(f"states-{name}", ["states", "--model", path, "--text", "the cat"], msg)
-                      for name, path, msg in [
-    ("model-missing", "{c_missing}", "does not exist"),
-    ("model-empty", B % "empty", "not a readable seqlab model"),
-    ("model-binary", B % "binary", "not a readable seqlab model"),
-    ("model-truncated", B % "truncated", "not a readable seqlab model"),
-    ("model-folder", "{c_folder}", "is a folder"),
-    ("model-fifo", "{c_fifo}", "FIFO"),
-    ("model-dev-zero", "{c_zero}", "is a device"),
-    ("model-nested-header", B % "nested_header", "nested"),
-    ("model-nested-metadata", B % "nested_meta", "nested"),
-    ("model-nested-config", B % "nested_config", "nested"),
-    ("model-header-length-2^62", B % "huge_claim", "header claims"),
-    ("model-not-seqlab", B % "no_meta", "not saved by seqlab"),
-    ("model-metadata-list", B % "meta_list", "without a config"),
-    ("model-newer-format", B % "newer", "newer than this seqlab"),
-    ("model-other-job", B % "other_job", "needs a text model"),
-    ("model-checkpoint", B % "checkpoint_kind", "needs a text model"),
-    ("model-config-huge", B % "huge_config", "describes a model of"),
-    ("model-shape-mismatch", B % "shape_mismatch", "text model"),
-    ("model-temp-file", B % "temp", "temporary file of an unfinished write"),
-]]
+STATES_MODEL_CASES = bad_model_cases("states", ["states", "--model", "{path}", "--text", "the cat"],
+                                     wrong_kind="needs a text model", mismatch="text model")
 S = ["states", "--model", "{model}", "--text", "the cat"]
 STATES_CASES = [
     ("states-top-zero", [*S, "--top", "0"], "--top"),
@@ -109,30 +89,19 @@ CASES = STATES_MODEL_CASES + STATES_CASES + GRADIENT_CASES + MEMORY_CASES + CAPA
 
 
 def test_at_least_forty_cases():
-    assert len(CASES) >= 40 and len({c[0] for c in CASES}) == len(CASES)
-
-
-def _earlier(tmp_path):
-    out = tmp_path / "out"
-    out.mkdir()
-    for name, data in EARLIER.items():
-        (out / name).write_bytes(data)
-    return out
+    assert_table(CASES)
 
 
 @pytest.mark.parametrize("args,expected", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_bad_input_is_one_line_and_touches_nothing(args, expected, world, tmp_path, monkeypatch, cli, kit):
-    out = _earlier(tmp_path)
-    before = kit.snapshot(out)
+    out = earlier_outputs(tmp_path, EARLIER)
     monkeypatch.chdir(out)
     filled = [a.format(out=out, **world) for a in args]
     if filled[0] == "states" and not {"--html", "--png"} & set(filled):
         filled += ["--html", str(out / "states.html"), "--png", str(out / "states.png")]
     elif filled[0] in ("gradients", "capacity") and "--plot" not in filled:
         filled += ["--plot", str(out / "plot.png")]
-    code, _, err = cli("explain", filled[0], "--threads", "1", *filled[1:])
-    kit.one_line_error(code, err, expected)
-    assert kit.snapshot(out) == before
+    assert_refused(cli, kit, out, ["explain", filled[0], "--threads", "1", *filled[1:]], expected)
 
 
 def test_a_failing_heatmap_leaves_the_earlier_page_and_picture(world, tmp_path, monkeypatch, cli, kit):
@@ -141,17 +110,15 @@ def test_a_failing_heatmap_leaves_the_earlier_page_and_picture(world, tmp_path, 
     import seqlab.diagnostics.states as states
     from seqlab.errors import SeqlabError
 
-    out = _earlier(tmp_path)
-    before = kit.snapshot(out)
+    out = earlier_outputs(tmp_path, EARLIER)
 
     def broken(*a, **k):
         raise SeqlabError("--heatmap: cannot draw it")
 
     monkeypatch.setattr(states, "plot_states", broken)
-    code, _, err = cli("explain", "states", "--model", world["model"], "--text", "the cat", "--threads", "1",
-                       "--html", out / "states.html", "--png", out / "states.png", "--heatmap", out / "heat.png")
-    kit.one_line_error(code, err, "cannot draw it")
-    assert kit.snapshot(out) == before
+    assert_refused(cli, kit, out, ["explain", "states", "--model", world["model"], "--text", "the cat", "--threads",
+                                   "1", "--html", out / "states.html", "--png", out / "states.png", "--heatmap",
+                                   out / "heat.png"], "cannot draw it")
 
 
 def test_the_memory_estimate_counts_what_torch_allocates():

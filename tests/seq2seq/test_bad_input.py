@@ -12,6 +12,9 @@ import random
 
 import pytest
 
+from tests.cli_helpers import (assert_refused, assert_table, bad_model_cases, broken_inputs, earlier_outputs,
+                               unreadable_cases)
+
 FAST = ["--epochs", "1", "--minutes", "0", "--hidden", "8", "--embed", "8", "--batch-size", "16", "--quiet",
         "--threads", "1"]
 EARLIER = {"model.safetensors": b"an earlier model", "attention.png": b"an earlier plot"}
@@ -32,7 +35,7 @@ def world(tmp_path_factory, common_bad, kit):
     good.write_text(_pairs())
     model = d / "good.safetensors"
     assert main(["translate", "train", "--data", str(good), *FAST, "--save", str(model)]) == 0
-    files = {f"bad_{k}": v for k, v in kit.bad_model_files(d / "models", model).items()}
+    files = broken_inputs(kit, d, model, common_bad)
     for name, data in {"nul.tsv": _pairs().replace("\t", "\x00\t", 1).encode(),
                        "latin1.tsv": "caf\xe9\tcoffee\nth\xe9\ttea\n".encode("latin-1"),
                        "no_tab.tsv": (_pairs() + "no tab on this line\n").encode(),
@@ -42,31 +45,11 @@ def world(tmp_path_factory, common_bad, kit):
                        "truncated.tsv.gz": gzip.compress(_pairs().encode())[:25]}.items():
         (d / name).write_bytes(data)
         files[name.split(".")[0]] = d / name
-    return dict(files, good=good, model=model, **{f"c_{k}": v for k, v in common_bad.items()})
+    return dict(files, good=good, model=model)
 
 
-B = "{bad_%s}"
-MODEL_CASES = [(f"translate-{name}", ["--model", path, "abc"], msg) for name, path, msg in [
-    ("model-missing", "{c_missing}", "does not exist"),
-    ("model-empty", B % "empty", "not a readable seqlab model"),
-    ("model-binary", B % "binary", "not a readable seqlab model"),
-    ("model-truncated", B % "truncated", "not a readable seqlab model"),
-    ("model-folder", "{c_folder}", "is a folder"),
-    ("model-fifo", "{c_fifo}", "FIFO"),
-    ("model-dev-zero", "{c_zero}", "is a device"),
-    ("model-nested-header", B % "nested_header", "nested"),
-    ("model-nested-metadata", B % "nested_meta", "nested"),
-    ("model-nested-config", B % "nested_config", "nested"),
-    ("model-header-length-2^62", B % "huge_claim", "header claims"),
-    ("model-not-seqlab", B % "no_meta", "not saved by seqlab"),
-    ("model-metadata-list", B % "meta_list", "without a config"),
-    ("model-newer-format", B % "newer", "newer than this seqlab"),
-    ("model-other-job", B % "other_job", "expected a 'seq2seq' model"),
-    ("model-checkpoint", B % "checkpoint_kind", "expected a 'seq2seq' model"),
-    ("model-config-huge", B % "huge_config", "describes a model of"),
-    ("model-shape-mismatch", B % "shape_mismatch", "model"),
-    ("model-temp-file", B % "temp", "temporary file of an unfinished write"),
-]]
+MODEL_CASES = bad_model_cases("translate", ["--model", "{path}", "abc"], wrong_kind="expected a 'seq2seq' model",
+                              mismatch="model")
 M = ["--model", "{model}", "abc"]
 TRANSLATE_CASES = [(f"translate-{o[2:]}-{label}", [*M, o, v], msg) for o, label, v, msg in [
     ("--beam", "zero", "0", "beam"), ("--beam", "negative", "-2", "beam"), ("--beam", "huge", str(10**6), "--beam"),
@@ -84,14 +67,7 @@ TRANSLATE_CASES = [(f"translate-{o[2:]}-{label}", [*M, o, v], msg) for o, label,
     ("translate-data-without-train", ["--model", "{model}", "--data", "{good}", "abc"], "for training"),
 ]
 T = ["train", "--data"]
-DATA_CASES = [
-    ("train-data-missing", [*T, "{c_missing}"], "does not exist"),
-    ("train-data-empty", [*T, "{c_empty}"], "is empty"),
-    ("train-data-binary", [*T, "{c_binary}"], "binary"),
-    ("train-data-folder", [*T, "{c_folder}"], "is a folder"),
-    ("train-data-fifo", [*T, "{c_fifo}"], "FIFO"),
-    ("train-data-dev-zero", [*T, "{c_zero}"], "is a device"),
-    ("train-data-under-a-file", [*T, "{c_under_file}"], "does not exist"),
+DATA_CASES = unreadable_cases("train-data", [*T, "{path}"]) + [
     ("train-data-nul", [*T, "{nul}"], "NUL"),
     ("train-data-latin1", [*T, "{latin1}"], "not UTF-8"),
     ("train-data-no-tab", [*T, "{no_tab}"], "0 tabs"),
@@ -126,28 +102,23 @@ CASES = MODEL_CASES + TRANSLATE_CASES + DATA_CASES + NUMBER_CASES + OUTPUT_CASES
 
 
 def test_at_least_forty_cases():
-    assert len(CASES) >= 40 and len({c[0] for c in CASES}) == len(CASES)
+    assert_table(CASES)
 
 
 @pytest.mark.parametrize("args,expected", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_bad_input_is_one_line_and_touches_nothing(args, expected, world, tmp_path, monkeypatch, cli, kit):
-    out = tmp_path / "out"
-    out.mkdir()
-    for name, data in EARLIER.items():
-        (out / name).write_bytes(data)
-    before = kit.snapshot(out)
+    out = earlier_outputs(tmp_path, EARLIER)
     monkeypatch.chdir(out)
     filled = [a.format(out=out, **world) for a in args]
     if filled[0] == "train":
         if "--save" not in filled:
             filled += ["--save", str(out / "model.safetensors")]
-        code, _, err = cli("translate", "train", *FAST, *filled[1:])  # the case's options after FAST: they win
+        argv = ["translate", "train", *FAST, *filled[1:]]  # the case's options after FAST: they win
     else:
         if "--plot" not in filled:
             filled += ["--plot", str(out / "attention.png")]
-        code, _, err = cli("translate", "--threads", "1", *filled)
-    kit.one_line_error(code, err, expected)
-    assert kit.snapshot(out) == before
+        argv = ["translate", "--threads", "1", *filled]
+    assert_refused(cli, kit, out, argv, expected)
 
 
 # -- good but unusual pairs: must work -----------------------------------------------------------

@@ -10,6 +10,9 @@ import gzip
 
 import pytest
 
+from tests.cli_helpers import (assert_refused, assert_table, bad_model_cases, broken_inputs, earlier_outputs,
+                               unreadable_cases)
+
 FAST = ["--epochs", "1", "--minutes", "0", "--hidden", "8", "--layers", "1", "--batch-size", "4", "--seq-len", "16",
         "--sample-length", "0", "--quiet", "--threads", "1"]
 CORPUS = "the quick brown fox jumps over the lazy dog. " * 40
@@ -25,37 +28,17 @@ def world(tmp_path_factory, common_bad, kit):
     good.write_text(CORPUS)
     model = d / "good.safetensors"
     assert main(["generate", "train", "--text", str(good), *FAST, "--save", str(model)]) == 0
-    files = {f"bad_{k}": v for k, v in kit.bad_model_files(d / "models", model).items()}
+    files = broken_inputs(kit, d, model, common_bad)
     for name, data in {"nul.txt": CORPUS.encode().replace(b"lazy", b"la\x00y"),
                        "latin1.txt": ("caf\xe9 " * 100).encode("latin-1"), "blank.txt": b" \n\t\n ",
                        "tiny.txt": b"ab", "truncated.txt.gz": gzip.compress(CORPUS.encode())[:30]}.items():
         (d / name).write_bytes(data)
         files[name.split(".")[0]] = d / name
-    return dict(files, good=good, model=model, **{f"c_{k}": v for k, v in common_bad.items()})
+    return dict(files, good=good, model=model)
 
 
-B = "{bad_%s}"
-MODEL_CASES = [(f"sample-{name}", ["sample", "--model", path], msg) for name, path, msg in [
-    ("model-missing", "{c_missing}", "does not exist"),
-    ("model-empty", B % "empty", "not a readable seqlab model"),
-    ("model-binary", B % "binary", "not a readable seqlab model"),
-    ("model-truncated", B % "truncated", "not a readable seqlab model"),
-    ("model-folder", "{c_folder}", "is a folder"),
-    ("model-fifo", "{c_fifo}", "FIFO"),
-    ("model-dev-zero", "{c_zero}", "is a device"),
-    ("model-nested-header", B % "nested_header", "nested"),
-    ("model-nested-metadata", B % "nested_meta", "nested"),
-    ("model-nested-config", B % "nested_config", "nested"),
-    ("model-header-length-2^62", B % "huge_claim", "header claims"),
-    ("model-not-seqlab", B % "no_meta", "not saved by seqlab"),
-    ("model-metadata-list", B % "meta_list", "without a config"),
-    ("model-newer-format", B % "newer", "newer than this seqlab"),
-    ("model-other-job", B % "other_job", "expected a 'text-lm' model"),
-    ("model-checkpoint", B % "checkpoint_kind", "expected a 'text-lm' model"),
-    ("model-config-huge", B % "huge_config", "describes a model of"),
-    ("model-shape-mismatch", B % "shape_mismatch", "config"),
-    ("model-temp-file", B % "temp", "temporary file of an unfinished write"),
-]]
+MODEL_CASES = bad_model_cases("sample", ["sample", "--model", "{path}"], wrong_kind="expected a 'text-lm' model",
+                              mismatch="config")
 S = ["sample", "--model", "{model}"]
 SAMPLE_CASES = [(f"sample-{o[2:]}-{label}", [*S, o, v], msg) for o, label, v, msg in [
     ("--length", "negative", "-1", "--length"), ("--length", "huge", str(10**15), "--length"),
@@ -69,14 +52,7 @@ SAMPLE_CASES = [(f"sample-{o[2:]}-{label}", [*S, o, v], msg) for o, label, v, ms
     ("--prime", "unknown-symbols", "XYZ€", "not in the"),
 ]]
 T = ["train", "--text"]
-TEXT_CASES = [
-    ("train-text-missing", [*T, "{c_missing}"], "does not exist"),
-    ("train-text-empty", [*T, "{c_empty}"], "is empty"),
-    ("train-text-binary", [*T, "{c_binary}"], "binary"),
-    ("train-text-folder", [*T, "{c_folder}"], "is a folder"),
-    ("train-text-fifo", [*T, "{c_fifo}"], "FIFO"),
-    ("train-text-dev-zero", [*T, "{c_zero}"], "is a device"),
-    ("train-text-under-a-file", [*T, "{c_under_file}"], "does not exist"),
+TEXT_CASES = unreadable_cases("train-text", [*T, "{path}"]) + [
     ("train-text-nul", [*T, "{nul}"], "NUL"),
     ("train-text-latin1", [*T, "{latin1}"], "not UTF-8"),
     ("train-text-blank", [*T, "{blank}"], "is empty"),
@@ -110,24 +86,19 @@ CASES = MODEL_CASES + SAMPLE_CASES + TEXT_CASES + TRAIN_NUMBER_CASES + OUTPUT_CA
 
 
 def test_at_least_forty_cases():
-    assert len(CASES) >= 40 and len({c[0] for c in CASES}) == len(CASES)
+    assert_table(CASES)
 
 
 @pytest.mark.parametrize("args,expected", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_bad_input_is_one_line_and_touches_nothing(args, expected, world, tmp_path, monkeypatch, cli, kit):
-    out = tmp_path / "out"
-    out.mkdir()
-    for name, data in EARLIER.items():
-        (out / name).write_bytes(data)
-    before = kit.snapshot(out)
+    out = earlier_outputs(tmp_path, EARLIER)
     monkeypatch.chdir(out)  # sample's default model and train's default --save are here
     filled = [a.format(out=out, **world) for a in args]
     if filled[0] == "train" and "--save" not in filled:
         filled += ["--save", str(out / "model.safetensors")]
     extra = FAST if filled[0] == "train" else ["--length", "5", "--threads", "1"]
-    code, _, err = cli("generate", filled[0], *extra, *filled[1:])  # the case's options after FAST: they win
-    kit.one_line_error(code, err, expected)
-    assert kit.snapshot(out) == before
+    # the case's options after FAST: they win
+    assert_refused(cli, kit, out, ["generate", filled[0], *extra, *filled[1:]], expected)
 
 
 # -- good but unusual text: must work --------------------------------------------------------------
