@@ -88,3 +88,17 @@ def test_cross_val_score_along_time_equals_fitting_each_fold_by_hand():
         assert test[0] == train[-1] + 1
         by_hand = clone(est).fit(y[train])
         assert s == pytest.approx(-_mase(y[test], by_hand.predict(), y[train], 12))
+
+
+def test_grid_search_over_hidden_along_time_scores_each_candidate_like_a_hand_written_loop():
+    sk = pytest.importorskip("sklearn.model_selection")
+
+    y = pd.Series(seasonal(72), index=pd.date_range("2000-01", periods=72, freq="MS"), name="sales")
+    cv = sk.TimeSeriesSplit(n_splits=2, test_size=4)
+    search = sk.GridSearchCV(ForecastEstimator(**TINY), {"hidden": [4, 8]}, cv=cv).fit(y)
+    assert search.best_params_["hidden"] in (4, 8)
+    assert search.best_estimator_.forecaster_.config.hidden == search.best_params_["hidden"]
+    for k, h in enumerate((4, 8)):
+        scores = [ForecastEstimator(**{**TINY, "hidden": h}).fit(y.iloc[tr]).score(y.iloc[te]) for tr, te in cv.split(y)]
+        assert search.cv_results_["mean_test_score"][k] == pytest.approx(np.mean(scores))
+        assert np.all(np.array(scores) < 0)  # minus a MASE
