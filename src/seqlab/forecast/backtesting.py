@@ -131,7 +131,7 @@ def backtest(data: Any, config: ForecastConfig | None = None, folds: int = 3, st
         raise SeqlabError("backtest: no series is long enough for any origin; use fewer folds or a smaller horizon")
     workers = resolve_threads(t.threads) or 1
     with thread_policy(t.threads):
-        results = run_baselines([j[1] for j in jobs], H, m, list(base), workers)
+        results = run_baselines([j[1] for j in jobs], H, m, list(base), workers, notes=notes, progress=t.verbose == 1)
     for (rec, hist), res in zip(jobs, results):
         actual = rec["actual"]
         for bname, f in res.items():
