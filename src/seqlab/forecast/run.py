@@ -273,7 +273,7 @@ def forecast(data: Any = None, *, target: str | None = None, time: str | None = 
                 f"Winkler {r['winkler']:.3g}{extra}")
     mase_col = ho.panel["MASE mean"] if panel else ho.table["MASE"]
     model_mase = float(mase_col.loc[ho.model_name])
-    for bname in ("seasonal naive", "ETS"):
+    for bname in ("seasonal naive", "ETS", "AutoETS"):
         if bname in mase_col.index:
             b = float(mase_col.loc[bname])
             say(f"holdout {'mean ' if panel else ''}MASE: model {model_mase:.3f} "
