@@ -132,9 +132,10 @@ def register(subparsers) -> None:
     e.add_argument("--folds", type=int_type("--folds", 0), default=3, help="backtest origins before the holdout, "
                    "one horizon apart (default 3; 0 skips the backtest; fewer when the series is short)")
     e.add_argument("--no-refit", action="store_true", help="backtest: fit once at the first origin instead of at every origin")
-    e.add_argument("--no-stats", action="store_true", help="leave out the statsmodels ETS, ARIMA and Theta baselines")
+    e.add_argument("--no-stats", action="store_true", help="leave out the statistical baselines (ETS, ARIMA, Theta)")
     e.add_argument("--baselines", metavar="NAMES", help="the baselines to run, separated by commas: naive, snaive, "
-                   "drift, ETS, ARIMA, Theta (default all; on a large panel ARIMA takes the longest)")
+                   "drift, ETS, ARIMA, Theta (statsforecast's AutoETS, AutoARIMA, AutoTheta when installed, else "
+                   "statsmodels'; default all; on a large panel ARIMA takes the longest)")
     e.add_argument("--interval", choices=["conformal", "quantile"], default="conformal",
                    help="conformal: the outer quantile interval calibrated on the backtest's forecasts (split "
                         "conformal per horizon step); quantile: the raw quantiles (default conformal)")
