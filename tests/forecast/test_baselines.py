@@ -1,0 +1,91 @@
+"""The statistical baselines: statsforecast's AutoETS, AutoARIMA and AutoTheta (the default when
+statsforecast is installed) against statsforecast's own API on the same data, the fallbacks on
+short histories, and the names that pick them."""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from seqlab.errors import SeqlabError
+from seqlab.forecast import baselines
+from seqlab.forecast.baselines import run_baselines, select
+
+AUTO = ["AutoETS", "AutoARIMA", "AutoTheta"]
+
+
+def _panel(n: int, seed: int) -> list[np.ndarray]:
+    """Monthly series of random length 14-40: level, trend, a season of random phase, noise."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for T in rng.integers(14, 41, n):
+        t = np.arange(T)
+        y = rng.uniform(50, 500) * (1 + rng.normal(0.01, 0.01) * t) * (
+            1 + rng.uniform(0.05, 0.3) * np.sin(2 * np.pi * t / 12 + rng.uniform(0, 2 * np.pi)))
+        out.append(y * (1 + 0.03 * rng.standard_normal(T)))
+    return out
+
+
+def _statsforecast_directly(hist: list[np.ndarray], horizon: int, season: int) -> pd.DataFrame:
+    """statsforecast's documented use: a long frame of monthly dates, string ids, one forecast call."""
+    from statsforecast import StatsForecast
+    from statsforecast.models import AutoARIMA, AutoETS, AutoTheta
+
+    df = pd.concat([pd.DataFrame({"unique_id": f"s{i}", "ds": pd.date_range("2000-01-01", periods=len(h), freq="MS"),
+                                  "y": h}) for i, h in enumerate(hist)], ignore_index=True)
+    sf = StatsForecast(models=[AutoETS(season_length=season), AutoARIMA(season_length=season),
+                               AutoTheta(season_length=season)], freq="MS", n_jobs=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the fits' own numerical warnings (pytest makes warnings errors)
+        return sf.forecast(df=df, h=horizon).set_index("unique_id")
+
+
+def test_statsforecast_baselines_equal_statsforecast_called_directly():
+    pytest.importorskip("statsforecast", reason="statsforecast is an extra: pip install seqlab[statsforecast]")
+    hist = _panel(6, seed=0)
+    got = run_baselines(hist, 6, 12, AUTO)
+    ref = _statsforecast_directly(hist, 6, 12)
+    for i, (h, g) in enumerate(zip(hist, got, strict=True)):
+        for name in AUTO:
+            want = ref.loc[f"s{i}", name].to_numpy()
+            np.testing.assert_allclose(g[name], want, rtol=1e-9, err_msg=f"{name}, series {i} ({len(h)} values)")
+            if i < 2:  # the per-series functions too
+                np.testing.assert_allclose(baselines.baselines()[name](h, 6, 12), want, rtol=1e-9)
+    assert all(np.abs(g["AutoETS"] - g["AutoARIMA"]).max() > 0 for g in got)  # three models, not one fallback
+
+
+def test_statsforecast_in_processes_equals_one_process_and_notes_the_short_histories():
+    pytest.importorskip("statsforecast", reason="statsforecast is an extra: pip install seqlab[statsforecast]")
+    rng = np.random.default_rng(1)
+    hist = [100 + np.arange(n) + rng.normal(0, 1, n) for n in rng.integers(8, 20, 40)]
+    hist[3], hist[7] = hist[3][:1], hist[7][:3]  # too short for AutoETS (7 values) and AutoTheta (4)
+    names = ["naive", "AutoETS", "AutoTheta"]
+    notes: list[str] = []
+    one = run_baselines(hist, 4, 4, names, workers=1, notes=notes)
+    two = run_baselines(hist, 4, 4, names, workers=2)  # statsforecast's process pool
+    for a, b in zip(one, two, strict=True):
+        for n in names:
+            np.testing.assert_allclose(a[n], b[n], rtol=1e-12)
+    for i in (3, 7):  # the fallbacks: naive for AutoETS, drift for AutoTheta (and AutoARIMA)
+        np.testing.assert_array_equal(one[i]["AutoETS"], np.full(4, hist[i][-1]))
+        np.testing.assert_allclose(one[i]["AutoTheta"], baselines.drift(hist[i], 4))
+    assert all(np.isfinite(r[n]).all() for r in one for n in names)
+    assert "AutoETS: 2 of 40 histories have fewer than 7 values; naive forecasts them" in notes, notes
+    assert "AutoTheta: 2 of 40 histories have fewer than 4 values; drift forecasts them" in notes, notes
+
+
+def test_names_pick_the_library_in_use(monkeypatch):
+    monkeypatch.setattr(baselines, "statsforecast_available", lambda: False)
+    assert list(select(["ets", "ARIMA", "theta"])) == ["ETS", "ARIMA", "Theta"]
+    assert set(baselines.baselines()) == {"naive", "seasonal naive", "drift", "ETS", "ARIMA", "Theta"}
+    with pytest.raises(SeqlabError, match=r"--baselines: AutoETS needs statsforecast \(pip install "
+                                          r"seqlab\[statsforecast\]\); 'ets' picks statsmodels' ETS"):
+        select(["autoets"])
+    with pytest.raises(SeqlabError, match="--baselines: unknown method 'ses'; expected some of naive"):
+        select(["ses"])
+    with pytest.raises(SeqlabError, match="left out by --no-stats"):
+        select(["ets"], include_stats=False)
+    monkeypatch.setattr(baselines, "statsforecast_available", lambda: True)
+    assert list(select(["ets", "snaive", "autotheta"])) == ["AutoETS", "seasonal naive", "AutoTheta"]
+    assert set(baselines.baselines(include_stats=False)) == {"naive", "seasonal naive", "drift"}
