@@ -1,5 +1,5 @@
-"""One process of the 2-process test: forked by test_distributed.py with torchrun's variables,
-or run by torchrun itself."""
+"""One process of the 2-process test: forked by test_distributed.py (tests/ddp_helpers.py sets
+torchrun's variables), or run by torchrun itself."""
 
 import os
 import sys
@@ -24,23 +24,6 @@ def model():
     m = Sequential([LSTM(8, input_shape=(5, 2)), Dense(1)])
     m.compile(loss="mse", optimizer="sgd", lr=0.1, momentum=0.9, metrics=["mae"])
     return m
-
-
-def run(out: str, rank: int, port: int) -> None:
-    """Entry point of a forked child: torchrun's variables, stdout to a file, then train."""
-    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE="2", LOCAL_WORLD_SIZE="2",
-                      MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), GLOO_SOCKET_IFNAME="lo")
-    with open(os.path.join(out, f"stdout-{rank}.txt"), "w") as fh:
-        os.dup2(fh.fileno(), 1)
-        sys.stdout = os.fdopen(1, "w", closefd=False)
-        try:
-            train(out)
-        finally:
-            sys.stdout.flush()
-            import torch.distributed as dist
-
-            if dist.is_initialized():
-                dist.destroy_process_group()
 
 
 def train(out: str) -> None:

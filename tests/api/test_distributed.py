@@ -1,25 +1,12 @@
 """Two CPU processes with torchrun's environment variables (gloo, 127.0.0.1) train like one
 process with the same global batch."""
 
-import os
-import socket
-import multiprocessing
-import sys
-
 import numpy as np
 import torch
 
 from seqlab import load_model
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-import ddp_worker  # noqa: E402
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.api import ddp_worker
+from tests.ddp_helpers import run_two_processes
 
 
 def test_two_processes_equal_one_process_with_the_global_batch(tmp_path):
@@ -30,20 +17,8 @@ def test_two_processes_equal_one_process_with_the_global_batch(tmp_path):
     h = m.fit(x, y, epochs=2, batch_size=16, shuffle=False, verbose=0, device="cpu", validation_data=(x[:20], y[:20]))
     single = torch.cat([p.detach().flatten() for p in m.parameters()]).numpy()
     # forked children start at once (torch already imported); each sets torchrun's variables
-    port = _free_port()
-    ctx = multiprocessing.get_context("fork")
-    procs = [ctx.Process(target=ddp_worker.run, args=(str(tmp_path), rank, port)) for rank in range(2)]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(timeout=120)
-    codes = [p.exitcode for p in procs]
-    for p in procs:
-        if p.is_alive():
-            p.kill()
-    assert codes == [0, 0]
+    outs = run_two_processes(tmp_path, lambda rank: ddp_worker.train(str(tmp_path)))
     # only rank 0 prints and writes files
-    outs = [(tmp_path / f"stdout-{r}.txt").read_text() for r in range(2)]
     assert outs[0].count("Epoch ") == 2 and outs[1] == ""
     assert sorted(f.name for f in tmp_path.glob("*.safetensors")) == ["ck-1.safetensors", "ck-2.safetensors",
                                                                       "final.safetensors"]

@@ -2,16 +2,14 @@
 run `seqlab classify train` unchanged: they train like one process with the same global batch,
 only rank 0 prints and writes files, and validation gives the same values on every rank."""
 
-import multiprocessing
 import os
-import socket
-import sys
 
 import numpy as np
 import torch
 
 from seqlab.classify import SequenceClassifier
 from seqlab.cli import main
+from tests.ddp_helpers import run_two_processes
 
 ARGS = ["--epochs", "3", "--hidden", "6", "--dropout", "0", "--threads", "1", "--device", "cpu", "--quiet",
         "--lr", "1e-2", "--class-weight", "balanced"]
@@ -34,31 +32,14 @@ def _library_fit(batch_size):
     return clf.history.history, torch.cat([p.detach().flatten() for p in clf.net.parameters()]).numpy()
 
 
-def _child(folder, rank, port):
-    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE="2", LOCAL_WORLD_SIZE="2",
-                      MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), GLOO_SOCKET_IFNAME="lo")
-    with open(os.path.join(folder, f"stdout-{rank}.txt"), "w") as fh:
-        os.dup2(fh.fileno(), 1)
-        sys.stdout = os.fdopen(1, "w", closefd=False)
-        try:
-            code = main(["classify", "train", "--data", os.path.join(folder, "d.npz"), "--save",
-                         os.path.join(folder, "ddp.safetensors"), "--batch-size", "8", *ARGS])
-            hist, w = _library_fit(batch_size=4)
-            np.save(os.path.join(folder, f"val-{rank}.npy"), np.array([hist["val_loss"], hist["val_accuracy"]]))
-            np.save(os.path.join(folder, f"w-{rank}.npy"), w)
-        finally:
-            sys.stdout.flush()
-            import torch.distributed as dist
-
-            if dist.is_initialized():
-                dist.destroy_process_group()
-    os._exit(code)
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def _rank(folder, rank):
+    """One of the two processes: the command at a share of 8, then the library fit at 4."""
+    code = main(["classify", "train", "--data", os.path.join(folder, "d.npz"), "--save",
+                 os.path.join(folder, "ddp.safetensors"), "--batch-size", "8", *ARGS])
+    hist, w = _library_fit(batch_size=4)
+    np.save(os.path.join(folder, f"val-{rank}.npy"), np.array([hist["val_loss"], hist["val_accuracy"]]))
+    np.save(os.path.join(folder, f"w-{rank}.npy"), w)
+    return code
 
 
 def test_two_processes_train_like_one_with_the_global_batch(tmp_path, capsys):
@@ -73,19 +54,7 @@ def test_two_processes_train_like_one_with_the_global_batch(tmp_path, capsys):
     single_hist, single_w = _library_fit(batch_size=8)
     capsys.readouterr()
 
-    port = _free_port()
-    ctx = multiprocessing.get_context("fork")
-    procs = [ctx.Process(target=_child, args=(str(tmp_path), rank, port)) for rank in range(2)]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(timeout=120)
-    codes = [p.exitcode for p in procs]
-    for p in procs:
-        if p.is_alive():
-            p.kill()
-    assert codes == [0, 0]
-    out0, out1 = [(tmp_path / f"stdout-{r}.txt").read_text() for r in range(2)]
+    out0, out1 = run_two_processes(tmp_path, lambda rank: _rank(str(tmp_path), rank))
     assert "held-out accuracy" in out0 and "saved:" in out0 and out1 == ""
     assert sorted(f.name for f in tmp_path.glob("*.safetensors")) == ["ddp.safetensors"]  # no checkpoint left
 

@@ -2,48 +2,40 @@
 ``seqlab generate train`` workflow like one process at twice the streams; only rank 0 prints
 and writes files."""
 
-import multiprocessing
 import os
-import socket
-import sys
 
 import numpy as np
 import torch
 
+from seqlab.text import run as text_run
 from seqlab.text.model import load_lm
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-import text_ddp_worker  # noqa: E402
+from tests.ddp_helpers import run_two_processes
 
 TEXT = "Whan that Aprille with his shoures soote the droghte of March hath perced to the roote.\n" * 6
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def _train(text: str, batch_size: int, save: str):
+    """The ``seqlab generate train`` workflow: the model and its history."""
+    model, _, hist = text_run.train(text=text, hidden=8, layers=2, epochs=2, minutes=0, batch_size=batch_size,
+                                    seq_len=16, sample_length=5, threads=1, device="cpu", seed=0, save=save)
+    return model, hist
+
+
+def _rank(out: str, text: str, rank: int) -> None:
+    """One of the two processes: train at batch 2 and keep this process's weights and history."""
+    model, hist = _train(text, 2, os.path.join(out, "ddp.safetensors"))
+    weights = torch.cat([p.detach().flatten() for p in model.parameters()]).numpy()
+    np.save(os.path.join(out, f"weights-{rank}.npy"), weights)  # the test's own record
+    np.save(os.path.join(out, f"history-{rank}.npy"), np.array([hist["loss"], hist["val_loss"]]))
 
 
 def test_two_processes_equal_one_process_with_twice_the_streams(tmp_path, capsys):
     text = tmp_path / "t.txt"
     text.write_text(TEXT, encoding="utf-8")
-    one, hist = text_ddp_worker.train(str(tmp_path), str(text), 4, str(tmp_path / "one.safetensors"))
+    one, hist = _train(str(text), 4, str(tmp_path / "one.safetensors"))
     capsys.readouterr()
     single = torch.cat([p.detach().flatten() for p in one.parameters()]).numpy()
-    port = _free_port()
-    ctx = multiprocessing.get_context("fork")
-    procs = [ctx.Process(target=text_ddp_worker.child, args=(str(tmp_path), str(text), rank, port)) for rank in range(2)]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(timeout=120)
-    codes = [p.exitcode for p in procs]
-    for p in procs:
-        if p.is_alive():
-            p.kill()
-    assert codes == [0, 0]
-    outs = [(tmp_path / f"stdout-{r}.txt").read_text() for r in range(2)]
+    outs = run_two_processes(tmp_path, lambda rank: _rank(str(tmp_path), str(text), rank))
     assert "2 processes" in outs[0] and "epoch 2: train" in outs[0] and "saved" in outs[0] and outs[1] == ""
     assert sorted(f.name for f in tmp_path.glob("*.safetensors")) == ["ddp.safetensors", "one.safetensors"]
     w0, w1 = np.load(tmp_path / "weights-0.npy"), np.load(tmp_path / "weights-1.npy")
