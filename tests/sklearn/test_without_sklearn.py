@@ -53,3 +53,39 @@ def test_standin_set_params_repr_and_errors(standin):
     assert isinstance(err, SeqlabError) and isinstance(err, AttributeError)
     with pytest.warns(standin.DataConversionWarning, match="A column-vector y"):
         standin.column_warning((3, 1))
+
+
+def test_the_estimators_work_in_a_process_where_sklearn_cannot_be_imported():
+    import subprocess
+    import textwrap
+
+    code = textwrap.dedent("""
+        import sys
+        sys.modules["sklearn"] = None  # import sklearn raises ImportError
+        import numpy as np, torch
+        torch.set_num_threads(1)
+        from seqlab._sklearn import HAVE_SKLEARN
+        from seqlab.classify import SequenceClassifier, SequenceRegressor
+        from seqlab.errors import SeqlabError
+        assert not HAVE_SKLEARN
+        rng = np.random.default_rng(0)
+        X = rng.normal(size=(24, 6)).cumsum(1)
+        y = (X[:, -1] > X[:, 0]).astype(int)
+        clf = SequenceClassifier(cell="gru", hidden_size=4, epochs=None, max_steps=10, verbose=0, threads=1)
+        twin = type(clf)(**clf.get_params())
+        assert twin.get_params() == clf.get_params() and clf.set_params(hidden_size=6) is clf
+        try:
+            clf.predict(X)
+            raise SystemExit("predict before fit did not raise")
+        except SeqlabError as e:
+            assert isinstance(e, AttributeError) and "not trained yet" in str(e)
+        assert clf.fit(X, y) is clf and clf.net_.config.hidden_size == 6
+        p = clf.predict_proba(X)
+        assert np.allclose(p.sum(1), 1) and clf.score(X, y) == np.mean(clf.predict(X) == y)
+        reg = SequenceRegressor(cell="gru", hidden_size=4, epochs=None, max_steps=10, verbose=0, threads=1)
+        assert reg.fit(X, X.sum(1)).predict(X).shape == (24,)
+        print("ok", repr(SequenceClassifier(hidden_size=3)))
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["ok", "SequenceClassifier(hidden_size=3)"]
