@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 Case = tuple[str, list[str], str]
 
 #: (name, path, message): paths that are not readable files, from the ``common_bad`` fixture
@@ -74,6 +76,11 @@ def assert_table(cases: list[Case]) -> None:
     assert len(cases) >= 40 and len({c[0] for c in cases}) == len(cases)
 
 
+def parametrize(cases: list[Case]):
+    """``@parametrize(CASES)``: one test per case, named by it, given ``args`` and ``expected``."""
+    return pytest.mark.parametrize("args,expected", [c[1:] for c in cases], ids=[c[0] for c in cases])
+
+
 def broken_inputs(kit, folder: Path, model: Path, common_bad: dict[str, Path]) -> dict[str, Path]:
     """The placeholders every world has: ``bad_<kind>`` (broken copies of ``model``, written
     under ``folder``/models) and ``c_<kind>`` (the ``common_bad`` paths)."""
@@ -88,6 +95,15 @@ def earlier_outputs(tmp_path: Path, files: dict[str, bytes]) -> Path:
     for name, data in files.items():
         (out / name).write_bytes(data)
     return out
+
+
+def prepare_case(tmp_path: Path, monkeypatch, files: dict[str, bytes], args: list[str],
+                 world: dict[str, Path]) -> tuple[Path, list[str]]:
+    """The case's folder (:func:`earlier_outputs`, made the working folder, where the default
+    outputs go) and ``args`` with ``{out}`` and the world's placeholders filled in."""
+    out = earlier_outputs(tmp_path, files)
+    monkeypatch.chdir(out)
+    return out, [a.format(out=out, **world) for a in args]
 
 
 def assert_refused(cli, kit, folder: Path, args: list, expected: str) -> None:

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from tests.cli_helpers import (assert_refused, assert_table, bad_model_cases, broken_inputs, earlier_outputs,
-                               unreadable_cases)
+                               parametrize, prepare_case, unreadable_cases)
 
 FAST = ["--epochs", "1", "--hidden", "4", "--quiet", "--threads", "1"]
 EARLIER = {"model.safetensors": b"an earlier model", "pred.csv": b"prediction,probability\npos,0.9\n",
@@ -129,11 +129,9 @@ def test_at_least_forty_cases():
     assert_table(CASES)
 
 
-@pytest.mark.parametrize("args,expected", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+@parametrize(CASES)
 def test_bad_input_is_one_line_and_touches_nothing(args, expected, world, tmp_path, monkeypatch, cli, kit):
-    out = earlier_outputs(tmp_path, EARLIER)
-    monkeypatch.chdir(out)
-    filled = [a.format(out=out, **world) for a in args]
+    out, filled = prepare_case(tmp_path, monkeypatch, EARLIER, args, world)
     if filled[0] == "train" and "--save" not in filled:
         filled += ["--save", str(out / "model.safetensors")]
     if filled[0] == "predict" and "--out" not in filled:

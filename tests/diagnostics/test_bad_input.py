@@ -9,7 +9,8 @@ allocated, naming the estimate and the machine's memory.
 
 import pytest
 
-from tests.cli_helpers import assert_refused, assert_table, bad_model_cases, broken_inputs, earlier_outputs
+from tests.cli_helpers import (assert_refused, assert_table, bad_model_cases, broken_inputs, earlier_outputs,
+                               parametrize, prepare_case)
 
 EARLIER = {"plot.png": b"an earlier plot", "states.html": b"<p>an earlier page</p>", "states.png": b"an earlier png"}
 
@@ -92,11 +93,9 @@ def test_at_least_forty_cases():
     assert_table(CASES)
 
 
-@pytest.mark.parametrize("args,expected", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+@parametrize(CASES)
 def test_bad_input_is_one_line_and_touches_nothing(args, expected, world, tmp_path, monkeypatch, cli, kit):
-    out = earlier_outputs(tmp_path, EARLIER)
-    monkeypatch.chdir(out)
-    filled = [a.format(out=out, **world) for a in args]
+    out, filled = prepare_case(tmp_path, monkeypatch, EARLIER, args, world)
     if filled[0] == "states" and not {"--html", "--png"} & set(filled):
         filled += ["--html", str(out / "states.html"), "--png", str(out / "states.png")]
     elif filled[0] in ("gradients", "capacity") and "--plot" not in filled:

@@ -10,7 +10,7 @@ import gzip
 
 import pytest
 
-from tests.cli_helpers import (assert_refused, assert_table, bad_model_cases, broken_inputs, earlier_outputs,
+from tests.cli_helpers import (assert_refused, assert_table, bad_model_cases, broken_inputs, parametrize, prepare_case,
                                unreadable_cases)
 
 FAST = ["--epochs", "1", "--minutes", "0", "--hidden", "8", "--layers", "1", "--batch-size", "4", "--seq-len", "16",
@@ -89,11 +89,10 @@ def test_at_least_forty_cases():
     assert_table(CASES)
 
 
-@pytest.mark.parametrize("args,expected", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+@parametrize(CASES)
 def test_bad_input_is_one_line_and_touches_nothing(args, expected, world, tmp_path, monkeypatch, cli, kit):
-    out = earlier_outputs(tmp_path, EARLIER)
-    monkeypatch.chdir(out)  # sample's default model and train's default --save are here
-    filled = [a.format(out=out, **world) for a in args]
+    # sample's default model and train's default --save go in the case's folder
+    out, filled = prepare_case(tmp_path, monkeypatch, EARLIER, args, world)
     if filled[0] == "train" and "--save" not in filled:
         filled += ["--save", str(out / "model.safetensors")]
     extra = FAST if filled[0] == "train" else ["--length", "5", "--threads", "1"]
