@@ -89,3 +89,16 @@ def test_names_pick_the_library_in_use(monkeypatch):
     monkeypatch.setattr(baselines, "statsforecast_available", lambda: True)
     assert list(select(["ets", "snaive", "autotheta"])) == ["AutoETS", "seasonal naive", "AutoTheta"]
     assert set(baselines.baselines(include_stats=False)) == {"naive", "seasonal naive", "drift"}
+
+
+def test_arima_leaves_the_default_set_on_large_panels_with_a_note():
+    if not baselines.stat_names():
+        pytest.skip("neither statsforecast nor statsmodels is installed")
+    arima = baselines.stat_names()["arima"]
+    notes: list[str] = []
+    assert arima in select(None, n_series=baselines.ARIMA_DEFAULT_MAX_SERIES, notes=notes) and not notes
+    big = select(None, n_series=baselines.ARIMA_DEFAULT_MAX_SERIES + 1, notes=notes)
+    assert arima not in big and baselines.stat_names()["ets"] in big
+    assert notes == [f"{arima} is left out of the default baselines on a panel of more than 200 series (it costs "
+                     "several times ETS); --baselines naive,snaive,drift,ets,arima,theta adds it"]
+    assert arima in select(["ets", "arima"], n_series=10_000)  # asked for by name: kept

@@ -207,15 +207,27 @@ ALIASES = {"naive": "naive", "seasonal naive": "seasonal naive", "snaive": "seas
            "autoets": "AutoETS", "autoarima": "AutoARIMA", "autotheta": "AutoTheta"}
 
 
-def select(names: Sequence[str] | None, include_stats: bool = True) -> dict[str, Baseline]:
+ARIMA_DEFAULT_MAX_SERIES = 200
+
+
+def select(names: Sequence[str] | None, include_stats: bool = True, n_series: int | None = None,
+           notes: list[str] | None = None) -> dict[str, Baseline]:
     """The baselines named in ``names`` (any case; 'snaive' for seasonal naive; 'ets', 'arima' and
     'theta' for the statistical ones in use, 'autoets' etc. for statsforecast's by name), or all of
-    :func:`baselines` for None; SeqlabError for an unknown name or a statistical one that is not
-    available."""
+    :func:`baselines` for None, less ARIMA on a panel of more than ``ARIMA_DEFAULT_MAX_SERIES``
+    ``n_series`` (its order search costs several times ETS's; said in ``notes``); SeqlabError
+    for an unknown name or a statistical one that is not available."""
     from ..errors import SeqlabError
 
     table = baselines(include_stats)
     if names is None:
+        arima = [n for n in table if n in ("ARIMA", "AutoARIMA")]
+        if arima and n_series is not None and n_series > ARIMA_DEFAULT_MAX_SERIES:
+            del table[arima[0]]
+            if notes is not None:
+                notes.append(f"{arima[0]} is left out of the default baselines on a panel of more than "
+                             f"{ARIMA_DEFAULT_MAX_SERIES} series (it costs several times ETS); --baselines "
+                             "naive,snaive,drift,ets,arima,theta adds it")
         return table
     stats = stat_names()
     out = {}
