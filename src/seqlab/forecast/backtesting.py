@@ -93,9 +93,9 @@ def backtest(data: Any, config: ForecastConfig | None = None, folds: int = 3, st
             f"{need + H + end_offset + (folds - 1) * step} values, the longest has {longest}; use fewer folds "
             "or a smaller horizon")
     name = model_name or f"model ({c.cell})" if c.model == "rnn" else model_name or "model (hybrid)"
-    base = select(methods, include_stats)
-    cuts = {s.name: cutoffs(len(s), H, folds, step, len(s) - end_offset) for s in series}
     notes: list[str] = []
+    base = select(methods, include_stats, n_series=len(series), notes=notes)
+    cuts = {s.name: cutoffs(len(s), H, folds, step, len(s) - end_offset) for s in series}
     rows, forecasts, inside = [], [], []
     jobs = []  # (record, history) for the baselines
     for k in range(folds):
