@@ -246,7 +246,7 @@ def forecast(data: Any = None, *, target: str | None = None, time: str | None = 
 
     ho = backtest(series, c, folds=1, step=H, end_offset=0, include_stats=stats, train=train, checkpoint=run_ckpt,
                   methods=methods)
-    notes += [n.replace("backtest origin 1", "the holdout") for n in ho.notes]
+    notes += [n for n in (x.replace("backtest origin 1", "the holdout") for x in ho.notes) if n not in notes]
     n_ho = len({r["series"] for r in ho.forecasts})
     if panel:
         say(f"\nHoldout: the last {H} steps of each series ({n_ho} of {len(series)} series long enough), model "
