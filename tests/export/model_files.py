@@ -31,6 +31,8 @@ def make_sequential(path, layers):
 
 
 def make_forecaster(path, cell="lstm", layers=1, strategy="direct", ensemble=2, covariate=False):
+    """A forecaster of the recurrent networks (model 'rnn', which seqlab.reference and the ONNX
+    export run; 'auto' may choose the hybrid on seasonal data), trained one epoch on airline."""
     from seqlab.data import load_airline
     from seqlab.forecast import Forecaster
 
@@ -40,11 +42,11 @@ def make_forecaster(path, cell="lstm", layers=1, strategy="direct", ensemble=2, 
 
         data = pd.DataFrame({"y": data.values, "month": data.index.month.astype(float)}, index=data.index)
         f = Forecaster(horizon=6, cell=cell, hidden=5, layers=layers, strategy=strategy, ensemble=ensemble,
-                       epochs=1, seed=0, threads=None, verbose=0)
+                       model="rnn", epochs=1, seed=0, threads=None, verbose=0)
         f.fit(data, target="y", covariates=["month"])
     else:
         f = Forecaster(horizon=6, cell=cell, hidden=5, layers=layers, strategy=strategy, ensemble=ensemble,
-                       epochs=1, seed=0, threads=None, verbose=0).fit(data)
+                       model="rnn", epochs=1, seed=0, threads=None, verbose=0).fit(data)
     f.save(str(path))
     return f
 
@@ -85,6 +87,43 @@ def make_classifier(path, cell="gru", bidirectional=False, pooling="last", text=
     clf.save(path)
     clf.net.eval()
     return clf
+
+
+def make_regressor(path, outputs=1, cell="gru", bidirectional=False, pooling="last", layers=1, **options):
+    """A SequenceRegressor trained one epoch on 16 random sequences (3 to 8 steps) with targets
+    far from 0 and 1 (mean about 50, scale about 20, per output), then random biases
+    (:func:`randomize`), saved by ``SequenceRegressor.save``; ``outputs`` = 1 fits y (N,), more
+    fits y (N, k). ``options`` go to SequenceRegressor (fcn, rnn_steps, normalize...)."""
+    from seqlab.classify import SequenceRegressor
+
+    rng = np.random.default_rng(10)
+    reg = SequenceRegressor(cell=cell, hidden_size=6, num_layers=layers, bidirectional=bidirectional,
+                            pooling=pooling, epochs=1, batch_size=8, threads=None, verbose=0, **options)
+    X = [rng.normal(size=(int(rng.integers(3, 9)), FEATURES)).astype(np.float32) for _ in range(16)]
+    y = 50 + 20 * rng.normal(size=(16, outputs)) * np.arange(1, outputs + 1)
+    reg.fit(X, y[:, 0] if outputs == 1 else y)
+    randomize(reg.net)
+    reg.save(path)
+    reg.net.eval()
+    return reg
+
+
+def uneven_series(rng, T, B, garbage=1e6):
+    """Raw series (B, T, F) and lengths (B,): the first T steps long, the others shorter (when
+    T > 1), ``garbage`` past each length (it must never be read)."""
+    lens = np.array([T] + [max(1, T - 1 - 2 * b) for b in range(B - 1)], np.int64)
+    x = (rng.normal(size=(B, T, FEATURES)) * 3 + 2).astype(np.float32)
+    x[np.arange(T)[None, :] >= lens[:, None]] = garbage
+    return x, lens
+
+
+def assert_targets_close(got, want, reg, tol=1e-5):
+    """Predicted targets equal within ``tol`` (relative and absolute) in units of each output's
+    target scale (``reg.y_scale_``): float32's precision on the standardised outputs."""
+    got, want = np.asarray(got), np.asarray(want)
+    assert got.shape == want.shape, (got.shape, want.shape)
+    scale = reg.y_scale_ if want.ndim == 2 else reg.y_scale_[0]
+    np.testing.assert_allclose(got / scale, want / scale, rtol=tol, atol=tol)
 
 
 def make_default_classifier(path, **overrides):

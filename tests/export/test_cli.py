@@ -121,3 +121,25 @@ def test_export_the_classifier_that_classify_train_writes(tmp_path, capsys):
     got = sess.run(["probabilities"], {"x": x, "lengths": lens})[0]
     np.testing.assert_allclose(got, clf.predict_proba(x, lengths=lens), **TOL)
     np.testing.assert_allclose(load(model).predict_proba(x, lengths=lens), clf.predict_proba(x, lengths=lens), **TOL)
+
+
+def test_export_a_regressor_file(tmp_path, capsys):
+    """A file written by SequenceRegressor.save (k = 2 outputs, the convolutional branch, patches,
+    attention, series normalisation): --format onnx gives y in the target's units and --format
+    numpy an .npz that seqlab.reference runs, both equal to the regressor's predict (1e-5 of the
+    target scale)."""
+    from seqlab.classify import SequenceRegressor
+
+    src = tmp_path / "r.safetensors"
+    mf.make_regressor(src, 2, "gru", True, "attention", fcn=3, rnn_steps=2, normalize="series")
+    reg = SequenceRegressor.load(src)
+    assert main(["export", str(src)]) == 0
+    assert main(["export", str(src), "--format", "numpy"]) == 0
+    assert capsys.readouterr().out.split() == ["wrote", str(tmp_path / "r.onnx"), "wrote", str(tmp_path / "r.npz")]
+    x, lens = mf.uneven_series(np.random.default_rng(12), 9, 3)
+    want = reg.predict(x, lengths=lens)  # (3, 2)
+    got = ort.InferenceSession(str(tmp_path / "r.onnx")).run(["y"], {"x": x, "lengths": lens})[0]
+    mf.assert_targets_close(got, want, reg)
+    ref = load(tmp_path / "r.npz")
+    assert ref.kind == "regressor" and ref.n_outputs == 2
+    mf.assert_targets_close(ref.predict(x, lengths=lens), want, reg)

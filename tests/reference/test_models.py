@@ -101,6 +101,49 @@ def test_default_classifier(tmp_path, normalize):
         ref.logits(np.zeros((2, 5, 3), np.float32), [5, 0])
 
 
+@pytest.mark.parametrize("outputs,cell,bidirectional,pooling,options", [
+    (1, "minlstm", False, "max", {"normalize": "none"}),
+    (2, "lstm-ln", True, "attention", {"fcn": 3, "rnn_steps": 3, "normalize": "series", "layers": 2})])
+def test_regressor(tmp_path, outputs, cell, bidirectional, pooling, options):
+    """A SequenceRegressor file: predict on raw series at three lengths and two batch sizes
+    (uneven lengths) equals the regressor's, (N,) or (N, k) as it was fitted, within 1e-5 of the
+    target scale; targets on encoded input equals the torch network's outputs mapped back."""
+    from seqlab.classify import SequenceRegressor
+
+    mf.make_regressor(tmp_path / "r.safetensors", outputs, cell, bidirectional, pooling, **options)
+    reg = SequenceRegressor.load(tmp_path / "r.safetensors")
+    ref = load(tmp_path / "r.safetensors")
+    assert ref.kind == "regressor" and ref.n_outputs == outputs and ref.streams == (not bidirectional)
+    rng = np.random.default_rng(6)
+    for T in (1, 4, 9):
+        for B in (1, 3):
+            x, lens = mf.uneven_series(rng, T, B)
+            got = ref.predict(x, lengths=lens)
+            assert got.shape == ((B,) if outputs == 1 else (B, outputs))
+            mf.assert_targets_close(got, reg.predict(x, lengths=lens), reg)
+    X = [rng.normal(size=(n, mf.FEATURES)).astype(np.float32) for n in (7, 2)]  # a list of series
+    mf.assert_targets_close(ref.predict(X), reg.predict(X), reg)
+    x, lens = ref.encode(X)
+    with torch.no_grad():
+        want = reg.net(torch.from_numpy(x), torch.from_numpy(lens)).double().numpy() * reg.y_scale_ + reg.y_mean_
+    np.testing.assert_allclose(ref.targets(x, lens), want, rtol=1e-5, atol=1e-5 * reg.y_scale_.max())
+    with pytest.raises(SeqlabError, match="this model reads numeric sequences, got texts"):
+        ref.predict(["a text"])
+
+
+def test_a_damaged_regressor_file_is_refused(tmp_path):
+    from seqlab.io import save_file
+    from seqlab.reference.models import read_model_file
+
+    mf.make_regressor(tmp_path / "r.safetensors", 2)
+    kind, config, tensors = read_model_file(tmp_path / "r.safetensors")
+    tensors["target.scale"] = tensors["target.scale"][:1]
+    save_file(tmp_path / "bad.safetensors", kind, config, {k: torch.from_numpy(v) for k, v in tensors.items()})
+    with pytest.raises(ModelFileError, match=r"invalid regressor config or weights: target scaling: expected 2 "
+                                             r"means and scales"):
+        load(tmp_path / "bad.safetensors")
+
+
 def test_classifier_blocks_against_torch():
     """The reference conv branch and attention pooling against torch.nn.functional, weights and
     batch-norm statistics random, padding read as zeros."""
@@ -197,6 +240,8 @@ out["forecaster"] = load(files["forecaster"]).forward(inputs["fx"], dec=inputs["
 s2s = load(files["seq2seq"])
 out["seq2seq"] = s2s.encode(inputs["src"], inputs["slen"])["memory"]
 out["npz"] = load(files["npz"]).forward(inputs["x"])
+out["regressor"] = load(files["regressor"]).predict(inputs["rx"], lengths=inputs["rlen"])
+out["regressor_npz"] = load(files["regressor_npz"]).predict(list(inputs["rx"][:2]))
 assert "torch" not in sys.modules
 np.savez(sys.argv[3], **out)
 """
@@ -215,11 +260,14 @@ def test_inference_without_torch(tmp_path):
     f = mf.make_forecaster(tmp_path / "f.safetensors", "lstm-ln", ensemble=1)
     tr = mf.make_seq2seq(tmp_path / "s.safetensors", "lstm", "luong", False)
     default = mf.make_default_classifier(tmp_path / "d.safetensors", normalize="series")
+    reg = mf.make_regressor(tmp_path / "r.safetensors", 2, "lstm", True, "attention", fcn=3, rnn_steps=3)
     assert main(["export", str(tmp_path / "seq.safetensors"), "--format", "numpy", "--out", str(tmp_path / "seq.npz")]) == 0
+    assert main(["export", str(tmp_path / "r.safetensors"), "--format", "numpy"]) == 0
     inputs = {"x": rng.normal(size=(2, 6, 3)).astype(np.float32), "ids": rng.integers(0, lm.config.vocab_size, (2, 5)),
               "cx": rng.normal(size=(3, 5, 3)).astype(np.float32), "clen": np.array([5, 2, 4]),
               "src": mf.padded_ids(rng, tr.model.cfg.src_vocab_size, [4, 3]), "slen": np.array([4, 3]),
               "dx": rng.normal(size=(3, 20, 3)).astype(np.float32), "dlen": np.array([20, 7, 1])}
+    inputs["rx"], inputs["rlen"] = mf.uneven_series(rng, 9, 3)
     inputs["fx"], fdec = forecast_inputs(f, rng, B=2)
     if fdec is not None:
         inputs["fdec"] = fdec
@@ -227,7 +275,8 @@ def test_inference_without_torch(tmp_path):
     files = {k: str(tmp_path / n) for k, n in [("sequential", "seq.safetensors"), ("lm", "lm.safetensors"),
                                                ("classifier", "clf.safetensors"), ("forecaster", "f.safetensors"),
                                                ("seq2seq", "s.safetensors"), ("npz", "seq.npz"),
-                                               ("default", "d.safetensors")]}
+                                               ("default", "d.safetensors"), ("regressor", "r.safetensors"),
+                                               ("regressor_npz", "r.npz")]}
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
     r = subprocess.run([sys.executable, "-c", _NO_TORCH, json.dumps(files), str(tmp_path / "in.npz"),
                         str(tmp_path / "out.npz")], capture_output=True, text=True, env=env, timeout=120)
@@ -241,5 +290,7 @@ def test_inference_without_torch(tmp_path):
         np.testing.assert_allclose(out["classifier"], clf.net(T(inputs["cx"]), T(inputs["clen"])).numpy(), **TOL)
         np.testing.assert_allclose(out["forecaster"], torch_forecast(f, inputs["fx"], fdec), **TOL)
         np.testing.assert_allclose(out["default"], default.predict_proba(inputs["dx"], lengths=inputs["dlen"]), **TOL)
+        mf.assert_targets_close(out["regressor"], reg.predict(inputs["rx"], lengths=inputs["rlen"]), reg)
+        mf.assert_targets_close(out["regressor_npz"], reg.predict(list(inputs["rx"][:2])), reg)
         mem = tr.model.encode(T(inputs["src"]), T(inputs["slen"]))[0].memory.numpy()
         np.testing.assert_allclose(out["seq2seq"], mem, **TOL)

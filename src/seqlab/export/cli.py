@@ -8,12 +8,13 @@ FORMATS = ("onnx", "numpy")
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "export", help="write a seqlab model file as ONNX (states as inputs/outputs) or as NumPy arrays",
-        description="Export any model file that seqlab saves (Sequential, forecaster, classifier, language model, "
-                    "seq2seq) for use outside seqlab. --format onnx writes a graph of plain ONNX operators with "
-                    "dynamic batch and time axes and the recurrent state as explicit inputs and outputs (a seq2seq "
-                    "model gives two files: PATH's stem with .encoder.onnx and .decoder.onnx, the decoder one "
-                    "step; a classifier takes the raw series and their lengths, scaled in the graph). --format numpy writes an .npz of the weights and the config, which "
-                    "seqlab.reference.load runs without torch.")
+        description="Export any model file that seqlab saves (Sequential, forecaster, classifier, regressor, "
+                    "language model, seq2seq) for use outside seqlab. --format onnx writes a graph of plain ONNX "
+                    "operators with dynamic batch and time axes and the recurrent state as explicit inputs and "
+                    "outputs (a seq2seq model gives two files: PATH's stem with .encoder.onnx and .decoder.onnx, "
+                    "the decoder one step; a classifier or regressor takes the raw series and their lengths, "
+                    "scaled in the graph, and a regressor gives y in the target's units). --format numpy writes "
+                    "an .npz of the weights and the config, which seqlab.reference.load runs without torch.")
     p.add_argument("model", metavar="MODEL", help="a .safetensors model file written by seqlab")
     p.add_argument("--format", choices=FORMATS, default="onnx", help="onnx or numpy (default: onnx)")
     p.add_argument("--out", metavar="PATH", help="file to write (default: MODEL with .onnx or .npz)")

@@ -21,6 +21,8 @@ classifier     ``x`` (B, T, F) raw values, or ``ids``        ``logits`` (B, C), 
                ``h`` (L, B, H) (``c``), and for mean / max   ``pool_sum_out`` / ``pool_max_out``
                pooling ``pool_count`` (B,) with
                ``pool_sum`` / ``pool_max`` (B, H)
+regressor      as the classifier (``x`` only)                ``y`` (B, k) in the target's units; the
+                                                             classifier's state outputs
 text-lm        ``ids`` (B, T); ``h`` (L, B, H)               ``logits`` (B, T, V); ``h_out`` ...
 seq2seq        encoder: ``src`` (B, S), ``lengths`` (B,)     ``memory``, ``keys``, ``mask``, ``h``, ``feed``
                decoder step: ``y_prev`` (B,), ``h``,         ``logits`` (B, V), ``h_out``, ``feed_out``,
@@ -36,7 +38,9 @@ its state) only when it is one-directional with ``last``, ``mean`` or ``max`` po
 per recurrent step, no convolutional branch and no series normalisation: each of the others
 reads the whole sequence at once. Streaming, ``pool_count`` is the number of steps seen and
 ``pool_sum`` / ``pool_max`` the sum / maximum of the top layer's outputs over them; zeros start a
-sequence, and a chunk's ``*_out`` fed back makes two chunks equal one pass.
+sequence, and a chunk's ``*_out`` fed back makes two chunks equal one pass. The regressor's graph
+is the classifier's with ``y = out * y_scale + y_mean`` (its target standardisation undone) in
+place of the logits and probabilities: (B, k) even for a regressor fitted on y of shape (N,).
 """
 
 from __future__ import annotations
@@ -48,8 +52,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import SeqlabError
-from ..reference.models import (ClassifierModel, ForecasterModel, LanguageModel, ReferenceModel, Seq2SeqModel,
-                                SequentialModel, load)
+from ..reference.models import (ClassifierNetModel, ForecasterModel, LanguageModel, ReferenceModel, RegressorModel,
+                                Seq2SeqModel, SequentialModel, load)
 from .graph import Graph, _onnx, recurrent, state_inputs, state_outputs, time_mask
 
 _SELU = (1.6732632423543772, 1.0507009873554805)
@@ -164,11 +168,12 @@ def forecaster_graph(m: ForecasterModel) -> Graph:
     return g
 
 
-def classifier_graph(m: ClassifierModel) -> Graph:
-    """The classifier on raw input: ``x`` (B, T, F) as given to ``predict_proba`` (scaled in the
-    graph: series z-normalisation, then the training mean and deviation) or ``ids`` (B, T), with
-    ``lengths`` (B,). A model that :attr:`~ClassifierModel.streams` takes the recurrent state and
-    the pooling's running values as inputs (see the module docstring)."""
+def classifier_graph(m: ClassifierNetModel) -> Graph:
+    """The classifier or the regressor on raw input: ``x`` (B, T, F) as given to ``predict_proba``
+    or ``predict`` (scaled in the graph: series z-normalisation, then the training mean and
+    deviation) or ``ids`` (B, T), with ``lengths`` (B,). A model that
+    :attr:`~ClassifierNetModel.streams` takes the recurrent state and the pooling's running values
+    as inputs (see the module docstring)."""
     g = Graph()
     st = m.stack
     if m.embedding is not None:
@@ -196,9 +201,13 @@ def classifier_graph(m: ClassifierModel) -> Graph:
     feats = _pool(g, m, out, finals, rl, pool_in)
     if m.conv is not None:
         feats = g.op("Concat", feats, _conv_branch(g, m.conv, x, mask), axis=-1)  # (B, D*H + W)
-    logits = g.linear(feats, m.head.weight, m.head.bias)
-    g.output(logits, "logits", shape=["batch", len(m.classes)])
-    g.output(g.op("Softmax", logits, axis=-1), "probabilities", shape=["batch", len(m.classes)])
+    out = g.linear(feats, m.head.weight, m.head.bias)  # (B, C): logits, or the standardised targets
+    if isinstance(m, RegressorModel):
+        y = g.op("Add", g.op("Mul", out, g.const(m.y_scale, hint="y_scale")), g.const(m.y_mean, hint="y_mean"))
+        g.output(y, "y", shape=["batch", m.n_outputs])
+        return g
+    g.output(out, "logits", shape=["batch", len(m.classes)])
+    g.output(g.op("Softmax", out, axis=-1), "probabilities", shape=["batch", len(m.classes)])
     return g
 
 
@@ -240,7 +249,7 @@ def _pool_state_inputs(g: Graph, st: Any, pooling: str) -> dict[str, str]:
             pooling: g.input(f"pool_{'sum' if pooling == 'mean' else 'max'}", "float", ["batch", st.output_size])}
 
 
-def _pool(g: Graph, m: ClassifierModel, out: str, finals: list[list[str]], lengths: str,
+def _pool(g: Graph, m: ClassifierNetModel, out: str, finals: list[list[str]], lengths: str,
           state: dict[str, str] | None) -> str:
     """The recurrent outputs (B, T, D*H) -> (B, D*H); with ``state`` the pooling continues the
     running values and writes ``pool_*_out``."""
@@ -374,7 +383,7 @@ def graphs(model: ReferenceModel) -> dict[str, Graph]:
         return {"model": sequential_graph(model)}
     if isinstance(model, ForecasterModel):
         return {"model": forecaster_graph(model)}
-    if isinstance(model, ClassifierModel):
+    if isinstance(model, ClassifierNetModel):  # the classifier and the regressor
         return {"model": classifier_graph(model)}
     if isinstance(model, LanguageModel):
         return {"model": lm_graph(model)}

@@ -11,6 +11,7 @@ kind             class                                  inference
 ``sequential``   :class:`SequentialModel`               ``forward(x)``, ``step(chunk, state)``
 ``forecaster``   :class:`ForecasterModel`               ``forward(x)``, ``predict()``
 ``classifier``   :class:`ClassifierModel`               ``logits(x, lengths)``, ``predict_proba(X)``
+``regressor``    :class:`RegressorModel`                ``targets(x, lengths)``, ``predict(X)``
 ``text-lm``      :class:`LanguageModel`                 ``forward(ids, state)``
 ``seq2seq``      :class:`Seq2SeqModel`                  ``encode(src, lengths)``, ``decode_step(...)``
 ===============  =====================================  ==========================================
@@ -33,7 +34,7 @@ import numpy as np
 from ..errors import ModelFileError, SeqlabError
 from .blocks import AttentionPool, ConvBranch, Embedding, Linear, Stack, cell_states, torch_state, znormalize
 
-KINDS = ("sequential", "forecaster", "classifier", "text-lm", "seq2seq")
+KINDS = ("sequential", "forecaster", "classifier", "regressor", "text-lm", "seq2seq")
 _FORMAT = 1
 #: the array of an ``.npz`` model file (``seqlab export --format numpy``) that holds the JSON
 NPZ_META = "__seqlab__"
@@ -319,21 +320,19 @@ class ForecasterModel(ReferenceModel):
         return np.mean(outs, 0), finals
 
 
-# -- classifier ----------------------------------------------------------------------------------
-class ClassifierModel(ReferenceModel):
-    """A ``seqlab.classify.SequenceClassifier`` with every option of ``ClassifierNet``: the
-    (bidirectional) recurrent branch over patches of ``patch`` steps, pooled by its last state, the
-    mean, the maximum or attention over the valid steps; the convolutional branch (``fcn``) beside
-    it; the series or feature scaling. ``predict_proba(X)`` on raw sequences or texts,
-    ``logits(x, lengths)`` on encoded input (ids, or numbers as :meth:`encode` scales them)."""
-
-    kind = "classifier"
+# -- classifier and regressor --------------------------------------------------------------------
+class ClassifierNetModel(ReferenceModel):
+    """The NumPy twin of ``ClassifierNet``, the network of the classifier and of the regressor,
+    with every option: the (bidirectional) recurrent branch over patches of ``patch`` steps,
+    pooled by its last state, the mean, the maximum or attention over the valid steps; the
+    convolutional branch (``fcn``) beside it; the series or feature scaling. :meth:`encode` takes
+    raw sequences (or texts) as the estimator does, :meth:`outputs` the encoded input (ids, or
+    numbers as :meth:`encode` scales them) to the head's outputs (B, C)."""
 
     def __init__(self, config: dict, tensors: dict) -> None:
         self.config = config
         m = self.model_config = config["model"]
         f64 = lambda n: tensors[n].astype(np.float64)  # noqa: E731
-        self.classes = list(config["classes"])
         self.embedding = Embedding(f64("net.embedding.weight")) if m.get("vocab_size", 0) > 0 else None
         self.patch = int(m.get("patch", 1))
         self.pooling = m.get("pooling", "last")
@@ -449,8 +448,25 @@ class ClassifierModel(ReferenceModel):
             feats = np.concatenate([feats, self.conv(x, valid)], -1)  # (B, D*H + W)
         return feats, finals
 
-    def logits(self, x: Any, lengths: Any) -> np.ndarray:
+    def outputs(self, x: Any, lengths: Any) -> np.ndarray:
+        """Encoded input -> the head's outputs (B, C): the classifier's logits, the regressor's
+        standardised targets."""
         return self.head(self.features(x, lengths)[0])
+
+
+class ClassifierModel(ClassifierNetModel):
+    """A ``seqlab.classify.SequenceClassifier``: ``predict_proba(X)`` and ``predict(X)`` on raw
+    sequences or texts, ``logits(x, lengths)`` on encoded input."""
+
+    kind = "classifier"
+
+    def __init__(self, config: dict, tensors: dict) -> None:
+        super().__init__(config, tensors)
+        self.classes = list(config["classes"])
+
+    def logits(self, x: Any, lengths: Any) -> np.ndarray:
+        """Encoded input -> the logits (B, C)."""
+        return self.outputs(x, lengths)
 
     def predict_proba(self, X: Any, lengths: Any = None) -> np.ndarray:
         from .blocks import ACTIVATIONS
@@ -459,6 +475,38 @@ class ClassifierModel(ReferenceModel):
 
     def predict(self, X: Any, lengths: Any = None) -> list:
         return [self.classes[i] for i in self.predict_proba(X, lengths).argmax(1)]
+
+
+class RegressorModel(ClassifierNetModel):
+    """A ``seqlab.classify.SequenceRegressor``: the classifier's network with k outputs, the
+    standardised targets mapped back to the target's units, ``y = out * y_scale + y_mean``.
+    ``predict(X)`` on raw sequences, (N,) or (N, k) as the regressor was fitted;
+    ``targets(x, lengths)`` (B, k) on encoded input."""
+
+    kind = "regressor"
+
+    def __init__(self, config: dict, tensors: dict) -> None:
+        super().__init__(config, tensors)
+        self.y_mean = tensors["target.mean"].astype(np.float64)  # (k,)
+        self.y_scale = tensors["target.scale"].astype(np.float64)  # (k,)
+        self.y_ndim = int(config["y_ndim"])
+        k = len(self.head.weight)
+        if self.y_mean.shape != (k,) or self.y_scale.shape != (k,) or self.y_ndim not in (1, 2) \
+                or (self.y_ndim == 1 and k != 1):
+            raise ValueError(f"target scaling: expected {k} means and scales and y_ndim 1 or 2, got shapes "
+                             f"{self.y_mean.shape}, {self.y_scale.shape} and y_ndim {self.y_ndim}")
+
+    @property
+    def n_outputs(self) -> int:
+        return len(self.y_mean)
+
+    def targets(self, x: Any, lengths: Any) -> np.ndarray:
+        """Encoded input -> the predicted targets (B, k) in the target's units."""
+        return self.outputs(x, lengths) * self.y_scale + self.y_mean
+
+    def predict(self, X: Any, lengths: Any = None) -> np.ndarray:
+        y = self.targets(*self.encode(X, lengths))  # (N, k)
+        return y[:, 0] if self.y_ndim == 1 else y
 
 
 # -- language model ------------------------------------------------------------------------------
@@ -549,7 +597,7 @@ class Seq2SeqModel(ReferenceModel):
 
 
 _LOADERS = {"sequential": SequentialModel, "forecaster": ForecasterModel, "classifier": ClassifierModel,
-            "text-lm": LanguageModel, "seq2seq": lambda c, t: Seq2SeqModel(c, t)}
+            "regressor": RegressorModel, "text-lm": LanguageModel, "seq2seq": lambda c, t: Seq2SeqModel(c, t)}
 
-__all__ = ["ClassifierModel", "ForecasterModel", "KINDS", "LanguageModel", "ReferenceModel", "Seq2SeqModel",
-           "SequentialModel", "load", "read_model_file"]
+__all__ = ["ClassifierModel", "ClassifierNetModel", "ForecasterModel", "KINDS", "LanguageModel", "ReferenceModel",
+           "RegressorModel", "Seq2SeqModel", "SequentialModel", "load", "read_model_file"]
