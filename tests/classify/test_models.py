@@ -174,13 +174,24 @@ def test_bad_options_are_errors_at_fit(kw, match):
         SequenceClassifier(verbose=0, **kw).fit(X, y)
 
 
-def test_numpy_reference_refuses_what_it_does_not_implement(tmp_path):
+def test_numpy_reference_refuses_a_training_checkpoint(tmp_path):
+    """seqlab.reference runs every option of the network (the convolutional branch, patches,
+    attention and series normalisation it once refused: tests/reference/test_models.py runs them
+    against torch) and the regressor's file; what it refuses is a training checkpoint of the same
+    run, which is no model file, with one line saying what to pass instead."""
+    from seqlab.errors import ModelFileError
     from seqlab.reference.models import load
 
     X, y = np.random.default_rng(0).normal(size=(8, 5, 1)), [0, 1] * 4
-    SequenceClassifier(fcn=2, hidden_size=3, epochs=1, verbose=0).fit(X, y).save(tmp_path / "m.safetensors")
-    with pytest.raises(SeqlabError, match="convolutional branch"):
-        load(tmp_path / "m.safetensors")
+    clf = SequenceClassifier(fcn=2, hidden_size=3, epochs=1, verbose=0)
+    clf.fit(X, y, checkpoint=tmp_path / "run.ckpt.safetensors")
+    clf.save(tmp_path / "m.safetensors")
+    assert load(tmp_path / "m.safetensors").conv is not None
+    with pytest.raises(ModelFileError, match=r"run.ckpt.safetensors' is a training checkpoint \(kind 'checkpoint'\) "
+                                             r"for resuming a run, not a model; seqlab.reference runs the file that "
+                                             r"the model's save writes, of kind sequential, forecaster, classifier, "
+                                             r"regressor, text-lm, seq2seq$"):
+        load(tmp_path / "run.ckpt.safetensors")
 
 
 def test_masked_batch_norm_equals_torch_batch_norm_on_the_valid_steps():

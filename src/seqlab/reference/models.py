@@ -81,6 +81,10 @@ def _read_npz(p: Path) -> tuple[str, dict[str, Any], dict[str, np.ndarray]]:
 def load(path: str | os.PathLike) -> "ReferenceModel":
     """The model saved at ``path``, as NumPy (see the module docstring)."""
     kind, config, tensors = read_model_file(path)
+    if kind == "checkpoint":
+        raise ModelFileError(f"model file {str(path)!r} is a training checkpoint (kind {kind!r}) for resuming a run, "
+                             f"not a model; seqlab.reference runs the file that the model's save writes, of kind "
+                             f"{', '.join(KINDS)}")
     if kind not in _LOADERS:
         raise ModelFileError(f"model file {str(path)!r} holds a {kind!r} model; seqlab.reference runs {', '.join(KINDS)}")
     try:
