@@ -215,7 +215,7 @@ def select(names: Sequence[str] | None, include_stats: bool = True, n_series: in
     """The baselines named in ``names`` (any case; 'snaive' for seasonal naive; 'ets', 'arima' and
     'theta' for the statistical ones in use, 'autoets' etc. for statsforecast's by name), or all of
     :func:`baselines` for None, less ARIMA on a panel of more than ``ARIMA_DEFAULT_MAX_SERIES``
-    ``n_series`` (its order search costs several times ETS's; said in ``notes``); SeqlabError
+    ``n_series`` (the slowest to fit; said in ``notes``); SeqlabError
     for an unknown name or a statistical one that is not available."""
     from ..errors import SeqlabError
 
@@ -226,7 +226,7 @@ def select(names: Sequence[str] | None, include_stats: bool = True, n_series: in
             del table[arima[0]]
             if notes is not None:
                 notes.append(f"{arima[0]} is left out of the default baselines on a panel of more than "
-                             f"{ARIMA_DEFAULT_MAX_SERIES} series (it costs several times ETS); --baselines "
+                             f"{ARIMA_DEFAULT_MAX_SERIES} series (the slowest baseline to fit); --baselines "
                              "naive,snaive,drift,ets,arima,theta adds it")
         return table
     stats = stat_names()
