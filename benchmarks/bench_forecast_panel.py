@@ -1,18 +1,31 @@
-"""Forecasting at panel scale, and the panel quality bar (issue #14).
+"""Forecasting at panel scale, the panel quality bar, and the comparison with statsforecast (issue #14).
 
 Speed: 1,000 generated monthly series of 60 values, horizon 12, one global model:
 ``seqlab forecast`` with a one-fold backtest, the holdout and the forecast, timed end to end
 (the command's own "done in" line), with the model only (``--baselines naive,snaive``) and with
-the statistical baselines run in parallel over the series.
+the default baselines (with statsforecast installed: AutoETS and AutoTheta, AutoARIMA being left
+out above 200 series; all series of an origin in one statsforecast call over the processes the
+thread policy gives), then each statistical baseline's CPU per history.
 
 Quality: a generated panel of 500 series of lengths 12-60 (trend, seasonality of random phase
 and amplitude, magnitudes 10 to 10,000), horizon 6: the holdout mean and median MASE of the
 rnn and hybrid models against seasonal naive, ETS, ARIMA and Theta (backtest: one origin
-before the holdout). Seeds and data are fixed; every number comes from this run.
+before the holdout).
 
-    python benchmarks/bench_forecast_panel.py            # both (about 15 minutes on 2 busy cores)
+Compare (needs statsforecast): the default command (``--model auto``, seed 0) against
+statsforecast's AutoETS, AutoARIMA and AutoTheta on the holdout of panels of short series: a
+generated one (lengths 12-60, trend, season, noise, level shifts) and the real panels shipped
+in statsmodels (fertility: yearly rates of 196 countries, 22-52 values; grunfeld: 33 yearly
+series of 20 values, 11 firms x 3 variables; macrodata: the last 15 years of 12 quarterly US
+series): mean and median MASE over the series and the share of series where the model's MASE is
+lower (ties count half).
+
+Seeds and data are fixed; every number comes from this run.
+
+    python benchmarks/bench_forecast_panel.py            # all three (about 30 minutes on 2 busy cores)
     python benchmarks/bench_forecast_panel.py speed
     python benchmarks/bench_forecast_panel.py quality
+    python benchmarks/bench_forecast_panel.py compare
 """
 
 from __future__ import annotations
@@ -57,7 +70,7 @@ def run(args: list[str], cwd: str) -> tuple[str, float]:
 
 def load() -> str:
     with open("/proc/loadavg") as fh:
-        return fh.read().split()[0]
+        return " ".join(fh.read().split()[:3])
 
 
 def speed(tmp: str) -> None:
@@ -65,13 +78,25 @@ def speed(tmp: str) -> None:
     common = ["--data", "p1000.csv", "--series-id", "id", "--time", "date", "--target", "y", "--horizon", "12",
               "--folds", "1", "--no-plot", "--quiet"]
     for label, extra in (("model only (naive, seasonal naive baselines)", ["--baselines", "naive,snaive"]),
-                         ("with ETS and Theta in parallel", ["--baselines", "naive,snaive,ets,theta"])):
-        for model in ("auto", "hybrid"):
+                         ("default baselines", [])):
+        for model in ("auto",):
             before = load()
             out, wall = run([*common, "--model", model, *extra], tmp)
             done = float(re.search(r"done in ([0-9.]+) s", out).group(1))
             print(f"1000 x 60, horizon 12, {model:6s} {label}: {done:6.1f} s in the command, {wall:6.1f} s with "
-                  f"start-up (load before: {before})", flush=True)
+                  f"start-up (load before: {before}; after: {load()})", flush=True)
+            print("  " + "\n  ".join(line for line in out.splitlines() if line.startswith(("method", "model (")) or
+                                   "of series" in line), flush=True)
+    if statsforecast_ok():
+        from seqlab.forecast.baselines import run_baselines
+
+        hist = [g["y"].to_numpy()[:-12] for _, g in pd.read_csv(os.path.join(tmp, "p1000.csv")).groupby("id")]
+        for name, n in (("AutoETS", 1000), ("AutoTheta", 1000), ("AutoARIMA", 100)):
+            t0, c0 = time.perf_counter(), time.process_time()
+            run_baselines(hist[:n], 12, 12, [name], workers=1)
+            print(f"{name} alone on {n} of the holdout histories (48 values), one process: "
+                  f"{time.perf_counter() - t0:.1f} s, {1000 * (time.process_time() - c0) / n:.0f} ms of CPU a "
+                  f"history (load {load()})", flush=True)
 
 
 def quality(tmp: str) -> None:
@@ -91,14 +116,99 @@ def quality(tmp: str) -> None:
             print(f"  {c[len('holdout MASE '):]:<22}{table[c].mean():>8.3f}{table[c].median():>8.3f}{beats:>13}")
 
 
+def statsforecast_ok() -> bool:
+    try:
+        import statsforecast  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def shifted_panel(n: int, lo: int, hi: int, seed: int) -> pd.DataFrame:
+    """Monthly series of lengths lo-hi: level, trend, a season of random phase and amplitude (none
+    for a fifth of them), noise, and in half of them a level shift of -30 % to +30 % at a random time."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        T = int(rng.integers(lo, hi + 1))
+        t = np.arange(T)
+        level, slope = 10 ** rng.uniform(1, 4), rng.normal(0.005, 0.01)
+        amp = rng.uniform(0.05, 0.3) if rng.random() < 0.8 else 0.0
+        y = level * (1 + slope * t) * (1 + amp * np.sin(2 * np.pi * t / 12 + rng.uniform(0, 2 * np.pi)))
+        if rng.random() < 0.5:
+            y = y * np.where(t >= rng.integers(T // 4, T), 1 + rng.uniform(-0.3, 0.3), 1.0)
+        y = y * (1 + rng.uniform(0.01, 0.1) * rng.standard_normal(T))
+        dates = pd.date_range(end="2020-12-01", periods=T, freq="MS").strftime("%Y-%m-%d")
+        rows.append(pd.DataFrame({"id": f"g{i:04d}", "date": dates, "y": np.maximum(y, 0.01 * level)}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def real_panels() -> dict[str, tuple[pd.DataFrame, int]]:
+    """The real panels of short series shipped in statsmodels, as long tables, with a horizon."""
+    import statsmodels.api as sm
+
+    out = {}
+    fert = sm.datasets.fertility.load_pandas().data.set_index("Country Code")
+    years = [c for c in fert.columns if c.isdigit()]
+    long = fert[years].stack().dropna().rename("y").reset_index()  # missing years dropped
+    long.columns = ["id", "date", "y"]
+    span = long.groupby("id")["date"].agg(lambda d: int(d.iloc[-1]) - int(d.iloc[0]) + 1)
+    size = long.groupby("id")["date"].size()
+    keep = size[(size == span) & (size >= 20)].index  # no gap inside, at least 20 years
+    long = long[long["id"].isin(keep)].assign(date=lambda d: d["date"] + "-01-01")
+    out["fertility (yearly, births per woman)"] = (long, 6)
+    g = sm.datasets.grunfeld.load_pandas().data
+    rows = [pd.DataFrame({"id": f"{firm} {var}", "date": [f"{int(y)}-01-01" for y in d["year"]], "y": d[var]})
+            for firm, d in g.groupby("firm") for var in ("invest", "value", "capital")]
+    out["grunfeld (yearly, 20 values)"] = (pd.concat(rows, ignore_index=True), 3)
+    m = sm.datasets.macrodata.load_pandas().data.tail(60)
+    dates = [f"{int(y)}-{3 * int(q) - 2:02d}-01" for y, q in zip(m["year"], m["quarter"])]
+    rows = [pd.DataFrame({"id": c, "date": dates, "y": m[c]}) for c in
+            ("realgdp", "realcons", "realinv", "realgovt", "realdpi", "cpi", "m1", "tbilrate", "unemp", "pop",
+             "infl", "realint")]
+    out["macrodata (quarterly, last 60 values)"] = (pd.concat(rows, ignore_index=True), 4)
+    return out
+
+
+def compare(tmp: str) -> None:
+    if not statsforecast_ok():
+        print("compare: needs statsforecast (pip install seqlab[statsforecast]); skipped")
+        return
+    panels = {**real_panels(),
+              "generated (500 monthly series of 12-60 values, level shifts)": (shifted_panel(500, 12, 60, 7), 6)}
+    for k, (name, (frame, horizon)) in enumerate(panels.items()):
+        path = os.path.join(tmp, f"cmp{k}.csv")
+        frame.to_csv(path, index=False)
+        before = load()
+        out, wall = run(["--data", path, "--series-id", "id", "--time", "date", "--target", "y", "--horizon",
+                         str(horizon), "--folds", "0", "--no-plot", "--quiet", "--seed", "0", "--baselines",
+                         "snaive,autoets,autoarima,autotheta", "--out", os.path.join(tmp, f"cmp{k}_out.csv")], tmp)
+        table = pd.read_csv(os.path.join(tmp, f"cmp{k}_out.csv")).groupby("series").first()
+        cols = [c for c in table.columns if c.startswith("holdout MASE ")]
+        model_col = next(c for c in cols if c.startswith("holdout MASE model"))
+        print(f"\n{name}: {len(table)} series, horizon {horizon}, holdout MASE over the series ({wall:.0f} s; load "
+              f"before {before}, after {load()}):")
+        print(f"  {'method':<22}{'mean':>8}{'median':>8}{'model beats':>13}")
+        for c in cols:
+            a, b = table[model_col], table[c]
+            ok = a.notna() & b.notna()
+            beats = "" if c == model_col else \
+                f"{100 * ((a[ok] < b[ok]).sum() + 0.5 * (a[ok] == b[ok]).sum()) / ok.sum():.0f}%"
+            print(f"  {c[len('holdout MASE '):]:<22}{table[c].mean():>8.3f}{table[c].median():>8.3f}{beats:>13}",
+                  flush=True)
+
+
 def main() -> None:
-    what = sys.argv[1:] or ["speed", "quality"]
+    what = sys.argv[1:] or ["speed", "quality", "compare"]
     print(machine_info())
+    print(f"load average (1, 5, 15 min): {load()}; the machine may be shared with other programs")
     with tempfile.TemporaryDirectory() as tmp:
         if "speed" in what:
             speed(tmp)
         if "quality" in what:
             quality(tmp)
+        if "compare" in what:
+            compare(tmp)
 
 
 if __name__ == "__main__":
