@@ -88,6 +88,8 @@ def test_names_pick_the_library_in_use(monkeypatch):
         select(["ets"], include_stats=False)
     monkeypatch.setattr(baselines, "statsforecast_available", lambda: True)
     assert list(select(["ets", "snaive", "autotheta"])) == ["AutoETS", "seasonal naive", "AutoTheta"]
+    both = select(["ets", "ets-statsmodels"])  # statsmodels' beside statsforecast's, by name
+    assert list(both) == ["AutoETS", "ETS"] and both["ETS"] is baselines.ets
     assert set(baselines.baselines(include_stats=False)) == {"naive", "seasonal naive", "drift"}
 
 

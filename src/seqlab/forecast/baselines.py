@@ -204,7 +204,8 @@ def baselines(include_stats: bool = True) -> dict[str, Baseline]:
 
 ALIASES = {"naive": "naive", "seasonal naive": "seasonal naive", "snaive": "seasonal naive",
            "seasonal_naive": "seasonal naive", "drift": "drift",
-           "autoets": "AutoETS", "autoarima": "AutoARIMA", "autotheta": "AutoTheta"}
+           "autoets": "AutoETS", "autoarima": "AutoARIMA", "autotheta": "AutoTheta",
+           "ets-statsmodels": "ETS", "arima-statsmodels": "ARIMA", "theta-statsmodels": "Theta"}
 
 
 ARIMA_DEFAULT_MAX_SERIES = 200
@@ -213,7 +214,8 @@ ARIMA_DEFAULT_MAX_SERIES = 200
 def select(names: Sequence[str] | None, include_stats: bool = True, n_series: int | None = None,
            notes: list[str] | None = None) -> dict[str, Baseline]:
     """The baselines named in ``names`` (any case; 'snaive' for seasonal naive; 'ets', 'arima' and
-    'theta' for the statistical ones in use, 'autoets' etc. for statsforecast's by name), or all of
+    'theta' for the statistical ones in use, 'autoets' etc. for statsforecast's by name,
+    'ets-statsmodels' etc. for statsmodels' beside them), or all of
     :func:`baselines` for None, less ARIMA on a panel of more than ``ARIMA_DEFAULT_MAX_SERIES``
     ``n_series`` (the slowest to fit; said in ``notes``); SeqlabError
     for an unknown name or a statistical one that is not available."""
@@ -239,14 +241,17 @@ def select(names: Sequence[str] | None, include_stats: bool = True, n_series: in
                               "seqlab[statsforecast] or seqlab[stats])")
         if key is None:
             raise SeqlabError(f"--baselines: unknown method {n!r}; expected some of naive, snaive, drift, ets, arima, "
-                              "theta (autoets, autoarima, autotheta: statsforecast's by name)")
+                              "theta (autoets, autoarima, autotheta: statsforecast's by name; ets-statsmodels, "
+                              "arima-statsmodels, theta-statsmodels: statsmodels')")
         if key in SF_MODELS and not statsforecast_available():
             raise SeqlabError(f"--baselines: {key} needs statsforecast (pip install seqlab[statsforecast]); "
                               f"'{key[4:].lower()}' picks statsmodels' {key[4:]}")
-        if key not in table:
+        if key in ("ETS", "ARIMA", "Theta") and not statsmodels_available():
+            raise SeqlabError(f"--baselines: {n} needs statsmodels (pip install seqlab[stats])")
+        if key in _STATS and not include_stats:
             raise SeqlabError(f"--baselines: {key} is a statistical baseline, left out by --no-stats; drop "
                               "--no-stats or that name")
-        out[key] = table[key]
+        out[key] = {**_STATIC, **_STATS}[key]
     return out
 
 
