@@ -104,3 +104,18 @@ def test_arima_leaves_the_default_set_on_large_panels_with_a_note():
     assert notes == [f"{arima} is left out of the default baselines on a panel of more than 200 series (the slowest "
                      "baseline to fit); --baselines naive,snaive,drift,ets,arima,theta adds it"]
     assert arima in select(["ets", "arima"], n_series=10_000)  # asked for by name: kept
+
+
+def test_progress_bar_on_a_terminal_only(monkeypatch, capsys):
+    pytest.importorskip("statsforecast", reason="statsforecast is an extra: pip install seqlab[statsforecast]")
+    from seqlab import utils
+
+    monkeypatch.delenv("SEQLAB_NO_PROGRESS", raising=False)
+    hist = _panel(3, seed=2)
+    quiet = run_baselines(hist, 3, 12, ["AutoTheta"], progress=True)  # pytest's stderr is no terminal
+    assert capsys.readouterr().err == ""
+    monkeypatch.setattr(utils, "is_interactive", lambda stream=None: True)
+    shown = run_baselines(hist, 3, 12, ["AutoTheta"], progress=True)
+    assert "Forecast: 100%" in capsys.readouterr().err  # statsforecast's bar over the histories
+    for a, b in zip(quiet, shown, strict=True):
+        np.testing.assert_array_equal(a["AutoTheta"], b["AutoTheta"])
