@@ -31,8 +31,8 @@ def make_sequential(path, layers):
 
 
 def make_forecaster(path, cell="lstm", layers=1, strategy="direct", ensemble=2, covariate=False):
-    """A forecaster of the recurrent networks (model 'rnn', which seqlab.reference and the ONNX
-    export run; 'auto' may choose the hybrid on seasonal data), trained one epoch on airline."""
+    """A forecaster of the recurrent networks (model 'rnn', pinned: 'auto' may choose the hybrid
+    on seasonal data, which :func:`make_hybrid_forecaster` makes), trained one epoch on airline."""
     from seqlab.data import load_airline
     from seqlab.forecast import Forecaster
 
@@ -47,6 +47,41 @@ def make_forecaster(path, cell="lstm", layers=1, strategy="direct", ensemble=2, 
     else:
         f = Forecaster(horizon=6, cell=cell, hidden=5, layers=layers, strategy=strategy, ensemble=ensemble,
                        model="rnn", epochs=1, seed=0, threads=None, verbose=0).fit(data)
+    f.save(str(path))
+    return f
+
+
+def make_hybrid_forecaster(path, cell="lstm", layers=1, ensemble=2, covariate=False, season=None):
+    """A hybrid (ES-RNN style) forecaster of a panel of three monthly series (airline, and two
+    others of other levels and seasonal shapes), trained one epoch, lookback 12; then random
+    biases (:func:`randomize`) and random per-series smoothing logits and initial seasonal indices
+    (``es``), so that no two series or seasons compute alike. ``season`` 1 is the non-seasonal
+    hybrid. Saved at ``path``."""
+    import pandas as pd
+
+    from seqlab.data import load_airline
+    from seqlab.forecast import Forecaster
+
+    air = load_airline()
+    rng = np.random.default_rng(4)
+    n = len(air)
+    month = np.arange(n) % 12
+    frames = []
+    for j, (scale, shape) in enumerate([(1.0, 0.0), (0.3, 1.0), (2.5, -0.5)]):
+        y = air.values * scale * (1 + 0.2 * shape * np.sin(2 * np.pi * month / 12)) + rng.normal(0, 5, n) + 50
+        frame = pd.DataFrame({"id": f"s{j}", "time": air.index, "y": y})
+        if covariate:
+            frame["promo"] = rng.normal(size=n)
+        frames.append(frame)
+    data = pd.concat(frames, ignore_index=True)
+    f = Forecaster(horizon=6, cell=cell, hidden=5, layers=layers, ensemble=ensemble, model="hybrid", lookback=12,
+                   season=season, epochs=1, seed=0, threads=None, verbose=0, windows_per_epoch=64)
+    f.fit(data, target="y", time="time", series_id="id", covariates=["promo"] if covariate else None)
+    g = torch.Generator().manual_seed(5)
+    with torch.no_grad():
+        for k, net in enumerate(f.nets):
+            randomize(net, k)
+            net.es.copy_(torch.randn(net.es.shape, generator=g) * torch.tensor([1.0, 1.0] + [0.2] * (net.es.shape[1] - 2)))
     f.save(str(path))
     return f
 

@@ -135,6 +135,59 @@ def test_forecaster(tmp_path, cell, layers, strategy, covariate):
         np.testing.assert_allclose(second[name], whole[name], **TOL)
 
 
+def hybrid_windows(f, rng, T, B, garbage=1e6):
+    """Random prepared windows for the hybrid networks of ``f``: ``x`` (B, T, F) right-padded with
+    ``garbage`` past uneven ``lengths``, ``dec``, ``series`` (every index and -1, unseen) and ``phase``."""
+    cfg = f.nets[0].cfg
+    lens = np.array([T] + [max(1, T - 1 - 2 * b) for b in range(B - 1)], np.int64)
+    x = rng.normal(size=(B, T, cfg.input_size)).astype(np.float32)
+    x[np.arange(T)[None, :] >= lens[:, None]] = garbage
+    feed = {"x": x, "lengths": lens, "series": rng.integers(-1, cfg.n_series, B).astype(np.int64),
+            "phase": rng.integers(0, max(1, cfg.season), B).astype(np.int64)}
+    if cfg.dec_size:
+        feed["dec"] = rng.normal(size=(B, cfg.out_steps, cfg.dec_size)).astype(np.float32)
+    return feed
+
+
+def torch_hybrid(f, feed):
+    """The members' mean output of the torch HybridNets on ``feed``."""
+    T = {k: torch.from_numpy(v) for k, v in feed.items()}
+    with torch.no_grad():
+        return torch.stack([n(T["x"], T["lengths"], T.get("dec"), T["series"], T["phase"])
+                            for n in f.nets]).mean(0).numpy()
+
+
+@pytest.mark.parametrize("cell,layers,covariate,season", [("lstm", 2, True, None), ("gru-ln", 1, False, 1),
+                                                          ("minlstm", 1, False, None)])
+def test_hybrid_forecaster(tmp_path, cell, layers, covariate, season):
+    """The ES-RNN hybrid (random biases, random per-series smoothing logits and seasonal indices,
+    three series): on prepared windows with uneven lengths and garbage past them, every series
+    index and -1, any season position, equal to the torch networks at three window lengths and
+    two batch sizes; the series index and the phase change the forecast."""
+    f = mf.make_hybrid_forecaster(tmp_path / "h.safetensors", cell, layers, covariate=covariate, season=season)
+    cfg = f.nets[0].cfg
+    assert cfg.kind == "hybrid" and cfg.n_series == 3 and cfg.season == (season or 12)
+    export_onnx(tmp_path / "h.safetensors", tmp_path / "h.onnx")
+    sess = session(tmp_path / "h.onnx")
+    assert [i.name for i in sess.get_inputs()] == ["x", "lengths"] + (["dec"] if cfg.dec_size else []) + \
+        ["series", "phase"]
+    assert [o.name for o in sess.get_outputs()] == ["y"]
+    rng = np.random.default_rng(13)
+    for T in LENGTHS:
+        for B in BATCHES:
+            feed = hybrid_windows(f, rng, T, B)
+            np.testing.assert_allclose(run(sess, feed)["y"], torch_hybrid(f, feed), **TOL)
+    feed = hybrid_windows(f, rng, 9, 4)
+    feed["series"] = np.array([0, 1, 2, -1])
+    base = run(sess, feed)["y"]
+    for name, other in [("series", np.array([1, 2, -1, 0])), ("phase", (feed["phase"] + 5) % 12)]:
+        if name == "phase" and cfg.season == 1:
+            continue
+        changed = run(sess, {**feed, name: other})["y"]
+        np.testing.assert_allclose(changed, torch_hybrid(f, {**feed, name: other}), **TOL)
+        assert np.abs(changed - base).max(axis=(1, 2)).min() > 1e-4, name  # every window moved
+
+
 def torch_logits(clf, path, x, lens):
     """The torch network's logits on raw input: ids as they are, series scaled as the model file says."""
     if x.dtype.kind == "f":

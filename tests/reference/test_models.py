@@ -57,6 +57,70 @@ def test_forecaster_networks(tmp_path):
     np.testing.assert_allclose(ref.forward(x[:, 5:], first, dec=dec)[0], got, **TOL)
 
 
+def hybrid_feed(f, rng, T, B, garbage=1e6):
+    """Prepared windows of the hybrid networks of ``f`` (uneven lengths, ``garbage`` past them),
+    ``dec``, random series indices (-1 among them) and season positions."""
+    cfg = f.nets[0].cfg
+    lens = np.array([T] + [max(1, T - 1 - 2 * b) for b in range(B - 1)], np.int64)
+    x = rng.normal(size=(B, T, cfg.input_size)).astype(np.float32)
+    x[np.arange(T)[None, :] >= lens[:, None]] = garbage
+    dec = rng.normal(size=(B, cfg.out_steps, cfg.dec_size)).astype(np.float32) if cfg.dec_size else None
+    return dict(x=x, dec=dec, lengths=lens, series=rng.integers(-1, cfg.n_series, B),
+                phase=rng.integers(0, max(1, cfg.season), B))
+
+
+def torch_hybrid(f, feed):
+    T = lambda a: None if a is None else torch.from_numpy(np.asarray(a))  # noqa: E731
+    with torch.no_grad():
+        return torch.stack([n(T(feed["x"]), T(feed["lengths"]), T(feed["dec"]), T(feed["series"]), T(feed["phase"]))
+                            for n in f.nets]).mean(0).numpy()
+
+
+@pytest.mark.parametrize("cell,layers,season", [("lstm-peephole", 2, None), ("mingru", 1, 1)])
+def test_hybrid_forecaster(tmp_path, cell, layers, season):
+    """A hybrid forecaster file (random biases, random per-series smoothing logits and seasonal
+    indices): forward on prepared windows with uneven lengths equals the torch HybridNets at
+    three lengths and two batch sizes; the smoothing equals HybridNet.smooth; bad inputs are
+    one SeqlabError naming the argument."""
+    from seqlab.reference._checks import sigmoid
+    from seqlab.reference.blocks import exp_smooth
+
+    f = mf.make_hybrid_forecaster(tmp_path / "h.safetensors", cell, layers, season=season)
+    ref = load(tmp_path / "h.safetensors")
+    assert ref.hybrid and len(ref.members) == 2 and ref.members[0].es.shape == (3, 2 + (season or 12))
+    rng = np.random.default_rng(7)
+    for T in (1, 4, 9):
+        for B in (1, 3):
+            feed = hybrid_feed(f, rng, T, B)
+            np.testing.assert_allclose(ref.forward(**feed)[0], torch_hybrid(f, feed), **TOL)
+    # the smoothing alone, against the torch network's: last level and the seasonal index of every step
+    feed = hybrid_feed(f, rng, 9, 3, garbage=0.0)
+    net, member = f.nets[0], ref.members[0]
+    z, lens = feed["x"][:, :, 0], feed["lengths"]
+    with torch.no_grad():
+        level, s_in, _ = net.smooth(torch.from_numpy(z), torch.from_numpy(lens), torch.from_numpy(feed["series"]),
+                                    torch.from_numpy(feed["phase"]))
+    p = member.params(feed["series"])
+    m = max(1, member.season)
+    seas0 = np.take_along_axis(p[:, 2:], (feed["phase"][:, None] + np.arange(m)) % m, 1) if m > 1 else np.zeros((3, 1))
+    got = exp_smooth(z.astype(np.float64), lens, sigmoid(p[:, 0]), sigmoid(p[:, 1]), seas0)
+    np.testing.assert_allclose(got[0], level.numpy(), **TOL)
+    valid = np.arange(9)[None, :] < lens[:, None]
+    np.testing.assert_allclose(got[1][valid], s_in.numpy()[valid], **TOL)
+    x = feed["x"]
+    with pytest.raises(SeqlabError, match=r"states: the hybrid forecaster reads each window whole"):
+        ref.forward(x, [None], series=[0, 1, 2], phase=[0, 0, 0])
+    with pytest.raises(SeqlabError, match=r"series, phase: .*\(B,\) = \(3,\) integers each; got series=None"):
+        ref.forward(x, phase=[0, 0, 0])
+    with pytest.raises(SeqlabError, match=r"series: expected series indices in \[-1, 2\].*got \[0, 3, 0\]"):
+        ref.forward(x, series=[0, 3, 0], phase=[0, 0, 0])
+    with pytest.raises(SeqlabError, match=r"lengths: expected 3 values in \[1, 9\], got \[9, 0, 2\]"):
+        ref.forward(x, lengths=[9, 0, 2], series=[0, 1, 2], phase=[0, 0, 0])
+    if m > 1:
+        with pytest.raises(SeqlabError, match=r"phase: expected season positions in \[0, 11\], got \[0, 12, 0\]"):
+            ref.forward(x, series=[0, 1, 2], phase=[0, 12, 0])
+
+
 def test_classifier_numeric_and_text(tmp_path):
     for text, cell, bi, pooling in ((False, "lstm-peephole", True, "max"), (True, "mingru", False, "mean")):
         clf = mf.make_classifier(tmp_path / "c.safetensors", cell, bi, pooling, text)
@@ -237,6 +301,8 @@ clf = load(files["classifier"])
 out["classifier"] = clf.logits(inputs["cx"], inputs["clen"])
 out["default"] = load(files["default"]).predict_proba(inputs["dx"], lengths=inputs["dlen"])
 out["forecaster"] = load(files["forecaster"]).forward(inputs["fx"], dec=inputs["fdec"] if "fdec" in inputs else None)[0]
+out["hybrid"] = load(files["hybrid"]).forward(inputs["hx"], dec=inputs["hdec"], lengths=inputs["hlen"],
+                                              series=inputs["hseries"], phase=inputs["hphase"])[0]
 s2s = load(files["seq2seq"])
 out["seq2seq"] = s2s.encode(inputs["src"], inputs["slen"])["memory"]
 out["npz"] = load(files["npz"]).forward(inputs["x"])
@@ -258,6 +324,7 @@ def test_inference_without_torch(tmp_path):
     lm = mf.make_lm(tmp_path / "lm.safetensors", "mingru", 2)
     clf = mf.make_classifier(tmp_path / "clf.safetensors", "lstm", True, "mean")
     f = mf.make_forecaster(tmp_path / "f.safetensors", "lstm-ln", ensemble=1)
+    hy = mf.make_hybrid_forecaster(tmp_path / "h.safetensors", "gru", ensemble=1)
     tr = mf.make_seq2seq(tmp_path / "s.safetensors", "lstm", "luong", False)
     default = mf.make_default_classifier(tmp_path / "d.safetensors", normalize="series")
     reg = mf.make_regressor(tmp_path / "r.safetensors", 2, "lstm", True, "attention", fcn=3, rnn_steps=3)
@@ -271,12 +338,15 @@ def test_inference_without_torch(tmp_path):
     inputs["fx"], fdec = forecast_inputs(f, rng, B=2)
     if fdec is not None:
         inputs["fdec"] = fdec
+    hfeed = hybrid_feed(hy, rng, 9, 3)
+    inputs.update(hx=hfeed["x"], hdec=hfeed["dec"], hlen=hfeed["lengths"], hseries=hfeed["series"],
+                  hphase=hfeed["phase"])
     np.savez(tmp_path / "in.npz", **inputs)
     files = {k: str(tmp_path / n) for k, n in [("sequential", "seq.safetensors"), ("lm", "lm.safetensors"),
                                                ("classifier", "clf.safetensors"), ("forecaster", "f.safetensors"),
                                                ("seq2seq", "s.safetensors"), ("npz", "seq.npz"),
                                                ("default", "d.safetensors"), ("regressor", "r.safetensors"),
-                                               ("regressor_npz", "r.npz")]}
+                                               ("regressor_npz", "r.npz"), ("hybrid", "h.safetensors")]}
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
     r = subprocess.run([sys.executable, "-c", _NO_TORCH, json.dumps(files), str(tmp_path / "in.npz"),
                         str(tmp_path / "out.npz")], capture_output=True, text=True, env=env, timeout=120)
@@ -289,6 +359,7 @@ def test_inference_without_torch(tmp_path):
         np.testing.assert_allclose(out["lm"], lm(T(inputs["ids"]))[0].numpy(), **TOL)
         np.testing.assert_allclose(out["classifier"], clf.net(T(inputs["cx"]), T(inputs["clen"])).numpy(), **TOL)
         np.testing.assert_allclose(out["forecaster"], torch_forecast(f, inputs["fx"], fdec), **TOL)
+        np.testing.assert_allclose(out["hybrid"], torch_hybrid(hy, hfeed), **TOL)
         np.testing.assert_allclose(out["default"], default.predict_proba(inputs["dx"], lengths=inputs["dlen"]), **TOL)
         mf.assert_targets_close(out["regressor"], reg.predict(inputs["rx"], lengths=inputs["rlen"]), reg)
         mf.assert_targets_close(out["regressor_npz"], reg.predict(list(inputs["rx"][:2])), reg)

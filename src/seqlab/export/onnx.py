@@ -52,8 +52,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import SeqlabError
-from ..reference.models import (ClassifierNetModel, ForecasterModel, LanguageModel, ReferenceModel, RegressorModel,
-                                Seq2SeqModel, SequentialModel, load)
+from ..reference.models import (ClassifierNetModel, ForecasterModel, ForecastNetRef, HybridNetRef, LanguageModel,
+                                ReferenceModel, RegressorModel, Seq2SeqModel, SequentialModel, load)
 from .graph import Graph, _onnx, recurrent, state_inputs, state_outputs, time_mask
 
 _SELU = (1.6732632423543772, 1.0507009873554805)
@@ -142,7 +142,28 @@ def _backwards_layer(g: Graph, layer: Any, x: str, lengths: str | None) -> str:
     return g.op({"sum": "Add", "mul": "Mul"}[mode], fw, bw)
 
 
+def _forecast_head(g: Graph, member: ForecastNetRef, last: str, dec: str | None) -> str:
+    """A ForecastNet's head on the top layer's last output ``last`` (B, H): (B, S, Q)."""
+    S, Q = member.out_steps, member.n_quantiles
+    y = g.op("Reshape", g.linear(last, member.head.weight, member.head.bias), g.ints(0, S, Q))  # (B, S, Q)
+    if dec is not None:  # y + dec_out(relu(dec_in([last; dec]))) at each forecast step
+        e = g.op("Expand", g.op("Unsqueeze", last, g.ints(1)),
+                 g.op("Concat", g.op("Shape", dec, end=2), g.ints(member.stack.hidden_size), axis=0))  # (B, S, H)
+        z = g.op("Relu", g.linear(g.op("Concat", e, dec, axis=-1), member.dec_in.weight, member.dec_in.bias))
+        y = g.op("Add", y, g.linear(z, member.dec_out.weight, member.dec_out.bias))
+    return y
+
+
+def _mean(g: Graph, ys: list[str]) -> str:
+    total = ys[0]
+    for y in ys[1:]:
+        total = g.op("Add", total, y)
+    return g.op("Mul", total, g.const(1.0 / len(ys))) if len(ys) > 1 else total
+
+
 def forecaster_graph(m: ForecasterModel) -> Graph:
+    if m.hybrid:
+        return hybrid_graph(m)
     g = Graph()
     first = m.members[0]
     S, Q = first.out_steps, first.n_quantiles
@@ -153,19 +174,100 @@ def forecaster_graph(m: ForecasterModel) -> Graph:
         per_cell, _ = state_inputs(g, member.stack, f"member{j}.")
         out, finals = recurrent(g, member.stack, x, per_cell)
         state_outputs(g, member.stack, finals, f"member{j}.")
-        last = finals[-1][0]  # (B, H): the top layer's last output
-        y = g.op("Reshape", g.linear(last, member.head.weight, member.head.bias), g.ints(0, S, Q))  # (B, S, Q)
-        if dec is not None:  # y + dec_out(relu(dec_in([last; dec]))) at each forecast step
-            e = g.op("Expand", g.op("Unsqueeze", last, g.ints(1)),
-                     g.op("Concat", g.op("Shape", dec, end=2), g.ints(member.stack.hidden_size), axis=0))  # (B, S, H)
-            z = g.op("Relu", g.linear(g.op("Concat", e, dec, axis=-1), member.dec_in.weight, member.dec_in.bias))
-            y = g.op("Add", y, g.linear(z, member.dec_out.weight, member.dec_out.bias))
-        ys.append(y)
-    total = ys[0]
-    for y in ys[1:]:
-        total = g.op("Add", total, y)
-    g.output(g.op("Mul", total, g.const(1.0 / len(ys))) if len(ys) > 1 else total, "y", shape=["batch", S, Q])
+        ys.append(_forecast_head(g, member, finals[-1][0], dec))  # the top layer's last output (B, H)
+    g.output(_mean(g, ys), "y", shape=["batch", S, Q])
     return g
+
+
+def hybrid_graph(m: ForecasterModel) -> Graph:
+    """The hybrid forecaster (ES-RNN style) on the windows its forecaster prepares: ``x`` (B, T, F)
+    right-padded, ``lengths`` (B,), ``dec`` (B, S, Cd) when read, ``series`` (B,) int64 (the
+    series index; -1: unseen in training, the mean of the per-series parameters) and ``phase``
+    (B,) int64 (the season position of each window's first step). Each member's per-series
+    table ``es`` (smoothing logits and initial seasonal indices) is an initializer gathered by
+    ``series``; its exponential smoothing is one ``Scan`` over time (:func:`_smooth`), then its
+    recurrent network reads the values less the last level and the seasonal index. No state
+    input: the last level shifts the input of every step, so a window is read whole."""
+    g = Graph()
+    first = m.members[0].core
+    S, Q = first.out_steps, first.n_quantiles
+    F = first.stack.input_size
+    x = g.input("x", "float", ["batch", "time", F])
+    lengths = g.input("lengths", "int64", ["batch"])
+    dec = g.input("dec", "float", ["batch", S, first.dec_size]) if first.dec_in is not None else None
+    series = g.input("series", "int64", ["batch"])
+    phase = g.input("phase", "int64", ["batch"])
+    valid = time_mask(g, x, lengths)[1]  # (B, T) bool
+    x = g.op("Where", g.op("Unsqueeze", valid, g.ints(2)), x, g.const(0.0))  # padding is never read
+    z = g.op("Squeeze", g.slice_last(x, 0, 1), g.ints(2))  # (B, T): the transformed target
+    T = g.op("Squeeze", g.op("Gather", g.op("Shape", x), g.ints(1), axis=0), g.ints(0))
+    t = g.op("Range", g.const(0, np.int64), T, g.const(1, np.int64))  # (T,)
+    ys = []
+    for member in m.members:
+        level, s_in, seas = _smooth(g, member, z, valid, t, series, phase)
+        u = g.op("Where", valid, g.op("Sub", g.op("Sub", z, g.op("Unsqueeze", level, g.ints(1))), s_in),
+                 g.const(0.0))  # (B, T)
+        xin = g.op("Unsqueeze", u, g.ints(2))  # (B, T, 1)
+        if F > 1:
+            xin = g.op("Concat", xin, g.slice_last(x, 1, F), axis=2)  # (B, T, F)
+        _, finals = recurrent(g, member.core.stack, xin, None, lengths)
+        y = _forecast_head(g, member.core, finals[-1][0], dec)  # (B, S, Q)
+        mm = max(1, member.season)  # the seasonal index of forecast step s is slot (lengths + s) mod m
+        slots = g.op("Mod", g.op("Add", g.op("Unsqueeze", lengths, g.ints(1)), g.const(np.arange(S)[None], np.int64)),
+                     g.const(mm, np.int64))  # (B, S)
+        s_out = g.op("GatherElements", seas, slots, axis=1)  # (B, S)
+        ys.append(g.op("Add", y, g.op("Unsqueeze", g.op("Add", g.op("Unsqueeze", level, g.ints(1)), s_out),
+                                      g.ints(2))))  # (B, S, Q)
+    g.output(_mean(g, ys), "y", shape=["batch", S, Q])
+    return g
+
+
+def _smooth(g: Graph, member: HybridNetRef, z: str, valid: str, t: str, series: str,
+            phase: str) -> tuple[str, str, str]:
+    """:func:`seqlab.reference.blocks.exp_smooth` as one Scan over the steps of ``z`` (B, T):
+    ``(last level (B,), seasonal index read at each step (B, T), seasonal state (B, m))``, the
+    seasonal state held rotated to each window's first step (slot k: the steps j = k mod m)."""
+    m = max(1, member.season)
+    n = len(member.es)
+    table = np.concatenate([member.es, member.es.mean(0, keepdims=True)])  # (n + 1, 2 + m): row n for -1
+    row = g.op("Where", g.op("Less", series, g.const(0, np.int64)), g.const(n, np.int64), series)  # (B,)
+    p = g.op("Gather", g.const(table, hint="es"), row, axis=0)  # (B, 2 + m)
+    alpha = g.op("Sigmoid", g.op("Squeeze", g.slice_last(p, 0, 1), g.ints(1)))  # (B,)
+    gamma = g.op("Sigmoid", g.op("Squeeze", g.slice_last(p, 1, 2), g.ints(1)))  # (B,)
+    if m > 1:
+        rot = g.op("Mod", g.op("Add", g.op("Unsqueeze", phase, g.ints(1)), g.const(np.arange(m)[None], np.int64)),
+                   g.const(m, np.int64))  # (B, m): the season position of slot k
+        seas0 = g.op("GatherElements", g.slice_last(p, 2, 2 + m), rot, axis=1)  # (B, m)
+    else:
+        seas0 = g.op("Mul", g.slice_last(p, 2, 3), g.const(0.0))  # (B, 1): no seasonality
+    level0 = g.op("Mul", alpha, g.const(0.0))  # (B,), replaced at step 0
+    upd = g.op("And", valid, g.op("Greater", g.op("Unsqueeze", t, g.ints(0)), g.const(0, np.int64)))  # (B, T)
+    first = g.op("Equal", t, g.const(0, np.int64))  # (T,)
+    onehot = g.op("Equal", g.op("Unsqueeze", g.op("Mod", t, g.const(m, np.int64)), g.ints(1)),
+                  g.const(np.arange(m)[None], np.int64))  # (T, m): the slot of step j
+
+    body = Graph(prefix=f"{g.name('smooth')}/")
+    lv, ss, al, ga = (body.input(body.name(k), shape=sh) for k, sh in
+                      (("level", [None]), ("seas", [None, m]), ("alpha", [None]), ("gamma", [None])))
+    z_t, u_t = body.input(body.name("z_t"), shape=[None]), body.input(body.name("upd_t"), "bool", [None])
+    f_t, oh_t = body.input(body.name("first_t"), "bool", []), body.input(body.name("slot_t"), "bool", [m])
+    oh = body.op("Unsqueeze", oh_t, body.ints(0))  # (1, m)
+    s_j = body.op("ReduceSum", body.op("Where", oh, ss, body.const(0.0)), body.ints(1), keepdims=0)  # (B,)
+    d = body.op("Sub", z_t, s_j)
+    smoothed = body.op("Add", body.op("Mul", al, d), body.op("Mul", body.one_minus(al), lv))
+    new_lv = body.op("Where", f_t, d, body.op("Where", u_t, smoothed, lv))  # l_0 = z_0 - s_0
+    new_ss = ss
+    if m > 1:
+        s_new = body.op("Add", body.op("Mul", ga, body.op("Sub", z_t, new_lv)), body.op("Mul", body.one_minus(ga), s_j))
+        new_ss = body.op("Where", body.op("And", body.op("Unsqueeze", u_t, body.ints(1)), oh),
+                         body.op("Unsqueeze", s_new, body.ints(1)), ss)  # (B, m): slot j mod m updated
+    for name, shape in ((new_lv, [None]), (new_ss, [None, m]), (al, [None]), (ga, [None]), (s_j, [None])):
+        body.output(name, body.name("out"), shape=shape)
+    g.inits.extend(body.inits)  # constants made inside the body live in the outer graph
+    body.inits = []
+    outs = g.op("Scan", level0, seas0, alpha, gamma, z, upd, first, onehot, outputs=5, body=body.graph("smooth"),
+                num_scan_inputs=4, scan_input_axes=[1, 1, 0, 0], scan_output_axes=[1])
+    return outs[0], outs[4], outs[1]
 
 
 def classifier_graph(m: ClassifierNetModel) -> Graph:

@@ -341,3 +341,34 @@ def cell_states(state: Any, n_cells: int, state_size: int) -> list[CellState] | 
 
 __all__ = ["ACTIVATIONS", "AttentionPool", "BatchNorm", "ConvBranch", "Embedding", "Linear", "Stack", "cell_options",
            "cell_states", "conv1d_same", "softplus", "torch_state", "znormalize"]
+
+
+def exp_smooth(z: np.ndarray, lengths: np.ndarray, alpha: np.ndarray, gamma: np.ndarray,
+               seas0: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The hybrid forecaster's exponential smoothing (additive seasonality, on the transformed
+    values) of ``z`` (B, L) over each window's ``lengths`` (B,) valid steps, with per-window
+    coefficients ``alpha``, ``gamma`` (B,) and initial seasonal indices ``seas0`` (B, m), slot k
+    being the season position of the window's step k (m = 1: no seasonality).
+
+    Returns the last level (B,), the seasonal index read at every step (B, L) and the seasonal
+    state after the window (B, m), slot k again for the steps j = k mod m::
+
+        l_0 = z_0 - s_0
+        l_j = alpha (z_j - s_{j mod m}) + (1 - alpha) l_{j-1}           (valid steps j >= 1)
+        s_{j mod m} <- gamma (z_j - l_j) + (1 - gamma) s_{j mod m}      (m > 1)
+    """
+    B, L = z.shape
+    m = seas0.shape[1]
+    seas = seas0.astype(np.float64).copy()  # (B, m)
+    level = z[:, 0] - seas[:, 0]  # (B,)
+    s_in = np.zeros((B, L))
+    s_in[:, 0] = seas[:, 0]
+    for j in range(1, L):
+        k = j % m
+        s_j = seas[:, k].copy()
+        s_in[:, j] = s_j
+        valid = j < lengths  # (B,)
+        level = np.where(valid, alpha * (z[:, j] - s_j) + (1 - alpha) * level, level)
+        if m > 1:
+            seas[:, k] = np.where(valid, gamma * (z[:, j] - level) + (1 - gamma) * s_j, s_j)
+    return level, s_in, seas

@@ -267,9 +267,10 @@ class ForecastNetRef:
     def dec_size(self) -> int:
         return 0 if self.dec_in is None else int(self.dec_in.weight.shape[1]) - self.stack.hidden_size
 
-    def __call__(self, x: np.ndarray, state: list | None = None, dec: Any = None) -> tuple[np.ndarray, list]:
-        out, finals = self.stack.run(x, state)  # (B, L, H)
-        last = out[:, -1]  # (B, H)
+    def __call__(self, x: np.ndarray, state: list | None = None, dec: Any = None,
+                 lengths: np.ndarray | None = None) -> tuple[np.ndarray, list]:
+        out, finals = self.stack.run(x, state, lengths)  # (B, L, H), zeros past each length
+        last = out[:, -1] if lengths is None else out[np.arange(len(x)), lengths - 1]  # (B, H)
         y = self.head(last).reshape(len(x), self.out_steps, self.n_quantiles)  # (B, S, Q)
         if self.dec_in is not None:
             if dec is None:
@@ -280,11 +281,61 @@ class ForecastNetRef:
         return y, finals
 
 
+@dataclass
+class HybridNetRef:
+    """One ``HybridNet`` (ES-RNN style): per-series exponential smoothing of column 0 of the
+    window (:func:`~seqlab.reference.blocks.exp_smooth`, additive seasonality on the transformed
+    values), the core :class:`ForecastNetRef` on the values less the last level and the seasonal
+    index, and the level plus the seasonal index of each forecast step added to its outputs.
+
+    ``es`` (n_series, 2 + m): per series the logits of alpha and gamma and the initial seasonal
+    indices by season position; a series index of -1 (unseen in training) takes their mean."""
+
+    core: ForecastNetRef
+    es: np.ndarray
+    season: int
+
+    def params(self, series: np.ndarray) -> np.ndarray:
+        """Each window's row of ``es`` (B, 2 + m): its series', or the mean for index -1."""
+        n = len(self.es)
+        if series.min() < -1 or series.max() >= n:
+            raise SeqlabError(f"series: expected series indices in [-1, {n - 1}] (-1: a series unseen in training), "
+                              f"got {series.tolist()}")
+        return np.where((series >= 0)[:, None], self.es[np.maximum(series, 0)], self.es.mean(0, keepdims=True))
+
+    def __call__(self, x: np.ndarray, lengths: np.ndarray, dec: Any, series: np.ndarray,
+                 phase: np.ndarray) -> tuple[np.ndarray, list]:
+        from ._checks import sigmoid
+        from .blocks import exp_smooth
+
+        B, L, _ = x.shape
+        m = max(1, self.season)
+        p = self.params(series)  # (B, 2 + m)
+        if m > 1:
+            seas0 = np.take_along_axis(p[:, 2:], (phase[:, None] + np.arange(m)) % m, 1)  # (B, m) from step 0 on
+        else:
+            seas0 = np.zeros((B, 1))
+        valid = np.arange(L)[None, :] < lengths[:, None]  # (B, L)
+        z = np.where(valid, x[:, :, 0], 0.0)
+        level, s_in, seas = exp_smooth(z, lengths, sigmoid(p[:, 0]), sigmoid(p[:, 1]), seas0)
+        u = np.where(valid, z - level[:, None] - s_in, 0.0)  # (B, L)
+        out, finals = self.core(np.concatenate([u[:, :, None], x[:, :, 1:]], 2), None, dec, lengths)  # (B, S, Q)
+        S = out.shape[1]
+        s_out = np.take_along_axis(seas, (lengths[:, None] + np.arange(S)) % m, 1)  # (B, S): step L_b + s
+        return out + (level[:, None] + s_out)[:, :, None], finals
+
+
 class ForecasterModel(ReferenceModel):
     """A ``seqlab.forecast.Forecaster``'s networks: ``forward(x, dec=...)`` is the ensemble's mean
     output (B, out_steps, Q) on prepared windows (B, lookback, F) (the forecaster's transformed
     target and scaled covariates and calendar features) and decoder features; the states carry
-    a window's chunks. Preparing windows from raw data is the forecaster's own pipeline."""
+    a window's chunks. Preparing windows from raw data is the forecaster's own pipeline.
+
+    The hybrid (``kind == 'hybrid'``, :class:`HybridNetRef`) reads the windows as the forecaster
+    prepares them for it: ``forward(x, dec=, lengths=, series=, phase=)`` with each window's
+    valid steps (right-padded), its series index (-1: unseen) and the season position of its
+    first step; it reads a whole window at once, so it takes no state (its last level shifts the
+    input of every step)."""
 
     kind = "forecaster"
 
@@ -292,36 +343,87 @@ class ForecasterModel(ReferenceModel):
         self.config = config
         net, fc = config["net"], config["forecast"]
         self.forecast_config = fc
-        self.members: list[ForecastNetRef] = []
+        self.net_kind = net.get("kind", "rnn")
+        self.members: list[ForecastNetRef | HybridNetRef] = []
         k = 0
-        if net.get("kind", "rnn") != "rnn":
-            raise SeqlabError(f"forecaster: seqlab.reference runs the 'rnn' networks, not {net.get('kind')!r}")
+        if self.net_kind not in ("rnn", "hybrid"):
+            raise SeqlabError(f"forecaster: seqlab.reference runs the 'rnn' and 'hybrid' networks, not "
+                              f"{self.net_kind!r}")
+        hybrid = self.net_kind == "hybrid"
         f64 = lambda n: tensors[n].astype(np.float64)  # noqa: E731
-        while f"member{k}.head.weight" in tensors:
-            p = f"member{k}."
+        core = "core." if hybrid else ""
+        while f"member{k}.{core}head.weight" in tensors:
+            p = f"member{k}.{core}"
             stack = Stack.from_tensors(net["cell"], tensors, p + "rnn.", num_layers=net["num_layers"])
             dec = [Linear(f64(p + f"{n}.weight"), f64(p + f"{n}.bias")) for n in ("dec_in", "dec_out")] \
                 if net.get("dec_size") else [None, None]
-            self.members.append(ForecastNetRef(stack, Linear(f64(p + "head.weight"), f64(p + "head.bias")),
-                                               net["out_steps"], net["n_quantiles"], *dec))
+            member = ForecastNetRef(stack, Linear(f64(p + "head.weight"), f64(p + "head.bias")),
+                                    net["out_steps"], net["n_quantiles"], *dec)
+            if hybrid:
+                es = f64(f"member{k}.es")
+                m = max(1, int(net.get("season", 1)))
+                if es.ndim != 2 or es.shape[1] != 2 + m:
+                    raise ValueError(f"member{k}.es: expected shape (n_series, {2 + m}), got {es.shape}")
+                member = HybridNetRef(member, es, m)
+            self.members.append(member)
             k += 1
         if not self.members:
-            raise KeyError("member0.head.weight")
+            raise KeyError(f"member0.{core}head.weight")
+
+    @property
+    def hybrid(self) -> bool:
+        """Whether the networks are ES-RNN hybrids (inputs: windows, lengths, series, phase)."""
+        return self.net_kind == "hybrid"
 
     @property
     def mid(self) -> int:
         return list(self.forecast_config["quantiles"]).index(0.5)
 
-    def forward(self, x: Any, states: list | None = None, dec: Any = None) -> tuple[np.ndarray, list]:
+    def forward(self, x: Any, states: list | None = None, dec: Any = None, lengths: Any = None,
+                series: Any = None, phase: Any = None) -> tuple[np.ndarray, list]:
         """``x`` (B, L, F), ``dec`` (B, out_steps, Cd) when the networks read decoder features ->
-        (mean output (B, out_steps, Q), final states per member)."""
+        (mean output (B, out_steps, Q), final states per member). The hybrid also takes
+        ``lengths`` (B,) (default: full windows), ``series`` (B,) and ``phase`` (B,), and no
+        ``states``."""
         x = np.asarray(x, dtype=np.float64)
+        if x.ndim != 3:
+            raise SeqlabError(f"x: expected windows of shape (batch, time, features), got shape {x.shape}")
         outs, finals = [], []
+        if self.hybrid:
+            lengths, series, phase = self._hybrid_inputs(x, states, lengths, series, phase)
+            for m in self.members:
+                y, f = m(x, lengths, dec, series, phase)
+                outs.append(y)
+                finals.append(f)
+            return np.mean(outs, 0), finals
         for k, m in enumerate(self.members):
             y, f = m(x, None if states is None else states[k], dec)
             outs.append(y)
             finals.append(f)
         return np.mean(outs, 0), finals
+
+    def _hybrid_inputs(self, x: np.ndarray, states: Any, lengths: Any, series: Any,
+                       phase: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The hybrid's ``lengths``, ``series`` and ``phase`` as int64 (B,), checked."""
+        B, L = x.shape[:2]
+        if states is not None:
+            raise SeqlabError("states: the hybrid forecaster reads each window whole (its last level shifts every "
+                              "step's input) and takes no state; pass states=None")
+        if series is None or phase is None:
+            raise SeqlabError(f"series, phase: the hybrid forecaster needs each window's series index and the season "
+                              f"position of its first step, (B,) = ({B},) integers each; got "
+                              f"{'series' if series is None else 'phase'}=None")
+        lengths = np.full(B, L, np.int64) if lengths is None else np.asarray(lengths, dtype=np.int64)
+        if lengths.shape != (B,) or lengths.min() < 1 or lengths.max() > L:
+            raise SeqlabError(f"lengths: expected {B} values in [1, {L}], got {lengths.tolist()}")
+        series, phase = np.asarray(series, dtype=np.int64), np.asarray(phase, dtype=np.int64)
+        for name, v in (("series", series), ("phase", phase)):
+            if v.shape != (B,):
+                raise SeqlabError(f"{name}: expected shape ({B},), got {v.shape}")
+        m = self.members[0].season
+        if phase.min() < 0 or phase.max() >= max(1, m):
+            raise SeqlabError(f"phase: expected season positions in [0, {max(1, m) - 1}], got {phase.tolist()}")
+        return lengths, series, phase
 
 
 # -- classifier and regressor --------------------------------------------------------------------
