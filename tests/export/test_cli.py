@@ -143,3 +143,42 @@ def test_export_a_regressor_file(tmp_path, capsys):
     ref = load(tmp_path / "r.npz")
     assert ref.kind == "regressor" and ref.n_outputs == 2
     mf.assert_targets_close(ref.predict(x, lengths=lens), want, reg)
+
+
+def test_export_a_hybrid_forecaster_file(tmp_path, capsys, monkeypatch):
+    """`seqlab forecast --model hybrid --save` (tiny settings, the embedded airline data) writes a
+    hybrid forecaster file; --format onnx gives a graph and --format numpy an .npz that, on the
+    windows the forecaster prepares for its last forecast (and on random windows of uneven
+    lengths, an unseen series), equal its torch networks (1e-5)."""
+    import torch
+
+    from seqlab.forecast import Forecaster
+
+    monkeypatch.chdir(tmp_path)
+    model = str(tmp_path / "h.safetensors")
+    assert main(["forecast", "--model", "hybrid", "--horizon", "4", "--lookback", "12", "--hidden", "4",
+                 "--ensemble", "2", "--epochs", "1", "--folds", "0", "--no-stats", "--no-plot", "--quiet",
+                 "--threads", "1", "--save", model, "--out", str(tmp_path / "f.csv")]) == 0
+    assert main(["export", model]) == 0
+    assert main(["export", model, "--format", "numpy"]) == 0
+    assert capsys.readouterr().out.strip().endswith(f"wrote {tmp_path / 'h.onnx'}\nwrote {tmp_path / 'h.npz'}")
+    f = Forecaster.load(model)
+    cfg = f.nets[0].cfg
+    assert cfg.kind == "hybrid" and cfg.season == 12 and len(f.nets) == 2
+    s = next(iter(f.tails.values()))
+    inputs, _, _ = f._window_inputs(s, s.name, 12, np.array([len(s) - f.lag]), cfg.out_steps)
+    names = ["x", "lengths", "dec", "series", "phase"]
+    rng = np.random.default_rng(4)
+    x, lens = rng.normal(size=(3, 12, cfg.input_size)).astype(np.float32), np.array([12, 5, 1])
+    feeds = [dict(zip(names, inputs)),
+             {"x": x, "lengths": lens, "dec": rng.normal(size=(3, 4, cfg.dec_size)), "series": np.array([0, -1, 0]),
+              "phase": np.array([3, 0, 11])}]
+    sess = ort.InferenceSession(str(tmp_path / "h.onnx"))
+    ref = load(tmp_path / "h.npz")
+    for feed in feeds:
+        feed = {k: np.asarray(v, np.float32 if k in ("x", "dec") else np.int64) for k, v in feed.items()}
+        with torch.no_grad():
+            want = torch.stack([n(*(torch.from_numpy(feed[k]) for k in names)) for n in f.nets]).mean(0).numpy()
+        np.testing.assert_allclose(sess.run(["y"], feed)[0], want, **TOL)
+        np.testing.assert_allclose(ref.forward(feed["x"], dec=feed["dec"], lengths=feed["lengths"],
+                                               series=feed["series"], phase=feed["phase"])[0], want, **TOL)

@@ -16,6 +16,9 @@ forecaster     ``x`` (B, T, F) transformed values,           ``y`` (B, out_steps
                ``dec`` (B, out_steps, Cd) when the nets      ``member{m}.h_out`` ...
                read decoder features; ``member{m}.h``
                (L, B, H) per member
+hybrid         ``x`` (B, T, F) right-padded, ``lengths``      ``y`` (B, out_steps, Q): the members' mean
+forecaster     (B,), ``dec`` when read, ``series`` (B,)
+               (-1: unseen), ``phase`` (B,); no state
 classifier     ``x`` (B, T, F) raw values, or ``ids``        ``logits`` (B, C), ``probabilities``;
                (B, T); ``lengths`` (B,); when streamable:    ``h_out`` ..., ``pool_count_out``,
                ``h`` (L, B, H) (``c``), and for mean / max   ``pool_sum_out`` / ``pool_max_out``
