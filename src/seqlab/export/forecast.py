@@ -1,0 +1,110 @@
+"""A forecaster's exported graph fed from raw history: the graph's inputs, its output as forecasts.
+
+The forecaster's graph (:func:`seqlab.export.onnx.forecaster_graph`) and
+:class:`seqlab.reference.models.ForecasterModel` run the networks on prepared windows. These two
+functions are the forecaster's own pipeline around them, for the machine that holds the
+forecaster (torch, pandas) and wants the graph's inputs, e.g. to check an export or to feed a
+server::
+
+    inputs = forecast_inputs(f, data)                    # the windows after each series' end
+    y = sess.run(["y"], inputs.feed)[0]                  # onnxruntime, (S, horizon, Q)
+    pred = forecast_outputs(f, inputs, y)                # = f.predict_array(series)
+
+``inputs.feed`` holds the graph's inputs by name: for a hybrid forecaster ``x``, ``lengths``,
+``dec``, ``series``, ``phase`` (the arrays the forecaster feeds its networks); for an 'rnn' one
+``x``, ``dec`` and zero states. :func:`forecast_outputs` adds back each window's level (scaling
+'window'), orders the quantiles, undoes the target transform and applies the conformal
+calibration, as ``Forecaster.predict_array`` does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..errors import SeqlabError
+
+
+@dataclass
+class ForecastInputs:
+    """The graph's inputs (``feed``) for the forecast after each of ``series``, the level each
+    window was made relative to (S,) and the forecaster's transform key of each series."""
+
+    feed: dict[str, np.ndarray]
+    series: list
+    level: np.ndarray
+    keys: list[str]
+
+
+def forecast_inputs(forecaster: Any, data: Any = None, **columns: Any) -> ForecastInputs:
+    """The inputs of ``forecaster``'s exported graph for the ``horizon`` steps after the end of
+    each series of ``data`` (default: the stored history; ``columns``: ``target``, ``time``,
+    ``series_id``... as ``Forecaster.predict`` takes them).
+
+    SeqlabError for what one graph cannot run: the 'recursive' strategy (it feeds predictions
+    back), an ensemble over several lookbacks (one ``x`` for every member), and an 'rnn'
+    forecaster on a series shorter than its lookback (its graph reads full windows)."""
+    from ..forecast.data import prepare
+
+    f = forecaster
+    f._check_fitted()
+    c = f.config
+    if c.strategy != "direct":
+        raise SeqlabError(f"strategy: the exported graph forecasts the horizon in one pass (strategy 'direct'); "
+                          f"this forecaster's is {c.strategy!r}, which feeds its predictions back (Forecaster.predict)")
+    lookbacks = sorted(set(f.member_lookbacks))
+    if len(lookbacks) != 1:
+        raise SeqlabError(f"lookbacks: the exported graph reads one window per series for every member; this "
+                          f"forecaster's members read {lookbacks}")
+    L = lookbacks[0]
+    series = list(f.tails.values()) if data is None else prepare(data, **columns)
+    f.check_history(series)
+    keys = [f._transform_for(s.name) for s in series]
+    H = c.horizon
+    f._prepare_calendar(series, H)
+    parts = [f._window_inputs(s, k, L, np.array([len(s) - f.lag]), H) for s, k in zip(series, keys)]
+    arrays = [np.concatenate([p[0][i] for p in parts]) for i in range(len(parts[0][0]))]
+    level = np.concatenate([p[2] for p in parts])  # (S,)
+    net = f.nets[0].cfg
+    x = arrays[0].astype(np.float32)  # (S, L, F)
+    if net.kind == "hybrid":
+        feed = {"x": x, "lengths": arrays[1].astype(np.int64)}
+        if net.dec_size:
+            feed["dec"] = arrays[2].astype(np.float32)
+        feed.update(series=arrays[3].astype(np.int64), phase=arrays[4].astype(np.int64))
+        return ForecastInputs(feed, series, level, keys)
+    short = [s.name for s, n in zip(series, arrays[1]) if n < L]
+    if short:
+        raise SeqlabError(f"data: the 'rnn' forecaster's graph reads full windows of {L} steps; series "
+                          f"{short[:5]} {'are' if len(short) > 1 else 'is'} shorter (Forecaster.predict reads them)")
+    feed = {"x": x}
+    if net.dec_size:
+        feed["dec"] = arrays[2].astype(np.float32)
+    names = ["h", "c"][: 2 if net.cell.startswith("lstm") else 1]
+    for m in range(len(f.nets)):
+        for n in names:
+            feed[f"member{m}.{n}"] = np.zeros((net.num_layers, len(series), net.hidden_size), np.float32)
+    return ForecastInputs(feed, series, level, keys)
+
+
+def forecast_outputs(forecaster: Any, inputs: ForecastInputs, y: Any, calibrated: bool = True) -> np.ndarray:
+    """The graph's output ``y`` (S, horizon, Q) for ``inputs`` as quantile forecasts (S, horizon,
+    Q) in the series' units, as ``Forecaster.predict_array`` gives them."""
+    f = forecaster
+    y = np.asarray(y, dtype=np.float64)
+    S, H, Q = len(inputs.series), f.config.horizon, len(f.config.quantiles)
+    if y.shape != (S, H, Q):
+        raise SeqlabError(f"y: expected the graph's output of shape ({S}, {H}, {Q}), got {y.shape}")
+    u = np.sort(y + inputs.level[:, None, None], axis=-1)  # (S, H, Q), quantiles kept in order
+    pred = np.stack([f.transforms[k].inverse(u[i], s.target, f.mid)
+                     for i, (s, k) in enumerate(zip(inputs.series, inputs.keys))])
+    if calibrated and f.conformal is not None and Q > 1:
+        from ..forecast.conformal import widen
+
+        pred = widen(pred, np.asarray(f.conformal), f.mid)
+    return pred
+
+
+__all__ = ["ForecastInputs", "forecast_inputs", "forecast_outputs"]
