@@ -65,6 +65,21 @@ def test_new_history_of_a_panel(tmp_path):
     assert np.abs(want - f.predict_array(list(f.tails.values()))).max() > 1e-3  # not the stored history's
 
 
+def test_the_default_forecaster_exports(tmp_path):
+    """A forecaster with the default model ('auto': the hybrid or the rnn, as resolve chooses on
+    seasonal data) exports, and its graph through forecast_inputs equals predict_array."""
+    from seqlab.data import load_airline
+    from seqlab.forecast import Forecaster
+
+    f = Forecaster(horizon=6, hidden=4, ensemble=1, epochs=1, seed=0, threads=None, verbose=0).fit(load_airline())
+    f.save(str(tmp_path / "f.safetensors"))
+    export_onnx(tmp_path / "f.safetensors", tmp_path / "f.onnx")
+    sess = ort.InferenceSession(str(tmp_path / "f.onnx"), providers=["CPUExecutionProvider"])
+    inputs = forecast_inputs(f)
+    y = sess.run(["y"], inputs.feed)[0]
+    np.testing.assert_allclose(forecast_outputs(f, inputs, y), f.predict_array(list(f.tails.values())), rtol=1e-5)
+
+
 def test_what_one_graph_cannot_run(tmp_path):
     f = mf.make_forecaster(tmp_path / "f.safetensors", "gru", strategy="recursive", ensemble=1)
     with pytest.raises(SeqlabError, match="strategy: the exported graph forecasts the horizon in one pass"):
