@@ -13,7 +13,9 @@ def register(subparsers) -> None:
                     "operators with dynamic batch and time axes and the recurrent state as explicit inputs and "
                     "outputs (a seq2seq model gives two files: PATH's stem with .encoder.onnx and .decoder.onnx, "
                     "the decoder one step; a classifier or regressor takes the raw series and their lengths, "
-                    "scaled in the graph, and a regressor gives y in the target's units). --format numpy writes "
+                    "scaled in the graph, and a regressor gives y in the target's units; a forecaster takes "
+                    "the windows it prepares, a hybrid one with their lengths, series indices and season "
+                    "positions, which seqlab.export.forecast makes from raw history). --format numpy writes "
                     "an .npz of the weights and the config, which seqlab.reference.load runs without torch.")
     p.add_argument("model", metavar="MODEL", help="a .safetensors model file written by seqlab")
     p.add_argument("--format", choices=FORMATS, default="onnx", help="onnx or numpy (default: onnx)")

@@ -9,7 +9,8 @@ JSON config in the header. :func:`read_model_file` reads both with safetensors' 
 kind             class                                  inference
 ===============  =====================================  ==========================================
 ``sequential``   :class:`SequentialModel`               ``forward(x)``, ``step(chunk, state)``
-``forecaster``   :class:`ForecasterModel`               ``forward(x)``, ``predict()``
+``forecaster``   :class:`ForecasterModel`               ``forward(x, states, dec)``; hybrid: ``lengths``,
+                                                       ``series``, ``phase`` too
 ``classifier``   :class:`ClassifierModel`               ``logits(x, lengths)``, ``predict_proba(X)``
 ``regressor``    :class:`RegressorModel`                ``targets(x, lengths)``, ``predict(X)``
 ``text-lm``      :class:`LanguageModel`                 ``forward(ids, state)``
