@@ -100,3 +100,32 @@ def test_threads_option_takes_a_count_or_0_for_automatic(monkeypatch):
     for bad in (-1, True, 1.5):
         with pytest.raises(SeqlabError, match="--threads: expected 0 \\(automatic\\) or a number of CPU threads >= 1"):
             utils.threads_option(bad)
+
+
+def test_cpu_has_bf16_reads_the_flags(tmp_path):
+    from seqlab.utils import cpu_has_bf16
+
+    with_bf16 = tmp_path / "a"
+    with_bf16.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx512f avx512_bf16 avx512_vnni\n\nprocessor\t: 1\n")
+    without = tmp_path / "b"
+    without.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512bw\n")
+    amx = tmp_path / "c"
+    amx.write_text("flags\t\t: fpu amx_tile amx_bf16\n")
+    assert cpu_has_bf16(str(with_bf16)) is torch.backends.mkldnn.is_available()
+    assert cpu_has_bf16(str(amx)) is torch.backends.mkldnn.is_available()
+    assert cpu_has_bf16(str(without)) is False
+    assert cpu_has_bf16(str(tmp_path / "missing")) is False
+
+
+def test_auto_precision_is_bfloat16_only_on_a_cpu_with_native_bfloat16(monkeypatch):
+    import seqlab.text.task as task
+    from seqlab.utils import cpu_has_bf16
+
+    assert task.resolve_precision("auto", "cpu") == ("bfloat16" if cpu_has_bf16() else "float32")
+    monkeypatch.setattr(task, "cpu_has_bf16", lambda: True)
+    assert task.resolve_precision("auto", "cpu") == "bfloat16"
+    assert task.resolve_precision("auto", "cuda") == "float32"
+    assert task.resolve_precision("float32", "cpu") == "float32"
+    monkeypatch.setattr(task, "cpu_has_bf16", lambda: False)
+    assert task.resolve_precision("auto", "cpu") == "float32"
+    assert task.resolve_precision("bfloat16", "cpu") == "bfloat16"

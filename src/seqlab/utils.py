@@ -57,6 +57,29 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
     return dev
 
 
+_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+_native_bf16: bool | None = None
+
+
+def cpu_has_bf16(cpuinfo: str | None = None) -> bool:
+    """Whether this CPU computes bfloat16 products natively (the AVX-512 BF16 or AMX-BF16
+    instructions, read from the flags of ``cpuinfo``, default /proc/cpuinfo), where oneDNN's
+    bfloat16 kernels are faster than float32; elsewhere torch emulates them, slower than float32.
+    False where the flags cannot be read (not Linux) or torch has no oneDNN."""
+    global _native_bf16
+    if cpuinfo is None and _native_bf16 is not None:
+        return _native_bf16
+    try:
+        with open(cpuinfo or "/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
+    except OSError:
+        flags = []
+    found = any(flag in flags for flag in _BF16_FLAGS) and torch.backends.mkldnn.is_available()
+    if cpuinfo is None:
+        _native_bf16 = found
+    return found
+
+
 def is_interactive(stream=None) -> bool:
     stream = stream or sys.stderr
     return hasattr(stream, "isatty") and stream.isatty()

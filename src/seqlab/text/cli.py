@@ -57,10 +57,11 @@ def register(subparsers) -> None:
                         f"'constant'; 'cosine' lowers it to 5%% along a half cosine over the whole run (default {D.schedule})")
     t.add_argument("--clipnorm", "--clip", dest="clipnorm", type=float_type("--clipnorm", 0), default=D.clipnorm,
                    help=f"clip the global gradient norm to this, 0 for none (default {D.clipnorm:g})")
-    t.add_argument("--precision", choices=("float32", "bfloat16"), default=D.precision,
+    t.add_argument("--precision", choices=("auto", "float32", "bfloat16"), default=D.precision,
                    help="bfloat16: training steps under autocast to bfloat16 (products and recurrent kernels in "
-                        f"bfloat16, weights, optimizer and loss in float32; fast on CPUs with AVX-512 BF16) "
-                        f"(default {D.precision})")
+                        "bfloat16, weights, optimizer and loss in float32; fast on CPUs with AVX-512 BF16 or AMX, "
+                        "slower than float32 on other CPUs); auto: bfloat16 on a CPU with those instructions, "
+                        f"float32 elsewhere (default {D.precision})")
     t.add_argument("--val-fraction", type=float_type("--val-fraction", 0, 1, high_open=True), default=0.1,
                    help="last part of the text used for validation (default 0.1)")
     t.add_argument("--sample-length", type=int_type("--sample-length", 0), default=200,

@@ -28,7 +28,7 @@ from .data import default_corpus, read_text, split_train_val
 from .defaults import DEFAULTS as D
 from .model import LMConfig, RecurrentLM, load_lm, save_lm
 from .sampling import check_sampling, sample as sample_text, stream
-from .task import LMTask
+from .task import LMTask, resolve_precision
 from .train import default_config, describe_loss
 
 DEFAULT_MODEL = "text-model.safetensors"
@@ -132,7 +132,8 @@ def train(*, text: str | os.PathLike | None = None, level: str = "char", max_voc
               f"train {len(train_ids):,}, validation {len(val_ids):,}")
         print(f"model: {layers}-layer {cell.upper()}, {hidden} units, {n_params:,} parameters, "
               f"backend {model.rnn.resolve_backend()}, device {dev}"
-              + (f", {used} thread{'s' if used > 1 else ''}" if dev.type == "cpu" else "") + procs
+              + (f", {used} thread{'s' if used > 1 else ''}" if dev.type == "cpu" else "")
+              + f", {resolve_precision(precision, dev)}" + procs
               + (f"; resuming from {ckpt_path}" if resume else ""))
         sys.stdout.flush()
     report = EpochReport(task, vocab, level, 0 if quiet else sample_length, seed, "time" if minutes else "step")

@@ -26,14 +26,24 @@ from torch import Tensor, nn
 
 from ..errors import SeqlabError, check_int
 from ..train import Task
+from ..utils import cpu_has_bf16
 from .data import batchify, iter_chunks, num_chunks
 from .model import RecurrentLM, detach_state
 
 
 #: ``precision`` of :class:`LMTask`: "float32", or "bfloat16": the training steps under torch's
 #: autocast to bfloat16 (matrix products and the fused recurrent kernels in bfloat16 with float32
-#: sums, weights and optimizer state in float32; the loss and the carried state in float32)
-PRECISIONS = ("float32", "bfloat16")
+#: sums, weights and optimizer state in float32; the loss and the carried state in float32), or
+#: "auto": bfloat16 on a CPU with native bfloat16 products (:func:`seqlab.utils.cpu_has_bf16`),
+#: float32 elsewhere (other CPUs emulate bfloat16, slower than float32; GPUs: not measured)
+PRECISIONS = ("auto", "float32", "bfloat16")
+
+
+def resolve_precision(precision: str, device: torch.device | str) -> str:
+    """The precision ``precision`` means for training on ``device`` ("auto" resolved)."""
+    if precision != "auto":
+        return precision
+    return "bfloat16" if torch.device(device).type == "cpu" and cpu_has_bf16() else "float32"
 
 
 class LMTask(Task):
@@ -102,9 +112,10 @@ class LMTask(Task):
         if self._t is not None:
             self.seconds += now - self._t
         self._t = now
-        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=self.precision == "bfloat16"):
+        bf16 = resolve_precision(self.precision, x.device) == "bfloat16"
+        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
             logits, state = net(x, self.state)  # (B, L, V)
-        self.state = detach_state(state, torch.float32 if self.precision == "bfloat16" else None)  # carried, graph cut
+        self.state = detach_state(state, torch.float32 if bf16 else None)  # carried, graph cut
         self.done += 1
         self.tokens += y.numel() * self.ctx.world_size
         return F.cross_entropy(logits.float().flatten(0, 1), y.flatten()), y.numel()  # (B*L, V) vs (B*L,)
