@@ -8,7 +8,8 @@ so that the noise of a shared machine shows:
 
 1. seqlab's LSTM and GRU (``backend="auto"``, which says which path it takes) against
    torch.nn.LSTM (oneDNN) and torch.nn.GRU, training step at batch 64, 100 steps, 32 inputs,
-   256 units. Bar: at least 1.2x faster. Also the largest difference of outputs and gradients
+   256 units. Bar: at least 1.2x faster. Also the time of the matrix products of an LSTM step
+   alone (a floor no implementation goes under) and the largest difference of outputs and gradients
    from torch.nn's in float64 (the tests hold them to 1e-9).
 2. Custom cells against torch.nn of the same size: peephole LSTM and reset-before GRU (bar: at
    most 1.05x torch.nn's time), layer-normalized LSTM and GRU (bar: at most 1.3x).
@@ -75,12 +76,47 @@ def part1(rounds: int) -> None:
         "torch.nn.GRU": layer_train_step(torch.nn.GRU(I, H, batch_first=True), x),
         f"seqlab GRU ({gru.resolve_backend(x)})": layer_train_step(gru, x),
     }
+    fns["LSTM matrix products alone"] = lstm_matmul_floor(B, T, I, H)
     t = interleaved(fns, rounds=rounds, warmup=1)
     print(f"1. training step, batch {B}, {T} steps, {I} inputs, {H} units; {load()}")
     for k, v in t.items():
         base = t["torch.nn.LSTM"] if "LSTM" in k else t["torch.nn.GRU"]
-        note = "" if k.startswith("torch") else f"   {base / v:5.2f}x faster (bar >= 1.2)"
+        note = "" if k.startswith("torch") or "alone" in k else f"   {base / v:5.2f}x faster (bar >= 1.2)"
+        if "alone" in k:
+            flops = lstm_flops(B, T, I, H)
+            note = (f"   {flops / v / 1e9:5.0f} GFLOP/s; torch.nn.LSTM reaches {flops / t['torch.nn.LSTM'] / 1e9:.0f}, "
+                    f"so no LSTM step can beat it by more than {t['torch.nn.LSTM'] / v:.2f}x")
         print(f"  {k:34s} {v * 1e3:8.1f} ms{note}")
+
+
+def lstm_flops(B: int, T: int, I: int, H: int) -> float:
+    """Multiply-adds x 2 of an LSTM layer's training step without dL/dx (the benchmark's input
+    needs no gradient): [x_t | h] W^T and dL/dh per step, dL/dW over all B*T rows."""
+    G = 4 * H
+    return 2.0 * T * B * G * ((I + H) + H + (I + H))
+
+
+def lstm_matmul_floor(B: int, T: int, I: int, H: int):
+    """The matrix products every LSTM training step has to do, and nothing else, each in the
+    fastest product torch reaches here (oneDNN, weights packed once, as seqlab's compiled layers
+    use them): a lower bound on the step of any implementation at this thread count."""
+    from seqlab.nn._matmul import linear, mm_tn, pack
+
+    G = 4 * H
+    w = torch.randn(G, I + H) * 0.1  # [W_ih | W_hh]
+    w_step = pack(w, B)  # forward: a = [x_t | h_{t-1}] W^T per step
+    w_back = pack(w[:, I:].t().contiguous(), B)  # backward: dL/dh_{t-1} = dA_t W_hh per step
+    xh = torch.randn(T, B, I + H)
+    da = torch.randn(T, B, G)
+
+    def run() -> None:
+        for t in range(T):
+            linear(xh[t], w_step)
+        for t in range(T):
+            linear(da[t], w_back)
+        mm_tn(da.view(T * B, G), xh.view(T * B, I + H))  # dL/dW over all steps
+
+    return run
 
 
 def part2(rounds: int) -> None:
