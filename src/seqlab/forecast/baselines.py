@@ -39,11 +39,10 @@ def drift(y: np.ndarray, horizon: int, season: int = 1) -> np.ndarray:
 
 
 def statsmodels_available() -> bool:
-    try:
-        import statsmodels  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    """Whether statsmodels is installed; looked up without importing it."""
+    import importlib.util
+
+    return importlib.util.find_spec("statsmodels") is not None
 
 
 def ets(y: np.ndarray, horizon: int, season: int = 1) -> np.ndarray:
@@ -119,15 +118,14 @@ def theta(y: np.ndarray, horizon: int, season: int = 1) -> np.ndarray:
 
 
 def statsforecast_available() -> bool:
-    try:
-        import statsforecast  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    """Whether statsforecast is installed; looked up without importing it (the import takes seconds)."""
+    import importlib.util
+
+    return importlib.util.find_spec("statsforecast") is not None
 
 
 # statsforecast's automatic models. Each is fitted on histories of at least SF_MIN values; a
-# shorter history, or one where the fit fails or forecasts a non-finite value, gets SF_FALLBACK.
+# shorter history, or one where the fit fails or forecasts a non-finite value, gets SF_FALLBACK_NAME.
 SF_MODELS = ("AutoETS", "AutoARIMA", "AutoTheta")
 SF_MIN = {"AutoETS": 7, "AutoARIMA": 1, "AutoTheta": 4}  # statsforecast 2.1: "tiny datasets" below
 SF_FALLBACK_NAME = {"AutoETS": "naive", "AutoARIMA": "drift", "AutoTheta": "drift"}
