@@ -77,6 +77,20 @@ def test_save_load_round_trip_and_new_history(tmp_path):
         Forecaster.load(tmp_path / "other.safetensors")
 
 
+def test_the_hybrid_saved_with_a_shortened_history_keeps_its_seasonal_phase(tmp_path):
+    """The saved tail of an undated series starts later than the series: its first step's place
+    in the season goes with it (51 values, 6 kept: the tail starts 45 = 1 mod 4 steps later)."""
+    y = seasonal(51)
+    f = Forecaster(horizon=4, season=4, lookback=6, model="hybrid", **{k: v for k, v in TINY.items()
+                                                                     if k not in ("horizon", "lookback")})
+    f.fit(y)
+    f.save(tmp_path / "h.safetensors")
+    g = Forecaster.load(tmp_path / "h.safetensors")
+    assert len(g.tails["series"]) == 6
+    cols = ["forecast", "q0.1", "q0.9"]
+    pd.testing.assert_frame_equal(f.predict()[cols], g.predict()[cols])
+
+
 def test_several_series_with_covariates_from_a_long_table():
     rows = []
     for sid, level in [("a", 20.0), ("b", 500.0)]:
@@ -126,7 +140,7 @@ def test_backtest_origins_metrics_and_refit():
     for f in r.forecasts:
         np.testing.assert_array_equal(f["actual"], y[f["cutoff"] : f["cutoff"] + 4])
         np.testing.assert_array_equal(f["baselines"]["naive"], np.full(4, y[f["cutoff"] - 1]))
-    assert list(r.table.index) == ["model (lstm)", "naive", "seasonal naive", "drift"]
+    assert list(r.table.index) == ["model (hybrid)", "naive", "seasonal naive", "drift"]
     naive_mae = np.mean([np.abs(y[c : c + 4] - y[c - 1]).mean() for c in (83, 87, 91)])
     assert r.table.loc["naive", "MAE"] == pytest.approx(naive_mae)
     r2 = backtest(y, cfg, folds=3, end_offset=5, refit=False, include_stats=False, train=train)

@@ -102,6 +102,42 @@ def test_the_hybrid_on_a_padded_window_equals_it_unpadded_and_a_numpy_smoothing_
     np.testing.assert_allclose(seas[0].double().numpy(), s, rtol=1e-5, atol=1e-6)
 
 
+def test_the_hybrid_level_penalty_is_the_mean_squared_second_difference_of_its_level_and_joins_the_loss():
+    from seqlab.forecast.task import ForecastTask, pinball_loss
+
+    torch.manual_seed(2)
+    cfg = NetConfig("gru", 1, 4, 1, 0.0, out_steps=2, n_quantiles=3, kind="hybrid", season=3, n_series=2,
+                    level_penalty=7.0)
+    net = HybridNet(cfg).train()
+    with torch.no_grad():
+        net.es.copy_(torch.randn(2, 5))
+    z, lengths = torch.randn(2, 6, 1), torch.tensor([6, 4])  # the second window padded after 4 steps
+    series, phase = torch.tensor([0, 1]), torch.tensor([2, 0])
+    out = net(z, lengths, None, series, phase)
+    squares = []  # the levels of each window's valid steps, smoothed plainly in NumPy
+    for b in range(2):
+        p = net.es[int(series[b])].detach().double().numpy()
+        alpha, gamma = 1 / (1 + np.exp(-p[0])), 1 / (1 + np.exp(-p[1]))
+        s, lv, levels = list(p[2:]), None, []
+        for j in range(int(lengths[b])):
+            k, v = (int(phase[b]) + j) % 3, float(z[b, j, 0])
+            lv = v - s[k] if lv is None else alpha * (v - s[k]) + (1 - alpha) * lv
+            s[k] = gamma * (v - lv) + (1 - gamma) * s[k]
+            levels.append(lv)
+        squares += list(np.diff(levels, 2) ** 2)
+    assert float(net.penalty.detach()) == pytest.approx(7.0 * np.mean(squares), rel=1e-4)
+    # the training loss is the pinball loss plus the penalty; validation and inference leave it out
+    y = torch.randn(2, 2)
+    task = ForecastTask(net, (z.numpy(), lengths.numpy(), np.zeros((2, 2, 0)), series.numpy(), phase.numpy()),
+                        y.numpy(), np.zeros((0, 6, 1)), np.zeros((0, 2)), [0.1, 0.5, 0.9])
+    loss, _ = task.training_step(net, ((z, lengths, torch.zeros(2, 2, 0), series, phase), y, 2))
+    q = torch.tensor([0.1, 0.5, 0.9])
+    assert float(loss.detach()) == pytest.approx(float(pinball_loss(out, y, q).detach()) + 7.0 * np.mean(squares), rel=1e-4)
+    net.eval()
+    net(z, lengths, None, series, phase)
+    assert net.penalty is None
+
+
 def test_recursive_rollout_grows_a_short_window_then_slides():
     torch.manual_seed(2)
     net = ForecastNet(NetConfig("gru", 2, 4, 1, 0.0, out_steps=1, n_quantiles=3, dec_size=1)).eval()
@@ -229,11 +265,21 @@ def test_short_series_train_with_notes_and_a_one_value_series_is_forecast():
     assert np.isfinite(out["forecast"]).all()
 
 
-def test_auto_picks_the_rnn_on_long_series_and_the_hybrid_on_short_panels():
-    long = Forecaster(horizon=6).resolve(prepare(long_table([60, 50]), "y", "date", series_id="id"))
-    assert (long.model, long.scaling, long.diff) == ("rnn", "series", "seasonal")
+def test_auto_picks_the_hybrid_on_seasonal_data_and_the_rnn_on_long_non_seasonal_series_and_big_panels():
+    table = long_table([60, 50])
+    long = Forecaster(horizon=6).resolve(prepare(table, "y", "date", series_id="id"))
+    # monthly: the hybrid, three seasons of lookback where every series holds them (36 + 6 + 6 <= 50)
+    assert (long.model, long.scaling, long.diff, long.lookback) == ("hybrid", "window", "none", 36)
     short = Forecaster(horizon=6).resolve(prepare(long_table([60, 20]), "y", "date", series_id="id"))
-    assert (short.model, short.scaling, short.diff) == ("hybrid", "window", "none")
+    assert (short.model, short.scaling, short.diff, short.lookback) == ("hybrid", "window", "none", 12)
+    # more than 4,096 windows (100 x 54): the rnn, faster per window, where every series is long
+    big = Forecaster(horizon=6).resolve(prepare(long_table([60] * 100), "y", "date", series_id="id"))
+    assert (big.model, big.scaling, big.diff, big.lookback) == ("rnn", "series", "seasonal", 12)
+    rnn = Forecaster(horizon=6, model="rnn").resolve(prepare(table, "y", "date", series_id="id"))
+    assert (rnn.model, rnn.scaling, rnn.diff, rnn.lookback) == ("rnn", "series", "seasonal", 12)
+    plain = [np.sin(np.arange(60) / 3.0) + 2, np.cos(np.arange(50) / 3.0) + 2]  # no dates: not seasonal
+    flat = Forecaster(horizon=6).resolve(prepare(plain))
+    assert (flat.model, flat.scaling, flat.diff, flat.lookback) == ("rnn", "series", "first", 12)
     rec = Forecaster(horizon=6, strategy="recursive").resolve(prepare(long_table([20]), "y", "date", series_id="id"))
     assert rec.model == "rnn"
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..cli_args import add_csv_options, add_model_options, add_training_options, checkpoint_options, int_type
+from ..cli_args import (add_csv_options, add_model_options, add_training_options, checkpoint_options, float_type,
+                        int_type)
 from ..errors import SeqlabError
 
 EPILOG = """\
@@ -113,6 +114,10 @@ def register(subparsers) -> None:
     m.add_argument("--scaling", choices=["auto", "window", "series"], default="auto",
                    help="window: each window relative to its level (the mean of its last season), so series of "
                         "any magnitude train together; series: the per-series scaler only (default auto: window)")
+    m.add_argument("--level-penalty", type=float_type("--level-penalty", 0, 1e6), default=0.0, metavar="W",
+                   help="the hybrid: weight of a penalty on the second differences of its smoothed level (Smyl "
+                        "2020); smoother levels helped long regular series and hurt short ones (docs/forecast.md; "
+                        "default 0)")
     m.add_argument("--ensemble", type=int_type("--ensemble", 1, 1000), default=3,
                    help="networks per lookback trained with seeds seed, seed+1, ...; their quantiles are averaged "
                         "(default 3)")
@@ -184,6 +189,7 @@ def _main(args: argparse.Namespace) -> int:
         cell=args.cell, hidden=args.hidden, layers=args.layers, dropout=args.dropout, strategy=args.strategy,
         quantiles=args.quantiles, transform=args.transform, diff=args.diff, scaler=args.scaler,
         scaling=args.scaling, calendar=not args.no_calendar, ensemble=args.ensemble,
+        level_penalty=args.level_penalty,
         windows_per_epoch=args.windows_per_epoch, batch_size=args.batch_size, epochs=args.epochs, lr=args.lr,
         minutes=args.minutes or None, patience=args.patience, seed=args.seed, threads=args.threads,
         device=args.device, verbose=0 if args.quiet else 1)

@@ -47,6 +47,7 @@ TRAIN_FIELDS = tuple(f.name for f in fields(TrainConfig))
 # training settings that files written before the one training engine kept in "forecast"
 _OLD_TRAIN = {"epochs": "epochs", "lr": "lr", "patience": "patience", "clip": "clipnorm", "seed": "seed"}
 PANEL_WINDOWS = 4096  # above this many training windows, batches of 256 and epochs of 8,192 windows
+HYBRID_SEASONS = 3  # the hybrid's default lookback in seasons (docs/forecast.md, "Choosing the model")
 PANEL_PATIENCE = 5  # ... and early stopping after 5 such epochs without improvement
 _SEASONS = {"MS": 12, "M": 12, "ME": 12, "QS": 4, "Q": 4, "QE": 4, "W": 52, "D": 7, "B": 5, "h": 24, "H": 24}
 # the calendar position of a date in its season, where the season is the calendar's
@@ -60,7 +61,7 @@ class ForecastConfig:
     :class:`seqlab.train.TrainConfig`: see :func:`seqlab.forecast.task.training`."""
 
     horizon: int = 12
-    lookback: int | None = None  # default: one season, or 2 horizons when not seasonal
+    lookback: int | None = None  # default: see resolve() (the hybrid 3 seasons, the rnn one, ...)
     season: int | None = None  # default: from the time index frequency (monthly 12, ...), else 1
     cell: str = "lstm"
     hidden: int = 16
@@ -80,6 +81,7 @@ class ForecastConfig:
     scaling: str = "auto"  # 'window': each window relative to its level; 'series': the series scaler only
     calendar: bool = True  # calendar features from the dates (month, quarter, weekday, ...)
     windows_per_epoch: int | None = None  # windows drawn per epoch; None: all up to 8,192, then 8,192; 0: all
+    level_penalty: float = 0.0  # the hybrid: weight of the penalty on its level's second differences
 
     def validate(self) -> None:
         def pos_int(name: str, v: Any, allow_none: bool = False) -> None:
@@ -111,6 +113,8 @@ class ForecastConfig:
         q = list(self.quantiles)
         if not q or any(not isinstance(x, (int, float)) or not 0 < x < 1 for x in q) or len(set(q)) != len(q):
             raise SeqlabError(f"quantiles: expected distinct numbers strictly between 0 and 1, got {q!r}")
+        if not isinstance(self.level_penalty, (int, float)) or not 0 <= self.level_penalty < float("inf"):
+            raise SeqlabError(f"level_penalty: expected a finite number >= 0, got {self.level_penalty!r}")
         if not 0 <= self.dropout < 1:
             raise SeqlabError(f"dropout: expected a number in [0, 1), got {self.dropout!r}")
         if self.model == "hybrid" and self.strategy == "recursive":
@@ -130,10 +134,17 @@ def infer_season(series: Sequence[SeriesData]) -> int:
 def _phase0(s: SeriesData, m: int) -> int:
     """Position of the series' first step in its season: its calendar position where the season
     is the calendar's (month of the year for monthly data and season 12), else 0."""
+    p = _calendar_phase(s, m)
+    return 0 if p is None else p
+
+
+def _calendar_phase(s: SeriesData, m: int) -> int | None:
+    """The calendar position of the series' first step in a season of ``m`` steps, or None when
+    the season is not the calendar's (or the series has no dates)."""
     if m > 1 and isinstance(s.time, pd.DatetimeIndex) and len(s.time) and base_freq(s.freq) in _PHASE.get(m, ()):
         t = s.time[0]
         return int({12: t.month - 1, 4: t.quarter - 1, 7: t.day_of_week, 24: t.hour}[m]) % m
-    return 0
+    return None
 
 
 class Forecaster:
@@ -184,33 +195,46 @@ class Forecaster:
 
     def resolve(self, series: Sequence[SeriesData]) -> ForecastConfig:
         """The config with every ``None``/'auto' setting replaced by its value for ``series``:
-        season from the frequency; lookback one season (twice the horizon, at least 8, when not
-        seasonal); transform log when every value is positive; validation steps one horizon.
+        season from the frequency; transform log when every value is positive; validation steps
+        one horizon.
 
-        Model, scaling and differencing, as the backtests of docs/forecast.md chose them: when
-        every series is long (a seasonal or first difference, a lookback, a horizon and the
-        validation steps fit in it), the recurrent network on differenced values with the
-        per-series scaler ('rnn', scaling 'series', diff seasonal, or first when not seasonal);
-        otherwise, for panels of short series, the 'hybrid' (its exponential smoothing levels
-        each window). An 'rnn' chosen by hand on short series scales each window by its level
-        ('window') without differencing."""
+        Model, lookback, scaling and differencing, as the backtests of docs/forecast.md chose
+        them. Seasonal data of at most PANEL_WINDOWS windows: the 'hybrid' (its exponential
+        smoothing levels and deseasonalises each window), with a lookback of three seasons where
+        every series holds them (plus a horizon and the validation steps), else one season.
+        Otherwise (non-seasonal data, larger panels) the recurrent network on differenced values
+        with the per-series scaler ('rnn', scaling 'series', diff seasonal, or first when not
+        seasonal) when every series is long enough for it (a difference, a lookback, a horizon
+        and the validation steps), else the hybrid. The rnn's lookback is one season (twice the
+        horizon, at least 8, when not seasonal); an 'rnn' chosen by hand on short series scales
+        each window by its level ('window') without differencing."""
         c = ForecastConfig(**asdict(self.config))
         if c.season is None:
             c.season = infer_season(series)
-        if c.lookback is None:
-            c.lookback = c.lookbacks[0] if c.lookbacks else (c.season if c.season > 1 else max(2 * c.horizon, 8))
-        if c.lookbacks is None:
-            c.lookbacks = [c.lookback]
         if c.transform == "auto":
             c.transform = "log" if all(np.all(s.target > 0) for s in series) else "none"
         if c.val_steps is None:
             c.val_steps = c.horizon
         lag = c.season if c.season > 1 else 1
         out = c.horizon if c.strategy == "direct" else 1
-        long = bool(series) and min(len(s) for s in series) >= lag + max(c.lookbacks) + out + c.val_steps
+        rnn_lookback = c.season if c.season > 1 else max(2 * c.horizon, 8)
+        given = c.lookbacks or ([c.lookback] if c.lookback is not None else [rnn_lookback])
+        long = bool(series) and min(len(s) for s in series) >= lag + max(given) + out + c.val_steps
+        # the hybrid's three seasons cost about twice the rnn's time per window: on panels of more
+        # than PANEL_WINDOWS windows (1,000 series of 60 months: 221 s against 98 s) the rnn's rule
+        small = sum(max(0, len(s) - out) for s in series) <= PANEL_WINDOWS
         if c.model == "auto":
-            c.model = "rnn" if long or c.strategy == "recursive" or c.scaling == "series" \
-                or c.diff not in ("auto", "none") else "hybrid"
+            if c.strategy == "recursive" or c.scaling == "series" or c.diff not in ("auto", "none"):
+                c.model = "rnn"
+            else:
+                c.model = "hybrid" if (c.season > 1 and small) or not long else "rnn"
+        if c.lookback is None:
+            seasons = HYBRID_SEASONS * c.season
+            room = bool(series) and min(len(s) for s in series) >= seasons + out + c.val_steps
+            c.lookback = c.lookbacks[0] if c.lookbacks else \
+                (seasons if c.model == "hybrid" and c.season > 1 and room and small else rnn_lookback)
+        if c.lookbacks is None:
+            c.lookbacks = [c.lookback]
         if c.scaling == "auto":
             c.scaling = "series" if c.model == "rnn" and long else "window"
         if c.diff == "auto":
@@ -283,7 +307,8 @@ class Forecaster:
         self._panel = n_train > PANEL_WINDOWS
         x0 = members[0][1][0]
         net_cfg = NetConfig(c.cell, x0[0].shape[2], c.hidden, c.layers, c.dropout, self.out_steps,
-                            len(c.quantiles), x0[2].shape[2], c.model, c.season, max(1, len(self.series_index)))
+                            len(c.quantiles), x0[2].shape[2], c.model, c.season, max(1, len(self.series_index)),
+                            float(c.level_penalty))
         self.nets, self.history, self.member_lookbacks = [], [], []
         t = self.train_config
         if checkpoint is None and t.checkpoint:
@@ -388,7 +413,11 @@ class Forecaster:
         inputs = [X, lengths, D]
         if c.model == "hybrid":
             idx = np.full(len(origins), self.series_index.get(key, -1) if key in self.series_index else -1)
-            phase = (self.phase0.get(key, 0) + self.transforms[key].lag + origins - lengths) % max(1, c.season)
+            # the phase of the history at hand: from its dates where the season is the calendar's,
+            # else that of the series in training (a new history is taken to start where it started)
+            p0 = _calendar_phase(s, c.season)
+            p0 = self.phase0.get(key, 0) if p0 is None else p0
+            phase = (p0 + self.transforms[key].lag + origins - lengths) % max(1, c.season)
             inputs += [idx, phase]
         return inputs, Y, level
 
@@ -585,7 +614,8 @@ class Forecaster:
                 "name": name, "transform": self.transforms[name].to_dict(),
                 "cov_scaler": asdict(self.cov_scalers[name]) if name in self.cov_scalers else None,
                 "fut_scaler": asdict(self.fut_scalers[name]) if name in self.fut_scalers else None,
-                "static": s.static, "index": self.series_index[name], "phase0": self.phase0[name],
+                "static": s.static, "index": self.series_index[name],
+                "phase0": (self.phase0[name] + len(s) - keep) % max(1, self.config.season),  # the tail's first step
                 "time_end": None if t is None or len(t) == 0 else str(t[-1]),
                 "freq": s.freq if isinstance(t, pd.DatetimeIndex) else None,
                 "datetime": isinstance(t, pd.DatetimeIndex),

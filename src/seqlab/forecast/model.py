@@ -43,6 +43,7 @@ class NetConfig:
     kind: str = "rnn"  # 'rnn' (ForecastNet) or 'hybrid' (HybridNet)
     season: int = 1  # the hybrid's seasonal period
     n_series: int = 0  # the hybrid's per-series parameters
+    level_penalty: float = 0.0  # the hybrid's penalty on the wiggliness of its level (Smyl 2020)
 
 
 class ForecastNet(nn.Module):
@@ -97,37 +98,66 @@ class HybridNet(nn.Module):
         init[:, 0] = 0.0  # level smoothing sigmoid(0) = 0.5
         init[:, 1] = -2.0  # seasonal smoothing sigmoid(-2) = 0.12
         self.es = nn.Parameter(init)  # (n_series, 2 + m): alpha, gamma logits, initial seasonal indices
+        self.penalty: Tensor | None = None  # the last training forward's level penalty (added to the loss)
 
     def smooth(self, z: Tensor, lengths: Tensor, series: Tensor, phase: Tensor):
         """Exponential smoothing of z (B, L) over each window's valid steps: the last level (B,),
-        the seasonal index of every input step (B, L) and the seasonal indices after the window (B, m)."""
+        the seasonal index of every input step (B, L) and the seasonal indices after the window (B, m),
+        by position in the season.
+
+        The seasonal state is held rotated to each window's first step (slot k: the steps j with
+        j = k mod m), so every step updates the same slot of every window: one list entry, no
+        gather or scatter per step."""
         B, L = z.shape
         m = max(1, self.cfg.season)
         known = series >= 0
         p = torch.where(known.unsqueeze(1), self.es[series.clamp(min=0)], self.es.mean(0, keepdim=True))  # (B, 2+m)
         alpha, gamma = torch.sigmoid(p[:, 0]), torch.sigmoid(p[:, 1])
-        seas = p[:, 2:] if m > 1 else torch.zeros(B, 1, dtype=z.dtype, device=z.device)  # (B, m)
-        level = None
-        s_in = []
-        for j in range(L):
-            valid = j < lengths  # (B,)
-            slot = ((phase + j) % m).unsqueeze(1)  # (B, 1)
-            s_j = seas.gather(1, slot).squeeze(1)  # (B,)
+        if m > 1:
+            rot = (phase.unsqueeze(1) + torch.arange(m, device=z.device)) % m  # (B, m): the season slot of slot k
+            seas = list(p[:, 2:].gather(1, rot).unbind(1))  # m x (B,)
+        else:
+            seas = [torch.zeros(B, dtype=z.dtype, device=z.device)]
+        zs = z.unbind(1)  # L x (B,)
+        level = zs[0] - seas[0]  # the first step leaves its seasonal index as it is
+        s_in, levels = [seas[0]], [level]
+        padded = bool((lengths < L).any())  # full windows skip the masks (most windows of long series)
+        for j in range(1, L):
+            k = j % m
+            s_j = seas[k]
             s_in.append(s_j)
-            if level is None:
-                level = z[:, 0] - s_j
-            else:
-                level = torch.where(valid, alpha * (z[:, j] - s_j) + (1 - alpha) * level, level)
+            # lerp(a, b, w) = a + w (b - a): the smoothing updates in two operations each
+            new_level = torch.lerp(level, zs[j] - s_j, alpha)
+            new_s = torch.lerp(s_j, zs[j] - new_level, gamma) if m > 1 else None
+            if padded:
+                valid = j < lengths  # (B,)
+                new_level = torch.where(valid, new_level, level)
+                new_s = torch.where(valid, new_s, s_j) if m > 1 else None
+            level = new_level
+            levels.append(level)
             if m > 1:
-                new = gamma * (z[:, j] - level) + (1 - gamma) * s_j
-                seas = torch.where(valid.unsqueeze(1), seas.scatter(1, slot, new.unsqueeze(1)), seas)
+                seas[k] = new_s
+        seas = torch.stack(seas, 1)  # (B, m), rotated
+        if m > 1:
+            back = (torch.arange(m, device=z.device).unsqueeze(0) - phase.unsqueeze(1)) % m  # (B, m)
+            seas = seas.gather(1, back)  # (B, m) by season slot
+        self._levels = levels
         return level, torch.stack(s_in, 1), seas
+
+    def level_penalty(self, lengths: Tensor) -> Tensor:
+        """Smyl's level variability penalty of the last :meth:`smooth`: ``level_penalty`` times the
+        mean over windows' valid steps of the squared second difference of the level (B, L)."""
+        lv = torch.stack(self._levels, 1)  # (B, L)
+        dd = lv[:, 2:] - 2 * lv[:, 1:-1] + lv[:, :-2]  # (B, L - 2)
+        ok = (torch.arange(2, lv.shape[1], device=lv.device).unsqueeze(0) < lengths.unsqueeze(1)).to(lv.dtype)
+        return self.cfg.level_penalty * (dd.square() * ok).sum() / ok.sum().clamp(min=1)
 
     def forward(self, x: Tensor, lengths: Tensor, dec: Tensor | None, series: Tensor, phase: Tensor) -> Tensor:
         B, L, _ = x.shape
         lengths = lengths.to(x.device).long()
         m = max(1, self.cfg.season)
         level, s_in, seas = self.smooth(x[:, :, 0], lengths, series, phase)
+        self.penalty = self.level_penalty(lengths) if self.training and self.cfg.level_penalty > 0 else None
         valid = torch.arange(L, device=x.device).unsqueeze(0) < lengths.unsqueeze(1)  # (B, L)
         u = torch.where(valid, x[:, :, 0] - level.unsqueeze(1) - s_in, torch.zeros_like(s_in))  # (B, L)
         x = torch.cat([u.unsqueeze(2), x[:, :, 1:]], 2)  # (B, L, F)

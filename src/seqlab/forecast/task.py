@@ -139,6 +139,9 @@ class ForecastTask(Task):
         x, y, whole = batch
         w = self.ctx.world_size
         loss = pinball_loss(net(*x), y, self.q)
+        penalty = getattr(self.model, "penalty", None)  # the hybrid's level penalty of this forward
+        if penalty is not None:
+            loss = loss + penalty
         if len(y) * w != whole:  # DDP averages over processes: make that the mean of the global batch
             loss = loss * (len(y) * w / whole)
         return loss, whole / w
