@@ -87,16 +87,17 @@ def register(subparsers) -> None:
     m = p.add_argument_group("model")
     m.add_argument("--horizon", type=int_type("--horizon"), help="steps to forecast (default 12, or a .tsf file's)")
     m.add_argument("--lookback", type=_lookbacks, help="input window length, or several separated by commas for an "
-                   "ensemble over lookbacks (default: one season, or twice the horizon for non-seasonal data); a "
-                   "shorter series gives shorter, padded windows")
+                   "ensemble over lookbacks (default: the hybrid three seasons where every series holds them, else "
+                   "one season; twice the horizon for non-seasonal data); a shorter series gives shorter, padded "
+                   "windows")
     m.add_argument("--season", type=int_type("--season"), help="season length in steps (default: from the "
                    "time frequency: monthly 12, quarterly 4, daily 7, hourly 24; else 1)")
     m.add_argument("--model", metavar="auto|rnn|hybrid", default="auto",
                    help="rnn: a recurrent network on the differenced series (scaled per series), or on windows "
                         "scaled by their level when series are short; hybrid: ES-RNN style, per-series exponential "
-                        "smoothing of the level and seasonality learned inside the network; auto: rnn when every "
-                        "series is long, hybrid for panels of short series (default auto). A path to a saved "
-                        "forecaster here is read as --load PATH")
+                        "smoothing of the level and seasonality learned inside the network; auto: the hybrid on "
+                        "seasonal data of up to 4096 training windows, else the rnn when every series is long and "
+                        "the hybrid when not (default auto). A path to a saved forecaster here is read as --load PATH")
     from ..nn.registry import cell_names  # the one cell table (imports no torch)
     add_model_options(m, cell_names(), "lstm", 16)
     m.add_argument("--strategy", choices=["direct", "recursive"], default="direct",
@@ -107,8 +108,8 @@ def register(subparsers) -> None:
     m.add_argument("--transform", choices=["auto", "log", "none"], default="auto",
                    help="target transform: auto = log when every value is positive (default auto)")
     m.add_argument("--diff", choices=["auto", "none", "first", "seasonal"], default="auto",
-                   help="difference the (transformed) target: auto = seasonal when the season is > 1, "
-                        "else first (default auto)")
+                   help="difference the (transformed) target: auto = none for the hybrid and for windows "
+                        "scaled by their level, else seasonal when the season is > 1, first otherwise (default auto)")
     m.add_argument("--scaler", choices=["standard", "minmax"], default="standard",
                    help="scaler fitted on the training part only (default standard)")
     m.add_argument("--scaling", choices=["auto", "window", "series"], default="auto",

@@ -1,0 +1,114 @@
+"""The evidence behind ``seqlab forecast``'s default model (docs/forecast.md, "Choosing the model").
+
+Each run backtests one setting of the forecaster on one data set, with no look at a final
+holdout: the airline passengers at the origins 1957-01, 1958-01 and 1959-01 (3 x 12 months,
+the 1960 holdout left out), the statsmodels data sets co2 (monthly means of the weekly series),
+elnino (monthly, 1950-2010) and macrodata (realgdp, realcons, realinv, cpi, m1, pop; quarterly,
+horizon 8) at 3 origins one horizon apart before their last horizon, and generated panels
+(the generator of tests/forecast/test_panel_cli.py, another seed): ``short`` (200 series of
+12-60 months, horizon 6) and ``long`` (200 series of 60 months, horizon 12), scored on their
+last horizon. It prints the mean MASE and MAPE over the series and seeds, and the load.
+
+    python benchmarks/bench_forecast_choice.py airline hybrid-L36 model=hybrid lookback=36
+    python benchmarks/bench_forecast_choice.py long rnn model=rnn seeds=0 base=ets,snaive
+    python benchmarks/bench_forecast_choice.py short pen100 model=hybrid level_penalty=100 seeds=0
+
+``key=value``: any ForecastConfig field (JSON values: ``lookbacks=[36,48]``), or epochs, lr,
+patience; ``seeds=0,1,2`` (default), ``base=ets,snaive`` to score baselines beside it.
+Training runs on one thread (a 2-core machine shared with others: run at most two at once).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+os.environ.setdefault("SEQLAB_NO_PROGRESS", "1")
+
+import numpy as np
+import pandas as pd
+
+NAMES = {"ets": "ETS", "snaive": "seasonal naive", "theta": "Theta", "arima": "ARIMA"}
+
+
+def gen_panel(n: int, lo: int, hi: int, seed: int) -> pd.DataFrame:
+    """The generator of tests/forecast/test_panel_cli.py (trend, season, noise, magnitudes 10-10,000)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        T = int(rng.integers(lo, hi + 1))
+        t = np.arange(T)
+        level, slope = 10 ** rng.uniform(1, 4), rng.normal(0.01, 0.01)
+        amp, phase, noise = rng.uniform(0.05, 0.3), rng.uniform(0, 2 * np.pi), rng.uniform(0.01, 0.06)
+        y = level * (1 + slope * t) * (1 + amp * np.sin(2 * np.pi * t / 12 + phase)) * (1 + noise * rng.standard_normal(T))
+        dates = pd.date_range(end="2020-12-01", periods=T, freq="MS")
+        rows.append(pd.DataFrame({"id": f"s{i:04d}", "date": dates, "y": np.maximum(y, 0.01 * level)}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def dataset(name: str):
+    """(data, prepare keywords, horizon, folds, end offset) of a data set."""
+    panel = dict(target="y", time="date", series_id="id")
+    if name == "airline":
+        from seqlab.data import load_airline
+
+        return load_airline(), {}, 12, 3, 12
+    if name == "short":  # scored on each series' last 6 months
+        return gen_panel(200, 12, 60, 7), panel, 6, 1, 0
+    if name == "long":  # scored on each series' last 12 months
+        return gen_panel(200, 60, 60, 7), panel, 12, 1, 0
+    import statsmodels.api as sm
+
+    if name == "co2":
+        return sm.datasets.co2.load_pandas().data["co2"].resample("MS").mean().interpolate().rename("co2"), {}, 12, 3, 12
+    if name == "elnino":
+        v = sm.datasets.elnino.load_pandas().data.iloc[:, 1:].to_numpy().ravel()
+        return pd.Series(v, pd.date_range("1950-01-01", periods=len(v), freq="MS"), name="temp"), {}, 12, 3, 12
+    if name == "macro":
+        d = sm.datasets.macrodata.load_pandas().data
+        idx = pd.date_range("1959-01-01", periods=len(d), freq="QS")
+        return [pd.Series(d[c].to_numpy(), idx, name=c)
+                for c in ("realgdp", "realcons", "realinv", "cpi", "m1", "pop")], {}, 8, 3, 8
+    raise SystemExit(f"data set: expected airline, co2, elnino, macro, short or long, got {name!r}")
+
+
+def main() -> None:
+    if len(sys.argv) < 3:
+        raise SystemExit(__doc__)
+    import torch
+
+    torch.set_num_threads(1)
+    from seqlab.forecast import ForecastConfig, backtest, training
+
+    name, label, *pairs = sys.argv[1:]
+    opts = dict(p.split("=", 1) for p in pairs)
+    seeds = [int(x) for x in opts.pop("seeds", "0,1,2").split(",")]
+    base = [b for b in opts.pop("base", "").split(",") if b]
+    train, cfg = {}, {}
+    for k, v in opts.items():
+        value = json.loads(v) if v[:1] in "[-0123456789" or v in ("true", "false") else v
+        (train if k in ("epochs", "lr", "patience") else cfg)[k] = value
+    data, kw, H, folds, offset = dataset(name)
+    t0, res = time.perf_counter(), []
+    for s in seeds:
+        r = backtest(data, ForecastConfig(horizon=H, **cfg), folds=folds, end_offset=offset, include_stats=bool(base),
+                     methods=base, train=training(seed=s, threads=1, verbose=0, **train), **kw)
+        per = r.folds.groupby(["method", "series"], sort=False)[["MASE", "MAPE"]].mean()
+        m = per.loc[r.model_name]
+        res.append((m["MASE"].mean(), m["MAPE"].mean()))
+        line = f"  {name} {label} seed {s} ({r.model_name}, lookback {r.config.lookback}): MASE {res[-1][0]:.3f} " \
+               f"MAPE {res[-1][1]:.2f}%"
+        for b in base:
+            pb = per.loc[NAMES[b]]
+            line += f"; {NAMES[b]} {pb['MASE'].mean():.3f} / {pb['MAPE'].mean():.2f}%, model better on " \
+                    f"{(m['MASE'] < pb['MASE']).mean():.0%}"
+        print(line, flush=True)
+    a = np.array(res)
+    print(f"{name:8s} {label:24s} MASE {a[:, 0].mean():.3f} MAPE {a[:, 1].mean():.2f}% (seeds {seeds}, "
+          f"{time.perf_counter() - t0:.0f} s, load {os.getloadavg()[0]:.1f}) {cfg} {train}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
