@@ -16,7 +16,7 @@ class TextDefaults:
     """Model, data and training defaults of the text job."""
 
     cell: str = "lstm"
-    hidden: int = 128
+    hidden: int = 256
     layers: int = 2
     embed: int | None = None
     dropout: float = 0.0
@@ -28,7 +28,7 @@ class TextDefaults:
     schedule: str = "decay"
     decay_fraction: float = 0.2
     clipnorm: float = 5.0
-    precision: str = "float32"
+    precision: str = "auto"
 
 
 DEFAULTS = TextDefaults()
