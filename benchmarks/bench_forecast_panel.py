@@ -12,7 +12,7 @@ and amplitude, magnitudes 10 to 10,000), horizon 6: the holdout mean and median 
 rnn and hybrid models against seasonal naive, ETS, ARIMA and Theta (backtest: one origin
 before the holdout).
 
-Compare (needs statsforecast): the default command (``--model auto``, seed 0) against
+Compare (needs statsforecast): the default command (``--model auto``, seeds 0, 1, 2) against
 statsforecast's AutoETS, AutoARIMA and AutoTheta on the holdout of panels of short series: a
 generated one (lengths 12-60, trend, season, noise, level shifts) and the real panels shipped
 in statsmodels (fertility: yearly rates of 196 countries, 22-52 values; grunfeld: 33 yearly
@@ -22,7 +22,7 @@ lower (ties count half).
 
 Seeds and data are fixed; every number comes from this run.
 
-    python benchmarks/bench_forecast_panel.py            # all three (about 30 minutes on 2 busy cores)
+    python benchmarks/bench_forecast_panel.py            # all three (about 40 minutes on 2 busy cores)
     python benchmarks/bench_forecast_panel.py speed
     python benchmarks/bench_forecast_panel.py quality
     python benchmarks/bench_forecast_panel.py compare
@@ -170,7 +170,13 @@ def real_panels() -> dict[str, tuple[pd.DataFrame, int]]:
     return out
 
 
-def compare(tmp: str) -> None:
+def _beats(a: pd.Series, b: pd.Series) -> float:
+    """Share of series where ``a`` < ``b`` (ties count half), over the series both have."""
+    ok = a.notna() & b.notna()
+    return float(((a[ok] < b[ok]).sum() + 0.5 * (a[ok] == b[ok]).sum()) / ok.sum())
+
+
+def compare(tmp: str, seeds: tuple[int, ...] = (0, 1, 2)) -> None:
     if not statsforecast_ok():
         print("compare: needs statsforecast (pip install seqlab[statsforecast]); skipped")
         return
@@ -179,23 +185,28 @@ def compare(tmp: str) -> None:
     for k, (name, (frame, horizon)) in enumerate(panels.items()):
         path = os.path.join(tmp, f"cmp{k}.csv")
         frame.to_csv(path, index=False)
-        before = load()
-        out, wall = run(["--data", path, "--series-id", "id", "--time", "date", "--target", "y", "--horizon",
-                         str(horizon), "--folds", "0", "--no-plot", "--quiet", "--seed", "0", "--baselines",
-                         "snaive,autoets,autoarima,autotheta", "--out", os.path.join(tmp, f"cmp{k}_out.csv")], tmp)
-        table = pd.read_csv(os.path.join(tmp, f"cmp{k}_out.csv")).groupby("series").first()
-        cols = [c for c in table.columns if c.startswith("holdout MASE ")]
-        model_col = next(c for c in cols if c.startswith("holdout MASE model"))
-        print(f"\n{name}: {len(table)} series, horizon {horizon}, holdout MASE over the series ({wall:.0f} s; load "
-              f"before {before}, after {load()}):")
-        print(f"  {'method':<22}{'mean':>8}{'median':>8}{'model beats':>13}")
+        runs = []
+        for seed in seeds:
+            before = load()
+            out_csv = os.path.join(tmp, f"cmp{k}_{seed}.csv")
+            _, wall = run(["--data", path, "--series-id", "id", "--time", "date", "--target", "y", "--horizon",
+                           str(horizon), "--folds", "0", "--no-plot", "--quiet", "--seed", str(seed), "--baselines",
+                           "snaive,autoets,autoarima,autotheta", "--out", out_csv], tmp)
+            runs.append((seed, pd.read_csv(out_csv).groupby("series").first(), wall, before, load()))
+        table = runs[0][1]  # the baselines are the same in every run
+        cols = [c for c in table.columns if c.startswith("holdout MASE ") and not c.startswith("holdout MASE model")]
+        print(f"\n{name}: {len(table)} series, horizon {horizon}, holdout MASE over the series")
+        print(f"  {'method':<26}{'mean':>8}{'median':>8}   model beats {' / '.join(c[13:] for c in cols)}")
+        means = []
+        for seed, t, wall, before, after in runs:
+            m = next(c for c in t.columns if c.startswith("holdout MASE model"))
+            means.append(t[m].mean())
+            beats = " / ".join(f"{100 * _beats(t[m], t[c]):.0f}%" for c in cols)
+            print(f"  {m[13:] + f' seed {seed}':<26}{t[m].mean():>8.3f}{t[m].median():>8.3f}   {beats}"
+                  f"   ({wall:.0f} s; load {before} -> {after})", flush=True)
+        print(f"  {'model, mean over seeds':<26}{np.mean(means):>8.3f}")
         for c in cols:
-            a, b = table[model_col], table[c]
-            ok = a.notna() & b.notna()
-            beats = "" if c == model_col else \
-                f"{100 * ((a[ok] < b[ok]).sum() + 0.5 * (a[ok] == b[ok]).sum()) / ok.sum():.0f}%"
-            print(f"  {c[len('holdout MASE '):]:<22}{table[c].mean():>8.3f}{table[c].median():>8.3f}{beats:>13}",
-                  flush=True)
+            print(f"  {c[13:]:<26}{table[c].mean():>8.3f}{table[c].median():>8.3f}", flush=True)
 
 
 def main() -> None:
