@@ -106,7 +106,8 @@ def test_panel_command_with_covariates_writes_the_per_series_csv_and_plots(tmp_p
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 # the stored holdout forecasts of the 500-series test's panel: statsmodels' ETS (seqlab's 'ETS'
-# without statsforecast) and statsforecast's AutoETS (2.1.1; the 'ETS' in use with it)
+# without statsforecast) and statsforecast's AutoETS (2.1.1; the 'ETS' in use with it). Their
+# mean MASE: 1.488 and 1.421; the command below (seed 0) 0.861, seasonal naive 1.354
 REFERENCES = {"ETS": os.path.join(DATA, "panel500_ets.csv"), "AutoETS": os.path.join(DATA, "panel500_autoets.csv")}
 
 
