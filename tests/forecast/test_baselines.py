@@ -43,7 +43,7 @@ def _statsforecast_directly(hist: list[np.ndarray], horizon: int, season: int) -
 
 def test_statsforecast_baselines_equal_statsforecast_called_directly():
     pytest.importorskip("statsforecast", reason="statsforecast is an extra: pip install seqlab[statsforecast]")
-    hist = _panel(6, seed=0)
+    hist = _panel(4, seed=0)
     got = run_baselines(hist, 6, 12, AUTO)
     ref = _statsforecast_directly(hist, 6, 12)
     for i, (h, g) in enumerate(zip(hist, got, strict=True)):
