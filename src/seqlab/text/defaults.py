@@ -19,7 +19,7 @@ class TextDefaults:
     hidden: int = 256
     layers: int = 2
     embed: int | None = None
-    dropout: float = 0.0
+    dropout: float = 0.1
     epochs: int = 20
     minutes: float = 3.0
     batch_size: int = 32
