@@ -30,7 +30,7 @@ from ..utils import resolve_device
 from .data import as_padded, is_text
 from .estimator import SequenceEstimator, as_input
 from .model import ClassifierConfig, ClassifierNet
-from .task import EVAL_BATCH, ClassifierTask, cut
+from .task import ClassifierTask
 
 KIND = "regressor"
 #: the training arguments a model file records (and :meth:`SequenceRegressor.load` restores)
@@ -45,28 +45,15 @@ class RegressionTask(ClassifierTask):
 
     def training_step(self, net, batch) -> tuple[Tensor, float]:
         xb, lb, yb, norm = batch
-        se = F.mse_loss(net(xb, lb), yb, reduction="none").mean(-1).sum()  # sum over the batch of each mean_j
-        w = self.ctx.world_size  # DDP averages the w gradients: scale by w to get the global batch's
-        return se * (w / norm), norm / w
+        return self.share(F.mse_loss(net(xb, lb), yb, reduction="none").mean(-1).sum(), norm)  # sum_i mean_j
 
-    @torch.no_grad()
     def validate(self) -> dict[str, float]:
         if self.val is None:
             return {}
-        vx, vl, vt = self.val
-        model = self.model
-        was_training = model.training
-        model.eval()
-        total = torch.zeros((), dtype=torch.float64, device=vx.device)
-        try:
-            for start in range(0, len(vl), EVAL_BATCH):
-                idx = torch.arange(start, min(start + EVAL_BATCH, len(vl)))
-                xb, lb = cut(vx, vl, idx)
-                yb = vt[idx.to(vt.device)]
-                total += F.mse_loss(model(xb, lb), yb, reduction="none").mean(-1).sum().double()
-        finally:
-            model.train(was_training)
-        return {"val_loss": float(total / len(vl))}
+        total = torch.zeros((), dtype=torch.float64, device=self.val[0].device)
+        for out, yb in self.val_outputs():  # (b, k) each
+            total += F.mse_loss(out, yb, reduction="none").mean(-1).sum().double()
+        return {"val_loss": float(total / len(self.val[1]))}
 
 
 def check_targets(y: Any, n: int, name: str = "y") -> np.ndarray:

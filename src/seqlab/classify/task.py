@@ -76,37 +76,44 @@ class ClassifierTask(Task):
             xb, lb = cut(self.x, self.lengths, idx)
             yield xb, lb, self.target[idx.to(self.target.device)], norm
 
+    def share(self, total: Tensor, norm: float) -> tuple[Tensor, float]:
+        """A batch's summed loss as this process's loss and weight: divided by the global batch's
+        ``norm`` and multiplied by the N processes, whose gradients DistributedDataParallel
+        averages; the epoch's loss weighs each share by its part of the sum."""
+        w = self.ctx.world_size
+        return total * (w / norm), norm / w
+
     def training_step(self, net, batch) -> tuple[Tensor, float]:
         xb, lb, yb, norm = batch
-        nll = F.cross_entropy(net(xb, lb), yb, weight=self.weight, reduction="sum")  # sum_i w_i nll_i
-        w = self.ctx.world_size  # DDP averages the w gradients: scale by w to get the global batch's
-        return nll * (w / norm), norm / w  # the epoch's loss weighs each share by its part of the sum
+        return self.share(F.cross_entropy(net(xb, lb), yb, weight=self.weight, reduction="sum"), norm)  # sum w_i nll_i
 
-    @torch.no_grad()
-    def validate(self) -> dict[str, float]:
-        """``val_loss`` (weighted like the training loss) and ``val_accuracy`` over all of ``val``."""
-        if self.val is None:
-            return {}
+    def val_outputs(self) -> Iterator[tuple[Tensor, Tensor]]:
+        """``(network output, targets)`` over all of ``val`` in batches of :data:`EVAL_BATCH`, in
+        evaluation mode without gradients (the model's mode is restored afterwards)."""
         vx, vl, vt = self.val
         model = self.model
         was_training = model.training
         model.eval()
-        nll = torch.zeros((), dtype=torch.float64, device=vx.device)
-        wsum = torch.zeros((), dtype=torch.float64, device=vx.device)
-        right = torch.zeros((), dtype=torch.float64, device=vx.device)
         try:
-            for start in range(0, len(vl), EVAL_BATCH):
-                idx = torch.arange(start, min(start + EVAL_BATCH, len(vl)))
-                xb, lb = cut(vx, vl, idx)
-                yb = vt[idx.to(vt.device)]
-                logits = model(xb, lb)  # (b, C)
-                w = self.weight[yb] if self.weight is not None else torch.ones_like(yb, dtype=logits.dtype)
-                nll += (w * F.cross_entropy(logits, yb, reduction="none")).sum().double()
-                wsum += w.sum().double()
-                right += (logits.argmax(-1) == yb).sum().double()
+            with torch.no_grad():
+                for start in range(0, len(vl), EVAL_BATCH):
+                    idx = torch.arange(start, min(start + EVAL_BATCH, len(vl)))
+                    xb, lb = cut(vx, vl, idx)
+                    yield model(xb, lb), vt[idx.to(vt.device)]
         finally:
             model.train(was_training)
-        return {"val_loss": float(nll / wsum), "val_accuracy": float(right / len(vl))}
+
+    def validate(self) -> dict[str, float]:
+        """``val_loss`` (weighted like the training loss) and ``val_accuracy`` over all of ``val``."""
+        if self.val is None:
+            return {}
+        nll, wsum, right = (torch.zeros((), dtype=torch.float64, device=self.val[0].device) for _ in range(3))
+        for logits, yb in self.val_outputs():  # (b, C), (b,)
+            w = self.weight[yb] if self.weight is not None else torch.ones_like(yb, dtype=logits.dtype)
+            nll += (w * F.cross_entropy(logits, yb, reduction="none")).sum().double()
+            wsum += w.sum().double()
+            right += (logits.argmax(-1) == yb).sum().double()
+        return {"val_loss": float(nll / wsum), "val_accuracy": float(right / len(self.val[1]))}
 
 
 __all__ = ["ClassifierTask", "cut"]
