@@ -22,11 +22,11 @@ def _seed_and_one_thread():
     yield
 
 
-# -- the bad-input kit (issue #18): every tests/<job>/test_bad_input.py uses these --------------
+# -- the bad-input fixtures (issue #18): every tests/<job>/test_bad_input.py uses these; the plain
+# helpers (case tables, broken model files, the refusal check) are in tests/cli_helpers.py, which
+# test modules import as ``from tests.cli_helpers import ...`` (--import-mode=importlib) ----------
 import contextlib  # noqa: E402
-import json  # noqa: E402
 import signal  # noqa: E402
-import struct  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 
@@ -59,74 +59,6 @@ def cli(capsys):
     return run
 
 
-def snapshot(folder: Path) -> dict[str, bytes]:
-    """Every file under ``folder`` (names relative to it) with its bytes."""
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-def assert_one_line_error(code: int, err: str, expected: str | None = None) -> None:
-    """Exit code 2 and exactly one line on stderr, no traceback, naming ``expected`` if given."""
-    assert code == 2, f"exit code {code}, stderr {err!r}"
-    assert err.count("\n") == 1 and err.endswith("\n"), f"not one line: {err!r}"
-    assert err.startswith("seqlab") and "error:" in err and "Traceback" not in err, err
-    if expected is not None:
-        assert expected.lower() in err.lower(), f"{expected!r} not in {err!r}"
-
-
-def _safetensors(header: bytes, body: bytes = b"") -> bytes:
-    return struct.pack("<Q", len(header)) + header + body
-
-
-def write_bad_model_files(folder: Path, good: Path) -> dict[str, Path]:
-    """Broken model files of every kind, made from the good model file ``good``."""
-    from seqlab import io
-
-    folder.mkdir(parents=True, exist_ok=True)
-    out: dict[str, Path] = {}
-
-    def put(name: str, data: bytes) -> Path:
-        p = folder / name
-        p.write_bytes(data)
-        out[name.split(".")[0]] = p
-        return p
-
-    data = good.read_bytes()
-    config, tensors = io.load_file(good)
-    kind = io.peek_kind(good)
-    put("empty.safetensors", b"")
-    put("binary.safetensors", bytes(range(256)) * 64)
-    put("truncated.safetensors", data[: len(data) // 2])
-    put("nested_header.safetensors", _safetensors(b"{\"a\":" + b"[" * 100_000 + b"]" * 100_000 + b"}"))
-    deep = "[" * 100_000 + "]" * 100_000
-    put("nested_meta.safetensors", _safetensors(json.dumps({"__metadata__": {"seqlab": deep}}).encode()))
-    deep_config = json.dumps({"kind": kind, "format": 1, "config": {"x": json.loads("[" * 60 + "]" * 60)}})
-    deep_config = deep_config.replace("[" * 60 + "]" * 60, "[" * 5000 + "]" * 5000)
-    put("nested_config.safetensors", _safetensors(json.dumps({"__metadata__": {"seqlab": deep_config}}).encode()))
-    put("huge_claim.safetensors", struct.pack("<Q", 2**62) + b"{}")
-    put("no_meta.safetensors", _safetensors(b'{"__metadata__": {"other": "x"}}'))
-    put("meta_list.safetensors", _safetensors(json.dumps({"__metadata__": {"seqlab": "[1, 2]"}}).encode()))
-    newer = json.dumps({"kind": kind, "format": 99, "config": {}})
-    put("newer.safetensors", _safetensors(json.dumps({"__metadata__": {"seqlab": newer}}).encode()))
-    other = "classifier" if kind != "classifier" else "forecaster"
-    put("other_job.safetensors", io.model_bytes(other, config, tensors))
-    put("checkpoint_kind.safetensors", io.model_bytes("checkpoint", {"counters": {}}, tensors))
-
-    def scaled(value, factor, add):
-        if isinstance(value, dict):
-            return {k: (v * factor + add if k in ("hidden_size", "hidden") and isinstance(v, int) else
-                        scaled(v, factor, add)) for k, v in value.items()}
-        if isinstance(value, list):
-            return [scaled(v, factor, add) for v in value]
-        return value
-
-    put("huge_config.safetensors", io.model_bytes(kind, scaled(config, 100_000, 0), tensors))
-    put("shape_mismatch.safetensors", io.model_bytes(kind, scaled(config, 1, 1), tensors))
-    temp = folder / ".model.safetensors.seqlab-999999-abcd1234.tmp"  # an interrupted save's debris
-    temp.write_bytes(data)
-    out["temp"] = temp
-    return out
-
-
 @pytest.fixture(scope="session")
 def common_bad(tmp_path_factory) -> dict[str, Path]:
     """Paths that are not readable files: missing, a folder, a FIFO, /dev/zero, empty, binary."""
@@ -138,15 +70,3 @@ def common_bad(tmp_path_factory) -> dict[str, Path]:
     (d / "a_file").write_text("x")
     return {"missing": d / "missing.csv", "folder": d / "folder", "fifo": d / "fifo", "zero": Path("/dev/zero"),
             "empty": d / "empty.csv", "binary": d / "binary.csv", "under_file": d / "a_file" / "x.csv"}
-
-
-class _Kit:
-    snapshot = staticmethod(snapshot)
-    one_line_error = staticmethod(assert_one_line_error)
-    bad_model_files = staticmethod(write_bad_model_files)
-
-
-@pytest.fixture(scope="session")
-def kit():
-    """The bad-input helpers as one object (test modules cannot import conftest)."""
-    return _Kit

@@ -25,7 +25,7 @@ def _csv(rows, sep=","):
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory, common_bad, kit):
+def world(tmp_path_factory, common_bad):
     from seqlab.cli import main
 
     d = tmp_path_factory.mktemp("classify_bad")
@@ -33,7 +33,7 @@ def world(tmp_path_factory, common_bad, kit):
     good.write_text(_csv(TEXTS))
     model = d / "good.safetensors"
     assert main(["classify", "train", "--data", str(good), *FAST, "--save", str(model)]) == 0
-    files = broken_inputs(kit, d, model, common_bad)
+    files = broken_inputs(d, model, common_bad)
 
     def put(name, data):
         p = d / name
@@ -62,7 +62,7 @@ def world(tmp_path_factory, common_bad, kit):
 
 
 P = ["predict", "--text", "good movie"]
-MODEL_CASES = bad_model_cases("predict", ["predict", "--model", "{path}", "--text", "good movie"],
+MODEL_CASES = bad_model_cases("predict-model", ["predict", "--model", "{path}", "--text", "good movie"],
                               wrong_kind="expected a 'classifier' model", mismatch="config")
 T = ["train", "--data"]
 # a folder is data here (DATA/<class>/<file>), so not among the unreadable paths
@@ -130,7 +130,7 @@ def test_at_least_forty_cases():
 
 
 @parametrize(CASES)
-def test_bad_input_is_one_line_and_touches_nothing(args, expected, world, tmp_path, monkeypatch, cli, kit):
+def test_bad_input_is_one_line_and_touches_nothing(args, expected, world, tmp_path, monkeypatch, cli):
     out, filled = prepare_case(tmp_path, monkeypatch, EARLIER, args, world)
     if filled[0] == "train" and "--save" not in filled:
         filled += ["--save", str(out / "model.safetensors")]
@@ -138,10 +138,10 @@ def test_bad_input_is_one_line_and_touches_nothing(args, expected, world, tmp_pa
         filled += ["--out", str(out / "pred.csv")]
     extra = FAST if filled[0] == "train" else ["--threads", "1"]
     # the case's options after FAST: they win
-    assert_refused(cli, kit, out, ["classify", filled[0], *extra, *filled[1:]], expected)
+    assert_refused(cli, out, ["classify", filled[0], *extra, *filled[1:]], expected)
 
 
-def test_a_plot_that_fails_leaves_an_earlier_predictions_csv(world, tmp_path, monkeypatch, cli, kit):
+def test_a_plot_that_fails_leaves_an_earlier_predictions_csv(world, tmp_path, monkeypatch, cli):
     """--out and --plot are written together: when the plot fails the CSV is not written either."""
     import seqlab.classify.explain as explain
     from seqlab.errors import SeqlabError
@@ -152,7 +152,7 @@ def test_a_plot_that_fails_leaves_an_earlier_predictions_csv(world, tmp_path, mo
         raise SeqlabError("plot: cannot draw it")
 
     monkeypatch.setattr(explain, "plot", broken)
-    assert_refused(cli, kit, out, ["classify", "predict", "--model", world["model"], "--text", "good movie",
+    assert_refused(cli, out, ["classify", "predict", "--model", world["model"], "--text", "good movie",
                                    "--explain", "0", "--out", out / "pred.csv", "--plot", out / "plot.png",
                                    "--threads", "1"], "cannot draw it")
 

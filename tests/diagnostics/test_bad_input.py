@@ -16,7 +16,7 @@ EARLIER = {"plot.png": b"an earlier plot", "states.html": b"<p>an earlier page</
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory, common_bad, kit):
+def world(tmp_path_factory, common_bad):
     import torch
 
     from seqlab.text import LMConfig, RecurrentLM, Vocabulary, save_lm
@@ -28,10 +28,10 @@ def world(tmp_path_factory, common_bad, kit):
     save_lm(model, RecurrentLM(LMConfig(vocab_size=len(vocab), cell="lstm", hidden_size=8, num_layers=2)), vocab)
     gru = d / "gru.safetensors"
     save_lm(gru, RecurrentLM(LMConfig(vocab_size=len(vocab), cell="gru", hidden_size=8, num_layers=1)), vocab)
-    return dict(broken_inputs(kit, d, model, common_bad), model=model, gru=gru)
+    return dict(broken_inputs(d, model, common_bad), model=model, gru=gru)
 
 
-STATES_MODEL_CASES = bad_model_cases("states", ["states", "--model", "{path}", "--text", "the cat"],
+STATES_MODEL_CASES = bad_model_cases("states-model", ["states", "--model", "{path}", "--text", "the cat"],
                                      wrong_kind="needs a text model", mismatch="text model")
 S = ["states", "--model", "{model}", "--text", "the cat"]
 STATES_CASES = [
@@ -94,16 +94,16 @@ def test_at_least_forty_cases():
 
 
 @parametrize(CASES)
-def test_bad_input_is_one_line_and_touches_nothing(args, expected, world, tmp_path, monkeypatch, cli, kit):
+def test_bad_input_is_one_line_and_touches_nothing(args, expected, world, tmp_path, monkeypatch, cli):
     out, filled = prepare_case(tmp_path, monkeypatch, EARLIER, args, world)
     if filled[0] == "states" and not {"--html", "--png"} & set(filled):
         filled += ["--html", str(out / "states.html"), "--png", str(out / "states.png")]
     elif filled[0] in ("gradients", "capacity") and "--plot" not in filled:
         filled += ["--plot", str(out / "plot.png")]
-    assert_refused(cli, kit, out, ["explain", filled[0], "--threads", "1", *filled[1:]], expected)
+    assert_refused(cli, out, ["explain", filled[0], "--threads", "1", *filled[1:]], expected)
 
 
-def test_a_failing_heatmap_leaves_the_earlier_page_and_picture(world, tmp_path, monkeypatch, cli, kit):
+def test_a_failing_heatmap_leaves_the_earlier_page_and_picture(world, tmp_path, monkeypatch, cli):
     """states writes its page, picture and heatmap together: when the heatmap fails, the earlier
     page and picture stay as they were."""
     import seqlab.diagnostics.states as states
@@ -115,7 +115,7 @@ def test_a_failing_heatmap_leaves_the_earlier_page_and_picture(world, tmp_path, 
         raise SeqlabError("--heatmap: cannot draw it")
 
     monkeypatch.setattr(states, "plot_states", broken)
-    assert_refused(cli, kit, out, ["explain", "states", "--model", world["model"], "--text", "the cat", "--threads",
+    assert_refused(cli, out, ["explain", "states", "--model", world["model"], "--text", "the cat", "--threads",
                                    "1", "--html", out / "states.html", "--png", out / "states.png", "--heatmap",
                                    out / "heat.png"], "cannot draw it")
 

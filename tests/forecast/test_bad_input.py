@@ -13,6 +13,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.cli_helpers import (assert_one_line_error, assert_refused, assert_table, bad_model_cases, broken_inputs,
+                               earlier_outputs, parametrize, prepare_case, snapshot, unreadable_cases)
+
 FAST = ["--epochs", "1", "--ensemble", "1", "--folds", "0", "--no-stats", "--hidden", "4", "--quiet",
         "--threads", "1"]
 COLS = ["--target", "sales", "--time", "date"]
@@ -26,7 +29,7 @@ def rows(n=48):
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory, common_bad, kit):
+def world(tmp_path_factory, common_bad):
     from seqlab.cli import main
 
     d = tmp_path_factory.mktemp("forecast_bad")
@@ -34,7 +37,7 @@ def world(tmp_path_factory, common_bad, kit):
     rows().to_csv(good, index=False)
     model = d / "good.safetensors"
     assert main(["forecast", "--data", str(good), *COLS, *FAST, "--no-plot", "--save", str(model)]) == 0
-    files = {f"bad_{k}": v for k, v in kit.bad_model_files(d / "models", model).items()}
+    files = broken_inputs(d, model, common_bad)
 
     def text(name, body):
         (d / name).write_text(body)
@@ -58,39 +61,13 @@ def world(tmp_path_factory, common_bad, kit):
     files["truncated_gz"] = d / "truncated.csv.gz"
     (d / "latin1.csv").write_bytes("date,caf\xe9\n2010-01-01,1\n".encode("latin-1"))
     files["latin1"] = d / "latin1.csv"
-    return dict(files, good=good, model=model, **{f"c_{k}": v for k, v in common_bad.items()})
+    return dict(files, good=good, model=model)
 
 
-B = "{bad_%s}"
-MODEL_CASES = [  # --load: a model file that is not a readable forecaster
-    ("load-missing", ["--load", "{c_missing}"], "does not exist"),
-    ("load-empty", ["--load", B % "empty"], "not a readable seqlab model"),
-    ("load-binary", ["--load", B % "binary"], "not a readable seqlab model"),
-    ("load-truncated", ["--load", B % "truncated"], "not a readable seqlab model"),
-    ("load-folder", ["--load", "{c_folder}"], "is a folder"),
-    ("load-fifo", ["--load", "{c_fifo}"], "FIFO"),
-    ("load-dev-zero", ["--load", "{c_zero}"], "is a device"),
-    ("load-nested-header", ["--load", B % "nested_header"], "nested"),
-    ("load-nested-metadata", ["--load", B % "nested_meta"], "nested"),
-    ("load-nested-config", ["--load", B % "nested_config"], "nested"),
-    ("load-header-length-2^62", ["--load", B % "huge_claim"], "header claims"),
-    ("load-not-seqlab", ["--load", B % "no_meta"], "not saved by seqlab"),
-    ("load-metadata-list", ["--load", B % "meta_list"], "without a config"),
-    ("load-newer-format", ["--load", B % "newer"], "newer than this seqlab"),
-    ("load-other-job", ["--load", B % "other_job"], "expected a 'forecaster' model"),
-    ("load-checkpoint", ["--load", B % "checkpoint_kind"], "expected a 'forecaster' model"),
-    ("load-config-huge", ["--load", B % "huge_config"], "describes a model of"),
-    ("load-shape-mismatch", ["--load", B % "shape_mismatch"], "not a valid seqlab forecaster"),
-    ("load-temp-file", ["--load", B % "temp"], "temporary file of an unfinished write"),
-]
-DATA_CASES = [  # --data: not a readable table of numbers
-    ("data-missing", ["--data", "{c_missing}"], "does not exist"),
-    ("data-empty", ["--data", "{c_empty}"], "is empty"),
-    ("data-binary", ["--data", "{c_binary}"], "binary"),
-    ("data-folder", ["--data", "{c_folder}"], "is a folder"),
-    ("data-fifo", ["--data", "{c_fifo}"], "FIFO"),
-    ("data-dev-zero", ["--data", "{c_zero}"], "is a device"),
-    ("data-under-a-file", ["--data", "{c_under_file}"], "does not exist"),
+# --load: a model file that is not a readable forecaster
+MODEL_CASES = bad_model_cases("load", ["--load", "{path}"], wrong_kind="expected a 'forecaster' model",
+                              mismatch="not a valid seqlab forecaster")
+DATA_CASES = unreadable_cases("data", ["--data", "{path}"]) + [  # --data: not a readable table of numbers
     ("data-ragged-row", ["--data", "{ragged}", *COLS], "Expected 2 fields in line 4"),
     ("data-nan", ["--data", "{nan}", *COLS], "missing value (NaN)"),
     ("data-inf", ["--data", "{inf}", *COLS], "infinite value"),
@@ -153,37 +130,27 @@ CASES = MODEL_CASES + DATA_CASES + NUMBER_CASES + DEVICE_CASES + OUTPUT_CASES
 
 
 def test_at_least_forty_cases():
-    assert len(CASES) >= 40 and len({c[0] for c in CASES}) == len(CASES)
+    assert_table(CASES)
 
 
-@pytest.mark.parametrize("args,expected", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_bad_input_is_one_line_and_touches_nothing(args, expected, world, tmp_path, monkeypatch, cli, kit):
-    out = tmp_path / "out"
-    out.mkdir()
-    for name, data in EARLIER.items():
-        (out / name).write_bytes(data)
-    before = kit.snapshot(out)
-    monkeypatch.chdir(out)  # the default plot paths are here
-    filled = [a.format(out=out, **world) for a in args]
+@parametrize(CASES)
+def test_bad_input_is_one_line_and_touches_nothing(args, expected, world, tmp_path, monkeypatch, cli):
+    out, filled = prepare_case(tmp_path, monkeypatch, EARLIER, args, world)  # the default plot paths are in out
     if "--load" not in filled:
         filled += ["--save", str(out / "model.safetensors"), "--out", str(out / "per_series.csv")] \
             if "--save" not in filled and "--out" not in filled else []
-    code, _, err = cli("forecast", *FAST, *filled)  # the case's options after FAST: they win
-    kit.one_line_error(code, err, expected)
-    assert kit.snapshot(out) == before
+    # the case's options after FAST: they win
+    assert_refused(cli, out, ["forecast", *FAST, *filled], expected)
 
 
-def test_a_failure_while_writing_the_outputs_changes_no_earlier_file(world, tmp_path, monkeypatch, cli, kit):
+def test_a_failure_while_writing_the_outputs_changes_no_earlier_file(world, tmp_path, monkeypatch, cli):
     """The outputs are written together once everything is computed: when the last of them (the
     backtest plot) fails, the model and forecast plot written before it in the code are not."""
     import seqlab.forecast.plots as plots
     from seqlab.errors import SeqlabError
 
-    out = tmp_path / "out"
-    out.mkdir()
-    for name, data in EARLIER.items():
-        (out / name).write_bytes(data)
-    before = kit.snapshot(out)
+    out = earlier_outputs(tmp_path, EARLIER)
+    before = snapshot(out)
 
     def broken(*a, **k):
         raise SeqlabError("plot: the backtest plot failed")
@@ -192,8 +159,8 @@ def test_a_failure_while_writing_the_outputs_changes_no_earlier_file(world, tmp_
     code, _, err = cli("forecast", "--data", world["good"], *COLS, *FAST[:4], "--folds", "1", *FAST[6:],
                        "--save", out / "model.safetensors", "--plot", out / "forecast.png",
                        "--backtest-plot", out / "backtest.png", "--out", out / "per_series.csv")
-    kit.one_line_error(code, err, "the backtest plot failed")
-    after = kit.snapshot(out)
+    assert_one_line_error(code, err, "the backtest plot failed")
+    after = snapshot(out)
     assert after.pop("model.ckpt.safetensors")  # the run's checkpoint stays, for --resume to finish the run
     assert after == before
 

@@ -27,7 +27,7 @@ def _pairs(n=60, seed=0):
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory, common_bad, kit):
+def world(tmp_path_factory, common_bad):
     from seqlab.cli import main
 
     d = tmp_path_factory.mktemp("translate_bad")
@@ -35,7 +35,7 @@ def world(tmp_path_factory, common_bad, kit):
     good.write_text(_pairs())
     model = d / "good.safetensors"
     assert main(["translate", "train", "--data", str(good), *FAST, "--save", str(model)]) == 0
-    files = broken_inputs(kit, d, model, common_bad)
+    files = broken_inputs(d, model, common_bad)
     for name, data in {"nul.tsv": _pairs().replace("\t", "\x00\t", 1).encode(),
                        "latin1.tsv": "caf\xe9\tcoffee\nth\xe9\ttea\n".encode("latin-1"),
                        "no_tab.tsv": (_pairs() + "no tab on this line\n").encode(),
@@ -48,7 +48,7 @@ def world(tmp_path_factory, common_bad, kit):
     return dict(files, good=good, model=model)
 
 
-MODEL_CASES = bad_model_cases("translate", ["--model", "{path}", "abc"], wrong_kind="expected a 'seq2seq' model",
+MODEL_CASES = bad_model_cases("translate-model", ["--model", "{path}", "abc"], wrong_kind="expected a 'seq2seq' model",
                               mismatch="model")
 M = ["--model", "{model}", "abc"]
 TRANSLATE_CASES = [(f"translate-{o[2:]}-{label}", [*M, o, v], msg) for o, label, v, msg in [
@@ -106,7 +106,7 @@ def test_at_least_forty_cases():
 
 
 @parametrize(CASES)
-def test_bad_input_is_one_line_and_touches_nothing(args, expected, world, tmp_path, monkeypatch, cli, kit):
+def test_bad_input_is_one_line_and_touches_nothing(args, expected, world, tmp_path, monkeypatch, cli):
     out, filled = prepare_case(tmp_path, monkeypatch, EARLIER, args, world)
     if filled[0] == "train":
         if "--save" not in filled:
@@ -116,7 +116,7 @@ def test_bad_input_is_one_line_and_touches_nothing(args, expected, world, tmp_pa
         if "--plot" not in filled:
             filled += ["--plot", str(out / "attention.png")]
         argv = ["translate", "--threads", "1", *filled]
-    assert_refused(cli, kit, out, argv, expected)
+    assert_refused(cli, out, argv, expected)
 
 
 # -- good but unusual pairs: must work -----------------------------------------------------------

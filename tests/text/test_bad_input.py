@@ -20,7 +20,7 @@ EARLIER = {"model.safetensors": b"an earlier model"}
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory, common_bad, kit):
+def world(tmp_path_factory, common_bad):
     from seqlab.cli import main
 
     d = tmp_path_factory.mktemp("generate_bad")
@@ -28,7 +28,7 @@ def world(tmp_path_factory, common_bad, kit):
     good.write_text(CORPUS)
     model = d / "good.safetensors"
     assert main(["generate", "train", "--text", str(good), *FAST, "--save", str(model)]) == 0
-    files = broken_inputs(kit, d, model, common_bad)
+    files = broken_inputs(d, model, common_bad)
     for name, data in {"nul.txt": CORPUS.encode().replace(b"lazy", b"la\x00y"),
                        "latin1.txt": ("caf\xe9 " * 100).encode("latin-1"), "blank.txt": b" \n\t\n ",
                        "tiny.txt": b"ab", "truncated.txt.gz": gzip.compress(CORPUS.encode())[:30]}.items():
@@ -37,7 +37,7 @@ def world(tmp_path_factory, common_bad, kit):
     return dict(files, good=good, model=model)
 
 
-MODEL_CASES = bad_model_cases("sample", ["sample", "--model", "{path}"], wrong_kind="expected a 'text-lm' model",
+MODEL_CASES = bad_model_cases("sample-model", ["sample", "--model", "{path}"], wrong_kind="expected a 'text-lm' model",
                               mismatch="config")
 S = ["sample", "--model", "{model}"]
 SAMPLE_CASES = [(f"sample-{o[2:]}-{label}", [*S, o, v], msg) for o, label, v, msg in [
@@ -90,14 +90,14 @@ def test_at_least_forty_cases():
 
 
 @parametrize(CASES)
-def test_bad_input_is_one_line_and_touches_nothing(args, expected, world, tmp_path, monkeypatch, cli, kit):
+def test_bad_input_is_one_line_and_touches_nothing(args, expected, world, tmp_path, monkeypatch, cli):
     # sample's default model and train's default --save go in the case's folder
     out, filled = prepare_case(tmp_path, monkeypatch, EARLIER, args, world)
     if filled[0] == "train" and "--save" not in filled:
         filled += ["--save", str(out / "model.safetensors")]
     extra = FAST if filled[0] == "train" else ["--length", "5", "--threads", "1"]
     # the case's options after FAST: they win
-    assert_refused(cli, kit, out, ["generate", filled[0], *extra, *filled[1:]], expected)
+    assert_refused(cli, out, ["generate", filled[0], *extra, *filled[1:]], expected)
 
 
 # -- good but unusual text: must work --------------------------------------------------------------
