@@ -1,7 +1,9 @@
-"""The two-process harness of every tests/<job>/test_distributed.py: two CPU processes with
-torchrun's environment variables (gloo on 127.0.0.1), forked from the test process so that they
-start at once with torch already imported. Each test runs one process at the global batch first
-(the children then inherit torch's lazily imported machinery) and compares.
+"""The two-process harness of every tests/<job>/test_distributed.py and of
+tests/train/test_loop_distributed.py: two CPU processes with torchrun's environment variables
+(gloo on 127.0.0.1), forked from the test process so that they start at once with torch already
+imported. Each test_distributed.py runs one process at the global batch first (the children then
+inherit torch's lazily imported machinery) and compares. A rank that hangs (waiting in a
+collective the other never joins) fails the test after ``timeout`` seconds.
 
 Import as ``from tests.ddp_helpers import run_two_processes`` (pytest's importlib mode makes
 ``tests`` a package).

@@ -1,29 +1,18 @@
 """``torchrun --nproc_per_node 2 seqlab forecast``: two CPU processes (forked with torchrun's
 environment variables, gloo on 127.0.0.1) give the weights of one process at twice the batch."""
 
-import multiprocessing
 import os
-import socket
-import sys
 
 import numpy as np
 
 from seqlab.cli import main
 from seqlab.forecast import Forecaster
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import ddp_forecast  # noqa: E402
+from tests.ddp_helpers import run_two_processes
 
 # airline, no backtest (the hybrid, lookback 36): the holdout fit has 73 training windows, the final fit 85; a
 # global batch of 20 leaves last batches of 13 and 5 windows, split unevenly over the two processes
 ARGS = ["forecast", "--hidden", "4", "--ensemble", "1", "--folds", "0", "--epochs", "6", "--no-stats", "--no-plot",
         "--threads", "1", "--device", "cpu", "--quiet", "--seed", "1"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_two_processes_equal_one_process_with_the_doubled_batch(tmp_path, capsys):
@@ -32,21 +21,9 @@ def test_two_processes_equal_one_process_with_the_doubled_batch(tmp_path, capsys
     # one process first: the forked children then inherit torch's lazily imported machinery
     assert main([*ARGS, "--batch-size", "20", "--save", str(one / "m.safetensors")]) == 0
     single = capsys.readouterr().out
-    port = _free_port()
-    ctx = multiprocessing.get_context("fork")
     argv = [*ARGS, "--batch-size", "10", "--save", str(two / "m.safetensors")]
-    procs = [ctx.Process(target=ddp_forecast.run, args=(str(two), rank, port, argv)) for rank in range(2)]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(timeout=120)
-    codes = [p.exitcode for p in procs]
-    for p in procs:
-        if p.is_alive():
-            p.kill()
-    assert codes == [0, 0]
+    outs = run_two_processes(two, lambda rank: main(argv))
     # only rank 0 prints and writes files; the checkpoint is gone once the model is written
-    outs = [(two / f"stdout-{r}.txt").read_text() for r in range(2)]
     assert "holdout MASE" in outs[0] and "wrote" in outs[0] and outs[1] == ""
     assert sorted(os.listdir(two)) == ["m.safetensors", "stdout-0.txt", "stdout-1.txt"]
     assert outs[0].splitlines()[0] == single.splitlines()[0]
