@@ -129,3 +129,14 @@ def test_auto_precision_is_bfloat16_only_on_a_cpu_with_native_bfloat16(monkeypat
     monkeypatch.setattr(task, "cpu_has_bf16", lambda: False)
     assert task.resolve_precision("auto", "cpu") == "float32"
     assert task.resolve_precision("bfloat16", "cpu") == "bfloat16"
+
+
+def test_an_output_folder_is_refused_with_an_example_of_the_right_kind(tmp_path):
+    from seqlab.cli_args import check_output
+    from seqlab.errors import SeqlabError
+
+    with pytest.raises(SeqlabError, match=r"--out: .* is a folder; give a file name such as .*model\.onnx'"):
+        check_output(tmp_path, "--out", (".onnx",))
+    with pytest.raises(SeqlabError, match=r"--save: .* is a folder; give a file name such as .*model\.safetensors'"):
+        check_output(tmp_path, "--save")
+    assert check_output(tmp_path / "m.onnx", "--out", (".onnx",)) == tmp_path / "m.onnx"

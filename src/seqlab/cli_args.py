@@ -145,7 +145,8 @@ def check_output(path: str | os.PathLike | None, option: str, suffixes: Sequence
     if "\x00" in str(path):
         raise SeqlabError(f"{option}: a file name cannot hold a NUL character, got {str(path)!r}")
     if p.is_dir():
-        raise SeqlabError(f"{option}: {str(path)!r} is a folder; give a file name such as {str(p / 'model.safetensors')!r}")
+        example = p / ("model" + (suffixes[0] if suffixes else ".safetensors"))
+        raise SeqlabError(f"{option}: {str(path)!r} is a folder; give a file name such as {str(example)!r}")
     parent = p.parent if str(p.parent) else Path(".")
     if not parent.exists():
         raise SeqlabError(f"{option}: folder {str(parent)!r} does not exist; create it first or choose another path")
