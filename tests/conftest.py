@@ -1,6 +1,15 @@
 """Shared test set-up: headless plotting, no progress bars, seeded torch on one thread."""
 
 import os
+import sys
+
+# ``from tests.cli_helpers import ...`` needs the repository's root on the path: an installed
+# package may own a namespace package called ``tests`` too (statsforecast's dependencies ship a
+# site-packages/tests), and a namespace package's path follows sys.path, so this makes ours part
+# of it whichever test file imports first.
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("SEQLAB_NO_PROGRESS", "1")
