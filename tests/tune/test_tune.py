@@ -95,12 +95,14 @@ def test_tune_forecast_command_within_budget(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "best: trial" in out and f"wrote {model}" in out
     table = pd.read_csv(tmp_path / "f.csv")
-    assert {"cell", "hidden", "layers", "dropout", "lr", "lookback"} <= set(table.columns)
+    assert {"cell", "hidden", "layers", "dropout", "lr", "lookback", "model"} <= set(table.columns)
+    assert set(table["model"].dropna()) <= {"hybrid", "rnn"}  # airline is seasonal: the kind is searched too
     best = table.loc[table["value"].idxmin()]
     from seqlab.forecast import Forecaster
 
     f = Forecaster.load(str(model))
     assert f.config.cell == best["cell"] and f.config.lookback == best["lookback"]
+    assert f.config.model == best["model"]
     assert main(["forecast", "--load", str(model), "--no-plot"]) == 0
     assert "1961-01" in capsys.readouterr().out
 

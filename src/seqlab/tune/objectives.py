@@ -1,6 +1,7 @@
 """One objective per job, on the job's own library and workflow functions, and its final model.
 
-* **forecast**: cell, hidden size, layers, dropout, learning rate, lookback; the score is the
+* **forecast**: cell, hidden size, layers, dropout, learning rate, lookback, and on seasonal data
+  the model kind (hybrid or rnn) unless the fixed settings name one; the score is the
   backtest MASE (mean over the origins the ``seqlab forecast`` workflow backtests, one horizon
   apart before its holdout), reported after each origin so a bad trial stops early; the final
   model is a forecaster with the best settings fitted on all the data.
@@ -67,6 +68,8 @@ class ForecastJob:
 
         p = _common(trial, self.cells, (1e-3, 3e-2))
         p["lookback"] = trial.suggest_int("lookback", *self.lookbacks)
+        if self.settings.get("model", "auto") == "auto" and self.config.season > 1:
+            p["model"] = trial.suggest_categorical("model", ["hybrid", "rnn"])  # the two kinds auto picks from
         H = self.config.horizon
         scores = []
         for k in range(self.folds):  # the earliest origin first, as seqlab forecast's backtest
