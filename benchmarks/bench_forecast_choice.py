@@ -30,22 +30,9 @@ os.environ.setdefault("SEQLAB_NO_PROGRESS", "1")
 import numpy as np
 import pandas as pd
 
+from seqlab.data import make_panel  # noqa: E402
+
 NAMES = {"ets": "ETS", "snaive": "seasonal naive", "theta": "Theta", "arima": "ARIMA"}
-
-
-def gen_panel(n: int, lo: int, hi: int, seed: int) -> pd.DataFrame:
-    """The generator of tests/forecast/test_panel_cli.py (trend, season, noise, magnitudes 10-10,000)."""
-    rng = np.random.default_rng(seed)
-    rows = []
-    for i in range(n):
-        T = int(rng.integers(lo, hi + 1))
-        t = np.arange(T)
-        level, slope = 10 ** rng.uniform(1, 4), rng.normal(0.01, 0.01)
-        amp, phase, noise = rng.uniform(0.05, 0.3), rng.uniform(0, 2 * np.pi), rng.uniform(0.01, 0.06)
-        y = level * (1 + slope * t) * (1 + amp * np.sin(2 * np.pi * t / 12 + phase)) * (1 + noise * rng.standard_normal(T))
-        dates = pd.date_range(end="2020-12-01", periods=T, freq="MS")
-        rows.append(pd.DataFrame({"id": f"s{i:04d}", "date": dates, "y": np.maximum(y, 0.01 * level)}))
-    return pd.concat(rows, ignore_index=True)
 
 
 def dataset(name: str):
@@ -56,9 +43,9 @@ def dataset(name: str):
 
         return load_airline(), {}, 12, 3, 12
     if name == "short":  # scored on each series' last 6 months
-        return gen_panel(200, 12, 60, 7), panel, 6, 1, 0
+        return make_panel(200, 12, 60, 7), panel, 6, 1, 0
     if name == "long":  # scored on each series' last 12 months
-        return gen_panel(200, 60, 60, 7), panel, 12, 1, 0
+        return make_panel(200, 60, 60, 7), panel, 12, 1, 0
     import statsmodels.api as sm
 
     if name == "co2":

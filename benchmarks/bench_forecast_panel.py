@@ -40,23 +40,10 @@ import time
 import numpy as np
 import pandas as pd
 
+from seqlab.data import make_panel  # noqa: E402
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import machine_info  # noqa: E402
-
-
-def panel(n: int, lo: int, hi: int, seed: int) -> pd.DataFrame:
-    """The generator of tests/forecast/test_panel_cli.py."""
-    rng = np.random.default_rng(seed)
-    rows = []
-    for i in range(n):
-        T = int(rng.integers(lo, hi + 1))
-        t = np.arange(T)
-        level, slope = 10 ** rng.uniform(1, 4), rng.normal(0.01, 0.01)
-        amp, phase, noise = rng.uniform(0.05, 0.3), rng.uniform(0, 2 * np.pi), rng.uniform(0.01, 0.06)
-        y = level * (1 + slope * t) * (1 + amp * np.sin(2 * np.pi * t / 12 + phase)) * (1 + noise * rng.standard_normal(T))
-        dates = pd.date_range(end="2020-12-01", periods=T, freq="MS").strftime("%Y-%m-%d")
-        rows.append(pd.DataFrame({"id": f"s{i:04d}", "date": dates, "y": np.maximum(y, 0.01 * level)}))
-    return pd.concat(rows, ignore_index=True)
 
 
 def run(args: list[str], cwd: str) -> tuple[str, float]:
@@ -74,7 +61,7 @@ def load() -> str:
 
 
 def speed(tmp: str) -> None:
-    panel(1000, 60, 60, 0).to_csv(os.path.join(tmp, "p1000.csv"), index=False)
+    make_panel(1000, 60, 60, 0).to_csv(os.path.join(tmp, "p1000.csv"), index=False)
     common = ["--data", "p1000.csv", "--series-id", "id", "--time", "date", "--target", "y", "--horizon", "12",
               "--folds", "1", "--no-plot", "--quiet"]
     for label, extra in (("model only (naive, seasonal naive baselines)", ["--baselines", "naive,snaive"]),
@@ -100,7 +87,7 @@ def speed(tmp: str) -> None:
 
 
 def quality(tmp: str) -> None:
-    panel(500, 12, 60, 0).to_csv(os.path.join(tmp, "p500.csv"), index=False)
+    make_panel(500, 12, 60, 0).to_csv(os.path.join(tmp, "p500.csv"), index=False)
     common = ["--data", "p500.csv", "--series-id", "id", "--time", "date", "--target", "y", "--horizon", "6",
               "--folds", "1", "--no-plot", "--quiet", "--baselines", "snaive,ets,arima,theta"]
     for model in ("hybrid", "rnn"):
