@@ -194,6 +194,32 @@ class SequenceEstimator(BaseEstimator):
             raise NotFittedError(f"this {self._what} is not trained yet; call fit(X, y) or load a saved model")
         return net
 
+    # -- files (what both kinds of model file hold) ---------------------------------------------
+    def _file_tensors(self, net: ClassifierNet) -> dict[str, torch.Tensor]:
+        """The network's weights (``net.*``) and the input scaling (``scale.mean``/``scale.std``)."""
+        tensors = {f"net.{k}": v for k, v in net.state_dict().items()}
+        if self.mean_ is not None:
+            tensors["scale.mean"] = torch.from_numpy(np.asarray(self.mean_, dtype=np.float32))
+            tensors["scale.std"] = torch.from_numpy(np.asarray(self.std_, dtype=np.float32))
+        return tensors
+
+    def _restore(self, mc: ClassifierConfig, tensors: dict[str, torch.Tensor], path: str | os.PathLike,
+                 device: str) -> None:
+        """Set the fitted network of config ``mc`` from a file's ``tensors``, and its input scaling."""
+        from ..io import build_checked
+
+        state = {k[4:]: v for k, v in tensors.items() if k.startswith("net.")}
+        try:
+            net = build_checked(lambda: ClassifierNet(mc), tensors, path)
+            net.load_state_dict(state, strict=True)
+        except ModelFileError:
+            raise
+        except (RuntimeError, ValueError, TypeError) as exc:
+            raise ModelFileError(f"model file {str(path)!r} has weights that do not fit its config: {exc}") from exc
+        self.mean_ = tensors["scale.mean"].numpy() if "scale.mean" in tensors else None
+        self.std_ = tensors["scale.std"].numpy() if "scale.mean" in tensors else None
+        self.net_ = net.to(resolve_device(device)).eval()
+
     # -- data to tensors -----------------------------------------------------------------------
     def _encode(self, X: Any, lengths: Any = None) -> tuple[torch.Tensor, torch.Tensor, list[list[str]] | None]:
         """User data -> ``(x (N, T) ids or (N, T, F) floats, lengths (N,), tokens per text or None)``."""
@@ -562,16 +588,12 @@ class SequenceClassifier(ClassifierMixin, SequenceEstimator):
             "normalize": self._normalize(),  # how numeric input is scaled before the network
             "rnn_steps": self.rnn_steps,
         }
-        tensors = {f"net.{k}": v for k, v in net.state_dict().items()}
-        if self.mean_ is not None:
-            tensors["scale.mean"] = torch.from_numpy(np.asarray(self.mean_, dtype=np.float32))
-            tensors["scale.std"] = torch.from_numpy(np.asarray(self.std_, dtype=np.float32))
-        save_file(path, KIND, config, tensors)
+        save_file(path, KIND, config, self._file_tensors(net))
 
     @classmethod
     def load(cls, path: str | os.PathLike, device: str = "cpu") -> "SequenceClassifier":
         """Load a model saved by :meth:`save` (raises ModelFileError for anything else)."""
-        from ..io import build_checked, load_file
+        from ..io import load_file
 
         config, tensors = load_file(path, KIND)
         try:
@@ -596,20 +618,10 @@ class SequenceClassifier(ClassifierMixin, SequenceEstimator):
             raise ModelFileError(f"model file {str(path)!r} has an invalid classifier config: {exc}") from exc
         if len(classes) != mc.num_classes:
             raise ModelFileError(f"model file {str(path)!r} names {len(classes)} classes for {mc.num_classes} outputs")
-        state = {k[4:]: v for k, v in tensors.items() if k.startswith("net.")}
-        try:
-            net = build_checked(lambda: ClassifierNet(mc), tensors, path)
-            net.load_state_dict(state, strict=True)
-        except ModelFileError:
-            raise
-        except (RuntimeError, ValueError, TypeError) as exc:
-            raise ModelFileError(f"model file {str(path)!r} has weights that do not fit its config: {exc}") from exc
+        clf._restore(mc, tensors, path, device)
         clf.classes_ = _classes_array(classes)
         if vocab is not None:
             clf.vocab_ = vocab
         else:
             clf.n_features_in_ = mc.input_size
-        clf.mean_ = tensors["scale.mean"].numpy() if "scale.mean" in tensors else None
-        clf.std_ = tensors["scale.std"].numpy() if "scale.mean" in tensors else None
-        clf.net_ = net.to(resolve_device(device)).eval()
         return clf

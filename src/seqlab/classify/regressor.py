@@ -26,10 +26,9 @@ from torch import Tensor
 from .._sklearn import RegressorMixin
 from ..errors import ModelFileError, SeqlabError
 from ..train import Callback
-from ..utils import resolve_device
 from .data import as_padded, is_text
 from .estimator import SequenceEstimator, as_input
-from .model import ClassifierConfig, ClassifierNet
+from .model import ClassifierConfig
 from .task import ClassifierTask
 
 KIND = "regressor"
@@ -203,18 +202,15 @@ class SequenceRegressor(RegressorMixin, SequenceEstimator):
             "rnn_steps": self.rnn_steps,
             "y_ndim": self._y_ndim,
         }
-        tensors = {f"net.{k}": v for k, v in net.state_dict().items()}
+        tensors = self._file_tensors(net)
         tensors["target.mean"] = torch.from_numpy(np.asarray(self.y_mean_, dtype=np.float64))
         tensors["target.scale"] = torch.from_numpy(np.asarray(self.y_scale_, dtype=np.float64))
-        if self.mean_ is not None:
-            tensors["scale.mean"] = torch.from_numpy(np.asarray(self.mean_, dtype=np.float32))
-            tensors["scale.std"] = torch.from_numpy(np.asarray(self.std_, dtype=np.float32))
         save_file(path, KIND, config, tensors)
 
     @classmethod
     def load(cls, path: str | os.PathLike, device: str = "cpu") -> "SequenceRegressor":
         """Load a model saved by :meth:`save` (raises ModelFileError for anything else)."""
-        from ..io import build_checked, load_file
+        from ..io import load_file
 
         config, tensors = load_file(path, KIND)
         try:
@@ -231,20 +227,10 @@ class SequenceRegressor(RegressorMixin, SequenceEstimator):
                 raise SeqlabError(f"target scaling: expected {mc.num_classes} values, got {tuple(y_mean.shape)}")
         except (KeyError, TypeError, ValueError, SeqlabError) as exc:
             raise ModelFileError(f"model file {str(path)!r} has an invalid regressor config: {exc}") from exc
-        state = {k[4:]: v for k, v in tensors.items() if k.startswith("net.")}
-        try:
-            net = build_checked(lambda: ClassifierNet(mc), tensors, path)
-            net.load_state_dict(state, strict=True)
-        except ModelFileError:
-            raise
-        except (RuntimeError, ValueError, TypeError) as exc:
-            raise ModelFileError(f"model file {str(path)!r} has weights that do not fit its config: {exc}") from exc
+        reg._restore(mc, tensors, path, device)
         reg._y_ndim, reg.n_outputs_ = y_ndim, mc.num_classes
         reg.y_mean_, reg.y_scale_ = y_mean, y_scale
         reg.n_features_in_ = mc.input_size
-        reg.mean_ = tensors["scale.mean"].numpy() if "scale.mean" in tensors else None
-        reg.std_ = tensors["scale.std"].numpy() if "scale.mean" in tensors else None
-        reg.net_ = net.to(resolve_device(device)).eval()
         return reg
 
     def score(self, X: Any, y: Any, lengths: Any = None) -> float:
