@@ -8,6 +8,7 @@ import torch
 from seqlab.classify import SequenceClassifier
 from seqlab.errors import SeqlabError
 from seqlab.train import Callback
+from tests.train_helpers import Interrupt
 
 # 48 sequences at batch 16: 3 steps per epoch, 9 in all
 KW = dict(cell="gru", hidden_size=6, bidirectional=True, pooling="mean", dropout=0.3, epochs=3, batch_size=16,
@@ -19,17 +20,6 @@ def _data(n=48, seed=0):
     seqs = [rng.normal(size=(int(t), 2)) for t in rng.integers(2, 7, n)]
     y = [int(s[:, 0].sum() > 0) + int(s[:, 1].sum() > 1) for s in seqs]  # 3 classes
     return seqs, y
-
-
-class Stop(Callback):
-    """Raises KeyboardInterrupt after the step numbered ``at`` (0-based), as Ctrl-C would."""
-
-    def __init__(self, at):
-        self.at = at
-
-    def on_train_batch_end(self, step, logs=None):
-        if step == self.at:
-            raise KeyboardInterrupt
 
 
 class Steps(Callback):
@@ -52,7 +42,7 @@ def test_interrupted_and_resumed_equals_uninterrupted(tmp_path, stop_at, checkpo
     path = tmp_path / "run.ckpt.safetensors"
     with pytest.raises(KeyboardInterrupt):
         SequenceClassifier(**KW).fit(X, y, validation_data=(Xv, yv), checkpoint=path,
-                                     checkpoint_steps=checkpoint_steps, callbacks=[Stop(stop_at)])
+                                     checkpoint_steps=checkpoint_steps, callbacks=[Interrupt(stop_at)])
     assert path.is_file()
     steps = Steps()
     resumed = SequenceClassifier(**KW).fit(X, y, validation_data=(Xv, yv), checkpoint=path, resume=True,

@@ -17,21 +17,10 @@ from seqlab.errors import SeqlabError
 from seqlab.forecast import Forecaster, backtest
 from seqlab.forecast.model import ForecastNet, NetConfig
 from seqlab.forecast.task import ForecastTask, fit_net, training
-from seqlab.train import Callback
 from seqlab.train import checkpoint as ckpt
+from tests.train_helpers import Interrupt
 
 Q = [0.1, 0.5, 0.9]
-
-
-class Stop(Callback):
-    """Raises KeyboardInterrupt after the step numbered ``at`` (0-based), as Ctrl-C would."""
-
-    def __init__(self, at):
-        self.at = at
-
-    def on_train_batch_end(self, step, logs=None):
-        if step == self.at:
-            raise KeyboardInterrupt
 
 
 def same_weights(a, b):
@@ -56,7 +45,7 @@ def test_interrupted_network_resumes_bit_identical(tmp_path, checkpoint_steps, s
     net = ForecastNet(net_cfg)
     net.load_state_dict(start)
     with pytest.raises(KeyboardInterrupt):
-        fit_net(net, *data, replace(cfg, checkpoint=str(path)), batch_size=16, callbacks=[Stop(10)])
+        fit_net(net, *data, replace(cfg, checkpoint=str(path)), batch_size=16, callbacks=[Interrupt(10)])
     counters = ckpt.load(path)[0]["counters"]
     assert (counters["epoch"], counters["batch"]) == saved_at
     resumed = ForecastNet(net_cfg)  # other initial weights: the checkpoint's replace them

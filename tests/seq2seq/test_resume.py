@@ -14,19 +14,8 @@ from seqlab.cli import main
 from seqlab.seq2seq import Translator, default_config, fit
 from seqlab.seq2seq import dates
 from seqlab.seq2seq.train import date_vocabs
-from seqlab.train import Callback
 from seqlab.train.checkpoint import checkpoint_path
-
-
-class Interrupt(Callback):
-    """Ctrl-C right after optimizer step ``at`` (counted from 0)."""
-
-    def __init__(self, at: int) -> None:
-        self.at = at
-
-    def on_train_batch_end(self, step, logs=None):
-        if step == self.at:
-            raise KeyboardInterrupt
+from tests.train_helpers import Interrupt
 
 
 SPLIT = dates.split_dates()

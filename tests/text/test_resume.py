@@ -15,22 +15,11 @@ from seqlab.cli import main
 from seqlab.text import run
 from seqlab.text.model import LMConfig, RecurrentLM, load_lm, save_lm
 from seqlab.text.train import default_config, train_lm
-from seqlab.train import Callback
 from seqlab.train.checkpoint import checkpoint_path
 from seqlab.vocab import Vocabulary
+from tests.train_helpers import Interrupt
 
 TEXT = "It was the best of times, it was the worst of times; it was the age of wisdom.\n" * 8
-
-
-class Interrupt(Callback):
-    """Raise KeyboardInterrupt in the middle of optimizer step ``at`` (0-based), as Ctrl-C would."""
-
-    def __init__(self, at: int) -> None:
-        self.at = at
-
-    def on_train_batch_end(self, step, logs=None):
-        if step == self.at:
-            raise KeyboardInterrupt
 
 
 def _setup(seed):

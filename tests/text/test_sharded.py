@@ -10,8 +10,8 @@ import torch.nn.functional as F
 from seqlab.nn import sharded
 from seqlab.text.model import LMConfig, RecurrentLM
 from seqlab.text.train import default_config, train_lm
-from seqlab.train import Callback
 from seqlab.vocab import Vocabulary
+from tests.train_helpers import Interrupt
 
 
 @pytest.fixture
@@ -82,15 +82,6 @@ def test_dropout_masks_drawn_before_the_shares_equal_the_same_masks_unsharded(mo
 
 
 TEXT = "It was the best of times, it was the worst of times; it was the age of wisdom.\n" * 8
-
-
-class Interrupt(Callback):
-    def __init__(self, at: int) -> None:
-        self.at = at
-
-    def on_train_batch_end(self, step, logs=None):
-        if step == self.at:
-            raise KeyboardInterrupt
 
 
 def _train(ck, callbacks=(), resume=False):

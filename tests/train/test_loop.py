@@ -12,6 +12,7 @@ from seqlab.train import Callback, Task, TrainConfig, epoch_generator, num_shard
 from seqlab.train import checkpoint as ckpt
 from seqlab.train.distributed import DistContext
 from seqlab.train.schedules import cosine_factor, decay_factor, lr_factor
+from tests.train_helpers import Interrupt
 
 
 class Net(nn.Module):
@@ -73,15 +74,6 @@ class Regression(Task):
 
     def load_state_dict(self, meta, tensors):
         self.h = tensors.get("h")
-
-
-class Interrupt(Callback):
-    def __init__(self, at: int) -> None:
-        self.at = at
-
-    def on_train_batch_end(self, step, logs=None):
-        if step == self.at:
-            raise KeyboardInterrupt
 
 
 def _weights(task):
