@@ -60,13 +60,7 @@ def forecast_inputs(forecaster: Any, data: Any = None, **columns: Any) -> Foreca
                           f"forecaster's members read {lookbacks}")
     L = lookbacks[0]
     series = list(f.tails.values()) if data is None else prepare(data, **columns)
-    f.check_history(series)
-    keys = [f._transform_for(s.name) for s in series]
-    H = c.horizon
-    f._prepare_calendar(series, H)
-    parts = [f._window_inputs(s, k, L, np.array([len(s) - f.lag]), H) for s, k in zip(series, keys)]
-    arrays = [np.concatenate([p[0][i] for p in parts]) for i in range(len(parts[0][0]))]
-    level = np.concatenate([p[2] for p in parts])  # (S,)
+    keys, arrays, level = f.window_inputs(series, L)
     net = f.nets[0].cfg
     x = arrays[0].astype(np.float32)  # (S, L, F)
     if net.kind == "hybrid":
@@ -97,14 +91,7 @@ def forecast_outputs(forecaster: Any, inputs: ForecastInputs, y: Any, calibrated
     S, H, Q = len(inputs.series), f.config.horizon, len(f.config.quantiles)
     if y.shape != (S, H, Q):
         raise SeqlabError(f"y: expected the graph's output of shape ({S}, {H}, {Q}), got {y.shape}")
-    u = np.sort(y + inputs.level[:, None, None], axis=-1)  # (S, H, Q), quantiles kept in order
-    pred = np.stack([f.transforms[k].inverse(u[i], s.target, f.mid)
-                     for i, (s, k) in enumerate(zip(inputs.series, inputs.keys))])
-    if calibrated and f.conformal is not None and Q > 1:
-        from ..forecast.conformal import widen
-
-        pred = widen(pred, np.asarray(f.conformal), f.mid)
-    return pred
+    return f.from_networks(inputs.series, inputs.keys, y + inputs.level[:, None, None], calibrated)
 
 
 __all__ = ["ForecastInputs", "forecast_inputs", "forecast_outputs"]

@@ -508,24 +508,48 @@ class Forecaster:
     def _n_future(self) -> int:
         return len(next(iter(self.fut_scalers.values())).shift) if self.fut_scalers else 0
 
+    def window_inputs(self, series: Sequence[SeriesData], lookback: int) -> tuple[list[str], list[np.ndarray], np.ndarray]:
+        """What the networks of ``lookback`` steps read to forecast the horizon after each history
+        of ``series``: each series' transform key, the input arrays of all series in one batch
+        (x, lengths, dec, series index, phase, as the networks take them) and each window's level
+        (S,), which their outputs are relative to."""
+        self._check_fitted()
+        series = list(series)
+        self.check_history(series)
+        keys = [self._transform_for(s.name) for s in series]
+        H = self.config.horizon
+        self._prepare_calendar(series, H)
+        parts = [self._window_inputs(s, k, lookback, np.array([len(s) - self.lag]), H) for s, k in zip(series, keys)]
+        inputs = [np.concatenate([p[0][i] for p in parts]) for i in range(len(parts[0][0]))]
+        return keys, inputs, np.concatenate([p[2] for p in parts])
+
+    def from_networks(self, series: Sequence[SeriesData], keys: Sequence[str], u: np.ndarray,
+                      calibrated: bool = True) -> np.ndarray:
+        """The networks' mean output ``u`` (S, horizon, Q), level added, as quantile forecasts in
+        the series' units: quantiles put in order, the transform undone, and with ``calibrated``
+        and a conformal calibration (:meth:`calibrate`) the outer interval the calibrated one."""
+        u = np.sort(u, axis=-1)  # (S, H, Q), quantiles kept in order
+        pred = np.stack([self.transforms[k].inverse(u[i], s.target, self.mid)
+                         for i, (s, k) in enumerate(zip(series, keys))])  # (S, H, Q)
+        if calibrated and self.conformal is not None and len(self.config.quantiles) > 1:
+            from .conformal import widen
+
+            pred = widen(pred, np.asarray(self.conformal), self.mid)
+        return pred
+
     def predict_array(self, series: Sequence[SeriesData], calibrated: bool = True) -> np.ndarray:
         """Quantile forecasts (S, horizon, Q) for the ``horizon`` steps after each history, all
         series of the call in one batch per network. With ``calibrated`` and a conformal
         calibration (:meth:`calibrate`), the outer interval is the calibrated one."""
-        self._check_fitted()
         c = self.config
         series = list(series)
-        self.check_history(series)
-        keys = [self._transform_for(s.name) for s in series]
+        windows = {L: self.window_inputs(series, L) for L in sorted(set(self.member_lookbacks))}
+        keys = windows[self.member_lookbacks[0]][0]
         H, Q = c.horizon, len(c.quantiles)
-        self._prepare_calendar(series, H)
         total = np.zeros((len(series), H, Q))
         with torch.no_grad(), thread_policy(self.train_config.threads):
             for L, net in zip(self.member_lookbacks, self.nets):
-                parts = [self._window_inputs(s, k, L, np.array([len(s) - self.lag]), H)
-                         for s, k in zip(series, keys)]
-                inputs = [np.concatenate([p[0][i] for p in parts]) for i in range(len(parts[0][0]))]
-                level = np.concatenate([p[2] for p in parts])  # (S,)
+                _, inputs, level = windows[L]
                 t = [torch.as_tensor(a, dtype=torch.float32 if a.dtype.kind == "f" else torch.long) for a in inputs]
                 if c.strategy == "recursive":
                     ahead, dec = [], []
@@ -545,14 +569,7 @@ class Forecaster:
                     total += out.double().numpy()
                 else:
                     total += net(*t).double().numpy() + level[:, None, None]
-        u = np.sort(total / len(self.nets), axis=-1)  # (S, H, Q), quantiles kept in order
-        pred = np.stack([self.transforms[k].inverse(u[i], s.target, self.mid)
-                         for i, (s, k) in enumerate(zip(series, keys))])  # (S, H, Q)
-        if calibrated and self.conformal is not None and Q > 1:
-            from .conformal import widen
-
-            pred = widen(pred, np.asarray(self.conformal), self.mid)
-        return pred
+        return self.from_networks(series, keys, total / len(self.nets), calibrated)
 
     def calibrate(self, q: Sequence[float] | None) -> "Forecaster":
         """Widen (or narrow) the outer interval of every later forecast by ``q[h]`` times its
