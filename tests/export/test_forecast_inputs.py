@@ -66,18 +66,38 @@ def test_new_history_of_a_panel(tmp_path):
 
 
 def test_the_default_forecaster_exports(tmp_path):
-    """A forecaster with the default model ('auto': the hybrid or the rnn, as resolve chooses on
-    seasonal data) exports, and its graph through forecast_inputs equals predict_array."""
+    """The default model on the airline data ('auto': the mix of the hybrid and the rnn) exports as
+    one graph holding both parts, and through forecast_inputs its outputs give predict_array's
+    forecasts, in onnxruntime and in seqlab.reference (each part run on its own inputs)."""
     from seqlab.data import load_airline
+    from seqlab.export.numpy import export_numpy
     from seqlab.forecast import Forecaster
 
     f = Forecaster(horizon=6, hidden=4, ensemble=1, epochs=1, seed=0, threads=None, verbose=0).fit(load_airline())
-    f.save(str(tmp_path / "f.safetensors"))
-    export_onnx(tmp_path / "f.safetensors", tmp_path / "f.onnx")
+    assert f.config.model == "mix"
+    f.calibrate([0.05 * h for h in range(6)])
+    path = tmp_path / "f.safetensors"
+    f.save(str(path))
+    export_onnx(path, tmp_path / "f.onnx")
     sess = ort.InferenceSession(str(tmp_path / "f.onnx"), providers=["CPUExecutionProvider"])
     inputs = forecast_inputs(f)
-    y = sess.run(["y"], inputs.feed)[0]
-    np.testing.assert_allclose(forecast_outputs(f, inputs, y), f.predict_array(list(f.tails.values())), rtol=1e-5)
+    assert set(inputs.feed) == {i.name for i in sess.get_inputs()}
+    assert inputs.outputs == ["hybrid.y", "rnn.y"] and {"hybrid.phase", "rnn.member0.h"} <= set(inputs.feed)
+    want = f.predict_array(list(f.tails.values()))
+    ys = sess.run(inputs.outputs, inputs.feed)
+    np.testing.assert_allclose(forecast_outputs(f, inputs, ys), want, rtol=1e-5)
+    np.testing.assert_allclose(forecast_outputs(f, inputs, ys, calibrated=False),
+                               f.predict_array(list(f.tails.values()), calibrated=False), rtol=1e-5)
+    export_numpy(path, tmp_path / "f.npz")
+    for ref in (load(path), load(tmp_path / "f.npz")):
+        assert [p.net_kind for p in ref.parts] == ["hybrid", "rnn"]
+        ys = [p.forward(**{k: v for k, v in i.feed.items() if not k.startswith("member")})[0]
+              for p, i in zip(ref.parts, inputs.parts)]
+        np.testing.assert_allclose(forecast_outputs(f, inputs, ys), want, rtol=1e-5)
+    with pytest.raises(SeqlabError, match="runs each of its parts"):
+        ref.forward(inputs.parts[0].feed["x"])
+    with pytest.raises(SeqlabError, match=r"y: a mix's graph gives 2 outputs \(hybrid.y, rnn.y\)"):
+        forecast_outputs(f, inputs, ys[0])
 
 
 def test_what_one_graph_cannot_run(tmp_path):

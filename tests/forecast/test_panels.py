@@ -265,11 +265,16 @@ def test_short_series_train_with_notes_and_a_one_value_series_is_forecast():
     assert np.isfinite(out["forecast"]).all()
 
 
-def test_auto_picks_the_hybrid_on_seasonal_data_and_the_rnn_on_long_non_seasonal_series_and_big_panels():
+def test_auto_picks_the_mix_or_hybrid_on_seasonal_data_and_the_rnn_on_long_non_seasonal_series_and_big_panels():
     table = long_table([60, 50])
-    long = Forecaster(horizon=6).resolve(prepare(table, "y", "date", series_id="id"))
-    # monthly: the hybrid, three seasons of lookback where every series holds them (36 + 6 + 6 <= 50)
-    assert (long.model, long.scaling, long.diff, long.lookback) == ("hybrid", "window", "none", 36)
+    probe = Forecaster(horizon=6)
+    long = probe.resolve(prepare(table, "y", "date", series_id="id"))
+    # monthly, every series long enough for the rnn (12 + 12 + 6 + 6 <= 50): the mix of the hybrid,
+    # three seasons of lookback where every series holds them (36 + 6 + 6 <= 50), and the rnn
+    assert long.model == "mix"
+    hybrid, rnn = probe.part_configs(prepare(table, "y", "date", series_id="id"))
+    assert (hybrid.model, hybrid.scaling, hybrid.diff, hybrid.lookback) == ("hybrid", "window", "none", 36)
+    assert (rnn.model, rnn.scaling, rnn.diff, rnn.lookback) == ("rnn", "series", "seasonal", 12)
     short = Forecaster(horizon=6).resolve(prepare(long_table([60, 20]), "y", "date", series_id="id"))
     assert (short.model, short.scaling, short.diff, short.lookback) == ("hybrid", "window", "none", 12)
     # more than 4,096 windows (100 x 54): the rnn, faster per window, where every series is long
@@ -286,6 +291,6 @@ def test_auto_picks_the_hybrid_on_seasonal_data_and_the_rnn_on_long_non_seasonal
 
 def test_ensembles_over_lookbacks_and_seeds():
     df = long_table([50, 30])
-    f = Forecaster(horizon=3, lookbacks=[6, 12], **{**FAST, "ensemble": 2}).fit(df, target="y", time="date",
-                                                                               series_id="id")
+    f = Forecaster(horizon=3, lookbacks=[6, 12], model="hybrid", **{**FAST, "ensemble": 2})
+    f.fit(df, target="y", time="date", series_id="id")
     assert f.member_lookbacks == [6, 6, 12, 12] and len(f.nets) == 4

@@ -59,7 +59,7 @@ def seasonal(n=64):
     return 50 + 0.5 * t + 8 * np.sin(2 * np.pi * t / 12) + np.random.default_rng(0).normal(0, 1, n)
 
 
-TINY = dict(horizon=4, lookback=8, hidden=5, season=12, ensemble=2, epochs=6, patience=50, seed=2, verbose=0)
+TINY = dict(horizon=4, lookback=8, hidden=5, season=12, model="hybrid", ensemble=2, epochs=6, patience=50, seed=2, verbose=0)
 
 
 def counting_steps(monkeypatch, stop_after=None):

@@ -96,7 +96,7 @@ def test_tune_forecast_command_within_budget(tmp_path, capsys):
     assert "best: trial" in out and f"wrote {model}" in out
     table = pd.read_csv(tmp_path / "f.csv")
     assert {"cell", "hidden", "layers", "dropout", "lr", "lookback", "model"} <= set(table.columns)
-    assert set(table["model"].dropna()) <= {"hybrid", "rnn"}  # airline is seasonal: the kind is searched too
+    assert set(table["model"].dropna()) <= {"mix", "hybrid", "rnn"}  # airline is seasonal: the kind is searched too
     best = table.loc[table["value"].idxmin()]
     from seqlab.forecast import Forecaster
 

@@ -7,8 +7,12 @@ forecaster (torch, pandas) and wants the graph's inputs, e.g. to check an export
 server::
 
     inputs = forecast_inputs(f, data)                    # the windows after each series' end
-    y = sess.run(["y"], inputs.feed)[0]                  # onnxruntime, (S, horizon, Q)
-    pred = forecast_outputs(f, inputs, y)                # = f.predict_array(series)
+    ys = sess.run(inputs.outputs, inputs.feed)           # onnxruntime: ["y"], (S, horizon, Q)
+    pred = forecast_outputs(f, inputs, ys)               # = f.predict_array(series)
+
+A 'mix' forecaster's graph holds both of its parts, each with its own inputs (``hybrid.x``,
+``rnn.x``, ...) and output (``hybrid.y``, ``rnn.y``); ``inputs.outputs`` names both, and
+:func:`forecast_outputs` turns each into forecasts and averages them, as the mix does.
 
 ``inputs.feed`` holds the graph's inputs by name: for a hybrid forecaster ``x``, ``lengths``,
 ``dec``, ``series``, ``phase`` (the arrays the forecaster feeds its networks); for an 'rnn' one
@@ -19,7 +23,7 @@ calibration, as ``Forecaster.predict_array`` does.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -30,12 +34,16 @@ from ..errors import SeqlabError
 @dataclass
 class ForecastInputs:
     """The graph's inputs (``feed``) for the forecast after each of ``series``, the level each
-    window was made relative to (S,) and the forecaster's transform key of each series."""
+    window was made relative to (S,), the forecaster's transform key of each series, and the
+    names of the graph's outputs to run (``["y"]``). A mix: ``parts`` holds each part's own
+    inputs, ``feed`` all of them named by kind, ``outputs`` ``["hybrid.y", "rnn.y"]``."""
 
     feed: dict[str, np.ndarray]
     series: list
-    level: np.ndarray
-    keys: list[str]
+    level: np.ndarray | None
+    keys: list[str] | None
+    outputs: list[str] = field(default_factory=lambda: ["y"])
+    parts: list["ForecastInputs"] = field(default_factory=list)
 
 
 def forecast_inputs(forecaster: Any, data: Any = None, **columns: Any) -> ForecastInputs:
@@ -51,6 +59,11 @@ def forecast_inputs(forecaster: Any, data: Any = None, **columns: Any) -> Foreca
     f = forecaster
     f._check_fitted()
     c = f.config
+    if f.parts:
+        series = list(f.tails.values()) if data is None else prepare(data, **columns)
+        parts = [forecast_inputs(p, series) for p in f.parts]
+        feed = {f"{p.config.model}.{k}": v for p, i in zip(f.parts, parts) for k, v in i.feed.items()}
+        return ForecastInputs(feed, parts[0].series, None, None, [f"{p.config.model}.y" for p in f.parts], parts)
     if c.strategy != "direct":
         raise SeqlabError(f"strategy: the exported graph forecasts the horizon in one pass (strategy 'direct'); "
                           f"this forecaster's is {c.strategy!r}, which feeds its predictions back (Forecaster.predict)")
@@ -85,8 +98,18 @@ def forecast_inputs(forecaster: Any, data: Any = None, **columns: Any) -> Foreca
 
 def forecast_outputs(forecaster: Any, inputs: ForecastInputs, y: Any, calibrated: bool = True) -> np.ndarray:
     """The graph's output ``y`` (S, horizon, Q) for ``inputs`` as quantile forecasts (S, horizon,
-    Q) in the series' units, as ``Forecaster.predict_array`` gives them."""
+    Q) in the series' units, as ``Forecaster.predict_array`` gives them. ``y`` may be the list
+    of the outputs named by ``inputs.outputs``: a mix's two, whose forecasts are averaged."""
     f = forecaster
+    if f.parts:
+        ys = list(y) if isinstance(y, (list, tuple)) else []
+        if len(ys) != len(f.parts):
+            raise SeqlabError(f"y: a mix's graph gives {len(f.parts)} outputs ({', '.join(inputs.outputs)}); pass "
+                              f"the list of them in that order, got {len(ys) if ys else type(y).__name__}")
+        pred = np.mean([forecast_outputs(p, i, v, calibrated=False) for p, i, v in zip(f.parts, inputs.parts, ys)], 0)
+        return f._widen(pred) if calibrated else pred
+    if isinstance(y, (list, tuple)) and len(y) == 1:
+        y = y[0]
     y = np.asarray(y, dtype=np.float64)
     S, H, Q = len(inputs.series), f.config.horizon, len(f.config.quantiles)
     if y.shape != (S, H, Q):

@@ -19,6 +19,8 @@ forecaster     ``x`` (B, T, F) transformed values,           ``y`` (B, out_steps
 hybrid         ``x`` (B, T, F) right-padded, ``lengths``      ``y`` (B, out_steps, Q): the members' mean
 forecaster     (B,), ``dec`` when read, ``series`` (B,)
                (-1: unseen), ``phase`` (B,); no state
+mix            the hybrid's inputs named ``hybrid.x`` ...,   ``hybrid.y``, ``rnn.y`` (each in its own
+forecaster     the rnn's ``rnn.x`` ...                        units: seqlab.export.forecast averages them)
 classifier     ``x`` (B, T, F) raw values, or ``ids``        ``logits`` (B, C), ``probabilities``;
                (B, T); ``lengths`` (B,); when streamable:    ``h_out`` ..., ``pool_count_out``,
                ``h`` (L, B, H) (``c``), and for mean / max   ``pool_sum_out`` / ``pool_max_out``
@@ -164,25 +166,32 @@ def _mean(g: Graph, ys: list[str]) -> str:
     return g.op("Mul", total, g.const(1.0 / len(ys))) if len(ys) > 1 else total
 
 
-def forecaster_graph(m: ForecasterModel) -> Graph:
+def forecaster_graph(m: ForecasterModel, g: Graph | None = None, prefix: str = "") -> Graph:
+    """The forecaster's networks on the windows it prepares (into ``g``, its inputs and outputs
+    named with ``prefix``). A mix: both parts in one graph, their inputs and outputs named
+    ``hybrid.`` and ``rnn.`` (``hybrid.x`` ... ``hybrid.y``, ``rnn.x`` ... ``rnn.y``)."""
+    g = Graph() if g is None else g
+    if m.parts:
+        for part in m.parts:
+            forecaster_graph(part, g, f"{prefix}{part.net_kind}.")
+        return g
     if m.hybrid:
-        return hybrid_graph(m)
-    g = Graph()
+        return hybrid_graph(m, g, prefix)
     first = m.members[0]
     S, Q = first.out_steps, first.n_quantiles
-    x = g.input("x", "float", ["batch", "time", first.stack.input_size])
-    dec = g.input("dec", "float", ["batch", S, first.dec_size]) if first.dec_in is not None else None
+    x = g.input(prefix + "x", "float", ["batch", "time", first.stack.input_size])
+    dec = g.input(prefix + "dec", "float", ["batch", S, first.dec_size]) if first.dec_in is not None else None
     ys = []
     for j, member in enumerate(m.members):
-        per_cell, _ = state_inputs(g, member.stack, f"member{j}.")
+        per_cell, _ = state_inputs(g, member.stack, f"{prefix}member{j}.")
         out, finals = recurrent(g, member.stack, x, per_cell)
-        state_outputs(g, member.stack, finals, f"member{j}.")
+        state_outputs(g, member.stack, finals, f"{prefix}member{j}.")
         ys.append(_forecast_head(g, member, finals[-1][0], dec))  # the top layer's last output (B, H)
-    g.output(_mean(g, ys), "y", shape=["batch", S, Q])
+    g.output(_mean(g, ys), prefix + "y", shape=["batch", S, Q])
     return g
 
 
-def hybrid_graph(m: ForecasterModel) -> Graph:
+def hybrid_graph(m: ForecasterModel, g: Graph | None = None, prefix: str = "") -> Graph:
     """The hybrid forecaster (ES-RNN style) on the windows its forecaster prepares: ``x`` (B, T, F)
     right-padded, ``lengths`` (B,), ``dec`` (B, S, Cd) when read, ``series`` (B,) int64 (the
     series index; -1: unseen in training, the mean of the per-series parameters) and ``phase``
@@ -191,15 +200,15 @@ def hybrid_graph(m: ForecasterModel) -> Graph:
     ``series``; its exponential smoothing is one ``Scan`` over time (:func:`_smooth`), then its
     recurrent network reads the values less the last level and the seasonal index. No state
     input: the last level shifts the input of every step, so a window is read whole."""
-    g = Graph()
+    g = Graph() if g is None else g
     first = m.members[0].core
     S, Q = first.out_steps, first.n_quantiles
     F = first.stack.input_size
-    x = g.input("x", "float", ["batch", "time", F])
-    lengths = g.input("lengths", "int64", ["batch"])
-    dec = g.input("dec", "float", ["batch", S, first.dec_size]) if first.dec_in is not None else None
-    series = g.input("series", "int64", ["batch"])
-    phase = g.input("phase", "int64", ["batch"])
+    x = g.input(prefix + "x", "float", ["batch", "time", F])
+    lengths = g.input(prefix + "lengths", "int64", ["batch"])
+    dec = g.input(prefix + "dec", "float", ["batch", S, first.dec_size]) if first.dec_in is not None else None
+    series = g.input(prefix + "series", "int64", ["batch"])
+    phase = g.input(prefix + "phase", "int64", ["batch"])
     valid = time_mask(g, x, lengths)[1]  # (B, T) bool
     x = g.op("Where", g.op("Unsqueeze", valid, g.ints(2)), x, g.const(0.0))  # padding is never read
     z = g.op("Squeeze", g.slice_last(x, 0, 1), g.ints(2))  # (B, T): the transformed target
@@ -221,7 +230,7 @@ def hybrid_graph(m: ForecasterModel) -> Graph:
         s_out = g.op("GatherElements", seas, slots, axis=1)  # (B, S)
         ys.append(g.op("Add", y, g.op("Unsqueeze", g.op("Add", g.op("Unsqueeze", level, g.ints(1)), s_out),
                                       g.ints(2))))  # (B, S, Q)
-    g.output(_mean(g, ys), "y", shape=["batch", S, Q])
+    g.output(_mean(g, ys), prefix + "y", shape=["batch", S, Q])
     return g
 
 

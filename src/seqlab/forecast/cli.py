@@ -15,6 +15,8 @@ from ..cli_args import (add_csv_options, add_model_options, add_training_options
                         int_type)
 from ..errors import SeqlabError
 
+MODELS = ("auto", "rnn", "hybrid", "mix")  # forecaster.MODELS, without importing torch (a test checks they agree)
+
 EPILOG = """\
 examples:
   seqlab forecast                                   # airline passengers, embedded, no download
@@ -92,12 +94,14 @@ def register(subparsers) -> None:
                    "windows")
     m.add_argument("--season", type=int_type("--season"), help="season length in steps (default: from the "
                    "time frequency: monthly 12, quarterly 4, daily 7, hourly 24; else 1)")
-    m.add_argument("--model", metavar="auto|rnn|hybrid", default="auto",
+    m.add_argument("--model", metavar="auto|rnn|hybrid|mix", default="auto",
                    help="rnn: a recurrent network on the differenced series (scaled per series), or on windows "
                         "scaled by their level when series are short; hybrid: ES-RNN style, per-series exponential "
-                        "smoothing of the level and seasonality learned inside the network; auto: the hybrid on "
-                        "seasonal data of up to 4096 training windows, else the rnn when every series is long and "
-                        "the hybrid when not (default auto). A path to a saved forecaster here is read as --load PATH")
+                        "smoothing of the level and seasonality learned inside the network; mix: both, each with "
+                        "its own settings, their forecasts averaged; auto: on seasonal data of up to 4096 training "
+                        "windows the mix where every series is long enough for the rnn's differencing and lookback, "
+                        "else the hybrid; on other data the rnn when every series is long and the hybrid when not "
+                        "(default auto). A path to a saved forecaster here is read as --load PATH")
     from ..nn.registry import cell_names  # the one cell table (imports no torch)
     add_model_options(m, cell_names(), "lstm", 16)
     m.add_argument("--strategy", choices=["direct", "recursive"], default="direct",
@@ -164,9 +168,9 @@ def _main(args: argparse.Namespace) -> int:
 
     load = args.load
     kind = args.model
-    if kind not in ("auto", "rnn", "hybrid"):
+    if kind not in MODELS:
         if load:
-            raise SeqlabError(f"--model: expected auto, rnn or hybrid, got {kind!r}")
+            raise SeqlabError(f"--model: expected one of {', '.join(MODELS)}, got {kind!r}")
         load, kind = kind, "auto"  # --model PATH: the spelling before --load
     data = dict(target=args.target, time=args.time, covariates=_columns(args.covariates), series_id=args.series_id,
                 future_covariates=_columns(args.future_covariates),

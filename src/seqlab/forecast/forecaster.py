@@ -49,6 +49,8 @@ _OLD_TRAIN = {"epochs": "epochs", "lr": "lr", "patience": "patience", "clip": "c
 PANEL_WINDOWS = 4096  # above this many training windows, batches of 256 and epochs of 8,192 windows
 HYBRID_SEASONS = 3  # the hybrid's default lookback in seasons (docs/forecast.md, "Choosing the model")
 PANEL_PATIENCE = 5  # ... and early stopping after 5 such epochs without improvement
+MIX = ("hybrid", "rnn")  # the kinds a 'mix' fits and averages (docs/forecast.md, "Choosing the model")
+MODELS = ("auto", *KINDS, "mix")
 _SEASONS = {"MS": 12, "M": 12, "ME": 12, "QS": 4, "Q": 4, "QE": 4, "W": 52, "D": 7, "B": 5, "h": 24, "H": 24}
 # the calendar position of a date in its season, where the season is the calendar's
 _PHASE = {12: ("MS", "M", "ME"), 4: ("QS", "Q", "QE"), 7: ("D",), 24: ("h", "H")}
@@ -76,7 +78,7 @@ class ForecastConfig:
     # of more than 4,096 training windows
     val_steps: int | None = None  # steps at the end of the training part for early stopping; default horizon
     ensemble: int = 3  # networks per lookback, seeded seed, seed + 1, ...; their quantiles are averaged
-    model: str = "auto"  # 'rnn', 'hybrid' (ES-RNN style) or 'auto' (see resolve)
+    model: str = "auto"  # 'rnn', 'hybrid' (ES-RNN style), 'mix' (both, averaged) or 'auto' (see resolve)
     lookbacks: list[int] | None = None  # an ensemble over these lookbacks too (default: [lookback])
     scaling: str = "auto"  # 'window': each window relative to its level; 'series': the series scaler only
     calendar: bool = True  # calendar features from the dates (month, quarter, weekday, ...)
@@ -106,7 +108,7 @@ class ForecastConfig:
             raise SeqlabError(f"val_steps: expected an integer >= 0, got {self.val_steps!r}")
         for name, v, allowed in [("cell", self.cell, tuple(CELLS)), ("strategy", self.strategy, STRATEGIES),
                                  ("transform", self.transform, TRANSFORMS), ("diff", self.diff, DIFFS),
-                                 ("scaler", self.scaler, SCALERS), ("model", self.model, ("auto", *KINDS)),
+                                 ("scaler", self.scaler, SCALERS), ("model", self.model, MODELS),
                                  ("scaling", self.scaling, SCALINGS)]:
             if v not in allowed:
                 raise SeqlabError(f"{name}: expected one of {', '.join(allowed)}, got {v!r}")
@@ -117,8 +119,9 @@ class ForecastConfig:
             raise SeqlabError(f"level_penalty: expected a finite number >= 0, got {self.level_penalty!r}")
         if not 0 <= self.dropout < 1:
             raise SeqlabError(f"dropout: expected a number in [0, 1), got {self.dropout!r}")
-        if self.model == "hybrid" and self.strategy == "recursive":
-            raise SeqlabError("strategy: the hybrid model forecasts the whole horizon at once; use strategy 'direct'")
+        if self.model in ("hybrid", "mix") and self.strategy == "recursive":
+            raise SeqlabError(f"strategy: the {self.model} model forecasts the whole horizon at once; use strategy "
+                              "'direct'")
 
 
 def infer_season(series: Sequence[SeriesData]) -> int:
@@ -184,6 +187,7 @@ class Forecaster:
         self.freq: str | None = None
         self.n_calendar = 0
         self.conformal: list[float] | None = None  # per-step widening of the outer interval (conformal)
+        self.parts: list[Forecaster] = []  # a 'mix': one fitted forecaster per kind of MIX
         self.history: list = []
         self.notes: list[str] = []  # per-series notes of the last fit (too short for something)
 
@@ -199,10 +203,12 @@ class Forecaster:
         one horizon.
 
         Model, lookback, scaling and differencing, as the backtests of docs/forecast.md chose
-        them. Seasonal data of at most PANEL_WINDOWS windows: the 'hybrid' (its exponential
-        smoothing levels and deseasonalises each window), with a lookback of three seasons where
-        every series holds them (plus a horizon and the validation steps), else one season.
-        Otherwise (non-seasonal data, larger panels) the recurrent network on differenced values
+        them. Seasonal data of at most PANEL_WINDOWS windows: the 'mix' where every series is
+        long enough for the rnn's rule below (the hybrid and the rnn, each with its own settings,
+        their forecasts averaged; its config keeps the per-kind settings unresolved, see
+        :meth:`part_configs`), else the 'hybrid' (its exponential smoothing levels and
+        deseasonalises each window), with a lookback of three seasons where every series holds
+        them (plus a horizon and the validation steps), else one season. Otherwise (non-seasonal data, larger panels) the recurrent network on differenced values
         with the per-series scaler ('rnn', scaling 'series', diff seasonal, or first when not
         seasonal) when every series is long enough for it (a difference, a lookback, a horizon
         and the validation steps), else the hybrid. The rnn's lookback is one season (twice the
@@ -226,8 +232,12 @@ class Forecaster:
         if c.model == "auto":
             if c.strategy == "recursive" or c.scaling == "series" or c.diff not in ("auto", "none"):
                 c.model = "rnn"
+            elif c.season > 1 and small and long and c.diff == "auto" and c.scaling == "auto":
+                c.model = "mix"
             else:
                 c.model = "hybrid" if (c.season > 1 and small) or not long else "rnn"
+        if c.model == "mix":  # each part resolves its own lookback, scaling and differencing
+            return c
         if c.lookback is None:
             seasons = HYBRID_SEASONS * c.season
             room = bool(series) and min(len(s) for s in series) >= seasons + out + c.val_steps
@@ -249,15 +259,31 @@ class Forecaster:
                               "use strategy 'direct' with covariates, or give them as --future-covariates")
         return c
 
+    def part_configs(self, series: Sequence[SeriesData]) -> list[ForecastConfig]:
+        """The resolved config of each kind this forecaster fits on ``series``: the mix's hybrid
+        and rnn (in the order of MIX), else its own one."""
+        c = self.resolve(series)
+        if c.model != "mix":
+            return [c]
+        return [Forecaster(replace(c, model=k), self.train_config).resolve(series) for k in MIX]
+
     @property
     def lag(self) -> int:
+        """Values used up by differencing. A mix's is its parts' largest; before it is fitted, the
+        largest its rnn part may take (one season, or 1)."""
         c = self.config
+        if c.model == "mix":
+            if self.parts:
+                return max(p.lag for p in self.parts)
+            return c.season if c.season and c.season > 1 else 1
         return {"none": 0, "first": 1, "seasonal": c.season}[c.diff]
 
     def min_length(self, config: ForecastConfig | None = None) -> int:
         """Fewest values a series needs to give a training window: the difference lag, one
         input and one target step."""
         c = config or self.config
+        if c.model == "mix":
+            return self.lag + 2
         lag = {"none": 0, "first": 1, "seasonal": c.season or 1}[c.diff]
         return lag + 2
 
@@ -282,6 +308,14 @@ class Forecaster:
         check_same_covariates(series)
         self.config = self.resolve(series)
         c = self.config
+        t = self.train_config
+        if checkpoint is None and t.checkpoint:
+            checkpoint = RunCheckpoint(t.checkpoint, t.resume)
+        if c.model == "mix":
+            self.parts = [Forecaster(replace(c, model=k), t).fit(series, checkpoint=checkpoint) for k in MIX]
+            self._join_parts()
+            return self
+        self.parts = []
         self._fit_state(series)
         self._prepare_calendar(series, self.out_steps)
         members = []
@@ -310,12 +344,28 @@ class Forecaster:
                             len(c.quantiles), x0[2].shape[2], c.model, c.season, max(1, len(self.series_index)),
                             float(c.level_penalty))
         self.nets, self.history, self.member_lookbacks = [], [], []
-        t = self.train_config
-        if checkpoint is None and t.checkpoint:
-            checkpoint = RunCheckpoint(t.checkpoint, t.resume)
         with thread_policy(t.threads):
             self._train(net_cfg, members, checkpoint)
         return self
+
+    def _join_parts(self) -> None:
+        """A mix's view of its fitted parts: their networks, histories and notes together; the
+        series every part knows; one history per series, shared by the parts (so that ``update``
+        moves them all); the part with the longest stored history lends it."""
+        parts = self.parts
+        self.nets = [n for p in parts for n in p.nets]
+        self.member_lookbacks = [L for p in parts for L in p.member_lookbacks]
+        self.history = [h for p in parts for h in p.history]
+        self.notes = list(dict.fromkeys(n for p in parts for n in p.notes))
+        self.transforms = {k: v for k, v in parts[0].transforms.items() if all(k in p.transforms for p in parts)}
+        longest = max(parts, key=lambda p: min((len(s) for s in p.tails.values()), default=0))
+        self.tails = longest.tails
+        for p in parts:
+            p.tails = self.tails
+        first = parts[0]
+        self.static, self.freq, self.n_calendar = first.static, first.freq, first.n_calendar
+        self.series_index, self.phase0 = first.series_index, first.phase0
+        self.cov_scalers, self.fut_scalers = first.cov_scalers, first.fut_scalers
 
     def _fit_state(self, series: Sequence[SeriesData]) -> None:
         """Per-series transforms and scalers, the static encoder, series indices, the tails."""
@@ -490,6 +540,10 @@ class Forecaster:
         c = self.config
         if not series:
             raise SeqlabError("data: no series given")
+        if self.parts:
+            for p in self.parts:
+                p.check_history(series)
+            return
         net = self.nets[0].cfg
         nfut = self._n_future()
         ncov = net.input_size - 1 - self.n_calendar - self.static.size - nfut
@@ -514,6 +568,7 @@ class Forecaster:
         (x, lengths, dec, series index, phase, as the networks take them) and each window's level
         (S,), which their outputs are relative to."""
         self._check_fitted()
+        self._single("window_inputs")
         series = list(series)
         self.check_history(series)
         keys = [self._transform_for(s.name) for s in series]
@@ -528,21 +583,38 @@ class Forecaster:
         """The networks' mean output ``u`` (S, horizon, Q), level added, as quantile forecasts in
         the series' units: quantiles put in order, the transform undone, and with ``calibrated``
         and a conformal calibration (:meth:`calibrate`) the outer interval the calibrated one."""
+        self._single("from_networks")
         u = np.sort(u, axis=-1)  # (S, H, Q), quantiles kept in order
         pred = np.stack([self.transforms[k].inverse(u[i], s.target, self.mid)
                          for i, (s, k) in enumerate(zip(series, keys))])  # (S, H, Q)
-        if calibrated and self.conformal is not None and len(self.config.quantiles) > 1:
+        return self._widen(pred) if calibrated else pred
+
+    def _widen(self, pred: np.ndarray) -> np.ndarray:
+        """``pred`` (S, H, Q) with the conformal calibration applied, if any."""
+        if self.conformal is not None and len(self.config.quantiles) > 1:
             from .conformal import widen
 
             pred = widen(pred, np.asarray(self.conformal), self.mid)
         return pred
 
+    def _single(self, what: str) -> None:
+        if self.parts:
+            raise SeqlabError(f"{what}: a 'mix' forecaster has no networks of its own; call it on each of its "
+                              "parts (forecaster.parts) and average their forecasts")
+
     def predict_array(self, series: Sequence[SeriesData], calibrated: bool = True) -> np.ndarray:
         """Quantile forecasts (S, horizon, Q) for the ``horizon`` steps after each history, all
-        series of the call in one batch per network. With ``calibrated`` and a conformal
-        calibration (:meth:`calibrate`), the outer interval is the calibrated one."""
+        series of the call in one batch per network. A mix averages its parts' forecasts, each
+        quantile over the parts. With ``calibrated`` and a conformal calibration
+        (:meth:`calibrate`), the outer interval is the calibrated one."""
         c = self.config
         series = list(series)
+        if self.parts:
+            self._check_fitted()
+            for p in self.parts:
+                p.train_config = self.train_config
+            pred = np.mean([p.predict_array(series, calibrated=False) for p in self.parts], axis=0)
+            return self._widen(pred) if calibrated else pred
         windows = {L: self.window_inputs(series, L) for L in sorted(set(self.member_lookbacks))}
         keys = windows[self.member_lookbacks[0]][0]
         H, Q = c.horizon, len(c.quantiles)
@@ -610,16 +682,32 @@ class Forecaster:
 
     # -- save / load --------------------------------------------------------------------------
     def save(self, path: str) -> None:
-        """One .safetensors file: settings, transforms and history tails as JSON, weights as tensors."""
+        """One .safetensors file: settings, transforms and history tails as JSON, weights as tensors
+        (a mix: each part's under ``part<j>.``, and the parts' settings in ``parts``)."""
         from ..io import save_file
 
         self._check_fitted()
+        keep_n = max(p.lag + max(p.member_lookbacks) for p in (self.parts or [self]))
+        if not self.parts:
+            cfg, tensors = self._state(keep_n)
+        else:  # every part stores the same history (the longest any part reads), so they share it on load
+            cfg = {"forecast": asdict(self.config), "train": training_settings(self.train_config), "parts": [],
+                   "conformal": self.conformal}
+            tensors = {}
+            for j, p in enumerate(self.parts):
+                part_cfg, part_tensors = p._state(keep_n)
+                cfg["parts"].append(part_cfg)
+                tensors.update({f"part{j}.{n}": t for n, t in part_tensors.items()})
+        save_file(path, KIND, cfg, tensors)
+
+    def _state(self, keep_n: int) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+        """The settings (JSON) and tensors of a one-kind forecaster's file, with the last ``keep_n``
+        values of each series' history."""
         tensors: dict[str, torch.Tensor] = {}
         for k, net in enumerate(self.nets):
             for name, t in net.state_dict().items():
                 tensors[f"member{k}.{name}"] = t
         series_meta = []
-        keep_n = self.lag + max(self.member_lookbacks)
         for i, (name, s) in enumerate(self.tails.items()):
             keep = min(len(s), keep_n)
             tensors[f"tail{i}.target"] = torch.as_tensor(s.target[-keep:].copy())
@@ -641,17 +729,36 @@ class Forecaster:
                "net": asdict(self.nets[0].cfg), "series": series_meta, "lookbacks": self.member_lookbacks,
                "static_encoder": self.static.to_dict(), "freq": self.freq, "n_calendar": self.n_calendar,
                "conformal": self.conformal}
-        save_file(path, KIND, cfg, tensors)
+        return cfg, tensors
 
     @classmethod
     def load(cls, path: str) -> "Forecaster":
         """A forecaster saved by :meth:`save`, ready to ``predict`` without refitting."""
-        from ..errors import ModelFileError
-        from ..io import build_checked, load_file
+        from ..io import load_file
 
         cfg, tensors = load_file(path, KIND)
+        return cls._from_state(cfg, tensors, path)
+
+    @classmethod
+    def _from_state(cls, cfg: dict[str, Any], tensors: dict[str, torch.Tensor], path: str) -> "Forecaster":
+        from ..errors import ModelFileError
+        from ..io import build_checked
+
         try:
             self = cls(*_configs(cfg))
+            if self.config.model == "mix":
+                parts = cfg["parts"]
+                if not isinstance(parts, list) or len(parts) != len(MIX):
+                    raise ValueError(f"a mix holds {len(MIX)} parts ({', '.join(MIX)})")
+                for j, (kind, part) in enumerate(zip(MIX, parts)):
+                    pre = f"part{j}."
+                    p = cls._from_state(part, {n[len(pre):]: t for n, t in tensors.items() if n.startswith(pre)}, path)
+                    if p.config.model != kind:
+                        raise ValueError(f"part {j} is a {p.config.model!r} forecaster, expected {kind!r}")
+                    self.parts.append(p)
+                self._join_parts()
+                self.conformal = cfg.get("conformal")
+                return self
             net_cfg = NetConfig(**cfg["net"])
             k = 0
             while any(n.startswith(f"member{k}.") for n in tensors):

@@ -193,8 +193,10 @@ def forecast(data: Any = None, *, target: str | None = None, time: str | None = 
     ckpt = checkpoint_path(save) if save else None
     train = replace(probe.train_config, checkpoint=None if ckpt is None else str(ckpt), resume=resume)
     c = probe.config = probe.resolve(series)
+    parts = probe.part_configs(series)
     H = c.horizon
-    check_memory(series, c, train)
+    for part in parts:
+        check_memory(series, part, train)
     for s in series:  # before any work: future covariates must cover the horizon after the data
         if s.n_future and s.known_ahead < H:
             raise SeqlabError(f"data: the future covariates of series {s.name!r} are known for {max(0, s.known_ahead)} "
@@ -210,13 +212,14 @@ def forecast(data: Any = None, *, target: str | None = None, time: str | None = 
     n_folds = min(folds, max_folds(series, probe, H, H, end_offset=H))
     panel = len(series) > 1
     cal = calendar_periods(next((s.freq for s in series if s.freq), None)) if c.calendar else []
-    lbs = ",".join(str(x) for x in c.lookbacks)
+    kinds = [f"lookback {','.join(str(x) for x in p.lookbacks)}, {p.model} {c.cell} x{c.layers} hidden {c.hidden}, "
+             f"{c.strategy}, transform {c.transform}, diff {p.diff}, scaling {p.scaling}" for p in parts]
     say(f"seqlab forecast: {source}: {len(series)} series, {sum(len(s) for s in series)} values"
         + (f" (lengths {min(len(s) for s in series)}-{max(len(s) for s in series)})" if panel else "")
-        + f"; horizon {H}, season {c.season}, lookback {lbs}, {c.model} {c.cell} x{c.layers} hidden {c.hidden}, "
-        f"{c.strategy}, transform {c.transform}, diff {c.diff}, scaling {c.scaling}, "
-        f"quantiles {','.join(f'{q:g}' for q in c.quantiles)}, ensemble {c.ensemble * len(c.lookbacks)}, "
-        f"seed {train.seed}")
+        + f"; horizon {H}, season {c.season}, "
+        + (kinds[0] if len(parts) == 1 else "mix, the mean of (" + ") and (".join(kinds) + ")")
+        + f", quantiles {','.join(f'{q:g}' for q in c.quantiles)}, "
+        f"ensemble {sum(c.ensemble * len(p.lookbacks) for p in parts)}, seed {train.seed}")
     feats = [f"calendar {', '.join(cal)} (sin, cos)" if cal else "no calendar features"]
     for what, n in (("past", series[0].n_covariates), ("known-future", series[0].n_future),
                     ("static", len(series[0].static))):

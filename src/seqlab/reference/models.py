@@ -332,6 +332,9 @@ class ForecasterModel(ReferenceModel):
     target and scaled covariates and calendar features) and decoder features; the states carry
     a window's chunks. Preparing windows from raw data is the forecaster's own pipeline.
 
+    A 'mix' forecaster's file holds a hybrid and an rnn forecaster: ``parts`` holds one of these
+    models for each, and the mix itself runs nothing.
+
     The hybrid (``kind == 'hybrid'``, :class:`HybridNetRef`) reads the windows as the forecaster
     prepares them for it: ``forward(x, dec=, lengths=, series=, phase=)`` with each window's
     valid steps (right-padded), its series index (-1: unseen) and the season position of its
@@ -342,10 +345,20 @@ class ForecasterModel(ReferenceModel):
 
     def __init__(self, config: dict, tensors: dict) -> None:
         self.config = config
+        self.parts: list[ForecasterModel] = []
+        self.members: list[ForecastNetRef | HybridNetRef] = []
+        if config["forecast"].get("model") == "mix":  # one forecaster per kind, each its own inputs
+            self.forecast_config, self.net_kind = config["forecast"], "mix"
+            for j, part in enumerate(config["parts"]):
+                pre = f"part{j}."
+                self.parts.append(ForecasterModel(part, {n[len(pre):]: t for n, t in tensors.items()
+                                                         if n.startswith(pre)}))
+            if [p.net_kind for p in self.parts] != ["hybrid", "rnn"]:
+                raise ValueError(f"a mix holds a hybrid and an rnn forecaster, got {[p.net_kind for p in self.parts]}")
+            return
         net, fc = config["net"], config["forecast"]
         self.forecast_config = fc
         self.net_kind = net.get("kind", "rnn")
-        self.members: list[ForecastNetRef | HybridNetRef] = []
         k = 0
         if self.net_kind not in ("rnn", "hybrid"):
             raise SeqlabError(f"forecaster: seqlab.reference runs the 'rnn' and 'hybrid' networks, not "
@@ -386,6 +399,9 @@ class ForecasterModel(ReferenceModel):
         (mean output (B, out_steps, Q), final states per member). The hybrid also takes
         ``lengths`` (B,) (default: full windows), ``series`` (B,) and ``phase`` (B,), and no
         ``states``."""
+        if self.parts:
+            raise SeqlabError("forecaster: a 'mix' forecaster runs each of its parts (.parts: the hybrid, then the "
+                              "rnn) on its own inputs; its forecast is the mean of theirs in the series' units")
         x = np.asarray(x, dtype=np.float64)
         if x.ndim != 3:
             raise SeqlabError(f"x: expected windows of shape (batch, time, features), got shape {x.shape}")

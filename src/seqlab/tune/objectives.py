@@ -69,7 +69,7 @@ class ForecastJob:
         p = _common(trial, self.cells, (1e-3, 3e-2))
         p["lookback"] = trial.suggest_int("lookback", *self.lookbacks)
         if self.settings.get("model", "auto") == "auto" and self.config.season > 1:
-            p["model"] = trial.suggest_categorical("model", ["hybrid", "rnn"])  # the two kinds auto picks from
+            p["model"] = trial.suggest_categorical("model", ["mix", "hybrid", "rnn"])  # the kinds auto picks from
         H = self.config.horizon
         scores = []
         for k in range(self.folds):  # the earliest origin first, as seqlab forecast's backtest
