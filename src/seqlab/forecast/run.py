@@ -398,7 +398,8 @@ def predict(model: str, data: Any = None, *, target: str | None = None, time: st
         series, source = list(f.tails.values()), "the history saved with the model"
     pred = f.predict_array(series)
     frame = f.to_frame(series, pred)
-    say(f"seqlab forecast: {model} ({f.config.cell}, horizon {f.config.horizon}), from {source}, no refitting")
+    say(f"seqlab forecast: {model} ({f.config.model} {f.config.cell}, horizon {f.config.horizon}), from {source}, "
+        "no refitting")
     say(forecast_text(frame))
     if plot and is_main_process():
         from .plots import plot_forecast
