@@ -208,12 +208,14 @@ class Forecaster:
         their forecasts averaged; its config keeps the per-kind settings unresolved, see
         :meth:`part_configs`), else the 'hybrid' (its exponential smoothing levels and
         deseasonalises each window), with a lookback of three seasons where every series holds
-        them (plus a horizon and the validation steps), else one season. Otherwise (non-seasonal data, larger panels) the recurrent network on differenced values
-        with the per-series scaler ('rnn', scaling 'series', diff seasonal, or first when not
-        seasonal) when every series is long enough for it (a difference, a lookback, a horizon
-        and the validation steps), else the hybrid. The rnn's lookback is one season (twice the
-        horizon, at least 8, when not seasonal); an 'rnn' chosen by hand on short series scales
-        each window by its level ('window') without differencing."""
+        them (plus a horizon and the validation steps), else one season. Otherwise (non-seasonal
+        data, larger panels) the recurrent network on differenced values with the per-series
+        scaler ('rnn', scaling 'series', diff seasonal, or first when not seasonal) when every
+        series is long enough for it (a difference, a lookback, a horizon and the validation
+        steps); else, on non-seasonal data whose every series has 3 values, the rnn on first
+        differences with each window scaled by its level ('window'), and the hybrid on the rest.
+        The rnn's lookback is one season (twice the horizon, at least 8, when not seasonal); an
+        'rnn' on short seasonal series scales each window by its level without differencing."""
         c = ForecastConfig(**asdict(self.config))
         if c.season is None:
             c.season = infer_season(series)
@@ -226,6 +228,8 @@ class Forecaster:
         rnn_lookback = c.season if c.season > 1 else max(2 * c.horizon, 8)
         given = c.lookbacks or ([c.lookback] if c.lookback is not None else [rnn_lookback])
         long = bool(series) and min(len(s) for s in series) >= lag + max(given) + out + c.val_steps
+        # every series can be differenced once and still give a training window (and a forecast)
+        diffable = bool(series) and min(len(s) for s in series) >= 3
         # the hybrid's three seasons cost about twice the rnn's time per window: on panels of more
         # than PANEL_WINDOWS windows (1,000 series of 60 months: 221 s against 98 s) the rnn's rule
         small = sum(max(0, len(s) - out) for s in series) <= PANEL_WINDOWS
@@ -234,8 +238,9 @@ class Forecaster:
                 c.model = "rnn"
             elif c.season > 1 and small and long and c.diff == "auto" and c.scaling == "auto":
                 c.model = "mix"
-            else:
-                c.model = "hybrid" if (c.season > 1 and small) or not long else "rnn"
+            else:  # non-seasonal short series: the rnn on first differences, each window scaled by its level
+                short_plain = c.season <= 1 and not long and diffable and c.diff == "auto"
+                c.model = "hybrid" if (c.season > 1 and small) or (not long and not short_plain) else "rnn"
         if c.model == "mix":  # each part resolves its own lookback, scaling and differencing
             return c
         if c.lookback is None:
@@ -248,8 +253,10 @@ class Forecaster:
         if c.scaling == "auto":
             c.scaling = "series" if c.model == "rnn" and long else "window"
         if c.diff == "auto":
-            if c.model == "hybrid" or c.scaling == "window":
+            if c.model == "hybrid":
                 c.diff = "none"
+            elif c.scaling == "window":
+                c.diff = "first" if c.season <= 1 and diffable else "none"
             else:
                 c.diff = "seasonal" if c.season > 1 else "first"
         if c.model == "hybrid" and c.diff != "none":

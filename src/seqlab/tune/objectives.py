@@ -1,7 +1,7 @@
 """One objective per job, on the job's own library and workflow functions, and its final model.
 
 * **forecast**: cell, hidden size, layers, dropout, learning rate, lookback, and on seasonal data
-  the model kind (hybrid or rnn) unless the fixed settings name one; the score is the
+  the model kind (mix, hybrid or rnn) unless the fixed settings name one; the score is the
   backtest MASE (mean over the origins the ``seqlab forecast`` workflow backtests, one horizon
   apart before its holdout), reported after each origin so a bad trial stops early; the final
   model is a forecaster with the best settings fitted on all the data.
