@@ -59,6 +59,12 @@ def dataset(name: str):
         idx = pd.date_range("1959-01-01", periods=len(d), freq="QS")
         return [pd.Series(d[c].to_numpy(), idx, name=c)
                 for c in ("realgdp", "realcons", "realinv", "cpi", "m1", "pop")], {}, 8, 3, 8
+    if name == "sunspots":  # yearly 1700-2008, no season; horizon 10; plus 1, so that the log transform applies
+        v = sm.datasets.sunspots.load_pandas().data["SUNACTIVITY"].to_numpy()
+        return pd.Series(v + 1.0, pd.Index(np.arange(1700, 1700 + len(v))), name="sunspots"), {}, 10, 3, 10
+    if name == "nile":  # yearly flow 1871-1970, no season; horizon 10
+        v = sm.datasets.nile.load_pandas().data["volume"].to_numpy()
+        return pd.Series(v, pd.Index(np.arange(1871, 1871 + len(v))), name="nile"), {}, 10, 3, 10
     if name in ("fertility", "grunfeld", "macro60"):  # the real panels of bench_forecast_panel.py compare,
         # backtested before their holdout (the last horizon, which compare scores, stays out)
         sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -67,7 +73,7 @@ def dataset(name: str):
         key = {"fertility": "fertility", "grunfeld": "grunfeld", "macro60": "macrodata"}[name]
         frame, H = next(v for k, v in real_panels().items() if k.startswith(key))
         return frame, panel, H, 3, H
-    raise SystemExit(f"data set: expected airline, co2, elnino, macro, short, long, fertility, grunfeld or macro60, "
+    raise SystemExit(f"data set: expected airline, co2, elnino, macro, short, long, sunspots, nile, fertility, grunfeld or macro60, "
                      f"got {name!r}")
 
 
