@@ -8,7 +8,8 @@ needs two seasons, a fit needs a few values) or where its fit fails, each falls 
 one of its family, down to the naive forecast, so that every method forecasts every series of a
 panel. :func:`run_baselines` computes them for many histories: statsforecast's models in one
 ``StatsForecast.forecast`` call over all the histories (its own processes), statsmodels' in
-parallel processes (joblib).
+parallel processes (joblib); :class:`Beside` computes the same forecasts in background processes
+while the caller does other work (a backtest fits its model meanwhile).
 """
 
 from __future__ import annotations
@@ -254,9 +255,11 @@ def select(names: Sequence[str] | None, include_stats: bool = True, n_series: in
 
 
 def _show_progress(progress: bool) -> bool:
+    if not progress:  # without importing seqlab.utils (torch): a process of baselines only starts fast
+        return False
     from ..utils import is_interactive
 
-    return bool(progress) and is_interactive() and not os.environ.get("SEQLAB_NO_PROGRESS")
+    return is_interactive() and not os.environ.get("SEQLAB_NO_PROGRESS")
 
 
 def _chunk(histories: Sequence[np.ndarray], horizon: int, season: int, names: Sequence[str]) -> list[dict]:
@@ -307,6 +310,19 @@ def run_baselines(histories: Sequence[np.ndarray], horizon: int, season: int, na
     that many processes (joblib), each with one BLAS thread. The histories where a statsforecast
     model fell back to a simpler method are counted in ``notes``. ``progress``: a progress bar on a
     terminal (statsforecast's own, or one over the statsmodels chunks)."""
+    results, failed = baseline_forecasts(histories, horizon, season, names, workers, progress)
+    if notes is not None:
+        notes.extend(fallback_notes([len(h) for h in histories], failed))
+    return results
+
+
+def baseline_forecasts(histories: Sequence[np.ndarray], horizon: int, season: int, names: Sequence[str],
+                       workers: int = 1, progress: bool = False, calls: Sequence[tuple[int, int]] | None = None
+                       ) -> tuple[list[dict[str, np.ndarray]], dict[str, np.ndarray]]:
+    """:func:`run_baselines`' forecasts, and for each statsforecast model of ``names`` a mask
+    (S,) of the histories long enough for it where its fit failed (its fallback forecasts them):
+    what :func:`fallback_notes` counts. ``calls``: ranges ``(a, b)`` covering the histories, each
+    given to statsforecast in a call of its own, in this process (see :func:`sf_calls`)."""
     histories = [np.asarray(h, dtype=np.float64) for h in histories]
     names = list(names)
     show = _show_progress(progress)
@@ -316,8 +332,6 @@ def run_baselines(histories: Sequence[np.ndarray], horizon: int, season: int, na
     if not slow:
         results = _chunk(histories, horizon, season, rest)
     else:
-        from ..utils import progress as bar
-
         n = max(1, -(-len(histories) // (4 * max(1, workers))))  # about 4 chunks per worker
         chunks = [histories[i:i + n] for i in range(0, len(histories), n)]
         parts = (_chunk(c, horizon, season, rest) for c in chunks)
@@ -329,24 +343,222 @@ def run_baselines(histories: Sequence[np.ndarray], horizon: int, season: int, na
             else:
                 parts = Parallel(n_jobs=workers, backend="loky", return_as="generator")(
                     delayed(_chunk)(c, horizon, season, rest) for c in chunks)
-        results = [r for part in bar(parts, total=len(chunks), desc=", ".join(slow), verbose=int(show), leave=False)
-                   for r in part]
+        if show:
+            from ..utils import progress as bar
+
+            parts = bar(parts, total=len(chunks), desc=", ".join(slow), verbose=1, leave=False)
+        results = [r for part in parts for r in part]
+    failed: dict[str, np.ndarray] = {}
     if auto:
-        fc = _statsforecast(histories, horizon, season, auto, workers, show)
+        if calls is None:
+            fc = _statsforecast(histories, horizon, season, auto, workers, show)
+        else:
+            parts = [_statsforecast(histories[a:b], horizon, season, auto, 1, False) for a, b in calls]
+            fc = {n: np.concatenate([p[n] for p in parts]) for n in auto}
         for name in auto:
             fallback = _STATIC[SF_FALLBACK_NAME[name]]
-            short = bad = 0
+            failed[name] = np.zeros(len(histories), dtype=bool)
             for i, h in enumerate(histories):
                 f = fc[name][i]
                 if len(h) < SF_MIN[name] or not np.all(np.isfinite(f)):
-                    short += len(h) < SF_MIN[name]
-                    bad += len(h) >= SF_MIN[name]
+                    failed[name][i] = len(h) >= SF_MIN[name]
                     f = fallback(h, horizon, season)
                 results[i][name] = f
-            if notes is not None and short:
-                notes.append(f"{name}: {short} of {len(histories)} histories have fewer than {SF_MIN[name]} values; "
-                             f"{SF_FALLBACK_NAME[name]} forecasts them")
-            if notes is not None and bad:
-                notes.append(f"{name}: the fit failed on {bad} of {len(histories)} histories; "
-                             f"{SF_FALLBACK_NAME[name]} forecasts them")
-    return [{n: r[n] for n in names} for r in results]
+    return [{n: r[n] for n in names} for r in results], failed
+
+
+def fallback_notes(lengths: Sequence[int], failed: dict[str, np.ndarray]) -> list[str]:
+    """The notes on the histories (of ``lengths``) where a statsforecast model fell back to a
+    simpler method: too short for it, or its fit failed there (``failed``, as
+    :func:`baseline_forecasts` gives it)."""
+    lengths = np.asarray(lengths)
+    out = []
+    for name, bad_at in failed.items():
+        short, bad = int((lengths < SF_MIN[name]).sum()), int(np.sum(bad_at))
+        if short:
+            out.append(f"{name}: {short} of {len(lengths)} histories have fewer than {SF_MIN[name]} values; "
+                       f"{SF_FALLBACK_NAME[name]} forecasts them")
+        if bad:
+            out.append(f"{name}: the fit failed on {bad} of {len(lengths)} histories; "
+                       f"{SF_FALLBACK_NAME[name]} forecasts them")
+    return out
+
+
+# -- baselines beside other work ------------------------------------------------------------------
+
+def sf_calls(lengths: Sequence[int], names: Sequence[str], workers: int = 1, size: int = 1) -> list[tuple[int, int]]:
+    """Ranges ``(a, b)`` covering the histories of ``lengths``, at least ``size`` histories each
+    where that is allowed, which statsforecast can fit in calls of their own and give exactly the
+    numbers of :func:`baseline_forecasts` with ``workers``.
+
+    statsforecast lays a call's histories end to end in one array, and some fits (AutoTheta's, in
+    statsforecast 2.1) differ in the last bits (1e-12) with the parity of a history's place in that
+    array. So a range starts at an even place of the calls baseline_forecasts makes: one call
+    over all the histories it fits (with one worker or fewer than 40 of them; a range may then
+    start wherever the histories fitted before it hold an even number of values), or with more
+    workers statsforecast's own split of them into ``min(100 x processes, histories)`` calls
+    (a range starts at each of those)."""
+    lengths = np.asarray(lengths, dtype=np.int64)
+    n, size = len(lengths), max(1, int(size))
+    auto = [x for x in names if x in SF_MODELS]
+    if not auto:
+        return [(a, min(a + size, n)) for a in range(0, n, size)]
+    fit = lengths >= min(SF_MIN[x] for x in auto)
+    idx = np.flatnonzero(fit)
+    if workers > 1 and len(idx) >= 40:
+        jobs = min(len(idx), workers)
+        starts = [0] + [int(g[0]) for g in np.array_split(idx, min(100 * jobs, len(idx)))[1:]]
+        return list(zip(starts, starts[1:] + [n]))
+    even = np.concatenate([[0], np.cumsum(np.where(fit, lengths, 0))]) % 2 == 0
+    out, a = [], 0
+    while a < n:
+        b = next((i for i in range(a + size, n) if even[i]), n)
+        out.append((a, b))
+        a = b
+    return out
+
+
+# Beside's histories come in units of about BESIDE_UNIT histories (whole ranges of sf_calls). Each
+# background process takes the lowest unit nobody has taken yet, the caller of Beside.collect the
+# highest: a unit is taken by creating the file "taken-<i>" (O_EXCL: exactly one process gets it),
+# and its forecasts come back in "unit-<i>.pkl". The background processes are plain Python
+# processes, not multiprocessing's spawn (which imports the caller's __main__ script again).
+BESIDE_UNIT = 25
+
+_CHILD = ("import pickle, sys\n"
+          "with open(sys.argv[1], 'rb') as fh:\n"
+          "    job = pickle.load(fh)\n"
+          "sys.path[:] = job['sys_path']\n"
+          "from seqlab.forecast.baselines import _beside_worker\n"
+          "_beside_worker(job, sys.argv[1])\n")
+
+
+def _take(folder: str, i: int) -> bool:
+    try:
+        os.close(os.open(os.path.join(folder, f"taken-{i}"), os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        return False
+    return True
+
+
+def _unit(job: dict, i: int) -> tuple[list[dict[str, np.ndarray]], dict[str, np.ndarray]]:
+    calls = job["units"][i]
+    a, b = calls[0][0], calls[-1][1]
+    return baseline_forecasts(job["histories"][a:b], job["horizon"], job["season"], job["names"],
+                              calls=[(x - a, y - a) for x, y in calls])
+
+
+def _beside_worker(job: dict, path: str) -> None:
+    """A background process of :class:`Beside`: the units nobody has taken yet, lowest first,
+    until none is left or the process that started this one is gone."""
+    import pickle
+
+    folder = os.path.dirname(path)
+    for i in range(len(job["units"])):
+        if os.getppid() != job["parent"]:
+            return
+        if not _take(folder, i):
+            continue
+        out = _unit(job, i)
+        part = os.path.join(folder, f"unit-{i}.part")
+        with open(part, "wb") as fh:
+            pickle.dump(out, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(part, os.path.join(folder, f"unit-{i}.pkl"))
+
+
+class Beside:
+    """:func:`baseline_forecasts` over ``histories`` with ``workers``, computed by ``processes``
+    background Python processes (one BLAS thread each) started here, so that the caller can do
+    other work (fit a model) meanwhile. :meth:`collect` then computes the units nobody has started
+    yet, one at a time, and returns exactly what ``baseline_forecasts(histories, horizon,
+    season, names, workers)`` returns (see :func:`sf_calls`). A process that cannot start or dies
+    loses nothing: collect computes its share. :meth:`close` (collect calls it) stops the
+    processes and removes their folder."""
+
+    def __init__(self, histories: Sequence[np.ndarray], horizon: int, season: int, names: Sequence[str],
+                 processes: int = 1, workers: int = 1, unit: int | None = None) -> None:
+        import pickle
+        import subprocess
+        import sys
+        import tempfile
+
+        self.histories = [np.asarray(h, dtype=np.float64) for h in histories]
+        self.horizon, self.season, self.names, self.workers = horizon, season, list(names), workers
+        size = unit or BESIDE_UNIT
+        self.units: list[list[tuple[int, int]]] = []
+        for call in sf_calls([len(h) for h in self.histories], self.names, workers, size):
+            if self.units and self.units[-1][-1][1] - self.units[-1][0][0] < size:
+                self.units[-1].append(call)
+            else:
+                self.units.append([call])
+        self.procs: list = []
+        self.folder: str | None = None
+        try:
+            self.folder = tempfile.mkdtemp(prefix="seqlab-baselines-")
+            path = os.path.join(self.folder, "job.pkl")
+            with open(path, "wb") as fh:
+                pickle.dump(self._job(), fh, protocol=pickle.HIGHEST_PROTOCOL)
+            one = {v: "1" for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                                    "NUMBA_NUM_THREADS")}
+            env = {**os.environ, **one, "SEQLAB_NO_PROGRESS": "1"}
+            for _ in range(max(1, processes)):
+                self.procs.append(subprocess.Popen([sys.executable, "-c", _CHILD, path], env=env,
+                                                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                                   stderr=subprocess.DEVNULL))
+        except Exception:  # noqa: BLE001 - fewer background processes, or none: collect computes the rest
+            pass
+
+    def _job(self) -> dict:
+        import sys
+
+        return {"sys_path": list(sys.path), "parent": os.getpid(), "units": self.units,
+                "histories": self.histories, "horizon": self.horizon, "season": self.season, "names": self.names}
+
+    def collect(self) -> tuple[list[dict[str, np.ndarray]], dict[str, np.ndarray]]:
+        """``baseline_forecasts(histories, horizon, season, names, workers)``: the units the
+        background processes delivered, the others computed here (one at a time while a
+        background process runs; all at once, with ``workers``, when none delivered any)."""
+        import pickle
+
+        n = len(self.units)
+        done: dict[int, tuple] = {}
+        job = self._job()
+        try:
+            if self.folder is not None:
+                for i in reversed(range(n)):
+                    if not any(p.poll() is None for p in self.procs):
+                        break
+                    if _take(self.folder, i):
+                        done[i] = _unit(job, i)
+                for p in self.procs:
+                    p.wait()
+                for i in range(n):
+                    if i not in done:
+                        try:
+                            with open(os.path.join(self.folder, f"unit-{i}.pkl"), "rb") as fh:
+                                done[i] = pickle.load(fh)
+                        except Exception:  # noqa: BLE001 - not taken, or its process died first
+                            pass
+            if not done:
+                return baseline_forecasts(self.histories, self.horizon, self.season, self.names, self.workers)
+            for i in range(n):
+                if i not in done:
+                    done[i] = _unit(job, i)
+        finally:
+            self.close()
+        results = [r for i in range(n) for r in done[i][0]]
+        failed = {k: np.concatenate([done[i][1][k] for i in range(n)]) for k in self.names if k in SF_MODELS}
+        return results, failed
+
+    def close(self) -> None:
+        """Stop the background processes still running and remove their folder."""
+        import shutil
+
+        for p in self.procs:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+        self.procs = []
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            self.folder = None
