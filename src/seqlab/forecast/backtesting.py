@@ -5,7 +5,9 @@ end) the model and every baseline see the values before it only and forecast the
 ``horizon`` steps. With ``refit=True`` the model is fitted again at every origin; with
 ``refit=False`` it is fitted once, at the first origin, and forecasts every later origin from
 that origin's history without refitting. Every series of an origin is forecast in one batch per
-network, and the baselines run in parallel over the series.
+network, and the baselines run in parallel over the series: on a large panel in a background
+process that starts before the first fit, since every origin's histories are known then (see
+:func:`beside_split`), with exactly the forecasts they give after the fits.
 
 Series of a panel differ in length: a series too short for an origin (it needs two values before
 it) sits that origin out, with a note, instead of stopping the backtest. Metrics are computed per
@@ -16,7 +18,8 @@ of each metric, and the share of series where the model's MASE beats each baseli
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import os
+from dataclasses import dataclass, field, replace
 from typing import Any, Sequence
 
 import numpy as np
@@ -24,8 +27,9 @@ import pandas as pd
 
 from ..errors import SeqlabError
 from ..train import TrainConfig
-from ..utils import resolve_threads, thread_policy
-from .baselines import run_baselines, select
+from ..train.distributed import env_world
+from ..utils import limit_threads, resolve_threads, thread_policy, user_set_threads
+from .baselines import _STATIC, Beside, baseline_forecasts, fallback_notes, select
 from .checkpoints import RunCheckpoint
 from .data import SeriesData, prepare
 from .forecaster import ForecastConfig, Forecaster
@@ -33,6 +37,11 @@ from .metrics import METRICS, all_metrics, mase_scale
 from .windows import cutoffs
 
 PANEL_METRICS = ("MASE", "sMAPE", "MAPE")
+
+# The baselines run beside the model's fits, in background processes (see
+# seqlab.forecast.baselines.Beside), when a statistical one is among them and the backtest has at
+# least this many histories; otherwise inline after the fits, as with fewer than two threads.
+BESIDE_MIN_HISTORIES = 200
 
 
 @dataclass
@@ -92,47 +101,69 @@ def backtest(data: Any, config: ForecastConfig | None = None, folds: int = 3, st
             f"backtest: {folds} origin(s) {step} steps apart need a series of at least "
             f"{need + H + end_offset + (folds - 1) * step} values, the longest has {longest}; use fewer folds "
             "or a smaller horizon")
-    name = model_name or f"model ({c.cell})" if c.model == "rnn" else model_name or "model (hybrid)"
+    name = model_name or (f"model ({c.cell})" if c.model == "rnn" else f"model ({c.model})")
     notes: list[str] = []
     base = select(methods, include_stats, n_series=len(series), notes=notes)
     cuts = {s.name: cutoffs(len(s), H, folds, step, len(s) - end_offset) for s in series}
+    # every origin's histories are known before any fit: the baselines can start on them now
+    heads_at = [[s.head(cuts[s.name][k]) for s in series if cuts[s.name][k] >= need] for k in range(folds)]
+    every = [h for heads in heads_at for h in heads]
+    split = beside_split(t.threads) if fitted is None or refit else None
+    beside, fit_t = None, t
+    if split and len(every) >= BESIDE_MIN_HISTORIES and any(b not in _STATIC for b in base):
+        # the same forecasts as after the fits (Beside reproduces the layout of those workers)
+        fit_t = replace(t, threads=split[0])
+        beside = Beside([h.target for h in every], H, m, list(base), processes=split[1],
+                        workers=resolve_threads(t.threads) or 1)
     rows, forecasts, inside = [], [], []
-    jobs = []  # (record, history) for the baselines
-    for k in range(folds):
-        heads = [s.head(cuts[s.name][k]) for s in series if cuts[s.name][k] >= need]
-        for s in series:
-            if cuts[s.name][k] < need:
-                notes.append(f"series {s.name!r}: {max(0, cuts[s.name][k])} value(s) before backtest origin {k + 1}, "
-                             f"fewer than the {need} needed; sits it out")
-        if not heads:
-            continue
-        if fitted is None or refit:
-            fitted = Forecaster(c, t).fit(heads, checkpoint=checkpoint)
-        known = [h for h in heads if h.name in fitted.transforms or len(fitted.transforms) == 1]
-        for h in heads:
-            if h not in known:
-                notes.append(f"series {h.name!r}: not in the model fitted at the first origin (too short then); "
-                             f"sits origin {k + 1} out")
-        if not known:
-            continue
-        pred = fitted.predict_array(known, calibrated=False)  # (S, H, Q): every series in one batch
-        for h, p in zip(known, pred):
-            s = next(x for x in series if x.name == h.name)
-            cut = len(h)
-            actual = s.target[cut : cut + H]
-            rec = {"series": s.name, "cutoff": cut, "origin": k, "time": s.time, "actual": actual, "model": p,
-                   "baselines": {}, "scale": _scale(h.target, m)}
-            rows.append({"method": name, "series": s.name, "cutoff": cut,
-                         **all_metrics(actual, p[: len(actual), fitted.mid], h.target, m)})
-            inside.append((actual >= p[: len(actual), 0]) & (actual <= p[: len(actual), -1]))
-            forecasts.append(rec)
-            jobs.append((rec, h.target))
-    if not forecasts:
-        raise SeqlabError("backtest: no series is long enough for any origin; use fewer folds or a smaller horizon")
-    workers = resolve_threads(t.threads) or 1
-    with thread_policy(t.threads):
-        results = run_baselines([j[1] for j in jobs], H, m, list(base), workers, notes=notes, progress=t.verbose == 1)
-    for (rec, hist), res in zip(jobs, results):
+    jobs = []  # (record, history, head) for the baselines
+    try:
+        for k in range(folds):
+            heads = heads_at[k]
+            for s in series:
+                if cuts[s.name][k] < need:
+                    notes.append(f"series {s.name!r}: {max(0, cuts[s.name][k])} value(s) before backtest origin "
+                                 f"{k + 1}, fewer than the {need} needed; sits it out")
+            if not heads:
+                continue
+            if fitted is None or refit:
+                fitted = Forecaster(c, fit_t).fit(heads, checkpoint=checkpoint)
+                if fit_t is not t:  # it predicts with the threads the caller asked for
+                    fitted.train_config = replace(fitted.train_config, threads=t.threads)
+            known = [h for h in heads if h.name in fitted.transforms or len(fitted.transforms) == 1]
+            for h in heads:
+                if h not in known:
+                    notes.append(f"series {h.name!r}: not in the model fitted at the first origin (too short then); "
+                                 f"sits origin {k + 1} out")
+            if not known:
+                continue
+            pred = fitted.predict_array(known, calibrated=False)  # (S, H, Q): every series in one batch
+            for h, p in zip(known, pred):
+                s = next(x for x in series if x.name == h.name)
+                cut = len(h)
+                actual = s.target[cut : cut + H]
+                rec = {"series": s.name, "cutoff": cut, "origin": k, "time": s.time, "actual": actual, "model": p,
+                       "baselines": {}, "scale": _scale(h.target, m)}
+                rows.append({"method": name, "series": s.name, "cutoff": cut,
+                             **all_metrics(actual, p[: len(actual), fitted.mid], h.target, m)})
+                inside.append((actual >= p[: len(actual), 0]) & (actual <= p[: len(actual), -1]))
+                forecasts.append(rec)
+                jobs.append((rec, h.target, h))
+        if not forecasts:
+            raise SeqlabError("backtest: no series is long enough for any origin; use fewer folds or a smaller horizon")
+        if beside is not None and len(jobs) == len(every) and all(j[2] is h for j, h in zip(jobs, every)):
+            with limit_threads(1):  # the background processes hold the other cores
+                results, failed = beside.collect()
+        else:  # inline; also when some series sat an origin out (refit=False), as the histories differ then
+            workers = resolve_threads(t.threads) or 1
+            with thread_policy(t.threads):
+                results, failed = baseline_forecasts([j[1] for j in jobs], H, m, list(base), workers,
+                                                     progress=t.verbose == 1)
+    finally:
+        if beside is not None:
+            beside.close()
+    notes.extend(fallback_notes([len(j[1]) for j in jobs], failed))
+    for (rec, hist, _), res in zip(jobs, results):
         actual = rec["actual"]
         for bname, f in res.items():
             rec["baselines"][bname] = f
@@ -144,6 +175,41 @@ def backtest(data: Any, config: ForecastConfig | None = None, folds: int = 3, st
     table = table.reindex([o for o in order if o in table.index])
     cov = float(np.concatenate(inside).mean()) if c.quantiles and len(c.quantiles) > 1 else float("nan")
     return BacktestResult(table, folds_df, forecasts, cov, name, c, fitted, panel_table(folds_df, name, order), notes)
+
+
+def beside_split(threads: int | None) -> tuple[int, int] | None:
+    """How :func:`backtest` shares the CPU threads that ``threads`` gives (see
+    :func:`seqlab.utils.resolve_threads`; None: torch's setting) when its baselines run beside the
+    model's fits: (the model's torch threads, the baselines' processes), half each, the model the
+    larger half; None to run them after the fits: with one thread, or under torchrun (its
+    processes share the cores already). Automatic threads (0) count at least two on two cores or
+    more: the baselines' process does not wait on the model's threads, so on a busy core it only
+    shares it.
+
+    Measured on 2 cores shared with other programs, ``seqlab forecast`` on 1,000 series of 60
+    values, horizon 12, one fold, default baselines (AutoETS and AutoTheta), done in: automatic
+    threads at load 1.1-1.7, 110-122 s with the baselines after the fits (the model and then the
+    baselines on one thread, as the load gives) and 68-74 s beside them (three pairs, taken in
+    turns); ``--threads 2``, 91 s after the fits (and once 447 s: two torch threads stall while
+    another program holds a core), 69 s beside them with this split, 103 s with the model on both
+    threads beside the baselines' process. With another program holding a whole core (load
+    2.5-2.9) there is no spare CPU to gain: 115-128 s beside, 109-117 s after."""
+    if env_world().enabled:
+        return None
+    n = resolve_threads(threads)
+    if n is None:
+        import torch
+
+        n = torch.get_num_threads()
+    if threads == 0 and not user_set_threads():
+        try:
+            cores = len(os.sched_getaffinity(0))
+        except (AttributeError, OSError):
+            cores = os.cpu_count() or 1
+        n = max(n, min(2, cores))
+    if n < 2:
+        return None
+    return n - n // 2, n // 2
 
 
 def _scale(history: np.ndarray, season: int) -> float:
