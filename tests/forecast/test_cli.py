@@ -88,7 +88,7 @@ def test_airline_end_to_end_then_forecast_from_saved_model(tmp_path, capsys, mon
     assert code == 0
     assert "Backtest: 1 origin(s)" in out and "origins 1959-01" in out and "Holdout: the last 12 steps (1960-01 on)" in out
     stats = stat_names()  # statsforecast's AutoETS and AutoARIMA when installed, else statsmodels'
-    for method in ["model (hybrid)", "naive", "seasonal naive", "drift", stats["ets"], stats["arima"]]:
+    for method in ["model (mix)", "naive", "seasonal naive", "drift", stats["ets"], stats["arima"]]:
         assert f"\n{method:<16}" in out
     assert "1961-12-01" in out
     assert sorted(os.listdir(tmp_path)) == ["air.safetensors", "backtest.png", "forecast.png"]

@@ -140,7 +140,7 @@ def test_backtest_origins_metrics_and_refit():
     for f in r.forecasts:
         np.testing.assert_array_equal(f["actual"], y[f["cutoff"] : f["cutoff"] + 4])
         np.testing.assert_array_equal(f["baselines"]["naive"], np.full(4, y[f["cutoff"] - 1]))
-    assert list(r.table.index) == ["model (hybrid)", "naive", "seasonal naive", "drift"]
+    assert list(r.table.index) == ["model (mix)", "naive", "seasonal naive", "drift"]
     naive_mae = np.mean([np.abs(y[c : c + 4] - y[c - 1]).mean() for c in (83, 87, 91)])
     assert r.table.loc["naive", "MAE"] == pytest.approx(naive_mae)
     r2 = backtest(y, cfg, folds=3, end_offset=5, refit=False, include_stats=False, train=train)
