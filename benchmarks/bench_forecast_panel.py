@@ -2,10 +2,13 @@
 
 Speed: 1,000 generated monthly series of 60 values, horizon 12, one global model:
 ``seqlab forecast`` with a one-fold backtest, the holdout and the forecast, timed end to end
-(the command's own "done in" line), with the model only (``--baselines naive,snaive``) and with
+(the command's own "done in" line), with the model only (``--baselines naive,snaive``), with
 the default baselines (with statsforecast installed: AutoETS and AutoTheta, AutoARIMA being left
-out above 200 series; all series of an origin in one statsforecast call over the processes the
-thread policy gives), then each statistical baseline's CPU per history.
+out above 200 series), which run beside the model's fits (a background process starts on each
+backtest's histories before its fit, the model trains on the other half of the threads, then
+both finish the baselines left; see seqlab.forecast.backtesting.beside_split), and with the
+default baselines after the fits (how they ran before: the background process switched off), then
+each statistical baseline's CPU per history.
 
 Quality: a generated panel of 500 series of lengths 12-60 (trend, seasonality of random phase
 and amplitude, magnitudes 10 to 10,000), horizon 6: the holdout mean and median MASE of the
@@ -46,9 +49,15 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import machine_info  # noqa: E402
 
 
-def run(args: list[str], cwd: str) -> tuple[str, float]:
+# the command with its baselines after the model's fits, as before they ran beside them
+AFTER = ("import sys; import seqlab.forecast.backtesting as b; b.BESIDE_MIN_HISTORIES = float('inf'); "
+         "from seqlab.cli import main; sys.exit(main(sys.argv[1:]))")
+
+
+def run(args: list[str], cwd: str, after: bool = False) -> tuple[str, float]:
     t0 = time.perf_counter()
-    out = subprocess.run([sys.executable, "-m", "seqlab", "forecast", *args], cwd=cwd, capture_output=True,
+    head = ["-c", AFTER] if after else ["-m", "seqlab"]
+    out = subprocess.run([sys.executable, *head, "forecast", *args], cwd=cwd, capture_output=True,
                          text=True, env=dict(os.environ, SEQLAB_NO_PROGRESS="1"))
     if out.returncode:
         raise SystemExit(out.stderr)
@@ -64,11 +73,12 @@ def speed(tmp: str) -> None:
     make_panel(1000, 60, 60, 0).to_csv(os.path.join(tmp, "p1000.csv"), index=False)
     common = ["--data", "p1000.csv", "--series-id", "id", "--time", "date", "--target", "y", "--horizon", "12",
               "--folds", "1", "--no-plot", "--quiet"]
-    for label, extra in (("model only (naive, seasonal naive baselines)", ["--baselines", "naive,snaive"]),
-                         ("default baselines", [])):
+    for label, extra, after in (("model only (naive, seasonal naive baselines)", ["--baselines", "naive,snaive"], False),
+                                ("default baselines, beside the fits", [], False),
+                                ("default baselines, after the fits (as before)", [], True)):
         for model in ("auto",):
             before = load()
-            out, wall = run([*common, "--model", model, *extra], tmp)
+            out, wall = run([*common, "--model", model, *extra], tmp, after)
             done = float(re.search(r"done in ([0-9.]+) s", out).group(1))
             print(f"1000 x 60, horizon 12, {model:6s} {label}: {done:6.1f} s in the command, {wall:6.1f} s with "
                   f"start-up (load before: {before}; after: {load()})", flush=True)
