@@ -23,12 +23,17 @@ series of 20 values, 11 firms x 3 variables; macrodata: the last 15 years of 12 
 series): mean and median MASE over the series and the share of series where the model's MASE is
 lower (ties count half).
 
+Intervals: the default command with 3 backtest origins on the real panels and the generated one
+of compare, seed 0: the coverage of the 0.1-0.9 interval (nominal 80 %) on the holdout, raw and
+conformal, and on the backtest with each origin calibrated on the other two.
+
 Seeds and data are fixed; every number comes from this run.
 
-    python benchmarks/bench_forecast_panel.py            # all three (about 40 minutes on 2 busy cores)
+    python benchmarks/bench_forecast_panel.py            # all four (about 45 minutes on 2 busy cores)
     python benchmarks/bench_forecast_panel.py speed
     python benchmarks/bench_forecast_panel.py quality
     python benchmarks/bench_forecast_panel.py compare
+    python benchmarks/bench_forecast_panel.py intervals
 """
 
 from __future__ import annotations
@@ -206,8 +211,23 @@ def compare(tmp: str, seeds: tuple[int, ...] = (0, 1, 2)) -> None:
             print(f"  {c[13:]:<26}{table[c].mean():>8.3f}{table[c].median():>8.3f}", flush=True)
 
 
+def intervals(tmp: str, seed: int = 0) -> None:
+    """Coverage of the 0.1-0.9 interval (nominal 80 %) on the real panels and a generated one:
+    the default command with 3 backtest origins prints the raw and the conformal coverage on the
+    holdout, and the backtest's coverage with each origin calibrated on the other two."""
+    panels = {**real_panels(),
+              "generated (500 monthly series of 12-60 values, level shifts)": (shifted_panel(500, 12, 60, 7), 6)}
+    for k, (name, (frame, horizon)) in enumerate(panels.items()):
+        path = os.path.join(tmp, f"cov{k}.csv")
+        frame.to_csv(path, index=False)
+        out, wall = run(["--data", path, "--series-id", "id", "--time", "date", "--target", "y", "--horizon",
+                         str(horizon), "--folds", "3", "--no-plot", "--seed", str(seed), "--baselines", "snaive"], tmp)
+        lines = [line.strip() for line in out.splitlines() if "cover" in line]
+        print(f"\n{name}, horizon {horizon}, seed {seed} ({wall:.0f} s, load {load()}):", *lines, sep="\n  ", flush=True)
+
+
 def main() -> None:
-    what = sys.argv[1:] or ["speed", "quality", "compare"]
+    what = sys.argv[1:] or ["speed", "quality", "compare", "intervals"]
     print(machine_info())
     print(f"load average (1, 5, 15 min): {load()}; the machine may be shared with other programs")
     with tempfile.TemporaryDirectory() as tmp:
@@ -217,6 +237,8 @@ def main() -> None:
             quality(tmp)
         if "compare" in what:
             compare(tmp)
+        if "intervals" in what:
+            intervals(tmp)
 
 
 if __name__ == "__main__":
