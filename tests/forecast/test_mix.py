@@ -101,6 +101,10 @@ def test_a_mix_file_with_wrong_parts_is_refused(tmp_path):
     save_file(tmp_path / "swapped.safetensors", "forecaster", swapped, moved)
     with pytest.raises(ModelFileError, match="part 0 is a 'rnn' forecaster, expected 'hybrid'"):
         Forecaster.load(tmp_path / "swapped.safetensors")
+    nested = dict(cfg, parts=[dict(cfg), cfg["parts"][1]])  # a part that is a mix itself
+    save_file(tmp_path / "nested.safetensors", "forecaster", nested, tensors)
+    with pytest.raises(ModelFileError, match="part 0 is a 'mix' forecaster, expected 'hybrid'"):
+        Forecaster.load(tmp_path / "nested.safetensors")
 
 
 def test_a_mix_backtests_and_resumes_from_its_checkpoint(tmp_path, monkeypatch):

@@ -758,11 +758,12 @@ class Forecaster:
                 if not isinstance(parts, list) or len(parts) != len(MIX):
                     raise ValueError(f"a mix holds {len(MIX)} parts ({', '.join(MIX)})")
                 for j, (kind, part) in enumerate(zip(MIX, parts)):
+                    got = part.get("forecast", {}).get("model", "rnn") if isinstance(part, dict) else None
+                    if got != kind:  # checked before reading it: a part is never a mix itself
+                        raise ValueError(f"part {j} is a {got!r} forecaster, expected {kind!r}")
                     pre = f"part{j}."
-                    p = cls._from_state(part, {n[len(pre):]: t for n, t in tensors.items() if n.startswith(pre)}, path)
-                    if p.config.model != kind:
-                        raise ValueError(f"part {j} is a {p.config.model!r} forecaster, expected {kind!r}")
-                    self.parts.append(p)
+                    self.parts.append(cls._from_state(part, {n[len(pre):]: t for n, t in tensors.items()
+                                                             if n.startswith(pre)}, path))
                 self._join_parts()
                 self.conformal = cfg.get("conformal")
                 return self
