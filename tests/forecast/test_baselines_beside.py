@@ -58,7 +58,7 @@ def test_beside_delivers_the_inline_forecasts_and_survives_a_dead_process():
     want = B.baseline_forecasts(h, 3, 12, NAMES, 1)
     b = B.Beside(h, 3, 12, NAMES, processes=1, unit=6)
     assert len(b.units) > 3 and len(b.procs) == 1
-    first = os.path.join(b.folder, "unit-0.pkl")
+    first = os.path.join(b.folder, "unit-0.npz")
     deadline = time.monotonic() + 60
     while not os.path.exists(first) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -132,3 +132,23 @@ def test_beside_split(monkeypatch):
     assert bt.beside_split(0) is None and bt.beside_split(None) is None
     monkeypatch.setenv("WORLD_SIZE", "2")  # under torchrun the processes share the cores already
     assert bt.beside_split(4) is None
+
+
+def test_the_background_files_round_trip_without_pickle(tmp_path):
+    """The job and each unit's forecasts travel as .npz arrays plus JSON settings (np.load with
+    allow_pickle=False), and come back equal."""
+    h = histories(30, seed=2)
+    b = B.Beside(h, 3, 12, NAMES, processes=0, unit=6)
+    try:
+        job = b._job()
+        B._write_job(str(tmp_path / "job.npz"), job)
+        back = B._read_job(str(tmp_path / "job.npz"))
+        assert back["units"] == [[list(c) for c in u] for u in job["units"]] and back["names"] == NAMES
+        for x, y in zip(back["histories"], h):
+            np.testing.assert_array_equal(x, y)
+        out = B._unit(back, 1)
+        B._write_unit(str(tmp_path / "unit.npz"), out)
+        assert_same(B._read_unit(str(tmp_path / "unit.npz")), out)
+        assert not list(tmp_path.glob("*.part"))
+    finally:
+        b.close()

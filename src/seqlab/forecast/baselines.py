@@ -421,16 +421,59 @@ def sf_calls(lengths: Sequence[int], names: Sequence[str], workers: int = 1, siz
 # Beside's histories come in units of about BESIDE_UNIT histories (whole ranges of sf_calls). Each
 # background process takes the lowest unit nobody has taken yet, the caller of Beside.collect the
 # highest: a unit is taken by creating the file "taken-<i>" (O_EXCL: exactly one process gets it),
-# and its forecasts come back in "unit-<i>.pkl". The background processes are plain Python
-# processes, not multiprocessing's spawn (which imports the caller's __main__ script again).
+# and its forecasts come back in "unit-<i>.npz". The background processes are plain Python
+# processes, not multiprocessing's spawn (which imports the caller's __main__ script again). Their
+# job and results are .npz files of arrays with the settings as JSON, read without pickle.
 BESIDE_UNIT = 25
+_META = "__meta__"
 
-_CHILD = ("import pickle, sys\n"
-          "with open(sys.argv[1], 'rb') as fh:\n"
-          "    job = pickle.load(fh)\n"
-          "sys.path[:] = job['sys_path']\n"
+_CHILD = ("import json, sys\n"
+          "with open(sys.argv[2]) as fh:\n"
+          "    sys.path[:] = json.load(fh)\n"
           "from seqlab.forecast.baselines import _beside_worker\n"
-          "_beside_worker(job, sys.argv[1])\n")
+          "_beside_worker(sys.argv[1])\n")
+
+
+def _write_npz(path: str, meta: dict, arrays: dict[str, np.ndarray]) -> None:
+    """``arrays`` and the JSON ``meta`` as one .npz, written whole or not at all."""
+    import json
+
+    part = path + ".part"
+    with open(part, "wb") as fh:
+        np.savez(fh, **{_META: np.array(json.dumps(meta))}, **arrays)
+    os.replace(part, path)
+
+
+def _read_npz(path: str) -> tuple[dict, dict[str, np.ndarray]]:
+    import json
+
+    with np.load(path, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    return json.loads(str(arrays.pop(_META))), arrays
+
+
+def _write_job(path: str, job: dict) -> None:
+    meta = {k: v for k, v in job.items() if k != "histories"}
+    _write_npz(path, {**meta, "n": len(job["histories"])}, {f"h{i}": h for i, h in enumerate(job["histories"])})
+
+
+def _read_job(path: str) -> dict:
+    meta, arrays = _read_npz(path)
+    return {**meta, "histories": [arrays[f"h{i}"] for i in range(meta.pop("n"))]}
+
+
+def _write_unit(path: str, out: tuple[list[dict[str, np.ndarray]], dict[str, np.ndarray]]) -> None:
+    results, failed = out
+    keys = [list(r) for r in results]
+    arrays = {f"r{k}_{j}": r[n] for k, r in enumerate(results) for j, n in enumerate(keys[k])}
+    arrays.update({f"f{j}": v for j, v in enumerate(failed.values())})
+    _write_npz(path, {"keys": keys, "failed": list(failed)}, arrays)
+
+
+def _read_unit(path: str) -> tuple[list[dict[str, np.ndarray]], dict[str, np.ndarray]]:
+    meta, arrays = _read_npz(path)
+    results = [{n: arrays[f"r{k}_{j}"] for j, n in enumerate(names)} for k, names in enumerate(meta["keys"])]
+    return results, {n: arrays[f"f{j}"] for j, n in enumerate(meta["failed"])}
 
 
 def _take(folder: str, i: int) -> bool:
@@ -448,22 +491,17 @@ def _unit(job: dict, i: int) -> tuple[list[dict[str, np.ndarray]], dict[str, np.
                               calls=[(x - a, y - a) for x, y in calls])
 
 
-def _beside_worker(job: dict, path: str) -> None:
-    """A background process of :class:`Beside`: the units nobody has taken yet, lowest first,
-    until none is left or the process that started this one is gone."""
-    import pickle
-
+def _beside_worker(path: str) -> None:
+    """A background process of :class:`Beside` on the job at ``path``: the units nobody has taken
+    yet, lowest first, until none is left or the process that started this one is gone."""
+    job = _read_job(path)
     folder = os.path.dirname(path)
     for i in range(len(job["units"])):
         if os.getppid() != job["parent"]:
             return
         if not _take(folder, i):
             continue
-        out = _unit(job, i)
-        part = os.path.join(folder, f"unit-{i}.part")
-        with open(part, "wb") as fh:
-            pickle.dump(out, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(part, os.path.join(folder, f"unit-{i}.pkl"))
+        _write_unit(os.path.join(folder, f"unit-{i}.npz"), _unit(job, i))
 
 
 class Beside:
@@ -477,7 +515,7 @@ class Beside:
 
     def __init__(self, histories: Sequence[np.ndarray], horizon: int, season: int, names: Sequence[str],
                  processes: int = 1, workers: int = 1, unit: int | None = None) -> None:
-        import pickle
+        import json
         import subprocess
         import sys
         import tempfile
@@ -495,31 +533,28 @@ class Beside:
         self.folder: str | None = None
         try:
             self.folder = tempfile.mkdtemp(prefix="seqlab-baselines-")
-            path = os.path.join(self.folder, "job.pkl")
-            with open(path, "wb") as fh:
-                pickle.dump(self._job(), fh, protocol=pickle.HIGHEST_PROTOCOL)
+            path, sys_path = os.path.join(self.folder, "job.npz"), os.path.join(self.folder, "sys_path.json")
+            _write_job(path, self._job())
+            with open(sys_path, "w") as fh:
+                json.dump(list(sys.path), fh)
             one = {v: "1" for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                                     "NUMBA_NUM_THREADS")}
             env = {**os.environ, **one, "SEQLAB_NO_PROGRESS": "1"}
             for _ in range(max(1, processes)):
-                self.procs.append(subprocess.Popen([sys.executable, "-c", _CHILD, path], env=env,
+                self.procs.append(subprocess.Popen([sys.executable, "-c", _CHILD, path, sys_path], env=env,
                                                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                                    stderr=subprocess.DEVNULL))
         except Exception:  # noqa: BLE001 - fewer background processes, or none: collect computes the rest
             pass
 
     def _job(self) -> dict:
-        import sys
-
-        return {"sys_path": list(sys.path), "parent": os.getpid(), "units": self.units,
-                "histories": self.histories, "horizon": self.horizon, "season": self.season, "names": self.names}
+        return {"parent": os.getpid(), "units": self.units, "histories": self.histories, "horizon": self.horizon,
+                "season": self.season, "names": self.names}
 
     def collect(self) -> tuple[list[dict[str, np.ndarray]], dict[str, np.ndarray]]:
         """``baseline_forecasts(histories, horizon, season, names, workers)``: the units the
         background processes delivered, the others computed here (one at a time while a
         background process runs; all at once, with ``workers``, when none delivered any)."""
-        import pickle
-
         n = len(self.units)
         done: dict[int, tuple] = {}
         job = self._job()
@@ -535,8 +570,7 @@ class Beside:
                 for i in range(n):
                     if i not in done:
                         try:
-                            with open(os.path.join(self.folder, f"unit-{i}.pkl"), "rb") as fh:
-                                done[i] = pickle.load(fh)
+                            done[i] = _read_unit(os.path.join(self.folder, f"unit-{i}.npz"))
                         except Exception:  # noqa: BLE001 - not taken, or its process died first
                             pass
             if not done:
