@@ -139,10 +139,12 @@ def test_the_background_files_round_trip_without_pickle(tmp_path):
     allow_pickle=False), and come back equal."""
     h = histories(30, seed=2)
     b = B.Beside(h, 3, 12, NAMES, processes=0, unit=6)
+    assert b.procs == []  # no background process: the round trip below is this process's alone
     try:
         job = b._job()
         B._write_job(str(tmp_path / "job.npz"), job)
         back = B._read_job(str(tmp_path / "job.npz"))
+        assert set(back) == set(job)
         assert back["units"] == [[list(c) for c in u] for u in job["units"]] and back["names"] == NAMES
         for x, y in zip(back["histories"], h):
             np.testing.assert_array_equal(x, y)

@@ -459,7 +459,8 @@ def _write_job(path: str, job: dict) -> None:
 
 def _read_job(path: str) -> dict:
     meta, arrays = _read_npz(path)
-    return {**meta, "histories": [arrays[f"h{i}"] for i in range(meta.pop("n"))]}
+    n = meta.pop("n")
+    return {**meta, "histories": [arrays[f"h{i}"] for i in range(n)]}
 
 
 def _write_unit(path: str, out: tuple[list[dict[str, np.ndarray]], dict[str, np.ndarray]]) -> None:
@@ -540,7 +541,7 @@ class Beside:
             one = {v: "1" for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                                     "NUMBA_NUM_THREADS")}
             env = {**os.environ, **one, "SEQLAB_NO_PROGRESS": "1"}
-            for _ in range(max(1, processes)):
+            for _ in range(processes):  # none: collect computes everything
                 self.procs.append(subprocess.Popen([sys.executable, "-c", _CHILD, path, sys_path], env=env,
                                                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                                    stderr=subprocess.DEVNULL))

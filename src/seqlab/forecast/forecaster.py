@@ -289,8 +289,6 @@ class Forecaster:
         """Fewest values a series needs to give a training window: the difference lag, one
         input and one target step."""
         c = config or self.config
-        if c.model == "mix":
-            return self.lag + 2
         lag = {"none": 0, "first": 1, "seasonal": c.season or 1}[c.diff]
         return lag + 2
 
