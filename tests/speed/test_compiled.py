@@ -207,6 +207,29 @@ def test_workers_share_out_items_and_run_one_thread_each():
     assert _workers.shares(1) == 1 and _workers.shares(100, work=1.0, min_work=2.0) == 1
 
 
+def test_workers_pause_the_callers_openmp_team_which_then_starts_again(monkeypatch):
+    """Before n > 1 shares run, the caller's OpenMP team is paused (its spinning threads would
+    take cores from the workers); the caller's next parallel torch operation works as before."""
+    if _workers._PAUSE is None:
+        pytest.skip("torch's OpenMP runtime has no omp_pause_resource_all")
+    calls = []
+    real = _workers._PAUSE
+    monkeypatch.setattr(_workers, "_PAUSE", lambda kind: calls.append(kind) or real(kind))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        g = torch.Generator().manual_seed(0)
+        a, b = torch.randn(300, 200, generator=g), torch.randn(200, 100, generator=g)
+        want = torch.from_numpy(a.numpy().astype("float64") @ b.numpy().astype("float64"))
+        torch.mm(a, b)  # the team has just run a region
+        assert _workers.run(lambda lo, hi: hi - lo, 4, 1) == [4] and calls == []
+        assert _workers.run(lambda lo, hi: hi - lo, 4, 2) == [2, 2] and calls == [1]  # omp_pause_soft
+        assert torch.get_num_threads() == 2 and _workers._OMP.omp_get_max_threads() == 2
+        torch.testing.assert_close(torch.mm(a, b).double(), want, rtol=1e-5, atol=1e-4)
+    finally:
+        torch.set_num_threads(threads)
+
+
 def test_workers_in_a_forked_child_start_their_own_pool():
     """A forked child has none of the parent's worker threads: work sent to it must not wait for
     them forever (torchrun and DataLoader fork after the parent trained)."""
