@@ -106,6 +106,35 @@ def test_batch_shares_on_worker_threads_equal_one_share(monkeypatch, name):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5 * max(1.0, scale), msg=f"{name}: result {k}")
 
 
+@pytest.mark.parametrize("name", list(VARIANTS))
+def test_recycled_buffers_are_never_shared_by_live_graphs(name):
+    """The layers' buffers come from the workspace: two forward passes whose graphs are both
+    alive get separate buffers (outputs and gradients are those of each pass alone), and once
+    every tensor on them is gone the buffers are free again."""
+    from seqlab.nn.scan import WORKSPACE
+
+    fast, _ = _pair(name, dtype=torch.float32)
+    params = list(fast.parameters())
+    xs = [torch.randn(B, T, I, generator=torch.Generator().manual_seed(k)) for k in (1, 2)]
+    gs = [torch.randn(B, T, 2 * H, generator=torch.Generator().manual_seed(k)) for k in (3, 4)]
+
+    def alone(k):  # forward and backward before the next pass starts
+        out = fast(xs[k].clone().requires_grad_(), lengths=LENGTHS)[0]
+        return out.detach().clone(), torch.autograd.grad((out * gs[k]).sum(), params)
+
+    want = [alone(0), alone(1)]
+    before = WORKSPACE.in_use()
+    outs = [fast(x.clone().requires_grad_(), lengths=LENGTHS)[0] for x in xs]  # both graphs alive
+    assert outs[0].data_ptr() != outs[1].data_ptr() and WORKSPACE.in_use() > before
+    grads = [torch.autograd.grad((outs[k] * gs[k]).sum(), params) for k in (1, 0)][::-1]
+    for k in range(2):
+        torch.testing.assert_close(outs[k].detach(), want[k][0], rtol=0, atol=0)
+        for a, b in zip(grads[k], want[k][1], strict=True):
+            torch.testing.assert_close(a, b, rtol=0, atol=0)
+    del outs, grads
+    assert WORKSPACE.in_use() == before
+
+
 @pytest.mark.parametrize("kind", ["lstm", "lstm-peephole", "gru", "gru-before"])
 @pytest.mark.parametrize("lengths", [None, [7, 3, 1, 5]])
 def test_compiled_layer_equals_numpy_reference(kernel_calls, kind, lengths):
