@@ -15,6 +15,10 @@ All rows are timed interleaved (benchmarks.common.interleaved), so machine load 
     python benchmarks/bench_suite.py                 # ~3-5 minutes on 2 cores
     python benchmarks/bench_suite.py --quick         # 25 steps, 2 rounds: under a minute
     python benchmarks/bench_suite.py --rows lstm,mingru --threads 1
+    python benchmarks/bench_suite.py --malloc default  # glibc as a fresh process has it
+
+With ``--malloc keep`` (the default) glibc keeps freed memory, so torch.nn's modules run at their
+fastest (see ``bench_speed.py``).
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from typing import Callable
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from benchmarks.common import interleaved, layer_train_step, machine_info  # noqa: E402
+from benchmarks.common import interleaved, layer_train_step, machine_info, malloc_mode  # noqa: E402
 from seqlab.nn import GRU, LSTM, RNN  # noqa: E402
 from seqlab.nn.minrnn import MinGRU, MinLSTM  # noqa: E402
 
@@ -120,7 +124,7 @@ def step_peak_mb(name: str, args) -> float | None:
         return None
     cmd = [sys.executable, os.path.abspath(__file__), "--peak-of", name, "--batch", str(args.batch),
            "--steps", str(args.steps), "--inputs", str(args.inputs), "--hidden", str(args.hidden),
-           "--threads", str(torch.get_num_threads()), "--device", args.device]
+           "--threads", str(torch.get_num_threads()), "--device", args.device, "--malloc", args.malloc]
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:
         print(f"(peak memory of {name!r} not measured: {done.stderr.strip().splitlines()[-1:]})")
@@ -156,8 +160,11 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="25 steps and 2 rounds")
     ap.add_argument("--device", default="cpu", help="cpu or cuda")
     ap.add_argument("--no-memory", action="store_true", help="skip the peak-memory column (one process per row)")
+    ap.add_argument("--malloc", default="keep", help="glibc malloc: keep (freed memory kept; the default) or "
+                    "default (as a fresh process has it): see benchmarks.common.malloc_mode")
     ap.add_argument("--peak-of", default=None, help=argparse.SUPPRESS)  # internal: the child of step_peak_mb
     args = ap.parse_args()
+    malloc_mode(args.malloc)
     if args.peak_of:
         if args.threads:
             torch.set_num_threads(args.threads)
