@@ -259,6 +259,33 @@ def test_workers_pause_the_callers_openmp_team_which_then_starts_again(monkeypat
         torch.set_num_threads(threads)
 
 
+def test_workers_are_pinned_one_per_cpu_only_when_they_are_as_many_as_the_cpus(monkeypatch):
+    import os
+
+    if not hasattr(os, "sched_getaffinity"):
+        pytest.skip("no CPU affinity on this platform")
+    cpus = sorted(os.sched_getaffinity(0))
+    assert _workers._pinned_cpus(len(cpus)) == cpus
+    assert _workers._pinned_cpus(len(cpus) + 1) == [] and _workers._pinned_cpus(max(1, len(cpus) - 1)) in ([], cpus)
+    if len(cpus) < 2:
+        return  # one CPU: no workers to pin
+    monkeypatch.setattr(_workers, "_POOL", None)  # a pool of its own, created here
+    try:
+        import threading
+
+        meet = threading.Barrier(len(cpus), timeout=30)  # every share on a worker of its own
+
+        def where(lo, hi):
+            meet.wait()
+            return sorted(os.sched_getaffinity(0))
+
+        seen = _workers.run(where, len(cpus), len(cpus))
+        assert sorted(a for (a,) in seen) == cpus  # each worker on one CPU of its own
+        assert sorted(os.sched_getaffinity(0)) == cpus  # the calling thread stays free
+    finally:
+        _workers._POOL.shutdown(wait=True)
+
+
 def test_workers_in_a_forked_child_start_their_own_pool():
     """A forked child has none of the parent's worker threads: work sent to it must not wait for
     them forever (torchrun and DataLoader fork after the parent trained)."""
