@@ -22,9 +22,9 @@ def malloc_mode(mode: str) -> None:
     :data:`MALLOC_KEEP` in its environment (glibc reads it at start-up only).
 
     torch.nn.LSTM's training step depends on it: measured on the 2-core AMD EPYC of docs/speed.md
-    (batch 64, 100 steps, 256 units) 87 ms on one thread and 52 on two in a fresh process, 61 and
-    33-35 with freed memory kept; the same happened within one process once another layer had
-    run (glibc adapts its thresholds to what is freed). 'keep' is torch at its fastest."""
+    (batch 64, 100 steps, 256 units) 81-87 ms on one thread and 52 on two in a fresh process,
+    58-62 and 32-35 with freed memory kept; a process can also switch by itself (torch.nn.LSTM
+    took 33 ms on two threads once the layer-norm LSTM had run). 'keep' is torch at its fastest."""
     if mode not in ("default", "keep"):
         raise SystemExit(f"--malloc: expected 'default' or 'keep', got {mode!r}")
     if mode == "keep" and any(os.environ.get(k) != v for k, v in MALLOC_KEEP.items()):
