@@ -122,18 +122,22 @@ def _minlstm_torch(x, w, b, h0, activation):
 
 
 @pytest.mark.parametrize("shares", [1, 2])
-@pytest.mark.parametrize("block", [1 << 18, 60])  # one block per sequence, or blocks of 5 and 3 steps
+# one block per sequence; blocks of 5 (minGRU) and 3 (minLSTM) steps and dL/dW in one product;
+# the same blocks with a dL/dW product per 10 / 12 steps (the last one short: 40 steps)
+@pytest.mark.parametrize("block,dw_rows", [(1 << 18, 1 << 10), (60, 1 << 10), (60, 12)])
 @pytest.mark.parametrize("kind", [0, 1], ids=["mingru", "minlstm"])
 @pytest.mark.parametrize("activation", ["g", "identity"])
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
-def test_fused_min_layer_equals_projection_then_torch_scan(monkeypatch, activation, dtype, kind, block, shares):
+def test_fused_min_layer_equals_projection_then_torch_scan(monkeypatch, activation, dtype, kind, block, dw_rows,
+                                                           shares):
     """The one-node minGRU / minLSTM layer (blocks of steps scanned while cached, projection
-    recomputed in the backward, sequences shared out over worker threads) against the projection
-    and the torch scan, outputs and every gradient."""
+    recomputed in the backward, dL/dW over groups of blocks, sequences shared out over worker
+    threads) against the projection and the torch scan, outputs and every gradient."""
     from seqlab.nn import _workers, scan
     from seqlab.nn.scan import mingru_layer
 
     monkeypatch.setattr(scan, "BLOCK_FLOATS", block)
+    monkeypatch.setattr(scan, "DW_ROWS", dw_rows)
     monkeypatch.setattr(_workers, "shares", lambda n, *a, **k: min(shares, n))
     B, T, I, H = 3, 40, 5, 6
     G = (2 + kind) * H

@@ -246,6 +246,12 @@ WORKSPACE = Workspace()
 #: product that writes it and the kernel that reads it
 BLOCK_FLOATS = 1 << 18
 
+#: rows (steps of one sequence) of each dL/dW product of :class:`MinRNNFunction`'s backward pass:
+#: two blocks' dL/dp (2 MiB) in one oneDNN product instead of one product per block (one
+#: thread, batch 32, 4,096 steps: the backward pass 132 -> 127 ms; four blocks were slower on two
+#: threads, whose dL/dp buffers then no longer share the L3 cache well)
+DW_ROWS = 1 << 10
+
 
 class MinRNNFunction(torch.autograd.Function):
     """``(x, weight, bias, h0, activation, kind) -> h``: a whole minGRU (kind 0) or minLSTM (kind 1)
@@ -259,7 +265,7 @@ class MinRNNFunction(torch.autograd.Function):
     from the state it ends with. The backward pass recomputes each block's projection rather than
     keep the (B, T, G*H) tensor: one more product (at oneDNN's rate about the time of writing and
     reading back the tensor it replaces, which also had to be faulted in afresh above 32 MB), and
-    the block's dL/dp goes straight into dW = dp^T x while it is cached too. Sequences are shared
+    the dL/dp of :data:`DW_ROWS` steps goes into dW = dp^T x while it is cached too. Sequences are shared
     out over torch's intra-op threads as worker threads of one thread each (:mod:`._workers`).
     The output ``h`` comes from the :class:`Workspace`.
     """
@@ -305,7 +311,6 @@ class MinRNNFunction(torch.autograd.Function):
         act, kind, tau = ctx.act, ctx.kind, ctx.tau
         need_dx = ctx.needs_input_grad[0]
         wp = pack(weight, tau)
-        wtp = pack(weight.t(), tau) if need_dx else None  # (I, G): dx = dp W
         b_np, consts = bias.detach().contiguous().numpy(), _consts(x.numpy())
         x, dh = x.detach(), dh.contiguous()
         h_np, h0_np, dh_np = h.detach().numpy(), h0.detach().numpy(), dh.numpy()
@@ -315,22 +320,36 @@ class MinRNNFunction(torch.autograd.Function):
         dx = torch.empty_like(x) if need_dx else None
         kernel = _blocks_kernel(_minlstm_backward if kind else _minrnn_backward, x, G, H, b_np, consts, act, True)
 
+        span = tau * max(1, DW_ROWS // tau)  # steps of one dL/dW product: whole blocks
+        wtp = pack(weight.t(), span) if need_dx else None  # (I, G): dx = dp W
+
         def share(lo: int, hi: int) -> Tensor | None:
             dw = None
-            dp = torch.empty(tau, G, dtype=x.dtype)  # one block's dL/dp, reused
+            dp = torch.empty(span, G, dtype=x.dtype)  # dL/dp of the blocks of one product
+            # the block's h and dL/dh, copied (forwards, which the prefetcher follows) into the
+            # cache before the kernel walks them backwards: read in reverse straight from memory
+            # they stalled it (batch 32, 4,096 steps, 256 units, one thread: the backward pass
+            # 145 -> 132 ms)
+            hb, dhb = np.empty((1, tau, H), h_np.dtype), np.empty((1, tau, H), h_np.dtype)
             for b in range(lo, hi):
                 for t0 in reversed(range(0, T, tau)):
                     t1 = min(T, t0 + tau)
                     n = t1 - t0
+                    s0 = t0 - t0 % span  # first step of this block's product
                     p = linear(x[b, t0:t1], wp).numpy()  # the block's projection again
                     start = h0_np[b : b + 1] if t0 == 0 else h_np[b : b + 1, t0 - 1]
-                    d = dp[:n]
-                    kernel(p.reshape(1, n, G), h_np[b : b + 1, t0:t1], start, dh_np[b : b + 1, t0:t1],
+                    d = dp[t0 - s0 : t1 - s0]
+                    hh, dd = hb[:, :n], dhb[:, :n]
+                    np.copyto(hh, h_np[b : b + 1, t0:t1])
+                    np.copyto(dd, dh_np[b : b + 1, t0:t1])
+                    kernel(p.reshape(1, n, G), hh, start, dd,
                            d.numpy().reshape(1, n, G), dbias[b : b + 1], carry_np[b : b + 1], b_np, consts, act)
-                    part = mm_tn(d, x[b, t0:t1])  # (G, I)
-                    dw = part if dw is None else dw.add_(part)
-                    if need_dx:
-                        dx[b, t0:t1] = linear(d, wtp)  # (n, I)
+                    if t0 == s0:  # the product's blocks are done: dW += dp^T x over them
+                        s1 = min(T, s0 + span)
+                        part = mm_tn(dp[: s1 - s0], x[b, s0:s1])  # (G, I)
+                        dw = part if dw is None else dw.add_(part)
+                        if need_dx:
+                            dx[b, s0:s1] = linear(dp[: s1 - s0], wtp)  # (n, I)
             return dw
 
         parts = _workers.run(share, B, _workers.shares(B) if onednn(x) else 1)
