@@ -220,6 +220,18 @@ def test_products_equal_torch(dtype):
         torch.testing.assert_close(a, e, **tol)
 
 
+@pytest.mark.parametrize("floats", [1 << 19, 10, 5])  # one chunk; chunks of 2 rows; of 1 row
+def test_weight_gradient_product_in_chunks_of_rows(monkeypatch, floats):
+    """mm_tn sums its oneDNN products over chunks of rows (the last one short: 7 rows) to the
+    product of the whole, in float64 against torch's."""
+    monkeypatch.setattr(_matmul, "MM_TN_FLOATS", floats)
+    g = torch.Generator().manual_seed(2)
+    a, b = torch.randn(7, 5, generator=g), torch.randn(7, 3, generator=g)
+    want = (a.double().t() @ b.double()).float()
+    torch.testing.assert_close(_matmul.mm_tn(a, b), want, rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(_matmul.mm_tn(a[:0], b[:0]), torch.zeros(5, 3))
+
+
 def test_workers_share_out_items_and_run_one_thread_each():
     seen = []
 
