@@ -7,7 +7,8 @@ What made the reset-before GRU and minGRU fast here, applied to every gated cell
   b``, then gates, cell, layer norms, masks), and one kernel and one product backward (the
   reset-before GRU: two of each); the LSTM folds the input product into the step's product
   (``W = [W_ih | W_hh]``), so no (B, T, 4H) projection is written and read back;
-* the recurrent weight gradient as ONE product over all steps at the end (``dW = dA^T [x | h]``),
+* the recurrent weight gradient as one sum over all steps at the end (``dW = dA^T [x | h]``, in
+  chunks of rows: :func:`._matmul.mm_tn`),
   the bias and gain gradients summed inside the backward kernels;
 * the products in oneDNN (:mod:`._matmul`), twice MKL's speed on this AMD CPU, with the weights
   packed once per call into oneDNN's blocked layout;
