@@ -36,7 +36,7 @@ from torch.autograd.function import once_differentiable
 
 from . import _cell_kernels as _ck
 from . import _workers
-from ._matmul import linear, linear_fn, mm_tn, onednn, pack
+from ._matmul import linear, linear_fn, linear_step, mm_tn, onednn, pack
 from .scan import WORKSPACE
 
 _DTYPES = (torch.float32, torch.float64)
@@ -120,9 +120,9 @@ class LSTMLayerFunction(torch.autograd.Function):
         step = _ck.compiled(_ck.lstm_forward_step, _np(x.new_empty(1, G)), *arrays, 0, I, 0)
 
         def share(lo: int, hi: int) -> None:
-            wp = pack(w, hi - lo)
+            product, rows = linear_step(pack(w, hi - lo), bias), xh[:T, lo:hi].unbind(0)
             for t in range(T):
-                step(_np(linear(xh[t, lo:hi], wp, bias)), *arrays, t, I, lo)  # (n, 4H) then the gates
+                step(_np(product(rows[t])), *arrays, t, I, lo)  # (n, 4H) then the gates
 
         _workers.run(share, B, _shares(x, B))
         ctx.save_for_backward(xh, acts, cs, None if m is None else cns, tcs, w, w_ch, m)
@@ -150,12 +150,12 @@ class LSTMLayerFunction(torch.autograd.Function):
         step = _ck.compiled(_ck.lstm_backward_step, *arrays, _np(dhT), *rest, _f64(3, H), _f64(G), 0, 0)
 
         def share(lo: int, hi: int) -> list:
-            w_t = pack(w_hh.t(), hi - lo)
+            product, rows = linear_step(pack(w_hh.t(), hi - lo)), dgates[:, lo:hi].unbind(0)
             dwch, db = _f64(3, H) if peep else _f64(0, 0), _f64(G)
             dhmm = dhT[lo:hi]
             for t in range(T - 1, -1, -1):
                 step(*arrays, _np(dhmm), *rest, dwch, db, t, lo)
-                dhmm = linear(dgates[t, lo:hi], w_t)  # (n, H)
+                dhmm = product(rows[t])  # (n, H)
             dh[lo:hi] += dhmm
             return [dwch, db]
 
@@ -209,10 +209,11 @@ class GRULayerFunction(torch.autograd.Function):
             k_n = _ck.compiled(_ck.gru_before_forward_n, gi_np, _np(gi.new_empty(1, H)), *two, *norm, 0, 0)
 
             def share(lo: int, hi: int) -> None:
-                w_rz, w_n = pack(w_hh[: 2 * H], hi - lo), pack(w_hh[2 * H :], hi - lo)
+                p_rz, p_n = linear_step(pack(w_hh[: 2 * H], hi - lo)), linear_step(pack(w_hh[2 * H :], hi - lo))
+                h_rows, rh_rows = hs[:T, lo:hi].unbind(0), rhs[:, lo:hi].unbind(0)
                 for t in range(T):
-                    k_rz(gi_np, _np(linear(hs[t, lo:hi], w_rz)), *one, *norm, t, lo)  # (n, 2H)
-                    k_n(gi_np, _np(linear(rhs[t, lo:hi], w_n)), *two, *norm, t, lo)  # (n, H)
+                    k_rz(gi_np, _np(p_rz(h_rows[t])), *one, *norm, t, lo)  # (n, 2H)
+                    k_n(gi_np, _np(p_n(rh_rows[t])), *two, *norm, t, lo)  # (n, H)
             saved = rhs
         else:
             ghn = _empty(gi, T, B, H)  # gh_n, which the reset multiplies
@@ -220,9 +221,9 @@ class GRULayerFunction(torch.autograd.Function):
             k = _ck.compiled(_ck.gru_after_forward_step, gi_np, _np(gi.new_empty(1, G)), *arrays, *norm, 0, 0)
 
             def share(lo: int, hi: int) -> None:
-                w = pack(w_hh, hi - lo)
+                product, rows = linear_step(pack(w_hh, hi - lo)), hs[:T, lo:hi].unbind(0)
                 for t in range(T):
-                    k(gi_np, _np(linear(hs[t, lo:hi], w)), *arrays, *norm, t, lo)  # (n, 3H)
+                    k(gi_np, _np(product(rows[t])), *arrays, *norm, t, lo)  # (n, 3H)
             saved = ghn
         _workers.run(share, B, _shares(gi, B))
         ctx.save_for_backward(acts, hs, saved, lnq, rstd, w_hh, gamma, m)
@@ -253,14 +254,16 @@ class GRULayerFunction(torch.autograd.Function):
             k_rz = _ck.compiled(_ck.gru_before_backward_rz, *two, _np(dhT), _np(dh), *sums, 0, 0)
 
             def share(lo: int, hi: int) -> list:
-                w_n_t, w_rz_t = pack(w_hh[2 * H :].t(), hi - lo), pack(w_hh[: 2 * H].t(), hi - lo)
+                p_n = linear_step(pack(w_hh[2 * H :].t(), hi - lo))
+                p_rz = linear_step(pack(w_hh[: 2 * H].t(), hi - lo))
+                gn_rows, rz_rows = dgn[:, lo:hi].unbind(0), drz[:, lo:hi].unbind(0)
                 acc = [_f64(G), _f64(G)]
                 dhmm = dhT[lo:hi]
                 for t in range(T - 1, -1, -1):
                     k_n(*one, _np(dhmm), _np(dh), dout_np, m_np, *acc, t, lo)
-                    drh = linear(dgn[t, lo:hi], w_n_t)  # (n, H): dL/d(r ⊙ h_{t-1})
+                    drh = p_n(gn_rows[t])  # (n, H): dL/d(r ⊙ h_{t-1})
                     k_rz(*two, _np(drh), _np(dh), *acc, t, lo)
-                    dhmm = linear(drz[t, lo:hi], w_rz_t)  # (n, H)
+                    dhmm = p_rz(rz_rows[t])  # (n, H)
                 dh[lo:hi] += dhmm
                 return acc
 
@@ -274,12 +277,12 @@ class GRULayerFunction(torch.autograd.Function):
             k = _ck.compiled(_ck.gru_after_backward_step, *arrays, _np(dhT), _np(dh), dout_np, m_np, *sums, 0, 0)
 
             def share(lo: int, hi: int) -> list:
-                w_t = pack(w_hh.t(), hi - lo)  # (H, 3H)
+                product, rows = linear_step(pack(w_hh.t(), hi - lo)), dgh[:, lo:hi].unbind(0)  # (H, 3H)
                 acc = [_f64(G), _f64(G)]
                 dhmm = dhT[lo:hi]
                 for t in range(T - 1, -1, -1):
                     k(*arrays, _np(dhmm), _np(dh), dout_np, m_np, *acc, t, lo)
-                    dhmm = linear(dgh[t, lo:hi], w_t)  # (n, H)
+                    dhmm = product(rows[t])  # (n, H)
                 dh[lo:hi] += dhmm
                 return acc
 
@@ -338,9 +341,9 @@ class LNLSTMLayerFunction(torch.autograd.Function):
         k = _ck.compiled(_ck.ln_lstm_forward_step, xw_np, _np(x.new_empty(1, G)), *arrays, 0, 0)
 
         def share(lo: int, hi: int) -> None:
-            w = pack(w_hh, hi - lo)
+            product, rows = linear_step(pack(w_hh, hi - lo)), hs[:T, lo:hi].unbind(0)
             for t in range(T):
-                k(xw_np, _np(linear(hs[t, lo:hi], w)), *arrays, t, lo)  # (n, 4H)
+                k(xw_np, _np(product(rows[t])), *arrays, t, lo)  # (n, 4H)
 
         _workers.run(share, B, _shares(x, B))
         ctx.save_for_backward(x2, xw, acts, hs, cs, None if m is None else cns, tcs, lnq, lnc, rstd, w_ih, w_hh, gx,
@@ -367,12 +370,12 @@ class LNLSTMLayerFunction(torch.autograd.Function):
                          _f64(H), _f64(H), 0, 0)
 
         def share(lo: int, hi: int) -> list:
-            w_t = pack(w_hh.detach().t(), hi - lo)  # (H, 4H)
+            product, rows = linear_step(pack(w_hh.detach().t(), hi - lo)), dq[:, lo:hi].unbind(0)  # (H, 4H)
             acc = [_f64(3, H) if peep else _f64(0, 0), _f64(G), _f64(G), _f64(G), _f64(H), _f64(H)]
             dhmm = dhT[lo:hi]
             for t in range(T - 1, -1, -1):
                 k(*arrays, _np(dhmm), *rest, *acc, t, lo)
-                dhmm = linear(dq[t, lo:hi], w_t)  # (n, H)
+                dhmm = product(rows[t])  # (n, H)
             dh[lo:hi] += dhmm
             return acc
 
