@@ -209,6 +209,8 @@ def test_products_equal_torch(dtype):
     for w_ in (w, _matmul.pack(w, 7)):
         torch.testing.assert_close(_matmul.linear(x, w_, b), x @ w.t() + b, **tol)
         torch.testing.assert_close(_matmul.linear_add(x, w_, other), x @ w.t() + other, **tol)
+        torch.testing.assert_close(_matmul.linear_step(w_, b)(x), x @ w.t() + b, **tol)
+        torch.testing.assert_close(_matmul.linear_step(w_)(x), x @ w.t(), **tol)
     torch.testing.assert_close(_matmul.mm_tn(x, a2), x.t() @ a2, **tol)
     assert _matmul.onednn(x) == (dtype == torch.float32 and _matmul._OP is not None)
     xr, wr, br = (t.clone().requires_grad_() for t in (x.view(1, 7, 5), w, b))
