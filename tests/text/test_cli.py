@@ -152,3 +152,15 @@ def test_sample_threads_and_device(model_file, capsys):
                                                                          str(model_file), "--threads", "-1"])
     assert "device: expected 'auto'" in _error(capsys, ["generate", "sample", "--model", str(model_file),
                                                         "--device", "gpu0"])
+
+
+def test_schedule_help_says_over_what_the_default_decay_runs(monkeypatch):
+    """--help describes the 'decay' schedule of the defaults: over the whole run (decay_fraction
+    1.0, the default), or over its last part, with the per cent escaped for argparse."""
+    from seqlab.text import cli
+    from seqlab.text.defaults import TextDefaults
+
+    assert cli._decay_span() == "the whole run"
+    monkeypatch.setattr(cli, "D", TextDefaults(decay_fraction=0.2))
+    assert cli._decay_span() == "the last 20%% of the run, holding it before"
+    assert "the last 20% of the run" in (cli._decay_span() % ())

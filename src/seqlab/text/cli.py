@@ -17,6 +17,13 @@ from .defaults import DEFAULTS as D
 DEFAULT_MODEL = "text-model.safetensors"
 
 
+
+def _decay_span() -> str:
+    """Where the 'decay' schedule of the defaults lowers the rate, for --help."""
+    if D.decay_fraction >= 1.0:
+        return "the whole run"
+    return f"the last {round(100 * D.decay_fraction)}%% of the run, holding it before"
+
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "generate", help="train a character- or word-level recurrent language model, and sample text from it",
@@ -53,7 +60,7 @@ def register(subparsers) -> None:
                    help=f"truncated BPTT length (default {D.seq_len})")
     t.add_argument("--schedule", choices=("decay", "constant", "cosine"), default=D.schedule,
                    help="learning-rate schedule over the time budget (or over all epochs when --minutes 0): 'decay' "
-                        f"keeps lr, then lowers it linearly to 5%% of itself over the last {round(100 * D.decay_fraction)}%%; "
+                        f"lowers lr linearly to 5%% of itself over {_decay_span()}; "
                         f"'constant'; 'cosine' lowers it to 5%% along a half cosine over the whole run (default {D.schedule})")
     t.add_argument("--clipnorm", "--clip", dest="clipnorm", type=float_type("--clipnorm", 0), default=D.clipnorm,
                    help=f"clip the global gradient norm to this, 0 for none (default {D.clipnorm:g})")

@@ -26,7 +26,7 @@ class TextDefaults:
     seq_len: int = 64
     lr: float = 4e-3
     schedule: str = "decay"
-    decay_fraction: float = 0.2
+    decay_fraction: float = 1.0
     clipnorm: float = 5.0
     precision: str = "auto"
 
