@@ -17,12 +17,12 @@ from .defaults import DEFAULTS as D
 DEFAULT_MODEL = "text-model.safetensors"
 
 
-
 def _decay_span() -> str:
     """Where the 'decay' schedule of the defaults lowers the rate, for --help."""
     if D.decay_fraction >= 1.0:
         return "the whole run"
     return f"the last {round(100 * D.decay_fraction)}%% of the run, holding it before"
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
