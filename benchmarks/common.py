@@ -23,7 +23,7 @@ def malloc_mode(mode: str) -> None:
 
     torch.nn.LSTM's training step depends on it: measured on the 2-core AMD EPYC of docs/speed.md
     (batch 64, 100 steps, 256 units) 81-87 ms on one thread and 52 on two in a fresh process,
-    58-62 and 32-35 with freed memory kept; a process can also switch by itself (torch.nn.LSTM
+    58-62 and 31-35 with freed memory kept; a process can also switch by itself (torch.nn.LSTM
     took 33 ms on two threads once the layer-norm LSTM had run). 'keep' is torch at its fastest."""
     if mode not in ("default", "keep"):
         raise SystemExit(f"--malloc: expected 'default' or 'keep', got {mode!r}")
