@@ -29,7 +29,7 @@ from torch.autograd.function import once_differentiable
 
 from ..errors import SeqlabError
 from . import _workers
-from ._matmul import linear, mm_tn, onednn, pack
+from ._matmul import linear_step, mm_tn, onednn, pack
 
 SCAN_IMPLS = ("auto", "numba", "torch")
 
@@ -287,10 +287,11 @@ class MinRNNFunction(torch.autograd.Function):
         kernel = _blocks_kernel(_minlstm_forward if kind else _minrnn_forward, x, G, H, b_np, consts, act, False)
 
         def share(lo: int, hi: int) -> None:
+            project = linear_step(wp)
             for b in range(lo, hi):
                 for t0 in range(0, T, tau):
                     t1 = min(T, t0 + tau)
-                    p = linear(x[b, t0:t1], wp).numpy()  # (tau, G): this block's projection
+                    p = project(x[b, t0:t1]).numpy()  # (tau, G): this block's projection
                     start = h0_np[b : b + 1] if t0 == 0 else h_np[b : b + 1, t0 - 1]  # (1, H)
                     kernel(p.reshape(1, t1 - t0, G), start, h_np[b : b + 1, t0:t1], b_np, consts, act)
 
@@ -324,6 +325,7 @@ class MinRNNFunction(torch.autograd.Function):
         wtp = pack(weight.t(), span) if need_dx else None  # (I, G): dx = dp W
 
         def share(lo: int, hi: int) -> Tensor | None:
+            project, input_grad = linear_step(wp), linear_step(wtp) if need_dx else None
             dw = None
             dp = torch.empty(span, G, dtype=x.dtype)  # dL/dp of the blocks of one product
             # the block's h and dL/dh, copied (forwards, which the prefetcher follows) into the
@@ -336,7 +338,7 @@ class MinRNNFunction(torch.autograd.Function):
                     t1 = min(T, t0 + tau)
                     n = t1 - t0
                     s0 = t0 - t0 % span  # first step of this block's product
-                    p = linear(x[b, t0:t1], wp).numpy()  # the block's projection again
+                    p = project(x[b, t0:t1]).numpy()  # the block's projection again
                     start = h0_np[b : b + 1] if t0 == 0 else h_np[b : b + 1, t0 - 1]
                     d = dp[t0 - s0 : t1 - s0]
                     hh, dd = hb[:, :n], dhb[:, :n]
@@ -349,7 +351,7 @@ class MinRNNFunction(torch.autograd.Function):
                         part = mm_tn(dp[: s1 - s0], x[b, s0:s1])  # (G, I)
                         dw = part if dw is None else dw.add_(part)
                         if need_dx:
-                            dx[b, s0:s1] = linear(dp[: s1 - s0], wtp)  # (n, I)
+                            dx[b, s0:s1] = input_grad(dp[: s1 - s0])  # (n, I)
             return dw
 
         parts = _workers.run(share, B, _workers.shares(B) if onednn(x) else 1)
