@@ -52,7 +52,18 @@ LAYERS: dict[str, type["Layer"]] = {}
 
 
 def register_layer(cls: type["Layer"]) -> type["Layer"]:
-    """Class decorator: make ``cls`` loadable by name from a saved config."""
+    """Class decorator: make ``cls`` loadable by name from a saved config.
+
+    A name of seqlab's own layers is refused (a saved model naming it must load as seqlab's
+    layer); a class of your own registered again under its name (a notebook cell run twice)
+    replaces the earlier one."""
+    if not (isinstance(cls, type) and issubclass(cls, Layer)):
+        raise SeqlabError(f"register_layer: expected a subclass of seqlab.layers.Layer, got {cls!r}")
+    old = LAYERS.get(cls.__name__)
+    if old is not None and old is not cls and old.__module__ == __name__:
+        raise SeqlabError(
+            f"register_layer: {cls.__name__!r} is the name of seqlab's own layer seqlab.layers.{cls.__name__}, "
+            f"which a saved model naming it loads; give {cls.__module__}.{cls.__qualname__} another name")
     LAYERS[cls.__name__] = cls
     return cls
 
