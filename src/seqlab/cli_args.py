@@ -76,9 +76,10 @@ def add_model_options(p: argparse.ArgumentParser | Any, cells: Sequence[str], ce
 
 def add_training_options(p: argparse.ArgumentParser | Any, *, epochs: int | None, lr: float, batch_size: int,
                          minutes: float = 0.0, save: str | None = None, threads_default: int = 0,
-                         out_alias: bool = True) -> None:
+                         out_alias: bool = True, epoch_checkpoints: bool = True) -> None:
     """The training options every job shares, with this job's defaults (``out_alias=False``: a
-    job whose ``--out`` means something else keeps ``--save`` only)."""
+    job whose ``--out`` means something else keeps ``--save`` only; ``epoch_checkpoints=False``:
+    a job whose training writes no checkpoint at epoch ends, only when a network finishes)."""
     p.add_argument("--epochs", type=int_type("--epochs", 1, 10**9), default=epochs,
                    help=f"most passes over the data (default {'no limit' if epochs is None else epochs})")
     p.add_argument("--minutes", type=float_type("--minutes", 0), default=minutes,
@@ -93,9 +94,10 @@ def add_training_options(p: argparse.ArgumentParser | Any, *, epochs: int | None
                    help=f"model file to write (.safetensors){f' (default {save})' if save else ''}")
     p.add_argument("--resume", action="store_true",
                    help="continue an interrupted run from the checkpoint next to --save (PATH.ckpt.safetensors)")
+    also = ("as well as at epoch ends; 0 for epoch ends only" if epoch_checkpoints
+            else "as well as when a network finishes; 0 for then only")
     p.add_argument("--checkpoint-minutes", type=float_type("--checkpoint-minutes", 0), default=5.0, metavar="M",
-                   help="write the checkpoint every M minutes of training as well as at epoch ends; 0 for epoch "
-                        "ends only (default 5)")
+                   help=f"write the checkpoint every M minutes of training {also} (default 5)")
     p.add_argument("--checkpoint-steps", type=int_type("--checkpoint-steps", 1), default=None, metavar="N",
                    help="also write the checkpoint every N optimizer steps (default: off)")
     p.add_argument("--quiet", action="store_true", help="no progress bars or per-epoch lines")

@@ -153,3 +153,18 @@ def test_command_killed_then_resumed_equals_uninterrupted(tmp_path, capsys):
     assert main(_cli(ref)[3:]) == 0
     for a, b in zip(Forecaster.load(ref).nets, got.nets, strict=True):
         same_weights(a, b)
+
+
+def test_checkpoint_minutes_help_says_when_each_job_writes_its_checkpoint(capsys):
+    # forecasting networks write no checkpoint at epoch ends (training()), and the help says so
+    assert training().checkpoint_epochs is None
+    helps = {}
+    for argv in (["forecast", "--help"], ["classify", "train", "--help"]):
+        try:
+            assert main(argv) in (0, None)
+        except SystemExit as e:  # argparse's --help
+            assert e.code == 0
+        helps[argv[0]] = " ".join(capsys.readouterr().out.split())
+    assert "as well as when a network finishes; 0 for then only" in helps["forecast"]
+    assert "epoch ends" not in helps["forecast"].split("--checkpoint-minutes M", 2)[-1].split("--checkpoint-steps")[0]
+    assert "as well as at epoch ends; 0 for epoch ends only" in helps["classify"]

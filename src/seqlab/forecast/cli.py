@@ -127,7 +127,9 @@ def register(subparsers) -> None:
                    help="networks per lookback trained with seeds seed, seed+1, ...; their quantiles are averaged "
                         "(default 3)")
     t = p.add_argument_group("training (each network; with --save, --resume continues an interrupted run)")
-    add_training_options(t, epochs=200, lr=1e-2, batch_size=32, out_alias=False)
+    # a forecasting network's epochs take milliseconds: its checkpoint is written when it finishes
+    # and every --checkpoint-minutes, not at epoch ends (seqlab.forecast.task.training)
+    add_training_options(t, epochs=200, lr=1e-2, batch_size=32, out_alias=False, epoch_checkpoints=False)
     t.add_argument("--windows-per-epoch", type=int_type("--windows-per-epoch", 0), metavar="N",
                    help="draw at most N training windows per epoch, a fresh sample each epoch; 0: all (default: "
                         "all up to 8192 windows, 8192 for larger panels)")
