@@ -5,7 +5,9 @@
     sequence length, learning rate, clipping and **number of training steps** (``--epochs`` whole
     passes: the same steps for every row, whatever the machine's load) for each row. Reported:
     validation bits per character, parameters, training wall time, characters per second, and
-    batch-1 sampling speed (``RecurrentLM.step``, the step mode of the minimal RNNs).
+    batch-1 sampling speed (``seqlab.text.sample``: the compiled stepper of
+    ``seqlab.text.fastpath`` for LSTM and GRU, ``RecurrentLM.step`` with the cells' step mode for
+    the minimal RNNs).
 (b) The adding problem (``seqlab.diagnostics.memory.train_memory``, one layer of 32 units, keep
     bias 1, Adam 1e-2, the same steps and seeds for each cell) at T = 100 (``--adding-lengths
     100,200`` adds T = 200): final MSE on 1,000 fresh sequences against the memoryless baseline
