@@ -46,6 +46,10 @@ BROKEN_MODELS = [
     ("header-length-2^62", _B % "huge_claim", "header claims"),
     ("not-seqlab", _B % "no_meta", "not saved by seqlab"),
     ("metadata-list", _B % "meta_list", "without a config"),
+    ("metadata-a-string", _B % "meta_string", "without a config"),
+    ("kind-a-list", _B % "kind_list", "its kind is"),
+    ("kind-missing", _B % "kind_missing", "its kind is"),
+    ("format-a-string", _B % "format_string", "invalid format"),
     ("newer-format", _B % "newer", "newer than this seqlab"),
     ("other-job", _B % "other_job", _WRONG_KIND),
     ("checkpoint", _B % "checkpoint_kind", _WRONG_KIND),
@@ -101,6 +105,13 @@ def write_bad_model_files(folder: Path, good: Path) -> dict[str, Path]:
     put("huge_claim.safetensors", struct.pack("<Q", 2**62) + b"{}")
     put("no_meta.safetensors", _safetensors(b'{"__metadata__": {"other": "x"}}'))
     put("meta_list.safetensors", _safetensors(json.dumps({"__metadata__": {"seqlab": "[1, 2]"}}).encode()))
+    def meta(value) -> bytes:  # a header whose seqlab metadata is ``value`` as JSON, the weights kept
+        return _safetensors(json.dumps({"__metadata__": {"seqlab": json.dumps(value)}}).encode())
+
+    put("meta_string.safetensors", meta("abc"))
+    put("kind_list.safetensors", meta({"kind": [kind], "format": 1, "config": config}))
+    put("kind_missing.safetensors", meta({"format": 1, "config": config}))
+    put("format_string.safetensors", meta({"kind": kind, "format": "1", "config": config}))
     newer = json.dumps({"kind": kind, "format": 99, "config": {}})
     put("newer.safetensors", _safetensors(json.dumps({"__metadata__": {"seqlab": newer}}).encode()))
     other = "classifier" if kind != "classifier" else "forecaster"

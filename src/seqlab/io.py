@@ -18,11 +18,9 @@ from typing import Any, Callable, Mapping
 
 import torch
 
-from . import files
+from . import files, modelfile
 from .errors import ModelFileError, SeqlabError
-
-FORMAT_VERSION = 1
-_META_KEY = "seqlab"
+from .modelfile import FORMAT_VERSION, META_KEY as _META_KEY
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
@@ -56,46 +54,6 @@ def save_file(path: str | os.PathLike, kind: str, config: Mapping[str, Any],
     atomic_write_bytes(path, model_bytes(kind, config, tensors))
 
 
-def _meta(raw: Any, path: Path) -> dict[str, Any]:
-    """The seqlab metadata of a file's header (a JSON string), parsed with limits."""
-    if raw is None:
-        raise ModelFileError(f"model file {str(path)!r} is a safetensors file but was not saved by seqlab "
-                             "(no 'seqlab' metadata)")
-    if not isinstance(raw, str):
-        raise ModelFileError(f"model file {str(path)!r} has corrupted seqlab metadata (not a JSON string)")
-    try:
-        meta = files.loads_json(raw, f"model file {str(path)!r}: seqlab metadata")
-    except SeqlabError as exc:
-        raise ModelFileError(str(exc)) from None
-    if not isinstance(meta, dict) or not isinstance(meta.get("config"), dict):
-        raise ModelFileError(f"model file {str(path)!r} has seqlab metadata without a config")
-    fmt = meta.get("format", 0)
-    if not isinstance(fmt, int) or isinstance(fmt, bool):
-        raise ModelFileError(f"model file {str(path)!r} has seqlab metadata with an invalid format {fmt!r}")
-    if fmt > FORMAT_VERSION:
-        raise ModelFileError(
-            f"model file {str(path)!r} has format {fmt}, newer than this seqlab reads ({FORMAT_VERSION}); upgrade seqlab"
-        )
-    return meta
-
-
-def _header(data: bytes, path: Path) -> dict[str, Any]:
-    """A safetensors header: 8 bytes of little-endian length, then that much JSON (limited)."""
-    bad = f"model file {str(path)!r} is not a readable seqlab model (truncated, corrupted or another format)"
-    if len(data) < 8:
-        raise ModelFileError(f"{bad}: {len(data)} bytes, shorter than a safetensors header")
-    n = int.from_bytes(data[:8], "little")
-    if n > files.HEADER_LIMIT or 8 + n > len(data):
-        raise ModelFileError(f"{bad}: its header claims {n} bytes, the file holds {len(data) - 8}")
-    try:
-        header = files.loads_json(bytes(data[8: 8 + n]), "header")
-    except SeqlabError as exc:
-        raise ModelFileError(f"{bad}: {exc}") from None
-    if not isinstance(header, dict):
-        raise ModelFileError(f"{bad}: its header is not a JSON object")
-    return header
-
-
 def load_file(path: str | os.PathLike, kind: str | None = None,
               option: str = "--model") -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     """Load a file written by :func:`save_file`; returns ``(config, tensors)``.
@@ -110,13 +68,7 @@ def load_file(path: str | os.PathLike, kind: str | None = None,
     from safetensors.torch import load
 
     path = Path(path)
-    try:
-        data = files.read_bytes(path, option, "model file", "model", allow_empty=True)
-    except SeqlabError as exc:
-        raise ModelFileError(str(exc)) from None
-    header = _header(data, path)
-    meta = header.get("__metadata__")
-    meta = _meta(meta.get(_META_KEY) if isinstance(meta, dict) else None, path)
+    meta, data = modelfile.read(path, option)
     if kind is not None and meta.get("kind") != kind:
         raise ModelFileError(
             f"model file {str(path)!r} holds a {meta.get('kind')!r} model, expected a {kind!r} model"
@@ -163,9 +115,4 @@ def peek_kind(path: str | os.PathLike, option: str = "--model") -> str:
         raise ModelFileError(str(exc)) from None
     except OSError as exc:
         raise ModelFileError(f"model file {str(path)!r} cannot be read: {exc.strerror or exc}") from None
-    header = _header(data, path)
-    meta = header.get("__metadata__")
-    kind = _meta(meta.get(_META_KEY) if isinstance(meta, dict) else None, path).get("kind")
-    if not isinstance(kind, str):
-        raise ModelFileError(f"model file {str(path)!r} has corrupted seqlab metadata (no kind)")
-    return kind
+    return modelfile.metadata(modelfile.header(data, path), path)["kind"]

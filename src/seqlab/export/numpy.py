@@ -11,7 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..reference.models import NPZ_META, read_model_file
+from ..modelfile import FORMAT_VERSION
+from ..reference.models import NPZ_META, check_kind, read_model_file
 
 
 def export_numpy(model: str | os.PathLike, out: str | os.PathLike) -> list[Path]:
@@ -19,7 +20,8 @@ def export_numpy(model: str | os.PathLike, out: str | os.PathLike) -> list[Path]
     from ..io import atomic_write_bytes
 
     kind, config, tensors = read_model_file(model)
-    meta = json.dumps({"kind": kind, "format": 1, "config": config})
+    check_kind(kind, model)
+    meta = json.dumps({"kind": kind, "format": FORMAT_VERSION, "config": config})
     buf = _io.BytesIO()
     np.savez(buf, **{NPZ_META: np.array(meta)}, **tensors)
     atomic_write_bytes(out, buf.getvalue())

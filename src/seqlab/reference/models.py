@@ -24,7 +24,6 @@ Outputs are float64, computed from the stored (float32) weights.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,58 +35,71 @@ from ..errors import ModelFileError, SeqlabError
 from .blocks import AttentionPool, ConvBranch, Embedding, Linear, Stack, cell_states, torch_state, znormalize
 
 KINDS = ("sequential", "forecaster", "classifier", "regressor", "text-lm", "seq2seq")
-_FORMAT = 1
 #: the array of an ``.npz`` model file (``seqlab export --format numpy``) that holds the JSON
 NPZ_META = "__seqlab__"
 
 
 def read_model_file(path: str | os.PathLike) -> tuple[str, dict[str, Any], dict[str, np.ndarray]]:
     """``(kind, config, tensors as NumPy arrays)`` of a seqlab model file (ModelFileError otherwise):
-    the ``.safetensors`` file seqlab saves, or its ``.npz`` from ``seqlab export --format numpy``."""
+    the ``.safetensors`` file seqlab saves, or its ``.npz`` from ``seqlab export --format numpy``.
+    The file and its header pass the same checks as the torch models' (:mod:`seqlab.modelfile`)."""
+    from .. import files, modelfile
+
     p = Path(path)
-    if not p.is_file():
-        raise ModelFileError(f"model file {str(p)!r} does not exist" if not p.exists() else
-                             f"model file {str(p)!r} is not a file; pass the .safetensors file saved by seqlab")
-    data = p.read_bytes()
-    if data[:2] == b"PK":  # a zip: the .npz form
+    try:
+        files.check_input(p, "model", "model file", "model", allow_empty=True)
+        with open(p, "rb") as fh:
+            zipped = fh.read(2) == b"PK"
+    except SeqlabError as exc:
+        raise ModelFileError(str(exc)) from None
+    except OSError as exc:
+        raise ModelFileError(f"model file {str(p)!r} cannot be read: {exc.strerror or exc}") from None
+    if zipped:  # a zip: the .npz form
         return _read_npz(p)
     from safetensors import SafetensorError
     from safetensors.numpy import load
 
+    meta, data = modelfile.read(p, "model")
     try:
         tensors = load(data)
-        n = int.from_bytes(data[:8], "little")
-        header = json.loads(data[8 : 8 + n])
-        meta = json.loads((header.get("__metadata__") or {})["seqlab"])
-        kind, config = meta["kind"], meta["config"]
-    except (SafetensorError, ValueError, KeyError, TypeError, UnicodeDecodeError, OverflowError) as exc:
-        raise ModelFileError(f"model file {str(p)!r} is not a readable seqlab model: {exc}") from exc
-    if meta.get("format", 0) > _FORMAT:
-        raise ModelFileError(f"model file {str(p)!r} has format {meta.get('format')}, newer than this seqlab reads")
-    return kind, config, tensors
+    except (SafetensorError, ValueError, UnicodeDecodeError, OverflowError, MemoryError) as exc:
+        raise ModelFileError(f"model file {str(p)!r} is not a readable seqlab model (truncated, corrupted or another "
+                             f"format): {files.one_line(exc)}") from None
+    return meta["kind"], meta["config"], tensors
 
 
 def _read_npz(p: Path) -> tuple[str, dict[str, Any], dict[str, np.ndarray]]:
     import zipfile
 
+    from .. import modelfile
+
     try:
         with np.load(p, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
-        meta = json.loads(str(arrays.pop(NPZ_META)))
-        return meta["kind"], meta["config"], arrays
-    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as exc:
+        raw = arrays.pop(NPZ_META)
+    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as exc:
         raise ModelFileError(f"model file {str(p)!r} is not a readable seqlab .npz model: {exc}") from exc
+    if raw.ndim != 0 or raw.dtype.kind != "U":
+        raise ModelFileError(f"model file {str(p)!r} is not a readable seqlab .npz model: its {NPZ_META!r} array "
+                             "is not one JSON string")
+    meta = modelfile.parse_meta(str(raw), p)
+    return meta["kind"], meta["config"], arrays
+
+
+def check_kind(kind: str, path: str | os.PathLike) -> None:
+    """ModelFileError unless ``kind`` is one of :data:`KINDS` (a checkpoint, say, is not a model)."""
+    if kind == "checkpoint":
+        raise ModelFileError(f"model file {str(path)!r} is a training checkpoint (kind {kind!r}) for resuming a run, "
+                             f"not a model; seqlab.reference runs the file that the model's save writes, of kind "
+                             f"{', '.join(KINDS)}")
+    if kind not in KINDS:
+        raise ModelFileError(f"model file {str(path)!r} holds a {kind!r} model; seqlab.reference runs {', '.join(KINDS)}")
 
 
 def load(path: str | os.PathLike) -> "ReferenceModel":
     """The model saved at ``path``, as NumPy (see the module docstring)."""
     kind, config, tensors = read_model_file(path)
-    if kind == "checkpoint":
-        raise ModelFileError(f"model file {str(path)!r} is a training checkpoint (kind {kind!r}) for resuming a run, "
-                             f"not a model; seqlab.reference runs the file that the model's save writes, of kind "
-                             f"{', '.join(KINDS)}")
-    if kind not in _LOADERS:
-        raise ModelFileError(f"model file {str(path)!r} holds a {kind!r} model; seqlab.reference runs {', '.join(KINDS)}")
+    check_kind(kind, path)
     try:
         return _LOADERS[kind](config, tensors)
     except (KeyError, TypeError, ValueError, IndexError) as exc:
@@ -723,4 +735,4 @@ _LOADERS = {"sequential": SequentialModel, "forecaster": ForecasterModel, "class
             "regressor": RegressorModel, "text-lm": LanguageModel, "seq2seq": lambda c, t: Seq2SeqModel(c, t)}
 
 __all__ = ["ClassifierModel", "ClassifierNetModel", "ForecasterModel", "KINDS", "LanguageModel", "ReferenceModel",
-           "RegressorModel", "Seq2SeqModel", "SequentialModel", "load", "read_model_file"]
+           "RegressorModel", "Seq2SeqModel", "SequentialModel", "check_kind", "load", "read_model_file"]

@@ -1,0 +1,51 @@
+"""``seqlab export``: every broken model file of the shared table (tests/cli_helpers.py) and bad
+options, for both formats: exit code 2, one line on stderr, no traceback, and an earlier export
+at the output path left as it was."""
+
+import pytest
+
+from tests.cli_helpers import BROKEN_MODELS, assert_refused, broken_inputs, parametrize, prepare_case
+
+EARLIER = {"out.onnx": b"an earlier graph", "out.npz": b"an earlier archive"}
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory, common_bad):
+    import torch
+
+    from seqlab.text import LMConfig, RecurrentLM, Vocabulary, save_lm
+
+    d = tmp_path_factory.mktemp("export_bad")
+    vocab = Vocabulary.build("hello world, the cat sat on the mat.")
+    torch.manual_seed(3)
+    model = d / "lm.safetensors"  # a config with hidden_size, which the shared table's edits change
+    save_lm(model, RecurrentLM(LMConfig(vocab_size=len(vocab), cell="lstm", hidden_size=8, num_layers=2)), vocab)
+    return dict(broken_inputs(d, model, common_bad), model=model)
+
+
+# Any job's model exports, so another job's file is no error here; and both formats build from
+# the weights' own shapes (seqlab.reference), so a config whose sizes disagree with them does not
+# allocate anything and is not refused: the graph and the arrays are those of the weights.
+_SKIP = _NUMPY_SKIP = {"other-job", "config-huge", "shape-mismatch"}
+_WORDS = {"checkpoint": "training checkpoint", "shape-mismatch": "seqlab model"}
+CASES = [(f"{fmt}-{name}", ["export", path, "--format", fmt, "--out", f"{{out}}/out.{ext}"], _WORDS.get(name, msg))
+         for fmt, ext, skip in (("onnx", "onnx", _SKIP), ("numpy", "npz", _NUMPY_SKIP))
+         for name, path, msg in BROKEN_MODELS if name not in skip]
+CASES += [
+    ("out-a-folder", ["export", "{model}", "--out", "{out}"], "is a folder"),
+    ("out-wrong-extension", ["export", "{model}", "--format", "numpy", "--out", "{out}/x.onnx"], "ending in .npz"),
+    ("out-in-a-missing-folder", ["export", "{model}", "--out", "{out}/no/x.onnx"], "does not exist"),
+    ("format-unknown", ["export", "{model}", "--format", "torchscript"], "--format"),
+]
+
+
+@parametrize(CASES)
+def test_bad_input_is_one_line_and_keeps_earlier_exports(args, expected, world, cli, tmp_path, monkeypatch):
+    out, argv = prepare_case(tmp_path, monkeypatch, EARLIER, args, world)
+    assert_refused(cli, out, argv, expected)
+
+
+def test_every_shared_broken_model_is_covered():
+    names = {c[0] for c in CASES}
+    assert {f"onnx-{n}" for n, _, _ in BROKEN_MODELS if n not in _SKIP} <= names
+    assert len(CASES) >= 40
