@@ -20,7 +20,17 @@ def world(tmp_path_factory, common_bad):
     torch.manual_seed(3)
     model = d / "lm.safetensors"  # a config with hidden_size, which the shared table's edits change
     save_lm(model, RecurrentLM(LMConfig(vocab_size=len(vocab), cell="lstm", hidden_size=8, num_layers=2)), vocab)
-    return dict(broken_inputs(d, model, common_bad), model=model)
+    named = {"as_onnx": d / "lm.onnx", "as_npz": d / "lm.npz"}  # the model under its export's name
+    for path in named.values():
+        path.write_bytes(model.read_bytes())
+    from seqlab.seq2seq.train import date_vocabs
+    from seqlab.seq2seq.translator import Translator
+
+    src, tgt = date_vocabs()
+    named["s2s"] = d / "t.encoder.onnx"  # a seq2seq model where its encoder graph would go
+    Translator.create(src, tgt, embed_size=4, hidden_size=5).save(named["s2s"])
+    named["s2s_out"] = d / "t.onnx"
+    return dict(broken_inputs(d, model, common_bad), model=model, **named)
 
 
 # Any job's model exports, so another job's file is no error here; and both formats build from
@@ -36,6 +46,10 @@ CASES += [
     ("out-wrong-extension", ["export", "{model}", "--format", "numpy", "--out", "{out}/x.onnx"], "ending in .npz"),
     ("out-in-a-missing-folder", ["export", "{model}", "--out", "{out}/no/x.onnx"], "does not exist"),
     ("format-unknown", ["export", "{model}", "--format", "torchscript"], "--format"),
+    ("out-is-the-model-onnx", ["export", "{as_onnx}"], "is also the file of MODEL"),
+    ("out-is-the-model-onnx-explicit", ["export", "{as_onnx}", "--out", "{as_onnx}"], "is also the file of MODEL"),
+    ("out-is-the-model-numpy", ["export", "{as_npz}", "--format", "numpy"], "is also the file of MODEL"),
+    ("seq2seq-encoder-file-is-the-model", ["export", "{s2s}", "--out", "{s2s_out}"], "encoder file"),
 ]
 
 
@@ -43,6 +57,14 @@ CASES += [
 def test_bad_input_is_one_line_and_keeps_earlier_exports(args, expected, world, cli, tmp_path, monkeypatch):
     out, argv = prepare_case(tmp_path, monkeypatch, EARLIER, args, world)
     assert_refused(cli, out, argv, expected)
+
+
+def test_a_refused_export_leaves_the_model_file_as_it_was(world, cli):
+    before = {k: world[k].read_bytes() for k in ("as_onnx", "as_npz", "s2s")}
+    for args in (["export", world["as_onnx"]], ["export", world["as_npz"], "--format", "numpy"],
+                 ["export", world["s2s"], "--out", world["s2s_out"]]):
+        assert cli(*args)[0] == 2
+    assert {k: world[k].read_bytes() for k in before} == before and not world["s2s_out"].exists()
 
 
 def test_every_shared_broken_model_is_covered():

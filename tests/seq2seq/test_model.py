@@ -211,6 +211,10 @@ def test_translator_outputs_and_bad_input(tmp_path):
             tr.translate("abc", beam=bad)
     with pytest.raises(SeqlabError, match="max_len"):
         tr.translate("abc", max_len=0)
+    for bad in (-0.5, 1e6, float("nan")):  # ((5 + n) / 6) ** 1e6 overflows
+        for beam in (1, 3):
+            with pytest.raises(SeqlabError, match=r"length_penalty: expected a number in \[0, 10\]"):
+                tr.translate("abc", beam=beam, length_penalty=bad)
     with pytest.raises(SeqlabError, match="attention"):
         Seq2SeqConfig(src_vocab_size=5, tgt_vocab_size=5, attention="dot")
     junk = tmp_path / "junk.safetensors"

@@ -44,12 +44,13 @@ SAMPLE_CASES = [(f"sample-{o[2:]}-{label}", [*S, o, v], msg) for o, label, v, ms
     ("--length", "negative", "-1", "--length"), ("--length", "huge", str(10**15), "--length"),
     ("--length", "nan", "nan", "--length"), ("--temperature", "nan", "nan", "temperature"),
     ("--temperature", "inf", "inf", "temperature"), ("--temperature", "zero", "0", "temperature"),
-    ("--temperature", "negative", "-1", "temperature"), ("--top-k", "zero", "0", "top_k"),
-    ("--top-k", "negative", "-3", "top_k"), ("--top-p", "zero", "0", "top_p"), ("--top-p", "above-one", "1.5", "top_p"),
-    ("--top-p", "nan", "nan", "top_p"), ("--seed", "negative", "-1", "--seed"),
+    ("--temperature", "negative", "-1", "temperature"), ("--top-k", "zero", "0", "--top-k"),
+    ("--top-k", "negative", "-3", "--top-k"), ("--top-p", "zero", "0", "--top-p"),
+    ("--top-p", "above-one", "1.5", "--top-p"), ("--top-p", "nan", "nan", "--top-p"), ("--seed", "negative", "-1", "--seed"),
     ("--seed", "beyond-2^64", str(2**64 + 1), "--seed"), ("--threads", "negative", "-1", "--threads"),
     ("--device", "meta", "meta", "--device"), ("--device", "missing-gpu", "cuda:99", "cuda:99"),
-    ("--prime", "unknown-symbols", "XYZ€", "not in the"),
+    ("--prime", "unknown-symbols", "XYZ€", "not in the"), ("--temperature", "1e-300", "1e-300", "temperature"),
+    ("--temperature", "1e308", "1e308", "temperature"), ("--top-k", "beyond-2^64", str(10**20), "--top-k"),
 ]]
 T = ["train", "--text"]
 TEXT_CASES = unreadable_cases("train-text", [*T, "{path}"]) + [
@@ -76,6 +77,8 @@ TRAIN_NUMBER_CASES = [(f"train-{o[2:]}-{label}", [*N, o, v], o) for o, label, v 
     ("train-device-missing-gpu", [*N, "--device", "cuda:99"], "cuda:99"),
 ]
 OUTPUT_CASES = [
+    ("train-save-is-the-text", [*N, "--save", "{good}"], "is also the file of --text"),
+    ("train-sample-length-huge", [*N, "--sample-length", str(10**20)], "--sample-length"),
     ("train-save-folder", [*N, "--save", "{out}"], "is a folder"),
     ("train-save-missing-folder", [*N, "--save", "{out}/no/m.safetensors"], "does not exist"),
     ("train-save-under-a-file", [*N, "--save", "{out}/model.safetensors/m.safetensors"], "is a file, not a folder"),

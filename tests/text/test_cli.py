@@ -70,11 +70,11 @@ def test_sample_prints_the_same_text_as_the_library(model_file, capsys):
 
 
 @pytest.mark.parametrize("extra,message", [
-    (["--temperature", "0"], "temperature: expected a finite number > 0"),
-    (["--temperature", "-0.5"], "temperature: expected a finite number > 0"),
-    (["--top-p", "0"], "top_p: expected a number in (0, 1]"),
-    (["--top-p", "1.5"], "top_p: expected a number in (0, 1]"),
-    (["--top-k", "0"], "top_k: expected a positive integer"),
+    (["--temperature", "0"], "--temperature: expected a finite number >= 1e-06 and <= 1e+06, got '0'"),
+    (["--temperature", "-0.5"], "--temperature: expected a finite number >= 1e-06"),
+    (["--top-p", "0"], "--top-p: expected a finite number > 0 and <= 1"),
+    (["--top-p", "1.5"], "--top-p: expected a finite number > 0 and <= 1"),
+    (["--top-k", "0"], "--top-k: expected an integer in [1, 1000000000]"),
     (["--prime", "xyz§"], "characters not in the model's vocabulary"),
 ])
 def test_sample_bad_input(model_file, capsys, extra, message):
@@ -124,7 +124,7 @@ def test_train_bad_files_do_not_touch_an_earlier_model(tmp_path, capsys, model_f
     (["--clip", "nan"], "--clipnorm/--clip: expected a finite number >= 0, got 'nan'"),
     (["--clipnorm=-inf"], "--clipnorm/--clip: expected a finite number >= 0, got '-inf'"),
     (["--val-fraction", "1"], "--val-fraction: expected a finite number >= 0 and < 1, got '1'"),
-    (["--sample-length", "-1"], "--sample-length: expected an integer >= 0, got '-1'"),
+    (["--sample-length", "-1"], "--sample-length: expected an integer in [0, 10000000], got '-1'"),
     (["--seed", "-1"], "--seed: expected an integer in [0, 9223372036854775807], got '-1'"),
     (["--device", "tpu"], "device: expected 'auto', 'cpu', 'cuda' or 'cuda:N', got 'tpu'"),
     (["--resume"], "--resume: no checkpoint at"),

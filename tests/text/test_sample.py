@@ -141,8 +141,10 @@ def test_seed_reproducible_and_state_restored():
 
 def test_sampling_errors():
     model, vocab = _model()
-    with pytest.raises(SeqlabError, match="temperature: expected a finite number > 0"):
+    with pytest.raises(SeqlabError, match=r"temperature: expected a number in \[1e-06, 1e\+06\]"):
         sample(model, vocab, "the", 5, temperature=0)
+    with pytest.raises(SeqlabError, match="temperature"):
+        sample(model, vocab, "the", 5, temperature=1e-300)  # would overflow the scaled logits
     with pytest.raises(SeqlabError, match="temperature"):
         stream(model, vocab, "the", 5, temperature=-1.0)  # raised before iterating
     with pytest.raises(SeqlabError, match=r"top_p: expected a number in \(0, 1\]"):
@@ -154,6 +156,8 @@ def test_sampling_errors():
     with pytest.raises(SeqlabError, match=r"1 character not in the model's vocabulary: 'Z'"):
         stream(model, vocab, "Zthe", 5)
     assert len(sample(model, vocab, "Zthe", 5, unknown="skip", seed=0)) == 5
+    # a top-k beyond the vocabulary is no limit, on the compiled path as in torch
+    assert sample(model, vocab, "the", 20, top_k=10**20, seed=3) == sample(model, vocab, "the", 20, seed=3)
 
 
 def test_word_level_sampling():

@@ -136,3 +136,50 @@ def test_errors(tmp_path, capsys):
     assert "--trials" in capsys.readouterr().err
     assert main(["tune", "forecast", "--save", str(tmp_path / "nope" / "m.safetensors")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_files_that_would_be_overwritten_or_cannot_hold_a_study(tmp_path, capsys):
+    text = tmp_path / "corpus.txt"
+    text.write_text("the quick brown fox jumps over the lazy dog. " * 100)
+    before = text.read_bytes()
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(bytes(range(256)) * 8)
+    base = ["tune", "generate", "--text", str(text), "--trials", "1", "--epochs", "1", "--minutes", "0.2",
+            "--threads", "1", "--plot", ""]
+    cases = [
+        (["--table", str(text), "--study", str(tmp_path / "a.db"), "--save", str(tmp_path / "a.safetensors")],
+         "--table: '%s' is also the file of --text" % text),
+        (["--table", "", "--study", str(tmp_path / "m.safetensors"), "--save", str(tmp_path / "m.safetensors")],
+         "is also the file of --study"),
+        (["--table", "", "--study", str(junk), "--save", str(tmp_path / "b.safetensors")],
+         "--study: '%s' is not an SQLite database" % junk),
+    ]
+    for extra, message in cases:
+        assert main(base + extra) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and message in err and "Traceback" not in err, err
+    assert text.read_bytes() == before and junk.read_bytes() == bytes(range(256)) * 8
+    assert not (tmp_path / "b.safetensors").exists()
+
+
+def test_a_trial_that_fails_raises_its_error_without_optunas_traceback(tmp_path):
+    from seqlab.errors import SeqlabError
+
+    def failing(trial, budget):
+        trial.suggest_int("k", 0, 9)
+        raise SeqlabError("--text: something the trial found wrong")
+
+    import logging
+
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # what optuna's own stderr handler would print
+    logger = logging.getLogger("optuna")
+    logger.addHandler(handler)
+    try:
+        with pytest.raises(SeqlabError, match="something the trial found wrong"):
+            tune("failing", failing, lambda n, p, b: [], direction="minimize", label="s", trials=1, minutes=0,
+                 study=tmp_path / "f.db", say=lambda line: None)
+    finally:
+        logger.removeHandler(handler)
+    assert not [r for r in records if "failed" in r.getMessage()], [r.getMessage() for r in records]

@@ -26,18 +26,24 @@ def register(subparsers) -> None:
 def export_command(args) -> int:
     from pathlib import Path
 
-    from ..cli_args import check_output
+    from ..cli_args import check_output, check_outputs
 
     suffix = ".onnx" if args.format == "onnx" else ".npz"
     out = args.out or str(Path(args.model).with_suffix(suffix))
     check_output(out, "--out", (suffix,))
     if args.format == "onnx":
-        from .onnx import export_onnx
+        from ..reference import load
+        from .onnx import export_onnx, seq2seq_paths
 
-        paths = export_onnx(args.model, out)
+        ref = load(args.model)
+        outputs = ({"--out": out} if ref.kind != "seq2seq" else
+                   dict(zip(("--out (its encoder file)", "--out (its decoder file)"), seq2seq_paths(out))))
+        check_outputs(outputs, {"MODEL": args.model})
+        paths = export_onnx(ref, out)
     else:
         from .numpy import export_numpy
 
+        check_outputs({"--out": out}, {"MODEL": args.model})
         paths = export_numpy(args.model, out)
     for path in paths:
         print(f"wrote {path}")

@@ -45,8 +45,9 @@ def register(subparsers) -> None:
     g.add_argument("--model", metavar="PATH", help="model file saved by 'seqlab translate train'")
     g.add_argument("--beam", type=int, default=1, help="beam size; 1 is greedy decoding (default 1)")
     g.add_argument("--nbest", action="store_true", help="print the whole n-best list of the beam with scores")
-    g.add_argument("--length-penalty", type=float_type("--length-penalty", 0), default=0.0, metavar="ALPHA",
-                   help="GNMT length penalty exponent for beam scores (default 0: log-probability)")
+    g.add_argument("--length-penalty", type=float_type("--length-penalty", 0, 10), default=0.0, metavar="ALPHA",
+                   help="GNMT length penalty exponent for beam scores, in [0, 10] (default 0: log-probability; "
+                        "0.6-1 is usual)")
     g.add_argument("--max-len", type=int, default=None, help="most output tokens (default: the model's)")
     g.add_argument("--plot", metavar="PNG", help="write the attention matrix of the best output to this PNG")
     t = p.add_argument_group("training (--threads and --device apply to translating too)")

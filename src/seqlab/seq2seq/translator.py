@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from ..errors import ModelFileError, SeqlabError, check_int
+from ..errors import ModelFileError, SeqlabError, check_float, check_int
 from ..io import build_checked, load_file, save_file
 from ..vocab import Vocabulary
 from .model import Seq2Seq, Seq2SeqConfig, pad_batch
@@ -21,6 +21,8 @@ from .search import Hypothesis, beam_search, check_beam, greedy
 from .vocab import check_vocab, encode_source
 
 KIND = "seq2seq"
+#: the largest GNMT length-penalty exponent accepted ((5 + n) / 6 raised to it stays finite)
+MAX_LENGTH_PENALTY = 10.0
 
 
 @dataclass
@@ -68,8 +70,10 @@ class Translator:
         return Translation(source, self.tgt_vocab.decode(h.tokens), h.score, h.logprob,
                            self.src_vocab.to_tokens(ids), self.tgt_vocab.to_tokens(h.tokens), h.attention)
 
-    def _check(self, beam: int, max_len: int | None) -> int:
+    def _check(self, beam: int, max_len: int | None, length_penalty: float = 0.0) -> int:
         check_beam(beam)
+        check_float("length_penalty", length_penalty, 0, MAX_LENGTH_PENALTY,
+                    meaning="the GNMT exponent; 0 scores by log-probability, 0.6-1 is usual")
         if max_len is None:
             return self.model.cfg.max_target_len
         return check_int("max_len", max_len, meaning="the most output tokens")
@@ -77,7 +81,7 @@ class Translator:
     def nbest(self, text: str, beam: int = 5, n: int | None = None, max_len: int | None = None,
               length_penalty: float = 0.0) -> list[Translation]:
         """The ``n`` (default ``beam``) best translations of ``text`` by beam search, best first."""
-        max_len = self._check(beam, max_len)
+        max_len = self._check(beam, max_len, length_penalty)
         ids = encode_source(self.src_vocab, text)
         src, lengths = pad_batch([ids], self.device)
         self.model.eval()
@@ -95,7 +99,7 @@ class Translator:
     def translate_batch(self, texts: list[str], beam: int = 1, max_len: int | None = None,
                         length_penalty: float = 0.0, batch_size: int = 256) -> list[Translation]:
         """Translate many texts; greedy decoding runs them in padded batches."""
-        max_len = self._check(beam, max_len)
+        max_len = self._check(beam, max_len, length_penalty)
         if isinstance(texts, str):
             raise SeqlabError("texts: expected a list of strings, got one string; use translate(text)")
         if beam > 1:

@@ -71,8 +71,8 @@ def register(subparsers) -> None:
                         f"float32 elsewhere (default {D.precision})")
     t.add_argument("--val-fraction", type=float_type("--val-fraction", 0, 1, high_open=True), default=0.1,
                    help="last part of the text used for validation (default 0.1)")
-    t.add_argument("--sample-length", type=int_type("--sample-length", 0), default=200,
-                   help="characters/words sampled after each epoch (default 200; 0 for none)")
+    t.add_argument("--sample-length", type=int_type("--sample-length", 0, 10**7), default=200,
+                   help="characters/words sampled after each epoch, at most 10 million (default 200; 0 for none)")
     t.set_defaults(func=_train)
 
     s = sub.add_parser("sample", help="print text sampled from a trained model, as it is produced",
@@ -81,9 +81,12 @@ def register(subparsers) -> None:
     s.add_argument("--prime", default=None, help="text to start from (default: a newline)")
     s.add_argument("--length", type=int_type("--length", 0, 10**7), default=500,
                    help="symbols to generate, at most 10 million (default 500)")
-    s.add_argument("--temperature", type=float, default=0.8, help="> 0; lower is more conservative (default 0.8)")
-    s.add_argument("--top-k", type=int, default=None, help="sample among the K most likely symbols only")
-    s.add_argument("--top-p", type=float, default=None, help="nucleus sampling: the most likely symbols up to mass P in (0, 1]")
+    s.add_argument("--temperature", type=float_type("--temperature", 1e-6, 1e6), default=0.8,
+                   help="in [1e-6, 1e6]; lower is more conservative (default 0.8; --greedy for the limit of 0)")
+    s.add_argument("--top-k", type=int_type("--top-k", 1, 10**9), default=None,
+                   help="sample among the K most likely symbols only")
+    s.add_argument("--top-p", type=float_type("--top-p", 0, 1, low_open=True), default=None,
+                   help="nucleus sampling: the most likely symbols up to mass P in (0, 1]")
     s.add_argument("--greedy", action="store_true", help="always take the most likely symbol")
     s.add_argument("--seed", type=int_type("--seed", 0, MAX_SEED), default=None, help="seed for reproducible samples")
     s.add_argument("--unknown", choices=("error", "replace", "skip"), default="error",

@@ -16,7 +16,7 @@ from typing import IO, Sequence
 
 import torch
 
-from ..cli_args import check_output
+from ..cli_args import check_output, check_outputs
 from ..errors import SeqlabError, check_float, check_int
 from ..train import Callback, History
 from ..train import checkpoint as ckpt
@@ -79,6 +79,7 @@ def train(*, text: str | os.PathLike | None = None, level: str = "char", max_voc
     people's load does not stretch). Defaults: :data:`seqlab.text.defaults.DEFAULTS`."""
     # -- checks before the long part, so that a bad option fails at once ------------------------
     save_path = check_output(save, "--save")
+    check_outputs({"--save": save_path}, {"--text": text if isinstance(text, (str, os.PathLike)) else None})
     ckpt_path = None if save_path is None else ckpt.checkpoint_path(save_path)
     if resume and ckpt_path is None:
         raise SeqlabError("--resume: needs --save PATH, the model file of the interrupted run (its checkpoint "

@@ -43,14 +43,18 @@ class SampleConfig:
         check_sampling(self.length, self.temperature, self.top_k, self.top_p)
 
 
+#: the temperatures accepted: logits divided by less than this overflow float32 (greedy is the limit of 0)
+MIN_TEMPERATURE, MAX_TEMPERATURE = 1e-6, 1e6
+
+
 def check_sampling(length: int, temperature: float, top_k: int | None, top_p: float | None) -> None:
     """Raise :class:`SeqlabError` for a bad length, temperature, top-k or top-p."""
     check_int("length", length, 0)
-    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not temperature > 0 \
-            or temperature == float("inf"):
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) \
+            or not MIN_TEMPERATURE <= temperature <= MAX_TEMPERATURE:
         raise SeqlabError(
-            f"temperature: expected a finite number > 0 (1 samples the model as is, lower is more conservative), "
-            f"got {temperature!r}; use greedy decoding for the limit of 0"
+            f"temperature: expected a number in [{MIN_TEMPERATURE:g}, {MAX_TEMPERATURE:g}] (1 samples the model as "
+            f"is, lower is more conservative), got {temperature!r}; use greedy decoding for the limit of 0"
         )
     check_int("top_k", top_k, none="no limit")
     if top_p is not None and (isinstance(top_p, bool) or not isinstance(top_p, (int, float)) or not 0 < top_p <= 1):
@@ -145,7 +149,7 @@ def _stream(model, vocab, ids, length, temperature, top_k, top_p, greedy, seed) 
         if fast is not None:  # each symbol one compiled call: the step and the draw
             fast.set_state(states)
             logits_np = last[0].numpy()
-            k, p = top_k or 0, 1.0 if top_p is None else top_p
+            k, p = min(top_k or 0, len(symbols)), 1.0 if top_p is None else top_p  # k >= V: no limit
             for i in range(length):
                 u = 0.0 if greedy else float(torch.rand(1, 1, generator=gen))  # as draw() takes it
                 nxt = fast.draw(logits_np, u, temperature, k, p, greedy)

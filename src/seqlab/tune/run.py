@@ -7,12 +7,13 @@ writes the best model to ``save``, the results table to ``table`` (CSV) and a pl
 
 from __future__ import annotations
 
+import os
 import sys
 import time as _time
 from pathlib import Path
 from typing import Any, TextIO
 
-from ..cli_args import check_output
+from ..cli_args import check_output, check_outputs
 from ..errors import SeqlabError, check_float, check_int
 from .objectives import ForecastJob, TrainJob
 from .study import TuneResult, tune
@@ -20,8 +21,10 @@ from .study import TuneResult, tune
 DEFAULT_FOLDER = "runs/tune"
 
 
-def _paths(job: str, study: str | None, save: str | None, table: str | None, plot: str | None) -> dict[str, str | None]:
-    """Default file names under runs/tune/ (the folder is made); each path checked before any work."""
+def _paths(job: str, study: str | None, save: str | None, table: str | None, plot: str | None,
+           inputs: dict[str, Any] | None = None) -> dict[str, str | None]:
+    """Default file names under runs/tune/ (the folder is made); each path checked before any work,
+    and none may be another's or an input file's (``inputs``: option -> path)."""
     default = {"study": f"{DEFAULT_FOLDER}/{job}.db", "save": f"{DEFAULT_FOLDER}/{job}.safetensors",
                "table": f"{DEFAULT_FOLDER}/{job}.csv", "plot": f"{DEFAULT_FOLDER}/{job}.png"}
     given = {"study": study, "save": save, "table": table, "plot": plot}
@@ -36,6 +39,8 @@ def _paths(job: str, study: str | None, save: str | None, table: str | None, plo
         out[key] = str(check_output(value, f"--{key}"))
     if out["save"] and not out["save"].endswith(".safetensors"):
         raise SeqlabError(f"--save: expected a file ending in .safetensors, got {out['save']!r}")
+    files = {k: v for k, v in (inputs or {}).items() if isinstance(v, (str, os.PathLike))}
+    check_outputs({f"--{k}": v for k, v in out.items()}, files)
     return out
 
 
@@ -70,7 +75,7 @@ def forecast(data: Any = None, *, target: str | None = None, time: str | None = 
     start = _time.monotonic()
     _check(trials, minutes)
     check_int("--folds", folds, 1)
-    paths = _paths("forecast", study, save, table, plot)
+    paths = _paths("forecast", study, save, table, plot, {"--data": data})
     series, source = load_series(data, target, time)
     settings: dict[str, Any] = dict(horizon=horizon or _file_horizon(data) or 12, ensemble=ensemble, seed=seed,
                                     threads=threads, verbose=0)
@@ -92,7 +97,7 @@ def classify(data: str | None = None, *, text_column: str = "text", label_column
     """Tune a classifier on ``data`` (None: the 8x8 digits) by its held-out accuracy."""
     start = _time.monotonic()
     _check(trials, minutes)
-    paths = _paths("classify", study, save, table, plot)
+    paths = _paths("classify", study, save, table, plot, {"--data": data})
     say = _say(out)
     say(f"tune classify: {data or 'the 8x8 digits'}; {trials} trial(s), "
         f"{'no time limit' if not minutes else f'{minutes:g} min'}, scored by held-out accuracy")
@@ -111,7 +116,7 @@ def generate(text: str | None = None, *, level: str = "char", epochs: int = 5, s
     """Tune a language model on ``text`` (None: the Python docs) by its validation loss."""
     start = _time.monotonic()
     _check(trials, minutes)
-    paths = _paths("generate", study, save, table, plot)
+    paths = _paths("generate", study, save, table, plot, {"--text": text})
     say = _say(out)
     say(f"tune generate: {text or 'the Python documentation'}; {trials} trial(s), "
         f"{'no time limit' if not minutes else f'{minutes:g} min'}, scored by validation loss (nats per token)")

@@ -28,8 +28,32 @@ def optuna():
         import optuna as _optuna
     except ImportError as exc:
         raise SeqlabError("seqlab tune: needs optuna; install seqlab's optuna extra: pip install 'seqlab[optuna]'") from exc
-    _optuna.logging.set_verbosity(_optuna.logging.WARNING)
+    # ERROR, not WARNING: a trial that fails logs its traceback at WARNING before the error reaches
+    # the command, whose one line on stderr says what was wrong
+    _optuna.logging.set_verbosity(_optuna.logging.ERROR)
     return _optuna
+
+
+#: the first 16 bytes of every SQLite 3 database file
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def _check_study_file(study: str | Path) -> None:
+    """SeqlabError unless ``study`` is missing, empty or an SQLite database (what Optuna's storage
+    opens; anything else would fail deep inside SQLAlchemy)."""
+    p = Path(study)
+    if not p.exists():
+        return
+    if not p.is_file():
+        raise SeqlabError(f"--study: {str(study)!r} is not a regular file; give the SQLite file of a study")
+    try:
+        with open(p, "rb") as fh:
+            head = fh.read(len(_SQLITE_MAGIC))
+    except OSError as exc:
+        raise SeqlabError(f"--study: cannot read {str(study)!r}: {exc.strerror or exc}") from None
+    if head and head != _SQLITE_MAGIC:
+        raise SeqlabError(f"--study: {str(study)!r} is not an SQLite database (the file a study is kept in); "
+                          "give a new file name, or the .db file of an earlier seqlab tune run")
 
 
 @dataclass
@@ -137,10 +161,17 @@ def tune(job: str, objective: Callable[[Any, Budget], float], final: Callable[[i
     ``final(best_number, best_params, budget)`` writes the model file(s) and returns their paths."""
     opt = optuna()
     budget = Budget(minutes, reserve) if start is None else Budget(minutes, reserve, start)
+    _check_study_file(study)
     storage = f"sqlite:///{Path(study).resolve()}"
-    s = opt.create_study(study_name=job, storage=storage, load_if_exists=True, direction=direction,
-                         sampler=opt.samplers.TPESampler(seed=seed + len(_trials_in(storage, job, opt))),
-                         pruner=opt.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1))
+    try:
+        s = opt.create_study(study_name=job, storage=storage, load_if_exists=True, direction=direction,
+                             sampler=opt.samplers.TPESampler(seed=seed + len(_trials_in(storage, job, opt))),
+                             pruner=opt.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1))
+    except Exception as exc:  # SQLAlchemy's and Optuna's storage errors: a damaged or foreign database
+        if isinstance(exc, SeqlabError):
+            raise
+        raise SeqlabError(f"--study: cannot open {str(study)!r} as an Optuna study ({type(exc).__name__}: "
+                          f"{str(exc).splitlines()[0] if str(exc) else ''}); give a new file name") from None
     if s.direction.name.lower() != direction:
         raise SeqlabError(f"--study: {str(study)!r} holds a '{job}' study that {s.direction.name.lower()}s; use another file")
     before = len(s.trials)
