@@ -61,7 +61,9 @@ GRADIENT_CASES = [(f"gradients-{o[2:]}-{label}", [*G, o, v], msg) for o, label, 
     ("--seed", "beyond-2^64", str(2**64 + 1), "--seed"), ("--threads", "negative", "-1", "--threads"),
     ("--cells", "unknown", "rnn,xyz", "xyz"), ("--plot", "wrong-extension", "{out}/g.xyz", "expected a file ending in"),
     ("--plot", "folder", "{out}", "is a folder"), ("--clip-plot", "without-clipnorm", "{out}/c.png", "--clipnorm"),
-]]
+    ("--train-steps", "beyond-2^64", str(10**20), "--train-steps"), ("--clip-steps", "huge", str(10**20), "--clip-steps"),
+]] + [("gradients-clip-plot-is-the-plot", [*G, "--clipnorm", "1", "--clip-steps", "2", "--plot", "{out}/a.png",
+                                           "--clip-plot", "{out}/a.png"], "is also the file of --plot")]
 Mm = ["memory", "--steps", "1", "--hidden", "4", "--length", "5", "--cells", "gru", "--quiet"]
 MEMORY_CASES = [(f"memory-{o[2:]}-{label}", [*Mm, o, v], msg) for o, label, v, msg in [
     ("--task", "unknown", "sum", "task"), ("--length", "one", "1", "--length"),
@@ -71,7 +73,7 @@ MEMORY_CASES = [(f"memory-{o[2:]}-{label}", [*Mm, o, v], msg) for o, label, v, m
     ("--lr", "nan", "nan", "--lr"), ("--lr", "zero", "0", "--lr"), ("--clipnorm", "nan", "nan", "--clipnorm"),
     ("--minutes", "nan", "nan", "--minutes"), ("--minutes", "negative", "-1", "--minutes"),
     ("--seed", "negative", "-1", "--seed"), ("--seed", "beyond-2^64", str(2**64 + 1), "--seed"),
-    ("--cells", "unknown", "gru,xyz", "xyz"),
+    ("--cells", "unknown", "gru,xyz", "xyz"), ("--steps", "beyond-2^64", str(10**20), "--steps"),
 ]]
 C = ["capacity", "--hidden", "4", "--epochs", "1", "--samples", "8", "--val-samples", "8", "--length", "5",
      "--quiet"]
@@ -85,6 +87,8 @@ CAPACITY_CASES = [(f"capacity-{o[2:]}-{label}", [*C, o, v], msg) for o, label, v
     ("--noise", "nan", "nan", "--noise"), ("--noise", "negative", "-1", "--noise"),
     ("--trials", "zero", "0", "--trials"), ("--seed", "beyond-2^64", str(2**64 + 1), "--seed"),
     ("--plot", "wrong-extension", "{out}/c.xyz", "expected a file ending in"),
+    ("--epochs", "beyond-2^64", str(10**20), "--epochs"), ("--noise", "1e308", "1e308", "--noise"),
+    ("--val-samples", "out-of-memory", str(10**20), "--val-samples"),
 ]]
 CASES = STATES_MODEL_CASES + STATES_CASES + GRADIENT_CASES + MEMORY_CASES + CAPACITY_CASES
 

@@ -83,8 +83,8 @@ def test_command_prints_the_table_and_plots(capsys, tmp_path):
     (["--hidden", ","], r"argument --hidden: expected a comma-separated list"),
     (["--dropout", "0,1"], r"argument --dropout: expected a finite number >= 0 and < 1, got '1'"),
     (["--l2=-1e-3"], r"argument --l2: expected a finite number >= 0"),
-    (["--epochs", "0"], r"argument --epochs: expected an integer >= 1, got '0'"),
-    (["--noise", "nan"], r"argument --noise: expected a finite number >= 0, got 'nan'"),
+    (["--epochs", "0"], r"argument --epochs: expected an integer in \[1, 1000000\], got '0'"),
+    (["--noise", "nan"], r"argument --noise: expected a finite number >= 0 and <= 1000, got 'nan'"),
     (["--search", "random"], r"argument --search: invalid choice"),
     (["--threads", "-2"], r"argument --threads: expected an integer in \[0, 4096\]"),
 ])

@@ -110,3 +110,12 @@ def test_memory_command_small(capsys):
 
     assert float(row.group(2)) == pytest.approx(10 * math.log(8) / 25, abs=1e-4)
     assert int(row.group(4)) == 3
+
+
+def test_memory_minutes_0_is_no_limit_as_its_help_says(capsys):
+    from seqlab.cli import main
+
+    assert main(["explain", "memory", "--task", "adding", "--length", "5", "--hidden", "4", "--cells", "rnn",
+                 "--steps", "2", "--minutes", "0", "--quiet", "--threads", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "up to 2 steps per cell" in out and " min" not in out.splitlines()[0]

@@ -31,7 +31,7 @@ def register(subparsers) -> None:
     g.add_argument("--cells", default="rnn,lstm,gru", help="comma-separated cells (default: rnn,lstm,gru)")
     g.add_argument("--length", type=int_type("--length", 2), default=200, help="sequence length T (default 200)")
     g.add_argument("--hidden", type=int_type("--hidden", 1), default=64, help="hidden units (default 64)")
-    g.add_argument("--train-steps", type=int_type("--train-steps", 0), default=100,
+    g.add_argument("--train-steps", type=int_type("--train-steps", 0, 10**7), default=100,
                    help="steps of brief training on the adding problem before the second measure (default 100; 0 skips)")
     g.add_argument("--batch-size", type=int_type("--batch-size", 1), default=32, help="batch size (default 32)")
     g.add_argument("--radius", type=float_type("--radius", 0, 1000, low_open=True), default=None,
@@ -40,7 +40,7 @@ def register(subparsers) -> None:
     g.add_argument("--clipnorm", type=float_type("--clipnorm", 0, low_open=True), default=None,
                    help="also train a tanh RNN at --radius (default 2) with plain SGD twice, without and with the "
                         "gradient norm clipped to this, and compare loss and gradient norms")
-    g.add_argument("--clip-steps", type=int_type("--clip-steps", 1), default=300,
+    g.add_argument("--clip-steps", type=int_type("--clip-steps", 1, 10**7), default=300,
                    help="training steps of each --clipnorm run (default 300)")
     g.add_argument("--lr", type=float_type("--lr", 0, 100, low_open=True), default=0.05,
                    help="SGD learning rate of the --clipnorm runs (default 0.05)")
@@ -57,7 +57,8 @@ def register(subparsers) -> None:
     m.add_argument("--cells", default="rnn,lstm,gru", help="comma-separated cells (default: rnn,lstm,gru)")
     m.add_argument("--minutes", type=float_type("--minutes", 0), default=None,
                    help="wall-clock budget per cell; 0 for no limit (default: until --steps)")
-    m.add_argument("--steps", type=int, default=None, help="maximum training steps per cell (default 1200)")
+    m.add_argument("--steps", type=int_type("--steps", 1, 10**7), default=None,
+                   help="maximum training steps per cell, at most 10 million (default 1200)")
     m.add_argument("--hidden", type=int, default=None, help="hidden units (default 32)")
     m.add_argument("--batch-size", type=int, default=None, help="batch size (default 64)")
     m.add_argument("--lr", type=float_type("--lr", 0, 10, low_open=True), default=None, help="Adam learning rate (default 1e-2)")
@@ -76,7 +77,7 @@ def register(subparsers) -> None:
                    default=(0.0,), help="comma-separated input dropout rates of the GRU (default 0)")
     c.add_argument("--l2", type=_list_type("--l2", float_type("--l2", 0)), default=(0.0,),
                    help="comma-separated L2 factors on the GRU's weights, Keras's l2(...) (default 0)")
-    c.add_argument("--epochs", type=int_type("--epochs", 1), default=80, help="epochs per setting (default 80)")
+    c.add_argument("--epochs", type=int_type("--epochs", 1, 10**6), default=80, help="epochs per setting (default 80)")
     c.add_argument("--batch-size", type=int_type("--batch-size", 1), default=32, help="batch size (default 32)")
     c.add_argument("--lr", type=float_type("--lr", 0, 10, low_open=True), default=1e-2,
                    help="Adam learning rate (default 0.01)")
@@ -85,8 +86,9 @@ def register(subparsers) -> None:
                    help="training windows; few on purpose, so that large models overfit (default 200)")
     c.add_argument("--val-samples", type=int_type("--val-samples", 1), default=1000,
                    help="validation windows (default 1000)")
-    c.add_argument("--noise", type=float_type("--noise", 0), default=0.3,
-                   help="standard deviation of the noise on the sine (default 0.3; its square bounds the MSE)")
+    c.add_argument("--noise", type=float_type("--noise", 0, 1e3), default=0.3,
+                   help="standard deviation of the noise on the sine, at most 1000 (default 0.3; its square bounds "
+                        "the MSE)")
     c.add_argument("--search", choices=("grid", "optuna"), default="grid",
                    help="grid: every combination; optuna: --trials settings within the same ranges chosen by "
                         "Optuna's TPE sampler (pip install seqlab[optuna]; the grid without it) (default grid)")
@@ -173,6 +175,7 @@ def run_gradients(args) -> int:
     cells = check_cells(args.cells)
     _check_out(args.plot, "--plot")
     _check_out(args.clip_plot, "--clip-plot")
+    check_outputs({"--plot": args.plot, "--clip-plot": args.clip_plot})
     if args.clip_plot and args.clipnorm is None:
         raise SeqlabError("--clip-plot: draws the --clipnorm comparison; add --clipnorm C (e.g. --clipnorm 1)")
     _check_fits(cells, args.hidden, args.batch_size, args.length, 2, "--hidden/--batch-size/--length")
@@ -197,7 +200,7 @@ def run_memory(args) -> int:
     check_task(args.task)
     cells = check_cells(args.cells)
     _check_length(args.length)
-    for name in ("minutes", "steps", "hidden", "batch_size", "lr", "clipnorm"):
+    for name in ("steps", "hidden", "batch_size", "lr", "clipnorm"):  # --minutes: 0 is no limit
         _positive("--" + name.replace("_", "-"), getattr(args, name))
     overrides = {k: v for k, v in (("hidden_size", args.hidden), ("batch_size", args.batch_size), ("lr", args.lr),
                                    ("clipnorm", args.clipnorm), ("max_steps", args.steps)) if v is not None}
@@ -229,7 +232,8 @@ def run_capacity(args) -> int:
                          batch_size=args.batch_size, lr=args.lr, length=args.length, train_samples=args.samples,
                          val_samples=args.val_samples, noise=args.noise, search=args.search, trials=args.trials,
                          seed=args.seed).validate()
-    _check_fits(["gru"], max(cfg.hidden), cfg.batch_size, cfg.length, 1, "--hidden/--batch-size/--length/--samples",
+    _check_fits(["gru"], max(cfg.hidden), cfg.batch_size, cfg.length, 1,
+                "--hidden/--batch-size/--length/--samples/--val-samples",
                 data_bytes=8 * (cfg.train_samples + cfg.val_samples) * (cfg.length + 1) * 3)
     if cfg.search == "optuna" and not optuna_available():
         print("optuna is not installed (pip install 'seqlab[optuna]'): running the grid instead", flush=True)
