@@ -47,3 +47,23 @@ def test_usage_error_is_one_line_with_exit_2():
                          capture_output=True, text=True)
     assert out.returncode == 2
     assert len(out.stderr.strip().splitlines()) == 1 and "--horizon" in out.stderr
+
+
+def test_output_piped_into_a_reader_that_stops_early_ends_quietly(tmp_path):
+    # `seqlab generate sample ... | head -c 100`: no BrokenPipeError traceback, SIGPIPE's status
+    import torch
+
+    from seqlab.text import LMConfig, RecurrentLM, Vocabulary, save_lm
+
+    vocab = Vocabulary.build("hello world, the cat sat on the mat.")
+    torch.manual_seed(0)
+    model = tmp_path / "lm.safetensors"
+    save_lm(model, RecurrentLM(LMConfig(vocab_size=len(vocab), cell="lstm", hidden_size=8, num_layers=1)), vocab)
+    proc = subprocess.Popen([sys.executable, "-m", "seqlab", "generate", "sample", "--model", str(model),
+                             "--length", "2000000", "--threads", "1", "--seed", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    with proc.stderr:
+        assert len(proc.stdout.read(100)) == 100
+        proc.stdout.close()
+        err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141 and err == "", err
