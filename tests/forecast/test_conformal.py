@@ -68,3 +68,20 @@ def test_widen_never_crosses_the_median_and_winkler_by_hand():
     assert st["winkler"] == pytest.approx((2 + 12 + 32) / 3)
     scaled = interval_stats(np.array([[1.0]]), np.zeros((1, 1)), np.full((1, 1), 2.0), 0.2, scale=np.array([4.0]))
     assert scaled["width"] == 0.5
+
+
+def test_too_few_scores_keep_the_raw_quantiles_with_a_note_not_unbounded_intervals(tmp_path, capsys):
+    # --folds 0: only the holdout's 3 values per step, fewer than the 4 an 80 % interval needs
+    from seqlab.cli import main
+
+    out = tmp_path / "fc.csv"
+    assert main(["forecast", "--epochs", "1", "--ensemble", "1", "--folds", "0", "--no-stats", "--no-plot",
+                 "--hidden", "4", "--quiet", "--threads", "1", "--horizon", "3", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "too few backtest values to calibrate the 80% interval" in printed
+    assert "the forecast's interval is the network's raw quantiles" in printed
+    import pandas as pd
+
+    fc = pd.read_csv(out)
+    lo, hi = fc["q0.1"], fc["q0.9"]
+    assert (lo > 0).all() and (hi < 2 * fc["forecast"]).all()  # airline passengers: no absurd bounds

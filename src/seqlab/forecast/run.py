@@ -15,6 +15,7 @@ of each batch; only rank 0 prints and writes files.
 
 from __future__ import annotations
 
+import math
 import sys
 from dataclasses import dataclass, field, replace
 from time import perf_counter
@@ -105,11 +106,22 @@ def _plot_choice(series: Sequence[SeriesData], spec: str | None) -> list[SeriesD
 
 
 def _conformal(bt: BacktestResult | None, extra: BacktestResult | None, alpha: float) -> np.ndarray | None:
-    """Per-step conformal corrections from the model forecasts of ``bt`` (and ``extra``)."""
+    """Per-step conformal corrections from the model forecasts of ``bt`` (and ``extra``); None
+    without them, or when they are too few for the quantile (an unbounded correction: the raw
+    quantiles stay, with a note from :func:`_too_few`)."""
     recs = [r for b in (bt, extra) if b is not None for r in b.forecasts]
     if not recs:
         return None
-    return calibrate(np.concatenate([_scores(r) for r in recs]), alpha)
+    q = calibrate(np.concatenate([_scores(r) for r in recs]), alpha)
+    return q if np.all(np.isfinite(q)) else None
+
+
+def _too_few(alpha: float, what: str) -> str:
+    """The note for a conformal calibration that has too few scores."""
+    need = math.ceil(1 / alpha - 1 - 1e-9)
+    return (f"conformal interval: too few backtest values to calibrate the {100 * (1 - alpha):.0f}% interval (at "
+            f"least {need} per horizon step, or pooled over the steps); {what} is the network's raw quantiles "
+            "(more --folds give more)")
 
 
 def _scores(rec: dict) -> np.ndarray:
@@ -144,11 +156,13 @@ def _cross_coverage(bt: BacktestResult, alpha: float, mid: int) -> float | None:
     qs = cross_calibrated([np.concatenate([_scores(r) for r in recs]) for recs in by], alpha)
     hits = []
     for recs, q in zip(by, qs):
+        if q is None or not np.all(np.isfinite(q)):  # too few scores in the other origins
+            continue
         for r in recs:
             w = widen(r["model"][None], q, mid)[0]
             a = r["actual"]
             hits.append((a >= w[: len(a), 0]) & (a <= w[: len(a), -1]))
-    return float(np.concatenate(hits).mean())
+    return float(np.concatenate(hits).mean()) if hits else None
 
 
 def forecast(data: Any = None, *, target: str | None = None, time: str | None = None,
@@ -260,7 +274,8 @@ def forecast(data: Any = None, *, target: str | None = None, time: str | None = 
         say(format_table(ho.table))
     q_ho = _conformal(bt, None, alpha) if interval == "conformal" and alpha and bt is not None else None
     if interval == "conformal" and alpha and q_ho is None:
-        say("note: no backtest to calibrate the interval on; the holdout interval is the raw quantiles'")
+        say("note: no backtest to calibrate the interval on; the holdout interval is the raw quantiles'" if bt is None
+            else "note: " + _too_few(alpha, "the holdout interval"))
     if alpha:
         rep = _interval_report(ho, q_ho, alpha, probe.mid, panel)
         lo, hi = c.quantiles[0], c.quantiles[-1]
@@ -285,7 +300,10 @@ def forecast(data: Any = None, *, target: str | None = None, time: str | None = 
     final = Forecaster(c, train).fit(series, checkpoint=run_ckpt)
     notes += [n for n in final.notes if n not in notes]
     if interval == "conformal" and alpha:
-        final.calibrate(_conformal(bt, ho, alpha))
+        q = _conformal(bt, ho, alpha)
+        if q is None and len(c.quantiles) > 1:
+            notes.append(_too_few(alpha, "the forecast's interval"))
+        final.calibrate(q)
     future = final.predict()
     fc_series = list(final.tails.values())
     say(f"\nForecast: the {H} steps after the data (median, then the interval"
