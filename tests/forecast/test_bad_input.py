@@ -126,7 +126,15 @@ OUTPUT_CASES = [  # every output path checked before any work
      "give each output its own file"),
     ("plot-nul-in-name", ["--plot", "{out}/a\x00b.png"], "NUL"),
 ]
-CASES = MODEL_CASES + DATA_CASES + NUMBER_CASES + DEVICE_CASES + OUTPUT_CASES
+# --load with an option that only training reads: refused, not silently ignored
+LOAD_CASES = [(f"load-with-{o[2:]}", ["--load", "{model}", "--quiet", o, *v], f"{o}: sets how a forecaster is trained")
+              for o, v in [("--horizon", ["6"]), ("--epochs", ["5"]), ("--quantiles", ["0.05,0.5,0.95"]),
+                           ("--lookback", ["12"]), ("--cell", ["gru"]), ("--folds", ["2"]), ("--no-stats", []),
+                           ("--model", ["hybrid"]), ("--ensemble", ["2"])]] + [
+    ("load-out-is-the-model", ["--load", "{model}", "--quiet", "--out", "{model}"], "is also the file of --load"),
+    ("load-out-a-folder", ["--load", "{model}", "--quiet", "--out", "{out}"], "is a folder"),
+]
+CASES = MODEL_CASES + DATA_CASES + NUMBER_CASES + DEVICE_CASES + OUTPUT_CASES + LOAD_CASES
 
 
 def test_at_least_forty_cases():
@@ -139,8 +147,8 @@ def test_bad_input_is_one_line_and_touches_nothing(args, expected, world, tmp_pa
     if "--load" not in filled:
         filled += ["--save", str(out / "model.safetensors"), "--out", str(out / "per_series.csv")] \
             if "--save" not in filled and "--out" not in filled else []
-    # the case's options after FAST: they win
-    assert_refused(cli, out, ["forecast", *FAST, *filled], expected)
+    # the case's options after FAST (training options, which --load refuses): they win
+    assert_refused(cli, out, ["forecast", *([] if "--load" in filled else FAST), *filled], expected)
 
 
 def test_a_failure_while_writing_the_outputs_changes_no_earlier_file(world, tmp_path, monkeypatch, cli):

@@ -108,6 +108,14 @@ def test_airline_end_to_end_then_forecast_from_saved_model(tmp_path, capsys, mon
     expected = Forecaster.load(model).predict(str(new), target="passengers", time="month")
     assert f"{expected['forecast'].iloc[0]:.1f}" in out
     assert (tmp_path / "new.png").exists()
+    # --out with --load: the forecast table, as Forecaster.predict gives it
+    table = tmp_path / "loaded.csv"
+    assert main(["forecast", "--load", model, "--data", str(new), "--target", "passengers", "--time", "month",
+                 "--no-plot", "--out", str(table)]) == 0
+    got = pd.read_csv(table)
+    assert list(got.columns) == ["series", "time", "forecast", "q0.1", "q0.5", "q0.9"] and len(got) == 12
+    np.testing.assert_allclose(got["forecast"], expected["forecast"], rtol=1e-12)
+    assert list(got["time"]) == list(expected["time"].dt.strftime("%Y-%m-%d"))
 
 
 def test_output_folder_missing_fails_before_any_work(tmp_path, capsys, monkeypatch):

@@ -154,13 +154,24 @@ def register(subparsers) -> None:
     e.add_argument("--load", metavar="PATH", help="load a saved forecaster and forecast from --data (or its "
                    "saved history) without refitting")
     e.add_argument("--out", dest="out_csv", metavar="FILE.csv", help="per-series CSV: each series' forecast with its "
-                   "interval, its holdout MASE/sMAPE/MAPE for the model and every baseline, and its notes")
+                   "interval, its holdout MASE/sMAPE/MAPE for the model and every baseline, and its notes (with --load: "
+                   "each series' forecast with its interval)")
     e.add_argument("--plot", metavar="PATH", default="forecast.png", help="forecast plot (default forecast.png)")
     e.add_argument("--plot-series", metavar="NAMES|N", help="series to plot: names separated by commas, or a "
                    "count spread over the panel (default: 1 series, or 4 of a panel)")
     e.add_argument("--backtest-plot", metavar="PATH", default="backtest.png", help="backtest plot (default backtest.png)")
     e.add_argument("--no-plot", action="store_true", help="write no plots")
-    p.set_defaults(func=_main)
+    p.set_defaults(func=_main, option_defaults={a.dest: (a.option_strings[0], a.default) for a in p._actions
+                                                if a.option_strings})
+
+
+#: options that set how a forecaster is trained or evaluated: a loaded one (--load) has its own
+#: settings and is not refitted, so they are refused with --load rather than silently ignored
+TRAINING_ONLY = ("model", "no_calendar", "horizon", "lookback", "season", "cell", "hidden", "layers", "dropout",
+                 "strategy", "quantiles", "transform", "diff", "scaler", "scaling", "level_penalty", "ensemble",
+                 "epochs", "minutes", "lr", "batch_size", "seed", "checkpoint_minutes", "checkpoint_steps",
+                 "windows_per_epoch", "patience", "folds", "no_refit", "no_stats", "baselines", "interval",
+                 "plot_series", "backtest_plot")
 
 
 def _main(args: argparse.Namespace) -> int:
@@ -183,7 +194,14 @@ def _main(args: argparse.Namespace) -> int:
             raise SeqlabError("--save: a loaded forecaster is already saved; drop --save when using --load")
         if args.resume:
             raise SeqlabError("--resume: continues training; drop it when using --load")
-        run.predict(load, args.data, plot=plot, threads=args.threads, sep=args.sep, **data)
+        defaults = getattr(args, "option_defaults", {})
+        for dest in TRAINING_ONLY:
+            flag, default = defaults.get(dest, (None, None))
+            if flag is not None and getattr(args, dest) != default and not (dest == "model" and kind == "auto"):
+                raise SeqlabError(f"{flag}: sets how a forecaster is trained or evaluated, but --load forecasts with "
+                                  f"the saved forecaster's own settings (its horizon, quantiles, lookback...) "
+                                  f"without refitting; drop {flag}, or train a new forecaster without --load")
+        run.predict(load, args.data, plot=plot, threads=args.threads, sep=args.sep, out_csv=args.out_csv, **data)
         return 0
     lookbacks = args.lookback
     run.forecast(

@@ -400,13 +400,16 @@ def _file_horizon(data: Any) -> int | None:
 def predict(model: str, data: Any = None, *, target: str | None = None, time: str | None = None,
             covariates: Sequence[str] = (), series_id: str | None = None, plot: str | None = "forecast.png",
             threads: int | None = 0, out: TextIO | None = None, future_covariates: Sequence[str] = (),
-            static_covariates: Sequence[str] = (), sep: str | None = ",") -> pd.DataFrame:
+            static_covariates: Sequence[str] = (), sep: str | None = ",", out_csv: str | None = None) -> pd.DataFrame:
     """Forecast with the forecaster saved at ``model`` from ``data`` (default: the history saved
-    with it), without refitting, on the CPU with ``threads`` (0: automatic); print the forecast
-    and write ``plot`` (None: no plot). Returns the forecast table."""
+    with it), without refitting, on the CPU with ``threads`` (0: automatic); print the forecast,
+    write ``plot`` (None: no plot) and ``out_csv`` (the forecast table: series, time, median and
+    quantiles; None: none). Returns the forecast table."""
     say = _printer(out)
     check_output(plot, "--plot", PLOT_SUFFIXES)
-    check_outputs({"--plot": plot}, {"--load": model, "--data": data if isinstance(data, (str, os.PathLike)) else None})
+    check_output(out_csv, "--out")
+    check_outputs({"--plot": plot, "--out": out_csv},
+                  {"--load": model, "--data": data if isinstance(data, (str, os.PathLike)) else None})
     f = Forecaster.load(model)
     f.train_config = replace(f.train_config, threads=threads)
     if data is not None:
@@ -419,6 +422,11 @@ def predict(model: str, data: Any = None, *, target: str | None = None, time: st
     say(f"seqlab forecast: {model} ({f.config.model} {f.config.cell}, horizon {f.config.horizon}), from {source}, "
         "no refitting")
     say(forecast_text(frame))
+    if out_csv and is_main_process():
+        from ..io import atomic_write_text
+
+        atomic_write_text(out_csv, frame.to_csv(index=False))
+        say(f"\nwrote {out_csv}")
     if plot and is_main_process():
         from .plots import plot_forecast
 
