@@ -55,6 +55,10 @@ def world(tmp_path_factory, common_bad):
     text("duplicate.csv", csv.replace("2010-03-01", "2010-02-01", 1))
     text("bad_time.csv", csv.replace("2010-03-01", "the third month", 1))
     text("short.csv", rows(5).to_csv(index=False))
+    text("gap.csv", rows().drop(index=[20, 21, 22]).to_csv(index=False))  # three months missing
+    steps = rows().assign(date=np.arange(48) * 10)
+    steps.loc[30:, "date"] += 5
+    text("irregular_steps.csv", steps.to_csv(index=False))
     (d / "nul.csv").write_bytes(csv.encode().replace(b"sales\n", b"sales\n\x00", 1))
     files["nul"] = d / "nul.csv"
     (d / "truncated.csv.gz").write_bytes(gzip.compress(csv.encode())[:40])
@@ -73,6 +77,8 @@ DATA_CASES = unreadable_cases("data", ["--data", "{path}"]) + [  # --data: not a
     ("data-inf", ["--data", "{inf}", *COLS], "infinite value"),
     ("data-non-numeric", ["--data", "{nonnum}", *COLS], "non-numeric value 'lots' at row 3"),
     ("data-header-only", ["--data", "{header_only}", *COLS], "no rows"),
+    ("data-dates-with-a-gap", ["--data", "{gap}", *COLS], "its 45 dates from 2010-01-01 to 2013-12-01 follow no one frequency"),
+    ("data-numeric-time-irregular", ["--data", "{irregular_steps}", *COLS], "numeric time steps are not regular (0, 10, ... then 290 to 305)"),
     ("data-near-1e308", ["--data", "{huge}", *COLS], "beyond the 1e+30"),
     ("data-naive-and-aware-times", ["--data", "{tz_mixed}", *COLS], "with and without a time zone"),
     ("data-duplicate-time", ["--data", "{duplicate}", *COLS], "duplicated timestamp"),

@@ -314,3 +314,19 @@ def test_ensembles_over_lookbacks_and_seeds():
     f = Forecaster(horizon=3, lookbacks=[6, 12], model="hybrid", **{**FAST, "ensemble": 2})
     f.fit(df, target="y", time="date", series_id="id")
     assert f.member_lookbacks == [6, 6, 12, 12] and len(f.nets) == 4
+
+
+def test_a_numeric_time_column_continues_with_its_own_step():
+    # the forecast's labels go on from the last value by the column's step (years, step 10 ...)
+    y = 100 + np.arange(40) + 5 * np.sin(np.arange(40))
+    for t, want in ((1990 + np.arange(40), [2030, 2031, 2032]), (np.arange(40) * 10, [400, 410, 420]),
+                    (0.5 * np.arange(40), [20.0, 20.5, 21.0])):
+        (s,) = prepare(pd.DataFrame({"t": t, "y": y}), target="y", time="t")
+        got = s.future_time(3)
+        assert list(got) == want and got.dtype.kind == np.asarray(want).dtype.kind
+    with pytest.raises(SeqlabError, match=r"numeric time steps are not regular \(0, 10, \.\.\. then 90 to 95\)"):
+        prepare(pd.DataFrame({"t": np.r_[np.arange(10) * 10, 95 + np.arange(30) * 10], "y": y}), target="y", time="t")
+    # dates with a gap: refused rather than the dates dropped and the forecast numbered
+    dates = pd.date_range("2000-01", periods=40, freq="MS").delete([10, 11])
+    with pytest.raises(SeqlabError, match="its 38 dates from 2000-01-01 to 2003-04-01 follow no one frequency"):
+        prepare(pd.DataFrame({"date": dates, "y": y[:38]}), target="y", time="date")

@@ -28,7 +28,7 @@ examples:
   seqlab forecast --load model.safetensors --data new_history.csv --target passengers --time month
 
 Bad input (missing/empty file, unknown column, non-numeric value, NaN/inf, unparseable or
-duplicated timestamps, duplicated (series, time) rows, a series id with no values, a static
+duplicated timestamps, dates or numeric time steps that follow no one frequency, duplicated (series, time) rows, a series id with no values, a static
 covariate that varies within a series, a future covariate missing for part of the horizon,
 series of different frequencies) prints one line on stderr and exits with code 2; nothing is
 written. A series too short for the backtest, the holdout or training gets a note, not an error.

@@ -100,8 +100,13 @@ class SeriesData:
         t = self.time
         if isinstance(t, pd.DatetimeIndex) and len(t) >= 1 and self.freq is not None:
             return pd.date_range(t[-1], periods=horizon + 1, freq=self.freq)[1:]
-        start = len(self.target) if t is None or isinstance(t, pd.DatetimeIndex) else int(t[-1]) + 1
-        return pd.RangeIndex(start, start + horizon)
+        if t is None or isinstance(t, pd.DatetimeIndex) or len(t) == 0:
+            return pd.RangeIndex(len(self.target), len(self.target) + horizon)
+        step = t[-1] - t[-2] if len(t) >= 2 else 1  # a numeric time column's (regular) step
+        if float(step).is_integer() and float(t[-1]).is_integer():
+            last, step = int(t[-1]), int(step)
+            return pd.RangeIndex(last + step, last + step * (horizon + 1), step)
+        return pd.Index(float(t[-1]) + float(step) * np.arange(1, horizon + 1))
 
 
 MAX_ABS = 1e30  # larger values overflow the variances, squared errors and baselines computed from them
@@ -311,6 +316,23 @@ def check_frequencies(series: Sequence[SeriesData], where: str = "data") -> str 
             s.freq = freq
             if len(s.time):
                 s.time = pd.date_range(s.time[0], periods=len(s.time), freq=freq)
+    for s in series:  # dates that follow no frequency: the forecast could not be dated (nor seasons found)
+        if isinstance(s.time, pd.DatetimeIndex) and s.freq is None and len(s.time) >= 3:
+            who = f" series {s.name!r}:" if len(series) > 1 else ""
+            raise SeqlabError(
+                f"{where}:{who} its {len(s.time)} dates from {s.time[0].date()} to {s.time[-1].date()} follow no "
+                "one frequency (a missing, extra or shifted date); give every step once, e.g. fill the gaps with "
+                "pandas: df.set_index(TIME).asfreq('MS') for monthly data, then fill or interpolate the values")
+    for s in series:  # a numeric time column: one constant step, which the forecast's labels continue
+        t = s.time
+        if t is not None and not isinstance(t, pd.DatetimeIndex) and len(t) >= 3:
+            d = np.diff(np.asarray(t, dtype=np.float64))
+            if not np.allclose(d, d[0], rtol=1e-9, atol=0):
+                i = int(np.flatnonzero(~np.isclose(d, d[0], rtol=1e-9, atol=0))[0])
+                who = f" series {s.name!r}:" if len(series) > 1 else ""
+                raise SeqlabError(
+                    f"{where}:{who} its numeric time steps are not regular ({t[0]:g}, {t[1]:g}, ... then {t[i]:g} "
+                    f"to {t[i + 1]:g}); give one constant step, or leave out the time column to number the rows")
     return freq
 
 
