@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from .errors import SeqlabError
+from .nn.registry import MAX_LAYERS
 
 MAX_SEED = 2**63 - 1  # torch and NumPy take seeds below 2**64; the loop derives others from it
 
@@ -68,7 +69,7 @@ def add_model_options(p: argparse.ArgumentParser | Any, cells: Sequence[str], ce
     p.add_argument("--cell", choices=list(cells), default=cell, help=f"recurrent cell (default {cell})")
     p.add_argument("--hidden", "--hidden-size", dest="hidden", type=int_type("--hidden", 1, 1_000_000),
                    default=hidden, help=f"hidden units per layer (default {hidden})")
-    p.add_argument("--layers", type=int_type("--layers", 1, 1000), default=layers,
+    p.add_argument("--layers", type=int_type("--layers", 1, MAX_LAYERS), default=layers,
                    help=f"stacked recurrent layers (default {layers})")
     p.add_argument("--dropout", type=float_type("--dropout", 0, 1, high_open=True), default=dropout,
                    help=f"dropout rate in [0, 1) (default {dropout:g})")

@@ -22,16 +22,21 @@ def expect(condition: bool, message: str) -> None:
         raise SeqlabError(message)
 
 
-def check_int(name: str, value: object, minimum: int = 1, none: str | None = None, meaning: str = "") -> int | None:
-    """``value`` if it is an integer >= ``minimum`` (not a bool), else SeqlabError naming ``name``.
+def check_int(name: str, value: object, minimum: int = 1, none: str | None = None, meaning: str = "",
+              maximum: int | None = None) -> int | None:
+    """``value`` if it is an integer in [``minimum``, ``maximum``] (not a bool), else SeqlabError
+    naming ``name``.
 
     ``none``: None is allowed too, and this says what it means (``"no limit"``); ``meaning`` is
     added to the message in parentheses (``"the time span to remember"``).
     """
     if value is None and none is not None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+    bad = isinstance(value, bool) or not isinstance(value, int) or value < minimum
+    if bad or (maximum is not None and value > maximum):
         what = {1: "a positive integer", 0: "a non-negative integer"}.get(minimum, f"an integer >= {minimum}")
+        if maximum is not None:
+            what = f"an integer in [{minimum}, {maximum}]"
         notes = "; ".join(filter(None, [meaning, none and f"or None for {none}"]))
         raise SeqlabError(f"{name}: expected {what}{f' ({notes})' if notes else ''}, got {value!r}")
     return value

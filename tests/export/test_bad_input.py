@@ -30,6 +30,20 @@ def world(tmp_path_factory, common_bad):
     named["s2s"] = d / "t.encoder.onnx"  # a seq2seq model where its encoder graph would go
     Translator.create(src, tgt, embed_size=4, hidden_size=5).save(named["s2s"])
     named["s2s_out"] = d / "t.onnx"
+    from seqlab import io
+
+    def edited(name: str, source, edit) -> None:  # a copy of ``source`` with its config changed by ``edit``
+        kind = io.peek_kind(source)
+        config, tensors = io.load_file(source)
+        edit(config["model"] if "model" in config else config)
+        named[name] = d / f"{name}.safetensors"
+        named[name].write_bytes(io.model_bytes(kind, config, tensors))
+
+    edited("layers_0", model, lambda c: c.update(num_layers=0))
+    edited("layers_huge", model, lambda c: c.update(num_layers=10**20))
+    edited("layers_fewer", model, lambda c: c.update(num_layers=1))  # the file holds two
+    edited("attention_dot", named["s2s"], lambda c: c.update(attention="dot"))
+    edited("target_len_huge", named["s2s"], lambda c: c.update(max_target_len=10**20))
     return dict(broken_inputs(d, model, common_bad), model=model, **named)
 
 
@@ -51,6 +65,14 @@ CASES += [
     ("out-is-the-model-numpy", ["export", "{as_npz}", "--format", "numpy"], "is also the file of MODEL"),
     ("seq2seq-encoder-file-is-the-model", ["export", "{s2s}", "--out", "{s2s_out}"], "encoder file"),
 ]
+# configs edited to disagree with the weights: refused by both formats (the NumPy one checks that
+# seqlab.reference can run what it writes)
+CASES += [(f"{fmt}-config-{name.replace('_', '-')}", ["export", f"{{{name}}}", "--format", fmt, "--out", f"{{out}}/x.{ext}"],
+           message)
+          for fmt, ext in (("onnx", "onnx"), ("numpy", "npz"))
+          for name, message in (("layers_0", "num_layers is 0"), ("layers_huge", "num_layers"),
+                                ("layers_fewer", "the file holds more layers"),
+                                ("attention_dot", "attention is 'dot'"))]
 
 
 @parametrize(CASES)
@@ -71,3 +93,19 @@ def test_every_shared_broken_model_is_covered():
     names = {c[0] for c in CASES}
     assert {f"onnx-{n}" for n, _, _ in BROKEN_MODELS if n not in _SKIP} <= names
     assert len(CASES) >= 40
+
+
+@pytest.mark.parametrize("args,message", [
+    (["generate", "sample", "--model", "{layers_huge}", "--length", "5"], "num_layers: expected an integer in [1, 1000]"),
+    (["generate", "sample", "--model", "{layers_0}", "--length", "5"], "num_layers"),
+    (["translate", "--model", "{target_len_huge}", "3/3/15"], "max_target_len: expected an integer in [1, 100000]"),
+    (["translate", "--model", "{attention_dot}", "3/3/15"], "attention"),
+])
+def test_the_torch_loaders_refuse_the_same_edited_configs_at_once(args, message, world, cli):
+    # a config of 10**20 layers or output tokens once built modules (or decoded) for minutes
+    import time
+
+    t0 = time.monotonic()
+    code, _, err = cli(*[a.format(**world) for a in args])
+    assert code == 2 and err.count("\n") == 1 and message in err, err
+    assert time.monotonic() - t0 < 10

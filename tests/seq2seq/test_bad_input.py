@@ -53,7 +53,7 @@ MODEL_CASES = bad_model_cases("translate-model", ["--model", "{path}", "abc"], w
 M = ["--model", "{model}", "abc"]
 TRANSLATE_CASES = [(f"translate-{o[2:]}-{label}", [*M, o, v], msg) for o, label, v, msg in [
     ("--beam", "zero", "0", "beam"), ("--beam", "negative", "-2", "beam"), ("--beam", "huge", str(10**6), "--beam"),
-    ("--beam", "word", "five", "--beam"), ("--max-len", "zero", "0", "max_len"),
+    ("--beam", "word", "five", "--beam"), ("--max-len", "zero", "0", "--max-len"),
     ("--max-len", "huge", str(10**9), "--max-len"), ("--length-penalty", "nan", "nan", "--length-penalty"),
     ("--length-penalty", "inf", "inf", "--length-penalty"), ("--length-penalty", "negative", "-1", "--length-penalty"),
     ("--length-penalty", "1e6", "1000000", "--length-penalty"),

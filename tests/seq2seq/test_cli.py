@@ -49,7 +49,7 @@ def test_translate_prints_greedy_beam_nbest_and_plot(tmp_path, capsys, model_pat
     (["--model", "{m}", "ab", "--text", "c"], "either as --text or as words"),
     (["--model", "{m}", "abz!"], "2 characters not in the model's vocabulary: 'z', '!'"),
     (["--model", "{m}", "ab", "--beam", "0"], r"beam: expected a positive integer \(the beam size; 1 is greedy decoding\)"),
-    (["--model", "{m}", "ab", "--max-len", "0"], "max_len"),
+    (["--model", "{m}", "ab", "--max-len", "0"], "--max-len"),
     (["--model", "{m}", "ab", "--plot", "x.jpg"], "ending in .png"),
     (["ab"], "--model: expected the model file"),
     (["--model", "{junk}", "ab"], "not a readable seqlab model"),

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..modelfile import FORMAT_VERSION
-from ..reference.models import NPZ_META, check_kind, read_model_file
+from ..reference.models import NPZ_META, build, read_model_file
 
 
 def export_numpy(model: str | os.PathLike, out: str | os.PathLike) -> list[Path]:
@@ -20,7 +20,7 @@ def export_numpy(model: str | os.PathLike, out: str | os.PathLike) -> list[Path]
     from ..io import atomic_write_bytes
 
     kind, config, tensors = read_model_file(model)
-    check_kind(kind, model)
+    build(kind, config, tensors, model)  # what seqlab.reference.load will run: refused now if it cannot
     meta = json.dumps({"kind": kind, "format": FORMAT_VERSION, "config": config})
     buf = _io.BytesIO()
     np.savez(buf, **{NPZ_META: np.array(meta)}, **tensors)

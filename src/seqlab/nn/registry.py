@@ -19,6 +19,9 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import SeqlabError
 
+#: the most stacked recurrent layers a job's model may have (``--layers``; a model file's config too)
+MAX_LAYERS = 1000
+
 if TYPE_CHECKING:  # pragma: no cover
     from .recurrent import Recurrent
 

@@ -23,6 +23,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from ..errors import SeqlabError
+from ..nn.registry import MAX_LAYERS
 from ._checks import sigmoid
 from .gru import gru_forward
 from .layernorm import layer_norm, ln_gru_forward, ln_lstm_forward
@@ -242,6 +243,10 @@ class Stack:
         family, options = cell_options(cell)
         options.update(extra)
         D = 2 if bidirectional else 1
+        if isinstance(num_layers, bool) or not isinstance(num_layers, int) or not 1 <= num_layers <= MAX_LAYERS:
+            raise SeqlabError(f"config: num_layers is {num_layers!r}, not an integer in [1, {MAX_LAYERS}]")
+        if f"{prefix}cells.{num_layers * D}.weight_ih" in tensors:
+            raise SeqlabError(f"config: num_layers is {num_layers}, but the file holds more layers under {prefix!r}")
         cells = []
         for k in range(num_layers * D):
             p = f"{prefix}cells.{k}."

@@ -99,11 +99,20 @@ def check_kind(kind: str, path: str | os.PathLike) -> None:
 def load(path: str | os.PathLike) -> "ReferenceModel":
     """The model saved at ``path``, as NumPy (see the module docstring)."""
     kind, config, tensors = read_model_file(path)
+    return build(kind, config, tensors, path)
+
+
+def build(kind: str, config: dict[str, Any], tensors: dict[str, np.ndarray],
+          path: str | os.PathLike) -> "ReferenceModel":
+    """The NumPy model of a file's ``kind``, ``config`` and ``tensors`` (read from ``path``);
+    ModelFileError naming the file for a config or weights it cannot run."""
     check_kind(kind, path)
     try:
         return _LOADERS[kind](config, tensors)
-    except (KeyError, TypeError, ValueError, IndexError) as exc:
-        raise ModelFileError(f"model file {str(path)!r} has an invalid {kind} config or weights: {exc}") from exc
+    except ModelFileError:
+        raise
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError, SeqlabError) as exc:
+        raise ModelFileError(f"model file {str(path)!r} has an invalid {kind} config or weights: {exc}") from None
 
 
 class ReferenceModel:
@@ -687,6 +696,8 @@ class Seq2SeqModel(ReferenceModel):
         self.tgt_embed = Embedding(t["decoder.embed.weight"])
         self.decoder = Stack.from_tensors(m["cell"], t, "decoder.rnn.")
         self.attention = m.get("attention", "bahdanau")
+        if self.attention not in ("bahdanau", "luong"):
+            raise SeqlabError(f"config: attention is {self.attention!r}, expected 'bahdanau' or 'luong'")
         self.w_k = lin("decoder.attn.w_k")
         if self.attention == "bahdanau":
             self.w_q, self.v = lin("decoder.attn.w_q"), lin("decoder.attn.v")
@@ -735,4 +746,4 @@ _LOADERS = {"sequential": SequentialModel, "forecaster": ForecasterModel, "class
             "regressor": RegressorModel, "text-lm": LanguageModel, "seq2seq": lambda c, t: Seq2SeqModel(c, t)}
 
 __all__ = ["ClassifierModel", "ClassifierNetModel", "ForecasterModel", "KINDS", "LanguageModel", "ReferenceModel",
-           "RegressorModel", "Seq2SeqModel", "SequentialModel", "check_kind", "load", "read_model_file"]
+           "RegressorModel", "Seq2SeqModel", "SequentialModel", "build", "check_kind", "load", "read_model_file"]

@@ -48,7 +48,8 @@ def register(subparsers) -> None:
     g.add_argument("--length-penalty", type=float_type("--length-penalty", 0, 10), default=0.0, metavar="ALPHA",
                    help="GNMT length penalty exponent for beam scores, in [0, 10] (default 0: log-probability; "
                         "0.6-1 is usual)")
-    g.add_argument("--max-len", type=int, default=None, help="most output tokens (default: the model's)")
+    g.add_argument("--max-len", type=int_type("--max-len", 1), default=None,
+                   help="most output tokens, at most 100,000 (default: the model's)")
     g.add_argument("--plot", metavar="PNG", help="write the attention matrix of the best output to this PNG")
     t = p.add_argument_group("training (--threads and --device apply to translating too)")
     t.add_argument("--data", metavar="TSV", help="tab-separated source<TAB>target pairs (default: the date task)")

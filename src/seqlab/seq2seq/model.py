@@ -19,8 +19,8 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import Tensor, nn
 
-from ..errors import SeqlabError, check_positive_int
-from ..nn.registry import cell_names, check_cell, get_cell, make_layer
+from ..errors import SeqlabError, check_int, check_positive_int
+from ..nn.registry import MAX_LAYERS, cell_names, check_cell, get_cell, make_layer
 from .vocab import BOS, PAD
 
 #: the GRU and LSTM families of seqlab.nn.registry. The decoder must
@@ -31,6 +31,8 @@ from .vocab import BOS, PAD
 #: is a running average of its inputs and cannot decide to keep or overwrite the source summary).
 CELLS = cell_names(("gru", "lstm"))
 ATTENTIONS = ("bahdanau", "luong")
+#: the most output tokens a translation may have (the config's ``max_target_len``, ``--max-len``)
+MAX_TARGET_LEN = 100_000
 
 
 @dataclass
@@ -47,8 +49,10 @@ class Seq2SeqConfig:
     max_target_len: int = 64
 
     def __post_init__(self) -> None:
-        for name in ("src_vocab_size", "tgt_vocab_size", "embed_size", "hidden_size", "num_layers", "max_target_len"):
+        for name in ("src_vocab_size", "tgt_vocab_size", "embed_size", "hidden_size"):
             check_positive_int(name, getattr(self, name))
+        check_int("num_layers", self.num_layers, maximum=MAX_LAYERS)
+        check_int("max_target_len", self.max_target_len, maximum=MAX_TARGET_LEN)
         check_cell(self.cell, CELLS, "the encoder-decoder")
         if self.attention not in ATTENTIONS:
             raise SeqlabError(f"attention: expected one of {ATTENTIONS}, got {self.attention!r}")

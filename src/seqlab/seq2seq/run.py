@@ -18,6 +18,7 @@ from ..train import Callback, History
 from ..train import checkpoint as ckpt
 from ..train.distributed import is_main_process
 from ..utils import resolve_device, thread_policy
+from .model import MAX_TARGET_LEN
 from .translator import Translation, Translator
 
 EXAMPLES = ("3rd of march 2015", "tuesday, july 4th, 1989", "12/25/49")
@@ -130,7 +131,7 @@ def check_memory(pairs, level: str, *, cell: str, hidden: int, embed: int, layer
 
 
 MAX_BEAM = 1000  # a wider beam keeps beam x vocabulary scores per step for nothing
-MAX_LEN = 100_000
+MAX_LEN = MAX_TARGET_LEN
 
 
 def translate(*, model: str | os.PathLike, text: str, beam: int = 1, nbest: bool = False,

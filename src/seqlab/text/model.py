@@ -23,9 +23,9 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ..errors import ModelFileError, SeqlabError, check_positive_int
+from ..errors import ModelFileError, SeqlabError, check_int, check_positive_int
 from ..io import build_checked, load_file, save_file
-from ..nn.registry import cell_names, make_layer
+from ..nn.registry import MAX_LAYERS, cell_names, make_layer
 from ..vocab import Vocabulary
 
 KIND = "text-lm"
@@ -66,8 +66,9 @@ class LMConfig:
         if not isinstance(self.cell_options, dict):
             raise SeqlabError(f"cell_options: expected a dict, got {type(self.cell_options).__name__}")
         self.cell_options = {**CELL_DEFAULTS.get(self.cell, {}), **self.cell_options}
-        for name in ("vocab_size", "hidden_size", "num_layers"):
+        for name in ("vocab_size", "hidden_size"):
             check_positive_int(name, getattr(self, name))
+        check_int("num_layers", self.num_layers, maximum=MAX_LAYERS)
         if self.embed_size is None:
             self.embed_size = self.hidden_size
         if isinstance(self.embed_size, bool) or not isinstance(self.embed_size, int) or self.embed_size < 1:
