@@ -50,6 +50,7 @@ BROKEN_MODELS = [
     ("kind-a-list", _B % "kind_list", "its kind is"),
     ("kind-missing", _B % "kind_missing", "its kind is"),
     ("format-a-string", _B % "format_string", "invalid format"),
+    ("nan-weights", _B % "nan_weights", "non-finite values"),
     ("newer-format", _B % "newer", "newer than this seqlab"),
     ("other-job", _B % "other_job", _WRONG_KIND),
     ("checkpoint", _B % "checkpoint_kind", _WRONG_KIND),
@@ -109,6 +110,8 @@ def write_bad_model_files(folder: Path, good: Path) -> dict[str, Path]:
         return _safetensors(json.dumps({"__metadata__": {"seqlab": json.dumps(value)}}).encode())
 
     put("meta_string.safetensors", meta("abc"))
+    first = next(k for k, t in tensors.items() if t.is_floating_point())
+    put("nan_weights.safetensors", io.model_bytes(kind, config, {**tensors, first: tensors[first] * float("nan")}))
     put("kind_list.safetensors", meta({"kind": [kind], "format": 1, "config": config}))
     put("kind_missing.safetensors", meta({"format": 1, "config": config}))
     put("format_string.safetensors", meta({"kind": kind, "format": "1", "config": config}))

@@ -80,6 +80,9 @@ def load_file(path: str | os.PathLike, kind: str | None = None,
             f"model file {str(path)!r} is not a readable seqlab model (truncated, corrupted or another format): "
             f"{files.one_line(exc)}"
         ) from None
+    for name, t in tensors.items():
+        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            raise ModelFileError(modelfile.non_finite(path, name))
     return meta["config"], tensors
 
 

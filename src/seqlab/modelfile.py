@@ -83,4 +83,11 @@ def parse_meta(raw: Any, path: str | Path) -> dict[str, Any]:
     return meta
 
 
-__all__ = ["FORMAT_VERSION", "META_KEY", "header", "metadata", "parse_meta", "read"]
+def non_finite(path: str | Path, name: str) -> str:
+    """The message for a model file whose tensor ``name`` holds NaN or an infinity: a model that
+    diverged or a damaged file, whose every output would be NaN."""
+    return (f"model file {str(path)!r} holds non-finite values (NaN or inf) in {name!r}: the model diverged in "
+            "training or the file is damaged; use an earlier model file or train again")
+
+
+__all__ = ["FORMAT_VERSION", "META_KEY", "header", "metadata", "non_finite", "parse_meta", "read"]

@@ -65,7 +65,16 @@ def read_model_file(path: str | os.PathLike) -> tuple[str, dict[str, Any], dict[
     except (SafetensorError, ValueError, UnicodeDecodeError, OverflowError, MemoryError) as exc:
         raise ModelFileError(f"model file {str(p)!r} is not a readable seqlab model (truncated, corrupted or another "
                              f"format): {files.one_line(exc)}") from None
+    _check_finite(tensors, p)
     return meta["kind"], meta["config"], tensors
+
+
+def _check_finite(arrays: dict[str, np.ndarray], p: Path) -> None:
+    from .. import modelfile
+
+    for name, a in arrays.items():
+        if a.dtype.kind == "f" and not np.isfinite(a).all():
+            raise ModelFileError(modelfile.non_finite(p, name))
 
 
 def _read_npz(p: Path) -> tuple[str, dict[str, Any], dict[str, np.ndarray]]:
@@ -83,6 +92,7 @@ def _read_npz(p: Path) -> tuple[str, dict[str, Any], dict[str, np.ndarray]]:
         raise ModelFileError(f"model file {str(p)!r} is not a readable seqlab .npz model: its {NPZ_META!r} array "
                              "is not one JSON string")
     meta = modelfile.parse_meta(str(raw), p)
+    _check_finite(arrays, p)
     return meta["kind"], meta["config"], arrays
 
 
