@@ -140,3 +140,29 @@ def test_an_output_folder_is_refused_with_an_example_of_the_right_kind(tmp_path)
     with pytest.raises(SeqlabError, match=r"--save: .* is a folder; give a file name such as .*model\.safetensors'"):
         check_output(tmp_path, "--save")
     assert check_output(tmp_path / "m.onnx", "--out", (".onnx",)) == tmp_path / "m.onnx"
+
+
+def test_an_output_folder_that_cannot_be_written_is_refused_before_any_work(tmp_path, monkeypatch):
+    # os.access says yes to root everywhere, /proc included: a file made and removed there decides
+    import os
+
+    from seqlab.cli_args import check_output
+    from seqlab.errors import SeqlabError
+
+    with pytest.raises(SeqlabError, match=r"^--out: cannot write in folder '/proc' \("):
+        check_output("/proc/forecast.csv", "--out")
+    monkeypatch.setattr(os, "access", lambda *a, **k: True)  # as for root
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    real = __import__("tempfile").mkstemp
+
+    def refuse(*a, dir=None, **k):
+        if str(dir) == str(ro):
+            raise PermissionError(13, "Permission denied")
+        return real(*a, dir=dir, **k)
+
+    monkeypatch.setattr("tempfile.mkstemp", refuse)
+    with pytest.raises(SeqlabError, match=r"--save: cannot write in folder .*ro' \(Permission denied\); choose another"):
+        check_output(ro / "m.safetensors", "--save")
+    assert check_output(tmp_path / "m.safetensors", "--save") == tmp_path / "m.safetensors"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ro"]  # the probe file is gone

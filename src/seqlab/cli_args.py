@@ -17,6 +17,7 @@ import argparse
 import math
 import os
 import re
+import tempfile
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -159,6 +160,13 @@ def check_output(path: str | os.PathLike | None, option: str, suffixes: Sequence
         raise SeqlabError(f"{option}: {str(path)!r} exists and is not a regular file; choose another path")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise SeqlabError(f"{option}: cannot write in folder {str(parent)!r} (permission denied)")
+    try:  # a file made and removed at once: what os.access cannot tell (root, /proc, a read-only mount)
+        fd, probe = tempfile.mkstemp(dir=parent, prefix=".seqlab-probe-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise SeqlabError(f"{option}: cannot write in folder {str(parent)!r} ({exc.strerror or exc}); "
+                          "choose another path") from None
     if suffixes and p.suffix.lower() not in suffixes:
         raise SeqlabError(f"{option}: expected a file ending in {' or '.join(suffixes)}, got {str(path)!r}")
     return p

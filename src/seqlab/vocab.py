@@ -244,8 +244,10 @@ class Vocabulary:
         _check_text(text, "text")
         return self.config.tokenize(text)
 
-    def to_ids(self, tokens: Sequence[str], name: str = "tokens", *, unknown: str | None = None) -> list[int]:
-        """Ids of ``tokens`` under the ``unknown`` policy (module docstring); errors call them ``name``."""
+    def to_ids(self, tokens: Sequence[str], name: str = "tokens", *, unknown: str | None = None,
+               skip_hint: bool = True) -> list[int]:
+        """Ids of ``tokens`` under the ``unknown`` policy (module docstring); errors call them ``name``
+        and (``skip_hint``) suggest the policy that skips them: False where the caller has none."""
         if unknown is None:
             unknown = "error" if self.unk_id is None else "replace"
         if unknown not in UNKNOWN_POLICIES:
@@ -264,19 +266,20 @@ class Vocabulary:
             raise SeqlabError(f"unknown='replace': this vocabulary has no unknown token ({UNK!r}), so "
                               f"{_show(missing)} cannot be replaced; pass unknown='skip' or remove them")
         what = "character" if self.config.level == "char" else "word"
+        hint = ("" if not skip_hint else
+                ", or pass unknown='skip'" + (" or 'replace'" if self.unk_id is not None else ""))
         raise SeqlabError(
             f"{name}: {len(missing)} {what}{'s' if len(missing) > 1 else ''} not in the model's vocabulary: "
-            f"{_show(missing)}; remove them, or pass unknown='skip'"
-            + (" or 'replace'" if self.unk_id is not None else "")
+            f"{_show(missing)}; remove them{hint}"
         )
 
-    def encode(self, text: str, name: str = "text", *, unknown: str | None = None) -> list[int]:
+    def encode(self, text: str, name: str = "text", *, unknown: str | None = None, skip_hint: bool = True) -> list[int]:
         """Ids of the tokens of ``text`` (no specials added) under the ``unknown`` policy.
 
         ``name`` is the argument the text came in, for error messages (``"--prime"``, ``"texts[3]"``).
         """
         _check_text(text, name)
-        return self.to_ids(self.config.tokenize(text), name, unknown=unknown)
+        return self.to_ids(self.config.tokenize(text), name, unknown=unknown, skip_hint=skip_hint)
 
     def to_tokens(self, ids: Iterable[int]) -> list[str]:
         """The tokens of ``ids``, specials by name (e.g. for plot labels)."""

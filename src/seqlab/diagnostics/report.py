@@ -104,7 +104,7 @@ def states_report(model_path: str, text: str, units: list[int] | None = None, to
     model, vocab = load_text_model(model_path)
     if not text:
         raise SeqlabError("--text: expected a non-empty text to read")
-    ids = vocab.encode(text)
+    ids = vocab.encode(text, "--text", skip_hint=False)
     symbols = vocab.tokenize(text)
     x = torch.tensor([ids], dtype=torch.long)  # (1, T)
     states = collect_states(model, x)

@@ -30,4 +30,4 @@ def encode_source(vocab: Vocabulary, text: str, name: str = "text") -> list[int]
     """Ids of a text to translate; SeqlabError naming ``name`` for an empty text or unknown tokens."""
     if isinstance(text, str) and not text.strip():
         raise SeqlabError(f"{name}: expected a non-empty text, got {text!r}; pass the text to translate")
-    return vocab.encode(text, name, unknown="error")
+    return vocab.encode(text, name, unknown="error", skip_hint=False)  # a translation reads every character
