@@ -110,7 +110,7 @@ def write_bad_model_files(folder: Path, good: Path) -> dict[str, Path]:
         return _safetensors(json.dumps({"__metadata__": {"seqlab": json.dumps(value)}}).encode())
 
     put("meta_string.safetensors", meta("abc"))
-    first = next(k for k, t in tensors.items() if t.is_floating_point())
+    first = next(k for k in sorted(tensors) if tensors[k].is_floating_point() and tensors[k].numel())
     put("nan_weights.safetensors", io.model_bytes(kind, config, {**tensors, first: tensors[first] * float("nan")}))
     put("kind_list.safetensors", meta({"kind": [kind], "format": 1, "config": config}))
     put("kind_missing.safetensors", meta({"format": 1, "config": config}))

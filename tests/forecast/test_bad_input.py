@@ -104,6 +104,7 @@ NUMBER_CASES = [  # every numeric option: NaN, inf, 0, negative, absurdly large
     ("horizon-zero", ["--horizon", "0"], "--horizon"), ("horizon-huge", ["--horizon", "1" + "0" * 30], "horizon"),
     ("lookback-negative", ["--lookback", "-1"], "--lookback"),
     ("season-zero", ["--season", "0"], "--season"),
+    ("season-longer-than-the-data", ["--season", "1000000"], "--season: 1000000 steps is longer than the longest series"),
     ("dropout-one", ["--dropout", "1"], "--dropout"), ("dropout-nan", ["--dropout", "nan"], "--dropout"),
     ("ensemble-zero", ["--ensemble", "0"], "--ensemble"), ("ensemble-huge", ["--ensemble", "1000000"], "--ensemble"),
     ("seed-negative", ["--seed", "-1"], "--seed"), ("seed-beyond-2^64", ["--seed", str(2**64 + 1)], "--seed"),

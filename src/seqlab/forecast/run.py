@@ -203,6 +203,11 @@ def forecast(data: Any = None, *, target: str | None = None, time: str | None = 
                                  sep)
     if settings.get("horizon") is None:
         settings["horizon"] = _file_horizon(data) or 12
+    longest = max(len(s) for s in series)
+    if settings.get("season") is not None and settings["season"] > longest:
+        raise SeqlabError(f"--season: {settings['season']} steps is longer than the longest series ({longest} "
+                          "values), so no season repeats in the data; give the period of the seasonality in steps "
+                          "(12 for monthly data with a yearly cycle)")
     probe = Forecaster(**settings)
     ckpt = checkpoint_path(save) if save else None
     train = replace(probe.train_config, checkpoint=None if ckpt is None else str(ckpt), resume=resume)
