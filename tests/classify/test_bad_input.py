@@ -43,6 +43,7 @@ def world(tmp_path_factory, common_bad):
     put("ragged.csv", _csv(TEXTS).replace("good movie 3,pos", "good movie 3,pos,extra"))
     put("no_label_col.csv", "text,kind\n" + "".join(f"{t},{k}\n" for t, k in TEXTS))
     put("empty_label.csv", _csv(TEXTS).replace("bad film 5,neg", "bad film 5,"))
+    put("empty_text.csv", _csv(TEXTS).replace("good movie 3,pos", " ,pos"))  # data row 4
     put("one_class.csv", _csv([(t, "pos") for t, _ in TEXTS]))
     put("nul.csv", _csv(TEXTS).replace("good movie 2", "good\x00movie"))
     put("header_only.csv", "text,label\n")
@@ -70,6 +71,7 @@ DATA_CASES = unreadable_cases("train-data", [*T, "{path}"], skip=("folder",)) + 
     ("train-data-ragged-row", [*T, "{ragged}"], "Expected 2 fields"),
     ("train-data-no-label-column", [*T, "{no_label_col}"], "no labels"),
     ("train-data-empty-label", [*T, "{empty_label}"], "has no label"),
+    ("train-data-empty-text", [*T, "{empty_text}"], "row 4 of"),
     ("train-data-one-class", [*T, "{one_class}"], "single class"),
     ("train-data-nul", [*T, "{nul}"], "NUL"),
     ("train-data-header-only", [*T, "{header_only}"], "no rows"),

@@ -180,6 +180,10 @@ def load_csv(path: str | os.PathLike, text_column: str = "text", label_column: s
     nul = [i for i, t in enumerate(texts) if "\x00" in t]
     if nul:
         raise SeqlabError(f"data: row {nul[0] + 1} of {str(path)!r} holds a NUL character; pass UTF-8 text")
+    empty = [i for i, t in enumerate(texts) if not t.strip()]
+    if empty:  # here, where its row is known (the estimator would only know its place after the split)
+        raise SeqlabError(f"data: row {empty[0] + 1} of {str(path)!r} has no text in column {text_column!r}"
+                          + (f" ({len(empty)} rows in all)" if len(empty) > 1 else "") + "; remove or fill it")
     return texts, labels
 
 
