@@ -144,3 +144,19 @@ def test_read_csv_accepts_the_usual_variants(tmp_path, sep, text):
     p.write_bytes(text.encode("utf-8"))
     df = files.read_csv(p, sep=sep)
     assert list(df.columns) == ["a", "b"] and df.to_numpy().tolist() == [[1, 2]]
+
+
+def test_a_model_header_longer_than_the_file_names_the_files_real_size(tmp_path):
+    # peek_kind reads only the header, load_file the whole file: both report the same sizes
+    import struct
+
+    import pytest
+
+    from seqlab import io
+    from seqlab.errors import ModelFileError
+
+    p = tmp_path / "m.safetensors"
+    p.write_bytes(struct.pack("<Q", 2**40) + b"x" * 4984)
+    for read in (io.peek_kind, io.load_file):
+        with pytest.raises(ModelFileError, match=r"its header claims 1099511627776 bytes, the file holds 4984 after"):
+            read(p)

@@ -111,6 +111,7 @@ def peek_kind(path: str | os.PathLike, option: str = "--model") -> str:
     try:
         p = files.check_input(path, option, "model file", "model", allow_empty=True)
         with open(p, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
             head = fh.read(8)
             n = int.from_bytes(head, "little") if len(head) == 8 else -1
             data = head + (fh.read(n) if 0 <= n <= files.HEADER_LIMIT else b"")
@@ -118,4 +119,4 @@ def peek_kind(path: str | os.PathLike, option: str = "--model") -> str:
         raise ModelFileError(str(exc)) from None
     except OSError as exc:
         raise ModelFileError(f"model file {str(path)!r} cannot be read: {exc.strerror or exc}") from None
-    return modelfile.metadata(modelfile.header(data, path), path)["kind"]
+    return modelfile.metadata(modelfile.header(data, path, size), path)["kind"]

@@ -33,14 +33,16 @@ def read(path: str | Path, option: str = "--model") -> tuple[dict[str, Any], byt
     return metadata(header(data, path), path), data
 
 
-def header(data: bytes, path: str | Path) -> dict[str, Any]:
-    """A safetensors header: 8 bytes of little-endian length, then that much JSON (limited)."""
+def header(data: bytes, path: str | Path, size: int | None = None) -> dict[str, Any]:
+    """A safetensors header: 8 bytes of little-endian length, then that much JSON (limited).
+    ``data`` is the file or its beginning; ``size`` the whole file's bytes (default len(data))."""
     bad = f"model file {str(path)!r} is not a readable seqlab model (truncated, corrupted or another format)"
-    if len(data) < 8:
-        raise ModelFileError(f"{bad}: {len(data)} bytes, shorter than a safetensors header")
+    size = len(data) if size is None else size
+    if size < 8:
+        raise ModelFileError(f"{bad}: {size} bytes, shorter than a safetensors header")
     n = int.from_bytes(data[:8], "little")
-    if n > files.HEADER_LIMIT or 8 + n > len(data):
-        raise ModelFileError(f"{bad}: its header claims {n} bytes, the file holds {len(data) - 8}")
+    if n > files.HEADER_LIMIT or 8 + n > min(len(data), size):
+        raise ModelFileError(f"{bad}: its header claims {n} bytes, the file holds {size - 8} after the length")
     try:
         head = files.loads_json(bytes(data[8: 8 + n]), "header")
     except SeqlabError as exc:
