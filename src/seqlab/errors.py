@@ -22,6 +22,11 @@ def expect(condition: bool, message: str) -> None:
         raise SeqlabError(message)
 
 
+#: the largest magnitude of a data value (forecast series, classify features): squares of larger
+#: ones overflow the variances, squared errors and scalers computed from them
+MAX_ABS = 1e30
+
+
 def check_int(name: str, value: object, minimum: int = 1, none: str | None = None, meaning: str = "",
               maximum: int | None = None) -> int | None:
     """``value`` if it is an integer in [``minimum``, ``maximum``] (not a bool), else SeqlabError

@@ -53,7 +53,8 @@ def world(tmp_path_factory, common_bad):
     for name, arrays in {"goodnums.npz": dict(X=X, y=y), "nan.npz": dict(X=np.where(X > 2, np.nan, X), y=y),
                          "inf.npz": dict(X=np.where(X > 2, np.inf, X), y=y), "strings.npz": dict(X=X.astype(str), y=y),
                          "no_x.npz": dict(A=X, y=y), "float_lengths.npz": dict(X=X, y=y, lengths=np.full(20, 2.5)),
-                         "long_lengths.npz": dict(X=X, y=y, lengths=np.full(20, 9))}.items():
+                         "long_lengths.npz": dict(X=X, y=y, lengths=np.full(20, 9)),
+                         "huge.npz": dict(X=np.where(X > 2, 1e20, X), y=y)}.items():
         np.savez(d / name, **arrays)
         files[name.split(".")[0]] = d / name
     np.savez(d / "objects.npz", X=np.array([np.zeros(3), np.zeros(4)], dtype=object), y=y[:2])
@@ -77,6 +78,7 @@ DATA_CASES = unreadable_cases("train-data", [*T, "{path}"], skip=("folder",)) + 
     ("train-data-header-only", [*T, "{header_only}"], "no rows"),
     ("train-data-unsupported", [*T, "{data}"], "unsupported file"),
     ("train-npz-nan", [*T, "{nan}"], "NaN or infinite value"),
+    ("train-npz-value-beyond-1e15", [*T, "{huge}"], "beyond 1e+15 in size"),
     ("train-npz-inf", [*T, "{inf}"], "NaN or infinite value"),
     ("train-npz-strings", [*T, "{strings}"], "holds <U"),
     ("train-npz-objects", [*T, "{objects}"], "cannot read"),

@@ -22,6 +22,11 @@ import numpy as np
 from ..errors import SeqlabError
 
 
+
+#: the largest magnitude of a feature value: the features are float32, whose squares (the
+#: scaler's variance, summed over up to millions of steps) overflow not far above this
+MAX_FEATURE = 1e15
+
 def is_text(X: Any) -> bool:
     """True for a list (or 1-D array) of strings."""
     if isinstance(X, str):
@@ -99,6 +104,11 @@ def as_padded(X: Any, lengths: Any = None, num_features: int | None = None) -> t
         raise SeqlabError(
             f"X: sequence {i} has a NaN or infinite value at step {t}, feature {f}; fill or drop missing values first"
         )
+    huge = np.abs(x) > MAX_FEATURE
+    if huge.any():  # float32 squares of it overflow the feature's variance: the scaler would zero the feature
+        i, t, f = (int(v) for v in np.argwhere(huge)[0])
+        raise SeqlabError(f"X: sequence {i} has the value {float(x[i, t, f]):g} at step {t}, feature {f}, beyond "
+                          f"{MAX_FEATURE:g} in size; rescale the data (e.g. to other units)")
     if num_features is not None and x.shape[2] != num_features:
         raise SeqlabError(f"X: the model expects {num_features} feature(s) per step, got {x.shape[2]}")
     return x, lens

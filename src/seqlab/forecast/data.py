@@ -32,7 +32,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from ..errors import SeqlabError
+from ..errors import MAX_ABS, SeqlabError
 
 
 def infer_freq(index: pd.Index) -> str | None:
@@ -109,7 +109,6 @@ class SeriesData:
         return pd.Index(float(t[-1]) + float(step) * np.arange(1, horizon + 1))
 
 
-MAX_ABS = 1e30  # larger values overflow the variances, squared errors and baselines computed from them
 
 
 def _check_numeric(values: Any, column: str, where: str) -> np.ndarray:
