@@ -99,7 +99,8 @@ def test_min_freq_and_max_size_cut_offs_with_ties():
     assert Vocabulary.build(texts, cfg, max_size=2).itos == [PAD, UNK, "a", "b"]  # b before c: seen first
     assert Vocabulary.build(texts, cfg, max_size=4).itos == [PAD, UNK, "a", "b", "c", "d"]  # d before e
     assert Vocabulary.build(texts, cfg, min_freq=2, max_size=10).itos == [PAD, UNK, "a", "b", "c"]
-    assert Vocabulary.build(texts, cfg, min_freq=5).tokens == [] and len(Vocabulary.build(texts, cfg, min_freq=5)) == 2
+    with pytest.raises(SeqlabError, match=r"min_freq: no token appears 5 times \(the most frequent, 'a', 4 times\)"):
+        Vocabulary.build(texts, cfg, min_freq=5)  # every text would read as <unk> only
     # without <unk> among the specials, a cut adds it (last), so that the left-out tokens have an id
     v = Vocabulary.build(texts, level="word", drop_spaces=True, specials=(PAD,), max_size=1)
     assert v.itos == [PAD, UNK, "a"] and v.config.specials == (PAD, UNK)

@@ -194,6 +194,10 @@ class Vocabulary:
         if not ranked:
             raise SeqlabError("texts: expected text with at least one token to build a vocabulary from, got none")
         kept = [t for t in ranked if counts[t] >= config.min_freq][: config.max_size]
+        if not kept:  # every text would read as unknown tokens only
+            raise SeqlabError(f"min_freq: no token appears {config.min_freq} times (the most frequent, "
+                              f"{ranked[0]!r}, {counts[ranked[0]]} times), so the vocabulary would be empty; "
+                              "use a smaller min_freq (--min-freq)")
         if len(kept) < len(ranked) and UNK not in config.specials:
             config = replace(config, specials=(*config.specials, UNK))
         return cls(kept, config)

@@ -106,6 +106,7 @@ NUMBER_CASES = [(f"train-{o[2:]}-{label}", [*N, o, v], o) for o, label, v in [
     ("--minutes", "negative", "-1"), ("--threads", "negative", "-1"), ("--checkpoint-steps", "zero", "0"),
 ]] + [
     ("train-hidden-out-of-memory", [*N, "--hidden", "1000000"], "more than the"),
+    ("train-min-freq-above-every-count", [*N, "--min-freq", str(10**20)], "so the vocabulary would be empty"),
     ("predict-explain-negative", ["predict", "--model", "{model}", "--text", "x", "--explain", "-1"], "--explain"),
     ("predict-explain-out-of-range", ["predict", "--model", "{model}", "--text", "x", "--explain", "5"],
      "expected an input number in [0, 0]"),
