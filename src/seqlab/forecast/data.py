@@ -109,8 +109,6 @@ class SeriesData:
         return pd.Index(float(t[-1]) + float(step) * np.arange(1, horizon + 1))
 
 
-
-
 def _check_numeric(values: Any, column: str, where: str) -> np.ndarray:
     """Column values as float64; SeqlabError naming the first non-numeric, NaN or inf value."""
     s = pd.Series(values)
