@@ -47,7 +47,7 @@ def read_model_file(path: str | os.PathLike) -> tuple[str, dict[str, Any], dict[
 
     p = Path(path)
     try:
-        files.check_input(p, "model", "model file", "model", allow_empty=True)
+        files.check_input(p, "MODEL", "model file", "model", allow_empty=True)
         with open(p, "rb") as fh:
             zipped = fh.read(2) == b"PK"
     except SeqlabError as exc:
@@ -59,7 +59,7 @@ def read_model_file(path: str | os.PathLike) -> tuple[str, dict[str, Any], dict[
     from safetensors import SafetensorError
     from safetensors.numpy import load
 
-    meta, data = modelfile.read(p, "model")
+    meta, data = modelfile.read(p, "MODEL")
     try:
         tensors = load(data)
     except (SafetensorError, ValueError, UnicodeDecodeError, OverflowError, MemoryError) as exc:
