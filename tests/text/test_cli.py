@@ -70,8 +70,8 @@ def test_sample_prints_the_same_text_as_the_library(model_file, capsys):
 
 
 @pytest.mark.parametrize("extra,message", [
-    (["--temperature", "0"], "--temperature: expected a finite number >= 1e-06 and <= 1e+06, got '0'"),
-    (["--temperature", "-0.5"], "--temperature: expected a finite number >= 1e-06"),
+    (["--temperature", "0"], "--temperature: expected a number in [1e-06, 1e+06] to sample with, got 0; --greedy"),
+    (["--temperature", "-0.5"], "--temperature: expected a finite number >= 0"),
     (["--top-p", "0"], "--top-p: expected a finite number > 0 and <= 1"),
     (["--top-p", "1.5"], "--top-p: expected a finite number > 0 and <= 1"),
     (["--top-k", "0"], "--top-k: expected an integer in [1, 1000000000]"),
@@ -80,6 +80,15 @@ def test_sample_prints_the_same_text_as_the_library(model_file, capsys):
 def test_sample_bad_input(model_file, capsys, extra, message):
     line = _error(capsys, ["generate", "sample", "--model", str(model_file), "--length", "5", *extra])
     assert message in line
+
+
+def test_greedy_ignores_the_temperature_even_0(model_file, capsys):
+    outs = []
+    for t in ("0", "0.8", "5"):
+        assert main(["generate", "sample", "--model", str(model_file), "--prime", "To be", "--length", "20",
+                     "--greedy", "--temperature", t]) == 0
+        outs.append(capsys.readouterr().out)
+    assert outs[0] == outs[1] == outs[2] and outs[0].startswith("To be")
 
 
 def test_sample_not_a_model(tmp_path, capsys):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 
 from ..cli_args import MAX_SEED, add_runtime_options, add_training_options, checkpoint_options, float_type, int_type
+from ..errors import SeqlabError
 from .defaults import DEFAULTS as D
 
 DEFAULT_MODEL = "text-model.safetensors"
@@ -81,8 +82,9 @@ def register(subparsers) -> None:
     s.add_argument("--prime", default=None, help="text to start from (default: a newline)")
     s.add_argument("--length", type=int_type("--length", 0, 10**7), default=500,
                    help="symbols to generate, at most 10 million (default 500)")
-    s.add_argument("--temperature", type=float_type("--temperature", 1e-6, 1e6), default=0.8,
-                   help="in [1e-6, 1e6]; lower is more conservative (default 0.8; --greedy for the limit of 0)")
+    s.add_argument("--temperature", type=float_type("--temperature", 0, 1e6), default=0.8,
+                   help="in [1e-6, 1e6]; lower is more conservative (default 0.8; --greedy for the limit of 0, "
+                        "which ignores it)")
     s.add_argument("--top-k", type=int_type("--top-k", 1, 10**9), default=None,
                    help="sample among the K most likely symbols only")
     s.add_argument("--top-p", type=float_type("--top-p", 0, 1, low_open=True), default=None,
@@ -109,8 +111,15 @@ def _train(args: argparse.Namespace) -> int:
 
 def _sample(args: argparse.Namespace) -> int:
     from .run import sample
+    from .sampling import MAX_TEMPERATURE, MIN_TEMPERATURE
 
-    sample(model=args.model, prime=args.prime, length=args.length, temperature=args.temperature, top_k=args.top_k,
+    temperature = args.temperature
+    if args.greedy:
+        temperature = 1.0  # greedy decoding takes the most likely symbol whatever the temperature
+    elif temperature < MIN_TEMPERATURE:
+        raise SeqlabError(f"--temperature: expected a number in [{MIN_TEMPERATURE:g}, {MAX_TEMPERATURE:g}] to sample "
+                          f"with, got {args.temperature:g}; --greedy is the limit of 0")
+    sample(model=args.model, prime=args.prime, length=args.length, temperature=temperature, top_k=args.top_k,
            top_p=args.top_p, greedy=args.greedy, seed=args.seed, unknown=args.unknown, threads=args.threads,
            device=args.device)
     return 0
