@@ -47,19 +47,15 @@ def read_model_file(path: str | os.PathLike) -> tuple[str, dict[str, Any], dict[
 
     p = Path(path)
     try:
-        files.check_input(p, "MODEL", "model file", "model", allow_empty=True)
-        with open(p, "rb") as fh:
-            zipped = fh.read(2) == b"PK"
+        data = files.read_bytes(p, "MODEL", "model file", "model", allow_empty=True)
     except SeqlabError as exc:
         raise ModelFileError(str(exc)) from None
-    except OSError as exc:
-        raise ModelFileError(f"model file {str(p)!r} cannot be read: {exc.strerror or exc}") from None
-    if zipped:  # a zip: the .npz form
-        return _read_npz(p)
+    if data[:2] == b"PK":  # a zip: the .npz form
+        return _read_npz(p, data)
     from safetensors import SafetensorError
     from safetensors.numpy import load
 
-    meta, data = modelfile.read(p, "MODEL")
+    meta = modelfile.metadata(modelfile.header(data, p), p)
     try:
         tensors = load(data)
     except (SafetensorError, ValueError, UnicodeDecodeError, OverflowError, MemoryError) as exc:
@@ -77,13 +73,15 @@ def _check_finite(arrays: dict[str, np.ndarray], p: Path) -> None:
             raise ModelFileError(modelfile.non_finite(p, name))
 
 
-def _read_npz(p: Path) -> tuple[str, dict[str, Any], dict[str, np.ndarray]]:
+def _read_npz(p: Path, data: bytes) -> tuple[str, dict[str, Any], dict[str, np.ndarray]]:
+    """The ``.npz`` form of a model file (``p``'s bytes ``data``)."""
+    import io
     import zipfile
 
     from .. import modelfile
 
     try:
-        with np.load(p, allow_pickle=False) as z:
+        with np.load(io.BytesIO(data), allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
         raw = arrays.pop(NPZ_META)
     except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as exc:
