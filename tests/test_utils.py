@@ -166,3 +166,18 @@ def test_an_output_folder_that_cannot_be_written_is_refused_before_any_work(tmp_
         check_output(ro / "m.safetensors", "--save")
     assert check_output(tmp_path / "m.safetensors", "--save") == tmp_path / "m.safetensors"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ro"]  # the probe file is gone
+
+
+def test_cli_says_how_to_pass_a_value_starting_with_a_dash(cli):
+    """argparse reads ``--epochs -inf`` as two options; the one line says to write --epochs=-inf."""
+    from tests.cli_helpers import assert_one_line_error
+
+    code, _, err = cli("forecast", "--epochs", "-inf")
+    assert_one_line_error(code, err, "--epochs=-inf")
+    code, _, err = cli("generate", "sample", "--temperature", "-1e-3")
+    assert_one_line_error(code, err, "--temperature=-1e-3")
+    code, _, err = cli("forecast", "--epochs", "--quiet")  # a missing value: no hint about '='
+    assert_one_line_error(code, err, "expected one argument")
+    assert "=" not in err
+    code, _, err = cli("forecast", "--epochs=-inf")
+    assert_one_line_error(code, err, "expected an integer")

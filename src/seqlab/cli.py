@@ -12,6 +12,7 @@ import argparse
 import importlib
 import io
 import os
+import re
 import sys
 
 from .errors import SeqlabError
@@ -28,10 +29,30 @@ _COMMANDS = [
 ]
 
 
+_ARGV: list[str] = []  # the words being parsed (for the hint of _negative_value_after)
+
+
+def _negative_value_after(option: str) -> str | None:
+    """The number-like word after ``option`` on the command line when it starts with '-' (such
+    as -inf or -1e-3, which argparse takes for an option name), else None."""
+    argv = _ARGV
+    for i, word in enumerate(argv[:-1]):
+        if word == option and argv[i + 1].startswith("-"):
+            try:
+                float(argv[i + 1])
+            except ValueError:
+                return None
+            return argv[i + 1]
+    return None
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line on stderr and exit code 2."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
+        match = re.fullmatch(r"argument (--[\w-]+)(?:/\S+)?: expected one argument", message)
+        if match and _negative_value_after(match.group(1)):  # argparse read -inf as an option
+            message += f"; a value starting with '-' goes after '=': {match.group(1)}={_negative_value_after(match.group(1))}"
         sys.stderr.write(f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
         sys.exit(2)
 
@@ -76,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(argv: list[str] | None) -> int:
     parser = build_parser()
+    _ARGV[:] = sys.argv[1:] if argv is None else argv
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version, or a usage error already printed as one line
