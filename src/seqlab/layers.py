@@ -422,6 +422,21 @@ class RecurrentLayer(Layer):
 
     reset_state = reset_states  # Keras 3's name
 
+    def _initial_state(self, given: Any, batch: int) -> Tensor | tuple[Tensor, ...]:
+        """``initial_state`` as the runner takes it, (1, B, H) each: given as Keras gives it, ``h``
+        or ``[h, c]`` each (B, H) (what ``return_state`` returns), or as torch.nn does, (1, B, H)."""
+        parts = (given,) if isinstance(given, Tensor) else tuple(given) if isinstance(given, (list, tuple)) else None
+        n = 2 if self.module_class.cell_class.state_size == 2 else 1
+        names = "[h, c]" if n == 2 else "h"
+        if (parts is None or len(parts) != n or any(
+                not isinstance(p, Tensor) or p.dim() not in (2, 3) or (p.dim() == 3 and p.shape[0] != 1)
+                or tuple(p.shape[-2:]) != (batch, self.units) for p in parts)):
+            got = [tuple(p.shape) if isinstance(p, Tensor) else type(p).__name__ for p in parts or [given]]
+            raise SeqlabError(f"initial_state: this {type(self).__name__} takes {names}, each of shape "
+                              f"(batch, units) = ({batch}, {self.units}), got {got}")
+        parts = tuple(p if p.dim() == 3 else p.unsqueeze(0) for p in parts)  # (1, B, H) each
+        return parts[0] if n == 1 else parts
+
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         B, T = input_shape[0], input_shape[1]
         return (B, T, self.units) if self.return_sequences else (B, self.units)
@@ -468,7 +483,9 @@ class RecurrentLayer(Layer):
             x = reverse_padded(x, None if mask is None else mask.sum(1))  # each sequence within its length
         if self.training and self.dropout:
             x = x * self._keep_mask((x.shape[0], 1, x.shape[2]), self.dropout, x)  # one mask per sequence
-        if self.stateful and initial_state is None and self._states is not None:
+        if initial_state is not None:
+            initial_state = self._initial_state(initial_state, x.shape[0])
+        elif self.stateful and self._states is not None:
             if self._states[0].shape[0] != x.shape[0]:
                 raise SeqlabError(
                     f"input: this stateful {type(self).__name__} carries the state of a batch of "

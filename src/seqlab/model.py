@@ -135,9 +135,11 @@ class Sequential(nn.Module):
             shapes.append(shape)
         return shapes
 
-    def last_activation(self) -> str | None:
-        last = self.layers[-1] if len(self.layers) else None
-        return last.activation if isinstance(last, Dense) else None
+    def takes_ids(self) -> bool:
+        """Whether the first layer takes integer ids (an embedding); other models take integer
+        arrays as numbers, converted to floats (as Keras does)."""
+        first = self.layers[0] if len(self.layers) else None
+        return isinstance(first, (Embedding, nn.Embedding))
 
     def param_dtype(self) -> torch.dtype:
         for p in self.parameters():
@@ -176,8 +178,11 @@ class Sequential(nn.Module):
             raise SeqlabError(f"{name}: the model expects inputs of shape {shown}, got {tuple(shape)}")
 
     # -- forward -------------------------------------------------------------------------------
-    def forward(self, x: Tensor, mask: Tensor | None = None, return_logits: bool = False) -> Tensor:
-        """Run the layers. ``return_logits=True`` skips the last Dense layer's activation."""
+    def forward(self, x: Tensor, mask: Tensor | None = None, return_logits: bool = False,
+                return_mask: bool = False) -> Tensor | tuple[Tensor, Tensor | None]:
+        """Run the layers. ``return_logits=True`` skips the last Dense layer's activation;
+        ``return_mask=True`` returns ``(output, mask)``, the padding mask (B, T) of a sequence
+        output (None where there is none)."""
         if not len(self.layers):
             raise SeqlabError("model: has no layers; add some with model.add(...)")
         if self.input_shape is None:
@@ -198,7 +203,7 @@ class Sequential(nn.Module):
                 x = layer(x)
         if not self.built:
             self.built = all(not isinstance(l, Layer) or l.built for l in self.layers)
-        return x
+        return (x, mask) if return_mask else x
 
     # -- summary -------------------------------------------------------------------------------
     def summary(self, print_fn: Callable[[str], Any] | None = print) -> str:

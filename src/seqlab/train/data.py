@@ -25,7 +25,10 @@ def as_tensor(name: str, a: Any, float_dtype: torch.dtype = torch.float32) -> Te
             raise SeqlabError(f"{name}: expected an array or tensor, got {type(a).__name__}: {exc}") from exc
         if arr.dtype == object or arr.dtype.kind not in "biuf":
             raise SeqlabError(f"{name}: expected numbers (an array of floats or integers), got dtype {arr.dtype}")
-        t = torch.from_numpy(np.ascontiguousarray(arr))
+        arr = np.ascontiguousarray(arr)
+        if not arr.flags.writeable:  # e.g. a sliding_window_view: torch warns on read-only memory
+            arr = arr.copy()
+        t = torch.from_numpy(arr)
     if t.dim() == 0:
         raise SeqlabError(f"{name}: expected an array with a batch axis, got a scalar")
     if t.dtype.is_floating_point or t.dtype == torch.bool:

@@ -37,6 +37,8 @@ def make_data(model, x: Any, y: Any, name: str = "x", need_y: bool = True) -> Ar
         raise SeqlabError(f"{name}: no input data given; pass arrays or tensors x and y, or a DataLoader")
     dtype = model.param_dtype()
     xt = as_tensor(name, x, dtype)
+    if not xt.dtype.is_floating_point and not model.takes_ids():
+        xt = xt.to(dtype)  # integer features (counts, one-hot uint8) as numbers, as Keras takes them
     if y is None:
         if need_y:
             raise SeqlabError(f"y: targets are missing; pass y with one target per sample of {name}")
@@ -76,19 +78,39 @@ def _first_x(data: ArrayData | DataLoader) -> Tensor:
 
 
 class _Step:
-    """Loss, metrics and fused-logits choice shared by training and evaluation."""
+    """Loss, metrics and the logits choice shared by training and evaluation.
+
+    A cross-entropy loss takes logits (``fuse``) when the last layer is a Dense layer whose
+    activation is the loss's own (softmax, sigmoid: the engine skips it and the loss uses the
+    stable log-softmax) or none at all (its outputs can only be logits, as for
+    torch.nn.CrossEntropyLoss; ``predict`` then returns logits). The metrics see probabilities."""
 
     def __init__(self, model) -> None:
-        from ..layers import ACTIVATIONS
+        from ..layers import ACTIVATIONS, Dense
 
         self.loss = model.loss_fn
         self.metrics = model.metric_fns
-        act = model.last_activation()
-        self.fuse = self.loss.fuses is not None and act == self.loss.fuses
-        self.act = ACTIVATIONS[act] if self.fuse else None
+        last = model.layers[-1] if len(model.layers) else None
+        act = last.activation if isinstance(last, Dense) else None
+        if isinstance(last, Dense) and act == "softmax" and last.units == 1:
+            raise SeqlabError("model: the last layer is Dense(1, activation='softmax'), whose output is always 1; "
+                              "use Dense(1, activation='sigmoid') for two classes, or Dense(C, activation='softmax')")
+        self.fuse = self.loss.fuses is not None and act in (self.loss.fuses, "linear")
+        self.act = ACTIVATIONS[self.loss.fuses] if self.fuse else None
 
     def probs(self, out: Tensor) -> Tensor:
         return self.act(out) if self.fuse else out
+
+
+def _unmasked(out: Tensor, y: Tensor, mask: Tensor | None) -> tuple[Tensor, Tensor, Tensor | int]:
+    """The outputs and targets of the real (unpadded) steps, and their number (a tensor: no host
+    sync), when the model's output (B, T, ...) carries a padding mask (B, T) from
+    ``Embedding(mask_zero=True)``: the loss and metrics leave padded steps out, as Keras's do.
+    Without a mask (or with targets not laid out per step) ``(out, y, B)``."""
+    B = out.shape[0]
+    if mask is None or out.dim() < 3 or mask.shape != out.shape[:2] or y.shape[:2] != mask.shape:
+        return out, y, B
+    return out[mask], y[mask], mask.sum()  # (N, ...) for the N real steps
 
 
 def _to(t: Any, device: torch.device, dtype: torch.dtype) -> Tensor:
@@ -153,7 +175,8 @@ class SequentialTask(Task):
     def training_step(self, net, batch):
         xb, yb = batch
         step = self.step
-        out = net(xb, return_logits=step.fuse)
+        out, mask = net(xb, return_logits=step.fuse, return_mask=True)
+        out, yb, weight = _unmasked(out, yb, mask)
         loss = step.loss(yb, out.float() if out.dtype != self.dtype else out, step.fuse)
         if self.penalized:
             loss = loss + _penalty(self.penalized, self.l1, self.l2)
@@ -167,7 +190,7 @@ class SequentialTask(Task):
                     s, c = m.update(yb, pred)
                     self.msums[k] = self.msums[k] + s
                     self.mcounts[k] += c
-        return loss, xb.shape[0]
+        return loss, weight
 
     def epoch_logs(self) -> dict[str, float]:
         metrics = self.step.metrics
@@ -294,9 +317,10 @@ def evaluate_data(model, data: ArrayData | DataLoader, batch_size: int,
         for xb, yb in batches:
             if yb is None:
                 raise SeqlabError("y: evaluation needs targets; the data yields inputs only")
-            out = model(xb, return_logits=step.fuse)
-            tot += step.loss(yb, out, step.fuse).double() * xb.shape[0]
-            n += xb.shape[0]
+            out, mask = model(xb, return_logits=step.fuse, return_mask=True)
+            out, yb, weight = _unmasked(out, yb, mask)
+            tot += step.loss(yb, out, step.fuse).double() * weight
+            n += weight
             pred = step.probs(out)
             for k, m in enumerate(step.metrics):
                 s, c = m.update(yb, pred)
@@ -304,7 +328,7 @@ def evaluate_data(model, data: ArrayData | DataLoader, batch_size: int,
                 mcounts[k] += c
     finally:
         model.train(was_training)
-    vec = torch.stack([tot.cpu(), torch.tensor(float(n), dtype=torch.float64)] + [s.cpu() for s in msums]
+    vec = torch.stack([tot.cpu(), torch.as_tensor(n, dtype=torch.float64).cpu()] + [s.cpu() for s in msums]
                       + [torch.tensor(float(c), dtype=torch.float64) for c in mcounts])
     if ctx is not None:
         vec = _all_sum(ctx, vec, dev)

@@ -36,11 +36,19 @@ class Loss:
         raise NotImplementedError
 
 
+def trailing_ones_dropped(shape: tuple) -> tuple:
+    """``shape`` without its trailing axes of length 1 (the batch axis kept): (B, T, 1) -> (B, T)."""
+    shape = tuple(shape)
+    while len(shape) > 1 and shape[-1] == 1:
+        shape = shape[:-1]
+    return shape
+
+
 def _same_shape(y_true: Tensor, y_pred: Tensor, name: str) -> Tensor:
     if y_true.shape != y_pred.shape:
-        if y_true.numel() == y_pred.numel() and y_true.shape[:1] == y_pred.shape[:1]:
-            y_true = y_true.reshape(y_pred.shape)  # e.g. (B,) -> (B, 1)
-        else:
+        if trailing_ones_dropped(y_true.shape) == trailing_ones_dropped(y_pred.shape):
+            y_true = y_true.reshape(y_pred.shape)  # (B,) for (B, 1), (B, T, 1) for (B, T)
+        else:  # the same number of values in another layout, e.g. (B, F, T) for (B, T, F): refused
             raise SeqlabError(
                 f"y: the {name} loss needs targets shaped like the model output {tuple(y_pred.shape)}, "
                 f"got {tuple(y_true.shape)}"
@@ -68,25 +76,44 @@ class BinaryCrossentropy(Loss):
 
 
 class CategoricalCrossentropy(Loss):
-    """One-hot (..., C) or integer (...,) labels against predictions (..., C)."""
+    """One-hot (..., C) or integer (...,) or (..., 1) labels against predictions (..., C)."""
 
     name, fuses = "categorical_crossentropy", "softmax"
 
     def __call__(self, y_true: Tensor, y_pred: Tensor, from_logits: bool = False) -> Tensor:
         C = y_pred.shape[-1]
         logp = torch.log_softmax(y_pred, -1) if from_logits else y_pred.clamp(EPS, 1 - EPS).log()
-        if not y_true.dtype.is_floating_point and y_true.shape == y_pred.shape[:-1] + (1,) and C > 1:
-            y_true = y_true.squeeze(-1)
-        if y_true.shape == y_pred.shape[:-1]:  # integer labels
-            if y_true.dtype.is_floating_point:
-                y_true = y_true.long()
-            return F.nll_loss(logp.reshape(-1, C), y_true.reshape(-1))  # (N, C) vs (N,)
-        if y_true.shape != y_pred.shape:
-            raise SeqlabError(
-                f"y: categorical_crossentropy needs one-hot targets {tuple(y_pred.shape)} or integer labels "
-                f"{tuple(y_pred.shape[:-1])}, got {tuple(y_true.shape)}"
-            )
+        labels = class_labels(y_true, y_pred, self.name)
+        if labels is not None:
+            try:
+                return F.nll_loss(logp.reshape(-1, C), labels.reshape(-1))  # (N, C) vs (N,)
+            except IndexError:  # a label outside 0 .. C-1 (CPU; CUDA asserts on the device)
+                raise SeqlabError(f"y: {self.name} needs class labels 0 to {C - 1} (the model has {C} outputs), "
+                                  f"got labels from {int(labels.min())} to {int(labels.max())}") from None
         return -(y_true.to(logp.dtype) * logp).sum(-1).mean()
+
+
+def class_labels(y_true: Tensor, y_pred: Tensor, name: str) -> Tensor | None:
+    """``y_true`` as integer class labels shaped like ``y_pred`` without its class axis, or None
+    where it is one-hot (shaped like ``y_pred``); labels may come as (..., 1) and as whole floats.
+    SeqlabError for any other shape, or floats that are not whole numbers."""
+    C = y_pred.shape[-1]
+    if y_true.shape == y_pred.shape and (C > 1 or y_true.dtype.is_floating_point):
+        return None  # one-hot
+    if y_true.shape == y_pred.shape[:-1] + (1,):
+        y_true = y_true.squeeze(-1)
+    if y_true.shape != y_pred.shape[:-1]:
+        raise SeqlabError(
+            f"y: {name} needs one-hot targets {tuple(y_pred.shape)} or integer labels "
+            f"{tuple(y_pred.shape[:-1])}, got {tuple(y_true.shape)}"
+        )
+    if y_true.dtype.is_floating_point:
+        if not bool((y_true == y_true.round()).all()):
+            raise SeqlabError(f"y: {name} takes class labels as whole numbers, got fractional values such as "
+                              f"{float(y_true[y_true != y_true.round()][0]):g}; pass one-hot targets "
+                              f"{tuple(y_pred.shape)} for soft labels")
+        y_true = y_true.long()
+    return y_true
 
 
 LOSSES: dict[str, Callable[[], Loss]] = {

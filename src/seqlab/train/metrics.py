@@ -15,6 +15,7 @@ from typing import Callable
 from torch import Tensor
 
 from ..errors import SeqlabError
+from .losses import class_labels, trailing_ones_dropped
 
 
 class Metric:
@@ -27,9 +28,12 @@ class Metric:
         return total / max(count, 1)
 
 
-def _like(y_true: Tensor, y_pred: Tensor) -> Tensor:
-    if y_true.shape != y_pred.shape and y_true.numel() == y_pred.numel():
-        y_true = y_true.reshape(y_pred.shape)  # e.g. (B,) -> (B, 1)
+def _like(y_true: Tensor, y_pred: Tensor, name: str) -> Tensor:
+    if y_true.shape != y_pred.shape:
+        if trailing_ones_dropped(y_true.shape) != trailing_ones_dropped(y_pred.shape):
+            raise SeqlabError(f"y: the {name} metric needs targets shaped like the model output "
+                              f"{tuple(y_pred.shape)}, got {tuple(y_true.shape)}")
+        y_true = y_true.reshape(y_pred.shape)  # (B,) for (B, 1), (B, T, 1) for (B, T)
     return y_true.to(y_pred.dtype)
 
 
@@ -37,7 +41,7 @@ class MAE(Metric):
     name = "mae"
 
     def update(self, y_true, y_pred):
-        d = (y_pred - _like(y_true, y_pred)).abs()
+        d = (y_pred - _like(y_true, y_pred, self.name)).abs()
         return d.sum(), d.numel()
 
 
@@ -45,7 +49,7 @@ class MSE(Metric):
     name = "mse"
 
     def update(self, y_true, y_pred):
-        d = (y_pred - _like(y_true, y_pred)).square()
+        d = (y_pred - _like(y_true, y_pred, self.name)).square()
         return d.sum(), d.numel()
 
 
@@ -62,16 +66,11 @@ class Accuracy(Metric):
     def update(self, y_true, y_pred):
         C = y_pred.shape[-1]
         if C == 1:
-            hit = (y_pred > 0.5) == (_like(y_true, y_pred) > 0.5)
+            hit = (y_pred > 0.5) == (_like(y_true, y_pred, self.name) > 0.5)
         else:
             pred = y_pred.argmax(-1)
-            if y_true.shape == y_pred.shape:
-                lab = y_true.argmax(-1)
-            elif not y_true.dtype.is_floating_point and y_true.shape == y_pred.shape[:-1] + (1,):
-                lab = y_true.squeeze(-1)
-            else:
-                lab = y_true
-            hit = pred == lab.to(pred.dtype)
+            lab = class_labels(y_true, y_pred, "accuracy")
+            hit = pred == (y_true.argmax(-1) if lab is None else lab.to(pred.dtype))
         return hit.sum(), hit.numel()
 
 

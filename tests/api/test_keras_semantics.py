@@ -1,0 +1,167 @@
+"""Where Keras users have expectations: padded steps out of the loss and metrics, strict target
+shapes, cross-entropy on a layer without activation, integer features, initial_state as
+return_state gives it, float class labels. Each checked against a hand computation in torch."""
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from seqlab import SeqlabError, Sequential
+from seqlab.layers import GRU, LSTM, Dense, Embedding
+
+
+def _tagger(seed=0, act="softmax"):
+    torch.manual_seed(seed)
+    m = Sequential([Embedding(20, 4, mask_zero=True), LSTM(6, return_sequences=True), Dense(3, activation=act)])
+    m.compile(loss="sparse_categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
+    return m
+
+
+def _tagging_data(seed=0, n=10, T=8):
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(2, T + 1, n)
+    ids = np.zeros((n, T), np.int64)
+    tags = np.zeros((n, T), np.int64)
+    for i, k in enumerate(lengths):
+        ids[i, :k] = rng.integers(1, 20, k)
+        tags[i, :k] = rng.integers(0, 3, k)
+    return ids, tags, ids != 0
+
+
+def test_padded_steps_stay_out_of_loss_and_metrics():
+    m = _tagger()
+    ids, tags, real = _tagging_data()
+    probs = torch.from_numpy(m.predict(ids))
+    logs = m.evaluate(ids, tags, verbose=0, return_dict=True)
+    # by hand: cross-entropy and accuracy over the real tokens only
+    p, t = probs[torch.from_numpy(real)], torch.from_numpy(tags[real])
+    assert logs["loss"] == pytest.approx(float(F.nll_loss(p.log(), t)), rel=1e-5)
+    assert logs["accuracy"] == pytest.approx(float((p.argmax(-1) == t).double().mean()), rel=1e-9)
+    # targets at padded steps change nothing, in evaluation and in a training step
+    junk = tags.copy()
+    junk[~real] = 2
+    assert m.evaluate(ids, junk, verbose=0, return_dict=True) == logs
+    runs = []
+    for y in (tags, junk):
+        mm = _tagger(seed=1)
+        mm.fit(ids, y, epochs=2, batch_size=4, shuffle=False, verbose=0, seed=3)
+        runs.append(mm.state_dict())
+    for k in runs[0]:
+        torch.testing.assert_close(runs[0][k], runs[1][k], rtol=0, atol=0)
+
+
+def test_targets_in_another_layout_are_refused():
+    torch.manual_seed(0)
+    m = Sequential([GRU(4, return_sequences=True, input_shape=(10, 3)), Dense(2)])
+    m.compile(loss="mse", optimizer="adam", metrics=["mae"])
+    x = np.random.default_rng(0).standard_normal((8, 10, 3)).astype(np.float32)
+    with pytest.raises(SeqlabError, match=r"targets shaped like the model output \(8, 10, 2\), got \(8, 2, 10\)"):
+        m.fit(x, np.zeros((8, 2, 10), np.float32), epochs=1, verbose=0)
+    # a trailing axis of length 1 is the same layout: (B, T, 1) for an output (B, T)
+    m1 = Sequential([GRU(4, return_sequences=True, input_shape=(10, 3)), Dense(1)])
+    m1.compile(loss="mse", optimizer="adam", metrics=["mae"])
+    y = np.random.default_rng(1).standard_normal((8, 10)).astype(np.float32)
+    a = m1.evaluate(x, y, verbose=0, return_dict=True)
+    b = m1.evaluate(x, y[..., None], verbose=0, return_dict=True)
+    assert a == b
+    with pytest.raises(SeqlabError, match="mae metric"):
+        from seqlab.train import get_metric
+        get_metric("mae").update(torch.zeros(4), torch.zeros(4, 3))
+
+
+def test_cross_entropy_on_a_dense_layer_without_activation_takes_logits():
+    torch.manual_seed(0)
+    m = Sequential([LSTM(5, input_shape=(6, 2)), Dense(3)])
+    m.compile(loss="sparse_categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((16, 6, 2)).astype(np.float32)
+    y = rng.integers(0, 3, 16)
+    logits = torch.from_numpy(m.predict(x))
+    logs = m.evaluate(x, y, verbose=0, return_dict=True)
+    assert logs["loss"] == pytest.approx(float(F.cross_entropy(logits, torch.from_numpy(y))), rel=1e-5)
+    assert logs["accuracy"] == pytest.approx(float((logits.argmax(1).numpy() == y).mean()))
+    # binary: Dense(1) without activation is a logit for binary_crossentropy
+    mb = Sequential([LSTM(5, input_shape=(6, 2)), Dense(1)])
+    mb.compile(loss="binary_crossentropy", optimizer="adam", metrics=["accuracy"])
+    yb = (y > 0).astype(np.float32)
+    z = torch.from_numpy(mb.predict(x))[:, 0]
+    logs = mb.evaluate(x, yb, verbose=0, return_dict=True)
+    assert logs["loss"] == pytest.approx(float(F.binary_cross_entropy_with_logits(z, torch.from_numpy(yb))), rel=1e-5)
+    assert logs["accuracy"] == pytest.approx(float(((z > 0).numpy() == (yb > 0.5)).mean()))
+    # a softmax over one unit is always 1: refused
+    m1 = Sequential([LSTM(5, input_shape=(6, 2)), Dense(1, activation="softmax")])
+    m1.compile(loss="binary_crossentropy", optimizer="adam")
+    with pytest.raises(SeqlabError, match=r"Dense\(1, activation='softmax'\).*sigmoid"):
+        m1.fit(x, yb, epochs=1, verbose=0)
+
+
+def test_integer_features_train_as_floats():
+    rng = np.random.default_rng(0)
+    xi = rng.integers(0, 50, (12, 5, 1))
+    y = xi.sum(1).astype(np.float32)
+    states = []
+    for x in (xi, xi.astype(np.float32)):
+        torch.manual_seed(0)
+        m = Sequential([LSTM(4, input_shape=(5, 1)), Dense(1)])
+        m.compile(loss="mse", optimizer="adam")
+        m.fit(x, y, epochs=2, batch_size=4, verbose=0, seed=1)
+        states.append((m.state_dict(), m.predict(x)))
+    for k in states[0][0]:
+        assert torch.equal(states[0][0][k], states[1][0][k])
+    np.testing.assert_array_equal(states[0][1], states[1][1])
+
+
+def test_read_only_arrays_give_no_warning():
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    series = np.sin(np.arange(40, dtype=np.float32))
+    windows = sliding_window_view(series, 6)[:, :, None]  # read-only view, (35, 6, 1)
+    assert not windows.flags.writeable
+    torch.manual_seed(0)
+    m = Sequential([GRU(3, input_shape=(5, 1)), Dense(1)])
+    m.compile(loss="mse", optimizer="adam")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        m.fit(windows[:, :5], np.ascontiguousarray(windows[:, 5, 0]), epochs=1, verbose=0)
+
+
+@pytest.mark.parametrize("layer", [LSTM, GRU])
+def test_initial_state_takes_what_return_state_gives(layer):
+    torch.manual_seed(0)
+    lay = layer(5, return_sequences=True, return_state=True)
+    x = torch.randn(3, 9, 2)
+    whole, *_ = lay(x)
+    first, *state = lay(x[:, :4])
+    assert all(s.shape == (3, 5) for s in state)
+    rest, *_ = lay(x[:, 4:], initial_state=state)  # Keras's encoder-decoder hand-over
+    torch.testing.assert_close(torch.cat([first, rest], 1), whole, rtol=1e-6, atol=1e-6)
+    rest3, *_ = lay(x[:, 4:], initial_state=[s[None] for s in state])  # torch.nn's (1, B, H)
+    assert torch.equal(rest, rest3)
+    with pytest.raises(SeqlabError, match=r"initial_state: .* each of shape \(batch, units\) = \(3, 5\)"):
+        lay(x, initial_state=[torch.zeros(2, 5)] * len(state))
+
+
+def test_class_labels_as_floats_and_out_of_range():
+    torch.manual_seed(0)
+    m = Sequential([LSTM(5, input_shape=(6, 2)), Dense(3, activation="softmax")])
+    m.compile(loss="sparse_categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((16, 6, 2)).astype(np.float32)
+    y = rng.integers(0, 3, 16)
+    want = m.evaluate(x, y, verbose=0, return_dict=True)
+    for labels in (y[:, None], y.astype(np.float32), y.astype(np.float32)[:, None]):
+        assert m.evaluate(x, labels, verbose=0, return_dict=True) == want
+    with pytest.raises(SeqlabError, match="whole numbers.*0.5"):
+        m.evaluate(x, np.full(16, 0.5, np.float32), verbose=0)
+    with pytest.raises(SeqlabError, match="labels 0 to 2 .*3 outputs.*from 0 to 3"):
+        m.evaluate(x, np.where(y == 2, 3, y), verbose=0)
+
+
+def test_parameter_count_has_torch_s_two_biases():
+    """docs/api.md: LSTM(32) on one feature, 4,480 parameters (Keras counts 4,352: one bias)."""
+    m = Sequential([LSTM(32, input_shape=(5, 1))])
+    assert m.count_params() == 4 * 32 * (1 + 32) + 2 * 4 * 32 == 4480
+    assert 4480 - 4 * 32 == 4352
