@@ -65,6 +65,31 @@ def test_resume_from_checkpoint_with_optimizer_state(tmp_path):
     assert not all(torch.equal(p, q) for p, q in zip(straight.parameters(), restart.parameters()))
 
 
+def test_continued_fit_with_a_seed_equals_one_fit(tmp_path):
+    """Saved after 2 epochs, loaded and fit on to 4 with the same seed: the weights of 4 epochs in
+    one go, with shuffling and dropout masks (input, recurrent, Dropout) drawn from the seed."""
+    x, y = _data()
+
+    def fresh():
+        m = Sequential([LSTM(4, input_shape=(5, 3), dropout=0.2, recurrent_dropout=0.2), Dropout(0.3),
+                        Dense(1, activation="sigmoid")])
+        m.compile(loss="binary_crossentropy", optimizer="adam", lr=0.02)
+        return m
+
+    straight = fresh()
+    straight.fit(x, y, epochs=4, batch_size=8, verbose=0, seed=5)
+    first = fresh()
+    first.fit(x, y, epochs=2, batch_size=8, verbose=0, seed=5)
+    first.save(tmp_path / "ck.safetensors")
+    resumed = load_model(tmp_path / "ck.safetensors")
+    resumed.fit(x, y, epochs=4, initial_epoch=resumed.epochs_trained, batch_size=8, verbose=0, seed=5)
+    for p, q in zip(straight.parameters(), resumed.parameters()):
+        assert torch.equal(p, q)
+    other = load_model(tmp_path / "ck.safetensors")  # another seed: other orders and masks
+    other.fit(x, y, epochs=4, initial_epoch=2, batch_size=8, verbose=0, seed=6)
+    assert not all(torch.equal(p, q) for p, q in zip(straight.parameters(), other.parameters()))
+
+
 def _saved(tmp_path):
     torch.manual_seed(0)
     m = Sequential([GRU(3, input_shape=(4, 2)), Dense(1)])

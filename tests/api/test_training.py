@@ -220,10 +220,11 @@ def test_early_stopping_restores_best_weights():
     # loss decreases every epoch, so with mode='max' the first epoch is the best one
     es = EarlyStopping(monitor="loss", mode="max", patience=1, restore_best_weights=True)
     h = m.fit(x, y, epochs=10, verbose=0, callbacks=[rec, es])
-    assert len(h.epoch) == 3 and es.stopped_epoch == 2
+    # Keras's count: with patience 1 the first epoch without improvement is the last
+    assert len(h.epoch) == 2 and es.stopped_epoch == 1 and h.best_epoch == 0
     for k, v in m.state_dict().items():
         assert torch.equal(v, rec.weights[0][k])
-    assert not torch.equal(rec.weights[2]["layers.1.linear.weight"], rec.weights[0]["layers.1.linear.weight"])
+    assert not torch.equal(rec.weights[1]["layers.1.linear.weight"], rec.weights[0]["layers.1.linear.weight"])
 
 
 def test_lr_callbacks():

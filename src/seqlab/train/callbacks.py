@@ -8,11 +8,12 @@ Write your own by subclassing :class:`Callback` and overriding any hook; ``self.
       on_epoch_begin(epoch, logs)
         on_train_batch_begin(step, logs)
         on_after_backward(model, step)      # gradients are in p.grad; before clipping and the step
-        on_train_batch_end(step, logs)      # logs: {"loss": 0-dim tensor, "size": batch size}
+        on_train_batch_end(step, logs)      # logs: {"loss": 0-dim tensor, "size": the batch's weight}
       on_epoch_end(epoch, logs)             # logs: {"loss": float, "val_loss": float, metrics...}
     on_train_end(logs)
 
-``step`` counts optimizer steps from the start of this fit call. Batch-level hooks run only when
+``step`` counts optimizer steps from the start of this fit call. A batch's weight in the epoch's
+mean loss is its number of samples, or of unpadded steps where a padding mask reaches the loss. Batch-level hooks run only when
 overridden, so a callback without them costs nothing per step. ``logs['loss']`` at batch level is
 a tensor: calling ``.item()`` on it synchronises with the GPU. Example, a gradient-norm recorder::
 
@@ -88,10 +89,11 @@ class _Monitor(Callback):
 
 
 class EarlyStopping(_Monitor):
-    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs.
+    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs (as
+    Keras's: with patience 1, the first epoch without improvement is the last).
 
     ``restore_best_weights=True`` puts back the weights of the best epoch when training stops
-    (early or at the last epoch).
+    (early or at the last epoch); ``history.best_epoch`` then names that epoch.
     """
 
     def __init__(self, monitor: str = "val_loss", patience: int = 0, min_delta: float = 0.0,
@@ -102,6 +104,7 @@ class EarlyStopping(_Monitor):
 
     def on_train_begin(self, logs=None):
         self.wait, self.best, self.best_state, self.stopped_epoch, self.best_epoch = 0, self._worst(), None, None, None
+        self.restored_epoch: int | None = None
 
     def on_epoch_end(self, epoch, logs=None):
         value = self._value(logs)
@@ -111,13 +114,14 @@ class EarlyStopping(_Monitor):
                 self.best_state = copy.deepcopy(self.model.state_dict())
             return
         self.wait += 1
-        if self.wait > self.patience:
+        if self.wait >= self.patience:
             self.stopped_epoch = epoch
             self.model.stop_training = True
 
     def on_train_end(self, logs=None):
         if self.restore_best_weights and self.best_state is not None:
             self.model.load_state_dict(self.best_state)
+            self.restored_epoch = self.best_epoch
 
 
 class ModelCheckpoint(_Monitor):

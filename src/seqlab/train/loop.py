@@ -9,9 +9,11 @@ callbacks, the progress bar, and checkpoints to resume from. See docs/train.md.
 Determinism: with a seed, each epoch's data order comes from a generator seeded by
 ``(seed, epoch)`` (:func:`epoch_generator`), and every dropout mask of the model's layers (input,
 recurrent and ``Dropout`` masks of the modules with a ``generator`` attribute) from one mask
-generator seeded by the seed (:func:`mask_generator`), so a run resumed from a checkpoint draws
-the same order and masks, skips the batches already done, and (with the checkpointed generator
-states) ends with bit-identical weights on CPU.
+generator seeded at the start of each epoch by ``(seed, epoch)`` (:func:`mask_seed`), so a run
+resumed from a checkpoint draws the same order and masks, skips the batches already done, and
+(with the checkpointed generator states) ends with bit-identical weights on CPU; and a fit
+continued at an epoch boundary (``fit(..., initial_epoch=k, seed=s)`` on a model saved after k
+epochs) trains as the uninterrupted fit with that seed.
 
 Non-finite losses: at each epoch end the loop checks the epoch's summed loss and the weights; when
 either is NaN or infinite it stops, puts back the weights (and optimizer state) of the last epoch
@@ -189,11 +191,16 @@ def epoch_generator(seed: int, epoch: int) -> torch.Generator:
     return torch.Generator().manual_seed(int(state[0]) << 32 | int(state[1]))
 
 
+def mask_seed(seed: int, epoch: int) -> int:
+    """The seed of the dropout masks of epoch ``epoch``: a function of ``(seed, epoch)`` alone."""
+    state = np.random.SeedSequence([seed, 0x6D61736B, epoch]).generate_state(2, dtype=np.uint32)  # "mask"
+    return int(state[0]) << 32 | int(state[1])
+
+
 def mask_generator(seed: int, device: torch.device) -> torch.Generator:
-    """The generator of every dropout mask of a run: a function of the seed alone (on the
-    training device, so that masks are drawn where they are used)."""
-    state = np.random.SeedSequence([seed, 0x6D61736B]).generate_state(2, dtype=np.uint32)  # "mask"
-    return torch.Generator(device=device).manual_seed(int(state[0]) << 32 | int(state[1]))
+    """The generator of every dropout mask of a run (on the training device, so that masks are
+    drawn where they are used), seeded for epoch 0; the loop reseeds it at each epoch's start."""
+    return torch.Generator(device=device).manual_seed(mask_seed(seed, 0))
 
 
 def attach_generator(model: nn.Module, generator: torch.Generator) -> list[nn.Module]:
@@ -402,6 +409,8 @@ class _Run:
         task.on_train_end(logs)
         for cb in self.callbacks:
             cb.on_train_end(logs)
+            if getattr(cb, "restored_epoch", None) is not None:  # EarlyStopping(restore_best_weights=True)
+                self.history.best_epoch = cb.restored_epoch
         task.model.eval()
         self.history.stopped, self.history.steps, self.history.seconds = n.stop, n.step, n.seconds
         return self.history
@@ -411,6 +420,7 @@ class _Run:
         epoch = n.epoch
         if n.batch == 0:
             self.sums = []
+            self.mask_gen.manual_seed(mask_seed(self.base_seed, epoch))  # (mid-epoch: the checkpointed state)
             for cb in self.callbacks:
                 cb.on_epoch_begin(epoch, {})
             task.on_epoch_begin(epoch)
