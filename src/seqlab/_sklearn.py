@@ -10,9 +10,12 @@ every argument is stored under its own name and nothing else happens there) and 
 
 from __future__ import annotations
 
+import functools
 import inspect
 import warnings
-from typing import Any
+from typing import Any, Callable
+
+import numpy as np
 
 from .errors import SeqlabError
 
@@ -86,11 +89,31 @@ class NotFittedError(SeqlabError, _NotFittedError):
     where scikit-learn is installed."""
 
 
+def python_params(fit: Callable[..., Any]) -> Callable[..., Any]:
+    """Decorates an estimator's ``fit``: NumPy scalar parameters (``np.int64(8)`` from a grid of
+    ``np.arange``, ``np.float32`` from ``np.linspace``, draws of ``scipy.stats``) are Python
+    numbers while it runs, so that the checks and the saved JSON config take them, and are put
+    back as they were afterwards (``fit`` leaves parameters unchanged, as scikit-learn requires)."""
+
+    @functools.wraps(fit)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        given = {name: getattr(self, name) for name in self._get_param_names()}
+        scalars = {name: v for name, v in given.items() if isinstance(v, np.generic)}
+        for name, v in scalars.items():
+            setattr(self, name, v.item())
+        try:
+            return fit(self, *args, **kwargs)
+        finally:
+            for name, v in scalars.items():
+                setattr(self, name, v)
+    return wrapper
+
+
 def column_warning(shape: tuple) -> None:
     """Warn, in scikit-learn's words, that a column vector y (N, 1) is read as (N,)."""
     warnings.warn(f"A column-vector y was passed when a 1d array was expected: y of shape {shape} is read as "
                   f"({shape[0]},); pass y.ravel() to silence this warning", DataConversionWarning, stacklevel=3)
 
 
-__all__ = ["HAVE_SKLEARN", "BaseEstimator", "ClassifierMixin", "RegressorMixin", "NotFittedError",
+__all__ = ["HAVE_SKLEARN", "BaseEstimator", "ClassifierMixin", "RegressorMixin", "NotFittedError", "python_params",
            "DataConversionWarning", "column_warning"]

@@ -133,3 +133,22 @@ def test_grid_search_over_hidden_size_scores_each_candidate_like_a_hand_written_
             clf = SequenceClassifier(**{**FAST, "hidden_size": h}).fit([X[i] for i in train], y[train])
             scores.append(clf.score([X[i] for i in test], y[test]))
         assert search.cv_results_["mean_test_score"][k] == pytest.approx(np.mean(scores))
+
+
+def test_numpy_scalar_parameters_fit_like_python_numbers_and_stay_as_given(tmp_path):
+    """A grid from np.arange / np.linspace gives np.int64 and np.float32 values: fit takes them
+    as the equal Python numbers (same model, bit for bit), saves them as JSON, and leaves the
+    parameters themselves as given."""
+    X, y = _rising(32)
+    numpy_params = {**FAST, "hidden_size": np.int64(8), "batch_size": np.int64(16), "lr": np.float32(0.03),
+                    "max_steps": np.int32(40), "seed": np.int64(0)}
+    a = SequenceClassifier(**numpy_params).fit(X, y)
+    b = SequenceClassifier(**{**FAST, "hidden_size": 8, "batch_size": 16, "lr": float(np.float32(0.03)),
+                              "max_steps": 40, "seed": 0}).fit(X, y)
+    np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
+    assert type(a.hidden_size) is np.int64 and type(a.lr) is np.float32  # unchanged by fit
+    a.save(tmp_path / "a.safetensors")
+    assert SequenceClassifier.load(tmp_path / "a.safetensors").net_.config.hidden_size == 8
+    search = GridSearchCV(SequenceRegressor(**FAST), {"hidden_size": np.array([4, 8])}, cv=2)
+    search.fit(X, y.astype(np.float32))
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()

@@ -102,3 +102,11 @@ def test_grid_search_over_hidden_along_time_scores_each_candidate_like_a_hand_wr
         scores = [ForecastEstimator(**{**TINY, "hidden": h}).fit(y.iloc[tr]).score(y.iloc[te]) for tr, te in cv.split(y)]
         assert search.cv_results_["mean_test_score"][k] == pytest.approx(np.mean(scores))
         assert np.all(np.array(scores) < 0)  # minus a MASE
+
+
+def test_numpy_scalar_parameters_fit_like_python_numbers():
+    y = seasonal()
+    a = ForecastEstimator(**{**TINY, "hidden": np.int64(6), "horizon": np.int64(4), "epochs": np.int64(3)}).fit(y)
+    b = ForecastEstimator(**TINY).fit(y)
+    np.testing.assert_array_equal(a.predict(), b.predict())
+    assert type(a.hidden) is np.int64

@@ -25,7 +25,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import torch
 
-from .._sklearn import BaseEstimator, ClassifierMixin, NotFittedError, column_warning
+from .._sklearn import BaseEstimator, ClassifierMixin, NotFittedError, column_warning, python_params
 from ..errors import ModelFileError, SeqlabError, check_float, check_int, check_positive_int
 from ..train import Callback, History, Task, TrainConfig, train
 from ..utils import resolve_device, seed_everything
@@ -428,6 +428,7 @@ class SequenceClassifier(ClassifierMixin, SequenceEstimator):
         return "none" if not self.standardize and mode == "feature" else mode
 
     # -- training ------------------------------------------------------------------------------
+    @python_params
     def fit(self, X: Any, y: Sequence, lengths: Any = None, *, validation_data: tuple | None = None,
             callbacks: Sequence[Callback] = (), checkpoint: str | os.PathLike | None = None, resume: bool = False,
             checkpoint_steps: int | None = None, checkpoint_minutes: float | None = 5.0) -> "SequenceClassifier":
@@ -575,6 +576,7 @@ class SequenceClassifier(ClassifierMixin, SequenceEstimator):
                     batch_size=self.batch_size, lr=self.lr, weight_decay=self.weight_decay, clipnorm=self.clipnorm,
                     class_weight=cw, validation_split=self.validation_split, patience=self.patience, seed=self.seed)
 
+    @python_params
     def save(self, path: str | os.PathLike) -> None:
         """One .safetensors file (kind 'classifier') with weights, label names, vocabulary, scaling."""
         from ..io import save_file

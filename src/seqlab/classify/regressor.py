@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .._sklearn import RegressorMixin
+from .._sklearn import RegressorMixin, python_params
 from ..errors import ModelFileError, SeqlabError
 from ..train import Callback
 from .data import as_padded, is_text
@@ -142,6 +142,7 @@ class SequenceRegressor(RegressorMixin, SequenceEstimator):
     def _more_tags(self) -> dict:  # scikit-learn < 1.6
         return {"multioutput": True}
 
+    @python_params
     def fit(self, X: Any, y: Any, lengths: Any = None, *, validation_data: tuple | None = None,
             callbacks: Sequence[Callback] = (), checkpoint: str | os.PathLike | None = None, resume: bool = False,
             checkpoint_steps: int | None = None, checkpoint_minutes: float | None = 5.0) -> "SequenceRegressor":
@@ -190,6 +191,7 @@ class SequenceRegressor(RegressorMixin, SequenceEstimator):
         return out[:, 0] if self._y_ndim == 1 else out
 
     # -- files ---------------------------------------------------------------------------------
+    @python_params
     def save(self, path: str | os.PathLike) -> None:
         """One .safetensors file (kind 'regressor'): weights, input scaling, target scaling."""
         from ..io import save_file

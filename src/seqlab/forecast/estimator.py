@@ -28,7 +28,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .._sklearn import BaseEstimator, NotFittedError
+from .._sklearn import BaseEstimator, NotFittedError, python_params
 from ..errors import SeqlabError
 
 #: the estimator's settings that are ForecastConfig fields, and those that are TrainConfig fields
@@ -106,6 +106,7 @@ class ForecastEstimator(BaseEstimator):
             raise SeqlabError(f"{name}: expected a series (1-D array, pandas Series or DataFrame), got None")
         return prepare(y, self.target, self.time, None, self.series_id)
 
+    @python_params
     def fit(self, y: Any, X: Any = None) -> "ForecastEstimator":
         """Fit a Forecaster on the series ``y``; returns the estimator. ``X`` is not used (it is
         there for scikit-learn's ``fit(X, y)`` calls, which pass the series first)."""
