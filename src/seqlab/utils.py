@@ -25,6 +25,29 @@ def seed_everything(seed: int | None) -> None:
     torch.manual_seed(seed % (2**64))
 
 
+@contextlib.contextmanager
+def seeded(seed: int | None) -> Iterator[None]:
+    """Seed Python, NumPy and torch for the block (:func:`seed_everything`), then put the caller's
+    generator states back: a seeded fit draws its own numbers and leaves the caller's sequence
+    where it was (as scikit-learn's ``random_state`` does; a bootstrap loop around ``fit`` keeps
+    drawing new samples). Without a seed nothing is seeded or put back: an unseeded fit draws
+    from the global generators, as torch code does."""
+    if seed is None:
+        yield
+        return
+    states = (random.getstate(), np.random.get_state(), torch.get_rng_state())
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() and torch.cuda.is_initialized() else None
+    seed_everything(seed)
+    try:
+        yield
+    finally:
+        random.setstate(states[0])
+        np.random.set_state(states[1])
+        torch.set_rng_state(states[2])
+        if cuda is not None:
+            torch.cuda.set_rng_state_all(cuda)
+
+
 def set_random_seed(seed: int) -> None:
     """Keras's ``keras.utils.set_random_seed``: seed Python, NumPy and torch (CPU and CUDA) so
     that everything after it, building the model's initial weights included, repeats bit for bit

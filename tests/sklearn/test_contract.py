@@ -152,3 +152,36 @@ def test_numpy_scalar_parameters_fit_like_python_numbers_and_stay_as_given(tmp_p
     search = GridSearchCV(SequenceRegressor(**FAST), {"hidden_size": np.array([4, 8])}, cv=2)
     search.fit(X, y.astype(np.float32))
     assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+
+
+def _draws():
+    import random
+    return random.random(), float(np.random.rand()), float(torch.rand(()))
+
+
+def _reset(k):
+    import random
+    random.seed(k)
+    np.random.seed(k)
+    torch.manual_seed(k)
+
+
+def test_a_seeded_fit_leaves_the_callers_random_generators_where_they_were():
+    """A bootstrap loop around fit draws new samples each time: fit(seed) seeds its own run and
+    puts Python's, NumPy's and torch's global generators back (scikit-learn's random_state contract)."""
+    X, y = _rising(16)
+    _reset(7)
+    _draws()
+    want = _draws()
+    _reset(7)
+    _draws()
+    SequenceClassifier(**{**FAST, "seed": 0, "max_steps": 3}).fit(X, y)
+    assert _draws() == want
+    from seqlab import Sequential
+    from seqlab.layers import GRU, Dense
+    m = Sequential([GRU(3, input_shape=(5, 1)), Dense(1)])  # (building draws initial weights)
+    m.compile(loss="mse", optimizer="adam")
+    _reset(7)
+    _draws()
+    m.fit(np.zeros((4, 5, 1), np.float32), np.zeros((4, 1), np.float32), epochs=1, verbose=0, seed=3)
+    assert _draws() == want

@@ -28,7 +28,7 @@ import torch
 from .._sklearn import BaseEstimator, ClassifierMixin, NotFittedError, column_warning, python_params
 from ..errors import ModelFileError, SeqlabError, check_float, check_int, check_positive_int
 from ..train import Callback, History, Task, TrainConfig, train
-from ..utils import resolve_device, seed_everything
+from ..utils import resolve_device, seeded
 from ..vocab import VocabConfig, Vocabulary
 from .data import as_padded, check_labels, is_text, znormalize
 from .explain import Explanation, attribute
@@ -321,14 +321,14 @@ class SequenceEstimator(BaseEstimator):
                          checkpoint_steps=checkpoint_steps, checkpoint_minutes=checkpoint_minutes)
         if self.patience is not None:
             config = replace(config, monitor="val_loss", mode="min", patience=self.patience, restore_best=True)
-        seed_everything(config.seed)  # the initial weights follow the seed
-        self.net_ = net = ClassifierNet(cfg)
-        try:
-            val = self._validation(validation_data)  # checked against the new network's input
-        except SeqlabError:
-            self._forget()
-            raise
-        self.history_ = train(make_task(net, val), config, callbacks)
+        with seeded(config.seed):  # the initial weights follow the seed; the caller's generators stay
+            self.net_ = net = ClassifierNet(cfg)
+            try:
+                val = self._validation(validation_data)  # checked against the new network's input
+            except SeqlabError:
+                self._forget()
+                raise
+            self.history_ = train(make_task(net, val), config, callbacks)
         net.eval()
 
 

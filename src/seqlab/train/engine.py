@@ -17,7 +17,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader
 
 from ..errors import SeqlabError, check_float, check_int, check_positive_int
-from ..utils import seed_everything, thread_policy
+from ..utils import seed_everything, seeded, thread_policy
 from . import distributed as D
 from .callbacks import Callback
 from .data import ArrayData, as_tensor, distributed_loader, split_batch
@@ -255,24 +255,24 @@ def fit(model, x: Any = None, y: Any = None, batch_size: int = 32, epochs: int =
         else:
             raise SeqlabError("validation_data: expected a tuple (x_val, y_val) or a DataLoader")
 
-    seed_everything(seed)
-    fresh = seed is not None and getattr(model, "untouched_since_build", lambda: False)()
-    if not model.built:
-        model.build_from(_first_x(train_data))  # lazy build from one sample (on CPU, before moving to the device)
-    if fresh:
-        # never trained, and no weights loaded or set: draw every initial weight from the seed (a
-        # layer built before fit, or at construction like Embedding, included), so the seed fixes
-        # the whole run whether the model was built before fit or inside it
-        seed_everything(seed)
-        model.reinitialize()
-    for nm, d in (("x", train_data), ("validation_data", val)):
-        if isinstance(d, ArrayData):
-            model.check_input_shape(tuple(d.x.shape), nm)
-    task = SequentialTask(model, train_data, val, batch_size, shuffle, l1, l2)
-    run = _Run(task, config, callbacks)
-    run.n.epoch = initial_epoch
-    with thread_policy(threads):
-        history = run.run()
+    with seeded(seed):  # seeds the run; the caller's generators as they were afterwards
+        fresh = seed is not None and getattr(model, "untouched_since_build", lambda: False)()
+        if not model.built:
+            model.build_from(_first_x(train_data))  # lazy build from one sample (on CPU, before moving to the device)
+        if fresh:
+            # never trained, and no weights loaded or set: draw every initial weight from the seed (a
+            # layer built before fit, or at construction like Embedding, included), so the seed fixes
+            # the whole run whether the model was built before fit or inside it
+            seed_everything(seed)
+            model.reinitialize()
+        for nm, d in (("x", train_data), ("validation_data", val)):
+            if isinstance(d, ArrayData):
+                model.check_input_shape(tuple(d.x.shape), nm)
+        task = SequentialTask(model, train_data, val, batch_size, shuffle, l1, l2)
+        run = _Run(task, config, callbacks)
+        run.n.epoch = initial_epoch
+        with thread_policy(threads):
+            history = run.run()
     history.params.update({"batch_size": batch_size, "verbose": verbose})
     model.history = history
     return history

@@ -35,7 +35,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import SeqlabError, check_float, check_int
-from ..utils import is_interactive, resolve_device, seed_everything, thread_policy
+from ..utils import is_interactive, resolve_device, seed_everything, seeded, thread_policy
 from . import checkpoint as ckpt
 from . import distributed as D
 from .callbacks import Callback, overrides
@@ -191,9 +191,11 @@ def epoch_generator(seed: int, epoch: int) -> torch.Generator:
     return torch.Generator().manual_seed(int(state[0]) << 32 | int(state[1]))
 
 
-def mask_seed(seed: int, epoch: int) -> int:
-    """The seed of the dropout masks of epoch ``epoch``: a function of ``(seed, epoch)`` alone."""
-    state = np.random.SeedSequence([seed, 0x6D61736B, epoch]).generate_state(2, dtype=np.uint32)  # "mask"
+def mask_seed(seed: int, epoch: int, rank: int = 0) -> int:
+    """The seed of the dropout masks of epoch ``epoch`` in process ``rank``: a function of
+    ``(seed, epoch, rank)`` alone (each process of a multi-process run masks its own share of
+    the batch, so the processes draw independent masks, not the same ones)."""
+    state = np.random.SeedSequence([seed, 0x6D61736B, epoch, rank]).generate_state(2, dtype=np.uint32)  # "mask"
     return int(state[0]) << 32 | int(state[1])
 
 
@@ -383,7 +385,8 @@ class _Run:
     # -- the loop ------------------------------------------------------------------------------
     def run(self) -> History:
         try:
-            return self._run()
+            with seeded(self.c.seed):  # the caller's generators as they were afterwards
+                return self._run()
         finally:
             for m in self.attached:  # the masks of later calls (outside the loop) are the user's
                 m.generator = None
@@ -420,7 +423,7 @@ class _Run:
         epoch = n.epoch
         if n.batch == 0:
             self.sums = []
-            self.mask_gen.manual_seed(mask_seed(self.base_seed, epoch))  # (mid-epoch: the checkpointed state)
+            self.mask_gen.manual_seed(mask_seed(self.base_seed, epoch, self.ctx.rank))  # (mid-epoch: the checkpointed state)
             for cb in self.callbacks:
                 cb.on_epoch_begin(epoch, {})
             task.on_epoch_begin(epoch)
