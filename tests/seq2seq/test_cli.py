@@ -142,6 +142,20 @@ def test_train_on_pairs_then_translate(tmp_path, capsys):
     assert tr.src_vocab.itos[3:] == ["a", "b", "c"] and not tr.src_vocab.config.lowercase
     code, out, _ = run(capsys, "--model", str(save), "ab")
     assert code == 0 and out == tr.translate("ab").text + "\n"
+    # spaces and a newline around the text are stripped, as the training pairs were
+    code, out2, _ = run(capsys, "--model", str(save), "  ab \n")
+    assert code == 0 and out2 == out
+
+
+def test_word_level_source_is_stripped_and_its_whitespace_runs_are_one_space():
+    from seqlab.seq2seq.vocab import SPECIALS, encode_source
+    from seqlab.vocab import Vocabulary
+
+    v = Vocabulary.build(["three one four"], level="word", specials=SPECIALS)
+    want = encode_source(v, "three one four")
+    assert len(want) == 3
+    for text in (" three one four", "three  one\tfour ", "\nthree one four\n"):
+        assert encode_source(v, text) == want
 
 
 def test_train_dates_with_a_tiny_budget(tmp_path, capsys):

@@ -27,7 +27,13 @@ def check_vocab(vocab: object, name: str) -> None:
 
 
 def encode_source(vocab: Vocabulary, text: str, name: str = "text") -> list[int]:
-    """Ids of a text to translate; SeqlabError naming ``name`` for an empty text or unknown tokens."""
+    """Ids of a text to translate; SeqlabError naming ``name`` for an empty text or unknown tokens.
+
+    The text is stripped as the training pairs were (a trailing space or newline would otherwise
+    be read as tokens the model never saw at that place); at word level, runs of whitespace
+    between words are one space, as in ordinary writing."""
     if isinstance(text, str) and not text.strip():
         raise SeqlabError(f"{name}: expected a non-empty text, got {text!r}; pass the text to translate")
+    if isinstance(text, str):
+        text = " ".join(text.split()) if vocab.config.level == "word" else text.strip()
     return vocab.encode(text, name, unknown="error", skip_hint=False)  # a translation reads every character
