@@ -183,3 +183,170 @@ def test_a_trial_that_fails_raises_its_error_without_optunas_traceback(tmp_path)
     finally:
         logger.removeHandler(handler)
     assert not [r for r in records if "failed" in r.getMessage()], [r.getMessage() for r in records]
+
+
+# -- pruning at the current step (not on the best value so far) ---------------------------------
+
+def _scripted(values):
+    """An objective reporting ``values[trial.number]`` step by step; it returns the last one."""
+    def objective(trial, budget=None):
+        import optuna
+
+        trial.suggest_float("x", 0.0, 1.0)
+        for step, v in enumerate(values[trial.number]):
+            trial.report(v, step)
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+        return values[trial.number][-1]
+    return objective
+
+
+def test_step_median_pruner_judges_the_value_at_the_current_step():
+    import optuna
+
+    from seqlab.tune.pruning import StepMedianPruner
+
+    def states(pruner, direction, values):
+        study = optuna.create_study(direction=direction, pruner=pruner, sampler=optuna.samplers.RandomSampler(0))
+        study.optimize(_scripted(values), n_trials=len(values))
+        return [t.state.name.lower() for t in study.trials]
+
+    # running means of a backtest: origin 0 is easy for every trial; trial 2 is the best there and
+    # clearly the worst at origin 1 (median 0.6); trial 3 is better than the median at origin 1
+    values = [(0.5, 0.6), (0.5, 0.6), (0.324, 0.924), (0.9, 0.55)]
+    assert states(StepMedianPruner(n_startup_trials=2, n_warmup_steps=1), "minimize", values) == \
+        ["complete", "complete", "pruned", "complete"]
+    # Optuna's MedianPruner judges trial 2 by its best value over the steps (0.324): not pruned
+    assert states(optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1), "minimize", values)[2] == \
+        "complete"
+    flipped = [tuple(1 - v for v in t) for t in values]  # accuracies: higher is better
+    assert states(StepMedianPruner(), "maximize", flipped) == ["complete", "complete", "pruned", "complete"]
+    # warm-up: step 0 never prunes; startup: nothing before 2 trials completed
+    assert states(StepMedianPruner(), "minimize", [(0.5,), (0.5,), (0.9,)]) == ["complete"] * 3
+    assert states(StepMedianPruner(), "minimize", [(0.5, 0.5), (0.9, 0.9)]) == ["complete"] * 2
+    assert states(StepMedianPruner(), "minimize", [(0.5, 0.5), (0.5, 0.5), (0.5, float("nan"))])[2] == "pruned"
+
+
+def test_step_median_pruner_errors():
+    from seqlab.errors import SeqlabError
+    from seqlab.tune.pruning import StepMedianPruner
+
+    with pytest.raises(SeqlabError, match="n_warmup_steps"):
+        StepMedianPruner(n_warmup_steps=-1)
+    with pytest.raises(SeqlabError, match="n_min_trials"):
+        StepMedianPruner(n_min_trials=0)
+    with pytest.raises(SeqlabError, match="mode"):
+        Report(FakeTrial(), "val_loss", mode="lowest")
+
+
+def test_tune_prunes_a_trial_worse_at_a_later_step(tmp_path):
+    from seqlab.tune.pruning import StepMedianPruner
+
+    values = [(0.5, 0.6), (0.5, 0.6), (0.324, 0.924), (0.9, 0.55)]
+    r = tune("scripted", _scripted(values), lambda n, p, b: [], direction="minimize", label="s", trials=4, minutes=0,
+             study=tmp_path / "s.db", say=lambda line: None)
+    assert isinstance(r.study.pruner, StepMedianPruner)
+    assert list(r.table["state"]) == ["complete", "complete", "pruned", "complete"]
+
+
+def test_tune_forecast_objective_prunes_a_trial_worse_at_a_later_origin(tmp_path, monkeypatch):
+    """ForecastJob reports the running mean of the MASE per origin; a trial best at origin 0 and
+    worst at origin 1 is pruned at origin 1 (the backtest scripted: no training)."""
+    from types import SimpleNamespace
+
+    import seqlab.forecast.backtesting as backtesting
+    from seqlab.forecast.run import load_series
+    from seqlab.tune.objectives import ForecastJob
+
+    # MASE per origin of trials 0-3, in the order the objective asks: running means (0.5, 0.6) twice,
+    # then (0.324, 0.924): the best at origin 0 and the worst at origin 1, then (0.6, 0.55)
+    calls = iter([0.5, 0.7, 0.5, 0.7, 0.324, 1.524, 0.6, 0.5])
+
+    offsets = []
+
+    def fake_backtest(series, config, folds, step, end_offset, include_stats, train):
+        offsets.append(end_offset)
+        return SimpleNamespace(model_name="model", table=pd.DataFrame({"MASE": [next(calls)]}, index=["model"]))
+
+    monkeypatch.setattr(backtesting, "backtest", fake_backtest)
+    series, _ = load_series(None)
+    job = ForecastJob(series, folds=2, settings=dict(horizon=12, ensemble=1, verbose=0))
+    r = tune("forecast", job.objective, lambda n, p, b: [], direction="minimize", label="backtest MASE", trials=4,
+             minutes=0, study=tmp_path / "f.db", say=lambda line: None)
+    assert list(r.table["state"]) == ["complete", "complete", "pruned", "complete"]
+    assert r.study.trials[2].intermediate_values == {0: pytest.approx(0.324), 1: pytest.approx(0.924)}
+    assert set(offsets) == {24, 12}  # the origins end a horizon or more before the end: the holdout is unseen
+
+
+def test_report_gives_the_score_so_far():
+    trial = FakeTrial()
+    trial.should_prune = lambda: False
+    best = Report(trial, "val_loss", mode="min")
+    kept = Report(FakeTrial(), "val_accuracy", by=("val_loss", "min"))
+    kept.trial.should_prune = lambda: False
+    logs = [dict(val_loss=1.0, val_accuracy=0.5), dict(val_loss=0.7, val_accuracy=0.6),
+            dict(val_loss=0.9, val_accuracy=0.8), dict(val_loss=float("nan"), val_accuracy=0.9)]
+    for epoch, log in enumerate(logs):
+        best.on_epoch_end(epoch, log)
+        kept.on_epoch_end(epoch, log)
+    assert trial.reports == [(0, 1.0), (1, 0.7), (2, 0.7)]  # the nan epoch reports nothing
+    assert kept.trial.reports == [(0, 0.5), (1, 0.6), (2, 0.6), (3, 0.6)]  # accuracy of the lowest val_loss
+
+
+# -- classify trials are scored on a validation split of the training part ----------------------
+
+def _digits_like(poison_test: bool):
+    """60 sequences of two classes; with ``poison_test`` the rows of the held-out split (the one
+    'seqlab classify train' tests on, same labels so the same split) get garbage features."""
+    from seqlab.classify.data import stratified_split
+
+    rng = np.random.default_rng(1)
+    y = np.array([0, 1] * 30)
+    X = rng.normal(size=(60, 6, 2)).astype(np.float32) + 1.5 * y[:, None, None]
+    _, test_idx = stratified_split(list(y), 0.2, 0)
+    if poison_test:
+        X[test_idx] = -3.0 * X[test_idx] + rng.normal(size=X[test_idx].shape).astype(np.float32) * 5
+    return X, y, test_idx
+
+
+def test_tune_classify_trials_never_see_the_held_out_split(tmp_path, monkeypatch):
+    import optuna
+
+    from seqlab.classify.estimator import SequenceClassifier
+    from seqlab.tune.objectives import TrainJob
+    from seqlab.tune.study import Budget
+
+    fitted = []
+    fit = SequenceClassifier.fit
+
+    def spy(self, X, y, lengths=None, **kw):
+        fitted.append((np.asarray(X).copy(), kw.get("validation_data")))
+        return fit(self, X, y, lengths, **kw)
+
+    monkeypatch.setattr(SequenceClassifier, "fit", spy)
+    params = dict(cell="gru", hidden=8, layers=1, dropout=0.0, lr=0.005)
+    scores, held, data = [], [], []
+    for poison in (False, True):
+        X, y, test_idx = _digits_like(poison)
+        data.append((X, test_idx))
+        np.savez(tmp_path / f"d{poison}.npz", X=X, y=y)
+        job = TrainJob("classify", tmp_path, dict(data=str(tmp_path / f"d{poison}.npz"), epochs=3, seed=0, threads=1))
+        scores.append(job.objective(optuna.trial.FixedTrial(params), Budget(0)))
+        held.append(getattr(job, "held", {}).get(0))
+    assert scores[0] == scores[1]  # the poisoned held-out split does not move the trial's score
+    assert held[0] is not None and held[0] != held[1]  # it only moves the held-out accuracy reported
+    for (X, test_idx), (X_fit, validation) in zip(data, fitted):
+        assert validation is None  # the validation split is carved out of what fit gets: the training part
+        assert len(X_fit) == 60 - len(test_idx)
+        assert not any(np.array_equal(X_fit[i], X[j]) for i in range(len(X_fit)) for j in test_idx)
+
+
+def test_tune_classify_reports_held_out_accuracy_of_the_best_only(tmp_path, capsys):
+    X, y, _ = _digits_like(False)
+    np.savez(tmp_path / "d.npz", X=X, y=y)
+    assert main(["tune", "classify", "--data", str(tmp_path / "d.npz"), "--trials", "2", "--epochs", "2",
+                 "--minutes", "0", "--study", str(tmp_path / "c.db"), "--save", str(tmp_path / "c.safetensors"),
+                 "--table", "", "--plot", "", "--threads", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "scored by validation accuracy" in out and "trial 0: validation accuracy" in out
+    assert out.count("held-out accuracy of trial") == 1 and "which no trial was scored on" in out

@@ -95,7 +95,8 @@ def train(*, data: str | os.PathLike | None = None, text_column: str = "text", l
     is removed once the model file is written. ``minutes`` 0 means no time limit. Everything is
     checked before training starts. ``callbacks`` go to the training loop; with ``validate`` the
     held-out split is also scored after every epoch (``val_loss``, ``val_accuracy`` in the logs the
-    callbacks see; training never uses it), as ``seqlab tune classify`` prunes on.
+    callbacks see; training never uses it), for monitoring; ``seqlab tune classify`` scores its
+    trials on the ``val_size`` split carved from the training part instead.
     """
     from .data import as_padded, check_labels, is_text, stratified_split
     from .metrics import format_confusion

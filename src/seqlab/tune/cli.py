@@ -28,9 +28,11 @@ def register(subparsers) -> None:
     p = subparsers.add_parser(
         "tune", help="search a job's cell, size, layers, dropout and learning rate with Optuna",
         description="An Optuna study over a job's main choices (cell, hidden size, layers, dropout, learning rate, "
-                    "and lookback for forecasting), scored by the backtest MASE (forecast), the held-out accuracy "
-                    "(classify) or the validation loss (generate). Bad trials stop early (median pruning on the "
-                    "score after each epoch, or each backtest origin); no trial starts after --minutes; the study "
+                    "and lookback for forecasting), scored by the backtest MASE (forecast), the validation accuracy "
+                    "on a split of the training part (classify; the held-out split is reported for the best "
+                    "model only) or the validation loss (generate). Bad trials stop early (a trial whose score "
+                    "so far is worse than the median of the finished trials at the same epoch or backtest "
+                    "origin); no trial starts after --minutes; the study "
                     "lives in a SQLite file, so running again continues it. Writes the best model, a results table "
                     "and a plot. Needs the optuna extra.")
     sub = p.add_subparsers(dest="job", metavar="JOB", parser_class=type(p))

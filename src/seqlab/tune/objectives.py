@@ -6,11 +6,15 @@
   apart before its holdout), reported after each origin so a bad trial stops early; the final
   model is a forecaster with the best settings fitted on all the data.
 * **classify**: cell, hidden size, layers, dropout, learning rate; each trial runs
-  :func:`seqlab.classify.run.train` and is scored by its held-out accuracy (reported after every
-  epoch); the best trial's model file is the result.
+  :func:`seqlab.classify.run.train` and is scored by its validation accuracy: a stratified
+  :data:`VAL_SIZE` of the training part only (the classifier's own early-stopping split), at the
+  epoch of the lowest validation loss, whose weights are kept (reported after every epoch). The
+  held-out split ``seqlab classify train`` tests on is never a trial's score: it is reported
+  once, for the best trial's model, which is the result.
 * **generate**: cell, hidden size, layers, dropout, learning rate; each trial runs
-  :func:`seqlab.text.run.train`, scored by its best validation loss (nats per token, reported
-  after every epoch); the best trial's model file is the result.
+  :func:`seqlab.text.run.train`, scored by its best validation loss (nats per token, the best so
+  far reported after every epoch); the best trial's model file is the result. The text has no
+  test part: the best score is a selection score, not an unbiased estimate.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import io
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -30,6 +34,8 @@ from .study import Budget, Report, optuna
 #: the searched choices of every job (each job also tunes the learning rate and dropout)
 HIDDEN = (8, 128)
 LAYERS = (1, 2)
+#: the fraction of the training part (never the held-out split) classify trials are scored on
+VAL_SIZE = 0.2
 
 
 def _common(trial: Any, cells: Sequence[str], lr: tuple[float, float]) -> dict:
@@ -80,7 +86,7 @@ class ForecastJob:
             bt = backtest(self.series, c, folds=1, step=H, end_offset=H * (1 + self.folds - 1 - k),
                           include_stats=False, train=probe.train_config)
             scores.append(float(bt.table.loc[bt.model_name, "MASE"]))
-            trial.report(float(np.mean(scores)), k)
+            trial.report(float(np.mean(scores)), k)  # the score so far; the pruner compares it at step k
             if trial.should_prune():
                 raise optuna().TrialPruned(f"backtest MASE {np.mean(scores):.3f} after {k + 1} origin(s)")
         return float(np.mean(scores))
@@ -108,24 +114,50 @@ class TrainJob:
     cells: Sequence[str] = ("lstm", "gru", "rnn", "lstm-peephole", "gru-reset-before", "mingru", "minlstm")
     save: str | None = None
     files: dict = field(default_factory=dict)  # trial number -> its model file
+    held: dict = field(default_factory=dict)  # trial number -> held-out accuracy (classify; never a score)
+    say: Callable[[str], None] | None = None
+
+    def _options(self) -> dict:
+        """``run.train``'s options for a trial or the final model. For classify, the classifier's
+        own early-stopping split (a stratified ``VAL_SIZE`` of the training part) is what trials
+        are scored on, so the held-out split stays out of the selection; ``patience`` as long as
+        the epochs never stops a trial early, and the weights of the lowest validation loss are kept."""
+        if self.job != "classify":
+            return dict(self.options)
+        epochs = self.options.get("epochs")
+        return dict(self.options, val_size=VAL_SIZE, patience=epochs or 10**9, validate=False)
+
+    def _has_test_split(self) -> bool:
+        """Whether classify holds out a test split (not for a .ts file, whose test file is apart)."""
+        from ..classify.run import _is_ts
+
+        data = self.options.get("data")
+        return data is None or not _is_ts(data)
 
     def objective(self, trial: Any, budget: Budget) -> float:
         p = _common(trial, self.cells, (1e-3, 1e-2))
         path = self.folder / f"{self.job}-trial{trial.number}.safetensors"
         minutes = budget.trial_minutes()
-        kw = dict(self.options, save=str(path), quiet=True, minutes=0.0 if minutes is None else minutes, **p)
+        kw = dict(self._options(), save=str(path), quiet=True, minutes=0.0 if minutes is None else minutes, **p)
         buf = io.StringIO()
         if self.job == "classify":
             from ..classify.run import train
 
-            report = Report(trial, "val_accuracy")
+            report = Report(trial, "val_accuracy", by=("val_loss", "min"))  # the epoch whose weights are kept
             with contextlib.redirect_stdout(buf):
-                result = train(**kw, callbacks=[report], validate=True)
-            value = float(result.metrics["accuracy"])
+                result = train(**kw, callbacks=[report])
+            h = result.history
+            accs = h.history.get("val_accuracy", [])
+            if not accs:
+                raise SeqlabError("tune classify: a trial finished no epoch to score on its validation split; "
+                                  "give more --minutes")
+            value = float(accs[h.best_epoch if 0 <= h.best_epoch < len(accs) else -1])
+            if result.metrics is not None:  # kept for the final report only: never a trial's score
+                self.held[trial.number] = float(result.metrics["accuracy"])
         else:
             from ..text.run import train
 
-            report = Report(trial, "val_loss")
+            report = Report(trial, "val_loss", mode="min")  # the score: the best validation loss so far
             with contextlib.redirect_stdout(buf):
                 _, _, history = train(**kw, callbacks=[report])
             losses = [v for v in history.history.get("val_loss", []) if v is not None and np.isfinite(v)]
@@ -146,17 +178,22 @@ class TrainJob:
             if keep is not None and keep.is_file():
                 shutil.copyfile(keep, self.save)
             else:
-                kw = dict(self.options, save=self.save, quiet=True, **params)
+                kw = dict(self._options(), save=self.save, quiet=True, **params)
                 with contextlib.redirect_stdout(io.StringIO()):
                     if self.job == "classify":
                         from ..classify.run import train
 
-                        train(**kw)
+                        result = train(**kw)
+                        if result.metrics is not None:
+                            self.held[number] = float(result.metrics["accuracy"])
                     else:
                         from ..text.run import train
 
                         train(**kw)
             written.append(self.save)
+        if self.job == "classify" and self.say is not None and number in self.held and self._has_test_split():
+            self.say(f"held-out accuracy of trial {number}: {self.held[number]:.4f} (the test split, "
+                     "which no trial was scored on)")
         for f in self.files.values():  # the trials' own files are not kept
             Path(f).unlink(missing_ok=True)
         return written

@@ -15,7 +15,7 @@ from typing import Any, TextIO
 
 from ..cli_args import check_output, check_outputs
 from ..errors import SeqlabError, check_float, check_int
-from .objectives import ForecastJob, TrainJob
+from .objectives import VAL_SIZE, ForecastJob, TrainJob
 from .study import TuneResult, tune
 
 DEFAULT_FOLDER = "runs/tune"
@@ -94,17 +94,19 @@ def classify(data: str | None = None, *, text_column: str = "text", label_column
              trials: int = 20, minutes: float = 10.0, study: str | None = None, save: str | None = None,
              table: str | None = None, plot: str | None = None, seed: int = 0, threads: int | None = 0,
              out: TextIO | None = None) -> TuneResult:
-    """Tune a classifier on ``data`` (None: the 8x8 digits) by its held-out accuracy."""
+    """Tune a classifier on ``data`` (None: the 8x8 digits) by its validation accuracy on a split of
+    the training part; the held-out split is only reported, for the best model (no selection on it)."""
     start = _time.monotonic()
     _check(trials, minutes)
     paths = _paths("classify", study, save, table, plot, {"--data": data})
     say = _say(out)
     say(f"tune classify: {data or 'the 8x8 digits'}; {trials} trial(s), "
-        f"{'no time limit' if not minutes else f'{minutes:g} min'}, scored by held-out accuracy")
+        f"{'no time limit' if not minutes else f'{minutes:g} min'}, scored by validation accuracy "
+        f"(a stratified {VAL_SIZE:g} of the training part; the held-out split is reported for the best only)")
     folder = Path(paths["study"]).parent
     job = TrainJob("classify", folder, dict(data=data, text_column=text_column, label_column=label_column,
-                                            epochs=epochs, seed=seed, threads=threads), save=paths["save"])
-    return _finish(tune("classify", job.objective, job.final, direction="maximize", label="held-out accuracy",
+                                            epochs=epochs, seed=seed, threads=threads), save=paths["save"], say=say)
+    return _finish(tune("classify", job.objective, job.final, direction="maximize", label="validation accuracy",
                         trials=trials, minutes=minutes, study=paths["study"], seed=seed, table=paths["table"],
                         plot=paths["plot"], say=say, start=start), say)
 

@@ -3,9 +3,10 @@
 :func:`tune` runs ``trials`` more trials of a job's objective (:mod:`seqlab.tune.objectives`) in an
 Optuna study stored in the SQLite file ``study`` (a second run with the same file continues the
 study: its finished trials count and inform the sampler), with the TPE sampler (seeded) and the
-median pruner: a trial whose intermediate score (per epoch, or per backtest origin for
-forecasting), reported through :class:`Report`, is worse than the median of earlier trials at
-the same step stops early. No trial starts after the time budget, and each trial's training is
+median pruner at the current step (:class:`seqlab.tune.pruning.StepMedianPruner`): a trial whose
+score so far (reported per epoch through :class:`Report`, or per backtest origin for forecasting)
+is worse than the median of the completed trials' scores at the same step stops early. No trial
+starts after the time budget, and each trial's training is
 limited to the time left, so the whole run ends within ``minutes`` plus the final model's fit.
 The best configuration is then written as a model file by the job's own workflow, and the
 results as a table (CSV) and a plot (PNG).
@@ -77,19 +78,44 @@ class Budget:
 
 
 class Report(Callback):
-    """Reports ``logs[monitor]`` to the trial after every epoch; when the pruner says so, stops
-    the training (``stop_training``) and remembers it, so the objective raises ``TrialPruned``."""
+    """Reports the trial's score so far to the trial after every epoch; when the pruner says so,
+    stops the training (``stop_training``) and remembers it, so the objective raises ``TrialPruned``.
 
-    def __init__(self, trial: Any, monitor: str, step0: int = 0) -> None:
+    The score so far is ``logs[monitor]`` at the best epoch so far, judged by ``by`` = (name,
+    'min' or 'max'); ``by`` defaults to (``monitor``, ``mode``): the best ``monitor`` so far, as a
+    trial scored by its best epoch ends. The pruner compares the value at the current step, so a
+    noisy epoch must not count against a trial whose score is its best one. ``mode`` None (and no
+    ``by``) reports each epoch's own value."""
+
+    def __init__(self, trial: Any, monitor: str, mode: str | None = None, by: tuple[str, str] | None = None,
+                 step0: int = 0) -> None:
+        for name, m in (("mode", mode), ("by", None if by is None else by[1])):
+            if m not in (None, "min", "max"):
+                raise SeqlabError(f"Report {name}: expected 'min' or 'max', got {m!r}")
         self.trial, self.monitor, self.step0 = trial, monitor, step0
+        self.by = by if by is not None else (None if mode is None else (monitor, mode))
         self.pruned = False
-        self.last: float | None = None
+        self.last: float | None = None  # the last value reported
+        self._best: float | None = None  # the best ``by`` value so far
+
+    def _better(self, logs: dict) -> bool:
+        name, mode = self.by
+        key = logs.get(name)
+        if key is None or not math.isfinite(float(key)):
+            return False
+        key = float(key)
+        if self._best is None or (key < self._best if mode == "min" else key > self._best):
+            self._best = key
+            return True
+        return False
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        value = (logs or {}).get(self.monitor)
+        logs = logs or {}
+        value = logs.get(self.monitor)
         if value is None or not math.isfinite(float(value)):
             return
-        self.last = float(value)
+        if self.by is None or self._better(logs) or self.last is None:
+            self.last = float(value)
         self.trial.report(self.last, self.step0 + epoch)
         if self.trial.should_prune():
             self.pruned = True
@@ -160,13 +186,15 @@ def tune(job: str, objective: Callable[[Any, Budget], float], final: Callable[[i
     """Run the study (see the module docstring); ``objective(trial, budget)`` scores one trial,
     ``final(best_number, best_params, budget)`` writes the model file(s) and returns their paths."""
     opt = optuna()
+    from .pruning import StepMedianPruner  # imports optuna: only once it is known to be there
+
     budget = Budget(minutes, reserve) if start is None else Budget(minutes, reserve, start)
     _check_study_file(study)
     storage = f"sqlite:///{Path(study).resolve()}"
     try:
         s = opt.create_study(study_name=job, storage=storage, load_if_exists=True, direction=direction,
                              sampler=opt.samplers.TPESampler(seed=seed + len(_trials_in(storage, job, opt))),
-                             pruner=opt.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1))
+                             pruner=StepMedianPruner(n_startup_trials=2, n_warmup_steps=1))
     except Exception as exc:  # SQLAlchemy's and Optuna's storage errors: a damaged or foreign database
         if isinstance(exc, SeqlabError):
             raise
