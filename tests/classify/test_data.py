@@ -110,6 +110,12 @@ def test_text_files(tmp_path):
     csv = tmp_path / "d.csv"
     csv.write_text('text,label\n"good, very good",pos\nbad,neg\n')
     assert load_csv(csv) == (["good, very good", "bad"], ["pos", "neg"])
+    padded = tmp_path / "padded.csv"  # labels typed with a space after the comma: the same classes
+    padded.write_text('text,label\ngood,pos\nbad, neg\nfine,pos \nugly,"  "\n')
+    with pytest.raises(SeqlabError, match="row 4 .* has no label"):
+        load_csv(padded)
+    padded.write_text('text,label\ngood,pos\nbad, neg\nfine,pos \n')
+    assert load_csv(padded) == (["good", "bad", "fine"], ["pos", "neg", "pos"])
     with pytest.raises(SeqlabError, match="'body' is not a column"):
         load_csv(csv, text_column="body")
     for cls, texts in {"neg": ["awful", "bad"], "pos": ["great"]}.items():

@@ -182,8 +182,8 @@ def load_csv(path: str | os.PathLike, text_column: str = "text", label_column: s
         )
     labels = None
     if label_column is not None and label_column in df.columns:
-        labels = df[label_column].tolist()
-        missing = [i for i, v in enumerate(labels) if v.strip() == ""]
+        labels = [v.strip() for v in df[label_column].tolist()]  # ' 1' and '1' are one class, as a reader sees them
+        missing = [i for i, v in enumerate(labels) if v == ""]
         if missing:
             raise SeqlabError(f"data: row {missing[0] + 1} of {str(path)!r} has no label in column {label_column!r}")
     texts = df[text_column].tolist()

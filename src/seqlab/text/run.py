@@ -129,7 +129,8 @@ def train(*, text: str | os.PathLike | None = None, level: str = "char", max_voc
         n_params = sum(p.numel() for p in model.parameters())
         used = n_threads or torch.get_num_threads()
         procs = f", {world.world_size} processes" if world.enabled else ""
-        print(f"text: {source}, {len(corpus):,} characters, {len(ids):,} {unit}, vocabulary {len(vocab)}; "
+        counts = f"{len(corpus):,} characters" + ("" if level == "char" else f", {len(ids):,} {unit}")
+        print(f"text: {source}, {counts}, vocabulary {len(vocab)}; "
               f"train {len(train_ids):,}, validation {len(val_ids):,}")
         print(f"model: {layers}-layer {cell.upper()}, {hidden} units, {n_params:,} parameters, "
               f"backend {model.rnn.resolve_backend()}, device {dev}"
