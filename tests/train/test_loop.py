@@ -134,8 +134,16 @@ def test_resume_errors_name_the_fix(tmp_path):
             super().__init__()
             self.model = nn.Sequential(nn.Linear(3, 2))
 
-    with pytest.raises(SeqlabError, match="does not fit this run"):
-        train(Other(), _config(checkpoint=path, resume=True))
+    with pytest.raises(SeqlabError, match="does not fit this run") as info:
+        train(Other(), _config(checkpoint=path, resume=True, epochs=1))
+    assert "\n" not in str(info.value) and len(str(info.value)) < 600  # not torch's whole state_dict report
+    # other settings or other data: refused, naming what differs, rather than silently continued
+    with pytest.raises(SeqlabError, match=r"another run \(epochs=1 there, 4 here\).*delete the checkpoint"):
+        train(Regression(), _config(checkpoint=path, resume=True))
+    with pytest.raises(SeqlabError, match=r"lr=0.01 there, 0.03 here"):
+        train(Regression(), _config(checkpoint=path, resume=True, epochs=1, lr=0.03))
+    with pytest.raises(SeqlabError, match=r"5 batches per epoch there, 4 here"):
+        train(Regression(n=32), _config(checkpoint=path, resume=True, epochs=1))
     with pytest.raises(SeqlabError, match="resume: needs the checkpoint path"):
         TrainConfig(resume=True)
 

@@ -185,6 +185,10 @@ class Task:
     def load_state_dict(self, meta: dict[str, Any], tensors: dict[str, Tensor]) -> None: ...
 
 
+#: the settings a resumed run must share with the run that wrote its checkpoint
+_RESUME_KEYS = ("epochs", "max_steps", "seed", "lr", "weight_decay", "schedule")
+
+
 def epoch_generator(seed: int, epoch: int) -> torch.Generator:
     """The generator of epoch ``epoch``'s data order: a function of ``(seed, epoch)`` alone."""
     state = np.random.SeedSequence([seed, epoch]).generate_state(2, dtype=np.uint32)
@@ -332,7 +336,7 @@ class _Run:
         tensors["engine/mask_rng"] = self.mask_gen.get_state()
         meta = {"counters": asdict(self.n), "base_seed": self.base_seed, "optimizer": opt_meta, "rng": rng_meta,
                 "task": task_meta, "history": {"epoch": self.history.epoch, "values": self.history.history},
-                "config": {k: v for k, v in asdict(c).items() if k in ("epochs", "max_steps", "seed", "lr")}}
+                "config": {k: v for k, v in asdict(c).items() if k in _RESUME_KEYS}, "batches": task.num_batches()}
         ckpt.save(c.checkpoint, meta, tensors)
         self.last_save = self.n.seconds
 
@@ -357,10 +361,25 @@ class _Run:
             if "engine/mask_rng" in tensors:
                 self.mask_gen.set_state(tensors["engine/mask_rng"])
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-            raise SeqlabError(f"--resume: checkpoint {str(path)!r} does not fit this run (another model, "
-                              f"options or job?): {exc}") from exc
+            first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+            raise SeqlabError(f"--resume: checkpoint {str(path)!r} does not fit this run (another model, options, "
+                              f"data or job: {first}); resume with the interrupted run's own options and data") from None
+        self.check_same_run(path, meta)
         for g in self.opt.param_groups:  # the optimizer state was saved after the last lr update
             g.setdefault("initial_lr", g["lr"])
+
+    def check_same_run(self, path: str, meta: dict) -> None:
+        """SeqlabError unless this run has the training settings (:data:`_RESUME_KEYS`) and the
+        number of batches per epoch (the data's size) of the run that wrote the checkpoint: a
+        resumed run would otherwise silently go on with the old settings, or other data."""
+        saved, now = meta.get("config") or {}, asdict(self.c)
+        diff = [f"{k}={saved[k]!r} there, {now[k]!r} here" for k in _RESUME_KEYS if k in saved and saved[k] != now[k]]
+        batches = meta.get("batches")
+        if batches is not None and self.task.num_batches() not in (None, batches):
+            diff.append(f"{batches} batches per epoch there, {self.task.num_batches()} here (other data or batch size)")
+        if diff:
+            raise SeqlabError(f"--resume: checkpoint {str(path)!r} is of another run ({'; '.join(diff)}); resume with "
+                              "the interrupted run's own options and data, or delete the checkpoint to start afresh")
 
     def agree(self, halt: bool) -> bool:
         """Under multi-process training: every process takes the largest training time and stops
