@@ -88,7 +88,7 @@ def test_panel_command_with_covariates_writes_the_per_series_csv_and_plots(tmp_p
     assert "notes (" in out  # the 8-value series sit backtest origins out
     table = pd.read_csv("per_series.csv")
     assert len(table) == 12 * 6 and table["forecast"].notna().all()
-    assert table["time"].iloc[0] == "2021-01-01"
+    assert table["time"].iloc[0] == "2021-01-01"  # the file keeps dates (the console prints months)
     assert set(os.listdir(tmp_path)) == {"long.csv", "per_series.csv", "forecast.png", "backtest.png"}
     assert main(["forecast", "--data", "long.csv", "--series-id", "id", "--time", "date", "--target", "y",
                  "--future-covariates", "price", "--horizon", "6", "--plot-series", "nope", *FAST]) == 2

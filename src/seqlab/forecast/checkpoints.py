@@ -3,8 +3,10 @@
 A forecast run trains networks one after the other: ``ensemble`` members per fit, and in
 ``seqlab forecast`` one fit per backtest origin, one for the holdout and one for the final
 model. They share one engine checkpoint file (``--save``'s
-:func:`seqlab.train.checkpoint.checkpoint_path`). The network in training writes it as the
-engine does (at each epoch end and every few minutes), and the file carries, as that task's own
+:func:`seqlab.train.checkpoint.checkpoint_path`). The network in training writes it when it
+finishes and every ``checkpoint_minutes`` (5 by default; ``checkpoint_steps`` optimizer steps
+too when set), not at epoch ends (:func:`seqlab.forecast.task.training`: its epochs take
+milliseconds, a write about 4 ms), and the file carries, as that task's own
 state, the final weights and history of every network the run has finished, and a fingerprint
 (settings and training windows) of every fit begun.
 
@@ -77,6 +79,10 @@ class RunCheckpoint:
             self._read()
 
     def _read(self) -> None:
+        if not self.path.exists():  # the engine's message would say "at each epoch end"
+            raise SeqlabError(f"--resume: no checkpoint at {str(self.path)!r} (a forecast run with --save writes one "
+                              "there when each network finishes and every --checkpoint-minutes, and removes it once "
+                              "the model file is written); start without --resume")
         meta, tensors = ckpt.load(self.path)
         task = meta.get("task") or {}
         if task.get("kind") != KIND:

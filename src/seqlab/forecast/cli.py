@@ -30,7 +30,8 @@ examples:
 Bad input (missing/empty file, unknown column, non-numeric value, NaN/inf, unparseable or
 duplicated timestamps, dates or numeric time steps that follow no one frequency, duplicated (series, time) rows, a series id with no values, a static
 covariate that varies within a series, a future covariate missing for part of the horizon,
-series of different frequencies) prints one line on stderr and exits with code 2; nothing is
+series of different frequencies, history without the dates or at another frequency than a loaded
+forecaster's) prints one line on stderr and exits with code 2; nothing is
 written. A series too short for the backtest, the holdout or training gets a note, not an error.
 """
 
@@ -92,8 +93,10 @@ def register(subparsers) -> None:
                    "ensemble over lookbacks (default: the hybrid three seasons where every series holds them, else "
                    "one season; twice the horizon for non-seasonal data); a shorter series gives shorter, padded "
                    "windows")
-    m.add_argument("--season", type=int_type("--season"), help="season length in steps (default: from the "
-                   "time frequency: monthly 12, quarterly 4, daily 7, hourly 24; else 1)")
+    m.add_argument("--season", type=int_type("--season"), help="season length in steps (default: the steps in "
+                   "the frequency's cycle: a day for sub-daily data (hourly 24, 2-hourly 12, 30-minute 48), a week "
+                   "for daily (7), a year for weekly, monthly, quarterly (52, 12, 4; 2-monthly 6); else 1, with a "
+                   "note where the steps do not divide the cycle)")
     m.add_argument("--model", metavar="auto|rnn|hybrid|mix", default="auto",
                    help="rnn: a recurrent network on the differenced series (scaled per series), or on windows "
                         "scaled by their level when series are short; hybrid: ES-RNN style, per-series exponential "
@@ -217,6 +220,7 @@ def _main(args: argparse.Namespace) -> int:
         level_penalty=args.level_penalty,
         windows_per_epoch=args.windows_per_epoch, batch_size=args.batch_size, epochs=args.epochs, lr=args.lr,
         minutes=args.minutes or None, patience=args.patience, seed=args.seed, threads=args.threads,
+        checkpoint_minutes=args.checkpoint_minutes or None, checkpoint_steps=args.checkpoint_steps,
         device=args.device, verbose=0 if args.quiet else 1)
     return 0
 

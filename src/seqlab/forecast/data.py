@@ -3,15 +3,16 @@
 Accepted inputs (:func:`prepare`):
 
 * a 1-D array or list of numbers (one univariate series, integer time steps);
-* a pandas Series (its index is the time axis when it is a DatetimeIndex);
-* a pandas DataFrame with a DatetimeIndex or a ``time`` column, a ``target`` column, optional
+* a pandas Series (its index is the time axis when it is a DatetimeIndex, or a PeriodIndex, read
+  as the periods' start times);
+* a pandas DataFrame with a DatetimeIndex (or PeriodIndex) or a ``time`` column, a ``target`` column, optional
   ``covariates`` columns (past covariates: known up to the forecast origin only),
   ``future_covariates`` columns (known for the horizon too: their rows may extend past the
   target's last value, with the target left empty there), ``static_covariates`` columns (one
   value per series: numbers or categories) and an optional ``series_id`` column (a long table
   holding several series);
 * a list of any of the above (several series, one model over all);
-* a CSV path (read with pandas, then treated as a DataFrame), or a Monash ``.tsf`` file
+* a CSV path (read with pandas, the series id column as text, then treated as a DataFrame), or a Monash ``.tsf`` file
   (:mod:`seqlab.forecast.tsf`).
 
 Every problem raises :class:`SeqlabError` with one line naming it: missing or empty file, unknown
@@ -185,13 +186,44 @@ def _parse_time(values: Any, column: str, where: str, check_duplicates: bool = T
     return idx
 
 
+def _dates_at_rest(df: pd.DataFrame, used: set, where: str) -> list[str]:
+    """Notes for the columns of ``df`` outside ``used`` that hold dates (text that parses as
+    timestamps, with a date separator, on every one of the first 20 filled rows): a table run
+    without a time column would silently take its series as undated."""
+    notes = []
+    for c in df.columns:
+        if c in used or pd.api.types.is_numeric_dtype(df[c]) or pd.api.types.is_bool_dtype(df[c]):
+            continue
+        if isinstance(df[c].dtype, (pd.DatetimeTZDtype, pd.PeriodDtype)) or pd.api.types.is_datetime64_dtype(df[c]):
+            looks = True
+        else:
+            sample = df[c].dropna().astype(str).str.strip().head(20)
+            looks = bool(len(sample)) and bool(sample.str.contains(r"\d[-/.]\d|\d{4}-?W\d|\d:\d").all())
+            if looks:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    try:
+                        looks = bool(pd.to_datetime(sample, errors="coerce", format="mixed").notna().all())
+                    except (ValueError, TypeError, OverflowError):
+                        looks = False
+        if looks:
+            notes.append(f"{where}: column {c!r} holds dates but no time column was given, so the series are "
+                         f"taken as undated (no season from the dates, no calendar features, forecast steps "
+                         f"numbered); pass --time {c} (time={c!r} in Python) to use them")
+    return notes
+
+
 def _from_frame(df: pd.DataFrame, target: str | None, time: str | None, covariates: Sequence[str],
                 series_id: str | None, where: str, future: Sequence[str] = (),
-                static: Sequence[str] = ()) -> list[SeriesData]:
+                static: Sequence[str] = (), notes: list[str] | None = None) -> list[SeriesData]:
     if df.shape[0] == 0 or df.shape[1] == 0:
         raise SeqlabError(f"{where}: the table is empty (no rows); pass a file with a header and values")
     cols = [str(c) for c in df.columns]
     df = df.set_axis(cols, axis=1)
+    if isinstance(df.index, pd.PeriodIndex):  # statsmodels' and sktime's data sets: periods are dates
+        df = df.set_axis(df.index.to_timestamp(), axis=0)
+    if time is not None and time in cols and isinstance(df[time].dtype, pd.PeriodDtype):
+        df = df.assign(**{time: df[time].dt.to_timestamp()})
     if target is None:
         used = {time, series_id, *covariates, *future, *static}
         numeric = [c for c in cols if c not in used and pd.api.types.is_numeric_dtype(df[c])]
@@ -218,6 +250,8 @@ def _from_frame(df: pd.DataFrame, target: str | None, time: str | None, covariat
         times = _parse_time(df.index, "index", where_rows, check_duplicates=False)
     else:
         times = None
+        if notes is not None:
+            notes += _dates_at_rest(df, {target, series_id, *covariates, *future, *static}, where)
     y_raw = df[target]
     y_all = pd.to_numeric(y_raw, errors="coerce").to_numpy(dtype=np.float64)
     bad = np.isnan(y_all) & y_raw.notna().to_numpy()
@@ -333,23 +367,27 @@ def check_frequencies(series: Sequence[SeriesData], where: str = "data") -> str 
     return freq
 
 
-def read_csv(path: str | os.PathLike, sep: str | None = ",") -> pd.DataFrame:
+def read_csv(path: str | os.PathLike, sep: str | None = ",", text_columns: Sequence[str] = ()) -> pd.DataFrame:
     """Read a CSV file through the read boundary (:func:`seqlab.files.read_csv`: a regular file of
     a sane size, gzip-compressed or not, a byte-order mark or CRLF line ends are fine, fields
-    separated by ``sep``); SeqlabError for a missing, unreadable, ragged or empty file."""
+    separated by ``sep``); SeqlabError for a missing, unreadable, ragged or empty file.
+    ``text_columns`` are read as text, as written: series ids like 00001 keep their zeros."""
     from ..files import read_csv as read
 
-    return read(path, "--data", sep)
+    text = [c for c in text_columns if c]
+    return read(path, "--data", sep, dtype={c: str for c in text}) if text else read(path, "--data", sep)
 
 
 def prepare(data: Any, target: str | None = None, time: str | None = None,
             covariates: Sequence[str] | None = None, series_id: str | None = None,
             future_covariates: Sequence[str] | None = None,
-            static_covariates: Sequence[str] | None = None, sep: str | None = ",") -> list[SeriesData]:
+            static_covariates: Sequence[str] | None = None, sep: str | None = ",",
+            notes: list[str] | None = None) -> list[SeriesData]:
     """Turn any accepted input (see the module docstring) into a list of validated series
-    (``sep``: the separator of a CSV file)."""
+    (``sep``: the separator of a CSV file). ``notes``, a list, receives a note for each column of
+    a table without a time column that holds dates (see :func:`_dates_at_rest`)."""
     covariates = list(covariates or [])
-    extra = dict(future=list(future_covariates or []), static=list(static_covariates or []))
+    extra = dict(future=list(future_covariates or []), static=list(static_covariates or []), notes=notes)
     if isinstance(data, SeriesData):
         return [data]
     if isinstance(data, (str, os.PathLike)) and str(data).lower().endswith(".tsf"):
@@ -359,7 +397,8 @@ def prepare(data: Any, target: str | None = None, time: str | None = None,
         return _from_frame(frame.table, target or "value", time or "time", covariates, series_id or "series",
                            f"data {str(data)!r}", **extra)
     if isinstance(data, (str, os.PathLike)):
-        return _from_frame(read_csv(data, sep), target, time, covariates, series_id, f"data {str(data)!r}", **extra)
+        return _from_frame(read_csv(data, sep, [series_id] if series_id else []), target, time, covariates,
+                           series_id, f"data {str(data)!r}", **extra)
     if isinstance(data, pd.DataFrame):
         return _from_frame(data, target, time, covariates, series_id, "data", **extra)
     if isinstance(data, pd.Series):
@@ -367,11 +406,12 @@ def prepare(data: Any, target: str | None = None, time: str | None = None,
             raise SeqlabError("data: a pandas Series holds one target only; pass a DataFrame for covariates or series ids")
         name = str(data.name) if data.name is not None else "series"
         frame = data.to_frame(name)
-        return _from_frame(frame, name, None, [], None, "data")
+        return _from_frame(frame, name, None, [], None, "data", notes=notes)
     if isinstance(data, (list, tuple)) and data and not np.isscalar(data[0]):
         out = []
         for i, item in enumerate(data):
-            for s in prepare(item, target, time, covariates, series_id, extra["future"], extra["static"]):
+            for s in prepare(item, target, time, covariates, series_id, extra["future"], extra["static"],
+                             notes=notes):
                 s.name = s.name if s.name not in {o.name for o in out} else f"{s.name}_{i}"
                 out.append(s)
         check_frequencies(out)

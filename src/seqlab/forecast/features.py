@@ -11,7 +11,8 @@ known for every future step, so they are known-future covariates.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+import re
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -36,6 +37,131 @@ def base_freq(freq: str | None) -> str | None:
     if not freq:
         return None
     return freq.split("-")[0].lstrip("0123456789")
+
+
+def freq_multiple(freq: str | None) -> int:
+    """The multiplier of a frequency alias: 2 from '2h' or '2MS', 1 from 'MS' (or None)."""
+    m = re.match(r"\d+", freq or "")
+    return int(m.group()) if m else 1
+
+
+# sub-daily aliases: fixed steps whose natural cycle is the day
+_SUBDAILY = ("h", "H", "min", "T", "s", "S", "ms", "L", "us", "U", "ns", "N")
+_DAY_NS = 86_400 * 10**9
+_MONTHLY = ("MS", "M", "ME", "BMS", "BM", "BME", "CBMS", "CBM", "CBME")
+_QUARTERLY = ("QS", "Q", "QE", "BQS", "BQ", "BQE")
+_YEARLY = ("YS", "Y", "YE", "AS", "A", "BYS", "BY", "BYE", "BAS", "BA")
+# base alias -> (its natural cycle, steps of one unit in it): the week for daily data, the year
+# for weekly, semi-monthly, monthly and quarterly data (the day for sub-daily: computed)
+_CYCLES: dict[str, tuple[str, int]] = {
+    "D": ("week", 7), "B": ("week", 5), "C": ("week", 5), "W": ("year", 52), "SMS": ("year", 24),
+    "SM": ("year", 24), "SME": ("year", 24), **{b: ("year", 12) for b in _MONTHLY},
+    **{b: ("year", 4) for b in _QUARTERLY}}
+_UNITS = {"h": "hour", "H": "hour", "min": "minute", "T": "minute", "s": "second", "S": "second",
+          "ms": "millisecond", "L": "millisecond", "us": "microsecond", "U": "microsecond", "ns": "nanosecond",
+          "N": "nanosecond", "D": "day", "B": "business day", "C": "business day", "W": "week",
+          "SMS": "half-month", "SM": "half-month", "SME": "half-month", **{b: "month" for b in _MONTHLY},
+          **{b: "quarter" for b in _QUARTERLY}, **{b: "year" for b in _YEARLY}}
+_ADJECTIVES = {"hour": "hourly", "day": "daily", "business day": "business-daily", "week": "weekly",
+               "half-month": "semi-monthly", "month": "monthly", "quarter": "quarterly", "year": "yearly"}
+
+
+def _step_ns(freq: str) -> int | None:
+    """Nanoseconds in one step of a fixed sub-daily frequency, else None."""
+    if base_freq(freq) not in _SUBDAILY:
+        return None
+    try:
+        return int(pd.tseries.frequencies.to_offset(freq).nanos)
+    except (ValueError, TypeError):
+        return None
+
+
+def natural_season(freq: str | None) -> tuple[int, str | None]:
+    """The season of a frequency: the steps in its natural cycle (a day for sub-daily data, a
+    week for daily data, a year for weekly, monthly and quarterly data), the multiplier divided
+    out (2-hourly 12, 30-minute 48, 2-monthly 6). Returns (season, why it is 1) where the steps
+    do not divide the cycle evenly (5-hourly, 5-monthly), the reason a note; (1, None) for yearly
+    data and no frequency."""
+    base = base_freq(freq)
+    if not base:
+        return 1, None
+    step = _step_ns(freq)
+    if step:
+        cycle, n, k = "day", _DAY_NS, step
+    elif base in _CYCLES:
+        (cycle, n), k = _CYCLES[base], freq_multiple(freq)
+    else:
+        return 1, None
+    if n % k:
+        return 1, f"{freq} steps do not divide a {cycle} evenly"
+    return n // k, None
+
+
+def cycle_phase(freq: str | None, season: int) -> Callable[[pd.Timestamp], int] | None:
+    """The position of a date in its season of ``season`` steps, where the season is a calendar
+    cycle (a day of sub-daily steps, a week of days, a year of months or quarters), else None
+    (weekly data: a year is not a whole number of weeks)."""
+    base, k = base_freq(freq), freq_multiple(freq)
+    if season <= 1 or not base:
+        return None
+    step = _step_ns(freq)
+    if step and natural_season(freq)[0] == season:
+        return lambda t: int((t - t.normalize()).value // step) % season
+    if base == "D" and k == 1 and season == 7:
+        return lambda t: int(t.day_of_week)
+    if base in ("MS", "M", "ME") and season * k == 12:
+        return lambda t: ((t.month - 1) // k) % season
+    if base in ("QS", "Q", "QE") and season * k == 4:
+        return lambda t: ((t.quarter - 1) // k) % season
+    return None
+
+
+def freq_name(freq: str | None) -> str:
+    """A frequency in words: 'monthly' for 'MS', '30-minute' for '30min', '2-month' for '2MS'."""
+    unit = _UNITS.get(base_freq(freq) or "")
+    if unit is None:
+        return f"{freq}"
+    k = freq_multiple(freq)
+    return _ADJECTIVES.get(unit, f"per-{unit}") if k == 1 else f"{k}-{unit}"
+
+
+def time_labels(times: Iterable[Any], freq: str | None, compact: bool = True) -> list[str]:
+    """Times as text at the resolution of their frequency: the full timestamp for sub-daily data
+    (with seconds where any has them), the date for daily and weekly data, the month for monthly
+    and quarterly data, the year for yearly data; without a frequency the date, or the full
+    timestamp where any time is not midnight. Whole numbers print without '.0' (2025, not 2025.0).
+    ``compact=False`` (files) writes the date for monthly, quarterly and yearly data too, so the
+    rows join back to the input's dates."""
+    times = list(times)
+    stamps = [t for t in times if isinstance(t, pd.Timestamp)]
+    base = base_freq(freq)
+    if not compact and (base in _MONTHLY or base in _QUARTERLY or base in _YEARLY):
+        fmt = "%Y-%m-%d"
+    elif base in _MONTHLY or base in _QUARTERLY:
+        fmt = "%Y-%m"
+    elif base in _YEARLY:
+        fmt = "%Y"
+    elif base in _CYCLES or base in ("D", "B", "C"):
+        fmt = "%Y-%m-%d"
+    elif base in _SUBDAILY or any(t != t.normalize() for t in stamps):
+        fmt = "%Y-%m-%d %H:%M"
+        if any(t.second for t in stamps) or base in ("s", "S"):
+            fmt += ":%S"
+        if any(t.microsecond or t.nanosecond for t in stamps) or base in ("ms", "L", "us", "U", "ns", "N"):
+            fmt = None  # ISO with the fraction
+        if fmt and any(t.tzinfo is not None for t in stamps):
+            fmt += "%z"
+    else:
+        fmt = "%Y-%m-%d"
+    out = []
+    for t in times:
+        if isinstance(t, pd.Timestamp):
+            out.append(t.strftime(fmt) if fmt else t.isoformat(sep=" "))
+        elif isinstance(t, (float, np.floating)) and float(t).is_integer():
+            out.append(str(int(t)))
+        else:
+            out.append(str(t))
+    return out
 
 
 def calendar_periods(freq: str | None) -> list[str]:

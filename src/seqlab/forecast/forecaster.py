@@ -33,7 +33,7 @@ from ..train import TrainConfig
 from ..utils import seed_everything, thread_policy
 from .checkpoints import RunCheckpoint, fingerprint, training_settings
 from .data import SeriesData, check_same_covariates, infer_freq, prepare
-from .features import StaticEncoder, base_freq, calendar_features, calendar_periods
+from .features import StaticEncoder, calendar_features, calendar_periods, cycle_phase, freq_name, natural_season
 from .model import CELLS, KINDS, STRATEGIES, NetConfig, make_net, rollout
 from .scalers import SCALERS, Scaler, TargetTransform
 from .task import fit_net, training
@@ -51,9 +51,6 @@ HYBRID_SEASONS = 3  # the hybrid's default lookback in seasons (docs/forecast.md
 PANEL_PATIENCE = 5  # ... and early stopping after 5 such epochs without improvement
 MIX = ("hybrid", "rnn")  # the kinds a 'mix' fits and averages (docs/forecast.md, "Choosing the model")
 MODELS = ("auto", *KINDS, "mix")
-_SEASONS = {"MS": 12, "M": 12, "ME": 12, "QS": 4, "Q": 4, "QE": 4, "W": 52, "D": 7, "B": 5, "h": 24, "H": 24}
-# the calendar position of a date in its season, where the season is the calendar's
-_PHASE = {12: ("MS", "M", "ME"), 4: ("QS", "Q", "QE"), 7: ("D",), 24: ("h", "H")}
 
 
 @dataclass
@@ -64,7 +61,7 @@ class ForecastConfig:
 
     horizon: int = 12
     lookback: int | None = None  # default: see resolve() (the hybrid 3 seasons, the rnn one, ...)
-    season: int | None = None  # default: from the time index frequency (monthly 12, ...), else 1
+    season: int | None = None  # default: the steps in the frequency's cycle (monthly 12, 30-minute 48, ...), else 1
     cell: str = "lstm"
     hidden: int = 16
     layers: int = 1
@@ -124,14 +121,37 @@ class ForecastConfig:
                               "'direct'")
 
 
-def infer_season(series: Sequence[SeriesData]) -> int:
-    """Season length from the series' time frequency (monthly 12, quarterly 4, daily 7, hourly
-    24, weekly 52), else 1."""
+def season_choice(series: Sequence[SeriesData]) -> tuple[int, str | None]:
+    """The season from the series' time frequency (:func:`seqlab.forecast.features.natural_season`:
+    the steps in a day, week or year, so monthly 12, 2-hourly 12, 30-minute 48), else 1; and why
+    it is 1 when the frequency has a cycle that does not fit (steps that do not divide it, or a
+    cycle longer than the longest series, which no season could repeat in)."""
     for s in series:
         freq = s.freq or (infer_freq(s.time) if isinstance(s.time, pd.DatetimeIndex) else None)
         if freq:
-            return _SEASONS.get(base_freq(freq), 1)
-    return 1
+            m, why = natural_season(freq)
+            longest = max(len(x) for x in series)
+            if m > longest:
+                return 1, f"a cycle of {m} {freq} steps is longer than the longest series ({longest} values)"
+            return m, why
+    return 1, None
+
+
+def infer_season(series: Sequence[SeriesData]) -> int:
+    """Season length from the series' time frequency (see :func:`season_choice`), else 1."""
+    return season_choice(series)[0]
+
+
+def _same_offset(a: str, b: str) -> bool:
+    """Whether two frequency aliases name the same offset."""
+    import warnings
+
+    try:
+        with warnings.catch_warnings():  # pandas deprecates some aliases ('H') it still reads
+            warnings.simplefilter("ignore")
+            return pd.tseries.frequencies.to_offset(a) == pd.tseries.frequencies.to_offset(b)
+    except (ValueError, TypeError):
+        return False
 
 
 def _phase0(s: SeriesData, m: int) -> int:
@@ -144,9 +164,9 @@ def _phase0(s: SeriesData, m: int) -> int:
 def _calendar_phase(s: SeriesData, m: int) -> int | None:
     """The calendar position of the series' first step in a season of ``m`` steps, or None when
     the season is not the calendar's (or the series has no dates)."""
-    if m > 1 and isinstance(s.time, pd.DatetimeIndex) and len(s.time) and base_freq(s.freq) in _PHASE.get(m, ()):
-        t = s.time[0]
-        return int({12: t.month - 1, 4: t.quarter - 1, 7: t.day_of_week, 24: t.hour}[m]) % m
+    phase = cycle_phase(s.freq, m)
+    if phase is not None and isinstance(s.time, pd.DatetimeIndex) and len(s.time):
+        return phase(s.time[0])
     return None
 
 
@@ -468,8 +488,9 @@ class Forecaster:
         inputs = [X, lengths, D]
         if c.model == "hybrid":
             idx = np.full(len(origins), self.series_index.get(key, -1) if key in self.series_index else -1)
-            # the phase of the history at hand: from its dates where the season is the calendar's,
-            # else that of the series in training (a new history is taken to start where it started)
+            # the phase of the history at hand: from its dates where the season is the calendar's
+            # (check_dates refuses a history without them), else that of the series in training (a
+            # new history is taken to start where it started)
             p0 = _calendar_phase(s, c.season)
             p0 = self.phase0.get(key, 0) if p0 is None else p0
             phase = (p0 + self.transforms[key].lag + origins - lengths) % max(1, c.season)
@@ -539,12 +560,50 @@ class Forecaster:
         raise SeqlabError(f"data: series {name!r} was not seen in training; this forecaster knows "
                           f"{sorted(self.transforms)[:5]}{' ...' if len(self.transforms) > 5 else ''}")
 
+    def reads_dates(self) -> bool:
+        """Whether forecasts read the history's dates: calendar features, or the hybrid's
+        seasonal phase taken from the calendar (the month of the year for monthly data)."""
+        if self.parts:
+            return any(p.reads_dates() for p in self.parts)
+        c = self.config
+        return bool(self.freq) and (self.n_calendar > 0 or (
+            c.model == "hybrid" and cycle_phase(self.freq, c.season or 1) is not None))
+
+    def check_dates(self, series: Sequence[SeriesData]) -> None:
+        """SeqlabError when the model reads dates (:meth:`reads_dates`) and a history has none, or
+        dates of another frequency: its calendar features and seasonal phase would be wrong. A
+        history of one or two dates on the model's grid takes the model's frequency."""
+        if not self.reads_dates():
+            return
+        freq = self.freq
+        for s in series:
+            t = s.time
+            dated = isinstance(t, pd.DatetimeIndex) and len(t) > 0
+            if dated and s.freq is None and len(t) <= 2:
+                grid = pd.date_range(t[0], periods=len(t), freq=freq)
+                if grid[0] == t[0] and grid.equals(pd.DatetimeIndex(t)):
+                    s.freq, s.time = freq, grid
+            elif dated and s.freq and s.freq != freq and _same_offset(s.freq, freq):
+                s.freq = freq  # one frequency spelled two ways ('H' of older pandas, 'h')
+            if dated and s.freq == freq:
+                continue
+            who = "this history" if len(series) == 1 else f"series {s.name!r} of this history"
+            trained = f"data: the model was trained on {freq_name(freq)} ({freq}) dates"
+            if not dated:
+                raise SeqlabError(f"{trained}; {who} has no dates: pass --time COL (in Python, a DatetimeIndex, a "
+                                  "PeriodIndex or time=COL)")
+            got = f"has {freq_name(s.freq)} ({s.freq}) dates" if s.freq else "has dates that follow no one frequency"
+            raise SeqlabError(f"{trained}; {who} {got}: give {freq} dates (resample it with pandas, e.g. "
+                              f"df.set_index(TIME).resample('{freq}').mean()), or train a model at this frequency")
+
     def check_history(self, series: Sequence[SeriesData]) -> None:
-        """SeqlabError unless every series can be forecast: enough values to difference, the
-        covariates of training, future covariates known for the whole horizon."""
+        """SeqlabError unless every series can be forecast: dates at the model's frequency where
+        it reads them, enough values to difference, the covariates of training, future
+        covariates known for the whole horizon."""
         c = self.config
         if not series:
             raise SeqlabError("data: no series given")
+        self.check_dates(series)
         if self.parts:
             for p in self.parts:
                 p.check_history(series)

@@ -40,8 +40,8 @@ from .checkpoints import RunCheckpoint
 from .conformal import calibrate, cross_calibrated, interval_stats, widen
 from .conformal import scores as conformal_scores
 from .data import SeriesData, check_same_covariates, prepare
-from .features import calendar_periods
-from .forecaster import Forecaster
+from .features import calendar_periods, time_labels
+from .forecaster import Forecaster, season_choice
 
 INTERVALS = ("conformal", "quantile")
 
@@ -59,6 +59,11 @@ class ForecastRun:
     notes: list[str] = field(default_factory=list)
 
 
+def _freq(series: Sequence[SeriesData], fallback: str | None = None) -> str | None:
+    """The frequency of a panel's dates (None without), which times are printed at."""
+    return next((s.freq for s in series if s.freq), fallback)
+
+
 def _printer(out: TextIO | None):
     if not is_main_process():
         return lambda *a: None
@@ -68,9 +73,10 @@ def _printer(out: TextIO | None):
 def load_series(data: Any = None, target: str | None = None, time: str | None = None,
                 covariates: Sequence[str] = (), series_id: str | None = None,
                 future_covariates: Sequence[str] = (), static_covariates: Sequence[str] = (),
-                sep: str | None = ",") -> tuple[list[SeriesData], str]:
+                sep: str | None = ",", notes: list[str] | None = None) -> tuple[list[SeriesData], str]:
     """The series to forecast and a description of their source (default: the embedded airline
-    passengers, which take no column options)."""
+    passengers, which take no column options); ``notes`` receives a note for a column that holds
+    dates when no time column is given."""
     covariates = list(covariates)
     if data is None:
         if target or time or covariates or series_id or future_covariates or static_covariates:
@@ -79,7 +85,7 @@ def load_series(data: Any = None, target: str | None = None, time: str | None = 
 
         return prepare(load_airline()), "embedded airline passengers, monthly 1949-1960"
     series = prepare(data, target, time, covariates, series_id, list(future_covariates), list(static_covariates),
-                     sep=sep)
+                     sep=sep, notes=notes)
     check_same_covariates(series)
     return series, str(data)
 
@@ -199,8 +205,9 @@ def forecast(data: Any = None, *, target: str | None = None, time: str | None = 
     if resume and not save:
         raise SeqlabError("--resume: needs --save PATH, the model file of the interrupted run (its checkpoint is "
                           "PATH.ckpt.safetensors)")
+    data_notes: list[str] = []
     series, source = load_series(data, target, time, covariates, series_id, future_covariates, static_covariates,
-                                 sep)
+                                 sep, data_notes)
     if settings.get("horizon") is None:
         settings["horizon"] = _file_horizon(data) or 12
     longest = max(len(s) for s in series)
@@ -230,12 +237,15 @@ def forecast(data: Any = None, *, target: str | None = None, time: str | None = 
             f"steps needs ({need} before it); use a smaller --horizon or longer series")
     n_folds = min(folds, max_folds(series, probe, H, H, end_offset=H))
     panel = len(series) > 1
-    cal = calendar_periods(next((s.freq for s in series if s.freq), None)) if c.calendar else []
+    freq = _freq(series)
+    cal = calendar_periods(freq) if c.calendar else []
+    _, why = season_choice(series)
+    season = f"season {c.season}" + (f" ({why}; --season N sets it)" if why and settings.get("season") is None else "")
     kinds = [f"lookback {','.join(str(x) for x in p.lookbacks)}, {p.model} {c.cell} x{c.layers} hidden {c.hidden}, "
              f"{c.strategy}, transform {c.transform}, diff {p.diff}, scaling {p.scaling}" for p in parts]
     say(f"seqlab forecast: {source}: {len(series)} series, {sum(len(s) for s in series)} values"
         + (f" (lengths {min(len(s) for s in series)}-{max(len(s) for s in series)})" if panel else "")
-        + f"; horizon {H}, season {c.season}, "
+        + f"; horizon {H}, {season}, "
         + (kinds[0] if len(parts) == 1 else "mix, the mean of (" + ") and (".join(kinds) + ")")
         + f", quantiles {','.join(f'{q:g}' for q in c.quantiles)}, "
         f"ensemble {sum(c.ensemble * len(p.lookbacks) for p in parts)}, seed {train.seed}")
@@ -245,6 +255,8 @@ def forecast(data: Any = None, *, target: str | None = None, time: str | None = 
         if n:
             feats.append(f"{n} {what} covariate(s)")
     say(f"inputs: the target, {', '.join(feats)}; intervals: {interval}")
+    for n in data_notes:
+        say(f"note: {n}")
     if resume:
         say(f"resuming from {ckpt}: {len(run_ckpt.weights)} network(s) already trained, the others train now")
     alpha = 1 - (c.quantiles[-1] - c.quantiles[0]) if len(c.quantiles) > 1 else None
@@ -315,14 +327,14 @@ def forecast(data: Any = None, *, target: str | None = None, time: str | None = 
         f"{', conformal' if final.conformal is not None else ''})"
         + (f"; {len(fc_series)} series, the first 2 shown" if panel else ""))
     shown = future[future["series"].isin([s.name for s in fc_series[:2]])] if panel else future
-    say(forecast_text(shown if not panel else shown.groupby("series", sort=False).head(3)))
+    say(forecast_text(shown if not panel else shown.groupby("series", sort=False).head(3), freq))
     if panel:
         say("  ...")
     if notes:
         say(f"\nnotes ({len(notes)}): " + "; ".join(notes[:3]) + (" ..." if len(notes) > 3 else "")
             + (" (all in --out)" if out_csv and len(notes) > 3 else ""))
 
-    result = ForecastRun(bt, ho, final, future, notes=notes)
+    result = ForecastRun(bt, ho, final, future, notes=data_notes + notes)
     check_finite_forecast(future)
     if is_main_process():  # everything is computed: write the outputs, all or none (held_writes)
         with held_writes():
@@ -330,7 +342,7 @@ def forecast(data: Any = None, *, target: str | None = None, time: str | None = 
                 final.save(save)
                 result.written.append(save)
             if out_csv:
-                atomic_write_text(out_csv, per_series_csv(series, future, ho, notes).to_csv(index=False))
+                atomic_write_text(out_csv, per_series_csv(series, future, ho, notes, freq).to_csv(index=False))
                 result.written.append(out_csv)
             if plot or backtest_plot:
                 from .plots import plot_backtest, plot_forecast
@@ -376,13 +388,13 @@ def check_memory(series: Sequence[SeriesData], c: Any, train: Any) -> None:
 
 
 def per_series_csv(series: Sequence[SeriesData], future: pd.DataFrame, ho: BacktestResult,
-                   notes: Sequence[str]) -> pd.DataFrame:
-    """One row per series and forecast step: the forecast and its quantiles, the series' holdout
-    MASE, sMAPE and MAPE for the model and each baseline, and its notes."""
+                   notes: Sequence[str], freq: str | None = None) -> pd.DataFrame:
+    """One row per series and forecast step: the forecast and its quantiles (times at the
+    resolution of ``freq``, as :func:`labelled`), the series' holdout MASE, sMAPE and MAPE for the
+    model and each baseline, and its notes."""
     per = ho.folds.groupby(["series", "method"], sort=False)[["MASE", "sMAPE", "MAPE"]].mean().unstack("method")
     per.columns = [f"holdout {m} {meth}" for m, meth in per.columns]
-    frame = future.copy()
-    frame["time"] = [t.strftime("%Y-%m-%d") if hasattr(t, "strftime") else t for t in frame["time"]]
+    frame = labelled(future, freq)
     frame = frame.merge(per, left_on="series", right_index=True, how="left")
     by = {}
     for n in notes:
@@ -417,20 +429,24 @@ def predict(model: str, data: Any = None, *, target: str | None = None, time: st
                   {"--load": model, "--data": data if isinstance(data, (str, os.PathLike)) else None})
     f = Forecaster.load(model)
     f.train_config = replace(f.train_config, threads=threads)
+    data_notes: list[str] = []
     if data is not None:
         series, source = prepare(data, target, time, list(covariates), series_id, list(future_covariates),
-                                 list(static_covariates), sep=sep), str(data)
+                                 list(static_covariates), sep=sep, notes=data_notes), str(data)
     else:
         series, source = list(f.tails.values()), "the history saved with the model"
+    for n in data_notes:  # before check_dates may refuse the history for want of them
+        say(f"note: {n}")
     pred = f.predict_array(series)
     frame = f.to_frame(series, pred)
+    freq = _freq(series, f.freq)
     say(f"seqlab forecast: {model} ({f.config.model} {f.config.cell}, horizon {f.config.horizon}), from {source}, "
         "no refitting")
-    say(forecast_text(frame))
+    say(forecast_text(frame, freq))
     if out_csv and is_main_process():
         from ..io import atomic_write_text
 
-        atomic_write_text(out_csv, frame.to_csv(index=False))
+        atomic_write_text(out_csv, labelled(frame, freq).to_csv(index=False))
         say(f"\nwrote {out_csv}")
     if plot and is_main_process():
         from .plots import plot_forecast
@@ -440,19 +456,28 @@ def predict(model: str, data: Any = None, *, target: str | None = None, time: st
     return frame
 
 
-def forecast_text(frame: pd.DataFrame) -> str:
-    """The forecast table as text: one line per series and step, median then the other quantiles."""
+def labelled(frame: pd.DataFrame, freq: str | None) -> pd.DataFrame:
+    """A forecast table with its times as text at the resolution of ``freq``
+    (:func:`seqlab.forecast.features.time_labels`): what ``--out`` writes, in a training run and
+    with ``--load`` alike."""
+    frame = frame.copy()
+    frame["time"] = time_labels(frame["time"], freq, compact=False)  # dates join back to the input's
+    return frame
+
+
+def forecast_text(frame: pd.DataFrame, freq: str | None = None) -> str:
+    """The forecast table as text: one line per series and step, median then the other quantiles;
+    times at the resolution of ``freq`` (see :func:`labelled`)."""
     lines = []
-    for _, r in frame.iterrows():
-        t = r["time"]
-        t = t.strftime("%Y-%m-%d") if hasattr(t, "strftime") else str(t)
+    width = max([12, *(len(t) for t in time_labels(frame["time"], freq))])
+    for (_, r), t in zip(frame.iterrows(), time_labels(frame["time"], freq)):
         qs = "  ".join(f"{c}={r[c]:.1f}" for c in frame.columns if c.startswith("q") and c != "q0.5")
-        lines.append(f"  {r['series']:<12} {t:<12} {r['forecast']:>10.1f}   {qs}")
+        lines.append(f"  {r['series']:<12} {t:<{width}} {r['forecast']:>10.1f}   {qs}")
     return "\n".join(lines)
 
 
 def _when(s: SeriesData, k: int) -> str:
+    """Step ``k`` of ``s`` as text at the resolution of its frequency."""
     if s.time is not None and 0 <= k < len(s.time):
-        t = s.time[k]
-        return t.strftime("%Y-%m") if hasattr(t, "strftime") else str(t)
+        return time_labels([s.time[k]], s.freq)[0]
     return f"step {k}"

@@ -70,7 +70,7 @@ def load(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, Tensor]]:
     """Read a checkpoint; a missing or foreign file is a SeqlabError naming the fix."""
     p = Path(path)
     if not p.exists():
-        raise SeqlabError(f"--resume: no checkpoint at {str(p)!r} (a run writes one there at each epoch end); "
+        raise SeqlabError(f"--resume: no checkpoint at {str(p)!r} (a run given this checkpoint path writes one there while it trains); "
                           "start without --resume")
     try:
         return io.load_file(p, KIND)
