@@ -42,7 +42,7 @@ from torch import Tensor, nn
 
 from . import initializers, regularizers
 from . import nn as snn
-from .errors import SeqlabError, check_positive_int
+from .errors import SeqlabError, check_float, check_positive_int
 from .nn.recurrent import reverse_padded
 from .nn.scan import ACTIVATIONS as MIN_ACTIVATIONS
 
@@ -805,6 +805,33 @@ class Dropout(Layer):
 
 
 @register_layer
+class Masking(Layer):
+    """Keras's ``Masking``: steps whose features all equal ``mask_value`` are padding. The mask
+    ``(x != mask_value).any(-1)`` (B, T) goes to the layers that follow, as ``Embedding``'s does
+    (recurrent layers skip padded steps, the loss and metrics leave them out), and padded steps
+    are set to 0. Padding must be at the end of each sequence (post-padding)."""
+
+    def __init__(self, mask_value: float = 0.0, input_shape: Sequence[int | None] | None = None,
+                 name: str | None = None, **kwargs: Any) -> None:
+        reject_unknown(type(self), kwargs)
+        super().__init__(input_shape, name)
+        self.mask_value = check_float("mask_value", mask_value)
+        self.built = True
+
+    def get_config(self) -> dict[str, Any]:
+        return {"mask_value": self.mask_value, **super().get_config()}
+
+    def compute_mask(self, x: Tensor, mask: Tensor | None) -> Tensor | None:
+        return (x != self.mask_value).any(-1)  # (B, T)
+
+    def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
+        if not isinstance(x, Tensor) or x.dim() != 3 or not x.dtype.is_floating_point:
+            got = f"{tuple(x.shape)} {x.dtype}" if isinstance(x, Tensor) else type(x).__name__
+            raise SeqlabError(f"input: Masking expects float sequences (batch, timesteps, features), got {got}")
+        return x * self.compute_mask(x, mask).unsqueeze(-1).to(x.dtype)
+
+
+@register_layer
 class Embedding(Layer):
     """Integer ids (B, T) -> vectors (B, T, output_dim).
 
@@ -882,6 +909,6 @@ class InputLayer(Layer):
 
 __all__ = [
     "ACTIVATIONS", "Bidirectional", "Dense", "Dropout", "Embedding", "GRU", "InputLayer", "KERAS_NOT_IMPLEMENTED",
-    "LAYERS", "LSTM", "Layer", "MinGRU", "MinLSTM", "RecurrentLayer", "SimpleRNN", "accepted_arguments",
+    "LAYERS", "LSTM", "Layer", "Masking", "MinGRU", "MinLSTM", "RecurrentLayer", "SimpleRNN", "accepted_arguments",
     "deserialize", "register_layer", "reject_unknown", "serialize",
 ]

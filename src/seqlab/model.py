@@ -313,9 +313,15 @@ class Sequential(nn.Module):
             validation_data: Any = None, shuffle: bool = True, initial_epoch: int = 0,
             clipnorm: float | None = None, l1: float = 0.0, l2: float = 0.0, seed: int | None = None,
             device: str | torch.device = "auto", mixed_precision: bool = False, threads: int | None = 0,
-            checkpoint: str | os.PathLike | None = None, resume: bool = False) -> History:
+            checkpoint: str | os.PathLike | None = None, resume: bool = False, sample_weight: Any = None,
+            class_weight: dict | None = None) -> History:
         """Train for ``epochs`` passes over ``x`` (N, T, F) and ``y`` (N, ...), or a DataLoader of
-        ``(x, y)`` batches. Returns a :class:`History` with 'loss', metrics and 'val_*' per epoch.
+        ``(x, y)`` or ``(x, y, sample_weight)`` batches. Returns a :class:`History` with 'loss',
+        metrics and 'val_*' per epoch.
+
+        sample_weight (N,) or, for sequence outputs, (N, T), and class_weight ``{class: weight}``
+        weigh each sample's (step's) loss as Keras does: the sum of weighted losses over their
+        number; the metrics stay unweighted. ``validation_data`` may be ``(x, y, sample_weight)``.
 
         verbose: 0 silent, 1 a progress bar per epoch on a terminal (one line per epoch
         otherwise), 2 one line per epoch. clipnorm: clip the global gradient norm. l1, l2:
@@ -337,15 +343,17 @@ class Sequential(nn.Module):
                           validation_split=validation_split, validation_data=validation_data, shuffle=shuffle,
                           initial_epoch=initial_epoch, clipnorm=clipnorm, l1=l1, l2=l2, seed=seed,
                           device=device, mixed_precision=mixed_precision, threads=threads,
-                          checkpoint=checkpoint, resume=resume)
+                          checkpoint=checkpoint, resume=resume, sample_weight=sample_weight,
+                          class_weight=class_weight)
 
     def evaluate(self, x: Any = None, y: Any = None, batch_size: int = 32, verbose: int = 0,
-                 return_dict: bool = False) -> float | list[float] | dict[str, float]:
-        """Loss (and metrics) on ``x``, ``y``: a float, ``[loss, *metrics]``, or a dict."""
+                 return_dict: bool = False, sample_weight: Any = None) -> float | list[float] | dict[str, float]:
+        """Loss (and metrics) on ``x``, ``y``: a float, ``[loss, *metrics]``, or a dict; the loss
+        weighted by ``sample_weight`` as in :meth:`fit`."""
         if self.loss_fn is None:
             raise SeqlabError("evaluate: the model is not compiled; call model.compile(...) first")
         check_positive_int("batch_size", batch_size)
-        data = engine.make_data(self, x, y)
+        data = engine.make_data(self, x, y, sample_weight=sample_weight)
         if not self.built:
             self.build_from(engine._first_x(data))
         if isinstance(data, engine.ArrayData):

@@ -165,3 +165,97 @@ def test_parameter_count_has_torch_s_two_biases():
     m = Sequential([LSTM(32, input_shape=(5, 1))])
     assert m.count_params() == 4 * 32 * (1 + 32) + 2 * 4 * 32 == 4480
     assert 4480 - 4 * 32 == 4352
+
+
+def _padded_floats(seed=0, n=6, T=7, F_=2):
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(2, T + 1, n)
+    x = np.zeros((n, T, F_), np.float32)
+    for i, k in enumerate(lengths):
+        x[i, :k] = rng.standard_normal((k, F_)) + 0.1  # never all zero on a real step
+    return x, lengths
+
+
+def test_masking_skips_post_padding_in_layers_loss_and_reference(tmp_path):
+    from seqlab import load_model
+    from seqlab.layers import Masking
+    from seqlab.reference import load as reference_load
+
+    x, lengths = _padded_floats()
+    torch.manual_seed(0)
+    m = Sequential([Masking(0.0, input_shape=(7, 2)), LSTM(5, return_sequences=True), GRU(3), Dense(1)])
+    m.compile(loss="mse", optimizer="adam")
+    whole = m.predict(x)
+    for i, k in enumerate(lengths):  # a padded batch gives what each sequence alone gives
+        alone = m.predict(x[i:i + 1, :k])
+        np.testing.assert_allclose(whole[i], alone[0], rtol=1e-5, atol=1e-6)
+    path = tmp_path / "masking.safetensors"
+    m.save(path)
+    np.testing.assert_array_equal(load_model(path).predict(x), whole)
+    np.testing.assert_allclose(reference_load(path)(x), whole, rtol=1e-5, atol=1e-6)  # the NumPy model too
+    # a sequence model: targets at padded steps do not count
+    torch.manual_seed(0)
+    s = Sequential([Masking(input_shape=(7, 2)), GRU(4, return_sequences=True), Dense(1)])
+    s.compile(loss="mse", optimizer="adam")
+    y = np.random.default_rng(1).standard_normal((6, 7, 1)).astype(np.float32)
+    junk = y.copy()
+    real = np.arange(7)[None, :] < lengths[:, None]
+    junk[~real] = 1e3
+    out = s.predict(x)
+    assert s.evaluate(x, y) == pytest.approx(float(((out - y)[real] ** 2).mean()), rel=1e-5)
+    assert s.evaluate(x, junk) == s.evaluate(x, y)
+    gap = x.copy()
+    gap[0, 0] = 0.0  # a padded step before real ones: not post-padding
+    with pytest.raises(SeqlabError, match="prefix"):
+        s.predict(gap)
+
+
+def test_sample_and_class_weights_weigh_the_loss_as_keras():
+    torch.manual_seed(0)
+    m = Sequential([LSTM(4, input_shape=(6, 2)), Dense(3, activation="softmax")])
+    m.compile(loss="sparse_categorical_crossentropy", optimizer="sgd", lr=0.1, metrics=["accuracy"])
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((20, 6, 2)).astype(np.float32)
+    y = rng.integers(0, 3, 20)
+    w = rng.uniform(0, 2, 20)
+    p = torch.from_numpy(m.predict(x)).double()
+    per = -p.log()[torch.arange(20), torch.from_numpy(y)]  # each sample's cross-entropy, by hand
+    got = m.evaluate(x, y, batch_size=20, sample_weight=w, return_dict=True)
+    assert got["loss"] == pytest.approx(float((per * torch.from_numpy(w)).sum() / 20), rel=1e-5)
+    assert got["accuracy"] == m.evaluate(x, y, return_dict=True)["accuracy"]  # metrics unweighted
+    # class_weight is the sample weight of each sample's class
+    cw = {0: 1.0, 1: 3.0, 2: 0.5}
+    runs = []
+    for kw in (dict(class_weight=cw), dict(sample_weight=np.array([cw[int(c)] for c in y]))):
+        torch.manual_seed(0)
+        mm = Sequential([LSTM(4, input_shape=(6, 2)), Dense(3, activation="softmax")])
+        mm.compile(loss="sparse_categorical_crossentropy", optimizer="sgd", lr=0.1)
+        mm.fit(x, y, epochs=2, batch_size=8, verbose=0, seed=1, **kw)
+        runs.append(mm.predict(x))
+    np.testing.assert_array_equal(runs[0], runs[1])
+    torch.manual_seed(0)
+    plain = Sequential([LSTM(4, input_shape=(6, 2)), Dense(3, activation="softmax")])
+    plain.compile(loss="sparse_categorical_crossentropy", optimizer="sgd", lr=0.1)
+    plain.fit(x, y, epochs=2, batch_size=8, verbose=0, seed=1)
+    assert not np.array_equal(plain.predict(x), runs[0])
+    with pytest.raises(SeqlabError, match=r"class_weight: no weight for class\(es\) \[2\]"):
+        m.fit(x, y, epochs=1, verbose=0, class_weight={0: 1.0, 1: 2.0})
+    with pytest.raises(SeqlabError, match=r"sample_weight: expected one weight per sample \(20,\)"):
+        m.fit(x, y, epochs=1, verbose=0, sample_weight=np.ones(19))
+    with pytest.raises(SeqlabError, match="sample_weight: weights must be >= 0"):
+        m.fit(x, y, epochs=1, verbose=0, sample_weight=-np.ones(20))
+
+
+def test_per_step_weights_of_a_padded_sequence_model():
+    from seqlab.layers import Masking
+
+    x, lengths = _padded_floats(2)
+    torch.manual_seed(0)
+    s = Sequential([Masking(input_shape=(7, 2)), GRU(4, return_sequences=True), Dense(1)])
+    s.compile(loss="mse", optimizer="adam")
+    y = np.random.default_rng(3).standard_normal((6, 7, 1)).astype(np.float32)
+    w = np.random.default_rng(4).uniform(0, 1, (6, 7))
+    real = np.arange(7)[None, :] < lengths[:, None]
+    err = ((s.predict(x) - y)[..., 0] ** 2)
+    want = float((err * w)[real].sum() / real.sum())  # Keras: weighted sum over the real steps' count
+    assert s.evaluate(x, y, batch_size=6, sample_weight=w) == pytest.approx(want, rel=1e-5)

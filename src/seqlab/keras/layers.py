@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from ..errors import SeqlabError
-from ..layers import (GRU, LSTM, Bidirectional, Dense, Dropout, Embedding, InputLayer, Layer, MinGRU, MinLSTM,
-                      SimpleRNN)
+from ..layers import (GRU, LSTM, Bidirectional, Dense, Dropout, Embedding, InputLayer, Layer, Masking, MinGRU,
+                      MinLSTM, SimpleRNN)
 
 
 def Input(shape: Sequence[int | None] | None = None, batch_size: int | None = None, name: str | None = None,
@@ -26,5 +26,5 @@ def TimeDistributed(layer: Layer, **kwargs: Any) -> Layer:
     return layer
 
 
-__all__ = ["Bidirectional", "Dense", "Dropout", "Embedding", "GRU", "Input", "InputLayer", "LSTM", "MinGRU",
-           "MinLSTM", "SimpleRNN", "TimeDistributed"]
+__all__ = ["Bidirectional", "Dense", "Dropout", "Embedding", "GRU", "Input", "InputLayer", "LSTM", "Masking",
+           "MinGRU", "MinLSTM", "SimpleRNN", "TimeDistributed"]

@@ -152,7 +152,8 @@ def _layer_stack(class_name: str, cfg: dict, tensors: dict, prefix: str) -> Stac
 
 @dataclass
 class SeqLayer:
-    """One layer of a Sequential: ``kind`` in 'rnn', 'bidirectional', 'dense', 'embedding', 'identity'."""
+    """One layer of a Sequential: ``kind`` in 'rnn', 'bidirectional', 'dense', 'embedding', 'masking',
+    'identity'."""
 
     kind: str
     config: dict
@@ -199,6 +200,8 @@ class SequentialModel(ReferenceModel):
                                             embedding=Embedding(tensors[pre + "embedding.weight"].astype(np.float64))))
             elif name in ("Dropout", "InputLayer"):
                 self.layers.append(SeqLayer("identity", cfg))
+            elif name == "Masking":
+                self.layers.append(SeqLayer("masking", cfg))
             else:
                 raise SeqlabError(f"layer {k}: seqlab.reference has no {name!r} layer")
 
@@ -232,6 +235,9 @@ class SequentialModel(ReferenceModel):
             if layer.kind == "embedding":
                 mask = (x != 0) if c.get("mask_zero") else None
                 x = layer.embedding(x)
+            elif layer.kind == "masking":  # steps whose features all equal mask_value are padding
+                mask = (x != float(c.get("mask_value", 0.0))).any(-1)
+                x = x * mask[..., None]
             elif layer.kind == "dense":
                 x = layer.linear(x)
             elif layer.kind in ("rnn", "bidirectional"):

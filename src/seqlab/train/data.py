@@ -37,14 +37,18 @@ def as_tensor(name: str, a: Any, float_dtype: torch.dtype = torch.float32) -> Te
 
 
 class ArrayData:
-    """Paired tensors ``x`` (N, ...) and optional ``y`` (N, ...) cut into batches."""
+    """Paired tensors ``x`` (N, ...), optional ``y`` (N, ...) and optional per-sample loss weights
+    ``w`` (N,) or, for sequence outputs, per-step weights (N, T), cut into batches."""
 
-    def __init__(self, x: Tensor, y: Tensor | None) -> None:
-        self.x, self.y = x, y
+    def __init__(self, x: Tensor, y: Tensor | None, w: Tensor | None = None) -> None:
+        self.x, self.y, self.w = x, y, w
         self.n = x.shape[0]
 
+    def _take(self, idx: Any) -> "ArrayData":
+        return ArrayData(self.x[idx], *(None if t is None else t[idx] for t in (self.y, self.w)))
+
     def to(self, device: torch.device) -> "ArrayData":
-        return ArrayData(self.x.to(device), None if self.y is None else self.y.to(device))
+        return ArrayData(self.x.to(device), *(None if t is None else t.to(device) for t in (self.y, self.w)))
 
     def split(self, fraction: float) -> tuple["ArrayData", "ArrayData"]:
         """The last ``fraction`` of samples (before any shuffling) as validation data, as Keras."""
@@ -55,42 +59,26 @@ class ArrayData:
                 f"{self.n - n_val} for training; both need at least one"
             )
         k = self.n - n_val
-        y = self.y
-        return (ArrayData(self.x[:k], None if y is None else y[:k]),
-                ArrayData(self.x[k:], None if y is None else y[k:]))
+        return self._take(slice(None, k)), self._take(slice(k, None))
 
     def num_batches(self, batch_size: int, ctx: DistContext) -> int:
         per_rank = -(-self.n // ctx.world_size)
         return -(-per_rank // batch_size)
 
-    def train_batches(self, batch_size: int, shuffle: bool, epoch: int, seed: int | None,
-                      generator: torch.Generator | None, ctx: DistContext) -> Iterator[tuple[Tensor, Tensor]]:
-        x, y = self.x, self.y
-        if ctx.enabled:
-            sampler = DistributedSampler(range(self.n), num_replicas=ctx.world_size, rank=ctx.rank,
-                                         shuffle=shuffle, seed=seed or 0)
-            sampler.set_epoch(epoch)
-            order = torch.tensor(list(sampler), device=x.device)
-        elif shuffle:
-            order = torch.randperm(self.n, generator=generator).to(x.device)
-        else:
-            order = None
-        n = self.n if order is None else order.shape[0]
-        for i in range(0, n, batch_size):
-            if order is None:
-                yield x[i:i + batch_size], y[i:i + batch_size]
-            else:
-                idx = order[i:i + batch_size]
-                yield x[idx], y[idx]
+    def batch(self, idx: Tensor) -> tuple[Tensor, Tensor | None, Tensor | None]:
+        """``(x, y, w)`` of the samples ``idx``."""
+        part = self._take(idx)
+        return part.x, part.y, part.w
 
-    def eval_batches(self, batch_size: int, ctx: DistContext | None = None) -> Iterator[tuple[Tensor, Tensor | None]]:
-        """In order; under multi-process each rank takes samples ``rank::world_size`` (no repeats)."""
-        x, y = self.x, self.y
+    def eval_batches(self, batch_size: int, ctx: DistContext | None = None
+                     ) -> Iterator[tuple[Tensor, Tensor | None, Tensor | None]]:
+        """``(x, y, w)`` in order; under multi-process each rank takes samples ``rank::world_size``
+        (no repeats)."""
+        data = self
         if ctx is not None and ctx.enabled:
-            idx = torch.arange(ctx.rank, self.n, ctx.world_size, device=x.device)
-            x, y = x[idx], (None if y is None else y[idx])
-        for i in range(0, x.shape[0], batch_size):
-            yield x[i:i + batch_size], (None if y is None else y[i:i + batch_size])
+            data = self._take(torch.arange(ctx.rank, self.n, ctx.world_size, device=self.x.device))
+        for i in range(0, data.n, batch_size):
+            yield data.batch(slice(i, i + batch_size))
 
 
 def split_batch(batch: Any, name: str = "data") -> tuple[Any, Any]:

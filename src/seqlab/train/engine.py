@@ -27,11 +27,15 @@ from .loop import Task, TrainConfig, _Run, num_shards, shard
 
 
 
-def make_data(model, x: Any, y: Any, name: str = "x", need_y: bool = True) -> ArrayData | DataLoader:
-    """Validate ``x``/``y`` and wrap them (a DataLoader passes through)."""
+def make_data(model, x: Any, y: Any, name: str = "x", need_y: bool = True, sample_weight: Any = None,
+              class_weight: dict | None = None) -> ArrayData | DataLoader:
+    """Validate ``x``/``y`` (and the loss weights) and wrap them (a DataLoader passes through)."""
     if isinstance(x, DataLoader):
         if y is not None:
             raise SeqlabError(f"y: pass y=None when {name} is a DataLoader (it yields (x, y) batches)")
+        if sample_weight is not None or class_weight is not None:
+            raise SeqlabError(f"sample_weight, class_weight: with a DataLoader {name}, let it yield (x, y, weight) "
+                              "batches instead")
         return x
     if x is None:
         raise SeqlabError(f"{name}: no input data given; pass arrays or tensors x and y, or a DataLoader")
@@ -52,7 +56,47 @@ def make_data(model, x: Any, y: Any, name: str = "x", need_y: bool = True) -> Ar
         )
     if xt.shape[0] == 0:
         raise SeqlabError(f"{name}: no samples (the first axis has length 0)")
-    return ArrayData(xt, yt)
+    return ArrayData(xt, yt, loss_weights(yt, sample_weight, class_weight, "sample_weight" if name == "x"
+                                          else f"{name} sample weights"))
+
+
+def loss_weights(y: Tensor, sample_weight: Any, class_weight: dict | None, name: str) -> Tensor | None:
+    """Keras's per-sample loss weights: ``sample_weight`` (N,) or, for sequence targets, (N, T)
+    per step, times ``class_weight[label]`` of each sample's (or step's) class, the label read
+    from integer labels, (N, 1) labels, one-hot rows or 0/1 targets. None for neither."""
+    w = None
+    if sample_weight is not None:
+        w = as_tensor(name, sample_weight, torch.float64).to(torch.float64)
+        check_finite(name, w)
+        if w.dim() not in (1, 2) or w.shape[0] != y.shape[0] or (w.dim() == 2 and w.shape != y.shape[:2]):
+            raise SeqlabError(f"{name}: expected one weight per sample ({y.shape[0]},) or, for sequence targets, "
+                              f"per step {tuple(y.shape[:2])}, got {tuple(w.shape)}")
+        if bool((w < 0).any()):
+            raise SeqlabError(f"{name}: weights must be >= 0, got {float(w.min()):g}")
+    if class_weight is not None:
+        if not isinstance(class_weight, dict) or not class_weight:
+            raise SeqlabError(f"class_weight: expected a dict {{class: weight}}, got {class_weight!r:.80}")
+        for k, v in class_weight.items():
+            check_int("class_weight key", k, 0)
+            check_float(f"class_weight[{k}]", v, 0)
+        if y.dtype.is_floating_point and y.dim() >= 2 and y.shape[-1] > 1:
+            labels = y.argmax(-1)  # one-hot rows (or steps)
+        else:
+            labels = y.squeeze(-1) if y.dim() >= 2 and y.shape[-1] == 1 else y
+            if labels.dtype.is_floating_point and not bool((labels == labels.round()).all()):
+                raise SeqlabError("class_weight: the targets are not class labels (they hold fractions); "
+                                  "weigh samples with sample_weight instead")
+            labels = labels.long()
+        missing = sorted(set(labels.unique().tolist()) - set(class_weight))
+        if missing:
+            raise SeqlabError(f"class_weight: no weight for class(es) {missing[:10]}; give every class in y a weight")
+        table = torch.zeros(max(class_weight) + 1, dtype=torch.float64)
+        for k, v in class_weight.items():
+            table[k] = float(v)
+        cw = table[labels]  # (N,) or (N, T)
+        w = cw if w is None else (w.reshape(w.shape + (1,) * (cw.dim() - w.dim())) * cw if cw.dim() >= w.dim()
+                                  else w * cw.reshape(cw.shape + (1,) * (w.dim() - cw.dim())))
+    return w
 
 
 def check_finite(name: str, t: Tensor) -> None:
@@ -102,15 +146,27 @@ class _Step:
         return self.act(out) if self.fuse else out
 
 
-def _unmasked(out: Tensor, y: Tensor, mask: Tensor | None) -> tuple[Tensor, Tensor, Tensor | int]:
-    """The outputs and targets of the real (unpadded) steps, and their number (a tensor: no host
-    sync), when the model's output (B, T, ...) carries a padding mask (B, T) from
-    ``Embedding(mask_zero=True)``: the loss and metrics leave padded steps out, as Keras's do.
-    Without a mask (or with targets not laid out per step) ``(out, y, B)``."""
+def _unmasked(out: Tensor, y: Tensor, w: Tensor | None, mask: Tensor | None
+              ) -> tuple[Tensor, Tensor, Tensor | None, Tensor | int]:
+    """The outputs, targets and loss weights of the real (unpadded) steps, and their number (a
+    tensor: no host sync), when the model's output (B, T, ...) carries a padding mask (B, T) from
+    ``Embedding(mask_zero=True)`` or ``Masking``: the loss and metrics leave padded steps out, as
+    Keras's do. Without a mask (or with targets not laid out per step) ``(out, y, w, B)``."""
     B = out.shape[0]
     if mask is None or out.dim() < 3 or mask.shape != out.shape[:2] or y.shape[:2] != mask.shape:
-        return out, y, B
-    return out[mask], y[mask], mask.sum()  # (N, ...) for the N real steps
+        return out, y, w, B
+    if w is not None:
+        w = (w[:, None].expand(mask.shape) if w.dim() == 1 else w)[mask]  # a sample's weight on each of its steps
+    return out[mask], y[mask], w, mask.sum()  # (N, ...) for the N real steps
+
+
+def _loader_batch(b: Any, device: torch.device, dtype: torch.dtype) -> tuple[Tensor, Tensor | None, Tensor | None]:
+    """``(x, y, w)`` of a DataLoader batch: ``(x, y)``, ``(x, y, sample_weight)`` (as Keras takes
+    from a dataset) or x alone."""
+    x, y = split_batch(b)
+    w = b[2] if isinstance(b, (tuple, list)) and len(b) >= 3 else None
+    return (_to(x, device, dtype), None if y is None else _to(y, device, dtype),
+            None if w is None else _to(w, device, torch.float64))
 
 
 def _to(t: Any, device: torch.device, dtype: torch.dtype) -> Tensor:
@@ -158,26 +214,25 @@ class SequentialTask(Task):
 
     def batches(self, epoch: int, generator: torch.Generator):
         if isinstance(self.train, ArrayData):
-            x, y = self.train.x, self.train.y
+            x = self.train.x
             for idx in shard(self.train.n, self.batch_size, self.shuffle, generator, self.ctx):
-                idx = idx.to(x.device)
-                yield x[idx], y[idx]
+                yield self.train.batch(idx.to(x.device))
             return
         if hasattr(self.train.sampler, "set_epoch"):
             self.train.sampler.set_epoch(epoch)
         for b in self.train:
-            yield tuple(_to(t, self.device, self.dtype) for t in split_batch(b))
+            yield _loader_batch(b, self.device, self.dtype)
 
     def on_epoch_begin(self, epoch: int) -> None:
         self.msums = [0] * len(self.step.metrics)
         self.mcounts = [0] * len(self.step.metrics)
 
     def training_step(self, net, batch):
-        xb, yb = batch
+        xb, yb, wb = batch
         step = self.step
         out, mask = net(xb, return_logits=step.fuse, return_mask=True)
-        out, yb, weight = _unmasked(out, yb, mask)
-        loss = step.loss(yb, out.float() if out.dtype != self.dtype else out, step.fuse)
+        out, yb, wb, weight = _unmasked(out, yb, wb, mask)
+        loss = step.loss(yb, out.float() if out.dtype != self.dtype else out, step.fuse, wb)
         if self.penalized:
             loss = loss + _penalty(self.penalized, self.l1, self.l2)
         reg = self.model.regularization_loss()  # the layers' kernel_/recurrent_/bias_regularizer penalties
@@ -225,7 +280,8 @@ def fit(model, x: Any = None, y: Any = None, batch_size: int = 32, epochs: int =
         validation_data: Any = None, shuffle: bool = True, initial_epoch: int = 0,
         clipnorm: float | None = None, l1: float = 0.0, l2: float = 0.0, seed: int | None = None,
         device: str | torch.device = "auto", mixed_precision: bool = False, threads: int | None = 0,
-        checkpoint: str | None = None, resume: bool = False) -> History:
+        checkpoint: str | None = None, resume: bool = False, sample_weight: Any = None,
+        class_weight: dict | None = None) -> History:
     """Train ``model``; see :meth:`seqlab.model.Sequential.fit`."""
     if model.loss_fn is None:
         raise SeqlabError("fit: the model is not compiled; call model.compile(loss='mse', optimizer='adam') first")
@@ -241,7 +297,7 @@ def fit(model, x: Any = None, y: Any = None, batch_size: int = 32, epochs: int =
                          lr=1.0)  # lr: the compiled optimizer's own rate is used
     callbacks = list(callbacks or [])
 
-    train_data = make_data(model, x, y)
+    train_data = make_data(model, x, y, sample_weight=sample_weight, class_weight=class_weight)
     val = None
     if validation_split:
         if not isinstance(train_data, ArrayData):
@@ -250,10 +306,12 @@ def fit(model, x: Any = None, y: Any = None, batch_size: int = 32, epochs: int =
     if validation_data is not None:
         if isinstance(validation_data, DataLoader):
             val = validation_data
-        elif isinstance(validation_data, (tuple, list)) and len(validation_data) == 2:
-            val = make_data(model, validation_data[0], validation_data[1], name="validation_data")
+        elif isinstance(validation_data, (tuple, list)) and len(validation_data) in (2, 3):
+            val = make_data(model, validation_data[0], validation_data[1], name="validation_data",
+                            sample_weight=validation_data[2] if len(validation_data) == 3 else None)
         else:
-            raise SeqlabError("validation_data: expected a tuple (x_val, y_val) or a DataLoader")
+            raise SeqlabError("validation_data: expected a tuple (x_val, y_val) or (x_val, y_val, sample_weight), "
+                              "or a DataLoader")
 
     with seeded(seed):  # seeds the run; the caller's generators as they were afterwards
         fresh = seed is not None and getattr(model, "untouched_since_build", lambda: False)()
@@ -312,14 +370,14 @@ def evaluate_data(model, data: ArrayData | DataLoader, batch_size: int,
     if isinstance(data, ArrayData):
         batches = data.eval_batches(batch_size, ctx)
     else:
-        batches = (tuple(_to(t, dev, dtype) for t in split_batch(b)) for b in data)
+        batches = (_loader_batch(b, dev, dtype) for b in data)
     try:
-        for xb, yb in batches:
+        for xb, yb, wb in batches:
             if yb is None:
                 raise SeqlabError("y: evaluation needs targets; the data yields inputs only")
             out, mask = model(xb, return_logits=step.fuse, return_mask=True)
-            out, yb, weight = _unmasked(out, yb, mask)
-            tot += step.loss(yb, out, step.fuse).double() * weight
+            out, yb, wb, weight = _unmasked(out, yb, wb, mask)
+            tot += step.loss(yb, out, step.fuse, wb).double() * weight
             n += weight
             pred = step.probs(out)
             for k, m in enumerate(step.metrics):
@@ -355,7 +413,7 @@ def predict(model, x: Any, batch_size: int = 32) -> np.ndarray | Tensor:
     outs = []
     try:
         if isinstance(data, ArrayData):
-            batches = (xb.to(dev) for xb, _ in data.eval_batches(batch_size))
+            batches = (xb.to(dev) for xb, _, _ in data.eval_batches(batch_size))
         else:
             batches = (_to(split_batch(b)[0], dev, dtype) for b in data)
         for xb in batches:

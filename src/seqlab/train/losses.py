@@ -27,13 +27,27 @@ EPS = 1e-7
 
 
 class Loss:
-    """A named loss. ``fuses`` names the output activation it can take logits for (or None)."""
+    """A named loss. ``fuses`` names the output activation it can take logits for (or None).
+
+    ``elements`` gives the loss of every output value (shaped like ``y_pred``; without the class
+    axis for the categorical cross-entropy); the loss is their mean, or with per-sample weights
+    ``w`` (the leading axes of the elements: (B,) or (B, T)) Keras's weighted mean, the sum of
+    weighted elements over their number."""
 
     name: str = "loss"
     fuses: str | None = None
 
-    def __call__(self, y_true: Tensor, y_pred: Tensor, from_logits: bool = False) -> Tensor:
+    def elements(self, y_true: Tensor, y_pred: Tensor, from_logits: bool = False) -> Tensor:
         raise NotImplementedError
+
+    def __call__(self, y_true: Tensor, y_pred: Tensor, from_logits: bool = False, w: Tensor | None = None) -> Tensor:
+        e = self.elements(y_true, y_pred, from_logits)
+        if w is None:
+            return e.mean()
+        if e.shape[:w.dim()] != w.shape:
+            raise SeqlabError(f"sample_weight: expected weights shaped like the leading axes {tuple(e.shape[:w.dim()])} "
+                              f"of the {self.name} loss's values {tuple(e.shape)}, got {tuple(w.shape)}")
+        return (e * w.to(e.dtype).reshape(w.shape + (1,) * (e.dim() - w.dim()))).sum() / max(e.numel(), 1)
 
 
 def trailing_ones_dropped(shape: tuple) -> tuple:
@@ -60,19 +74,19 @@ class _Pointwise(Loss):
     def __init__(self, name: str, fn: Callable[[Tensor, Tensor], Tensor]) -> None:
         self.name, self.fn = name, fn
 
-    def __call__(self, y_true: Tensor, y_pred: Tensor, from_logits: bool = False) -> Tensor:
-        return self.fn(y_pred, _same_shape(y_true, y_pred, self.name))
+    def elements(self, y_true: Tensor, y_pred: Tensor, from_logits: bool = False) -> Tensor:
+        return self.fn(y_pred, _same_shape(y_true, y_pred, self.name), reduction="none")
 
 
 class BinaryCrossentropy(Loss):
     name, fuses = "binary_crossentropy", "sigmoid"
 
-    def __call__(self, y_true: Tensor, y_pred: Tensor, from_logits: bool = False) -> Tensor:
+    def elements(self, y_true: Tensor, y_pred: Tensor, from_logits: bool = False) -> Tensor:
         y = _same_shape(y_true, y_pred, self.name)
         if from_logits:
-            return F.binary_cross_entropy_with_logits(y_pred, y)
+            return F.binary_cross_entropy_with_logits(y_pred, y, reduction="none")
         p = y_pred.clamp(EPS, 1 - EPS)
-        return -(y * p.log() + (1 - y) * (1 - p).log()).mean()
+        return -(y * p.log() + (1 - y) * (1 - p).log())
 
 
 class CategoricalCrossentropy(Loss):
@@ -80,17 +94,17 @@ class CategoricalCrossentropy(Loss):
 
     name, fuses = "categorical_crossentropy", "softmax"
 
-    def __call__(self, y_true: Tensor, y_pred: Tensor, from_logits: bool = False) -> Tensor:
+    def elements(self, y_true: Tensor, y_pred: Tensor, from_logits: bool = False) -> Tensor:
         C = y_pred.shape[-1]
         logp = torch.log_softmax(y_pred, -1) if from_logits else y_pred.clamp(EPS, 1 - EPS).log()
         labels = class_labels(y_true, y_pred, self.name)
         if labels is not None:
-            try:
-                return F.nll_loss(logp.reshape(-1, C), labels.reshape(-1))  # (N, C) vs (N,)
+            try:  # (N, C) vs (N,), back to the labels' shape
+                return F.nll_loss(logp.reshape(-1, C), labels.reshape(-1), reduction="none").reshape(labels.shape)
             except IndexError:  # a label outside 0 .. C-1 (CPU; CUDA asserts on the device)
                 raise SeqlabError(f"y: {self.name} needs class labels 0 to {C - 1} (the model has {C} outputs), "
                                   f"got labels from {int(labels.min())} to {int(labels.max())}") from None
-        return -(y_true.to(logp.dtype) * logp).sum(-1).mean()
+        return -(y_true.to(logp.dtype) * logp).sum(-1)
 
 
 def class_labels(y_true: Tensor, y_pred: Tensor, name: str) -> Tensor | None:
@@ -132,7 +146,10 @@ class _Callable(Loss):
         self.fn = fn
         self.name = getattr(fn, "__name__", type(fn).__name__)
 
-    def __call__(self, y_true: Tensor, y_pred: Tensor, from_logits: bool = False) -> Tensor:
+    def __call__(self, y_true: Tensor, y_pred: Tensor, from_logits: bool = False, w: Tensor | None = None) -> Tensor:
+        if w is not None:
+            raise SeqlabError(f"sample_weight: the callable loss {self.name} returns a mean, which cannot be weighted "
+                              "per sample; use a named loss, or weigh inside your function")
         out = self.fn(y_true, y_pred)
         if not isinstance(out, Tensor) or out.dim() != 0:
             raise SeqlabError(f"loss: a callable loss must return a scalar tensor, {self.name} returned {out!r:.60}")
