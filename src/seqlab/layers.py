@@ -532,6 +532,10 @@ class LSTM(RecurrentLayer):
 
     module_class = snn.LSTM
     cell_args = ("peephole", "layer_norm")
+    activations = ("tanh", "relu")  # relu (as Keras tutorials use it) runs the step loop
+
+    def module_kwargs(self) -> dict[str, Any]:
+        return {**self.cell_kwargs, **({} if self.activation == "tanh" else {"activation": self.activation})}
 
     def __init__(self, units: int, activation: str | None = "tanh", *, unit_forget_bias: bool = True,
                  peephole: bool = False, **kwargs: Any) -> None:
@@ -560,6 +564,10 @@ class GRU(RecurrentLayer):
 
     module_class = snn.GRU
     cell_args = ("reset", "layer_norm")
+    activations = ("tanh", "relu")  # relu (as Keras tutorials use it) runs the step loop
+
+    def module_kwargs(self) -> dict[str, Any]:
+        return {**self.cell_kwargs, **({} if self.activation == "tanh" else {"activation": self.activation})}
 
     def __init__(self, units: int, activation: str | None = "tanh", *, reset: str | None = None,
                  reset_after: bool | None = None, **kwargs: Any) -> None:

@@ -166,8 +166,8 @@ def test_simplernn_relu_activation_matches_torch():
 
 
 def test_activations_the_cells_cannot_compute_are_errors_with_the_fix():
-    with pytest.raises(SeqlabError, match=r"activation: LSTM computes 'tanh'.*got 'relu'; use activation='tanh'"):
-        LSTM(4, activation="relu")
+    with pytest.raises(SeqlabError, match=r"activation: LSTM computes 'tanh' or 'relu'.*got 'sigmoid'; use activation='tanh'"):
+        LSTM(4, activation="sigmoid")
     with pytest.raises(SeqlabError, match=r"recurrent_activation: GRU's gates compute 'sigmoid'.*'hard_sigmoid'.*"
                                           r"recurrent_activation='sigmoid'"):
         GRU(4, recurrent_activation="hard_sigmoid")

@@ -234,18 +234,35 @@ class RNNCell(CellBase):
         return super().extra_repr() + f", nonlinearity={self.nonlinearity!r}"
 
 
+def _activation(activation: str, layer_norm: bool, what: str) -> str:
+    """``activation`` of an LSTM or GRU cell checked: 'tanh', or 'relu' (Keras's
+    ``activation='relu'``) for the cells without layer norm."""
+    if activation not in ("tanh", "relu"):
+        raise SeqlabError(f"activation: expected 'tanh' or 'relu', got {activation!r}")
+    if activation != "tanh" and layer_norm:
+        raise SeqlabError(f"activation: the layer-normalized {what} computes 'tanh', got {activation!r}")
+    return activation
+
+
+_ACTS = {"tanh": torch.tanh, "relu": torch.relu}
+
+
 class LSTMCell(CellBase):
     """LSTM, gates ``i | f | g | o``; with ``peephole=True`` the Graves (2013) diagonal peepholes:
 
     ``i = σ(.. + w_ci ⊙ c_{t-1})``, ``f = σ(.. + w_cf ⊙ c_{t-1})``, ``o = σ(.. + w_co ⊙ c_t)``.
+    ``activation`` is the candidate's and the output's (``g = act(..)``, ``h = o ⊙ act(c)``):
+    'tanh', or 'relu' as Keras's ``LSTM(activation='relu')`` (which runs the runner's loop: the
+    fused and compiled kernels compute tanh).
     """
 
     gates = 4
     state_size = 2
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
-                 peephole: bool = False, layer_norm: bool = False) -> None:
+                 peephole: bool = False, layer_norm: bool = False, activation: str = "tanh") -> None:
         super().__init__(input_size, hidden_size, bias)
+        self.activation = _activation(activation, layer_norm, "LSTM")
         self.peephole = bool(peephole)
         if self.peephole:
             self.weight_ch = nn.Parameter(torch.empty(3, hidden_size))
@@ -255,6 +272,8 @@ class LSTMCell(CellBase):
     fused_mode = "LSTM"
 
     def fused_unavailable(self) -> str | None:
+        if self.activation != "tanh":
+            return f"LSTM with activation={self.activation!r} has no fused kernel (oneDNN/cuDNN compute tanh)"
         if self.peephole:
             return "peephole LSTM has no fused kernel in torch (oneDNN/cuDNN compute the standard LSTM only)"
         if self.layer_norm:
@@ -262,6 +281,9 @@ class LSTMCell(CellBase):
         return None
 
     def sequence_unavailable(self) -> str | None:
+        if self.activation != "tanh":
+            return (f"LSTM with activation={self.activation!r} runs as the runner's loop (the compiled "
+                    "kernels compute tanh)")
         if self.layer_norm:
             return _compiled_only("layer-normalized LSTM", self.weight_ih)
         return None
@@ -283,7 +305,7 @@ class LSTMCell(CellBase):
         14.9 ms)."""
         from .custom import use_compiled
 
-        if self.peephole or self.layer_norm or batch is None or time is None:
+        if self.peephole or self.layer_norm or self.activation != "tanh" or batch is None or time is None:
             return False
         if torch.get_num_threads() > 1 or not (torch.is_grad_enabled() and use_compiled(self.weight_ih)):
             return False
@@ -295,6 +317,8 @@ class LSTMCell(CellBase):
         runner's loop)."""
         from .custom import lstm_sequence, step_masks, use_compiled
 
+        if self.activation != "tanh":
+            return super().forward_sequence(x, state, lengths)
         if self.layer_norm:
             if not use_compiled(x):
                 return super().forward_sequence(x, state, lengths)
@@ -304,8 +328,8 @@ class LSTMCell(CellBase):
         return lstm_sequence(self, x, state, lengths)
 
     def gate_values(self, gi: Tensor, state: State, h_mask: Tensor | None = None) -> dict[str, Tensor]:
-        """``i, f, o`` (sigmoid) and ``g`` (tanh) of one step, each (B, H); ``o`` sees the new
-        cell state through its peephole."""
+        """``i, f, o`` (sigmoid) and ``g`` (the activation, tanh by default) of one step, each
+        (B, H); ``o`` sees the new cell state through its peephole."""
         h, c = state
         a = gi + self._hh(h if h_mask is None else h * h_mask)  # (B, 4H)
         ai, af, ag, ao = a.chunk(4, dim=-1)
@@ -313,7 +337,7 @@ class LSTMCell(CellBase):
             wci, wcf, wco = self.weight_ch
             ai = ai + wci * c
             af = af + wcf * c
-        i, f, g = torch.sigmoid(ai), torch.sigmoid(af), torch.tanh(ag)
+        i, f, g = torch.sigmoid(ai), torch.sigmoid(af), _ACTS[self.activation](ag)
         if self.peephole:
             ao = ao + wco * (f * c + i * g)
         return {"i": i, "f": f, "g": g, "o": torch.sigmoid(ao)}
@@ -322,12 +346,13 @@ class LSTMCell(CellBase):
         gate = self.gate_values(gi, state, h_mask)
         c_new = gate["f"] * state[1] + gate["i"] * gate["g"]
         c_out = self._ln(c_new, self.ln_weight_c, self.ln_bias_c) if self.layer_norm else c_new
-        h_new = gate["o"] * torch.tanh(c_out)
+        h_new = gate["o"] * _ACTS[self.activation](c_out)
         return h_new, c_new
 
     def extra_repr(self) -> str:
         return (super().extra_repr() + (", peephole=True" if self.peephole else "")
-                + (", layer_norm=True" if self.layer_norm else ""))
+                + (", layer_norm=True" if self.layer_norm else "")
+                + (f", activation={self.activation!r}" if self.activation != "tanh" else ""))
 
 
 class GRUCell(CellBase):
@@ -341,10 +366,11 @@ class GRUCell(CellBase):
     state_size = 1
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
-                 reset: str = "after", layer_norm: bool = False) -> None:
+                 reset: str = "after", layer_norm: bool = False, activation: str = "tanh") -> None:
         if reset not in ("after", "before"):
             raise SeqlabError(f"reset: expected 'after' (cuDNN form) or 'before' (Cho et al. 2014), got {reset!r}")
         super().__init__(input_size, hidden_size, bias)
+        self.activation = _activation(activation, layer_norm, "GRU")
         self.reset = reset
         self._add_layer_norm(layer_norm)
         self.reset_parameters()
@@ -352,6 +378,8 @@ class GRUCell(CellBase):
     fused_mode = "GRU"
 
     def fused_unavailable(self) -> str | None:
+        if self.activation != "tanh":
+            return f"GRU with activation={self.activation!r} has no fused kernel (oneDNN/cuDNN compute tanh)"
         if self.reset == "before":
             return "GRU with reset='before' has no fused kernel (cuDNN and oneDNN apply the reset after the matrix product)"
         if self.layer_norm:
@@ -359,6 +387,9 @@ class GRUCell(CellBase):
         return None
 
     def sequence_unavailable(self) -> str | None:
+        if self.activation != "tanh":
+            return (f"GRU with activation={self.activation!r} runs as the runner's loop (the compiled "
+                    "kernels compute tanh)")
         if self.reset == "before" and not self.layer_norm:
             return None  # compiled, or the torch code of seqlab.nn.custom
         what = "layer-normalized GRU" if self.layer_norm else "GRU with reset='after'"
@@ -372,7 +403,7 @@ class GRUCell(CellBase):
         its set-up and per-step calls cost more than the arithmetic."""
         from .custom import use_compiled
 
-        if not use_compiled(self.weight_ih) or (time is not None and time < 2):
+        if self.activation != "tanh" or not use_compiled(self.weight_ih) or (time is not None and time < 2):
             return False
         return torch.is_grad_enabled() or batch is None or batch * self.hidden_size >= 1024
 
@@ -382,6 +413,8 @@ class GRUCell(CellBase):
         code elsewhere; otherwise the runner's loop."""
         from .custom import gru_before_sequence, step_masks, use_compiled
 
+        if self.activation != "tanh":
+            return super().forward_sequence(x, state, lengths)
         if use_compiled(x):
             from .compiled import gru_layer
 
@@ -405,14 +438,14 @@ class GRUCell(CellBase):
         return ws
 
     def gate_values(self, gi: Tensor, state: State, h_mask: Tensor | None = None) -> dict[str, Tensor]:
-        """``r, z`` (sigmoid) and ``n`` (tanh) of one step, each (B, H)."""
+        """``r, z`` (sigmoid) and ``n`` (the activation, tanh by default) of one step, each (B, H)."""
         H = self.hidden_size
         h = state[0] if h_mask is None else state[0] * h_mask  # h_{t-1} as the recurrent products see it
         xr, xz, xn = gi.chunk(3, dim=-1)
         if self.reset == "after":
             hr, hz, hn = self._hh(h).chunk(3, dim=-1)
             r, z = torch.sigmoid(xr + hr), torch.sigmoid(xz + hz)
-            n = torch.tanh(xn + r * hn)
+            n = _ACTS[self.activation](xn + r * hn)
         else:
             b = self.bias_hh
             b_rz, b_n = (None, None) if b is None else (b[: 2 * H], b[2 * H :])
@@ -427,7 +460,7 @@ class GRUCell(CellBase):
                 a_n = self._ln(F.linear(r * h, self.weight_hh[2 * H :]), self.ln_weight_hh[2 * H :], b_n)
             else:
                 a_n = F.linear(r * h, self.weight_hh[2 * H :], b_n)
-            n = torch.tanh(xn + a_n)
+            n = _ACTS[self.activation](xn + a_n)
         return {"r": r, "z": z, "n": n}
 
     def recurrence(self, gi: Tensor, state: State, h_mask: Tensor | None = None) -> State:
@@ -437,4 +470,5 @@ class GRUCell(CellBase):
 
     def extra_repr(self) -> str:
         return (super().extra_repr() + f", reset={self.reset!r}"
-                + (", layer_norm=True" if self.layer_norm else ""))
+                + (", layer_norm=True" if self.layer_norm else "")
+                + (f", activation={self.activation!r}" if self.activation != "tanh" else ""))

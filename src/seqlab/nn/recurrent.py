@@ -451,18 +451,21 @@ class RNN(Recurrent):
 
 
 class LSTM(Recurrent):
-    """LSTM layer(s); ``peephole=True`` for Graves (2013) diagonal peepholes (runs without fused kernels)."""
+    """LSTM layer(s); ``peephole=True`` for Graves (2013) diagonal peepholes (runs without fused
+    kernels); ``activation='relu'`` for relu in place of tanh (Keras's ``activation``; the loop)."""
 
     cell_class = LSTMCell
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = True, dropout: float = 0.0, bidirectional: bool = False,
                  peephole: bool = False, backend: str = "auto", layer_norm: bool = False,
-                 recurrent_dropout: float = 0.0) -> None:
+                 recurrent_dropout: float = 0.0, activation: str = "tanh") -> None:
+        extra = {} if activation == "tanh" else {"activation": activation}
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-                         backend, recurrent_dropout, peephole=peephole, layer_norm=layer_norm)
+                         backend, recurrent_dropout, peephole=peephole, layer_norm=layer_norm, **extra)
         self.peephole = bool(peephole)
         self.layer_norm = bool(layer_norm)
+        self.activation = activation
 
 
 class GRU(Recurrent):
@@ -474,8 +477,10 @@ class GRU(Recurrent):
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = True, dropout: float = 0.0, bidirectional: bool = False,
                  reset: str = "after", backend: str = "auto", layer_norm: bool = False,
-                 recurrent_dropout: float = 0.0) -> None:
+                 recurrent_dropout: float = 0.0, activation: str = "tanh") -> None:
+        extra = {} if activation == "tanh" else {"activation": activation}
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-                         backend, recurrent_dropout, reset=reset, layer_norm=layer_norm)
+                         backend, recurrent_dropout, reset=reset, layer_norm=layer_norm, **extra)
         self.reset = reset
         self.layer_norm = bool(layer_norm)
+        self.activation = activation

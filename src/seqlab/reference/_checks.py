@@ -6,7 +6,7 @@ and what was received.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
@@ -19,6 +19,20 @@ def sigmoid(a: np.ndarray) -> np.ndarray:
     """The logistic function, written so that large negative ``a`` does not overflow."""
     e = np.exp(-np.abs(a))
     return np.where(a >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+#: the candidate/output nonlinearities of the LSTM and GRU: ``(act, dact)`` with ``dact(y)`` the
+#: derivative at the input whose image is ``y`` (tanh: 1 - y², relu: 1 where y > 0, as torch's
+#: relu, whose derivative at 0 is 0)
+ACTIVATIONS = {"tanh": (np.tanh, lambda y: 1 - y**2),
+               "relu": (lambda a: np.maximum(a, 0.0), lambda y: (y > 0).astype(y.dtype))}
+
+
+def activation_pair(activation: str) -> tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], np.ndarray]]:
+    """``(act, dact)`` of :data:`ACTIVATIONS`; SeqlabError naming ``activation`` otherwise."""
+    if activation not in ACTIVATIONS:
+        raise SeqlabError(f"activation: expected 'tanh' or 'relu', got {activation!r}")
+    return ACTIVATIONS[activation]
 
 
 def as_float64(name: str, value: Any, ndim: int) -> np.ndarray:

@@ -267,10 +267,11 @@ class Stack:
             out, h, _ = rnn_forward(x, p, st[0], lengths, nonlinearity=o.get("nonlinearity", "tanh"))
             return out, (h,)
         if fam == "lstm" and not o.get("layer_norm"):
-            out, (h, c), _ = lstm_forward(x, p, st, lengths)
+            out, (h, c), _ = lstm_forward(x, p, st, lengths, activation=o.get("activation", "tanh"))
             return out, (h, c)
         if fam == "gru" and not o.get("layer_norm"):
-            out, h, _ = gru_forward(x, p, st[0], lengths, reset=o.get("reset", "after"))
+            out, h, _ = gru_forward(x, p, st[0], lengths, reset=o.get("reset", "after"),
+                                    activation=o.get("activation", "tanh"))
             return out, (h,)
         if lengths is not None and np.any(lengths < x.shape[1]):
             # the layer-norm and minimal cells' references run full sequences: one sequence at a time

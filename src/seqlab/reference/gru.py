@@ -7,8 +7,9 @@ Equations (docs/math.md, section "GRU"), gate blocks r | z | n, the update writt
     gi_t = x_t W_ih^T + b_ih = [xr | xz | xn]
     r_t = σ(xr + h_{t-1} W_hr^T + b_hr)
     z_t = σ(xz + h_{t-1} W_hz^T + b_hz)
-    after:  hn = h_{t-1} W_hn^T + b_hn,          n_t = tanh(xn + r_t ⊙ hn)
-    before: hn = (r_t ⊙ h_{t-1}) W_hn^T + b_hn,  n_t = tanh(xn + hn)
+    after:  hn = h_{t-1} W_hn^T + b_hn,          n_t = act(xn + r_t ⊙ hn)
+    before: hn = (r_t ⊙ h_{t-1}) W_hn^T + b_hn,  n_t = act(xn + hn)
+    act = tanh, or relu (Keras's activation='relu')
     hc_t = (1 - z_t) ⊙ h_{t-1} + z_t ⊙ n_t
     h_t = m_t hc_t + (1 - m_t) h_{t-1},  out_t = m_t hc_t
 
@@ -24,18 +25,20 @@ from typing import Any
 import numpy as np
 
 from ..errors import SeqlabError
-from ._checks import (Params, check_grad, check_lengths, check_params, check_sequence, check_state,
-                      sigmoid, step_masks)
+from ._checks import (Params, activation_pair, check_grad, check_lengths, check_params, check_sequence,
+                      check_state, sigmoid, step_masks)
 
 RESETS = ("after", "before")
 
 
 def gru_forward(x: Any, params: Params, state: Any = None, lengths: Any = None,
-                reset: str = "after") -> tuple[np.ndarray, np.ndarray, dict]:
+                reset: str = "after", activation: str = "tanh") -> tuple[np.ndarray, np.ndarray, dict]:
     """Run the GRU over ``x`` (B, T, I) from ``state`` h0 (B, H) (zeros if None).
 
-    Returns ``(out (B, T, H), h_T (B, H), cache)``; ``lengths`` (B,) ends each sequence early.
+    Returns ``(out (B, T, H), h_T (B, H), cache)``; ``lengths`` (B,) ends each sequence early;
+    ``activation`` ('tanh' or 'relu') is that of the candidate n.
     """
+    act, dact = activation_pair(activation)
     if reset not in RESETS:
         raise SeqlabError(f"reset: expected 'after' (cuDNN form) or 'before' (Cho et al. 2014), got {reset!r}")
     p, H, I = check_params(params, gates=3)
@@ -56,15 +59,15 @@ def gru_forward(x: Any, params: Params, state: Any = None, lengths: Any = None,
         z = sigmoid(xz + h @ Whz.T + bhz)
         if reset == "after":
             hn = h @ Whn.T + bhn
-            n = np.tanh(xn + r * hn)
+            n = act(xn + r * hn)
         else:
             hn = (r * h) @ Whn.T + bhn
-            n = np.tanh(xn + hn)
+            n = act(xn + hn)
         hc = (1 - z) * h + z * n
         steps.append(dict(h=h, r=r, z=z, n=n, hn=hn))
         out[:, t] = m[t] * hc
         h = m[t] * hc + (1 - m[t]) * h
-    cache = dict(x=x, p=p, m=m, steps=steps, reset=reset)
+    cache = dict(x=x, p=p, m=m, steps=steps, reset=reset, dact=dact)
     return out, h, cache
 
 
@@ -91,7 +94,7 @@ def gru_backward(dout: Any, dstate: Any, cache: dict) -> tuple[dict, np.ndarray,
         dn = dhc * z
         daz = dhc * (n - h) * z * (1 - z)
         dh = dhc * (1 - z) + (1 - m[t]) * dh
-        dan = dn * (1 - n**2)
+        dan = dn * cache["dact"](n)
         if reset == "after":
             dhn = dan * r
             dar = dan * s["hn"] * r * (1 - r)

@@ -5,10 +5,10 @@ Equations (docs/math.md, section "LSTM"), gate blocks in torch's order i | f | g
     a_t = x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh = [ai | af | ag | ao]
     i_t = σ(ai + w_ci ⊙ c_{t-1})                  peephole term only with weight_ch
     f_t = σ(af + w_cf ⊙ c_{t-1})
-    g_t = tanh(ag)
+    g_t = act(ag)                                 act = tanh, or relu (Keras's activation='relu')
     cn_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t
     o_t = σ(ao + w_co ⊙ cn_t)
-    hn_t = o_t ⊙ tanh(cn_t)
+    hn_t = o_t ⊙ act(cn_t)
     h_t = m_t hn_t + (1 - m_t) h_{t-1},  c_t = m_t cn_t + (1 - m_t) c_{t-1},  out_t = m_t hn_t
 
 Parameters: weight_ih (4H, I), weight_hh (4H, H), bias_ih (4H,), bias_hh (4H,) (optional), and
@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import SeqlabError
-from ._checks import (Params, check_grad, check_lengths, check_params, check_sequence, check_state,
-                      sigmoid, step_masks)
+from ._checks import (Params, activation_pair, check_grad, check_lengths, check_params, check_sequence,
+                      check_state, sigmoid, step_masks)
 
 
 def _split_state(state: Any) -> tuple[Any, Any]:
@@ -36,12 +36,14 @@ def _split_state(state: Any) -> tuple[Any, Any]:
     return state[0], state[1]
 
 
-def lstm_forward(x: Any, params: Params, state: Any = None,
-                 lengths: Any = None) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray], dict]:
+def lstm_forward(x: Any, params: Params, state: Any = None, lengths: Any = None,
+                 activation: str = "tanh") -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray], dict]:
     """Run the LSTM over ``x`` (B, T, I) from ``state`` = (h0, c0), each (B, H) (zeros if None).
 
-    Returns ``(out (B, T, H), (h_T, c_T), cache)``; ``lengths`` (B,) ends each sequence early.
+    Returns ``(out (B, T, H), (h_T, c_T), cache)``; ``lengths`` (B,) ends each sequence early;
+    ``activation`` ('tanh' or 'relu') is that of the candidate and the output.
     """
+    act, dact = activation_pair(activation)
     peephole = params.get("weight_ch") is not None if hasattr(params, "get") else False
     p, H, I = check_params(params, gates=4, extra=("weight_ch",) if peephole else ())
     x = check_sequence(x, I)
@@ -60,15 +62,15 @@ def lstm_forward(x: Any, params: Params, state: Any = None,
         ai, af, ag, ao = np.split(a, 4, axis=1)  # 4 x (B, H)
         i = sigmoid(ai + wci * c)
         f = sigmoid(af + wcf * c)
-        g = np.tanh(ag)
+        g = act(ag)
         cn = f * c + i * g
         o = sigmoid(ao + wco * cn)
-        hn = o * np.tanh(cn)
+        hn = o * act(cn)
         steps.append(dict(h=h, c=c, i=i, f=f, g=g, o=o, cn=cn))
         out[:, t] = m[t] * hn
         h = m[t] * hn + (1 - m[t]) * h
         c = m[t] * cn + (1 - m[t]) * c
-    cache = dict(x=x, p=p, m=m, steps=steps, peephole=peephole)
+    cache = dict(x=x, p=p, m=m, steps=steps, peephole=peephole, dact=dact, act=act)
     return out, (h, c), cache
 
 
@@ -79,6 +81,7 @@ def lstm_backward(dout: Any, dstate: Any, cache: dict) -> tuple[dict, np.ndarray
     Returns ``(grads {name: dL/d param}, dx (B, T, I), (dh0, dc0))``.
     """
     x, p, m, steps, peephole = cache["x"], cache["p"], cache["m"], cache["steps"], cache["peephole"]
+    act, dact = cache["act"], cache["dact"]  # dact(y) is act' at the input whose act is y
     B, T, _ = x.shape
     H = p["weight_hh"].shape[1]
     dout = check_grad("dout", dout, (B, T, H))
@@ -92,12 +95,12 @@ def lstm_backward(dout: Any, dstate: Any, cache: dict) -> tuple[dict, np.ndarray
     for t in reversed(range(T)):
         s = steps[t]
         dhn = m[t] * (dout[:, t] + dh)
-        tc = np.tanh(s["cn"])
+        tc = act(s["cn"])
         dao = dhn * tc * s["o"] * (1 - s["o"])
-        dcn = m[t] * dc + dhn * s["o"] * (1 - tc**2) + dao * wco
+        dcn = m[t] * dc + dhn * s["o"] * dact(tc) + dao * wco
         dai = dcn * s["g"] * s["i"] * (1 - s["i"])
         daf = dcn * s["c"] * s["f"] * (1 - s["f"])
-        dag = dcn * s["i"] * (1 - s["g"] ** 2)
+        dag = dcn * s["i"] * dact(s["g"])
         da = np.concatenate([dai, daf, dag, dao], axis=1)  # (B, 4H)
         dWch += np.stack([(dai * s["c"]).sum(0), (daf * s["c"]).sum(0), (dao * s["cn"]).sum(0)])
         dWih += da.T @ x[:, t]

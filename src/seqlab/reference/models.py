@@ -140,9 +140,11 @@ def _layer_stack(class_name: str, cfg: dict, tensors: dict, prefix: str) -> Stac
         cell = "rnn" if cfg.get("activation", "tanh") == "tanh" else "rnn-relu"
         extra: dict[str, Any] = {}
     elif class_name == "LSTM":
-        cell, extra = "lstm", {"peephole": bool(cfg.get("peephole")), "layer_norm": bool(cfg.get("layer_norm"))}
+        cell, extra = "lstm", {"peephole": bool(cfg.get("peephole")), "layer_norm": bool(cfg.get("layer_norm")),
+                               "activation": cfg.get("activation", "tanh")}
     elif class_name == "GRU":
-        cell, extra = "gru", {"reset": cfg.get("reset", "after"), "layer_norm": bool(cfg.get("layer_norm"))}
+        cell, extra = "gru", {"reset": cfg.get("reset", "after"), "layer_norm": bool(cfg.get("layer_norm")),
+                              "activation": cfg.get("activation", "tanh")}
     else:
         cell = class_name.lower()
         extra = {"activation": cfg.get("activation", "g"), "norm": bool(cfg.get("norm")),

@@ -64,7 +64,8 @@ def stacked_forward(cell: str, x: Any, params: Sequence[Params], state: Any = No
     """Run ``num_layers`` layers of ``cell`` ('rnn', 'lstm' or 'gru') over ``x`` (B, T, I).
 
     ``params`` holds L*D per-cell parameter dicts; ``options`` go to the cell (``nonlinearity``
-    for 'rnn', ``reset`` for 'gru'; a peephole LSTM is one whose params have ``weight_ch``).
+    for 'rnn', ``reset`` for 'gru', ``activation`` 'tanh' or 'relu' for 'lstm' and 'gru'; a
+    peephole LSTM is one whose params have ``weight_ch``).
     Returns ``(out (B, T, D*H), final state (torch-shaped), cache)``.
     """
     if cell not in CELLS:
