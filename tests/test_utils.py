@@ -181,3 +181,15 @@ def test_cli_says_how_to_pass_a_value_starting_with_a_dash(cli):
     assert "=" not in err
     code, _, err = cli("forecast", "--epochs=-inf")
     assert_one_line_error(code, err, "expected an integer")
+
+
+def test_an_unknown_option_names_the_sub_command_whose_help_lists_the_options(cli):
+    from tests.cli_helpers import assert_one_line_error
+
+    for args, prog in ((("generate", "train", "--steps", "3"), "seqlab generate train"),
+                       (("forecast", "--steps", "3"), "seqlab forecast"),
+                       (("translate", "3/3/15", "--bogus"), "seqlab translate"),
+                       (("--bogus",), "seqlab")):
+        code, _, err = cli(*args)
+        assert_one_line_error(code, err, "unrecognized arguments")
+        assert err.startswith(f"{prog}: error:") and err.endswith(f"(see '{prog} --help')\n"), err

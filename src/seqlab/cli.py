@@ -53,7 +53,18 @@ class _Parser(argparse.ArgumentParser):
         match = re.fullmatch(r"argument (--[\w-]+)(?:/\S+)?: expected one argument", message)
         if match and _negative_value_after(match.group(1)):  # argparse read -inf as an option
             message += f"; a value starting with '-' goes after '=': {match.group(1)}={_negative_value_after(match.group(1))}"
-        sys.stderr.write(f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+        prog = self.prog
+        if message.startswith("unrecognized arguments") and prog == "seqlab":
+            # argparse reports these from the top parser: name the sub-command whose options they miss
+            parser: argparse.ArgumentParser = self
+            for word in _ARGV[:2]:
+                sub = next((a.choices.get(word) for a in parser._actions
+                            if isinstance(a, argparse._SubParsersAction)), None)
+                if sub is None:
+                    break
+                parser = sub
+            prog = parser.prog
+        sys.stderr.write(f"{prog}: error: {message} (see '{prog} --help')\n")
         sys.exit(2)
 
 
