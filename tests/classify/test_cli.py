@@ -51,7 +51,8 @@ def test_train_and_predict_numeric(tmp_path, capsys):
     import pandas as pd
 
     df = pd.read_csv(preds)
-    assert list(df.columns) == ["prediction", "probability", "p_0", "p_1"] and len(df) == 40
+    assert list(df.columns) == ["row", "label", "prediction", "probability", "p_0", "p_1"] and len(df) == 40
+    assert df["row"].tolist() == list(range(40)) and df["label"].tolist() == (np.arange(40) % 2).tolist()
     np.testing.assert_allclose(df[["p_0", "p_1"]].to_numpy().sum(1), 1.0, atol=1e-6)
     assert "accuracy:" in out and "gradient x input" in out and "t=0" in out
     n3 = int(np.load(data)["lengths"][3])

@@ -49,7 +49,8 @@ def test_train_on_a_ts_file_and_predict_its_test_file(tmp_path, capsys):
     import pandas as pd
 
     df = pd.read_csv(preds)
-    assert len(df) == 20 and set(df.columns) == {"prediction", "probability", "p_down", "p_up"}
+    assert len(df) == 20 and list(df.columns) == ["row", "label", "prediction", "probability", "p_down", "p_up"]
+    assert df["row"].tolist() == list(range(20)) and df["label"].tolist() == labels
     assert np.mean(df["prediction"].to_numpy() == np.array(labels)) == acc
     # the command trains on the file in its order: the model the library fits on the same data
     from seqlab.classify.data import load_data

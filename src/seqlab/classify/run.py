@@ -223,9 +223,11 @@ def predict(*, model: str | os.PathLike, data: str | os.PathLike | None = None, 
             color: str = "auto", threads: int | None = 0, device: str = "auto", sep: str | None = ",") -> Predicted:
     """Predict with the model file ``model`` for ``data`` (same forms as :func:`train`; labels, if
     present, are scored) or for the strings ``text``; print one line per input (all of them
-    when there are at most 20 or no ``out``), write ``out`` (a CSV of predictions and
-    probabilities) and explain input number ``explain`` (``plot``: also draw it to an image).
-    Every input is checked and every prediction made before a file is written."""
+    when there are at most 20 or no ``out``), write ``out`` (a CSV with one row per input, in
+    input order: the columns identifying the input (:func:`input_columns`), then prediction,
+    probability and p_<class>; :func:`prediction_table`) and explain input number ``explain``
+    (``plot``: also draw it to an image). Every input is checked and every prediction made
+    before a file is written."""
     from ..utils import is_interactive
     from .data import load_data
     from .explain import plot as plot_explanation
@@ -259,16 +261,14 @@ def predict(*, model: str | os.PathLike, data: str | os.PathLike | None = None, 
             expl = clf.explain(x, method=method)
         pred = [clf.classes_[i] for i in proba.argmax(1)]
         r = clf.evaluate(X, y, lengths) if y is not None else None
+        ids = (input_columns(data, n, y, sep) if data is not None else _frame({"text": X})) if out else None
     with held_writes():  # both or neither: a plot that fails leaves an earlier --out file as it was
         if out:
             import pandas as pd
 
             from ..io import atomic_write_text
 
-            df = pd.DataFrame({"prediction": pred, "probability": proba.max(1)})
-            for j, c in enumerate(clf.classes_):
-                df[f"p_{c}"] = proba[:, j]
-            atomic_write_text(out, df.to_csv(index=False))
+            atomic_write_text(out, prediction_table(ids, pred, proba, clf.classes_).to_csv(index=False))
         if plot:
             plot_explanation(expl, plot)
 
@@ -292,4 +292,71 @@ def predict(*, model: str | os.PathLike, data: str | os.PathLike | None = None, 
     return Predicted(pred, proba, r, expl)
 
 
-__all__ = ["DEFAULT_SAVE", "Predicted", "Trained", "predict", "train"]
+def _frame(columns: dict[str, Any]):
+    import pandas as pd
+
+    return pd.DataFrame(columns)
+
+
+def input_columns(data: str | os.PathLike, n: int, labels: Sequence | None = None, sep: str | None = ","):
+    """The columns that identify each of the ``n`` inputs of ``data``, one row per input in the
+    order :func:`seqlab.classify.data.load_data` reads them (a DataFrame):
+
+    * a CSV: all its columns as read (strings, ids such as 00017 kept as written), the text and
+      label columns included;
+    * a folder: ``path`` (the file, relative to the folder, with '/') and ``label`` (its class
+      folder), in the order of sorted class folders, then sorted file names;
+    * an .npz or .ts file: ``row`` (0-based index in the file) and ``label`` when the file has labels.
+    """
+    from ..files import read_csv
+
+    p = Path(data)
+    if p.is_dir():  # the walk of seqlab.classify.data.load_folder: visible sub-folders, visible regular files
+        rows = [(f.relative_to(p).as_posix(), sub.name)
+                for sub in sorted(q for q in p.iterdir() if q.is_dir() and not q.name.startswith("."))
+                for f in sorted(q for q in sub.iterdir() if q.is_file() and not q.name.startswith("."))]
+        df = _frame({"path": [r[0] for r in rows], "label": [r[1] for r in rows]})
+        if labels is not None and len(df) == n and list(df["label"]) != list(labels):
+            raise SeqlabError(f"--data: folder {str(data)!r} changed while it was read; run again on a folder "
+                              "that is not being written")
+    elif _is_ts(p) or p.suffix.lower() == ".npz":
+        df = _frame({"row": np.arange(n)})
+        if labels is not None:
+            df["label"] = [v.item() if isinstance(v, np.generic) else v for v in labels]
+    else:
+        suffixes = [s.lower() for s in p.suffixes[-2:]]
+        sep = "\t" if ".tsv" in suffixes and sep == "," else sep  # as load_data reads a .tsv
+        df = read_csv(p, "--data", sep, dtype=str, keep_default_na=False)
+    if len(df) != n:  # the file changed between the two reads
+        raise SeqlabError(f"--data: {str(data)!r} changed while it was read ({len(df)} rows now, {n} predicted); "
+                          "run again on a file that is not being written")
+    return df
+
+
+def prediction_table(ids, pred: Sequence, proba: np.ndarray, classes: Sequence):
+    """``ids`` (a DataFrame of the input's columns, or None) followed by the prediction columns
+    ``prediction``, ``probability`` (of the predicted class) and ``p_<class>`` for each class.
+
+    The prediction columns keep their names; an input column of the same name is renamed
+    ``input_<name>`` (``input_input_<name>`` if that is taken too, and so on)."""
+    import pandas as pd
+
+    preds = pd.DataFrame({"prediction": pred, "probability": proba.max(1)})
+    for j, c in enumerate(classes):
+        preds[f"p_{c}"] = proba[:, j]
+    if ids is None:
+        return preds
+    taken = set(preds.columns) | {str(c) for c in ids.columns}
+    names = {}
+    for c in ids.columns:
+        if str(c) in preds.columns:
+            new = f"input_{c}"
+            while new in taken:
+                new = f"input_{new}"
+            taken.add(new)
+            names[c] = new
+    ids = ids.rename(columns=names).reset_index(drop=True)
+    return pd.concat([ids, preds], axis=1)
+
+
+__all__ = ["DEFAULT_SAVE", "Predicted", "Trained", "input_columns", "predict", "prediction_table", "train"]

@@ -4,6 +4,7 @@ Two forms share the sub-command; ``train`` as the first word selects training:
 
     seqlab translate train [--data pairs.tsv] [--save PATH] [--minutes 5] [--resume] ...
     seqlab translate --model PATH "3rd of March 2015" [--beam 5] [--nbest] [--plot attention.png]
+    seqlab translate --model PATH --input sources.txt [--out translations.txt] [--beam 5] [--nbest]
 
 The handler only parses; the work is in :mod:`seqlab.seq2seq.run`.
 """
@@ -28,7 +29,16 @@ Sequence to sequence with attention. Two forms:
   seqlab translate --model PATH TEXT [--beam K] [--nbest] [--plot attention.png] [--threads N]
       Translate TEXT (the words after the options are joined with spaces) and print the result.
 
+  seqlab translate --model PATH --input FILE [--out FILE] [--beam K] [--nbest] ...
+      Translate every line of FILE (UTF-8, one text per line; - reads standard input) with one
+      load of the model, in batches, and print one translation per line, in order, or write
+      them to --out. An empty line gives an empty line. With --nbest each line gives a block of
+      rank<TAB>score<TAB>text lines followed by one empty line (an empty block for an empty
+      line). A character the model never saw stops the command before any output, naming the
+      first such line.
+
 'train' as the first word selects training; to translate the word "train", use --text train.
+In the training form --out is still accepted as the old spelling of --save.
 """
 
 
@@ -51,9 +61,14 @@ def register(subparsers) -> None:
     g.add_argument("--max-len", type=int_type("--max-len", 1), default=None,
                    help="most output tokens, at most 100,000 (default: the model's)")
     g.add_argument("--plot", metavar="PNG", help="write the attention matrix of the best output to this PNG")
+    g.add_argument("--input", metavar="FILE",
+                   help="translate every line of this UTF-8 file ('-': standard input), one output line per line")
+    g.add_argument("--out", metavar="FILE",
+                   help="with --input: write the translations to FILE instead of printing them (in the training "
+                        "form: the old spelling of --save)")
     t = p.add_argument_group("training (--threads and --device apply to translating too)")
     t.add_argument("--data", metavar="TSV", help="tab-separated source<TAB>target pairs (default: the date task)")
-    add_training_options(t, epochs=50, lr=3e-3, batch_size=64, minutes=5.0)
+    add_training_options(t, epochs=50, lr=3e-3, batch_size=64, minutes=5.0, out_alias=False)  # --out: above
     t.add_argument("--teacher-forcing", type=float_type("--teacher-forcing", 0, 1), default=1.0, metavar="RATIO",
                    help="probability of feeding the true previous token (default 1)")
     t.add_argument("--target-accuracy", type=float_type("--target-accuracy", 0, 1, low_open=True), default=1.0,
@@ -75,10 +90,16 @@ def run(args: argparse.Namespace) -> int:
                               "training takes options only (see 'seqlab translate --help')")
         if args.model:
             raise SeqlabError("--model: training starts a new model; use --save PATH to choose where it goes")
+        if args.input is not None:
+            raise SeqlabError("--input: the texts to translate are for 'seqlab translate --model PATH --input FILE'; "
+                              "training reads --data PAIRS.tsv")
+        if args.out is not None and args.save is not None:
+            raise SeqlabError(f"--out: in training, --out is the old spelling of --save; pass one of them, not both "
+                              f"(got --save {args.save!r} and --out {args.out!r})")
         from ..cli_args import checkpoint_options
         from .run import train
 
-        train(data=args.data, save=args.save, resume=args.resume, level=args.level, cell=args.cell,
+        train(data=args.data, save=args.save if args.out is None else args.out, resume=args.resume, level=args.level, cell=args.cell,
               attention=args.attention, input_feeding=args.input_feeding, hidden=args.hidden, embed=args.embed,
               layers=args.layers, dropout=args.dropout, epochs=args.epochs, minutes=args.minutes, lr=args.lr,
               batch_size=args.batch_size, teacher_forcing=args.teacher_forcing,
@@ -95,6 +116,23 @@ def run(args: argparse.Namespace) -> int:
     if not args.model:
         raise SeqlabError("--model: expected the model file to translate with (or 'train' to train one); "
                           "e.g. seqlab translate --model dates.safetensors \"3rd of March 2015\"")
+    if args.input is not None:
+        if args.text is not None or args.words:
+            given = args.text if args.text is not None else " ".join(args.words)
+            raise SeqlabError(f"--input: pass the texts either in --input FILE or as one text, not both (got "
+                              f"{given!r} too)")
+        if args.plot:
+            raise SeqlabError("--plot: draws the attention of one translation; translate that text alone "
+                              "(--text TEXT --plot PNG), not with --input")
+        from .run import translate_lines
+
+        translate_lines(model=args.model, input=args.input, out=args.out, beam=args.beam, nbest=args.nbest,
+                        length_penalty=args.length_penalty, max_len=args.max_len, threads=args.threads,
+                        device=args.device)
+        return 0
+    if args.out is not None:
+        raise SeqlabError(f"--out: writes the translations of --input FILE; for one text, redirect the output "
+                          f"instead (> {args.out})")
     from .run import translate
 
     translate(model=args.model, text=args.text if args.text is not None else " ".join(args.words), beam=args.beam,

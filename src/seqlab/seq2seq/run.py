@@ -1,16 +1,19 @@
 """The workflows behind ``seqlab translate``: plain functions of keyword arguments, callable
 without argparse. :func:`train` checks every input, trains on the one loop (with checkpoints
 next to the model file, resume, and several processes under ``torchrun``), writes the model and
-prints what the command prints; :func:`translate` loads a model and prints translations.
+prints what the command prints; :func:`translate` loads a model and prints translations, and
+:func:`translate_lines` translates a file (or standard input) line by line with one load.
 Under ``torchrun`` only rank 0 prints and writes files.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from ..cli_args import check_output, check_outputs
 from ..errors import SeqlabError, check_float
@@ -134,21 +137,26 @@ MAX_BEAM = 1000  # a wider beam keeps beam x vocabulary scores per step for noth
 MAX_LEN = MAX_TARGET_LEN
 
 
+def _check_search(beam: int, max_len: int | None) -> None:
+    """SeqlabError for a beam or output length out of range, before anything is loaded."""
+    from .search import check_beam
+
+    check_beam(beam)
+    if beam > MAX_BEAM:
+        raise SeqlabError(f"--beam: expected at most {MAX_BEAM} (the beam size; 1 is greedy decoding), got {beam}")
+    if isinstance(max_len, int) and not isinstance(max_len, bool) and max_len > MAX_LEN:
+        raise SeqlabError(f"--max-len: expected at most {MAX_LEN} output tokens, got {max_len}")
+
+
 def translate(*, model: str | os.PathLike, text: str, beam: int = 1, nbest: bool = False,
               length_penalty: float = 0.0, max_len: int | None = None, plot: str | os.PathLike | None = None,
               threads: int | None = 0, device: str = "auto") -> list[Translation]:
     """Translate ``text`` with the model file ``model`` and print it (with ``nbest``: one line
     per hypothesis of the beam, ``rank<TAB>score<TAB>text``); ``plot`` writes the attention
     matrix of the best output to a PNG. Returns the translations printed."""
-    from .search import check_beam
-
     if not text.strip():
         raise SeqlabError("text: expected a non-empty text to translate, got an empty one")
-    check_beam(beam)
-    if beam > MAX_BEAM:
-        raise SeqlabError(f"--beam: expected at most {MAX_BEAM} (the beam size; 1 is greedy decoding), got {beam}")
-    if isinstance(max_len, int) and not isinstance(max_len, bool) and max_len > MAX_LEN:
-        raise SeqlabError(f"--max-len: expected at most {MAX_LEN} output tokens, got {max_len}")
+    _check_search(beam, max_len)
     check_output(plot, "--plot", (".png",))
     check_outputs({"--plot": plot}, {"--model": model})
     dev = resolve_device(device)
@@ -166,4 +174,99 @@ def translate(*, model: str | os.PathLike, text: str, beam: int = 1, nbest: bool
     return outs
 
 
-__all__ = ["EXAMPLES", "EpochLine", "Trained", "train", "translate"]
+def read_lines(path: str | os.PathLike, option: str = "--input", stdin: BinaryIO | None = None) -> list[str]:
+    """The lines of a UTF-8 file (``"-"``: ``stdin``, default standard input), without their line
+    ends (LF or CRLF; a last line without one counts; a byte-order mark is dropped). An empty
+    input, one that is not UTF-8 or holds a NUL byte is a SeqlabError naming ``option``."""
+    from ..files import LIMITS, decode_utf8, read_bytes
+
+    limit = LIMITS["text"]
+    if str(path) == "-":
+        name = "standard input"
+        data = (stdin if stdin is not None else sys.stdin.buffer).read(limit + 1)
+        if len(data) > limit:
+            raise SeqlabError(f"{option}: {name} holds more than {limit:,} bytes; translate it in parts")
+        if not data:
+            raise SeqlabError(f"{option}: {name} is empty; expected one text to translate per line")
+    else:
+        name = str(path)
+        data = read_bytes(path, option, "input file", "text")
+    text = decode_utf8(data, name, option, "input file")
+    lines = text.split("\n")  # only LF ends a line (str.splitlines would also split at \x0b, \x1c, U+2028 ...)
+    if lines[-1] == "":
+        lines.pop()  # the end of the last line, not an empty line after it
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
+
+
+@dataclass
+class Translated:
+    """What :func:`translate_lines` did: per input line, its n-best list (one translation
+    without ``nbest``; empty for an empty line), the text written and the file (or None: stdout)."""
+
+    lines: list[list[Translation]]
+    text: str
+    path: Path | None
+
+
+def translate_lines(*, model: str | os.PathLike, input: str | os.PathLike, out: str | os.PathLike | None = None,
+                    beam: int = 1, nbest: bool = False, length_penalty: float = 0.0, max_len: int | None = None,
+                    threads: int | None = 0, device: str = "auto", stdin: BinaryIO | None = None) -> Translated:
+    """Translate every line of ``input`` (a UTF-8 file, one source text per line; ``"-"`` reads
+    standard input) with one load of the model, in batches (:meth:`Translator.translate_batch`),
+    and print the results to stdout or write them to ``out``:
+
+    * one translation per input line, in order; an empty (or blank) line gives an empty line, so
+      output line N is the translation of input line N;
+    * with ``nbest``: for each input line a block of ``rank<TAB>score<TAB>text`` lines (as for
+      one text) followed by one empty line; an empty input line gives an empty block (just the
+      empty line).
+
+    Every line is checked against the model's source vocabulary before any translation: a token
+    the model never saw is a SeqlabError naming the first such line (and how many there are);
+    nothing is printed or written then."""
+    from ..files import atomic_write_bytes
+    from .vocab import encode_source
+
+    _check_search(beam, max_len)
+    out = check_output(out, "--out")
+    check_outputs({"--out": out}, {"--model": model, "--input": None if str(input) == "-" else input})
+    dev = resolve_device(device)
+    lines = read_lines(input, "--input", stdin)
+    name = "standard input" if str(input) == "-" else repr(str(input))
+    todo = [i for i, line in enumerate(lines) if line.strip()]
+    with thread_policy(threads):
+        tr = Translator.load(model, device=dev)
+        bad = []
+        for i in todo:
+            try:
+                encode_source(tr.src_vocab, lines[i], f"--input: line {i + 1} of {name}")
+            except SeqlabError as exc:
+                bad.append((i, exc))
+        if bad:
+            more = "" if len(bad) == 1 else (
+                f" ({len(bad)} lines have such tokens: "
+                + ", ".join(str(i + 1) for i, _ in bad[:10]) + (", ..." if len(bad) > 10 else "") + ")")
+            raise SeqlabError(f"{bad[0][1]}{more}")
+        if nbest:
+            found = [tr.nbest(lines[i], beam, None, max_len, length_penalty) for i in todo]
+        else:
+            found = [[t] for t in tr.translate_batch([lines[i] for i in todo], beam, max_len, length_penalty)]
+    per_line: list[list[Translation]] = [[] for _ in lines]
+    for i, outs in zip(todo, found):
+        per_line[i] = outs
+    if nbest:
+        text = "".join("".join(f"{k}\t{o.score:.4f}\t{o.text}\n" for k, o in enumerate(outs, 1)) + "\n"
+                       for outs in per_line)
+    else:
+        text = "".join((outs[0].text if outs else "") + "\n" for outs in per_line)
+    if out is not None:
+        atomic_write_bytes(out, text.encode("utf-8"))
+        empty = len(lines) - len(todo)
+        print(f"wrote translations of {len(lines)} lines{f' ({empty} empty)' if empty else ''} to {out}")
+    else:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    return Translated(per_line, text, out)
+
+
+__all__ = ["EXAMPLES", "EpochLine", "Trained", "Translated", "read_lines", "train", "translate", "translate_lines"]

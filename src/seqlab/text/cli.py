@@ -1,6 +1,7 @@
 """``seqlab generate``: train a recurrent language model on text, and sample from it.
 
     seqlab generate train [--text FILE] [--level char|word] [--epochs N] [--minutes M] [--save PATH] [--resume]
+    seqlab generate train --init-from MODEL [--text FILE] [--lr R] ... [--save PATH]     (fine-tune)
     seqlab generate sample --model PATH --prime "..." --length N --temperature T [--top-k K] [--top-p P] [--seed S]
 
 The handlers only parse; the work is in :mod:`seqlab.text.run`, imported inside the handlers so
@@ -37,25 +38,35 @@ def register(subparsers) -> None:
                                    "sample after each epoch; save the model with its vocabulary. While it trains, "
                                    "a checkpoint PATH.ckpt.safetensors next to --save lets --resume continue an "
                                    "interrupted run; under 'torchrun --nproc_per_node N' the N processes train "
-                                   "data-parallel, each on its share of the streams.")
+                                   "data-parallel, each on its share of the streams. --init-from MODEL starts "
+                                   "from a saved model's weights and vocabulary instead of new ones (fine-tuning); "
+                                   "its architecture options then come from MODEL.")
     t.add_argument("--text", metavar="FILE", help="UTF-8 text file (default: the standard library's pydoc_data.topics, ~465k chars)")
-    t.add_argument("--level", choices=("char", "word"), default="char", help="tokens: characters (default) or words")
-    t.add_argument("--max-vocab", type=int_type("--max-vocab", 1), default=10000, metavar="N",
+    t.add_argument("--init-from", metavar="MODEL",
+                   help="start from the weights and vocabulary of this model file of 'seqlab generate train' "
+                        "(fine-tune it on --text); --level, --cell, --peephole, --hidden, --layers, --embed and "
+                        "--tie-weights are the model's (given ones must agree), --max-vocab is refused, --dropout "
+                        "defaults to the model's; the other options apply as given")
+    # The architecture options default to None: "the default below, or the model's with --init-from"
+    # (seqlab.text.run.train), so that one given against --init-from can be told from one left out.
+    t.add_argument("--level", choices=("char", "word"), default=None, help="tokens: characters (default) or words")
+    t.add_argument("--max-vocab", type=int_type("--max-vocab", 1), default=None, metavar="N",
                    help="word level: keep the N most frequent words, the rest become <unk> (default 10000)")
     from ..nn.registry import cell_names  # the one cell table (imports no torch)
-    t.add_argument("--cell", choices=cell_names(), default=D.cell,
+    t.add_argument("--cell", choices=cell_names(), default=None,
                    help=f"recurrent cell (default {D.cell}); mingru / minlstm: minimal RNNs trained as a parallel scan, "
                         "with pre-norm and residual connections")
-    t.add_argument("--peephole", action="store_true", help="LSTM with Graves peepholes (no fused kernel: slower)")
-    t.add_argument("--hidden", "--hidden-size", dest="hidden", type=int_type("--hidden", 1, 1_000_000), default=D.hidden,
+    t.add_argument("--peephole", action="store_true", default=None, help="LSTM with Graves peepholes (no fused kernel: slower)")
+    t.add_argument("--hidden", "--hidden-size", dest="hidden", type=int_type("--hidden", 1, 1_000_000), default=None,
                    help=f"hidden units per layer (default {D.hidden})")
-    t.add_argument("--layers", type=int_type("--layers", 1, 1000), default=D.layers,
+    t.add_argument("--layers", type=int_type("--layers", 1, 1000), default=None,
                    help=f"stacked recurrent layers (default {D.layers})")
-    t.add_argument("--embed", type=int_type("--embed", 1, 1_000_000), default=D.embed,
+    t.add_argument("--embed", type=int_type("--embed", 1, 1_000_000), default=None,
                    help="embedding size (default: --hidden)" if D.embed is None else f"embedding size (default {D.embed})")
-    t.add_argument("--dropout", type=float_type("--dropout", 0, 1, high_open=True), default=D.dropout,
-                   help=f"dropout on embeddings, between layers and before the softmax, in [0, 1) (default {D.dropout:g})")
-    t.add_argument("--tie-weights", action="store_true", help="share the embedding and output matrices (needs --embed = --hidden)")
+    t.add_argument("--dropout", type=float_type("--dropout", 0, 1, high_open=True), default=None,
+                   help=f"dropout on embeddings, between layers and before the softmax, in [0, 1) (default {D.dropout:g}; "
+                        "with --init-from the model's)")
+    t.add_argument("--tie-weights", action="store_true", default=None, help="share the embedding and output matrices (needs --embed = --hidden)")
     add_training_options(t, epochs=D.epochs, lr=D.lr, batch_size=D.batch_size, minutes=D.minutes, save=DEFAULT_MODEL)
     t.add_argument("--seq-len", type=int_type("--seq-len", 1, 10**7), default=D.seq_len,
                    help=f"truncated BPTT length (default {D.seq_len})")
@@ -102,6 +113,7 @@ def _train(args: argparse.Namespace) -> int:
 
     train(text=args.text, level=args.level, max_vocab=args.max_vocab, cell=args.cell, peephole=args.peephole,
           hidden=args.hidden, layers=args.layers, embed=args.embed, dropout=args.dropout, tie_weights=args.tie_weights,
+          init_from=args.init_from,
           epochs=args.epochs, minutes=args.minutes, batch_size=args.batch_size, seq_len=args.seq_len, lr=args.lr,
           schedule=args.schedule, clipnorm=args.clipnorm, val_fraction=args.val_fraction,
           sample_length=args.sample_length, seed=args.seed, threads=args.threads, device=args.device, save=args.save,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import asdict
 from typing import IO, Sequence
 
 import torch
@@ -59,9 +60,10 @@ class EpochReport(Callback):
         sys.stdout.flush()
 
 
-def train(*, text: str | os.PathLike | None = None, level: str = "char", max_vocab: int = 10000,
-          cell: str = D.cell, peephole: bool = False, hidden: int = D.hidden, layers: int = D.layers,
-          embed: int | None = D.embed, dropout: float = D.dropout, tie_weights: bool = False, epochs: int = D.epochs,
+def train(*, text: str | os.PathLike | None = None, level: str | None = None, max_vocab: int | None = None,
+          cell: str | None = None, peephole: bool | None = None, hidden: int | None = None, layers: int | None = None,
+          embed: int | None = None, dropout: float | None = None, tie_weights: bool | None = None,
+          init_from: str | os.PathLike | None = None, epochs: int = D.epochs,
           minutes: float = D.minutes, batch_size: int = D.batch_size, seq_len: int = D.seq_len, lr: float = D.lr,
           schedule: str = D.schedule, clipnorm: float | None = D.clipnorm, val_fraction: float = 0.1,
           sample_length: int = 200, seed: int = 0, threads: int | None = 0, device: str = "auto",
@@ -76,7 +78,16 @@ def train(*, text: str | os.PathLike | None = None, level: str = "char", max_voc
     training history. Every argument is checked before any training. ``callbacks`` go to the
     training loop (they see ``val_loss`` after every epoch, as ``seqlab tune generate`` prunes on).
     ``clock`` is what ``minutes`` measures ("wall", or "cpu": this process's CPU time, which other
-    people's load does not stretch). Defaults: :data:`seqlab.text.defaults.DEFAULTS`."""
+    people's load does not stretch). Defaults: :data:`seqlab.text.defaults.DEFAULTS`.
+
+    ``init_from``: the file of a language model saved by this function (``seqlab generate
+    train``) to start from (fine-tuning, char-rnn's ``-init_from``): its weights, its
+    vocabulary (the text must hold only its symbols; at word level other words read as
+    ``<unk>``) and its architecture. The architecture arguments (``level cell peephole hidden
+    layers embed tie_weights``) and ``max_vocab`` are then left as None (or given equal to
+    the model's); ``dropout`` None keeps the model's, a number replaces it. Without
+    ``init_from``, None means the default (``level`` 'char', ``max_vocab`` 10000, ``embed``
+    None: ``hidden``)."""
     # -- checks before the long part, so that a bad option fails at once ------------------------
     save_path = check_output(save, "--save")
     check_outputs({"--save": save_path}, {"--text": text if isinstance(text, (str, os.PathLike)) else None})
@@ -90,10 +101,28 @@ def train(*, text: str | os.PathLike | None = None, level: str = "char", max_voc
     check_int("batch_size", batch_size, meaning="parallel streams per process")
     check_int("seq_len", seq_len, meaning="the truncated BPTT length")
     check_int("sample_length", sample_length, 0)
-    check_int("max_vocab", max_vocab)
     check_float("minutes", minutes, 0, none="no time limit", meaning="0 for no limit")
-    if peephole and cell != "lstm":
-        raise SeqlabError(f"--peephole: only applies to --cell lstm, got --cell {cell}")
+    start = None
+    if init_from is not None:
+        check_outputs({"--save": save_path}, {"--init-from": init_from})
+        start, start_vocab = load_init(init_from, level=level, max_vocab=max_vocab, cell=cell, peephole=peephole,
+                                       hidden=hidden, layers=layers, embed=embed, tie_weights=tie_weights)
+        c = start.config
+        level, cell, hidden, layers, embed = start_vocab.config.level, c.cell, c.hidden_size, c.num_layers, c.embed_size
+        peephole, tie_weights = bool(c.cell_options.get("peephole")), c.tie_weights
+        dropout = c.dropout if dropout is None else dropout
+    else:
+        level = "char" if level is None else level
+        max_vocab = 10000 if max_vocab is None else max_vocab
+        cell = D.cell if cell is None else cell
+        hidden = D.hidden if hidden is None else hidden
+        layers = D.layers if layers is None else layers
+        embed = D.embed if embed is None else embed
+        dropout = D.dropout if dropout is None else dropout
+        peephole, tie_weights = bool(peephole), bool(tie_weights)
+        check_int("max_vocab", max_vocab)
+        if peephole and cell != "lstm":
+            raise SeqlabError(f"--peephole: only applies to --cell lstm, got --cell {cell}")
     if level not in ("char", "word"):
         raise SeqlabError(f"level: expected 'char' or 'word', got {level!r}")
     dev = resolve_device(device)
@@ -107,7 +136,12 @@ def train(*, text: str | os.PathLike | None = None, level: str = "char", max_voc
         corpus, source = default_corpus(), "pydoc_data.topics (the Python documentation)"
     else:
         corpus, source = read_text(text), str(text)
-    vocab = Vocabulary.build(corpus, level=level, max_size=max_vocab if level == "word" else None)
+    unknown = 0
+    if start is None:
+        vocab = Vocabulary.build(corpus, level=level, max_size=max_vocab if level == "word" else None)
+    else:
+        vocab = start_vocab
+        unknown = check_text_in_vocab(corpus, vocab, source, init_from)
     ids = torch.tensor(vocab.encode(corpus), dtype=torch.long)  # rare words -> <unk> (build adds it for them)
     train_ids, val_ids = split_train_val(ids, val_fraction)
     world = env_world()
@@ -119,8 +153,12 @@ def train(*, text: str | os.PathLike | None = None, level: str = "char", max_voc
                                   vocab=len(vocab), embed=embed or hidden, outputs=len(vocab), outputs_per_step=True),
                "--hidden/--layers/--embed/--batch-size/--seq-len", dev)
     seed_everything(seed)
-    model = RecurrentLM(LMConfig(len(vocab), cell, hidden, layers, embed, dropout, tie_weights,
-                                 cell_options={"peephole": True} if peephole else {}))
+    if start is None:
+        model = RecurrentLM(LMConfig(len(vocab), cell, hidden, layers, embed, dropout, tie_weights,
+                                     cell_options={"peephole": True} if peephole else {}))
+    else:  # the saved network with this run's dropout (no weight depends on it), and its weights
+        model = RecurrentLM(LMConfig(**{**asdict(start.config), "dropout": dropout}))
+        model.load_state_dict(start.state_dict())
     task = LMTask(model, train_ids, val_ids if len(val_ids) > 2 else None, batch_size, seq_len, precision=precision)
 
     # -- training ---------------------------------------------------------------------------------
@@ -136,18 +174,108 @@ def train(*, text: str | os.PathLike | None = None, level: str = "char", max_voc
               f"backend {model.rnn.resolve_backend()}, device {dev}"
               + (f", {used} thread{'s' if used > 1 else ''}" if dev.type == "cpu" else "")
               + f", {resolve_precision(precision, dev)}" + procs
+              + (f"; starting from the weights of {init_from}" if start is not None else "")
               + (f"; resuming from {ckpt_path}" if resume else ""))
+        if unknown:
+            print(f"note: {unknown:,} words of the text are not in the vocabulary of {init_from} and read as <unk>")
         sys.stdout.flush()
     report = EpochReport(task, vocab, level, 0 if quiet else sample_length, seed, "time" if minutes else "step")
     from ..train import train as run_loop
 
     history = run_loop(task, config, ([] if quiet else [report]) + list(callbacks))
     if save_path is not None and world.is_main:
-        save_lm(save_path, model, vocab, extra={"source": source, "val_fraction": val_fraction})
+        extra = {"source": source, "val_fraction": val_fraction}
+        if start is not None:
+            extra["init_from"] = str(init_from)
+        save_lm(save_path, model, vocab, extra=extra)
         ckpt.discard(ckpt_path)
         why = f" ({history.stopped})" if history.stopped else ""
         print(f"saved {save_path}{why}; try: seqlab generate sample --model {save_path} --prime \"...\"")
     return model, vocab, history
+
+
+def _has(option: str, value) -> str:
+    """What a model with ``value`` for ``option`` has, in words (for --init-from's errors)."""
+    return {"--level": lambda v: f"reads {'characters' if v == 'char' else 'words'}",
+            "--cell": lambda v: f"is a {v!r} network",
+            "--peephole": lambda v: f"has {'' if v else 'no '}peepholes",
+            "--hidden": lambda v: f"has {v} units per layer",
+            "--layers": lambda v: f"has {v} layer{'s' if v != 1 else ''}",
+            "--embed": lambda v: f"has embeddings of size {v}",
+            "--tie-weights": lambda v: f"{'ties' if v else 'does not tie'} its embedding and output weights",
+            }[option](value)
+
+
+def load_init(path: str | os.PathLike, **given) -> tuple[RecurrentLM, Vocabulary]:
+    """The language model and vocabulary of the file ``path`` given as ``--init-from``, after
+    checking that it is one (not a model of another job or a checkpoint) and that every
+    architecture option in ``given`` that is not None agrees with it. SeqlabError naming the
+    option otherwise."""
+    from ..errors import ModelFileError
+    from ..io import peek_kind
+    from .model import KIND
+
+    try:
+        kind = peek_kind(path, "--init-from")
+    except ModelFileError as exc:
+        raise ModelFileError(_init_error(exc)) from None
+    if kind == ckpt.KIND:
+        raise SeqlabError(f"--init-from: {str(path)!r} is the checkpoint of an unfinished run, not a model; continue "
+                          "that run with --resume --save PATH, or pass the model file it wrote")
+    if kind != KIND:
+        raise SeqlabError(f"--init-from: {str(path)!r} holds a {kind!r} model, expected a language model written by "
+                          "'seqlab generate train'")
+    try:
+        lm, vocab, _ = load_lm(path)
+    except SeqlabError as exc:
+        raise type(exc)(_init_error(exc)) from None
+    c = lm.config
+    has = {"--level": vocab.config.level, "--cell": c.cell, "--peephole": bool(c.cell_options.get("peephole")),
+           "--hidden": c.hidden_size, "--layers": c.num_layers, "--embed": c.embed_size,
+           "--tie-weights": c.tie_weights}
+    for name, value in given.items():
+        option = "--" + name.replace("_", "-")
+        if value is None:
+            continue
+        if option == "--max-vocab":
+            raise SeqlabError(f"--max-vocab: the vocabulary is that of the model of --init-from {str(path)!r} "
+                              f"({len(vocab):,} symbols), got --max-vocab {value}; leave --max-vocab out, or train a "
+                              "new model without --init-from")
+        if value != has[option]:
+            shown = value if not isinstance(value, bool) else ("on" if value else "off")
+            raise SeqlabError(f"{option}: the model of --init-from {str(path)!r} {_has(option, has[option])}, got "
+                              f"{option} {shown}; leave {option} out to keep the model's, or train a new model "
+                              "without --init-from")
+    return lm, vocab
+
+
+def _init_error(exc: BaseException) -> str:
+    """A model-file error worded for --init-from (the loaders name --model)."""
+    msg = str(exc)
+    for prefix in ("--model: ", "--init-from: "):
+        if msg.startswith(prefix):
+            msg = msg[len(prefix):]
+    return f"--init-from: {msg}"
+
+
+def check_text_in_vocab(corpus: str, vocab: Vocabulary, source: str, init_from: str | os.PathLike) -> int:
+    """How many tokens of ``corpus`` the vocabulary of the ``--init-from`` model reads as
+    ``<unk>`` (0 for none); SeqlabError when it has no ``<unk>`` (character level) and the text
+    holds symbols outside it: a model cannot learn symbols it has no rows for."""
+    known = set(vocab.tokens)
+    tokens = vocab.config.tokenize(corpus)
+    missing = [t for t in dict.fromkeys(tokens) if t not in known]
+    if not missing:
+        return 0
+    if vocab.unk_id is not None:
+        gone = set(missing)
+        return sum(t in gone for t in tokens)
+    what = "character" if vocab.config.level == "char" else "word"
+    shown = ", ".join(repr(t) for t in missing[:10]) + (", ..." if len(missing) > 10 else "")
+    raise SeqlabError(f"--text: {len(missing)} {what}{'s' if len(missing) > 1 else ''} of {source} "
+                      f"{'are' if len(missing) > 1 else 'is'} not in the vocabulary of the model of --init-from "
+                      f"{str(init_from)!r}: {shown}; a model can only learn the symbols it was built with: remove "
+                      "them from the text, or train a new model without --init-from")
 
 
 def sample(*, model: str | os.PathLike = DEFAULT_MODEL, prime: str | None = None, length: int = 500,
@@ -175,4 +303,4 @@ def sample(*, model: str | os.PathLike = DEFAULT_MODEL, prime: str | None = None
     return "".join(pieces)
 
 
-__all__ = ["DEFAULT_MODEL", "EpochReport", "sample", "train"]
+__all__ = ["DEFAULT_MODEL", "EpochReport", "check_text_in_vocab", "load_init", "sample", "train"]
