@@ -26,6 +26,7 @@ from .train.metrics import get_metric
 from .train.optimizers import OptimizerSpec, get_optimizer, state_from_file, state_to_file
 
 KIND = "sequential"
+WEIGHTS_KIND = "sequential-weights"  # save_weights' files: the weights alone
 
 
 class Sequential(nn.Module):
@@ -389,6 +390,77 @@ class Sequential(nn.Module):
         if config.get("input_shape") is not None and not model.built:
             model.build(tuple(config["input_shape"]))
         return model
+
+    # -- Keras's weight and batch methods -------------------------------------------------------
+    def get_weights(self) -> list[np.ndarray]:
+        """Copies of every weight as NumPy arrays, in layer order (the ``state_dict``'s tensors:
+        torch's layout, two biases per recurrent layer)."""
+        self._check_built("get_weights")
+        return [t.detach().cpu().numpy().copy() for t in self.state_dict().values()]
+
+    @torch.no_grad()
+    def set_weights(self, weights: Sequence[Any]) -> None:
+        """Put ``weights`` (as :meth:`get_weights` returns them: same number, order and shapes) in."""
+        self._check_built("set_weights")
+        state = self.state_dict()
+        if not isinstance(weights, (list, tuple)) or len(weights) != len(state):
+            got = len(weights) if isinstance(weights, (list, tuple)) else type(weights).__name__
+            raise SeqlabError(f"weights: expected a list of {len(state)} arrays as get_weights() returns, got {got}")
+        new = {}
+        for (name, old), w in zip(state.items(), weights):
+            t = torch.as_tensor(np.asarray(w))
+            if tuple(t.shape) != tuple(old.shape):
+                raise SeqlabError(f"weights: {name} has shape {tuple(old.shape)}, got {tuple(t.shape)}")
+            new[name] = t.to(old.dtype)
+        self.load_state_dict(new)
+
+    def save_weights(self, path: str | os.PathLike) -> None:
+        """The weights alone (no architecture, no optimizer) as one .safetensors file, atomically;
+        :meth:`load_weights` puts them into a model of the same architecture."""
+        self._check_built("save_weights")
+        if is_main_process():
+            io.save_file(path, WEIGHTS_KIND, {"layers": [type(l).__name__ for l in self.layers]},
+                         {k: v.detach() for k, v in self.state_dict().items()})
+
+    def load_weights(self, path: str | os.PathLike) -> None:
+        """The weights :meth:`save_weights` wrote; ModelFileError naming the file when they do not
+        fit this model's architecture."""
+        self._check_built("load_weights")
+        _, tensors = io.load_file(path, WEIGHTS_KIND, "path")
+        state = self.state_dict()
+        wrong = sorted(set(state) ^ set(tensors)) + [k for k in state if k in tensors
+                                                     and tuple(tensors[k].shape) != tuple(state[k].shape)]
+        if wrong:
+            raise ModelFileError(f"weights file {str(path)!r} does not fit this model's architecture "
+                                 f"(differing or missing weights: {wrong[:5]})")
+        self.load_state_dict(tensors)
+
+    def train_on_batch(self, x: Any, y: Any, sample_weight: Any = None, class_weight: dict | None = None,
+                       return_dict: bool = False) -> float | list[float] | dict[str, float]:
+        """One optimizer step on the batch ``(x, y)``; its loss (and metrics) as :meth:`evaluate`
+        returns them, measured during the step."""
+        trained = self.epochs_trained
+        history = self.fit(x, y, batch_size=len(x), epochs=trained + 1, initial_epoch=trained, verbose=0,
+                           shuffle=False, sample_weight=sample_weight, class_weight=class_weight, threads=None)
+        self.epochs_trained = trained  # a batch, not an epoch
+        logs = {k: v[-1] for k, v in history.history.items() if k != "lr"}
+        if return_dict:
+            return logs
+        return logs["loss"] if len(logs) == 1 else list(logs.values())
+
+    def test_on_batch(self, x: Any, y: Any, sample_weight: Any = None,
+                      return_dict: bool = False) -> float | list[float] | dict[str, float]:
+        """:meth:`evaluate` on one batch."""
+        return self.evaluate(x, y, batch_size=max(1, len(x)), sample_weight=sample_weight, return_dict=return_dict)
+
+    def predict_on_batch(self, x: Any) -> np.ndarray | Tensor:
+        """:meth:`predict` on one batch."""
+        return self.predict(x, batch_size=max(1, len(x)))
+
+    def _check_built(self, what: str) -> None:
+        if not self.built:
+            raise SeqlabError(f"{what}: the model is not built yet; give the first layer input_shape=(timesteps, "
+                              "features), call model.build((None, timesteps, features)) or fit it first")
 
     def save(self, path: str | os.PathLike, include_optimizer: bool = True) -> None:
         """Write one .safetensors file: the architecture and compile settings as JSON metadata,

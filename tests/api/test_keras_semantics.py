@@ -259,3 +259,45 @@ def test_per_step_weights_of_a_padded_sequence_model():
     err = ((s.predict(x) - y)[..., 0] ** 2)
     want = float((err * w)[real].sum() / real.sum())  # Keras: weighted sum over the real steps' count
     assert s.evaluate(x, y, batch_size=6, sample_weight=w) == pytest.approx(want, rel=1e-5)
+
+
+def test_keras_spellings_of_losses_and_metrics_and_mape_by_hand():
+    from seqlab.train import get_loss, get_metric
+
+    assert get_loss("MeanSquaredError").name == "mse" and get_loss("SparseCategoricalCrossentropy").name == \
+        "categorical_crossentropy"
+    for name, want in (("sparse_categorical_accuracy", "accuracy"), ("MeanAbsoluteError", "mae"),
+                       ("root_mean_squared_error", "rmse"), ("MAPE", "mape")):
+        assert get_metric(name).name == want
+    y, p = torch.tensor([[2.0], [-4.0], [0.5]]), torch.tensor([[1.0], [-5.0], [0.5]])
+    s, n = get_metric("mape").update(y, p)
+    assert float(s) / n == pytest.approx(100 * (0.5 + 0.25 + 0.0) / 3)
+
+
+def test_weights_and_batch_methods_as_keras(tmp_path):
+    from seqlab import ModelFileError
+
+    rng = np.random.default_rng(0)
+    x, y = rng.random((8, 5, 2)).astype(np.float32), rng.random((8, 1)).astype(np.float32)
+    torch.manual_seed(0)
+    m = Sequential([LSTM(4, input_shape=(5, 2)), Dense(1)])
+    m.compile(loss="mse", optimizer="sgd", lr=0.1)
+    w = m.get_weights()
+    assert [a.shape for a in w] == [(16, 2), (16, 4), (16,), (16,), (1, 4), (1,)]
+    before = float(F.mse_loss(torch.from_numpy(m.predict(x)), torch.from_numpy(y)))
+    loss = m.train_on_batch(x, y)  # the loss of the step, before its update
+    assert loss == pytest.approx(before, rel=1e-6) and m.epochs_trained == 0
+    assert m.test_on_batch(x, y) < before  # one SGD step on the batch lowered its loss
+    np.testing.assert_array_equal(m.predict_on_batch(x), m.predict(x))
+    m.save_weights(tmp_path / "w.safetensors")
+    twin = Sequential([LSTM(4, input_shape=(5, 2)), Dense(1)])
+    twin.load_weights(tmp_path / "w.safetensors")
+    np.testing.assert_array_equal(twin.predict(x), m.predict(x))
+    twin.set_weights(w)  # back to the initial weights
+    torch.manual_seed(0)
+    fresh = Sequential([LSTM(4, input_shape=(5, 2)), Dense(1)])
+    np.testing.assert_array_equal(twin.predict(x), fresh.predict(x))
+    with pytest.raises(ModelFileError, match="does not fit this model's architecture"):
+        Sequential([LSTM(5, input_shape=(5, 2)), Dense(1)]).load_weights(tmp_path / "w.safetensors")
+    with pytest.raises(SeqlabError, match=r"weights: expected a list of 6 arrays"):
+        twin.set_weights(w[:5])

@@ -138,7 +138,10 @@ LOSSES: dict[str, Callable[[], Loss]] = {
     "categorical_crossentropy": CategoricalCrossentropy,
     "sparse_categorical_crossentropy": CategoricalCrossentropy,
 }
-ALIASES = {"mean_squared_error": "mse", "mean_absolute_error": "mae"}
+ALIASES = {"mean_squared_error": "mse", "mean_absolute_error": "mae", "meansquarederror": "mse",
+           "meanabsoluteerror": "mae", "huber_loss": "huber", "binarycrossentropy": "binary_crossentropy",
+           "categoricalcrossentropy": "categorical_crossentropy",
+           "sparsecategoricalcrossentropy": "sparse_categorical_crossentropy"}  # Keras's class names too
 
 
 class _Callable(Loss):

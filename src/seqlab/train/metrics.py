@@ -1,4 +1,4 @@
-"""Metrics by name: accuracy, mae, mse, rmse.
+"""Metrics by name: accuracy, mae, mse, rmse, mape (and Keras's other spellings of them).
 
 A metric adds up per-sample values over an epoch as tensors (no host sync per step):
 ``update(y_true, y_pred) -> (sum, count)`` for one batch, ``result(sum, count) -> float`` at the end.
@@ -74,8 +74,25 @@ class Accuracy(Metric):
         return hit.sum(), hit.numel()
 
 
-METRICS: dict[str, Callable[[], Metric]] = {"accuracy": Accuracy, "mae": MAE, "mse": MSE, "rmse": RMSE}
-ALIASES = {"acc": "accuracy", "mean_absolute_error": "mae", "mean_squared_error": "mse"}
+class MAPE(Metric):
+    """Mean absolute percentage error, 100 |y - p| / max(|y|, 1e-7), as Keras's."""
+
+    name = "mape"
+
+    def update(self, y_true, y_pred):
+        y = _like(y_true, y_pred, self.name)
+        d = 100 * (y - y_pred).abs() / y.abs().clamp_min(1e-7)
+        return d.sum(), d.numel()
+
+
+METRICS: dict[str, Callable[[], Metric]] = {"accuracy": Accuracy, "mae": MAE, "mse": MSE, "rmse": RMSE, "mape": MAPE}
+#: Keras's other spellings (function names and class names, compared in lower case)
+ALIASES = {"acc": "accuracy", "binary_accuracy": "accuracy", "categorical_accuracy": "accuracy",
+           "sparse_categorical_accuracy": "accuracy", "binaryaccuracy": "accuracy", "categoricalaccuracy": "accuracy",
+           "sparsecategoricalaccuracy": "accuracy", "mean_absolute_error": "mae", "meanabsoluteerror": "mae",
+           "mean_squared_error": "mse", "meansquarederror": "mse", "root_mean_squared_error": "rmse",
+           "rootmeansquarederror": "rmse", "mean_absolute_percentage_error": "mape",
+           "meanabsolutepercentageerror": "mape"}
 
 
 def get_metric(spec: str | Metric) -> Metric:
