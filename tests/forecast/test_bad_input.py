@@ -78,6 +78,13 @@ DATA_CASES = unreadable_cases("data", ["--data", "{path}"]) + [  # --data: not a
     ("data-non-numeric", ["--data", "{nonnum}", *COLS], "non-numeric value 'lots' at row 3"),
     ("data-header-only", ["--data", "{header_only}", *COLS], "no rows"),
     ("data-dates-with-a-gap", ["--data", "{gap}", *COLS], "its 45 dates from 2010-01-01 to 2013-12-01 follow no one frequency"),
+    ("data-nan-suggests-fill", ["--data", "{nan}", *COLS], "at row 4 (line 6 of the file); fill or drop it before "
+     "forecasting, or pass --fill interpolate|ffill|zero"),
+    ("data-gap-names-its-frequency", ["--data", "{gap}", *COLS], "3 MS date(s) are missing between them: pass --fill"),
+    ("fill-unknown-method", ["--data", "{good}", *COLS, "--fill", "mean"], "argument --fill: invalid choice: 'mean'"),
+    ("fill-without-data", ["--fill", "zero"], "--fill/--wide and the covariate options need --data"),
+    ("wide-with-target", ["--data", "{good}", "--wide", "--time", "date", "--target", "sales"],
+     "--wide: a wide table has one column per series"),
     ("data-numeric-time-irregular", ["--data", "{irregular_steps}", *COLS], "numeric time steps are not regular (0, 10, ... then 290 to 305)"),
     ("data-near-1e308", ["--data", "{huge}", *COLS], "beyond the 1e+30"),
     ("data-naive-and-aware-times", ["--data", "{tz_mixed}", *COLS], "with and without a time zone"),
@@ -132,12 +139,16 @@ OUTPUT_CASES = [  # every output path checked before any work
     ("plot-is-the-save", ["--save", "{out}/forecast.png", "--plot", "{out}/forecast.png"],
      "give each output its own file"),
     ("plot-nul-in-name", ["--plot", "{out}/a\x00b.png"], "NUL"),
+    ("backtest-out-without-a-backtest", ["--backtest-out", "{out}/bt.csv", "--folds", "0"],
+     "--backtest-out: writes the backtest's forecasts, but --folds 0 skips the backtest"),
+    ("backtest-out-folder", ["--backtest-out", "{out}", "--folds", "1"], "--backtest-out: "),
 ]
 # --load with an option that only training reads: refused, not silently ignored
 LOAD_CASES = [(f"load-with-{o[2:]}", ["--load", "{model}", "--quiet", o, *v], f"{o}: sets how a forecaster is trained")
               for o, v in [("--horizon", ["6"]), ("--epochs", ["5"]), ("--quantiles", ["0.05,0.5,0.95"]),
                            ("--lookback", ["12"]), ("--cell", ["gru"]), ("--folds", ["2"]), ("--no-stats", []),
-                           ("--model", ["hybrid"]), ("--ensemble", ["2"])]] + [
+                           ("--model", ["hybrid"]), ("--ensemble", ["2"]),
+                           ("--backtest-out", ["bt.csv"])]] + [
     ("load-out-is-the-model", ["--load", "{model}", "--quiet", "--out", "{model}"], "is also the file of --load"),
     ("load-out-a-folder", ["--load", "{model}", "--quiet", "--out", "{out}"], "is a folder"),
 ]

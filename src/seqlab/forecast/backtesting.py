@@ -62,6 +62,41 @@ class BacktestResult:
     panel: pd.DataFrame | None = None
     notes: list[str] = field(default_factory=list)
 
+    def to_frame(self) -> pd.DataFrame:
+        """``forecasts`` as one tidy table, a row per series, origin and horizon step: ``series``,
+        ``origin`` (1 for the first, as in the notes), ``cutoff`` (the time of the last value the
+        forecast saw; its position for undated series), ``step`` (1 to the horizon), ``time``,
+        ``actual``, ``forecast`` (the model's median), one ``q<level>`` column per quantile, then
+        one column per baseline (its name) with its forecast. Empty (with these columns) when
+        no series was forecast."""
+        quantiles = list(self.config.quantiles) if self.config is not None else []
+        qcols = [f"q{q:g}" for q in quantiles]
+        mid = quantiles.index(0.5) if 0.5 in quantiles else len(quantiles) // 2
+        names = list(dict.fromkeys(b for r in self.forecasts for b in r["baselines"]))
+        frames = []
+        for r in self.forecasts:
+            p = r["model"]  # (H, Q)
+            H, cut, t = p.shape[0], r["cutoff"], r["time"]
+            at = np.arange(cut, cut + H)  # (H,) positions of the forecast steps in the series
+            if t is None:
+                times, cutoff = at, cut - 1
+            else:
+                times = [t[i] if i < len(t) else None for i in at]
+                cutoff = t[cut - 1]
+            actual = np.full(H, np.nan)
+            actual[: len(r["actual"])] = r["actual"]
+            frame = pd.DataFrame({"series": r["series"], "origin": r["origin"] + 1, "cutoff": [cutoff] * H,
+                                  "step": np.arange(1, H + 1), "time": times, "actual": actual,
+                                  "forecast": p[:, mid]})
+            for j, c in enumerate(qcols):
+                frame[c] = p[:, j]
+            for b in names:
+                f = r["baselines"].get(b)
+                frame[b] = np.nan if f is None else np.asarray(f, dtype=np.float64)[:H]
+            frames.append(frame)
+        columns = ["series", "origin", "cutoff", "step", "time", "actual", "forecast", *qcols, *names]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+
 
 def max_folds(series: Sequence[SeriesData], forecaster: Forecaster, horizon: int, step: int, end_offset: int = 0) -> int:
     """How many origins the longest series allows (a series shorter than an origin needs sits it

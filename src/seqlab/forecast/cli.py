@@ -24,11 +24,13 @@ examples:
   seqlab forecast --data long.csv --series-id store --time date --target units \\
       --future-covariates price,promo --static-covariates region --model hybrid --out per_series.csv
   seqlab forecast --data tourism_monthly.tsf       # Monash format; the horizon from the file
+  seqlab forecast --data wide.csv --wide --time date --fill zero --backtest-out backtest.csv
   seqlab forecast --cell gru --layers 2 --quantiles 0.05,0.5,0.95 --save model.safetensors
   seqlab forecast --load model.safetensors --data new_history.csv --target passengers --time month
 
 Bad input (missing/empty file, unknown column, non-numeric value, NaN/inf, unparseable or
-duplicated timestamps, dates or numeric time steps that follow no one frequency, duplicated (series, time) rows, a series id with no values, a static
+duplicated timestamps, dates or numeric time steps that follow no one frequency (--fill
+inserts missing dates and fills missing values), duplicated (series, time) rows, a series id with no values, a static
 covariate that varies within a series, a future covariate missing for part of the horizon,
 series of different frequencies, history without the dates or at another frequency than a loaded
 forecaster's) prints one line on stderr and exits with code 2; nothing is
@@ -84,6 +86,16 @@ def register(subparsers) -> None:
     d.add_argument("--static-covariates", metavar="COLS", default="",
                    help="comma-separated static covariates: one value per series (a number or a category)")
     d.add_argument("--series-id", metavar="COL", help="column naming the series in a long table; one model for all")
+    d.add_argument("--fill", choices=["interpolate", "ffill", "zero"],
+                   help="insert the missing dates of the data's frequency (each series between its own first and "
+                        "last date) and fill missing target and covariate values: interpolate (linear in time), "
+                        "ffill (the last value before), zero (sales, demand); the rows after the last target value "
+                        "(the horizon of known-future covariates) keep an empty target. A note says what was "
+                        "filled (default: refuse missing values and dates)")
+    d.add_argument("--wide", action="store_true",
+                   help="a wide table: a time column (--time) and one column per series, the column names the "
+                        "series ids (no --target, --series-id or covariates); each column's empty cells before its "
+                        "first value and after its last are not part of its series")
     d.add_argument("--no-calendar", action="store_true",
                    help="no calendar features (by default the month, quarter, weekday ... of each date, as "
                         "sin/cos pairs, are known-future inputs)")
@@ -159,6 +171,9 @@ def register(subparsers) -> None:
     e.add_argument("--out", dest="out_csv", metavar="FILE.csv", help="per-series CSV: each series' forecast with its "
                    "interval, its holdout MASE/sMAPE/MAPE for the model and every baseline, and its notes (with --load: "
                    "each series' forecast with its interval)")
+    e.add_argument("--backtest-out", metavar="FILE.csv", help="the backtest's forecasts: one row per series, origin "
+                   "and step: series, origin, cutoff (the last time the forecast saw), step, time, actual, forecast "
+                   "(the median), the quantiles and each baseline's forecast (needs --folds 1 or more)")
     e.add_argument("--plot", metavar="PATH", default="forecast.png", help="forecast plot (default forecast.png)")
     e.add_argument("--plot-series", metavar="NAMES|N", help="series to plot: names separated by commas, or a "
                    "count spread over the panel (default: 1 series, or 4 of a panel)")
@@ -174,7 +189,7 @@ TRAINING_ONLY = ("model", "no_calendar", "horizon", "lookback", "season", "cell"
                  "strategy", "quantiles", "transform", "diff", "scaler", "scaling", "level_penalty", "ensemble",
                  "epochs", "minutes", "lr", "batch_size", "seed", "checkpoint_minutes", "checkpoint_steps",
                  "windows_per_epoch", "patience", "folds", "no_refit", "no_stats", "baselines", "interval",
-                 "plot_series", "backtest_plot")
+                 "plot_series", "backtest_plot", "backtest_out")
 
 
 def _main(args: argparse.Namespace) -> int:
@@ -190,7 +205,7 @@ def _main(args: argparse.Namespace) -> int:
         load, kind = kind, "auto"  # --model PATH: the spelling before --load
     data = dict(target=args.target, time=args.time, covariates=_columns(args.covariates), series_id=args.series_id,
                 future_covariates=_columns(args.future_covariates),
-                static_covariates=_columns(args.static_covariates))
+                static_covariates=_columns(args.static_covariates), fill=args.fill, wide=args.wide)
     plot = None if args.no_plot else args.plot
     if load:
         if args.save:
@@ -210,7 +225,7 @@ def _main(args: argparse.Namespace) -> int:
     run.forecast(
         args.data, **data, folds=args.folds, refit=not args.no_refit, stats=not args.no_stats, save=args.save,
         resume=args.resume, plot=plot, backtest_plot=None if args.no_plot else args.backtest_plot,
-        out_csv=args.out_csv, plot_series=args.plot_series, interval=args.interval,
+        out_csv=args.out_csv, backtest_csv=args.backtest_out, plot_series=args.plot_series, interval=args.interval,
         methods=_columns(args.baselines) if args.baselines else None, sep=args.sep,
         horizon=args.horizon, lookback=lookbacks[0] if lookbacks else None,
         lookbacks=lookbacks if lookbacks and len(lookbacks) > 1 else None, season=args.season, model=kind,

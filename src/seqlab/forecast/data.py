@@ -18,7 +18,12 @@ Accepted inputs (:func:`prepare`):
 Every problem raises :class:`SeqlabError` with one line naming it: missing or empty file, unknown
 column, non-numeric value, NaN or inf, unparseable or duplicated timestamps, a series id with no
 values, a static covariate that varies within a series, a future covariate with a gap, and
-series of different frequencies in one panel.
+series of different frequencies in one panel. A value's row is its row in the table given (and,
+for a CSV file, its line), not its position in its series.
+
+``fill=`` ('interpolate', 'ffill', 'zero') inserts missing dates and fills missing values instead
+of refusing them, and ``wide=True`` reads a table with one column per series
+(:mod:`seqlab.forecast.fill`).
 """
 
 from __future__ import annotations
@@ -28,12 +33,14 @@ import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
 
 from ..errors import MAX_ABS, SeqlabError
+
+FILL_HINT = "pass --fill interpolate|ffill|zero (fill= in Python) to fill missing values and dates"
 
 
 def infer_freq(index: pd.Index) -> str | None:
@@ -110,15 +117,21 @@ class SeriesData:
         return pd.Index(float(t[-1]) + float(step) * np.arange(1, horizon + 1))
 
 
-def _check_numeric(values: Any, column: str, where: str) -> np.ndarray:
-    """Column values as float64; SeqlabError naming the first non-numeric, NaN or inf value."""
+def _row(i: int) -> str:
+    return f"row {i}"
+
+
+def _check_numeric(values: Any, column: str, where: str, at: Callable[[int], str] = _row,
+                   hint: str | None = None) -> np.ndarray:
+    """Column values as float64; SeqlabError naming the first non-numeric, NaN or inf value
+    (``at(i)`` names the table row of value ``i``; ``hint``: what else a NaN could be met with)."""
     s = pd.Series(values)
     num = pd.to_numeric(s, errors="coerce")
     bad = num.isna() & s.notna()
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
         raise SeqlabError(
-            f"{where}: column {column!r} has a non-numeric value {s.iloc[i]!r} at row {i}; "
+            f"{where}: column {column!r} has a non-numeric value {s.iloc[i]!r} at {at(i)}; "
             "every value must be a number"
         )
     arr = num.to_numpy(dtype=np.float64)
@@ -127,12 +140,13 @@ def _check_numeric(values: Any, column: str, where: str) -> np.ndarray:
         i = int(np.flatnonzero(missing)[0])
         what = "a missing value (NaN)" if np.isnan(arr[i]) else f"an infinite value ({arr[i]})"
         raise SeqlabError(
-            f"{where}: column {column!r} has {what} at row {i}; fill or drop it before forecasting"
+            f"{where}: column {column!r} has {what} at {at(i)}; fill or drop it before forecasting"
+            + (f", or {hint}" if hint and np.isnan(arr[i]) else "")
         )
     huge = np.abs(arr) > MAX_ABS
     if huge.any():
         i = int(np.flatnonzero(huge)[0])
-        raise SeqlabError(f"{where}: column {column!r} has the value {arr[i]:g} at row {i}, beyond the {MAX_ABS:g} "
+        raise SeqlabError(f"{where}: column {column!r} has the value {arr[i]:g} at {at(i)}, beyond the {MAX_ABS:g} "
                           "a forecast can compute with (squares and sums would overflow); rescale the column")
     return arr
 
@@ -162,17 +176,18 @@ def _to_datetime(s: pd.Series, column: str, where: str) -> pd.Series:
                               f"{str(exc).splitlines()[0]}") from None
 
 
-def _parse_time(values: Any, column: str, where: str, check_duplicates: bool = True) -> pd.Index:
+def _parse_time(values: Any, column: str, where: str, check_duplicates: bool = True,
+                at: Callable[[int], str] = _row) -> pd.Index:
     s = pd.Series(values)
     if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
-        idx = pd.Index(_check_numeric(s, column, where))
+        idx = pd.Index(_check_numeric(s, column, where, at))
     else:
         parsed = _to_datetime(s, column, where)
         bad = parsed.isna().to_numpy()
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             raise SeqlabError(
-                f"{where}: time column {column!r} has an unparseable timestamp {s.iloc[i]!r} at row {i}; "
+                f"{where}: time column {column!r} has an unparseable timestamp {s.iloc[i]!r} at {at(i)}; "
                 "use ISO dates like 2024-01-31"
             )
         idx = pd.DatetimeIndex(parsed)
@@ -180,7 +195,7 @@ def _parse_time(values: Any, column: str, where: str, check_duplicates: bool = T
     if dup.any():
         i = int(np.flatnonzero(dup)[0])
         raise SeqlabError(
-            f"{where}: time column {column!r} has a duplicated timestamp {idx[i]!s} (row {i}); "
+            f"{where}: time column {column!r} has a duplicated timestamp {idx[i]!s} ({at(i)}); "
             "each time step must appear once per series"
         )
     return idx
@@ -215,21 +230,40 @@ def _dates_at_rest(df: pd.DataFrame, used: set, where: str) -> list[str]:
 
 def _from_frame(df: pd.DataFrame, target: str | None, time: str | None, covariates: Sequence[str],
                 series_id: str | None, where: str, future: Sequence[str] = (),
-                static: Sequence[str] = (), notes: list[str] | None = None) -> list[SeriesData]:
+                static: Sequence[str] = (), notes: list[str] | None = None, fill: str | None = None,
+                wide: bool = False, file: bool = False) -> list[SeriesData]:
+    """The series of table ``df`` (see :func:`prepare`). ``file``: ``df`` was read from a CSV file,
+    so messages give the file's line of a row too (the header is line 1, one line per row)."""
     if df.shape[0] == 0 or df.shape[1] == 0:
         raise SeqlabError(f"{where}: the table is empty (no rows); pass a file with a header and values")
+    if fill is not None:
+        from .fill import check_method
+
+        check_method(fill)
     cols = [str(c) for c in df.columns]
     df = df.set_axis(cols, axis=1)
     if isinstance(df.index, pd.PeriodIndex):  # statsmodels' and sktime's data sets: periods are dates
         df = df.set_axis(df.index.to_timestamp(), axis=0)
     if time is not None and time in cols and isinstance(df[time].dtype, pd.PeriodDtype):
         df = df.assign(**{time: df[time].dt.to_timestamp()})
+    rowmap: np.ndarray | None = None  # the row of the table given, for each row of df (-1: inserted by fill)
+
+    def row(i: int) -> str:  # row i of df, named by its row in the table given (and its line in the file)
+        r = i if rowmap is None else int(rowmap[i])
+        return "a row inserted by --fill" if r < 0 else f"row {r}" + (f" (line {r + 2} of the file)" if file else "")
+
+    if wide:
+        df, rowmap, series_id, target = _melt(df, cols, target, time, covariates, series_id, future, static, where,
+                                              row, notes)
+        cols = [str(c) for c in df.columns]
     if target is None:
         used = {time, series_id, *covariates, *future, *static}
         numeric = [c for c in cols if c not in used and pd.api.types.is_numeric_dtype(df[c])]
         if len(numeric) != 1:
             raise SeqlabError(
                 f"{where}: target: could not guess the target column among {cols}; name it with --target COL"
+                + (", or pass --wide (wide=True in Python) when each numeric column is one series"
+                   if len(numeric) > 1 and series_id is None else "")
             )
         target = numeric[0]
     roles = [("target", target), ("time", time), ("series id", series_id)] + [("covariate", c) for c in covariates] \
@@ -241,13 +275,14 @@ def _from_frame(df: pd.DataFrame, target: str | None, time: str | None, covariat
         missing_id = df[series_id].isna().to_numpy()
         if missing_id.any():
             i = int(np.flatnonzero(missing_id)[0])
-            raise SeqlabError(f"{where}: series id column {series_id!r} is empty at row {i}; every row needs a series id")
+            raise SeqlabError(f"{where}: series id column {series_id!r} is empty at {row(i)}; every row needs a series "
+                              "id")
     # whole columns are parsed and checked once; each series then takes its rows
     where_rows = f"{where}" if not series_id else f"{where}"
     if time is not None:
-        times = _parse_time(df[time].to_numpy(), time, where_rows, check_duplicates=False)
+        times = _parse_time(df[time].to_numpy(), time, where_rows, check_duplicates=False, at=row)
     elif isinstance(df.index, pd.DatetimeIndex):
-        times = _parse_time(df.index, "index", where_rows, check_duplicates=False)
+        times = _parse_time(df.index, "index", where_rows, check_duplicates=False, at=row)
     else:
         times = None
         if notes is not None:
@@ -256,13 +291,30 @@ def _from_frame(df: pd.DataFrame, target: str | None, time: str | None, covariat
     y_all = pd.to_numeric(y_raw, errors="coerce").to_numpy(dtype=np.float64)
     bad = np.isnan(y_all) & y_raw.notna().to_numpy()
     if bad.any():
-        _check_numeric(y_raw.to_numpy(), target, where)  # names the first non-numeric value
+        _check_numeric(y_raw.to_numpy(), target, where, row)  # names the first non-numeric value
     cov_all = {c: pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=np.float64) for c in covariates}
     fut_all = {c: pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=np.float64) for c in future}
     for c in [*covariates, *future]:
         b = (np.isnan(cov_all.get(c, fut_all.get(c))) & df[c].notna().to_numpy())
         if b.any():
-            _check_numeric(df[c].to_numpy(), c, where)
+            _check_numeric(df[c].to_numpy(), c, where, row)
+    if fill is not None:
+        from .fill import fill_panel
+
+        table = pd.DataFrame({target: y_all, **cov_all, **fut_all})
+        for c in [series_id, *static]:
+            if c:
+                table[c] = df[c].to_numpy()
+        table, times, src, report = fill_panel(table, times, series_id, target, covariates, future, static, fill,
+                                               where, row, time or "index")
+        rowmap = src if rowmap is None else np.where(src >= 0, rowmap[np.maximum(src, 0)], -1)
+        df = table
+        y_all = table[target].to_numpy(dtype=np.float64)
+        cov_all = {c: table[c].to_numpy(dtype=np.float64) for c in covariates}
+        fut_all = {c: table[c].to_numpy(dtype=np.float64) for c in future}
+        if notes is not None:
+            notes.append(f"{where}: {report.note()}")
+    hint = None if fill is not None else FILL_HINT
     if series_id:
         positions = [(str(k), np.asarray(v)) for k, v in df.groupby(series_id, sort=False).indices.items()]
     else:
@@ -280,17 +332,18 @@ def _from_frame(df: pd.DataFrame, target: str | None, time: str | None, covariat
             if dup.any():
                 i = int(np.flatnonzero(dup)[0])
                 raise SeqlabError(
-                    f"{gw}: time column {time or 'index'!r} has a duplicated timestamp {idx[i]!s}; each time step "
-                    "must appear once per series")
+                    f"{gw}: time column {time or 'index'!r} has a duplicated timestamp {idx[i]!s} at {row(pos[i])}; "
+                    "each time step must appear once per series")
         yv = y_all[pos]
         present = ~np.isnan(yv)
         if not present.any():
             raise SeqlabError(f"{where}: series {name!r} has no values of {target!r}; drop its rows or fill them")
         n = int(np.flatnonzero(present)[-1]) + 1 if future else len(pos)
-        y = _check_numeric(yv[:n], target, gw)
-        X = np.stack([_check_numeric(cov_all[c][pos][:n], c, gw) for c in covariates], 1) if covariates \
+        at = lambda i, pos=pos: row(int(pos[i]))  # noqa: E731  (value i of the series: its table row)
+        y = _check_numeric(yv[:n], name if wide else target, gw, at, hint)  # wide: the series' own column
+        X = np.stack([_check_numeric(cov_all[c][pos][:n], c, gw, at, hint) for c in covariates], 1) if covariates \
             else np.zeros((n, 0))  # (T, C)
-        F = np.stack([_check_future(fut_all[c][pos], c, gw, n) for c in future], 1) if future \
+        F = np.stack([_check_future(fut_all[c][pos], c, gw, n, at, hint) for c in future], 1) if future \
             else np.zeros((n, 0))  # (T + E, Cf)
         st = {}
         for c in static:
@@ -306,26 +359,73 @@ def _from_frame(df: pd.DataFrame, target: str | None, time: str | None, covariat
         if idx is not None:
             idx = idx[:n]
         out.append(SeriesData(name, y, X, idx, F, st))
-    check_frequencies(out, where)
+    check_frequencies(out, where, time or "index")
     return out
 
 
-def _check_future(values: Any, column: str, where: str, n: int) -> np.ndarray:
-    """A known-future covariate: numbers on every row, the rows past the last target value included."""
+def _melt(df: pd.DataFrame, cols: list[str], target: str | None, time: str | None, covariates: Sequence[str],
+          series_id: str | None, future: Sequence[str], static: Sequence[str], where: str,
+          row: Callable[[int], str], notes: list[str] | None) -> tuple[pd.DataFrame, np.ndarray, str, str]:
+    """A wide table (``wide=True``) in the long form: (the long table, the row each of its rows
+    came from, its series id column, its target column); see :func:`seqlab.forecast.fill.melt_wide`."""
+    from .fill import melt_wide
+
+    for option, given in (("--target", target), ("--series-id", series_id), ("--covariates", covariates),
+                          ("--future-covariates", future), ("--static-covariates", static)):
+        if given:
+            raise SeqlabError(f"--wide: a wide table has one column per series (the column name is the series id) "
+                              f"and no other columns, so {option} does not apply; drop {option}, or drop --wide to "
+                              "read a long table")
+    if time is not None and time not in cols:
+        raise SeqlabError(f"{where}: time column {time!r} not found; the columns are {cols}")
+    sid, value = "series", "value"
+    while sid == time:
+        sid = "_" + sid
+    long, rows, names = melt_wide(df, time, where, row, sid, value)
+    if notes is not None:
+        shown = ", ".join(repr(c) for c in names[:5]) + (" ..." if len(names) > 5 else "")
+        left = len(df) * len(names) - len(long)
+        notes.append(f"{where}: --wide: {len(names)} column(s) read as series ({shown})"
+                     + (f"; {left} empty cell(s) before a column's first value or after its last are not part of its "
+                        "series" if left else ""))
+    return long, rows, sid, value
+
+
+def _check_future(values: Any, column: str, where: str, n: int, at: Callable[[int], str] = _row,
+                  hint: str | None = None) -> np.ndarray:
+    """A known-future covariate: numbers on every row, the rows past the last target value included
+    (``at(i)`` names the table row of value ``i``; ``hint``: what else could fill a gap)."""
     s = pd.Series(values)
     num = pd.to_numeric(s, errors="coerce")
     bad = num.isna().to_numpy()
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         when = "of the history" if i < n else f"of the horizon (step {i - n + 1} after the last target value)"
-        raise SeqlabError(f"{where}: future covariate {column!r} is missing at row {i} {when}; a known-future "
-                          "covariate needs a value at every step, the horizon included")
+        raise SeqlabError(f"{where}: future covariate {column!r} is missing at {at(i)} {when}; a known-future "
+                          "covariate needs a value at every step, the horizon included"
+                          + (f"; {hint}" if hint else ""))
     return num.to_numpy(dtype=np.float64)
 
 
-def check_frequencies(series: Sequence[SeriesData], where: str = "data") -> str | None:
+def _gap_hint(times: pd.DatetimeIndex, freq: str | None, time_name: str) -> str | None:
+    """How to fill the gaps of ``times`` when they lie on the grid of ``freq`` (default: the one
+    :func:`seqlab.forecast.fill.regular_freq` finds): None when they lie on no regular grid."""
+    from .fill import _on_grid, regular_freq
+
+    freq = freq or regular_freq([times])
+    size = _on_grid(times, freq) if freq else None
+    if size is None:
+        return None
+    return (f"{size - len(times)} {freq} date(s) are missing between them: pass --fill interpolate|ffill|zero "
+            f"(fill= in Python) to insert them and fill their values, or fill them with pandas: "
+            f"df.set_index({time_name!r}).asfreq({freq!r}), then fill or interpolate the values")
+
+
+def check_frequencies(series: Sequence[SeriesData], where: str = "data", time_name: str = "TIME") -> str | None:
     """The one frequency of a panel of dated series (None without dates); SeqlabError for series
-    of different frequencies or a series whose dates do not follow the panel's frequency."""
+    of different frequencies or a series whose dates do not follow the panel's frequency (with
+    how to fill the gaps, when its dates lie on a regular grid: ``time_name`` is the time column
+    the hint names)."""
     freqs = {s.freq for s in series if isinstance(s.time, pd.DatetimeIndex) and s.freq is not None}
     if len(freqs) > 1:
         by = {}
@@ -342,18 +442,22 @@ def check_frequencies(series: Sequence[SeriesData], where: str = "data") -> str 
         if s.freq is None:
             expect = pd.date_range(s.time[0], periods=len(s.time), freq=freq)
             if len(s.time) > 1 and not expect.equals(pd.DatetimeIndex(s.time)):
+                hint = _gap_hint(pd.DatetimeIndex(s.time), freq, time_name)
                 raise SeqlabError(f"{where}: series {s.name!r} does not follow the panel's frequency {freq} (its "
-                                  "time steps are irregular or of another frequency); fix its dates")
+                                  "time steps are irregular or of another frequency); "
+                                  + (hint if hint else "fix its dates"))
             s.freq = freq
             if len(s.time):
                 s.time = pd.date_range(s.time[0], periods=len(s.time), freq=freq)
     for s in series:  # dates that follow no frequency: the forecast could not be dated (nor seasons found)
         if isinstance(s.time, pd.DatetimeIndex) and s.freq is None and len(s.time) >= 3:
             who = f" series {s.name!r}:" if len(series) > 1 else ""
+            hint = _gap_hint(s.time, None, time_name)
             raise SeqlabError(
                 f"{where}:{who} its {len(s.time)} dates from {s.time[0].date()} to {s.time[-1].date()} follow no "
-                "one frequency (a missing, extra or shifted date); give every step once, e.g. fill the gaps with "
-                "pandas: df.set_index(TIME).asfreq('MS') for monthly data, then fill or interpolate the values")
+                "one frequency (a missing, extra or shifted date); "
+                + (hint or "give every step once (the dates lie on no one regular grid, so --fill cannot tell the "
+                            "missing ones either)"))
     for s in series:  # a numeric time column: one constant step, which the forecast's labels continue
         t = s.time
         if t is not None and not isinstance(t, pd.DatetimeIndex) and len(t) >= 3:
@@ -382,23 +486,32 @@ def prepare(data: Any, target: str | None = None, time: str | None = None,
             covariates: Sequence[str] | None = None, series_id: str | None = None,
             future_covariates: Sequence[str] | None = None,
             static_covariates: Sequence[str] | None = None, sep: str | None = ",",
-            notes: list[str] | None = None) -> list[SeriesData]:
+            notes: list[str] | None = None, fill: str | None = None, wide: bool = False) -> list[SeriesData]:
     """Turn any accepted input (see the module docstring) into a list of validated series
     (``sep``: the separator of a CSV file). ``notes``, a list, receives a note for each column of
-    a table without a time column that holds dates (see :func:`_dates_at_rest`)."""
+    a table without a time column that holds dates (see :func:`_dates_at_rest`), and what
+    ``fill`` and ``wide`` did.
+
+    ``fill``: None (missing values and dates are refused) or 'interpolate', 'ffill', 'zero':
+    insert each series' missing dates of the data's frequency and fill the missing values (see
+    :mod:`seqlab.forecast.fill`). ``wide``: a table with a time column (or index) and one column
+    per series, the column names the series ids, read as :func:`pandas.melt` would give it."""
     covariates = list(covariates or [])
-    extra = dict(future=list(future_covariates or []), static=list(static_covariates or []), notes=notes)
+    extra = dict(future=list(future_covariates or []), static=list(static_covariates or []), notes=notes,
+                 fill=fill, wide=wide)
     if isinstance(data, SeriesData):
         return [data]
     if isinstance(data, (str, os.PathLike)) and str(data).lower().endswith(".tsf"):
         from .tsf import read_tsf
 
         frame = read_tsf(data)
+        if wide:
+            raise SeqlabError("--wide: a Monash .tsf file holds its series in the long form already; drop --wide")
         return _from_frame(frame.table, target or "value", time or "time", covariates, series_id or "series",
                            f"data {str(data)!r}", **extra)
     if isinstance(data, (str, os.PathLike)):
         return _from_frame(read_csv(data, sep, [series_id] if series_id else []), target, time, covariates,
-                           series_id, f"data {str(data)!r}", **extra)
+                           series_id, f"data {str(data)!r}", file=True, **extra)
     if isinstance(data, pd.DataFrame):
         return _from_frame(data, target, time, covariates, series_id, "data", **extra)
     if isinstance(data, pd.Series):
@@ -406,12 +519,14 @@ def prepare(data: Any, target: str | None = None, time: str | None = None,
             raise SeqlabError("data: a pandas Series holds one target only; pass a DataFrame for covariates or series ids")
         name = str(data.name) if data.name is not None else "series"
         frame = data.to_frame(name)
-        return _from_frame(frame, name, None, [], None, "data", notes=notes)
+        if wide:
+            raise SeqlabError("--wide: a pandas Series holds one series; pass a DataFrame with one column per series")
+        return _from_frame(frame, name, None, [], None, "data", notes=notes, fill=fill)
     if isinstance(data, (list, tuple)) and data and not np.isscalar(data[0]):
         out = []
         for i, item in enumerate(data):
             for s in prepare(item, target, time, covariates, series_id, extra["future"], extra["static"],
-                             notes=notes):
+                             notes=notes, fill=fill, wide=wide):
                 s.name = s.name if s.name not in {o.name for o in out} else f"{s.name}_{i}"
                 out.append(s)
         check_frequencies(out)
@@ -422,7 +537,9 @@ def prepare(data: Any, target: str | None = None, time: str | None = None,
             f"data: expected a 1-D sequence of numbers, a pandas Series/DataFrame, a CSV path or a list of "
             f"series, got {type(data).__name__} with shape {arr.shape}"
         )
-    return [SeriesData("series", _check_numeric(arr, "values", "data"))]
+    if fill is not None:
+        return _from_frame(pd.DataFrame({"series": arr}), "series", None, [], None, "data", notes=notes, fill=fill)
+    return [SeriesData("series", _check_numeric(arr, "values", "data", hint=FILL_HINT))]
 
 
 def check_lengths(series: list[SeriesData], need: int, what: str) -> None:

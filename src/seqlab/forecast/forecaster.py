@@ -320,8 +320,11 @@ class Forecaster:
     def fit(self, data: Any, target: str | None = None, time: str | None = None,
             covariates: Sequence[str] | None = None, series_id: str | None = None,
             checkpoint: RunCheckpoint | None = None, future_covariates: Sequence[str] | None = None,
-            static_covariates: Sequence[str] | None = None) -> "Forecaster":
-        """Fit on every value of ``data`` (any input :func:`seqlab.forecast.data.prepare` takes).
+            static_covariates: Sequence[str] | None = None, fill: str | None = None,
+            wide: bool = False) -> "Forecaster":
+        """Fit on every value of ``data`` (any input :func:`seqlab.forecast.data.prepare` takes;
+        ``fill``: 'interpolate', 'ffill' or 'zero' inserts missing dates and fills missing values,
+        ``wide=True`` reads a table with one column per series; what they did is in ``notes``).
 
         A series too short to give a training window is noted in ``notes`` and still forecast
         by the global model; the fit fails only when no series gives one. With
@@ -329,7 +332,9 @@ class Forecaster:
         forecast`` does), every network checkpoints into that file and ``train.resume``
         continues an interrupted fit (see :mod:`seqlab.forecast.checkpoints`); remove the file
         with :func:`seqlab.train.checkpoint.discard` once the forecaster is saved."""
-        series = prepare(data, target, time, covariates, series_id, future_covariates, static_covariates)
+        data_notes: list[str] = []
+        series = prepare(data, target, time, covariates, series_id, future_covariates, static_covariates,
+                         notes=data_notes, fill=fill, wide=wide)
         check_same_covariates(series)
         self.config = self.resolve(series)
         c = self.config
@@ -339,6 +344,7 @@ class Forecaster:
         if c.model == "mix":
             self.parts = [Forecaster(replace(c, model=k), t).fit(series, checkpoint=checkpoint) for k in MIX]
             self._join_parts()
+            self.notes = [*data_notes, *self.notes]
             return self
         self.parts = []
         self._fit_state(series)
@@ -371,6 +377,7 @@ class Forecaster:
         self.nets, self.history, self.member_lookbacks = [], [], []
         with thread_policy(t.threads):
             self._train(net_cfg, members, checkpoint)
+        self.notes = [*data_notes, *self.notes]
         return self
 
     def _join_parts(self) -> None:
@@ -723,14 +730,16 @@ class Forecaster:
     def predict(self, data: Any = None, target: str | None = None, time: str | None = None,
                 covariates: Sequence[str] | None = None, series_id: str | None = None,
                 future_covariates: Sequence[str] | None = None,
-                static_covariates: Sequence[str] | None = None) -> pd.DataFrame:
-        """Forecast the ``horizon`` steps after the end of ``data`` (default: the training data).
+                static_covariates: Sequence[str] | None = None, fill: str | None = None,
+                wide: bool = False) -> pd.DataFrame:
+        """Forecast the ``horizon`` steps after the end of ``data`` (default: the training data;
+        ``fill`` and ``wide`` as in :meth:`fit`).
 
         Returns a long table: columns ``series``, ``time``, ``forecast`` (the median) and one
         ``q<level>`` column per quantile (``q0.1``, ``q0.5``, ``q0.9``)."""
         self._check_fitted()
         series = list(self.tails.values()) if data is None else prepare(
-            data, target, time, covariates, series_id, future_covariates, static_covariates)
+            data, target, time, covariates, series_id, future_covariates, static_covariates, fill=fill, wide=wide)
         return self.to_frame(series, self.predict_array(series))
 
     def to_frame(self, series: Sequence[SeriesData], pred: np.ndarray) -> pd.DataFrame:

@@ -73,19 +73,22 @@ def _printer(out: TextIO | None):
 def load_series(data: Any = None, target: str | None = None, time: str | None = None,
                 covariates: Sequence[str] = (), series_id: str | None = None,
                 future_covariates: Sequence[str] = (), static_covariates: Sequence[str] = (),
-                sep: str | None = ",", notes: list[str] | None = None) -> tuple[list[SeriesData], str]:
+                sep: str | None = ",", notes: list[str] | None = None, fill: str | None = None,
+                wide: bool = False) -> tuple[list[SeriesData], str]:
     """The series to forecast and a description of their source (default: the embedded airline
     passengers, which take no column options); ``notes`` receives a note for a column that holds
-    dates when no time column is given."""
+    dates when no time column is given, and what ``fill`` and ``wide`` did (see
+    :func:`seqlab.forecast.data.prepare`)."""
     covariates = list(covariates)
     if data is None:
-        if target or time or covariates or series_id or future_covariates or static_covariates:
-            raise SeqlabError("--target/--time/--series-id and the covariate options need --data FILE.csv")
+        if target or time or covariates or series_id or future_covariates or static_covariates or fill or wide:
+            raise SeqlabError("--target/--time/--series-id/--fill/--wide and the covariate options need --data "
+                              "FILE.csv")
         from ..data import load_airline
 
         return prepare(load_airline()), "embedded airline passengers, monthly 1949-1960"
     series = prepare(data, target, time, covariates, series_id, list(future_covariates), list(static_covariates),
-                     sep=sep, notes=notes)
+                     sep=sep, notes=notes, fill=fill, wide=wide)
     check_same_covariates(series)
     return series, str(data)
 
@@ -178,6 +181,7 @@ def forecast(data: Any = None, *, target: str | None = None, time: str | None = 
              plot: str | None = "forecast.png", backtest_plot: str | None = "backtest.png",
              out_csv: str | None = None, plot_series: str | None = None, interval: str = "conformal",
              methods: Sequence[str] | None = None, out: TextIO | None = None, sep: str | None = ",",
+             backtest_csv: str | None = None, fill: str | None = None, wide: bool = False,
              **settings: Any) -> ForecastRun:
     """Backtest (``folds`` origins one horizon apart before the holdout; ``refit`` at each),
     score the holdout (the last horizon of each series), fit on everything and forecast; print
@@ -186,7 +190,9 @@ def forecast(data: Any = None, *, target: str | None = None, time: str | None = 
     ``out_csv`` (per series: the forecast and the holdout metrics). ``stats`` adds the
     statsmodels baselines; ``methods`` names the baselines (default all). ``interval``:
     'conformal' calibrates the outer quantile interval on the backtest's forecasts (split
-    conformal per horizon step), 'quantile' keeps it raw.
+    conformal per horizon step), 'quantile' keeps it raw. ``backtest_csv``: the backtest's
+    forecasts, one row per series, origin and step (:meth:`BacktestResult.to_frame`, times as in
+    ``out_csv``). ``fill`` and ``wide``: see :func:`seqlab.forecast.data.prepare`.
 
     ``settings``: any field of :class:`seqlab.forecast.ForecastConfig` (horizon, cell, hidden,
     model, ensemble, batch_size...) or of :class:`seqlab.train.TrainConfig` (epochs, lr, patience,
@@ -195,11 +201,15 @@ def forecast(data: Any = None, *, target: str | None = None, time: str | None = 
     checkpoint next to ``save``."""
     t0 = perf_counter()
     say = _printer(out)
-    outputs = {"--plot": plot, "--backtest-plot": backtest_plot, "--save": save, "--out": out_csv}
+    outputs = {"--plot": plot, "--backtest-plot": backtest_plot, "--save": save, "--out": out_csv,
+               "--backtest-out": backtest_csv}
     for option, path in outputs.items():
         check_output(path, option, PLOT_SUFFIXES if "plot" in option else ())
     check_outputs(outputs, {"--data": data if isinstance(data, (str, os.PathLike)) else None})
     check_int("--folds", folds, 0)
+    if backtest_csv and folds == 0:
+        raise SeqlabError("--backtest-out: writes the backtest's forecasts, but --folds 0 skips the backtest; give "
+                          "--folds 1 or more, or drop --backtest-out")
     if interval not in INTERVALS:
         raise SeqlabError(f"--interval: expected one of {', '.join(INTERVALS)}, got {interval!r}")
     if resume and not save:
@@ -207,7 +217,7 @@ def forecast(data: Any = None, *, target: str | None = None, time: str | None = 
                           "PATH.ckpt.safetensors)")
     data_notes: list[str] = []
     series, source = load_series(data, target, time, covariates, series_id, future_covariates, static_covariates,
-                                 sep, data_notes)
+                                 sep, data_notes, fill=fill, wide=wide)
     if settings.get("horizon") is None:
         settings["horizon"] = _file_horizon(data) or 12
     longest = max(len(s) for s in series)
@@ -276,7 +286,8 @@ def forecast(data: Any = None, *, target: str | None = None, time: str | None = 
                f"origins counted back from each series' end ({len(bt.forecasts)} series-origins)"))
         say(format_table(bt.table) if not panel else format_panel(bt.panel, len({r['series'] for r in bt.forecasts})))
     elif folds:
-        say("note: the series are too short for a backtest before the holdout; skipped")
+        say("note: the series are too short for a backtest before the holdout; skipped"
+            + ("; --backtest-out has the header only" if backtest_csv else ""))
 
     ho = backtest(series, c, folds=1, step=H, end_offset=0, include_stats=stats, train=train, checkpoint=run_ckpt,
                   methods=methods)
@@ -344,6 +355,10 @@ def forecast(data: Any = None, *, target: str | None = None, time: str | None = 
             if out_csv:
                 atomic_write_text(out_csv, per_series_csv(series, future, ho, notes, freq).to_csv(index=False))
                 result.written.append(out_csv)
+            if backtest_csv:
+                empty = BacktestResult(pd.DataFrame(), pd.DataFrame(), config=c)
+                atomic_write_text(backtest_csv, backtest_table(bt or empty, freq).to_csv(index=False))
+                result.written.append(backtest_csv)
             if plot or backtest_plot:
                 from .plots import plot_backtest, plot_forecast
 
@@ -405,6 +420,17 @@ def per_series_csv(series: Sequence[SeriesData], future: pd.DataFrame, ho: Backt
     return frame
 
 
+def backtest_table(bt: BacktestResult, freq: str | None = None) -> pd.DataFrame:
+    """What ``--backtest-out`` writes: :meth:`BacktestResult.to_frame`, its ``cutoff`` and
+    ``time`` as text at the resolution of ``freq`` (as :func:`labelled`: dates join back to the
+    input's)."""
+    frame = bt.to_frame()
+    if len(frame):
+        for col in ("cutoff", "time"):
+            frame[col] = time_labels(frame[col], freq, compact=False)
+    return frame
+
+
 def _file_horizon(data: Any) -> int | None:
     """The horizon a Monash .tsf file states, if any."""
     if isinstance(data, (str, os.PathLike)) and str(data).lower().endswith(".tsf"):
@@ -417,11 +443,13 @@ def _file_horizon(data: Any) -> int | None:
 def predict(model: str, data: Any = None, *, target: str | None = None, time: str | None = None,
             covariates: Sequence[str] = (), series_id: str | None = None, plot: str | None = "forecast.png",
             threads: int | None = 0, out: TextIO | None = None, future_covariates: Sequence[str] = (),
-            static_covariates: Sequence[str] = (), sep: str | None = ",", out_csv: str | None = None) -> pd.DataFrame:
+            static_covariates: Sequence[str] = (), sep: str | None = ",", out_csv: str | None = None,
+            fill: str | None = None, wide: bool = False) -> pd.DataFrame:
     """Forecast with the forecaster saved at ``model`` from ``data`` (default: the history saved
     with it), without refitting, on the CPU with ``threads`` (0: automatic); print the forecast,
     write ``plot`` (None: no plot) and ``out_csv`` (the forecast table: series, time, median and
-    quantiles; None: none). Returns the forecast table."""
+    quantiles; None: none). ``fill`` and ``wide``: see :func:`seqlab.forecast.data.prepare`.
+    Returns the forecast table."""
     say = _printer(out)
     check_output(plot, "--plot", PLOT_SUFFIXES)
     check_output(out_csv, "--out")
@@ -432,8 +460,11 @@ def predict(model: str, data: Any = None, *, target: str | None = None, time: st
     data_notes: list[str] = []
     if data is not None:
         series, source = prepare(data, target, time, list(covariates), series_id, list(future_covariates),
-                                 list(static_covariates), sep=sep, notes=data_notes), str(data)
+                                 list(static_covariates), sep=sep, notes=data_notes, fill=fill, wide=wide), str(data)
     else:
+        if fill or wide:
+            raise SeqlabError("--fill/--wide: read --data, but none is given (the history saved with the model is "
+                              "complete); drop them or pass --data FILE.csv")
         series, source = list(f.tails.values()), "the history saved with the model"
     for n in data_notes:  # before check_dates may refuse the history for want of them
         say(f"note: {n}")
