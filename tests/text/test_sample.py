@@ -212,3 +212,34 @@ def test_package_exports_are_the_functions_not_same_named_modules():
     for name in text.__all__:
         assert not isinstance(getattr(text, name), type(text)), name
     assert callable(text.sample) and text.sample is seqlab.text.sampling.sample
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_specials_such_as_unk_are_never_drawn(fast, monkeypatch):
+    """A word model's <unk> (or <pad>) is not text: sampling never draws it, even when the model
+    puts almost all its mass there; without specials the draws are unchanged."""
+    from seqlab.text import sampling
+    from seqlab.vocab import PAD, UNK
+
+    monkeypatch.setattr(sampling, "FAST", fast)
+    vocab = Vocabulary(["the", " cat", " sat", "."], specials=(PAD, UNK), level="word")
+    torch.manual_seed(0)
+    model = RecurrentLM(LMConfig(len(vocab), "lstm", 8, 1)).eval()
+    with torch.no_grad():
+        model.decoder.bias[vocab.stoi[UNK]] = 8.0  # <unk> would be drawn ~99% of the time
+        model.decoder.bias[vocab.stoi[PAD]] = 8.0
+    words = list(stream(model, vocab, "the", 300, seed=1))
+    assert UNK not in words and PAD not in words and len(words) == 300
+    assert list(stream(model, vocab, "the", 20, greedy=True)).count(UNK) == 0
+    plain = Vocabulary.build("abcabcab", level="char")  # no specials: the same draws as before the ban
+    lm = RecurrentLM(LMConfig(len(plain), "lstm", 8, 1)).eval()
+    x = "".join(stream(lm, plain, "a", 50, seed=3))
+    gen = torch.Generator().manual_seed(3)
+    with torch.no_grad():
+        logits, state = lm(torch.tensor([[plain.stoi["a"]]]))
+        states, last, want = split_state(state), logits[:, -1], []
+        for _ in range(50):
+            nxt = draw(filter_probs(last), gen)
+            want.append(plain.itos[int(nxt)])
+            last, states = lm.step(nxt, states)
+    assert x == "".join(want)

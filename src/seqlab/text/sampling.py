@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -143,8 +144,13 @@ def _stream(model, vocab, ids, length, temperature, top_k, top_p, greedy, seed) 
         with _threads(1 if device.type == "cpu" else None):
             logits, state = model(x)  # the prime, once (fused over its whole length)
         states = split_state(state)  # one (h,) or (h, c) per layer, each (1, H)
-        last = logits[:, -1]  # (1, V)
         symbols = vocab.itos
+        # the specials (a word model's <unk>, <pad>) are not text: never drawn
+        banned = [i for i, t in enumerate(symbols) if t in vocab.config.specials]
+        last = logits[:, -1]  # (1, V)
+        if banned:
+            last = last.clone()
+            last[:, banned] = float("-inf")
         fast = fast_stepper(model) if FAST else None
         if fast is not None:  # each symbol one compiled call: the step and the draw
             fast.set_state(states)
@@ -152,6 +158,8 @@ def _stream(model, vocab, ids, length, temperature, top_k, top_p, greedy, seed) 
             k, p = min(top_k or 0, len(symbols)), 1.0 if top_p is None else top_p  # k >= V: no limit
             for i in range(length):
                 u = 0.0 if greedy else float(torch.rand(1, 1, generator=gen))  # as draw() takes it
+                if banned:
+                    logits_np[banned] = -np.inf
                 nxt = fast.draw(logits_np, u, temperature, k, p, greedy)
                 yield symbols[nxt]
                 if i + 1 < length:
@@ -168,6 +176,8 @@ def _stream(model, vocab, ids, length, temperature, top_k, top_p, greedy, seed) 
             if i + 1 < length:
                 with _threads(one):
                     last, states = model.step(nxt, states)  # (1, V): one step from the carried state
+                if banned:
+                    last[:, banned] = float("-inf")
     finally:
         model.train(was_training)
 
