@@ -348,7 +348,7 @@ class RecurrentLayer(Layer):
         if len(input_shape) != 3 or input_shape[-1] is None:
             raise SeqlabError(
                 f"input: {type(self).__name__} expects inputs of shape (batch, timesteps, features), "
-                f"got {tuple(input_shape)}"
+                f"got {tuple(input_shape)}" + _ONE_VECTOR_HINT * (len(input_shape) == 2)
             )
         dropping = {"recurrent_dropout": self.recurrent_dropout} if self.recurrent_dropout else {}
         self.rnn = self.module_class(int(input_shape[-1]), self.units, bias=self.use_bias,
@@ -473,8 +473,9 @@ class RecurrentLayer(Layer):
         """
         if not isinstance(x, Tensor) or x.dim() != 3:
             got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+            hint = _ONE_VECTOR_HINT if isinstance(x, Tensor) and x.dim() == 2 else ""
             raise SeqlabError(
-                f"input: {type(self).__name__} expects a tensor of shape (batch, timesteps, features), got {got}"
+                f"input: {type(self).__name__} expects a tensor of shape (batch, timesteps, features), got {got}{hint}"
             )
         self._maybe_build(x)
         if mask is not None and not bool(mask.any(1).all()):
@@ -500,6 +501,11 @@ class RecurrentLayer(Layer):
             self._states = tuple(s.detach() for s in states)
         y = out if self.return_sequences else states[0]
         return (y, *states) if self.return_state else y
+
+
+#: the fix for a recurrent layer fed one vector per sequence, the usual cause of (batch, features)
+_ONE_VECTOR_HINT = ("; a recurrent layer before it returns one vector per sequence: give that layer "
+                    "return_sequences=True to pass on the whole sequence")
 
 
 @register_layer

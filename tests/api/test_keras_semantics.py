@@ -301,3 +301,15 @@ def test_weights_and_batch_methods_as_keras(tmp_path):
         Sequential([LSTM(5, input_shape=(5, 2)), Dense(1)]).load_weights(tmp_path / "w.safetensors")
     with pytest.raises(SeqlabError, match=r"weights: expected a list of 6 arrays"):
         twin.set_weights(w[:5])
+
+
+def test_common_mistakes_get_the_fix():
+    from torch.utils.data import TensorDataset
+
+    with pytest.raises(SeqlabError, match="give that layer return_sequences=True"):
+        Sequential([LSTM(4, input_shape=(5, 2)), LSTM(3), Dense(1)])
+    m = Sequential([LSTM(4, input_shape=(5, 2)), Dense(1)])
+    m.compile(loss="mse", optimizer="adam")
+    ds = TensorDataset(torch.zeros(4, 5, 2), torch.zeros(4, 1))
+    with pytest.raises(SeqlabError, match=r"x: got a torch Dataset \(TensorDataset\); wrap it in a DataLoader"):
+        m.fit(ds, epochs=1, verbose=0)

@@ -39,6 +39,9 @@ def make_data(model, x: Any, y: Any, name: str = "x", need_y: bool = True, sampl
         return x
     if x is None:
         raise SeqlabError(f"{name}: no input data given; pass arrays or tensors x and y, or a DataLoader")
+    if isinstance(x, torch.utils.data.Dataset):
+        raise SeqlabError(f"{name}: got a torch Dataset ({type(x).__name__}); wrap it in a DataLoader, e.g. "
+                          f"DataLoader(dataset, batch_size=32, shuffle=True), and pass that with y=None")
     dtype = model.param_dtype()
     xt = as_tensor(name, x, dtype)
     if not xt.dtype.is_floating_point and not model.takes_ids():
