@@ -58,12 +58,16 @@ def main() -> None:
             for i in ids:
                 _, st = lm.step(torch.tensor([int(i)]), st)
 
+    states = [i for i in sess.get_inputs() if i.name != "ids"]  # h (and c): required inputs
+    if sorted(i.name for i in states) != sorted(["h", "c"][: 2 if a.cell.startswith("lstm") else 1]):
+        raise SystemExit(f"the exported graph's state inputs are {[i.name for i in states]}, not h (and c)")
+    state_out = [i.name + "_out" for i in states]
+
     def run_onnx():
-        names = [i.name for i in sess.get_inputs() if i.name != "ids"]
-        feed = {n: np.zeros((a.layers, 1, a.hidden), np.float32) for n in names}
-        for i in ids:
-            out = sess.run(None, {"ids": np.array([[i]], np.int64), **feed})
-            feed = dict(zip(names, out[1:]))
+        feed = {i.name: np.zeros([1 if d == "batch" else d for d in i.shape], np.float32) for i in states}
+        for i in ids:  # the state of each token fed to the next
+            out = sess.run(["logits"] + state_out, {"ids": np.array([[i]], np.int64), **feed})
+            feed = {s.name: v for s, v in zip(states, out[1:])}
 
     def run_numpy():
         st = None

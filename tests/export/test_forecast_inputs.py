@@ -3,6 +3,7 @@ and its output turned into forecasts (forecast_outputs) equals Forecaster.predic
 hybrid (random per-series coefficients) and an 'rnn' forecaster, in onnxruntime and in
 seqlab.reference."""
 
+import json
 import os
 import sys
 
@@ -13,6 +14,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import model_files as mf  # noqa: E402
 
 ort = pytest.importorskip("onnxruntime", reason="the export extra (onnxruntime) is part of .[all]")
+onnx = pytest.importorskip("onnx")
 
 from seqlab.errors import SeqlabError  # noqa: E402
 from seqlab.export.forecast import forecast_inputs, forecast_outputs  # noqa: E402
@@ -28,11 +30,19 @@ def test_graph_from_raw_history_equals_predict(tmp_path, kind):
     export_onnx(path, tmp_path / "f.onnx")
     sess = ort.InferenceSession(str(tmp_path / "f.onnx"), providers=["CPUExecutionProvider"])
     inputs = forecast_inputs(f)
-    assert set(inputs.feed) == {i.name for i in sess.get_inputs()}
+    assert set(inputs.feed) == {i.name for i in sess.get_inputs()}  # the states included: required inputs
     series = list(f.tails.values())
     want = f.predict_array(series)  # (S, H, Q) in the series' units
     y = sess.run(["y"], inputs.feed)[0]
     np.testing.assert_allclose(forecast_outputs(f, inputs, y), want, rtol=1e-5)
+    # the rnn's states are required inputs, fed zeros by forecast_inputs
+    states = [k for k in inputs.feed if k.startswith("member")]
+    assert (kind == "rnn") == bool(states) and all(not inputs.feed[k].any() for k in states)
+    meta = {p.key: json.loads(p.value) for p in onnx.load(str(tmp_path / "f.onnx")).metadata_props}
+    fm = meta["seqlab.forecast"]
+    assert meta["seqlab.kind"] == "forecaster" and fm["net"] == kind and fm["horizon"] == f.config.horizon
+    assert fm["quantiles"] == list(f.config.quantiles) and fm["freq"] == f.freq and fm["lookback"] == f.config.lookback
+    assert fm["series"] == list(f.tails) and fm["features"] == inputs.feed["x"].shape[2]
     ref = load(path)
     feed = {k: v for k, v in inputs.feed.items() if not k.startswith("member")}
     np.testing.assert_allclose(forecast_outputs(f, inputs, ref.forward(**feed)[0]), want, rtol=1e-5)
@@ -81,11 +91,15 @@ def test_the_default_forecaster_exports(tmp_path):
     export_onnx(path, tmp_path / "f.onnx")
     sess = ort.InferenceSession(str(tmp_path / "f.onnx"), providers=["CPUExecutionProvider"])
     inputs = forecast_inputs(f)
-    assert set(inputs.feed) == {i.name for i in sess.get_inputs()}
+    assert set(inputs.feed) == {i.name for i in sess.get_inputs()}  # the states included: required inputs
     assert inputs.outputs == ["hybrid.y", "rnn.y"] and {"hybrid.phase", "rnn.member0.h"} <= set(inputs.feed)
     want = f.predict_array(list(f.tails.values()))
     ys = sess.run(inputs.outputs, inputs.feed)
     np.testing.assert_allclose(forecast_outputs(f, inputs, ys), want, rtol=1e-5)
+    meta = {p.key: json.loads(p.value) for p in onnx.load(str(tmp_path / "f.onnx")).metadata_props}
+    fm = meta["seqlab.forecast"]
+    assert fm["model"] == "mix" and set(fm["parts"]) == {"hybrid", "rnn"} and fm["horizon"] == 6
+    assert fm["quantiles"] == list(f.config.quantiles) and fm["parts"]["rnn"]["net"] == "rnn"
     np.testing.assert_allclose(forecast_outputs(f, inputs, ys, calibrated=False),
                                f.predict_array(list(f.tails.values()), calibrated=False), rtol=1e-5)
     export_numpy(path, tmp_path / "f.npz")

@@ -34,6 +34,11 @@ def run(sess, feed, names=None):
     return dict(zip(names or [o.name for o in sess.get_outputs()], outs))
 
 
+def input_names(sess):
+    """Every input of the graph, the states included (all required: ``get_inputs`` lists them)."""
+    return [i.name for i in sess.get_inputs()]
+
+
 def zero_states(sess, B, skip=()):
     """Zeros for every state input (float inputs other than ``skip``): (L*D, B, H) or (B, H)."""
     feed = {}
@@ -62,7 +67,7 @@ def test_sequential_every_cell(tmp_path, cell):
         mf.recurrent_layer(cell, 5), L.Dense(2, activation="tanh")])
     export_onnx(tmp_path / "m.safetensors", tmp_path / "m.onnx")
     sess = session(tmp_path / "m.onnx")
-    names = {i.name for i in sess.get_inputs()}
+    names = set(input_names(sess))
     assert {"x", "layer0.h", "layer1.h"} <= names and (("layer0.c" in names) == cell.startswith("lstm"))
     rng = np.random.default_rng(1)
     for T in LENGTHS:
@@ -96,7 +101,7 @@ def test_sequential_masking_bidirectional_and_backwards(tmp_path):
         L.Dense(6, activation="swish"), L.Dense(6, activation="softplus"), L.Dense(3, activation="log_softmax")])
     export_onnx(tmp_path / "m.safetensors", tmp_path / "m.onnx")
     sess = session(tmp_path / "m.onnx")
-    assert [i.name for i in sess.get_inputs()] == ["ids"]
+    assert input_names(sess) == ["ids"]
     rng = np.random.default_rng(2)
     for lengths in ([1], [4, 2, 3], [9, 9, 5]):
         ids = mf.padded_ids(rng, 12, lengths)
@@ -105,6 +110,99 @@ def test_sequential_masking_bidirectional_and_backwards(tmp_path):
         got = run(sess, {"ids": ids})["y"]
         valid = ids != 0  # padded steps of a masked sequence output are not defined alike
         np.testing.assert_allclose(got[valid], want[valid], **TOL)
+
+
+@pytest.mark.parametrize("mask_value", [0.0, -1.0])
+def test_sequential_masking_layer(tmp_path, mask_value):
+    """Masking on post-padded float input: the padded steps (every feature mask_value) end each
+    sequence for the recurrent layers and are zeroed, as in torch's predict and seqlab.reference;
+    the final states are those at each sequence's last real step."""
+    from seqlab.reference import load
+
+    model = mf.make_sequential(tmp_path / "m.safetensors", [
+        L.Masking(mask_value=mask_value, input_shape=(None, mf.FEATURES)), L.LSTM(5, return_sequences=True),
+        L.GRU(4), L.Dense(2)])
+    export_onnx(tmp_path / "m.safetensors", tmp_path / "m.onnx")
+    sess = session(tmp_path / "m.onnx")
+    assert input_names(sess) == ["x", "layer1.h", "layer1.c", "layer2.h"]
+    ref = load(tmp_path / "m.safetensors")
+    rng = np.random.default_rng(21)
+    for lengths in ([1], [9], [4, 1, 3], [9, 6, 2]):
+        x = rng.normal(size=(len(lengths), max(lengths), mf.FEATURES)).astype(np.float32)
+        x[0, :, 0] = mask_value  # one feature at mask_value is not padding
+        for b, n in enumerate(lengths):
+            x[b, n:] = mask_value
+        got = run(sess, {"x": x, **zero_states(sess, len(lengths), skip={"x"})})
+        np.testing.assert_allclose(got["y"], model.predict(x), **TOL)
+        np.testing.assert_allclose(got["y"], ref.forward(x), **TOL)
+        for b, n in enumerate(lengths):  # the state stops at the last real step
+            with torch.no_grad():
+                np.testing.assert_allclose(got["y"][b], model(torch.from_numpy(x[b : b + 1, :n]))[0].numpy(), **TOL)
+        if max(lengths) > min(lengths):  # the padding changes the result when it is read
+            unmasked = ref.forward(np.where(x == mask_value, mask_value + 0.5, x))
+            assert np.abs(unmasked - got["y"]).max() > 1e-3
+
+
+def test_sequential_layer_without_export_is_refused(tmp_path):
+    from seqlab.errors import SeqlabError
+    from seqlab.reference import load
+    from seqlab.reference.models import SeqLayer
+
+    mf.make_sequential(tmp_path / "m.safetensors", [L.LSTM(4, input_shape=(None, mf.FEATURES)), L.Dense(2)])
+    ref = load(tmp_path / "m.safetensors")
+    ref.layers.insert(1, SeqLayer("conv1d", {"name": "conv"}))
+    with pytest.raises(SeqlabError, match=r"model: layer 1 \(conv\) is a 'conv1d' layer, which has no ONNX export; "
+                                          r"export it with --format numpy"):
+        export_onnx(ref, tmp_path / "m.onnx")
+    assert not (tmp_path / "m.onnx").exists()
+
+
+@pytest.mark.parametrize("reset", ["after", "before"])
+def test_lstm_and_gru_with_relu(tmp_path, reset):
+    """activation='relu' (LSTM: g = relu(.), h = o relu(c); GRU: n = relu(.)): onnxruntime equals
+    torch's predict and seqlab.reference, from the .safetensors file and its NumPy export; two
+    chunks equal one pass."""
+    from seqlab.export.numpy import export_numpy
+    from seqlab.reference import load
+
+    model = mf.make_sequential(tmp_path / "m.safetensors", [
+        L.LSTM(6, activation="relu", return_sequences=True, input_shape=(None, mf.FEATURES)),
+        L.GRU(4, activation="relu", reset=reset), L.Dense(1)])
+    export_onnx(tmp_path / "m.safetensors", tmp_path / "m.onnx")
+    export_numpy(tmp_path / "m.safetensors", tmp_path / "m.npz")
+    sess = session(tmp_path / "m.onnx")
+    refs = [load(tmp_path / "m.safetensors"), load(tmp_path / "m.npz")]
+    assert [l.stack.options["activation"] for l in refs[1].layers[:2]] == ["relu", "relu"]
+    rng = np.random.default_rng(22)
+    for T in LENGTHS:
+        for B in BATCHES:
+            x = (rng.normal(size=(B, T, mf.FEATURES)) * 2).astype(np.float32)
+            got = run(sess, {"x": x, **zero_states(sess, B, skip={"x"})})
+            np.testing.assert_allclose(got["y"], model.predict(x), **TOL)
+            for ref in refs:
+                np.testing.assert_allclose(got["y"], ref.forward(x), **TOL)
+    x = (rng.normal(size=(3, 9, mf.FEATURES)) * 2).astype(np.float32)
+    tanh = mf.make_sequential(tmp_path / "t.safetensors", [
+        L.LSTM(6, return_sequences=True, input_shape=(None, mf.FEATURES)), L.GRU(4, reset=reset), L.Dense(1)])
+    tanh.load_state_dict(model.state_dict())  # the same weights: relu and tanh differ
+    assert np.abs(tanh.predict(x) - model.predict(x)).max() > 1e-3
+    names = input_names(sess)
+    whole = run(sess, {"x": x, **zero_states(sess, 3, skip={"x"})})
+    first = run(sess, {"x": x[:, :4], **zero_states(sess, 3, skip={"x"})})
+    second = run(sess, {"x": x[:, 4:], **carried(first, names)})
+    for name in whole:
+        np.testing.assert_allclose(second[name], whole[name], **TOL)
+
+
+def test_unknown_recurrent_activation_is_refused(tmp_path):
+    from seqlab.errors import SeqlabError
+    from seqlab.reference import load
+
+    mf.make_sequential(tmp_path / "m.safetensors", [L.GRU(4, input_shape=(None, mf.FEATURES)), L.Dense(1)])
+    ref = load(tmp_path / "m.safetensors")
+    ref.layers[0].stack.options["activation"] = "sigmoid"
+    with pytest.raises(SeqlabError, match=r"activation 'sigmoid', which has no ONNX export; expected 'tanh' or 'relu'"):
+        export_onnx(ref, tmp_path / "m.onnx")
 
 
 @pytest.mark.parametrize("cell,layers,strategy,covariate", [("lstm", 2, "direct", True), ("gru-ln", 1, "recursive", False),
@@ -127,7 +225,7 @@ def test_forecaster(tmp_path, cell, layers, strategy, covariate):
             np.testing.assert_allclose(got["y"], want, **TOL)
     x = rng.normal(size=(2, 9, F)).astype(np.float32)
     d = {"dec": rng.normal(size=(2, cfg.out_steps, Cd)).astype(np.float32)} if Cd else {}
-    names = {i.name for i in sess.get_inputs()}
+    names = set(input_names(sess))
     whole = run(sess, {"x": x, **d, **zero_states(sess, 2, skip={"x", "dec"})})
     first = run(sess, {"x": x[:, :5], **d, **zero_states(sess, 2, skip={"x", "dec"})})
     second = run(sess, {"x": x[:, 5:], **d, **carried(first, names)})
@@ -169,7 +267,7 @@ def test_hybrid_forecaster(tmp_path, cell, layers, covariate, season):
     assert cfg.kind == "hybrid" and cfg.n_series == 3 and cfg.season == (season or 12)
     export_onnx(tmp_path / "h.safetensors", tmp_path / "h.onnx")
     sess = session(tmp_path / "h.onnx")
-    assert [i.name for i in sess.get_inputs()] == ["x", "lengths"] + (["dec"] if cfg.dec_size else []) + \
+    assert input_names(sess) == ["x", "lengths"] + (["dec"] if cfg.dec_size else []) + \
         ["series", "phase"]
     assert [o.name for o in sess.get_outputs()] == ["y"]
     rng = np.random.default_rng(13)
@@ -204,7 +302,7 @@ def test_classifier(tmp_path, cell, bidirectional, pooling, text):
     clf = mf.make_classifier(path, cell, bidirectional, pooling, text)
     export_onnx(path, tmp_path / "c.onnx")
     sess = session(tmp_path / "c.onnx")
-    names = {i.name for i in sess.get_inputs()}
+    names = set(input_names(sess))
     assert ("h" in names) == (not bidirectional)
     assert ("pool_count" in names) == (not bidirectional and pooling != "last")
     key = "ids" if text else "x"
@@ -237,7 +335,7 @@ def test_default_classifier(tmp_path, normalize):
     assert clf.net.config.patch == 3 and clf.net.config.fcn == 64 and clf.net.config.pooling == "attention"
     export_onnx(path, tmp_path / "c.onnx")
     sess = session(tmp_path / "c.onnx")
-    assert [i.name for i in sess.get_inputs()] == ["x", "lengths"]  # reads whole series: no state
+    assert input_names(sess) == ["x", "lengths"]  # reads whole series: no state
     rng = np.random.default_rng(7)
     for lengths in ([1], [9], [4, 1, 3], [40, 17, 9]):
         lens = np.array(lengths, np.int64)
@@ -253,7 +351,7 @@ def test_text_classifier_with_conv_branch_and_attention(tmp_path):
     clf = mf.make_classifier(path, "gru", False, "attention", text=True, fcn=5)
     export_onnx(path, tmp_path / "c.onnx")
     sess = session(tmp_path / "c.onnx")
-    assert [i.name for i in sess.get_inputs()] == ["ids", "lengths"]
+    assert input_names(sess) == ["ids", "lengths"]
     rng = np.random.default_rng(8)
     for lengths in ([1], [4, 1, 3], [9, 9, 6]):
         ids, lens = mf.padded_ids(rng, len(clf.vocab), lengths), np.array(lengths, np.int64)
@@ -273,7 +371,7 @@ def test_regressor(tmp_path, outputs, cell, bidirectional, pooling, options):
     reg = mf.make_regressor(path, outputs, cell, bidirectional, pooling, **options)
     export_onnx(path, tmp_path / "r.onnx")
     sess = session(tmp_path / "r.onnx")
-    names = {i.name for i in sess.get_inputs()}
+    names = set(input_names(sess))
     streams = not bidirectional
     assert [o.name for o in sess.get_outputs() if not o.name.endswith("_out")] == ["y"]
     assert ("h" in names) == streams and ("pool_count" in names) == (pooling == "mean")
@@ -300,7 +398,7 @@ def test_classifier_chunks_carry_the_pooling(tmp_path, pooling):
     clf = mf.make_classifier(path, "lstm", False, pooling, layers=2)
     export_onnx(path, tmp_path / "c.onnx")
     sess = session(tmp_path / "c.onnx")
-    names = {i.name for i in sess.get_inputs()}
+    names = set(input_names(sess))
     assert names == {"x", "lengths", "h", "c", "pool_count", "pool_sum" if pooling == "mean" else "pool_max"}
     rng = np.random.default_rng(9)
     x = rng.normal(size=(3, 9, mf.FEATURES)).astype(np.float32)
@@ -339,7 +437,7 @@ def test_language_model(tmp_path, cell, layers):
             h = state[0] if isinstance(state, tuple) else state
             np.testing.assert_allclose(got["h_out"], h.numpy(), **TOL)
     ids = rng.integers(0, V, (3, 9)).astype(np.int64)
-    names = {i.name for i in sess.get_inputs()}
+    names = set(input_names(sess))
     whole = run(sess, {"ids": ids, **zero_states(sess, 3)})
     first = run(sess, {"ids": ids[:, :4], **zero_states(sess, 3)})
     second = run(sess, {"ids": ids[:, 4:], **carried(first, names)})

@@ -6,7 +6,9 @@ registry cell, layers, two directions, lengths, the state in and out) as one ``S
 over the time axis, so the time axis stays dynamic; the step inside each Scan is
 :func:`cell_step`, which is also what a decoder's single step uses. No ONNX ``LSTM``/``GRU``
 operator is used: they have no peepholes in Graves's form, no layer norm, no minGRU, and their
-GRU update gate is torch's ``1 - z``.
+GRU update gate is torch's ``1 - z``. An LSTM or GRU with ``activation='relu'`` (the stack's
+``options["activation"]``) has ``Relu`` where the others have ``Tanh`` (the LSTM's candidate and
+output, the GRU's candidate).
 
 Every tensor is float32 (ids and lengths int64). Shapes in comments are batch first.
 """
@@ -148,11 +150,33 @@ def _act_g(g: Graph, a: str, activation: str) -> str:
     return g.op("Where", pos, g.op("Add", a, g.const(0.5)), g.op("Sigmoid", a))
 
 
+def _lstm_gru_activation(family: str, options: dict) -> str:
+    """The ONNX operator of an LSTM's or GRU's ``activation`` option (the stack's options, as
+    :class:`seqlab.reference.blocks.Stack` holds them): 'tanh' (the default) or 'relu' (Keras's
+    ``LSTM(activation='relu')``; the layer-normalized cells compute tanh only)."""
+    if family not in ("lstm", "gru"):
+        return "Tanh"
+    name = options.get("activation") or "tanh"
+    if name not in ("tanh", "relu"):
+        from ..errors import SeqlabError
+
+        raise SeqlabError(f"model: its {family.upper()} layer has activation {name!r}, which has no ONNX export; "
+                          "expected 'tanh' or 'relu' (retrain the layer with one of them)")
+    if name == "relu" and options.get("layer_norm"):
+        from ..errors import SeqlabError
+
+        raise SeqlabError(f"model: its layer-normalized {family.upper()} has activation 'relu', which seqlab does "
+                          "not compute (the layer-normalized cells compute 'tanh'); retrain it with "
+                          "activation='tanh' or layer_norm=False")
+    return "Relu" if name == "relu" else "Tanh"
+
+
 def cell_step(g: Graph, family: str, p: dict, options: dict, xp: str, state: Sequence[str]) -> list[str]:
     """One step from the projected input ``xp`` (B, G*H) and ``state`` [(h,), or (h, c)]: the new state."""
     H = int(p["weight_ih"].shape[0]) // {"rnn": 1, "lstm": 4, "gru": 3, "mingru": 2, "minlstm": 3}[family]
     s = lambda t, k: g.slice_last(t, k * H, (k + 1) * H)  # noqa: E731  block k of a (B, G*H) tensor
     h = state[0]
+    squash = _lstm_gru_activation(family, options)  # LSTM's g and output, GRU's n: Tanh or Relu
     if family == "rnn":
         a = g.op("Add", xp, _hh(g, p, options, h))
         return [g.op("Relu" if options.get("nonlinearity") == "relu" else "Tanh", a)]
@@ -163,24 +187,24 @@ def cell_step(g: Graph, family: str, p: dict, options: dict, xp: str, state: Seq
         if "weight_ch" in p:
             wci, wcf, wco = (g.const(p["weight_ch"][k], hint="peep") for k in range(3))
             ai, af = g.op("Add", ai, g.op("Mul", wci, c)), g.op("Add", af, g.op("Mul", wcf, c))
-        i, f, gg = g.op("Sigmoid", ai), g.op("Sigmoid", af), g.op("Tanh", ag)
+        i, f, gg = g.op("Sigmoid", ai), g.op("Sigmoid", af), g.op(squash, ag)
         c_new = g.op("Add", g.op("Mul", f, c), g.op("Mul", i, gg))
         if "weight_ch" in p:
             ao = g.op("Add", ao, g.op("Mul", wco, c_new))
         c_out = g.layer_norm(c_new, p["ln_weight_c"], p.get("ln_bias_c")) if options.get("layer_norm") else c_new
-        return [g.op("Mul", g.op("Sigmoid", ao), g.op("Tanh", c_out)), c_new]
+        return [g.op("Mul", g.op("Sigmoid", ao), g.op(squash, c_out)), c_new]
     if family == "gru":
         xr, xz, xn = (s(xp, k) for k in range(3))
         if options.get("reset", "after") == "after":
             hh = _hh(g, p, options, h)
             r = g.op("Sigmoid", g.op("Add", xr, s(hh, 0)))
             z = g.op("Sigmoid", g.op("Add", xz, s(hh, 1)))
-            n = g.op("Tanh", g.op("Add", xn, g.op("Mul", r, s(hh, 2))))
+            n = g.op(squash, g.op("Add", xn, g.op("Mul", r, s(hh, 2))))
         else:
             hrz = _hh(g, p, options, h, slice(0, 2 * H))
             r = g.op("Sigmoid", g.op("Add", xr, s(hrz, 0)))
             z = g.op("Sigmoid", g.op("Add", xz, s(hrz, 1)))
-            n = g.op("Tanh", g.op("Add", xn, _hh(g, p, options, g.op("Mul", r, h), slice(2 * H, 3 * H))))
+            n = g.op(squash, g.op("Add", xn, _hh(g, p, options, g.op("Mul", r, h), slice(2 * H, 3 * H))))
         return [g.op("Add", g.op("Mul", g.one_minus(z), h), g.op("Mul", z, n))]
     act = options.get("activation", "g")
     if family == "mingru":
@@ -278,7 +302,8 @@ def recurrent(g: Graph, stack: Any, x: str, state: list[list[str]] | None, lengt
 
 
 def state_inputs(g: Graph, stack: Any, prefix: str) -> tuple[list[list[str]], list[str]]:
-    """Graph inputs ``{prefix}h`` (and ``{prefix}c``) of torch's shape (L*D, batch, H), split per cell."""
+    """Graph inputs ``{prefix}h`` (and ``{prefix}c``) of torch's shape (L*D, batch, H), split per
+    cell: required inputs (zeros start a sequence), listed by onnxruntime's ``get_inputs()``."""
     names = ["h", "c"][: stack.state_size]
     LD = len(stack.cells)
     whole = [g.input(prefix + n, "float", [LD, "batch", stack.hidden_size]) for n in names]

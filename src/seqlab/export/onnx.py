@@ -4,7 +4,10 @@
 writes one graph (two for seq2seq: the encoder and one decoder step). Batch and time axes are
 dynamic; each recurrent layer is one ``Scan`` per cell (:mod:`seqlab.export.graph`). Inputs and
 outputs by kind (states in torch's layout, ``h`` (layers*directions, batch, hidden), and ``c``
-for LSTM cells; feed zeros to start, feed the ``*_out`` values back to continue a sequence):
+for LSTM cells; feed zeros to start, feed the ``*_out`` values back to continue a sequence). Every
+input is required (no initializer doubles as a default value), so onnxruntime's ``get_inputs()``
+lists the states beside ``x`` / ``ids``; docs/ecosystem.md's ``with_zero_states`` fills in zeros
+for the inputs a call leaves out:
 
 =============  ===========================================  ============================================
 kind           inputs                                       outputs
@@ -46,6 +49,14 @@ reads the whole sequence at once. Streaming, ``pool_count`` is the number of ste
 sequence, and a chunk's ``*_out`` fed back makes two chunks equal one pass. The regressor's graph
 is the classifier's with ``y = out * y_scale + y_mean`` (its target standardisation undone) in
 place of the logits and probabilities: (B, k) even for a regressor fitted on y of shape (N,).
+
+Every file's ``metadata_props`` (:func:`metadata`; each value JSON text) hold ``seqlab.kind``,
+``seqlab.format_version`` (:data:`METADATA_VERSION`), ``seqlab.seqlab_version``,
+``seqlab.graph`` and ``seqlab.config`` (the model file's config less its vocabularies); by kind ``seqlab.classes`` (the probability columns' labels),
+``seqlab.targets`` (regressor), ``seqlab.vocab`` (classifier on text, language model) or
+``seqlab.src_vocab`` and ``seqlab.tgt_vocab`` (seq2seq; :func:`vocab_metadata`), and
+``seqlab.forecast`` (:func:`forecast_metadata`). docs/ecosystem.md shows a tokeniser built from
+them alone.
 """
 
 from __future__ import annotations
@@ -102,13 +113,22 @@ def sequential_graph(m: SequentialModel) -> Graph:
     ids_in = bool(m.layers) and m.layers[0].kind == "embedding"
     x = g.input("ids", "int64", ["batch", "time"]) if ids_in else g.input("x", "float", ["batch", "time", m.input_size])
     lengths = None
+    i64 = _onnx().TensorProto.INT64
     for k, layer in enumerate(m.layers):
         c = layer.config
         if layer.kind == "embedding":
             if c.get("mask_zero"):
-                lengths = g.op("ReduceSum", g.op("Cast", g.op("Not", g.op("Equal", x, g.const(0, np.int64))),
-                                                 to=_onnx().TensorProto.INT64), g.ints(1), keepdims=0)  # (B,)
+                lengths = g.op("ReduceSum", g.op("Cast", g.op("Not", g.op("Equal", x, g.const(0, np.int64))), to=i64),
+                               g.ints(1), keepdims=0)  # (B,)
             x = _embed(g, layer.embedding, x)
+        elif layer.kind == "masking":  # a step is padding where every feature equals mask_value
+            padding = g.op("Cast", g.op("Equal", x, g.const(float(c.get("mask_value", 0.0)))), to=i64)  # (B, T, F)
+            keep = g.op("Not", g.op("Cast", g.op("ReduceMin", padding, axes=[2], keepdims=0),
+                                    to=_onnx().TensorProto.BOOL))  # (B, T): any feature differs
+            x = g.op("Mul", x, g.op("Unsqueeze", g.op("Cast", keep, to=_onnx().TensorProto.FLOAT), g.ints(2)))
+            lengths = g.op("ReduceSum", g.op("Cast", keep, to=i64), g.ints(1), keepdims=0)  # (B,): post-padding
+        elif layer.kind == "identity":  # Dropout (inference), InputLayer
+            pass
         elif layer.kind == "dense":
             x = _linear(g, layer.linear, x)
         elif layer.kind == "rnn" and layer.streams:
@@ -118,9 +138,14 @@ def sequential_graph(m: SequentialModel) -> Graph:
             x = out if c.get("return_sequences") else finals[0][0]
         elif layer.kind in ("rnn", "bidirectional"):
             x = _backwards_layer(g, layer, x, lengths)
+        else:
+            raise SeqlabError(f"model: layer {k} ({layer.config.get('name') or layer.kind}) is a {layer.kind!r} layer, "
+                              "which has no ONNX export; export it with --format numpy (seqlab.reference runs it) "
+                              "or rebuild the model without it")
         if layer.kind in ("rnn", "bidirectional") and not c.get("return_sequences"):
             lengths = None
-    y_rank = m.forward(np.ones((1, 2), np.int64) if ids_in else np.zeros((1, 2, m.input_size))).ndim
+    probe = 1.0 + max([0.0] + [abs(float(l.config.get("mask_value", 0.0))) for l in m.layers if l.kind == "masking"])
+    y_rank = m.forward(np.ones((1, 2), np.int64) if ids_in else np.full((1, 2, m.input_size), probe)).ndim  # unmasked
     g.output(x, "y", shape=["batch"] + [None] * (y_rank - 1))
     return g
 
@@ -291,8 +316,7 @@ def classifier_graph(m: ClassifierNetModel) -> Graph:
     g = Graph()
     st = m.stack
     if m.embedding is not None:
-        ids = g.input("ids", "int64", ["batch", "time"])
-        x = _embed(g, m.embedding, ids)
+        x = _embed(g, m.embedding, g.input("ids", "int64", ["batch", "time"]))
     else:
         x = g.input("x", "float", ["batch", "time", m.input_size])
     lengths = g.input("lengths", "int64", ["batch"])
@@ -507,9 +531,115 @@ def graphs(model: ReferenceModel) -> dict[str, Graph]:
     raise SeqlabError(f"model: no ONNX export for {type(model).__name__}")
 
 
+# -- metadata ----------------------------------------------------------------------------------
+#: version of the layout of the ``seqlab.*`` metadata_props (``seqlab.format_version``)
+METADATA_VERSION = 1
+#: the config entries that hold vocabularies: in their own metadata keys, not in ``seqlab.config``
+_VOCAB_KEYS = {"vocab": "seqlab.vocab", "src_vocab": "seqlab.src_vocab", "tgt_vocab": "seqlab.tgt_vocab"}
+#: per vocabulary level, the regular expression (Python ``re``, Unicode) whose matches are the
+#: tokens; None: every code point is a token
+_PATTERNS = {"char": None, "word": None, "legacy-classify-word": r"\w+|[^\w\s]", "legacy-seq2seq-word": r"\S+"}
+
+
+def vocab_metadata(vocab: Any, unknown: str) -> dict[str, Any]:
+    """What a tokeniser outside seqlab needs of ``vocab`` (a :class:`seqlab.vocab.Vocabulary`):
+    ``tokens`` (every token in id order, specials included), ``level``, ``pattern`` (the regex
+    whose ``findall`` gives the tokens; null: one token per code point), ``lowercase``,
+    ``drop_spaces`` (strip each token's leading space and drop whitespace tokens), ``specials``
+    ({token: id}; text never maps to them), ``pad_id``, ``unk_id``, ``bos_id``, ``eos_id`` (null
+    where absent) and ``unknown``: how seqlab reads a token outside the vocabulary ('replace':
+    as ``unk_id``; 'error': it refuses the text)."""
+    from ..vocab import WORD_RE
+
+    c = vocab.config
+    pattern = WORD_RE.pattern if c.level == "word" else _PATTERNS.get(c.level)
+    if c.level not in _PATTERNS:
+        raise SeqlabError(f"model: its vocabulary's level {c.level!r} has no tokeniser description for the ONNX "
+                          f"metadata; expected one of {sorted(_PATTERNS)}")
+    if unknown == "replace" and vocab.unk_id is None:
+        unknown = "error"
+    return {"tokens": list(vocab.itos), "level": c.level, "pattern": pattern, "lowercase": c.lowercase,
+            "drop_spaces": c.drop_spaces, "specials": {t: vocab.stoi[t] for t in c.specials},
+            "pad_id": vocab.pad_id, "unk_id": vocab.unk_id, "bos_id": vocab.bos_id, "eos_id": vocab.eos_id,
+            "unknown": unknown}
+
+
+def _vocab(config: dict, key: str) -> Any:
+    from ..vocab import Vocabulary
+
+    try:
+        return Vocabulary.from_config(config[key])
+    except (SeqlabError, KeyError, TypeError, ValueError) as exc:
+        raise SeqlabError(f"model: its config's {key!r} is not a readable vocabulary ({exc}); re-save the model "
+                          "with this seqlab, or export it with --format numpy") from None
+
+
+_FORECAST_NOTES = (
+    "x: each window's last `lookback` steps as the forecaster prepares them: column 0 the target after "
+    "the series' transform (config series[i].transform: log, differencing, scaler), made relative to "
+    "the window's level with scaling 'window', then the scaled covariates, static and calendar "
+    "features; dec: the forecast steps' known-future and calendar features; y: the quantiles in "
+    "those transformed units, unsorted. seqlab.export.forecast.forecast_inputs makes the inputs from "
+    "raw history and forecast_outputs turns y into forecasts (the level added back, quantiles "
+    "sorted, the transform undone, the conformal calibration applied).")
+
+
+def _forecast_part(m: ForecasterModel) -> dict[str, Any]:
+    c, fc = m.config, m.forecast_config
+    net = c.get("net", {})
+    first = m.members[0].core if m.hybrid else m.members[0]
+    out = {k: fc.get(k) for k in ("model", "horizon", "quantiles", "strategy", "lookback", "season", "transform",
+                                  "diff", "scaler", "scaling", "calendar")}
+    out.update(net=m.net_kind, members=len(m.members), lookbacks=c.get("lookbacks"), freq=c.get("freq"),
+               n_calendar=c.get("n_calendar"), features=first.stack.input_size, dec_features=first.dec_size,
+               series=[s.get("name") for s in c.get("series", [])], n_series=net.get("n_series"))
+    return out
+
+
+def forecast_metadata(m: ForecasterModel) -> dict[str, Any]:
+    """The settings needed to feed a forecaster's graph and read its output (see ``notes``)."""
+    fc = m.forecast_config
+    if m.parts:
+        out = {k: fc.get(k) for k in ("model", "horizon", "quantiles", "season", "transform", "scaling")}
+        out.update(freq=m.parts[0].config.get("freq"), parts={p.net_kind: _forecast_part(p) for p in m.parts})
+    else:
+        out = _forecast_part(m)
+    out["notes"] = _FORECAST_NOTES
+    return out
+
+
+def metadata(ref: ReferenceModel, name: str, g: Graph) -> dict[str, str]:
+    """The ``metadata_props`` of the graph ``g`` (``name``: model, encoder or decoder) of ``ref``:
+    keys ``seqlab.*``, each value JSON text (see the module docstring)."""
+    import json
+
+    from .. import __version__
+
+    config = ref.config
+    meta: dict[str, Any] = {
+        "seqlab.kind": ref.kind, "seqlab.format_version": METADATA_VERSION, "seqlab.seqlab_version": __version__,
+        "seqlab.graph": name, "seqlab.config": {k: v for k, v in config.items() if k not in _VOCAB_KEYS}}
+    if isinstance(ref, ClassifierNetModel):
+        if isinstance(ref, RegressorModel):
+            meta["seqlab.targets"] = {"n_outputs": ref.n_outputs, "y_ndim": ref.y_ndim}
+        else:
+            meta["seqlab.classes"] = list(ref.classes)
+        if ref.vocab is not None:
+            meta["seqlab.vocab"] = vocab_metadata(ref.vocab, "replace")
+    elif isinstance(ref, LanguageModel):
+        meta["seqlab.vocab"] = vocab_metadata(_vocab(config, "vocab"), "replace")
+    elif isinstance(ref, Seq2SeqModel):
+        meta["seqlab.src_vocab"] = vocab_metadata(_vocab(config, "src_vocab"), "error")
+        meta["seqlab.tgt_vocab"] = vocab_metadata(_vocab(config, "tgt_vocab"), "error")
+    elif isinstance(ref, ForecasterModel):
+        meta["seqlab.forecast"] = forecast_metadata(ref)
+    return {k: json.dumps(v, ensure_ascii=False, separators=(",", ":")) for k, v in meta.items()}
+
+
 def export_onnx(model: str | os.PathLike | ReferenceModel, out: str | os.PathLike) -> list[Path]:
     """Write the model file ``model`` (or a loaded reference model) as ONNX at ``out``; returns
-    the files written (two for seq2seq: ``out`` with ``.encoder.onnx`` and ``.decoder.onnx``)."""
+    the files written (two for seq2seq: ``out`` with ``.encoder.onnx`` and ``.decoder.onnx``).
+    Each file's ``metadata_props`` hold :func:`metadata`."""
     from ..io import atomic_write_bytes
 
     ref = model if isinstance(model, ReferenceModel) else load(model)
@@ -517,9 +647,12 @@ def export_onnx(model: str | os.PathLike | ReferenceModel, out: str | os.PathLik
     paths = [Path(out)] if "model" in gs else list(seq2seq_paths(out))
     for path, (name, g) in zip(paths, gs.items()):
         m = g.model(f"seqlab_{ref.kind}_{name}".replace("-", "_"),
-                    doc=f"seqlab {ref.kind} ({name}); inputs and outputs: see seqlab.export.onnx")
+                    doc=f"seqlab {ref.kind} ({name}); inputs and outputs: see seqlab.export.onnx; "
+                        "metadata_props seqlab.*: JSON")
+        _onnx().helper.set_model_props(m, metadata(ref, name, g))
         atomic_write_bytes(path, m.SerializeToString())
     return paths
 
 
-__all__ = ["export_onnx", "graphs", "seq2seq_paths"]
+__all__ = ["METADATA_VERSION", "export_onnx", "forecast_metadata", "graphs", "metadata", "seq2seq_paths",
+           "vocab_metadata"]
