@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Sequence
 
-import torch
 from torch import Tensor
 
 from .errors import SeqlabError

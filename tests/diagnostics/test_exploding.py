@@ -11,7 +11,6 @@ from seqlab.cli import main
 from seqlab.diagnostics.clipping import clipping_comparison
 from seqlab.diagnostics.gradients import gradient_flow, scale_recurrent_weights
 from seqlab.diagnostics.memory import MemoryModel
-from seqlab.diagnostics.tasks import adding_problem
 from seqlab.errors import SeqlabError
 from seqlab.train import TrainConfig, train
 from seqlab.diagnostics.clipping import _AddingSGDTask

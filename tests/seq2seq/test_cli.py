@@ -4,23 +4,11 @@ import re
 from pathlib import Path
 
 import pytest
-import torch
 
 from seqlab.cli import main
 from seqlab.seq2seq import Translator
 from seqlab.seq2seq.vocab import SPECIALS
 from seqlab.vocab import Vocabulary
-
-
-@pytest.fixture
-def model_path(tmp_path):
-    torch.manual_seed(0)
-    tr = Translator.create(Vocabulary(list("abc 123train"), specials=SPECIALS, lowercase=True),
-                           Vocabulary(list("xyz"), specials=SPECIALS), embed_size=4,
-                           hidden_size=5, max_target_len=5)
-    path = tmp_path / "m.safetensors"
-    tr.save(path)
-    return str(path), tr
 
 
 def run(capsys, *argv):
@@ -148,8 +136,7 @@ def test_train_on_pairs_then_translate(tmp_path, capsys):
 
 
 def test_word_level_source_is_stripped_and_its_whitespace_runs_are_one_space():
-    from seqlab.seq2seq.vocab import SPECIALS, encode_source
-    from seqlab.vocab import Vocabulary
+    from seqlab.seq2seq.vocab import encode_source
 
     v = Vocabulary.build(["three one four"], level="word", specials=SPECIALS)
     want = encode_source(v, "three one four")

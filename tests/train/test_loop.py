@@ -1,6 +1,5 @@
 """The one training loop: exact resume, sharding, schedules, early stopping, limits, threads."""
 
-import math
 
 import numpy as np
 import pytest

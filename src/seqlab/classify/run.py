@@ -264,7 +264,6 @@ def predict(*, model: str | os.PathLike, data: str | os.PathLike | None = None, 
         ids = (input_columns(data, n, y, sep) if data is not None else _frame({"text": X})) if out else None
     with held_writes():  # both or neither: a plot that fails leaves an earlier --out file as it was
         if out:
-            import pandas as pd
 
             from ..io import atomic_write_text
 

@@ -11,7 +11,6 @@ Heavy imports happen inside the handlers so that ``seqlab --help`` stays fast.
 from __future__ import annotations
 
 import argparse
-import os
 
 from ..cli_args import MAX_SEED, check_output, check_outputs, float_type, int_type
 from ..files import held_writes

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..errors import SeqlabError, check_float, check_int
+from ..errors import check_float, check_int
 from ..train import Task, TrainConfig, train
 from ..train.callbacks import Callback
 from ..utils import seed_everything

@@ -219,7 +219,7 @@ def cell_step(g: Graph, family: str, p: dict, options: dict, xp: str, state: Seq
 def _scan_cell(g: Graph, stack: Any, k: int, xp: str, state: list[str], mask: str | None) -> tuple[str, list[str]]:
     """One cell over the time axis of ``xp`` (B, T, G*H) as a Scan: ``(out (B, T, H), finals)``.
     ``mask`` (B, T, 1) float: past a sequence's end the state stays and the output is 0."""
-    onnx = _onnx()
+    _onnx()  # a clear error where onnx is not installed
     body = Graph(prefix=f"{g.name('scan')}/")
     n = len(state)
     st_in = [body.input(body.name("s_in"), shape=[None, None]) for _ in range(n)]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..cli_args import (add_csv_options, add_model_options, add_training_options, checkpoint_options, float_type,
+from ..cli_args import (add_csv_options, add_model_options, add_training_options, float_type,
                         int_type)
 from ..errors import SeqlabError
 

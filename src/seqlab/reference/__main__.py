@@ -12,7 +12,6 @@ import argparse
 import functools
 import sys
 import time
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np

@@ -13,7 +13,6 @@ whole stream at once; gradients stop at chunk borders (truncated BPTT).
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Iterator
 
 from torch import Tensor
