@@ -119,3 +119,75 @@ def test_memory_minutes_0_is_no_limit_as_its_help_says(capsys):
                  "--steps", "2", "--minutes", "0", "--quiet", "--threads", "1"]) == 0
     out = capsys.readouterr().out
     assert "up to 2 steps per cell" in out and " min" not in out.splitlines()[0]
+
+
+@pytest.mark.parametrize("cell,gates", [
+    ("lstm-peephole", "i f g o"), ("lstm-ln", "i f g o"), ("gru-ln", "r z n"), ("gru-reset-before", "r z n"),
+])
+def test_states_gate_statistics_for_every_lstm_and_gru_variant(capsys, tmp_path, cell, gates):
+    """The variants have the gates of their family (through their cells' gate_values): the report
+    prints them for every layer, as for plain lstm and gru."""
+    path = _text_model(tmp_path, cell)
+    assert main(["explain", "states", "--model", str(path), "--text", "the cat sat.", "--top", "2",
+                 "--threads", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "gate statistics over the text" in out
+    for layer in ("rnn.l0", "rnn.l1"):
+        line = re.search(rf"^  {layer}: (.*)$", out, re.M).group(1)
+        assert re.findall(r"(\w) mean [+-]\d\.\d\d sat \d+%", line) == gates.split()
+
+
+@pytest.mark.parametrize("cell,note", [
+    ("mingru", "gate statistics: not computed for mingru"), ("minlstm", "gate statistics: not computed for minlstm"),
+    ("rnn", "gate statistics: none, a rnn cell has no gates"),
+])
+def test_states_says_when_it_prints_no_gate_statistics(capsys, tmp_path, cell, note):
+    path = _text_model(tmp_path, cell)
+    assert main(["explain", "states", "--model", str(path), "--text", "the cat sat.", "--threads", "1"]) == 0
+    out = capsys.readouterr().out
+    assert note in out and "gate statistics over the text" not in out
+
+
+def test_states_heatmap_draws_every_unit_of_the_named_values(capsys, tmp_path, monkeypatch):
+    """--heatmap draws what its title names (the cell state through tanh, as the table and page)
+    and every unit, here 70 > the old cap of 64."""
+    import numpy as np
+
+    import seqlab.diagnostics.states as states
+    from seqlab.text import LMConfig, RecurrentLM, Vocabulary, save_lm
+
+    vocab = Vocabulary.build("hello world, the cat sat.")
+    torch.manual_seed(3)
+    model = RecurrentLM(LMConfig(vocab_size=len(vocab), cell="lstm", hidden_size=70, num_layers=1))
+    with torch.no_grad():
+        model.rnn.cells[0].bias_ih.fill_(2.0)  # drive |c| past 1, where c and tanh(c) differ
+    path = tmp_path / "wide.safetensors"
+    save_lm(path, model, vocab)
+    drawn = {}
+    real = states.plot_states
+
+    def spy(st, file, **kw):
+        drawn["states"], drawn["title"] = st, kw.get("title", "")
+        fig = real(st, None, **kw)
+        drawn["image"] = fig.axes[0].images[0].get_array()
+        return real(st, file, **kw)
+
+    monkeypatch.setattr(states, "plot_states", spy)
+    heat = tmp_path / "h.png"
+    text = "the cat sat, hello world."
+    for state in ("c", "h"):
+        assert main(["explain", "states", "--model", str(path), "--text", text, "--state", state,
+                     "--heatmap", str(heat), "--threads", "1"]) == 0
+        capsys.readouterr()
+        assert heat.read_bytes()[:8] == PNG
+        from seqlab.diagnostics import collect_states
+
+        ids = torch.tensor([vocab.encode(text, "--text", skip_hint=False)])
+        raw = collect_states(model, ids)["rnn.l0"][state][0]  # (T, 70)
+        want = np.tanh(raw) if state == "c" else raw
+        if state == "c":
+            assert np.abs(raw).max() > 1.2 and "cell state c (tanh)" in drawn["title"]
+        (arr,) = [d[state] for d in drawn["states"].values()]
+        np.testing.assert_allclose(arr[0], want, atol=1e-6)
+        assert drawn["image"].shape == (70, len(text))  # every unit, over every symbol
+        np.testing.assert_allclose(np.asarray(drawn["image"]), want.T, atol=1e-6)

@@ -64,3 +64,12 @@ def test_text_pictures_bad_input(tmp_path):
     plot_text_activations(list("hello world"), np.random.default_rng(0).uniform(-1, 1, (11, 4)), [0, 3], path,
                           width=5)
     assert path.read_bytes()[:8] == PNG
+
+
+def test_plot_states_draws_every_unit_unless_capped(tmp_path):
+    st = collect_states(snn.GRU(2, 100), torch.randn(1, 7, 2))
+    fig = plot_states(st)
+    assert fig.axes[0].images[0].get_array().shape == (100, 7)
+    assert plot_states(st, max_units=64).axes[0].images[0].get_array().shape == (64, 7)
+    with pytest.raises(SeqlabError, match=r"max_units: expected a positive integer or None"):
+        plot_states(st, max_units=0)

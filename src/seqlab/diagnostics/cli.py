@@ -108,7 +108,7 @@ def register(subparsers) -> None:
     s.add_argument("--state", choices=("h", "c"), default="h", help="hidden state h or LSTM cell state c (default h)")
     s.add_argument("--html", metavar="FILE", help="write a self-contained HTML page")
     s.add_argument("--png", metavar="FILE", help="write the same picture as a PNG")
-    s.add_argument("--heatmap", metavar="FILE", help="write a heatmap PNG of all units over the text")
+    s.add_argument("--heatmap", metavar="FILE", help="write a heatmap PNG of every unit over the text (the --state values; c through tanh)")
     s.add_argument("--threads", type=int_type("--threads", 0, 4096), default=0,
                    help="CPU threads; 0 picks the cores the machine's load leaves idle (default 0)")
     s.set_defaults(func=_with_threads(run_states))

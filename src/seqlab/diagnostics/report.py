@@ -10,6 +10,7 @@ import torch
 
 from ..errors import SeqlabError
 from ..io import atomic_write_text
+from ..nn.registry import get_cell
 from ..utils import seed_everything
 from .gates import gate_statistics
 from .gradients import GradientFlow, gradient_flow, scale_recurrent_weights
@@ -131,11 +132,17 @@ def states_report(model_path: str, text: str, units: list[int] | None = None, to
         hi = [symbols[t] for t in np.argsort(-a, kind="stable")[:5]]
         lo = [symbols[t] for t in np.argsort(a, kind="stable")[:5]]
         lines.append(f"{u:5d} {a.mean():+7.3f} {a.std():6.3f}  {' '.join(map(repr, hi))} / {' '.join(map(repr, lo))}")
-    if model.config.cell in ("lstm", "gru"):
+    family = get_cell(model.config.cell).family
+    if family in ("lstm", "gru"):  # every LSTM / GRU variant: its cell's gate_values gives the gates
         lines.append("\ngate statistics over the text (saturated: < 0.05 or > 0.95; tanh gates on (v+1)/2):")
         for st in gate_statistics(model, x).values():
             lines.append("  " + st.label + ": " + ", ".join(
                 f"{g} mean {st.mean[g]:+.2f} sat {100 * st.saturated[g]:.0f}%" for g in st.mean))
+    elif family in ("mingru", "minlstm"):
+        lines.append(f"\ngate statistics: not computed for {model.config.cell} (its gates read the input only; "
+                     "gate statistics cover LSTM and GRU cells and their variants)")
+    else:
+        lines.append(f"\ngate statistics: none, a {model.config.cell} cell has no gates")
     labels = [f"layer {layer % L} unit {u} ({state})" for u in units]
     if html:
         atomic_write_text(html, text_activation_html(symbols, acts, units, title=f"{os.path.basename(model_path)}: "
@@ -145,6 +152,7 @@ def states_report(model_path: str, text: str, units: list[int] | None = None, to
         plot_text_activations(symbols, acts, units, png, labels=labels)
         lines.append(f"wrote {png}")
     if heatmap:
-        plot_states({label: {state: raw[None]}}, heatmap, title=f"{name} over {len(symbols)} symbols")
+        # the values the title names (c through tanh, as in the table and the page), every unit
+        plot_states({label: {state: acts[None]}}, heatmap, title=f"{name} over {len(symbols)} symbols, all {H} units")
         lines.append(f"wrote {heatmap}")
     return "\n".join(lines)

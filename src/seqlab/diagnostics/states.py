@@ -40,20 +40,26 @@ def collect_states(model: nn.Module, x: Tensor, **forward_kwargs) -> dict[str, d
 
 
 def plot_states(states: dict[str, dict[str, np.ndarray]], path: str | os.PathLike | None = None, sample: int = 0,
-                max_units: int = 64, title: str = ""):
+                max_units: int | None = None, title: str = ""):
     """Heatmaps of units (rows) over time (columns), one panel per layer, direction and state.
 
-    ``states`` as returned by :func:`collect_states`; ``sample`` picks the batch element. Written
+    ``states`` as returned by :func:`collect_states`; ``sample`` picks the batch element;
+    ``max_units`` draws only units ``0 .. max_units - 1`` (None, the default: every unit). The
+    values are drawn as given (pass ``np.tanh`` of a cell state to see it in [-1, 1]). Written
     atomically to ``path`` (PNG) when given; returns the figure.
     """
     panels = [(label, name, arr) for label, d in states.items() for name, arr in d.items()]
     if not panels:
         raise SeqlabError("states: nothing to plot (no recurrent layer ran)")
     B = panels[0][2].shape[0]
+    if max_units is not None and (isinstance(max_units, bool) or not isinstance(max_units, int) or max_units < 1):
+        raise SeqlabError(f"max_units: expected a positive integer or None (every unit), got {max_units!r}")
     if isinstance(sample, bool) or not isinstance(sample, int) or not 0 <= sample < B:
         raise SeqlabError(f"sample: expected an index in [0, {B}), got {sample!r}")
     plt = pyplot()
-    fig, axes = plt.subplots(len(panels), 1, figsize=(10, 2.2 * len(panels) + 0.6), squeeze=False)
+    shown = max(min(arr.shape[2], max_units or arr.shape[2]) for _, _, arr in panels)
+    row = max(2.2, 0.02 * shown)  # taller panels for many units, so each unit keeps a visible row
+    fig, axes = plt.subplots(len(panels), 1, figsize=(10, row * len(panels) + 0.6), squeeze=False)
     for ax, (label, name, arr) in zip(axes[:, 0], panels):
         a = arr[sample, :, :max_units].T  # (T, H) -> (H, T)
         lim = max(float(np.abs(a).max()), 1e-12)
