@@ -160,3 +160,39 @@ def test_a_model_header_longer_than_the_file_names_the_files_real_size(tmp_path)
     for read in (io.peek_kind, io.load_file):
         with pytest.raises(ModelFileError, match=r"its header claims 1099511627776 bytes, the file holds 4984 after"):
             read(p)
+
+
+@pytest.mark.parametrize("sep,text,dup", [
+    (",", "date,A,A\n2020-01-01,1,2\n", "'A' (columns 2, 3)"),
+    (";", '"x;y";b;"x;y"\r\n1;2;3\r\n', "'x;y' (columns 1, 3)"),  # quoted names with the separator inside
+    (None, "a\tb\ta\n1\t2\t3\n", "'a' (columns 1, 3)"),  # the separator guessed
+    (",", "\ufeff\n\ny,y,z,z\n1,2,3,4\n", "'y' (columns 1, 2); 'z' (columns 3, 4)"),  # blank lines, a BOM
+])
+def test_read_csv_refuses_duplicate_column_names(tmp_path, sep, text, dup):
+    p = tmp_path / "t.csv"
+    p.write_bytes(text.encode("utf-8"))
+    with pytest.raises(SeqlabError) as exc:
+        files.read_csv(p, sep=sep)
+    message = str(exc.value)
+    assert message.startswith("--data: data file") and "duplicate column names" in message and dup in message
+    assert "\n" not in message and ".1" not in message
+
+
+def test_read_csv_keeps_distinct_names_that_pandas_would_mangle_to(tmp_path):
+    p = tmp_path / "t.csv"
+    p.write_text("A,A.1,,\n1,2,3,4\n")  # A.1 is a name of its own; empty names are pandas' Unnamed columns
+    assert list(files.read_csv(p).columns)[:2] == ["A", "A.1"]
+
+
+def test_commands_reading_a_csv_refuse_duplicate_columns(tmp_path, monkeypatch, cli):
+    from tests.cli_helpers import assert_one_line_error, snapshot
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "wide.csv").write_text("date,A,A\n" + "".join(f"2020-{m:02d}-01,{m},{2 * m}\n" for m in range(1, 13)))
+    (tmp_path / "texts.csv").write_text("text,label,text\ngood,pos,x\nbad,neg,y\n")
+    before = snapshot(tmp_path)
+    for args in (["forecast", "--data", "wide.csv", "--wide", "--time", "date", "--epochs", "1"],
+                 ["classify", "train", "--data", "texts.csv", "--epochs", "1", "--save", "m.safetensors"]):
+        code, _, err = cli(*args)
+        assert_one_line_error(code, err, "duplicate column names")
+        assert snapshot(tmp_path) == before

@@ -194,7 +194,8 @@ def read_csv(path: str | os.PathLike, option: str = "--data", sep: str | None = 
     """A CSV file as a pandas DataFrame, through the read boundary: a regular file of at most
     ``LIMITS['csv']``, gzip-compressed or not, UTF-8 with or without a byte-order mark, CRLF or LF
     line ends, fields quoted or not, separated by ``sep`` (None: guessed by pandas' sniffer).
-    A ragged row, a binary file or a header without rows is one SeqlabError line."""
+    A ragged row, a binary file, a header without rows or with a column name twice (which pandas
+    would silently rename NAME.1) is one SeqlabError line."""
     import pandas as pd
 
     name = str(path)
@@ -204,6 +205,8 @@ def read_csv(path: str | os.PathLike, option: str = "--data", sep: str | None = 
         raise SeqlabError(f"{option}: {what} {name!r} is empty; it needs a header row and values")
     text = decode_utf8(data, name, option, what)
     sep = check_sep(sep, option="--sep")
+    if kwargs.get("header", "infer") in ("infer", 0) and kwargs.get("names") is None:
+        check_header(text, name, option, what, sep)
     try:
         df = pd.read_csv(io.StringIO(text), sep=sep, engine="python" if sep is None else "c", **kwargs)
     except pd.errors.EmptyDataError:
@@ -214,6 +217,47 @@ def read_csv(path: str | os.PathLike, option: str = "--data", sep: str | None = 
     if df.shape[0] == 0:
         raise SeqlabError(f"{option}: {what} {name!r} has a header but no rows of values")
     return df
+
+
+def header_names(text: str, sep: str | None) -> list[str] | None:
+    """The column names of the first row of CSV ``text`` as written (quoted fields and the
+    separator ``sep`` respected; None: guessed from that row as pandas' sniffer does), or None
+    when the row cannot be read (pandas then says what is wrong)."""
+    import csv
+
+    lines = io.StringIO(text, newline="")  # read lazily: only the first rows are looked at
+    if sep is None:
+        first = next((line for line in text[:1 << 20].splitlines() if line.strip()), "")
+        try:
+            sep = csv.Sniffer().sniff(first).delimiter
+        except csv.Error:
+            return None
+    try:
+        for row in csv.reader(lines, delimiter=sep, quotechar='"', doublequote=True):
+            if any(field.strip() for field in row):  # pandas skips blank lines before the header
+                return row
+    except (csv.Error, ValueError):
+        return None
+    return None
+
+
+def check_header(text: str, name: str, option: str = "--data", what: str = "data file",
+                 sep: str | None = ",") -> None:
+    """SeqlabError when two columns of the header row of CSV ``text`` have the same name (pandas
+    would silently read them as NAME and NAME.1); empty names are pandas' 'Unnamed' columns."""
+    names = header_names(text, sep)
+    if not names:
+        return
+    seen: dict[str, list[int]] = {}
+    for i, col in enumerate(names, 1):
+        if col != "":
+            seen.setdefault(col, []).append(i)
+    dups = {col: at for col, at in seen.items() if len(at) > 1}
+    if dups:
+        listed = "; ".join(f"{col!r} (columns {', '.join(map(str, at))})" for col, at in list(dups.items())[:5])
+        more = f" and {len(dups) - 5} more" if len(dups) > 5 else ""
+        raise SeqlabError(f"{option}: {what} {name!r} has duplicate column names: {listed}{more}; give each column "
+                          "its own name in the header row")
 
 
 def csv_error() -> type[Exception]:
@@ -418,6 +462,6 @@ def write_outputs(outputs: Mapping[str | os.PathLike, bytes]) -> list[Path]:
     return [p for _, p in temps]
 
 
-__all__ = ["HEADER_LIMIT", "JSON_DEPTH", "LIMITS", "atomic_write_bytes", "check_input", "check_sep",
+__all__ = ["HEADER_LIMIT", "JSON_DEPTH", "LIMITS", "atomic_write_bytes", "check_header", "check_input", "check_sep",
            "decode_utf8", "decompress", "held_writes", "is_temp_name", "json_depth", "loads_json", "one_line", "read_bytes",
            "read_csv", "read_text", "remove_stale_temps", "temp_path", "write_outputs"]

@@ -197,20 +197,90 @@ def load_csv(path: str | os.PathLike, text_column: str = "text", label_column: s
     return texts, labels
 
 
-def load_folder(path: str | os.PathLike) -> tuple[list[str], list[str]]:
-    """One sub-folder per class, one UTF-8 text file per example (hidden files are skipped, and so
-    is anything but a regular file: a FIFO inside never blocks)."""
-    from ..files import decode_utf8, read_bytes
+def folder_files(path: str | os.PathLike) -> list[tuple[Path, str, str]]:
+    """The examples of a folder of classes: ``(file, path relative to the folder with '/', class)``
+    for every regular file below each class folder (``DATA/<class>/...``, sub-folders of a class
+    folder included, at any depth), in the order of sorted class folders, then sorted relative
+    paths. Names starting with '.' (hidden files and folders) are left out. Anything else is
+    refused, naming it: a file at the top level (beside the class folders), something below a
+    class folder that is neither a regular file nor a folder (a FIFO, a device, a socket, a link
+    to one of those or to a folder, a broken link), and a folder without a class folder. Nothing
+    is opened here: a FIFO never blocks."""
+    import stat
 
     root = Path(path)
+    name = str(root)
+
+    def entries(folder: Path) -> list[os.DirEntry]:
+        try:
+            with os.scandir(folder) as it:
+                return sorted((e for e in it if not e.name.startswith(".")), key=lambda e: e.name)
+        except OSError as exc:
+            raise SeqlabError(f"--data: cannot list folder {str(folder)!r}: {exc.strerror or exc}") from None
+
+    def kind(e: os.DirEntry) -> str:
+        """'file', 'folder' (a real one, not a link), or what it is instead."""
+        try:
+            if e.is_dir(follow_symlinks=False):
+                return "folder"
+            mode = os.stat(e.path).st_mode  # a link is judged by what it points to
+        except OSError:
+            return "a broken link"
+        if stat.S_ISREG(mode):
+            return "file"
+        if stat.S_ISDIR(mode):
+            return "a link to a folder"
+        return ("a FIFO (named pipe)" if stat.S_ISFIFO(mode) else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+                else "a socket" if stat.S_ISSOCK(mode) else "not a regular file")
+
+    top = entries(root)
+    loose = [e for e in top if kind(e) not in ("folder", "a link to a folder")]
+    if loose:
+        more = f" and {len(loose) - 1} more" if len(loose) > 1 else ""
+        raise SeqlabError(f"--data: folder {name!r} holds {str(Path(loose[0].path))!r}{more} beside its class "
+                          "folders; expected DATA/<class>/<file>: move each file into the folder of its class, or "
+                          "remove it")
+    found: list[tuple[Path, str, str]] = []
+    for c in top:  # a class folder may be a link to a folder; below it, links to folders are refused
+        label = c.name
+        todo = [Path(c.path)]
+        files: list[Path] = []
+        while todo:
+            folder = todo.pop()
+            for e in entries(folder):
+                k = kind(e)
+                if k == "file":
+                    files.append(Path(e.path))
+                elif k == "folder":
+                    todo.append(Path(e.path))
+                else:
+                    raise SeqlabError(f"--data: {str(Path(e.path))!r} in class folder {label!r} is {k}, not a regular "
+                                      "file; replace it with the file itself, or remove it")
+        base = Path(c.path)
+        rel = sorted((f.relative_to(base).parts, f) for f in files)
+        found += [(f, Path(label, *parts).as_posix(), label) for parts, f in rel]
+    if not found:
+        raise SeqlabError(f"--data: folder {name!r} has no class sub-folders with text files; expected "
+                          "DATA/<class>/<file>")
+    return found
+
+
+def load_folder(path: str | os.PathLike) -> tuple[list[str], list[str]]:
+    """One sub-folder per class, one UTF-8 text file per example, at any depth below its class
+    folder (:func:`folder_files`: hidden files are skipped; a file beside the class folders and
+    anything that is not a regular file are refused). A file that is not UTF-8 text, or holds
+    nothing but white space, is refused, naming it."""
+    from ..files import decode_utf8, read_bytes
+
     texts, labels = [], []
-    for sub in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        for f in sorted(p for p in sub.iterdir() if p.is_file() and not p.name.startswith(".")):
-            data = read_bytes(f, "--data", "text file", "text", allow_empty=True)
-            texts.append(decode_utf8(data, str(f), "--data", "text file"))
-            labels.append(sub.name)
-    if not texts:
-        raise SeqlabError(f"data: folder {str(root)!r} has no class sub-folders with text files; expect DATA/<class>/<file>")
+    for f, rel, label in folder_files(path):
+        data = read_bytes(f, "--data", "text file", "text", allow_empty=True)
+        text = decode_utf8(data, str(f), "--data", "text file")
+        if not text.strip():
+            raise SeqlabError(f"--data: text file {str(f)!r} is empty{' (only white space)' if data else ''}; "
+                              "put its text in, or remove it")
+        texts.append(text)
+        labels.append(label)
     return texts, labels
 
 

@@ -98,7 +98,7 @@ def train(*, data: str | os.PathLike | None = None, text_column: str = "text", l
     callbacks see; training never uses it), for monitoring; ``seqlab tune classify`` scores its
     trials on the ``val_size`` split carved from the training part instead.
     """
-    from .data import as_padded, check_labels, is_text, stratified_split
+    from .data import as_padded, is_text, stratified_split
     from .metrics import format_confusion
 
     save = DEFAULT_SAVE if save is None else save
@@ -131,16 +131,24 @@ def train(*, data: str | os.PathLike | None = None, text_column: str = "text", l
     text = is_text(X)
     if not text:
         X, lengths = as_padded(X, lengths)  # validates: empty sequences, NaN, shapes
-    labels = check_labels(y, len(X))
+    labels = data_labels(y, len(X), data, label_column)
     check_memory(X, text, cell=cell, hidden=hidden, layers=layers, bidirectional=bidirectional,
                  batch_size=batch_size, embedding_dim=embedding_dim, tokenizer=tokenizer, max_vocab=max_vocab,
                  device=device)
     if test_size > 0:
         train_idx, test_idx = stratified_split(labels, test_size, seed)
         if len(test_idx) == 0:
-            raise SeqlabError("--test-size: the held-out split is empty; use more data or a larger --test-size")
+            raise SeqlabError(f"--test-size: the held-out split of {len(labels)} sequences is empty (a stratified "
+                              f"{test_size:g} of each class, none from a class with one sequence); pass more --data, "
+                              "a larger --test-size, or --test-size 0")
     else:  # everything trains; the metrics printed are the training data's
         train_idx = test_idx = np.arange(len(labels))  # in file order: the model the library fits on X
+    if patience is not None and not validate:  # the estimator holds out its early-stopping split: said here
+        fraction = val_size or 0.1
+        if len(stratified_split([labels[i] for i in train_idx], fraction, seed or 0)[1]) == 0:
+            raise SeqlabError(f"--val-size: the {len(train_idx)} training sequences leave no validation split for "
+                              f"--patience (a stratified {fraction:g} of each class, none from a class with one "
+                              "sequence); pass more --data, a larger --val-size, or no --patience")
 
     def take(idx):
         return [X[i] for i in idx] if text else X[idx]
@@ -182,6 +190,54 @@ def train(*, data: str | os.PathLike | None = None, text_column: str = "text", l
     ckpt.discard(checkpoint)  # the model file is safely written: the run is over
     print(f"saved: {save}", flush=True)
     return Trained(clf, h, r, save, seconds)
+
+
+def _labels_where(data: str | os.PathLike | None, label_column: str) -> str:
+    """Where the labels of ``data`` come from, for messages."""
+    if data is None:
+        return "the digits' labels"
+    p = Path(data)
+    if p.is_dir():
+        return "its class folders"
+    if p.suffix.lower() == ".npz":
+        return "its array 'y'"
+    if _is_ts(p):
+        return "its class labels"
+    return f"column {label_column!r} (--label-column)"
+
+
+def data_labels(y: Any, n: int, data: str | os.PathLike | None, label_column: str = "label") -> list:
+    """The training labels of ``data`` checked (:func:`seqlab.classify.data.check_labels`), with
+    errors that name --data and where its labels are, not the library's ``y``."""
+    from .data import check_labels
+
+    where = _labels_where(data, label_column)
+    try:
+        labels = check_labels(y, n, fitting=False)
+    except SeqlabError as exc:
+        raise SeqlabError(f"--data: the labels of {str(data)!r} ({where}): {str(exc).removeprefix('y: ')}") from None
+    classes = sorted(set(map(str, labels)))
+    if len(classes) < 2:
+        csv = where.startswith("column")
+        raise SeqlabError(f"--data: {str(data)!r} holds a single class ({classes[0] if classes else None!r}) in "
+                          f"{where}; a classifier needs at least 2: pass data with examples of 2 or more classes"
+                          + (", or the right --label-column" if csv else ""))
+    return labels
+
+
+def split_sizes(labels: Sequence, test_size: float, val_size: float, seed: int = 0) -> tuple[int, int, int]:
+    """``(train, test, validation)``: the sizes of the stratified splits :func:`train` makes of
+    ``labels`` (``test_size`` 0: no test split, all train) and of the early-stopping split the
+    classifier then holds out of the training part (``val_size``, the classifier's seed)."""
+    from .data import stratified_split
+
+    train_idx = np.arange(len(labels))
+    n_test = 0
+    if test_size > 0:
+        train_idx, test_idx = stratified_split(labels, test_size, seed)
+        n_test = len(test_idx)
+    keep, held = stratified_split([labels[i] for i in train_idx], val_size, seed or 0)
+    return len(keep), n_test, len(held)
 
 
 def _is_ts(path: str | os.PathLike) -> bool:
@@ -249,9 +305,15 @@ def predict(*, model: str | os.PathLike, data: str | os.PathLike | None = None, 
             X = list(text)
             if not clf.is_text:
                 raise SeqlabError(f"--text: model {str(model)!r} classifies numeric sequences; pass --data FILE.npz")
+            empty = [i for i, t in enumerate(X) if not t.strip()]
+            if empty:
+                raise SeqlabError(f"--text: text {empty[0] + 1} of the {len(X)} given is empty ({X[empty[0]]!r}); "
+                                  "pass a text with words in it, or leave that --text out")
         else:
             X, lengths, y = load_data(data, text_column, label_column, sep=sep)
         proba = clf.predict_proba(X, lengths)  # validates everything before any output is written
+        if y is not None:  # labels to score: of the model's classes
+            _check_known(clf, y, len(X), data, label_column, model)
         n = len(proba)
         if explain is not None and not 0 <= explain < n:
             raise SeqlabError(f"--explain: expected an input number in [0, {n - 1}], got {explain}")
@@ -291,6 +353,27 @@ def predict(*, model: str | os.PathLike, data: str | os.PathLike | None = None, 
     return Predicted(pred, proba, r, expl)
 
 
+def _check_known(clf: SequenceClassifier, y: Any, n: int, data: str | os.PathLike, label_column: str,
+                 model: str | os.PathLike) -> None:
+    """SeqlabError naming --data when the labels of ``data`` (scored after predicting) include
+    classes the model was not trained on."""
+    labels = clf._labels(y, n, fitting=False)
+    classes = clf.classes_.tolist()
+    unknown = sorted({str(v) for v in labels if v not in classes})
+    if not unknown:
+        return
+    shown = f"{unknown[:5]}" + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
+    if Path(data).is_dir():
+        raise SeqlabError(f"--data: the class folder(s) {shown} of {str(data)!r} are not classes of model "
+                          f"{str(model)!r} (its classes: {classes}); name each class folder after one of the "
+                          "model's classes, or move those files into one that is")
+    where = _labels_where(data, label_column)
+    fix = ("pass the right --label-column, or a --label-column that is not a column of the file to predict "
+           "without scoring" if where.startswith("column") else "pass data labelled with the model's classes")
+    raise SeqlabError(f"--data: {where} of {str(data)!r} holds labels the model {str(model)!r} was not trained on: "
+                      f"{shown} (its classes: {classes}); {fix}")
+
+
 def _frame(columns: dict[str, Any]):
     import pandas as pd
 
@@ -303,17 +386,18 @@ def input_columns(data: str | os.PathLike, n: int, labels: Sequence | None = Non
 
     * a CSV: all its columns as read (strings, ids such as 00017 kept as written), the text and
       label columns included;
-    * a folder: ``path`` (the file, relative to the folder, with '/') and ``label`` (its class
-      folder), in the order of sorted class folders, then sorted file names;
+    * a folder: ``path`` (the file, relative to the folder, with '/': ``<class>/<file>``, or
+      ``<class>/<sub-folder>/<file>``) and ``label`` (its class folder), in the order of sorted
+      class folders, then sorted relative paths (:func:`seqlab.classify.data.folder_files`);
     * an .npz or .ts file: ``row`` (0-based index in the file) and ``label`` when the file has labels.
     """
     from ..files import read_csv
 
     p = Path(data)
-    if p.is_dir():  # the walk of seqlab.classify.data.load_folder: visible sub-folders, visible regular files
-        rows = [(f.relative_to(p).as_posix(), sub.name)
-                for sub in sorted(q for q in p.iterdir() if q.is_dir() and not q.name.startswith("."))
-                for f in sorted(q for q in sub.iterdir() if q.is_file() and not q.name.startswith("."))]
+    if p.is_dir():  # the walk of seqlab.classify.data.load_folder
+        from .data import folder_files
+
+        rows = [(rel, label) for _, rel, label in folder_files(p)]
         df = _frame({"path": [r[0] for r in rows], "label": [r[1] for r in rows]})
         if labels is not None and len(df) == n and list(df["label"]) != list(labels):
             raise SeqlabError(f"--data: folder {str(data)!r} changed while it was read; run again on a folder "
@@ -358,4 +442,5 @@ def prediction_table(ids, pred: Sequence, proba: np.ndarray, classes: Sequence):
     return pd.concat([ids, preds], axis=1)
 
 
-__all__ = ["DEFAULT_SAVE", "Predicted", "Trained", "input_columns", "predict", "prediction_table", "train"]
+__all__ = ["DEFAULT_SAVE", "Predicted", "Trained", "data_labels", "input_columns", "predict", "prediction_table",
+           "split_sizes", "train"]

@@ -32,7 +32,8 @@ Sequence to sequence with attention. Two forms:
   seqlab translate --model PATH --input FILE [--out FILE] [--beam K] [--nbest] ...
       Translate every line of FILE (UTF-8, one text per line; - reads standard input) with one
       load of the model, in batches, and print one translation per line, in order, or write
-      them to --out. An empty line gives an empty line. With --nbest each line gives a block of
+      them to --out (- is standard output). An empty line gives an empty line. A line longer
+      than 10,000 tokens (characters, or words with --level word) is refused, naming it. With --nbest each line gives a block of
       rank<TAB>score<TAB>text lines followed by one empty line (an empty block for an empty
       line). A character the model never saw stops the command before any output, naming the
       first such line.
@@ -64,8 +65,8 @@ def register(subparsers) -> None:
     g.add_argument("--input", metavar="FILE",
                    help="translate every line of this UTF-8 file ('-': standard input), one output line per line")
     g.add_argument("--out", metavar="FILE",
-                   help="with --input: write the translations to FILE instead of printing them (in the training "
-                        "form: the old spelling of --save)")
+                   help="with --input: write the translations to FILE instead of printing them ('-': standard "
+                        "output; in the training form: the old spelling of --save)")
     t = p.add_argument_group("training (--threads and --device apply to translating too)")
     t.add_argument("--data", metavar="TSV", help="tab-separated source<TAB>target pairs (default: the date task)")
     add_training_options(t, epochs=50, lr=3e-3, batch_size=64, minutes=5.0, out_alias=False)  # --out: above
@@ -93,6 +94,10 @@ def run(args: argparse.Namespace) -> int:
         if args.input is not None:
             raise SeqlabError("--input: the texts to translate are for 'seqlab translate --model PATH --input FILE'; "
                               "training reads --data PAIRS.tsv")
+        for option, value in (("--save", args.save), ("--out", args.out)):
+            if value == "-":
+                raise SeqlabError(f"{option}: '-' (standard output) is for translations; training writes a model "
+                                  "file: pass --save PATH.safetensors")
         if args.out is not None and args.save is not None:
             raise SeqlabError(f"--out: in training, --out is the old spelling of --save; pass one of them, not both "
                               f"(got --save {args.save!r} and --out {args.out!r})")
@@ -130,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
                         length_penalty=args.length_penalty, max_len=args.max_len, threads=args.threads,
                         device=args.device)
         return 0
-    if args.out is not None:
+    if args.out is not None and args.out != "-":  # '-': standard output, where one translation goes anyway
         raise SeqlabError(f"--out: writes the translations of --input FILE; for one text, redirect the output "
                           f"instead (> {args.out})")
     from .run import translate

@@ -22,6 +22,7 @@ from ..train import checkpoint as ckpt
 from ..train.distributed import is_main_process
 from ..utils import resolve_device, thread_policy
 from .model import MAX_TARGET_LEN
+from .vocab import MAX_SOURCE_LEN, source_length
 from .translator import Translation, Translator
 
 EXAMPLES = ("3rd of march 2015", "tuesday, july 4th, 1989", "12/25/49")
@@ -139,9 +140,9 @@ MAX_LEN = MAX_TARGET_LEN
 
 def _check_search(beam: int, max_len: int | None) -> None:
     """SeqlabError for a beam or output length out of range, before anything is loaded."""
-    from .search import check_beam
+    from ..errors import check_int
 
-    check_beam(beam)
+    check_int("--beam", beam, meaning="the beam size; 1 is greedy decoding")
     if beam > MAX_BEAM:
         raise SeqlabError(f"--beam: expected at most {MAX_BEAM} (the beam size; 1 is greedy decoding), got {beam}")
     if isinstance(max_len, int) and not isinstance(max_len, bool) and max_len > MAX_LEN:
@@ -183,7 +184,16 @@ def read_lines(path: str | os.PathLike, option: str = "--input", stdin: BinaryIO
     limit = LIMITS["text"]
     if str(path) == "-":
         name = "standard input"
-        data = (stdin if stdin is not None else sys.stdin.buffer).read(limit + 1)
+        stream = stdin if stdin is not None else getattr(sys.stdin, "buffer", None)
+        if stream is None:  # started with standard input closed (<&-): sys.stdin is None
+            raise SeqlabError(f"{option}: {name} is closed; expected one text to translate per line (pipe them in, "
+                              "or pass --input FILE)")
+        try:
+            data = stream.read(limit + 1)
+        except (OSError, ValueError) as exc:  # a folder as stdin (EISDIR), a closed stream
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
+            raise SeqlabError(f"{option}: {name} cannot be read ({why}); pipe the texts in, one per line, "
+                              "or pass --input FILE") from None
         if len(data) > limit:
             raise SeqlabError(f"{option}: {name} holds more than {limit:,} bytes; translate it in parts")
         if not data:
@@ -223,11 +233,17 @@ def translate_lines(*, model: str | os.PathLike, input: str | os.PathLike, out: 
 
     Every line is checked against the model's source vocabulary before any translation: a token
     the model never saw is a SeqlabError naming the first such line (and how many there are);
-    nothing is printed or written then."""
+    nothing is printed or written then. So is a line longer than :data:`MAX_SOURCE_LEN` tokens.
+    ``out`` ``"-"`` is standard output, like no ``out``."""
     from ..files import atomic_write_bytes
     from .vocab import encode_source
 
     _check_search(beam, max_len)
+    if out is not None and str(out) == "-":
+        out = None  # standard output, as --input - is standard input
+    if out is not None and Path(out).is_dir():
+        raise SeqlabError(f"--out: {str(out)!r} is a folder; give a file name such as "
+                          f"{str(Path(out) / 'translations.txt')!r}, or - for standard output")
     out = check_output(out, "--out")
     check_outputs({"--out": out}, {"--model": model, "--input": None if str(input) == "-" else input})
     dev = resolve_device(device)
@@ -236,6 +252,13 @@ def translate_lines(*, model: str | os.PathLike, input: str | os.PathLike, out: 
     todo = [i for i, line in enumerate(lines) if line.strip()]
     with thread_policy(threads):
         tr = Translator.load(model, device=dev)
+        long = [i for i in todo if source_length(tr.src_vocab, lines[i]) > MAX_SOURCE_LEN]
+        if long:
+            i = long[0]
+            more = "" if len(long) == 1 else f" ({len(long)} lines are that long)"
+            raise SeqlabError(f"--input: line {i + 1} of {name} is {source_length(tr.src_vocab, lines[i]):,} tokens "
+                              f"long, more than the {MAX_SOURCE_LEN:,} a source text may have{more}; split such lines "
+                              "into shorter texts")
         bad = []
         for i in todo:
             try:

@@ -12,10 +12,26 @@ from ..errors import SeqlabError
 from ..vocab import BOS as BOS_TOKEN
 from ..vocab import EOS as EOS_TOKEN
 from ..vocab import PAD as PAD_TOKEN
-from ..vocab import Vocabulary
+from ..vocab import WORD_RE, Vocabulary
 
 SPECIALS = (PAD_TOKEN, BOS_TOKEN, EOS_TOKEN)
 PAD, BOS, EOS = 0, 1, 2  # the ids of SPECIALS, as the model, the search and the training use them
+#: the most tokens a source text to translate may have: far above the sentences and dates these
+#: models are trained on (the embedded date task's sources are under 40 characters), and small
+#: enough that one text takes well under a second and a few MB (a million characters took half a
+#: minute and 1.3 GB); a longer text is refused before it is encoded
+MAX_SOURCE_LEN = 10_000
+
+
+def source_length(vocab: Vocabulary, text: str) -> int:
+    """The number of tokens ``text`` has as a source of ``vocab`` (after the stripping of
+    :func:`encode_source`), counted without building the token list."""
+    if vocab.config.level == "char":
+        return len(text.strip())
+    text = " ".join(text.split())
+    if len(text) <= MAX_SOURCE_LEN or vocab.config.level != "word":  # short (exact), or a legacy split
+        return len(vocab.tokenize(text))
+    return sum(1 for _ in WORD_RE.finditer(text))  # counted, not listed: a long line costs no token list
 
 
 def check_vocab(vocab: object, name: str) -> None:
@@ -35,5 +51,9 @@ def encode_source(vocab: Vocabulary, text: str, name: str = "text") -> list[int]
     if isinstance(text, str) and not text.strip():
         raise SeqlabError(f"{name}: expected a non-empty text, got {text!r}; pass the text to translate")
     if isinstance(text, str):
+        n = source_length(vocab, text)
+        if n > MAX_SOURCE_LEN:
+            raise SeqlabError(f"{name}: the text is {n:,} tokens long, more than the {MAX_SOURCE_LEN:,} a source text "
+                              "may have; split it into shorter texts")
         text = " ".join(text.split()) if vocab.config.level == "word" else text.strip()
     return vocab.encode(text, name, unknown="error", skip_hint=False)  # a translation reads every character

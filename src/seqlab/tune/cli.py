@@ -41,6 +41,11 @@ def register(subparsers) -> None:
     f.add_argument("--target", metavar="COL", help="column to forecast")
     f.add_argument("--time", metavar="COL", help="time column")
     f.add_argument("--horizon", type=int_type("--horizon"), help="steps to forecast (default 12)")
+    f.add_argument("--fill", choices=["interpolate", "ffill", "zero"],
+                   help="insert missing dates and fill missing values, as 'seqlab forecast --fill' (default: refuse "
+                        "them)")
+    f.add_argument("--wide", action="store_true",
+                   help="a wide table: a time column (--time) and one column per series, as 'seqlab forecast --wide'")
     f.add_argument("--folds", type=int_type("--folds", 1, 100), default=3,
                    help="backtest origins, one horizon apart before the last horizon (default 3)")
     f.add_argument("--ensemble", type=int_type("--ensemble", 1, 100), default=1,
@@ -74,7 +79,7 @@ def _forecast(args) -> int:
     from .run import forecast
 
     forecast(args.data, target=args.target, time=args.time, horizon=args.horizon, folds=args.folds,
-             ensemble=args.ensemble, epochs=args.epochs, **_files(args))
+             ensemble=args.ensemble, epochs=args.epochs, fill=args.fill, wide=args.wide, **_files(args))
     return 0
 
 

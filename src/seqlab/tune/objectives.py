@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -139,6 +138,7 @@ class TrainJob:
         path = self.folder / f"{self.job}-trial{trial.number}.safetensors"
         minutes = budget.trial_minutes()
         kw = dict(self._options(), save=str(path), quiet=True, minutes=0.0 if minutes is None else minutes, **p)
+        self.files[trial.number] = path  # known before it is written: discard() removes it if the run fails
         buf = io.StringIO()
         if self.job == "classify":
             from ..classify.run import train
@@ -164,7 +164,6 @@ class TrainJob:
             if not losses:
                 raise SeqlabError("tune generate: the text leaves no validation part to score; use a longer --text")
             value = float(min(losses))
-        self.files[trial.number] = path
         if report.pruned:
             raise optuna().TrialPruned(f"{report.monitor} {report.last:.4f}")
         return value
@@ -176,7 +175,9 @@ class TrainJob:
         if self.save is not None:
             keep = self.files.get(number)
             if keep is not None and keep.is_file():
-                shutil.copyfile(keep, self.save)
+                from ..files import atomic_write_bytes
+
+                atomic_write_bytes(self.save, keep.read_bytes())  # held with the table and plot
             else:
                 kw = dict(self._options(), save=self.save, quiet=True, **params)
                 with contextlib.redirect_stdout(io.StringIO()):
@@ -194,9 +195,16 @@ class TrainJob:
         if self.job == "classify" and self.say is not None and number in self.held and self._has_test_split():
             self.say(f"held-out accuracy of trial {number}: {self.held[number]:.4f} (the test split, "
                      "which no trial was scored on)")
-        for f in self.files.values():  # the trials' own files are not kept
-            Path(f).unlink(missing_ok=True)
+        self.discard()  # the trials' own files are not kept
         return written
+
+    def discard(self) -> None:
+        """Remove the trials' model files (and the checkpoints of trials cut short)."""
+        from ..train.checkpoint import checkpoint_path
+
+        for f in self.files.values():
+            Path(f).unlink(missing_ok=True)
+            checkpoint_path(f).unlink(missing_ok=True)
 
 
 __all__ = ["ForecastJob", "TrainJob"]

@@ -7,6 +7,9 @@ writes the best model to ``save``, the results table to ``table`` (CSV) and a pl
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import functools
 import os
 import sys
 import time as _time
@@ -19,6 +22,8 @@ from .objectives import VAL_SIZE, ForecastJob, TrainJob
 from .study import TuneResult, tune
 
 DEFAULT_FOLDER = "runs/tune"
+#: the --fill choices of ``seqlab forecast`` (seqlab.forecast.cli)
+FILLS = ("interpolate", "ffill", "zero")
 
 
 def _paths(job: str, study: str | None, save: str | None, table: str | None, plot: str | None,
@@ -32,7 +37,7 @@ def _paths(job: str, study: str | None, save: str | None, table: str | None, plo
     for key, value in given.items():
         if value is None:
             value = default[key]
-            Path(value).parent.mkdir(parents=True, exist_ok=True)
+            _mkdir(Path(value).parent)
         elif value == "":
             out[key] = None
             continue
@@ -42,6 +47,38 @@ def _paths(job: str, study: str | None, save: str | None, table: str | None, plo
     files = {k: v for k, v in (inputs or {}).items() if isinstance(v, (str, os.PathLike))}
     check_outputs({f"--{k}": v for k, v in out.items()}, files)
     return out
+
+
+#: the folders this run made (for its default files), removed again when it fails
+_made: contextvars.ContextVar[list[Path] | None] = contextvars.ContextVar("seqlab_tune_made", default=None)
+
+
+def _mkdir(folder: Path) -> None:
+    missing = [p for p in [folder, *folder.parents] if not p.exists()]
+    folder.mkdir(parents=True, exist_ok=True)
+    made = _made.get()
+    if made is not None:
+        made.extend(missing)  # deepest first
+
+
+def _tidy(fn):
+    """A job that fails removes the (empty) folders it made for its default files."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        made: list[Path] = []
+        token = _made.set(made)
+        try:
+            return fn(*args, **kwargs)
+        except BaseException:
+            for folder in made:
+                try:
+                    folder.rmdir()
+                except OSError:
+                    pass
+            raise
+        finally:
+            _made.reset(token)
+    return wrapper
 
 
 def _check(trials: int, minutes: float) -> None:
@@ -64,19 +101,25 @@ def _finish(result: TuneResult, say) -> TuneResult:
     return result
 
 
+@_tidy
 def forecast(data: Any = None, *, target: str | None = None, time: str | None = None, horizon: int | None = None,
              folds: int = 3, ensemble: int = 1, epochs: int | None = None, trials: int = 20, minutes: float = 10.0,
              study: str | None = None, save: str | None = None, table: str | None = None, plot: str | None = None,
-             seed: int = 0, threads: int | None = 0, out: TextIO | None = None) -> TuneResult:
+             seed: int = 0, threads: int | None = 0, out: TextIO | None = None, fill: str | None = None,
+             wide: bool = False) -> TuneResult:
     """Tune a forecaster on ``data`` (None: the embedded airline passengers) by its backtest MASE.
-    ``ensemble``: networks per forecaster, in the trials and the final model alike."""
+    ``ensemble``: networks per forecaster, in the trials and the final model alike. ``fill`` and
+    ``wide`` prepare the data as ``seqlab forecast --fill/--wide`` do (a note says what they did)."""
     from ..forecast.run import _file_horizon, load_series
 
     start = _time.monotonic()
     _check(trials, minutes)
     check_int("--folds", folds, 1)
+    if fill is not None and fill not in FILLS:
+        raise SeqlabError(f"--fill: expected one of {', '.join(FILLS)}, got {fill!r}")
     paths = _paths("forecast", study, save, table, plot, {"--data": data})
-    series, source = load_series(data, target, time)
+    notes: list[str] = []
+    series, source = load_series(data, target, time, notes=notes, fill=fill, wide=wide)
     settings: dict[str, Any] = dict(horizon=horizon or _file_horizon(data) or 12, ensemble=ensemble, seed=seed,
                                     threads=threads, verbose=0)
     if epochs is not None:
@@ -84,12 +127,15 @@ def forecast(data: Any = None, *, target: str | None = None, time: str | None = 
     say = _say(out)
     say(f"tune forecast: {source}; {trials} trial(s), {'no time limit' if not minutes else f'{minutes:g} min'}, "
         f"scored by the backtest MASE over {folds} origin(s)")
+    for note in notes:
+        say(f"note: {note}")
     job = ForecastJob(series, folds, settings, save=paths["save"])
     return _finish(tune("forecast", job.objective, job.final, direction="minimize", label="backtest MASE",
                         trials=trials, minutes=minutes, study=paths["study"], seed=seed, reserve=0.1 * 60 * minutes,
                         table=paths["table"], plot=paths["plot"], say=say, start=start), say)
 
 
+@_tidy
 def classify(data: str | None = None, *, text_column: str = "text", label_column: str = "label", epochs: int = 30,
              trials: int = 20, minutes: float = 10.0, study: str | None = None, save: str | None = None,
              table: str | None = None, plot: str | None = None, seed: int = 0, threads: int | None = 0,
@@ -99,6 +145,7 @@ def classify(data: str | None = None, *, text_column: str = "text", label_column
     start = _time.monotonic()
     _check(trials, minutes)
     paths = _paths("classify", study, save, table, plot, {"--data": data})
+    _check_classify_data(data, text_column, label_column, seed)  # before a study file exists
     say = _say(out)
     say(f"tune classify: {data or 'the 8x8 digits'}; {trials} trial(s), "
         f"{'no time limit' if not minutes else f'{minutes:g} min'}, scored by validation accuracy "
@@ -106,11 +153,51 @@ def classify(data: str | None = None, *, text_column: str = "text", label_column
     folder = Path(paths["study"]).parent
     job = TrainJob("classify", folder, dict(data=data, text_column=text_column, label_column=label_column,
                                             epochs=epochs, seed=seed, threads=threads), save=paths["save"], say=say)
-    return _finish(tune("classify", job.objective, job.final, direction="maximize", label="validation accuracy",
-                        trials=trials, minutes=minutes, study=paths["study"], seed=seed, table=paths["table"],
-                        plot=paths["plot"], say=say, start=start), say)
+    with _discarding(job):
+        return _finish(tune("classify", job.objective, job.final, direction="maximize", label="validation accuracy",
+                            trials=trials, minutes=minutes, study=paths["study"], seed=seed, table=paths["table"],
+                            plot=paths["plot"], say=say, start=start), say)
 
 
+def _check_classify_data(data: str | None, text_column: str, label_column: str, seed: int) -> None:
+    """SeqlabError naming --data when it cannot give every trial a validation split and the best
+    model a held-out one (what ``seqlab classify train`` would refuse with its own options)."""
+    if data is None:
+        return  # the digits: plenty
+    from ..classify.data import as_padded, is_text
+    from ..classify.run import _is_ts, _load, data_labels, split_sizes
+
+    X, lengths, y, source = _load(data, text_column, label_column)
+    if not is_text(X):
+        X, lengths = as_padded(X, lengths)  # its errors name the sequences of --data
+    labels = data_labels(y, len(X), data, label_column)
+    test = 0.0 if _is_ts(data) else 0.2  # classify train's default held-out split
+    n_train, n_test, n_val = split_sizes(labels, test, VAL_SIZE, seed)
+    if (test and not n_test) or not n_val:
+        counts: dict[str, int] = {}
+        for v in labels:
+            counts[str(v)] = counts.get(str(v), 0) + 1
+        need = 2 if test == 0 else 3
+        split = "the held-out test split" if test and not n_test else "the validation split trials are scored on"
+        how = (f"a stratified {test:g} of each class is held out for testing, and trials are scored on a stratified "
+               f"{VAL_SIZE:g} of the rest" if test else f"trials are scored on a stratified {VAL_SIZE:g} of each class")
+        raise SeqlabError(f"--data: {source!r} holds too few examples for tune classify ({len(labels)} in "
+                          f"{len(counts)} classes, at most {max(counts.values())} of one), none left for {split} "
+                          f"({how}); pass a --data file with at least {need} examples of a class, and many more for a "
+                          "useful score")
+
+
+@contextlib.contextmanager
+def _discarding(job: TrainJob):
+    """Remove the trials' model files when the run fails (the study file is restored by tune)."""
+    try:
+        yield
+    except BaseException:
+        job.discard()
+        raise
+
+
+@_tidy
 def generate(text: str | None = None, *, level: str = "char", epochs: int = 5, seq_len: int = 64,
              batch_size: int = 32, trials: int = 20, minutes: float = 10.0, study: str | None = None,
              save: str | None = None, table: str | None = None, plot: str | None = None, seed: int = 0,
@@ -126,9 +213,10 @@ def generate(text: str | None = None, *, level: str = "char", epochs: int = 5, s
     job = TrainJob("generate", folder, dict(text=text, level=level, epochs=epochs, seq_len=seq_len,
                                             batch_size=batch_size, seed=seed, threads=threads, sample_length=0),
                    save=paths["save"])
-    return _finish(tune("generate", job.objective, job.final, direction="minimize", label="validation loss",
-                        trials=trials, minutes=minutes, study=paths["study"], seed=seed, table=paths["table"],
-                        plot=paths["plot"], say=say, start=start), say)
+    with _discarding(job):
+        return _finish(tune("generate", job.objective, job.final, direction="minimize", label="validation loss",
+                            trials=trials, minutes=minutes, study=paths["study"], seed=seed, table=paths["table"],
+                            plot=paths["plot"], say=say, start=start), say)
 
 
 __all__ = ["classify", "forecast", "generate"]

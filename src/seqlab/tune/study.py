@@ -175,8 +175,14 @@ def plot_study(study: Any, path: str, label: str, direction: str) -> None:
     ax.set_title(f"{study.study_name}: {len(study.trials)} trials (x: pruned)")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    import io
+
+    from ..files import atomic_write_bytes
+
+    buf = io.BytesIO()
+    fig.savefig(buf, dpi=100, format="png")
     plt.close(fig)
+    atomic_write_bytes(path, buf.getvalue())  # through the write boundary (held with the other outputs)
 
 
 def tune(job: str, objective: Callable[[Any, Budget], float], final: Callable[[int, dict, Budget], list[str]], *,
@@ -184,27 +190,100 @@ def tune(job: str, objective: Callable[[Any, Budget], float], final: Callable[[i
          reserve: float = 0.0, table: str | None = None, plot: str | None = None,
          say: Callable[[str], None] = print, start: float | None = None) -> TuneResult:
     """Run the study (see the module docstring); ``objective(trial, budget)`` scores one trial,
-    ``final(best_number, best_params, budget)`` writes the model file(s) and returns their paths."""
+    ``final(best_number, best_params, budget)`` writes the model file(s) and returns their paths.
+
+    A run that fails leaves the study file as it was: one it created is removed, an earlier one
+    keeps its bytes (a failed trial is not added to it). Interrupted (Ctrl-C) after a trial of
+    this run completed, the study keeps its trials for the next run to continue. The model,
+    the table and the plot are written together at the end, or none of them."""
     opt = optuna()
     from .pruning import StepMedianPruner  # imports optuna: only once it is known to be there
 
     budget = Budget(minutes, reserve) if start is None else Budget(minutes, reserve, start)
     _check_study_file(study)
-    storage = f"sqlite:///{Path(study).resolve()}"
+    kept = _StudyFile(study)  # a run that fails leaves the study file as it found it (or none)
+    storage = None
     try:
+        storage = opt.storages.RDBStorage(f"sqlite:///{Path(study).resolve()}")
         s = opt.create_study(study_name=job, storage=storage, load_if_exists=True, direction=direction,
                              sampler=opt.samplers.TPESampler(seed=seed + len(_trials_in(storage, job, opt))),
                              pruner=StepMedianPruner(n_startup_trials=2, n_warmup_steps=1))
     except Exception as exc:  # SQLAlchemy's and Optuna's storage errors: a damaged or foreign database
+        kept.restore(storage)
         if isinstance(exc, SeqlabError):
             raise
         raise SeqlabError(f"--study: cannot open {str(study)!r} as an Optuna study ({type(exc).__name__}: "
                           f"{str(exc).splitlines()[0] if str(exc) else ''}); give a new file name") from None
+    kept.trials = len(s.trials)
+    try:
+        return _run(s, opt, job, objective, final, budget, direction=direction, label=label, trials=trials,
+                    minutes=minutes, study=study, table=table, plot=plot, say=say)
+    except KeyboardInterrupt:
+        done = [t for t in s.trials[kept.trials:] if t.state == opt.trial.TrialState.COMPLETE]
+        if not done:  # nothing worth keeping: as if the run never began
+            kept.restore(storage)
+        else:  # trials finished in this run are kept: running again continues the study
+            _close(storage)
+        raise
+    except BaseException:
+        kept.restore(storage)
+        raise
+
+
+class _StudyFile:
+    """The study file as a run found it: its bytes (or its absence), and how many trials it
+    held; :meth:`restore` puts it back after a failed run (a file the run created is removed)."""
+
+    def __init__(self, study: str | Path) -> None:
+        self.path = Path(study)
+        self.existed = self.path.is_file()
+        self.data = self.path.read_bytes() if self.existed else None
+        self.extra = [self.path.with_name(self.path.name + s) for s in ("-journal", "-wal", "-shm")]
+        self.extra = [p for p in self.extra if not p.exists()]  # SQLite's side files this run may create
+        self.trials = 0
+
+    def restore(self, storage: Any) -> None:
+        from ..files import atomic_write_bytes
+
+        _close(storage)
+        for p in self.extra:
+            p.unlink(missing_ok=True)
+        if self.data is None:
+            self.path.unlink(missing_ok=True)
+        elif not self.path.is_file() or self.path.read_bytes() != self.data:
+            atomic_write_bytes(self.path, self.data)
+
+
+def _close(storage: Any) -> None:
+    """Close the database connections of an Optuna RDBStorage (its file can then be replaced)."""
+    engine = getattr(storage, "engine", None)
+    if engine is not None:
+        try:
+            storage.remove_session()
+        except Exception:  # noqa: BLE001 - closing is best effort
+            pass
+        engine.dispose()
+
+
+def _run(s: Any, opt: Any, job: str, objective: Callable[[Any, Budget], float],
+         final: Callable[[int, dict, Budget], list[str]], budget: Budget, *, direction: str, label: str, trials: int,
+         minutes: float, study: str | Path, table: str | None, plot: str | None,
+         say: Callable[[str], None]) -> TuneResult:
+    """The study ``s`` opened by :func:`tune`: its trials, the final model, the table and plot."""
+    from ..files import held_writes
+
     if s.direction.name.lower() != direction:
         raise SeqlabError(f"--study: {str(study)!r} holds a '{job}' study that {s.direction.name.lower()}s; use another file")
     before = len(s.trials)
     if before:
-        say(f"study {str(study)!r}: continuing after {before} trial(s)")
+        states = {}
+        for t in s.trials:
+            states[t.state.name.lower()] = states.get(t.state.name.lower(), 0) + 1
+        counts = ", ".join(f"{n} {state}" for state, n in states.items())
+        stale = states.get("fail", 0) + states.get("running", 0) + states.get("waiting", 0)
+        say(f"study {str(study)!r}: continuing after {before} trial(s) ({counts})"
+            + (f"; {stale} of them failed or were interrupted in an earlier run and give no score (only complete "
+               "trials inform the search; pass a new --study file to start afresh)" if stale else ""))
 
     def run(trial: Any) -> float:
         if budget.left() <= 0:
@@ -225,21 +304,22 @@ def tune(job: str, objective: Callable[[Any, Budget], float], final: Callable[[i
         raise SeqlabError(f"tune {job}: no trial finished within the budget; give more --minutes or fewer epochs")
     best = s.best_trial
     say(f"best: trial {best.number}, {label} {best.value:.4f}  {_fmt(best.params)}")
-    written = final(best.number, dict(best.params), budget)
-    tab = results_table(s)
-    if table:
-        from ..io import atomic_write_text
+    with held_writes():  # the model, the table and the plot: all of them or, when one fails, none
+        written = final(best.number, dict(best.params), budget)
+        tab = results_table(s)
+        if table:
+            from ..io import atomic_write_text
 
-        atomic_write_text(table, tab.to_csv(index=False))
-        written.append(table)
-    if plot:
-        plot_study(s, plot, label, direction)
-        written.append(plot)
+            atomic_write_text(table, tab.to_csv(index=False))
+            written.append(table)
+        if plot:
+            plot_study(s, plot, label, direction)
+            written.append(plot)
     return TuneResult(s, dict(best.params), float(best.value), direction, tab, written,
                       time.monotonic() - budget.start)
 
 
-def _trials_in(storage: str, job: str, opt: Any) -> list:
+def _trials_in(storage: Any, job: str, opt: Any) -> list:
     try:
         return opt.load_study(study_name=job, storage=storage).trials
     except KeyError:

@@ -1,0 +1,121 @@
+"""seqlab tune on bad input: a failed run leaves no study file behind (and an earlier one as it
+was), a study holding failed trials is not continued silently, messages name tune's own options,
+and tune forecast takes --fill and --wide as seqlab forecast does."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytest.importorskip("optuna", reason="the optuna extra is part of .[all]")
+
+from seqlab.errors import SeqlabError  # noqa: E402
+from seqlab.tune.study import tune  # noqa: E402
+from tests.cli_helpers import assert_one_line_error, snapshot  # noqa: E402
+
+
+def _good(trial, budget):
+    return float(trial.suggest_float("x", 0.0, 1.0))
+
+
+def _failing(trial, budget):
+    trial.suggest_int("k", 0, 9)
+    raise SeqlabError("--data: something the trial found wrong")
+
+
+def _final_fails(n, p, b):
+    raise SeqlabError("--save: the final model could not be made")
+
+
+KW = dict(direction="minimize", label="score", minutes=0, say=lambda line: None)
+
+
+@pytest.mark.parametrize("objective,final", [(_failing, lambda n, p, b: []), (_good, _final_fails)])
+def test_a_failed_run_removes_the_study_file_it_created(tmp_path, objective, final):
+    db = tmp_path / "s.db"
+    with pytest.raises(SeqlabError):
+        tune("toy", objective, final, trials=1, study=db, table=str(tmp_path / "t.csv"), plot=str(tmp_path / "p.png"),
+             **KW)
+    assert list(tmp_path.iterdir()) == []  # no study, no table, no plot, no SQLite journal
+
+
+def test_a_failed_run_leaves_an_earlier_study_file_untouched(tmp_path):
+    db = tmp_path / "s.db"
+    tune("toy", _good, lambda n, p, b: [], trials=2, study=db, **KW)
+    before = snapshot(tmp_path)
+    with pytest.raises(SeqlabError):
+        tune("toy", _failing, lambda n, p, b: [], trials=1, study=db, **KW)
+    assert snapshot(tmp_path) == before
+    lines = []
+    again = tune("toy", _good, lambda n, p, b: [], trials=1, study=db, **dict(KW, say=lines.append))
+    assert list(again.table["state"]) == ["complete"] * 3  # no failed trial was added
+    assert any("continuing after 2 trial(s) (2 complete)" in line for line in lines), lines
+
+
+def test_a_study_holding_a_failed_trial_is_not_continued_silently(tmp_path):
+    import optuna
+
+    db = tmp_path / "s.db"
+    s = optuna.create_study(study_name="toy", storage=f"sqlite:///{db}", direction="minimize")
+    s.tell(s.ask(), state=optuna.trial.TrialState.FAIL)  # what an older seqlab, or a Ctrl-C, left
+    lines = []
+    tune("toy", _good, lambda n, p, b: [], trials=1, study=db, **dict(KW, say=lines.append))
+    line = next(line for line in lines if "continuing" in line)
+    assert "1 fail" in line and "failed or were interrupted" in line and "--study" in line, line
+
+
+def _csv(path, rows):
+    path.write_text("text,label\n" + "".join(f"{t},{y}\n" for t, y in rows))
+    return path
+
+
+@pytest.mark.parametrize("rows", [[("good day", "pos"), ("bad day", "neg")],
+                                  [("good day", "pos"), ("fine day", "pos"), ("bad day", "neg"), ("sad day", "neg")]])
+def test_tune_classify_on_too_few_rows_names_data_and_writes_nothing(tmp_path, monkeypatch, cli, rows):
+    monkeypatch.chdir(tmp_path)
+    data = _csv(tmp_path / "few.csv", rows)
+    before = snapshot(tmp_path)
+    code, _, err = cli("tune", "classify", "--data", data, "--trials", "1", "--epochs", "1", "--minutes", "0.3",
+                       "--study", "few.db", "--save", "few.safetensors", "--threads", "1")
+    assert_one_line_error(code, err, "--data")
+    assert "too few examples" in err and "validation_split" not in err and "--test-size" not in err, err
+    assert snapshot(tmp_path) == before
+
+
+def test_tune_classify_with_a_single_class_names_data(tmp_path, monkeypatch, cli):
+    monkeypatch.chdir(tmp_path)
+    data = _csv(tmp_path / "one.csv", [("good day", "pos"), ("fine day", "pos"), ("nice day", "pos")])
+    code, _, err = cli("tune", "classify", "--data", data, "--trials", "1", "--study", "o.db", "--save",
+                       "o.safetensors")
+    assert_one_line_error(code, err, "--data")
+    assert "single class" in err and "y:" not in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["one.csv"]
+
+
+def _monthly(path, gap=False, wide=False):
+    dates = pd.date_range("2000-01-01", periods=48, freq="MS").strftime("%Y-%m-%d")
+    v = 10 + np.arange(48.0) + 3 * np.sin(np.arange(48) / 2)
+    df = pd.DataFrame({"date": dates, "A": v})
+    if wide:
+        df["B"] = 2 * v
+    if gap:
+        df.loc[7, "A"] = np.nan
+    df.to_csv(path, index=False)
+    return path
+
+
+def test_tune_forecast_takes_fill_and_wide_that_its_messages_suggest(tmp_path, monkeypatch, cli):
+    monkeypatch.chdir(tmp_path)
+    gap, wide = _monthly(tmp_path / "gap.csv", gap=True), _monthly(tmp_path / "wide.csv", wide=True)
+    base = ["tune", "forecast", "--time", "date", "--trials", "1", "--epochs", "1", "--minutes", "0.5", "--horizon",
+            "3", "--folds", "1", "--table", "", "--plot", "", "--threads", "1"]
+    for data, option in ((gap, "--fill"), (wide, "--wide")):
+        code, _, err = cli(*base, "--data", data, "--study", "x.db", "--save", "x.safetensors")
+        assert_one_line_error(code, err, option)
+        assert not (tmp_path / "x.db").exists()
+    code, out, err = cli(*base, "--data", gap, "--fill", "interpolate", "--study", "g.db", "--save", "g.safetensors",
+                         timeout=300)
+    assert code == 0, err
+    assert "note:" in out and (tmp_path / "g.safetensors").is_file()
+    code, out, err = cli(*base, "--data", wide, "--wide", "--study", "w.db", "--save", "w.safetensors", timeout=300)
+    assert code == 0, err
+    assert (tmp_path / "w.safetensors").is_file()
