@@ -59,6 +59,19 @@ def world(tmp_path_factory, common_bad):
     steps = rows().assign(date=np.arange(48) * 10)
     steps.loc[30:, "date"] += 5
     text("irregular_steps.csv", steps.to_csv(index=False))
+    monthly = rows(40).assign(id="A")
+    daily = rows(40).assign(id="B", date=pd.date_range("2010-01-01", periods=40, freq="D").strftime("%Y-%m-%d"))
+    text("two_frequencies.csv", pd.concat([monthly, daily]).to_csv(index=False))
+    text("far_number.csv", "date,sales\n" + "".join(f"{t},{i + 1}\n" for i, t in
+                                                     enumerate([0, 1, 2, 10**12, 10**12 + 1, 10**12 + 2])))
+    text("far_date.csv", "date,sales\n" + "".join(f"{t},{i + 1}\n" for i, t in enumerate(
+        ["2010-01-01 00:00:00", "2010-01-01 00:00:01", "2010-01-01 00:00:02", "2200-01-01 00:00:00"])))
+    text("two_rows.csv", rows(2).to_csv(index=False))
+    text("five_rows.csv", rows(5).to_csv(index=False))
+    text("year_1.csv", "date,sales\n0001-01-01,1\n0001-02-01,2\n0001-03-01,3\n")
+    text("year_9999.csv", "date,sales\n9999-01-01,1\n9999-02-01,2\n9999-03-01,3\n")
+    text("odd_offsets.csv", "date,sales\n" + "".join(  # hourly, the offset jumping by 4 h and back: no zone's
+        f"2010-01-01T{h:02d}:00:00{'+05:00' if h % 2 else '+01:00'},{h}\n" for h in range(12)))
     (d / "nul.csv").write_bytes(csv.encode().replace(b"sales\n", b"sales\n\x00", 1))
     files["nul"] = d / "nul.csv"
     (d / "truncated.csv.gz").write_bytes(gzip.compress(csv.encode())[:40])
@@ -94,6 +107,26 @@ DATA_CASES = unreadable_cases("data", ["--data", "{path}"]) + [  # --data: not a
     ("data-nul-byte", ["--data", "{nul}", *COLS], "NUL"),
     ("data-truncated-gzip", ["--data", "{truncated_gz}", *COLS], "damaged gzip"),
     ("data-not-utf8", ["--data", "{latin1}", *COLS], "not UTF-8"),
+    # --fill on series of two frequencies: refused as without --fill, not turned into the finer one
+    ("fill-two-frequencies", ["--data", "{two_frequencies}", *COLS, "--series-id", "id", "--fill", "ffill"],
+     "the series have different frequencies: MS (series 'A'), D (series 'B')"),
+    ("fill-a-huge-numeric-gap", ["--data", "{far_number}", *COLS, "--fill", "zero"],
+     "--fill would insert 999999999997 missing time(s), more than 10 times the 6 row(s) present or 10000000 rows "
+     "in all; the largest gap misses 999999999997 step(s) between 2 and 1000000000000"),
+    ("fill-a-huge-date-gap", ["--data", "{far_date}", *COLS, "--fill", "zero"],
+     "the largest gap misses 5995814397 s date(s) between 2010-01-01 00:00:02 and 2200-01-01 00:00:00"),
+    # one minimum for a holdout, whatever the length of the series that is too short
+    ("data-two-rows", ["--data", "{two_rows}", *COLS, "--horizon", "3"],
+     "has 2 values, fewer than the 6 a holdout of 3 steps needs (3 before it)"),
+    ("data-five-rows", ["--data", "{five_rows}", *COLS, "--horizon", "3"],
+     "has 5 values, fewer than the 6 a holdout of 3 steps needs (3 before it)"),
+    ("wide-without-time", ["--data", "{good}", "--wide"], "column 'date' holds dates ('2010-01-01' at row 0 (line 2 "
+     "of the file)), not a series of numbers, and no time column was given; pass --time date"),
+    ("data-year-1", ["--data", "{year_1}", *COLS], "has the date '0001-01-01' at row 0 (line 2 of the file), outside "
+     "the dates pandas can hold (1677-09-22 to 2262-04-11, years 1677-2262)"),
+    ("data-year-9999", ["--data", "{year_9999}", *COLS], "outside the dates pandas can hold"),
+    ("data-offsets-of-no-zone", ["--data", "{odd_offsets}", *COLS], "its UTC offsets (+1h, +5h) change in a way no "
+     "time zone's do, so the times have no one local meaning; give the times in UTC (or all with one offset)"),
     ("data-unknown-column", ["--data", "{good}", "--target", "revenue", "--time", "date"], "'revenue' not found"),
     ("sep-two-chars", ["--data", "{good}", *COLS, "--sep", ";;"], "one separator character"),
     ("sep-wrong", ["--data", "{good}", *COLS, "--sep", ";"], "not found"),
@@ -142,6 +175,9 @@ OUTPUT_CASES = [  # every output path checked before any work
     ("backtest-out-without-a-backtest", ["--backtest-out", "{out}/bt.csv", "--folds", "0"],
      "--backtest-out: writes the backtest's forecasts, but --folds 0 skips the backtest"),
     ("backtest-out-folder", ["--backtest-out", "{out}", "--folds", "1"], "--backtest-out: "),
+    ("backtest-out-folder-suggests-a-csv", ["--backtest-out", "{out}", "--folds", "1"],
+     "is a folder; give a CSV file name such as '{out}/backtest.csv'"),
+    ("out-folder-suggests-a-csv", ["--out", "{out}"], "is a folder; give a CSV file name such as '{out}/forecast.csv'"),
 ]
 # --load with an option that only training reads: refused, not silently ignored
 LOAD_CASES = [(f"load-with-{o[2:]}", ["--load", "{model}", "--quiet", o, *v], f"{o}: sets how a forecaster is trained")
@@ -151,6 +187,12 @@ LOAD_CASES = [(f"load-with-{o[2:]}", ["--load", "{model}", "--quiet", o, *v], f"
                            ("--backtest-out", ["bt.csv"])]] + [
     ("load-out-is-the-model", ["--load", "{model}", "--quiet", "--out", "{model}"], "is also the file of --load"),
     ("load-out-a-folder", ["--load", "{model}", "--quiet", "--out", "{out}"], "is a folder"),
+    ("load-out-a-folder-suggests-a-csv", ["--load", "{model}", "--quiet", "--out", "{out}"],
+     "give a CSV file name such as '{out}/forecast.csv'"),
+    # zeros from --fill zero under a log-transform model: a fix --load accepts (not --transform, refused with it)
+    ("load-fill-zero-under-logs", ["--load", "{model}", "--quiet", "--data", "{gap}", *COLS, "--fill", "zero"],
+     "give a history of positive values (with --fill: interpolate or ffill, not zero), or train a forecaster with "
+     "--transform none"),
 ]
 CASES = MODEL_CASES + DATA_CASES + NUMBER_CASES + DEVICE_CASES + OUTPUT_CASES + LOAD_CASES
 
@@ -166,7 +208,8 @@ def test_bad_input_is_one_line_and_touches_nothing(args, expected, world, tmp_pa
         filled += ["--save", str(out / "model.safetensors"), "--out", str(out / "per_series.csv")] \
             if "--save" not in filled and "--out" not in filled else []
     # the case's options after FAST (training options, which --load refuses): they win
-    assert_refused(cli, out, ["forecast", *([] if "--load" in filled else FAST), *filled], expected)
+    assert_refused(cli, out, ["forecast", *([] if "--load" in filled else FAST), *filled],
+                   expected.replace("{out}", str(out)))
 
 
 def test_a_failure_while_writing_the_outputs_changes_no_earlier_file(world, tmp_path, monkeypatch, cli):

@@ -132,10 +132,18 @@ def backtest(data: Any, config: ForecastConfig | None = None, folds: int = 3, st
     need = max(2, probe.lag + 2)
     if max_folds(series, probe, H, step, end_offset) < folds:
         longest = max(len(s) for s in series)
+        least = need + H + end_offset + (folds - 1) * step
+        can = max_folds(series, probe, H, step, end_offset)
+        if end_offset == 0 and folds == 1:  # the holdout: the last horizon of each series
+            raise SeqlabError(f"--horizon: a holdout of the last {H} steps needs a series of at least {least} values "
+                              f"({need} before it), the longest has {longest}; give --horizon "
+                              f"{max(1, longest - need)} or less, or longer series" if longest > need else
+                              f"--horizon: a holdout of the last {H} steps needs a series of at least {least} values "
+                              f"({need} before it), the longest has {longest}; give longer series")
         raise SeqlabError(
-            f"backtest: {folds} origin(s) {step} steps apart need a series of at least "
-            f"{need + H + end_offset + (folds - 1) * step} values, the longest has {longest}; use fewer folds "
-            "or a smaller horizon")
+            f"--folds: {folds} backtest origin(s) {step} steps apart (--horizon {H}) need a series of at least "
+            f"{least} values, the longest has {longest}; give --folds {can}"
+            + (" (no backtest)" if can == 0 else "") + " or a smaller --horizon")
     name = model_name or (f"model ({c.cell})" if c.model == "rnn" else f"model ({c.model})")
     notes: list[str] = []
     base = select(methods, include_stats, n_series=len(series), notes=notes)
@@ -185,7 +193,8 @@ def backtest(data: Any, config: ForecastConfig | None = None, folds: int = 3, st
                 forecasts.append(rec)
                 jobs.append((rec, h.target, h))
         if not forecasts:
-            raise SeqlabError("backtest: no series is long enough for any origin; use fewer folds or a smaller horizon")
+            raise SeqlabError(f"--folds: no series is long enough for any of the {folds} backtest origin(s) (--horizon "
+                              f"{H}); give fewer --folds (0: no backtest) or a smaller --horizon")
         if beside is not None and len(jobs) == len(every) and all(j[2] is h for j, h in zip(jobs, every)):
             with limit_threads(1):  # the background processes hold the other cores
                 results, failed = beside.collect()
@@ -266,8 +275,10 @@ def panel_table(folds: pd.DataFrame, model: str, order: Sequence[str]) -> pd.Dat
         p = per.loc[meth]
         row = {}
         for mt in PANEL_METRICS:
-            row[f"{mt} mean"] = float(p[mt].mean())
-            row[f"{mt} median"] = float(p[mt].median())
+            v = p[mt].to_numpy(dtype=np.float64)
+            v = v[~np.isnan(v)]  # a metric undefined for a series (MASE of a constant history) is left out
+            row[f"{mt} mean"] = float(v.mean()) if len(v) else float("nan")
+            row[f"{mt} median"] = float(np.median(v)) if len(v) else float("nan")
         if model_mase is not None and meth != model:
             a, b = model_mase.align(p["MASE"], join="inner")
             ok = a.notna() & b.notna()

@@ -151,17 +151,22 @@ def _check_numeric(values: Any, column: str, where: str, at: Callable[[int], str
 
 
 _OFFSET = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})$")
+# pandas holds nanosecond timestamps: the dates it can hold
+_FIRST, _LAST = pd.Timestamp.min.ceil("D"), pd.Timestamp.max.floor("D")
 
 
-def _to_datetime(s: pd.Series, column: str, where: str) -> pd.Series:
-    """Timestamps (NaT where unparseable). Offsets that differ from row to row (a local time
-    across a daylight-saving change) are converted to UTC; a column mixing timestamps with and
-    without an offset is refused, as it has no single meaning."""
+def _to_datetime(s: pd.Series, column: str, where: str) -> tuple[pd.Series, pd.Series | None]:
+    """Timestamps (NaT where unparseable) and, for text whose UTC offsets differ from row to row
+    (a local time across a daylight-saving change), the local wall-clock times (the offsets left
+    out; else None). Offsets that differ are read as UTC instants; a column mixing timestamps with
+    and without an offset is refused, as it has no single meaning."""
+    if isinstance(s.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(s):
+        return s, None
     text = s.astype(str).str.strip()
     try:
         with warnings.catch_warnings():  # pandas 2 warns (FutureWarning) where pandas 3 raises on mixed offsets
             warnings.simplefilter("error", FutureWarning)
-            return pd.to_datetime(text, errors="coerce", format="mixed")
+            return pd.to_datetime(text, errors="coerce", format="mixed"), None
     except (ValueError, TypeError, OverflowError, FutureWarning) as exc:
         aware = text.str.contains(_OFFSET)
         if not aware.all() and aware.any():
@@ -169,10 +174,80 @@ def _to_datetime(s: pd.Series, column: str, where: str) -> pd.Series:
             raise SeqlabError(f"{where}: time column {column!r} mixes timestamps with and without a time zone "
                               f"(row {i}: {s.iloc[i]!r}); give every timestamp an offset, or none") from None
         try:
-            return pd.to_datetime(text, errors="coerce", format="mixed", utc=True)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                utc = pd.to_datetime(text, errors="coerce", format="mixed", utc=True)
+                wall = pd.to_datetime(text.str.replace(_OFFSET, "", regex=True), errors="coerce", format="mixed")
+            return utc, wall
         except (ValueError, TypeError, OverflowError):
             raise SeqlabError(f"{where}: time column {column!r} cannot be read as timestamps: "
                               f"{str(exc).splitlines()[0]}") from None
+
+
+def _out_of_range(text: str) -> bool:
+    """Whether ``text`` is a date that pandas cannot hold (before 1677 or after 2262)."""
+    from dateutil import parser
+
+    try:
+        d = parser.parse(text)
+    except (ValueError, OverflowError, TypeError):
+        m = re.match(r"\s*([+-]?\d{5,})-\d", text)  # a year of five digits or more
+        return bool(m)
+    return not (_FIRST.year < d.year < _LAST.year)
+
+
+# time zones tried, in this order, for times whose UTC offsets change (see :func:`_zoned`)
+_REGIONS = ("Europe/", "America/", "Asia/", "Australia/", "Pacific/", "Africa/", "Atlantic/", "Indian/")
+
+
+def _zone_of(utc: pd.DatetimeIndex, offsets: np.ndarray) -> str | None:
+    """A time zone (an IANA name) whose UTC offsets at the instants ``utc`` are ``offsets``
+    (nanoseconds), else None. Checked at the first and last time, on both sides of each change of
+    offset and at up to 200 times between."""
+    import zoneinfo
+
+    n = len(utc)
+    change = np.flatnonzero(np.diff(offsets) != 0)
+    at = np.unique(np.concatenate([[0, n - 1], change, change + 1,
+                                   np.linspace(0, n - 1, min(n, 200)).round().astype(int)]))
+    sample, want = utc[at], offsets[at]
+    naive = sample.tz_localize(None).asi8
+    names = sorted(zoneinfo.available_timezones(), key=lambda z: (not z.startswith(_REGIONS), z))
+    for name in names:
+        try:
+            got = sample.tz_convert(name).tz_localize(None).asi8 - naive
+        except (ValueError, TypeError, KeyError, OSError):
+            continue
+        if np.array_equal(got, want):
+            return name
+    return None
+
+
+def _zoned(idx: pd.DatetimeIndex, wall: pd.DatetimeIndex | None, column: str, where: str) -> pd.DatetimeIndex:
+    """Times that carry a time zone or UTC offsets, read at their wall-clock meaning.
+
+    Dates at one time of day (daily, weekly, monthly ... data): their local calendar dates, without
+    the zone. Sub-daily times: kept as instants in the input's zone, so a daylight-saving change is
+    neither a gap nor a duplicate and every time is written with the input's offset: one offset
+    (or a pandas time zone) as given; offsets that change (text with them) in a time zone whose
+    offsets match them at every time (SeqlabError when none does)."""
+    local = wall if wall is not None else idx.tz_localize(None)
+    if len(local) == 0 or (local - local.normalize()).nunique() <= 1:
+        return pd.DatetimeIndex(local)  # the local calendar dates
+    if wall is None:
+        return idx  # one offset, or a pandas time zone: pandas steps across its changes
+    offsets = local.asi8 - idx.tz_localize(None).asi8
+    if (offsets == offsets[0]).all():
+        import datetime as dt
+
+        return idx.tz_convert(dt.timezone(dt.timedelta(microseconds=int(offsets[0]) // 1000)))
+    zone = _zone_of(idx, offsets)
+    if zone is None:
+        shown = ", ".join(f"{o / 3.6e12:+g}h" for o in pd.unique(offsets)[:4])
+        raise SeqlabError(f"{where}: time column {column!r}: its UTC offsets ({shown}) change in a way no time "
+                          "zone's do, so the times have no one local meaning; give the times in UTC (or all with "
+                          "one offset)")
+    return idx.tz_convert(zone)
 
 
 def _parse_time(values: Any, column: str, where: str, check_duplicates: bool = True,
@@ -181,15 +256,23 @@ def _parse_time(values: Any, column: str, where: str, check_duplicates: bool = T
     if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
         idx = pd.Index(_check_numeric(s, column, where, at))
     else:
-        parsed = _to_datetime(s, column, where)
-        bad = parsed.isna().to_numpy()
+        parsed, wall = _to_datetime(s, column, where)
+        bad = parsed.isna().to_numpy() | (np.zeros(len(s), bool) if wall is None else wall.isna().to_numpy())
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
+            text = str(s.iloc[i]).strip()
+            if _out_of_range(text):
+                raise SeqlabError(
+                    f"{where}: time column {column!r} has the date {s.iloc[i]!r} at {at(i)}, outside the dates pandas "
+                    f"can hold ({_FIRST.date()} to {_LAST.date()}, years 1677-2262); give dates in that range "
+                    "(shift the years), or numbers (e.g. the year as a number) for the time column")
             raise SeqlabError(
                 f"{where}: time column {column!r} has an unparseable timestamp {s.iloc[i]!r} at {at(i)}; "
                 "use ISO dates like 2024-01-31"
             )
         idx = pd.DatetimeIndex(parsed)
+        if idx.tz is not None:
+            idx = _zoned(idx, None if wall is None else pd.DatetimeIndex(wall), column, where)
     dup = idx.duplicated() if check_duplicates else np.zeros(len(idx), bool)
     if dup.any():
         i = int(np.flatnonzero(dup)[0])

@@ -73,12 +73,32 @@ class FillReport:
                 + (" ..." if len(touched) > shown else "") + ")")
 
 
+#: --fill inserts at most this many times the rows present, and at most MAX_FILLED rows in all
+FILL_RATIO, MAX_FILLED = 10, 10_000_000
+
+
+def _grid_estimate(first: pd.Timestamp, last: pd.Timestamp, alias: str) -> int:
+    """About the size of ``alias``'s grid from ``first`` to ``last`` (exact for fixed steps),
+    computed without building it."""
+    off = pd.tseries.frequencies.to_offset(alias)
+    span = (last - first).value
+    try:
+        step = off.nanos  # a fixed step (hours, minutes, days ...)
+    except ValueError:
+        step = ((first + off) - first).value or 1  # a calendar step (months, years ...): about its first
+    return int(span // max(1, step)) + 1
+
+
 def _on_grid(times: pd.DatetimeIndex, alias: str) -> int | None:
     """The size of ``alias``'s grid from the first to the last of ``times``, when every time lies
-    on it; else None."""
+    on it; else None. A grid larger than :data:`MAX_FILLED` is not built: its estimated size is
+    returned (too many dates to insert, whether or not the times lie on it)."""
     if len(times) < 2:
         return len(times)
     try:
+        size = _grid_estimate(times[0], times[-1], alias)
+        if size > MAX_FILLED:
+            return size
         grid = pd.date_range(times[0], times[-1], freq=alias)
     except (ValueError, TypeError, OverflowError):
         return None
@@ -157,6 +177,67 @@ def _fill(s: pd.Series, method: str) -> pd.Series:
     return s.interpolate(method=how, limit_direction="both")
 
 
+def _same_offset(a: str, b: str) -> bool:
+    try:
+        return pd.tseries.frequencies.to_offset(a) == pd.tseries.frequencies.to_offset(b)
+    except (ValueError, TypeError):
+        return a == b
+
+
+def _check_one_frequency(per: list, series_id: str | None, where: str) -> None:
+    """SeqlabError when two series have regular dates of different frequencies (a monthly and a
+    daily series): --fill inserts the dates of one frequency, and would turn the coarser series
+    into the finer one."""
+    by: dict[str, str] = {}
+    for key, _, t in per:
+        f = pd.infer_freq(t) if len(t) >= 3 else None
+        if f and not any(_same_offset(f, g) for g in by):
+            by[f] = str(key) if series_id else "series"
+    if len(by) > 1:
+        shown = ", ".join(f"{f} (series {n!r})" for f, n in list(by.items())[:3])
+        raise SeqlabError(f"{where}: the series have different frequencies: {shown}; --fill inserts the missing "
+                          "dates of one frequency and would turn one series into the other's; forecast each "
+                          "frequency separately")
+
+
+def _check_size(per: list, freq: str | None, step: float | None, n: int, series_id: str | None, target: str,
+                where: str) -> None:
+    """SeqlabError before any date is inserted when filling would insert more than
+    :data:`FILL_RATIO` times the ``n`` rows present, or more than :data:`MAX_FILLED` rows in all
+    (a wrong time value far from the others: a year 2204, a number 1e12), naming the largest gap."""
+    if freq is None:
+        return
+    total, gap = 0, (0, None, None, None)
+    for key, _, t in per:
+        if len(t) < 2:
+            total += len(t)
+            continue
+        if step is None:  # dates
+            size = _on_grid(t, freq) or len(t)
+            lag = np.diff(t.asi8)
+            i = int(np.argmax(lag))
+            missing = (_grid_estimate(t[i], t[i + 1], freq) - 2) if lag[i] > 0 else 0
+        else:
+            tt = np.asarray(t, dtype=np.float64)
+            size = int(round((tt[-1] - tt[0]) / step)) + 1
+            lag = np.diff(tt)
+            i = int(np.argmax(lag))
+            missing = int(round(lag[i] / step)) - 1
+        total += size
+        if missing > gap[0]:
+            gap = (missing, t[i], t[i + 1], str(key) if series_id else target)
+    inserted = total - n
+    if inserted > FILL_RATIO * n or total > MAX_FILLED:
+        k, a, b, who = gap
+        show = (lambda v: str(v)) if step is None else (lambda v: f"{float(v):.15g}")
+        unit = f"{freq} date" if step is None else "step"
+        raise SeqlabError(f"{where}: --fill would insert {inserted} missing time(s), more than {FILL_RATIO} times the "
+                          f"{n} row(s) present" + (f" or {MAX_FILLED} rows in all" if total > MAX_FILLED else "")
+                          + f"; the largest gap misses {k} {unit}(s) between {show(a)} and {show(b)} (series {who!r}); "
+                          "fix the time values there (a wrong date or number?), or drop --fill to have the gaps "
+                          "named")
+
+
 def fill_panel(table: pd.DataFrame, times: pd.Index | None, series_id: str | None, target: str,
                covariates: Sequence[str], future: Sequence[str], static: Sequence[str], method: str,
                where: str, row: Callable[[int], str], time_name: str = "index"
@@ -189,6 +270,7 @@ def fill_panel(table: pd.DataFrame, times: pd.Index | None, series_id: str | Non
         per.append((key, pos, t))
     freq = None
     if isinstance(times, pd.DatetimeIndex):
+        _check_one_frequency(per, series_id, where)
         freq = regular_freq([t for _, _, t in per])
         if freq is None and any(len(t) >= 2 for _, _, t in per):
             raise SeqlabError(f"{where}: --fill: the dates lie on no one regular frequency (no daily, weekly, "
@@ -200,6 +282,8 @@ def fill_panel(table: pd.DataFrame, times: pd.Index | None, series_id: str | Non
             raise SeqlabError(f"{where}: --fill: the numeric time steps lie on no one regular grid (every step a "
                               f"multiple of the smallest), so the missing steps cannot be told; fix the time column")
         freq = None if step is None else f"{step:g}-step"
+    _check_size(per, freq, step if times is not None and freq is not None and not isinstance(times, pd.DatetimeIndex)
+                else None, n, series_id, target, where)
     report = FillReport(method, freq)
     pieces, new_times, rows = [], [], []
     for key, pos, t in per:
@@ -257,6 +341,21 @@ def fill_panel(table: pd.DataFrame, times: pd.Index | None, series_id: str | Non
     return out, out_times, np.concatenate(rows), report
 
 
+def _looks_dated(col: pd.Series) -> bool:
+    """Whether every one of the first 20 filled values of ``col`` reads as a date."""
+    import warnings
+
+    sample = col.dropna().astype(str).str.strip().head(20)
+    if not len(sample) or not sample.str.contains(r"\d[-/.]\d|\d{4}-?W\d|\d:\d").all():
+        return False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return bool(pd.to_datetime(sample, errors="coerce", format="mixed").notna().all())
+        except (ValueError, TypeError, OverflowError):
+            return False
+
+
 def melt_wide(df: pd.DataFrame, time: str | None, where: str, row: Callable[[int], str],
               series_name: str = "series", value_name: str = "value") -> tuple[pd.DataFrame, np.ndarray, list[str]]:
     """A wide table (a time column or index, then one column per series) in the long form of
@@ -274,6 +373,9 @@ def melt_wide(df: pd.DataFrame, time: str | None, where: str, row: Callable[[int
         bad = (num.isna() & df[c].notna()).to_numpy()
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
+            if time is None and _looks_dated(df[c]):
+                raise SeqlabError(f"{where}: --wide: column {str(c)!r} holds dates ({df[c].iloc[i]!r} at {row(i)}), "
+                                  f"not a series of numbers, and no time column was given; pass --time {c}")
             raise SeqlabError(f"{where}: --wide: column {str(c)!r} has a non-numeric value {df[c].iloc[i]!r} at "
                               f"{row(i)}; in a wide table every column besides the time is one series of numbers")
         values[c] = num.to_numpy(dtype=np.float64)

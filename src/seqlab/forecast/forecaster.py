@@ -797,6 +797,9 @@ class Forecaster:
                 "time_end": None if t is None or len(t) == 0 else str(t[-1]),
                 "freq": s.freq if isinstance(t, pd.DatetimeIndex) else None,
                 "datetime": isinstance(t, pd.DatetimeIndex),
+                # a named time zone (sub-daily times across daylight saving): the forecast's offsets follow it
+                "tz": str(t.tz) if isinstance(t, pd.DatetimeIndex) and t.tz is not None and "/" in str(t.tz)
+                else None,
             })
         cfg = {"forecast": asdict(self.config), "train": training_settings(self.train_config),
                "net": asdict(self.nets[0].cfg), "series": series_meta, "lookbacks": self.member_lookbacks,
@@ -860,8 +863,9 @@ class Forecaster:
                 fut = tensors[f"tail{i}.future"].double().numpy() if f"tail{i}.future" in tensors else None
                 time = None
                 if m["time_end"] is not None and m["datetime"]:
-                    time = pd.date_range(end=pd.Timestamp(m["time_end"]), periods=len(y), freq=m["freq"]) \
-                        if m["freq"] else None
+                    end = pd.Timestamp(m["time_end"])
+                    end = end.tz_convert(m["tz"]) if m.get("tz") and end.tzinfo is not None else end
+                    time = pd.date_range(end=end, periods=len(y), freq=m["freq"]) if m["freq"] else None
                 elif m["time_end"] is not None:
                     end = float(m["time_end"])
                     time = pd.Index(np.arange(end - len(y) + 1, end + 1)) if end.is_integer() else None

@@ -204,6 +204,7 @@ def forecast(data: Any = None, *, target: str | None = None, time: str | None = 
     outputs = {"--plot": plot, "--backtest-plot": backtest_plot, "--save": save, "--out": out_csv,
                "--backtest-out": backtest_csv}
     for option, path in outputs.items():
+        _check_csv_output(path, option)
         check_output(path, option, PLOT_SUFFIXES if "plot" in option else ())
     check_outputs(outputs, {"--data": data if isinstance(data, (str, os.PathLike)) else None})
     check_int("--folds", folds, 0)
@@ -242,9 +243,10 @@ def forecast(data: Any = None, *, target: str | None = None, time: str | None = 
     need = max(2, probe.lag + 2)
     if max(len(s) for s in series) < need + H:
         s = max(series, key=len)
+        least, before = _holdout_minimum(s, settings, H)
         raise SeqlabError(
-            f"data: the longest series, {s.name!r}, has {len(s)} values, fewer than the {need + H} a holdout of {H} "
-            f"steps needs ({need} before it); use a smaller --horizon or longer series")
+            f"data: the longest series, {s.name!r}, has {len(s)} values, fewer than the {least} a holdout of {H} "
+            f"steps needs ({before} before it); use a smaller --horizon or longer series")
     n_folds = min(folds, max_folds(series, probe, H, H, end_offset=H))
     panel = len(series) > 1
     freq = _freq(series)
@@ -380,6 +382,37 @@ def forecast(data: Any = None, *, target: str | None = None, time: str | None = 
     return result
 
 
+def _holdout_minimum(s: SeriesData, settings: dict, H: int) -> tuple[int, int]:
+    """The fewest values a series like ``s`` needs for a holdout of ``H`` steps with ``settings``
+    (and the values before the holdout): the shortest length at which the forecaster resolved on
+    it (the auto model depends on the length) keeps its differencing's need before the holdout.
+    One number for every too-short series, whatever its length."""
+    dated = isinstance(s.time, pd.DatetimeIndex) and s.freq is not None and len(s.time)
+    for n in range(H + 1, H + 10_000):
+        time = pd.date_range(s.time[0], periods=n, freq=s.freq) if dated else None
+        like = SeriesData(s.name, np.ones(n), np.zeros((n, s.n_covariates)), time, None, dict(s.static), s.freq)
+        probe = Forecaster(**settings)
+        try:
+            probe.config = probe.resolve([like])
+        except SeqlabError:
+            break
+        before = max(2, probe.lag + 2)
+        if n >= before + H:
+            return n, before
+    return H + 2, 2
+
+
+_CSV_NAMES = {"--out": "forecast.csv", "--backtest-out": "backtest.csv"}
+
+
+def _check_csv_output(path: Any, option: str) -> None:
+    """SeqlabError for a CSV output (``--out``, ``--backtest-out``) that is a folder, suggesting a
+    CSV file in it (other outputs: :func:`seqlab.cli_args.check_output`)."""
+    if option in _CSV_NAMES and path is not None and str(path) and os.path.isdir(path):
+        example = os.path.join(str(path), _CSV_NAMES[option])
+        raise SeqlabError(f"{option}: {str(path)!r} is a folder; give a CSV file name such as {example!r}")
+
+
 def check_finite_forecast(frame: pd.DataFrame) -> None:
     """SeqlabError, before any file is written, when a forecast value is NaN or infinite (data at
     the edge of float range, a network that diverged)."""
@@ -452,6 +485,7 @@ def predict(model: str, data: Any = None, *, target: str | None = None, time: st
     Returns the forecast table."""
     say = _printer(out)
     check_output(plot, "--plot", PLOT_SUFFIXES)
+    _check_csv_output(out_csv, "--out")
     check_output(out_csv, "--out")
     check_outputs({"--plot": plot, "--out": out_csv},
                   {"--load": model, "--data": data if isinstance(data, (str, os.PathLike)) else None})

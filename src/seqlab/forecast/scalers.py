@@ -68,7 +68,9 @@ class TargetTransform:
         y = np.asarray(y, dtype=np.float64)
         if self.log:
             if np.any(y <= 0):
-                raise SeqlabError("transform: 'log' needs positive values, the history has zeros or negatives; use --transform none")
+                raise SeqlabError("transform: the forecaster forecasts logs (--transform log, or auto on positive data), "
+                                  "but the history has zeros or negatives; give a history of positive values (with "
+                                  "--fill: interpolate or ffill, not zero), or train a forecaster with --transform none")
             return np.log(y)
         return y
 
@@ -99,7 +101,10 @@ class TargetTransform:
                 z[T + h] = out[h, mid]
         else:
             out = w
-        return np.exp(out) if self.log else out
+        if not self.log:
+            return out
+        with np.errstate(over="ignore"):  # a diverged network: inf, which the caller reports in one line
+            return np.exp(out)
 
     def to_dict(self) -> dict:
         return {"log": self.log, "lag": self.lag, "scaler": asdict(self.scaler)}
