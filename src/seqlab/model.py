@@ -268,9 +268,8 @@ class Sequential(nn.Module):
             self.optimizer = None
         self._opt_spec = spec
         self.clipnorm = getattr(spec, "clipnorm", None)  # a Keras-style optimizer's clipnorm (seqlab.keras)
-        serial_loss = isinstance(loss, str)
         self._compile_config = {
-            "loss": loss if serial_loss else None,
+            "loss": loss if isinstance(loss, str) else self.loss_fn.config(),
             "optimizer": spec.to_config() if isinstance(spec, OptimizerSpec) else None,
             "metrics": [m.name for m in self.metric_fns],
         }

@@ -313,3 +313,33 @@ def test_common_mistakes_get_the_fix():
     ds = TensorDataset(torch.zeros(4, 5, 2), torch.zeros(4, 1))
     with pytest.raises(SeqlabError, match=r"x: got a torch Dataset \(TensorDataset\); wrap it in a DataLoader"):
         m.fit(ds, epochs=1, verbose=0)
+
+
+def test_keras_loss_objects_with_from_logits(tmp_path):
+    from seqlab import load_model
+    from seqlab.keras.losses import BinaryCrossentropy, SparseCategoricalCrossentropy
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((16, 6, 2)).astype(np.float32)
+    y = rng.integers(0, 3, 16)
+    torch.manual_seed(0)
+    m = Sequential([LSTM(5, input_shape=(6, 2)), Dense(3)])
+    m.compile(optimizer="adam", loss=SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    logits = torch.from_numpy(m.predict(x))
+    got = m.evaluate(x, y, return_dict=True)
+    assert got["loss"] == pytest.approx(float(F.cross_entropy(logits, torch.from_numpy(y))), rel=1e-5)
+    m.save(tmp_path / "m.safetensors")
+    back = load_model(tmp_path / "m.safetensors")
+    assert back.loss_fn.from_logits is True and back.evaluate(x, y, return_dict=True) == got
+    # Keras's default from_logits=False on a layer that gives logits: refused, with the fix
+    m.compile(optimizer="adam", loss=SparseCategoricalCrossentropy())
+    with pytest.raises(SeqlabError, match="from_logits=False takes probabilities.*pass from_logits=True"):
+        m.evaluate(x, y)
+    # from_logits=True on a layer whose output is not a Dense (a sequence model's LSTM): logits too
+    torch.manual_seed(0)
+    s = Sequential([LSTM(1, input_shape=(6, 2), return_sequences=True)])
+    s.compile(optimizer="adam", loss=BinaryCrossentropy(from_logits=True))
+    yb = (rng.random((16, 6, 1)) > 0.5).astype(np.float32)
+    z = torch.from_numpy(s.predict(x))
+    assert s.evaluate(x, yb) == pytest.approx(
+        float(F.binary_cross_entropy_with_logits(z, torch.from_numpy(yb))), rel=1e-5)

@@ -4,6 +4,7 @@
     from seqlab.keras.layers import Dense, LSTM, GRU, SimpleRNN, Dropout
     from seqlab.keras.optimizers import Adam               # Adam(learning_rate=1e-3, clipnorm=1.0)
     from seqlab.keras.callbacks import EarlyStopping
+    from seqlab.keras.losses import SparseCategoricalCrossentropy   # (from_logits=True)
     from seqlab.keras.utils import to_categorical
 
 or ``from seqlab import keras`` for ``keras.layers.LSTM(...)``-style code. The classes are
@@ -17,9 +18,9 @@ the function's docstring says so. See docs/api.md.
 from __future__ import annotations
 
 from .. import initializers, regularizers
-from . import callbacks, layers, models, optimizers, utils
+from . import callbacks, layers, losses, models, optimizers, utils
 from .layers import Input
 from .models import Sequential
 
-__all__ = ["Input", "Sequential", "callbacks", "initializers", "layers", "models", "optimizers", "regularizers",
-           "utils"]
+__all__ = ["Input", "Sequential", "callbacks", "initializers", "layers", "losses", "models", "optimizers",
+           "regularizers", "utils"]

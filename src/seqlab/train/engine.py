@@ -127,23 +127,32 @@ def _first_x(data: ArrayData | DataLoader) -> Tensor:
 class _Step:
     """Loss, metrics and the logits choice shared by training and evaluation.
 
-    A cross-entropy loss takes logits (``fuse``) when the last layer is a Dense layer whose
-    activation is the loss's own (softmax, sigmoid: the engine skips it and the loss uses the
-    stable log-softmax) or none at all (its outputs can only be logits, as for
-    torch.nn.CrossEntropyLoss; ``predict`` then returns logits). The metrics see probabilities."""
+    A cross-entropy loss takes logits (``logits``) when the last layer is a Dense layer whose
+    activation is the loss's own (softmax, sigmoid: the engine skips it, ``skip``, and the loss
+    uses the stable log-softmax) or none at all (its outputs can only be logits, as for
+    torch.nn.CrossEntropyLoss; ``predict`` then returns logits), or when the loss says
+    ``from_logits=True``. ``from_logits=False`` (Keras's default, through seqlab.keras.losses)
+    on a Dense without activation is refused: those outputs are not probabilities. The metrics
+    see probabilities."""
 
     def __init__(self, model) -> None:
         from ..layers import ACTIVATIONS, Dense
 
-        self.loss = model.loss_fn
+        self.loss = loss = model.loss_fn
         self.metrics = model.metric_fns
         last = model.layers[-1] if len(model.layers) else None
         act = last.activation if isinstance(last, Dense) else None
         if isinstance(last, Dense) and act == "softmax" and last.units == 1:
             raise SeqlabError("model: the last layer is Dense(1, activation='softmax'), whose output is always 1; "
                               "use Dense(1, activation='sigmoid') for two classes, or Dense(C, activation='softmax')")
-        self.fuse = self.loss.fuses is not None and act in (self.loss.fuses, "linear")
-        self.act = ACTIVATIONS[self.loss.fuses] if self.fuse else None
+        if loss.fuses is not None and act == "linear" and loss.from_logits is False:
+            raise SeqlabError(f"loss: {loss.name} with from_logits=False takes probabilities, but the last layer, "
+                              f"Dense({last.units}) without activation, gives logits; pass from_logits=True, or give "
+                              f"it activation={loss.fuses!r}")
+        self.skip = loss.fuses is not None and act == loss.fuses  # the engine skips that activation
+        self.fuse = self.skip or (loss.fuses is not None and (loss.from_logits is True or
+                                                              (act == "linear" and loss.from_logits is None)))
+        self.act = ACTIVATIONS[loss.fuses] if self.fuse else None
 
     def probs(self, out: Tensor) -> Tensor:
         return self.act(out) if self.fuse else out
@@ -233,7 +242,7 @@ class SequentialTask(Task):
     def training_step(self, net, batch):
         xb, yb, wb = batch
         step = self.step
-        out, mask = net(xb, return_logits=step.fuse, return_mask=True)
+        out, mask = net(xb, return_logits=step.skip, return_mask=True)
         out, yb, wb, weight = _unmasked(out, yb, wb, mask)
         loss = step.loss(yb, out.float() if out.dtype != self.dtype else out, step.fuse, wb)
         if self.penalized:
@@ -378,7 +387,7 @@ def evaluate_data(model, data: ArrayData | DataLoader, batch_size: int,
         for xb, yb, wb in batches:
             if yb is None:
                 raise SeqlabError("y: evaluation needs targets; the data yields inputs only")
-            out, mask = model(xb, return_logits=step.fuse, return_mask=True)
+            out, mask = model(xb, return_logits=step.skip, return_mask=True)
             out, yb, wb, weight = _unmasked(out, yb, wb, mask)
             tot += step.loss(yb, out, step.fuse, wb).double() * weight
             n += weight

@@ -15,7 +15,7 @@ pre-activation logits and it uses ``log_softmax`` (``binary_cross_entropy_with_l
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
@@ -36,6 +36,14 @@ class Loss:
 
     name: str = "loss"
     fuses: str | None = None
+    #: for a cross-entropy: None works it out from the last layer (see seqlab.train.engine), True
+    #: takes the outputs as logits, False as probabilities (Keras's ``from_logits``)
+    from_logits: bool | None = None
+
+    def config(self) -> str | dict[str, Any] | None:
+        """What compile saves to rebuild this loss (:func:`get_loss` reads it back): the name, with
+        ``from_logits`` where it was set; None for a callable."""
+        return self.name if self.from_logits is None else {"name": self.name, "from_logits": self.from_logits}
 
     def elements(self, y_true: Tensor, y_pred: Tensor, from_logits: bool = False) -> Tensor:
         raise NotImplementedError
@@ -149,6 +157,9 @@ class _Callable(Loss):
         self.fn = fn
         self.name = getattr(fn, "__name__", type(fn).__name__)
 
+    def config(self) -> None:
+        return None  # code is never saved: a model with a callable loss loads uncompiled
+
     def __call__(self, y_true: Tensor, y_pred: Tensor, from_logits: bool = False, w: Tensor | None = None) -> Tensor:
         if w is not None:
             raise SeqlabError(f"sample_weight: the callable loss {self.name} returns a mean, which cannot be weighted "
@@ -159,10 +170,18 @@ class _Callable(Loss):
         return out
 
 
-def get_loss(spec: str | Callable[[Tensor, Tensor], Tensor]) -> Loss:
-    """A :class:`Loss` from a name or a callable ``fn(y_true, y_pred) -> scalar tensor``."""
+def get_loss(spec: str | dict | Callable[[Tensor, Tensor], Tensor]) -> Loss:
+    """A :class:`Loss` from a name, a saved :meth:`Loss.config` or a callable
+    ``fn(y_true, y_pred) -> scalar tensor``."""
     if isinstance(spec, Loss):
         return spec
+    if isinstance(spec, dict) and isinstance(spec.get("name"), str):
+        loss = get_loss(spec["name"])
+        if spec.get("from_logits") is not None:
+            if loss.fuses is None:
+                raise SeqlabError(f"loss: from_logits applies to the cross-entropies, not to {loss.name!r}")
+            loss.from_logits = bool(spec["from_logits"])
+        return loss
     if isinstance(spec, str):
         key = ALIASES.get(spec.lower(), spec.lower())
         if key not in LOSSES:
