@@ -50,7 +50,9 @@ class BacktestResult:
     ``forecasts``: per series and origin, the actual values, the model's quantiles (H, Q) and each
     baseline's forecast; ``coverage``: share of actual values inside the model's outer interval;
     ``panel``: per method the mean and median over series of MASE, sMAPE and MAPE and the share of
-    series where the model beats it; ``notes``: series that sat an origin out, and why."""
+    series where the model beats it; ``notes``: series that sat an origin out, and why;
+    ``clipped``: how many of the model's forecast values were clipped at 0 (each record's
+    ``nonneg``: its series' training values are all >= 0, so its forecasts are clipped)."""
 
     table: pd.DataFrame
     folds: pd.DataFrame
@@ -61,6 +63,7 @@ class BacktestResult:
     forecaster: Forecaster | None = None  # the last fitted one
     panel: pd.DataFrame | None = None
     notes: list[str] = field(default_factory=list)
+    clipped: int = 0  # the model's forecast values clipped at 0 (a series whose training values are all >= 0)
 
     def to_frame(self) -> pd.DataFrame:
         """``forecasts`` as one tidy table, a row per series, origin and horizon step: ``series``,
@@ -146,7 +149,8 @@ def backtest(data: Any, config: ForecastConfig | None = None, folds: int = 3, st
             + (" (no backtest)" if can == 0 else "") + " or a smaller --horizon")
     name = model_name or (f"model ({c.cell})" if c.model == "rnn" else f"model ({c.model})")
     notes: list[str] = []
-    base = select(methods, include_stats, n_series=len(series), notes=notes)
+    base = select(methods, include_stats, n_series=len(series), notes=notes, season=m,
+                  length=max(len(s) for s in series))
     cuts = {s.name: cutoffs(len(s), H, folds, step, len(s) - end_offset) for s in series}
     # every origin's histories are known before any fit: the baselines can start on them now
     heads_at = [[s.head(cuts[s.name][k]) for s in series if cuts[s.name][k] >= need] for k in range(folds)]
@@ -159,6 +163,7 @@ def backtest(data: Any, config: ForecastConfig | None = None, folds: int = 3, st
         beside = Beside([h.target for h in every], H, m, list(base), processes=split[1],
                         workers=resolve_threads(t.threads) or 1)
     rows, forecasts, inside = [], [], []
+    clipped = 0  # the model's forecast values clipped at 0 (series trained on values >= 0)
     jobs = []  # (record, history, head) for the baselines
     try:
         for k in range(folds):
@@ -180,13 +185,15 @@ def backtest(data: Any, config: ForecastConfig | None = None, folds: int = 3, st
                                  f"sits origin {k + 1} out")
             if not known:
                 continue
+            before = fitted.clipped
             pred = fitted.predict_array(known, calibrated=False)  # (S, H, Q): every series in one batch
+            clipped += fitted.clipped - before
             for h, p in zip(known, pred):
                 s = next(x for x in series if x.name == h.name)
                 cut = len(h)
                 actual = s.target[cut : cut + H]
                 rec = {"series": s.name, "cutoff": cut, "origin": k, "time": s.time, "actual": actual, "model": p,
-                       "baselines": {}, "scale": _scale(h.target, m)}
+                       "baselines": {}, "scale": _scale(h.target, m), "nonneg": fitted.nonnegative(h.name)}
                 rows.append({"method": name, "series": s.name, "cutoff": cut,
                              **all_metrics(actual, p[: len(actual), fitted.mid], h.target, m)})
                 inside.append((actual >= p[: len(actual), 0]) & (actual <= p[: len(actual), -1]))
@@ -218,7 +225,8 @@ def backtest(data: Any, config: ForecastConfig | None = None, folds: int = 3, st
     table = folds_df.groupby("method", sort=False)[list(METRICS)].mean()
     table = table.reindex([o for o in order if o in table.index])
     cov = float(np.concatenate(inside).mean()) if c.quantiles and len(c.quantiles) > 1 else float("nan")
-    return BacktestResult(table, folds_df, forecasts, cov, name, c, fitted, panel_table(folds_df, name, order), notes)
+    return BacktestResult(table, folds_df, forecasts, cov, name, c, fitted, panel_table(folds_df, name, order), notes,
+                          clipped)
 
 
 def beside_split(threads: int | None) -> tuple[int, int] | None:

@@ -208,27 +208,41 @@ ALIASES = {"naive": "naive", "seasonal naive": "seasonal naive", "snaive": "seas
 
 
 ARIMA_DEFAULT_MAX_SERIES = 200
+# ARIMA also leaves the default set for a season longer than this (statsforecast's AutoARIMA with
+# season 52 on 481 weekly values took over 150 s for one fit; a seasonal ARIMA's cost grows with
+# the season) or for histories longer than ARIMA_DEFAULT_MAX_LENGTH values.
+ARIMA_DEFAULT_MAX_SEASON = 24
+ARIMA_DEFAULT_MAX_LENGTH = 2000
 
 
 def select(names: Sequence[str] | None, include_stats: bool = True, n_series: int | None = None,
-           notes: list[str] | None = None) -> dict[str, Baseline]:
+           notes: list[str] | None = None, season: int | None = None,
+           length: int | None = None) -> dict[str, Baseline]:
     """The baselines named in ``names`` (any case; 'snaive' for seasonal naive; 'ets', 'arima' and
     'theta' for the statistical ones in use, 'autoets' etc. for statsforecast's by name,
     'ets-statsmodels' etc. for statsmodels' beside them), or all of
-    :func:`baselines` for None, less ARIMA on a panel of more than ``ARIMA_DEFAULT_MAX_SERIES``
-    ``n_series`` (the slowest to fit; said in ``notes``); SeqlabError
-    for an unknown name or a statistical one that is not available."""
+    :func:`baselines` for None, less ARIMA (the slowest to fit; said in ``notes``) on a panel of
+    more than ``ARIMA_DEFAULT_MAX_SERIES`` ``n_series``, for a ``season`` longer than
+    ``ARIMA_DEFAULT_MAX_SEASON`` or for a longest history (``length``) of more than
+    ``ARIMA_DEFAULT_MAX_LENGTH`` values; SeqlabError for an unknown name or a statistical one that
+    is not available. Nothing is fitted here."""
     from ..errors import SeqlabError
 
     table = baselines(include_stats)
     if names is None:
         arima = [n for n in table if n in ("ARIMA", "AutoARIMA")]
-        if arima and n_series is not None and n_series > ARIMA_DEFAULT_MAX_SERIES:
+        why = None
+        if n_series is not None and n_series > ARIMA_DEFAULT_MAX_SERIES:
+            why = f"on a panel of more than {ARIMA_DEFAULT_MAX_SERIES} series"
+        elif season is not None and season > ARIMA_DEFAULT_MAX_SEASON:
+            why = f"for a season of {season} steps (more than {ARIMA_DEFAULT_MAX_SEASON})"
+        elif length is not None and length > ARIMA_DEFAULT_MAX_LENGTH:
+            why = f"on series of more than {ARIMA_DEFAULT_MAX_LENGTH} values"
+        if arima and why:
             del table[arima[0]]
             if notes is not None:
-                notes.append(f"{arima[0]} is left out of the default baselines on a panel of more than "
-                             f"{ARIMA_DEFAULT_MAX_SERIES} series (the slowest baseline to fit); --baselines "
-                             "naive,snaive,drift,ets,arima,theta adds it")
+                notes.append(f"{arima[0]} is left out of the default baselines {why} (the slowest baseline to "
+                             "fit); --baselines naive,snaive,drift,ets,arima,theta adds it")
         return table
     stats = stat_names()
     out = {}

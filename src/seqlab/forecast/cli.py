@@ -174,6 +174,9 @@ def register(subparsers) -> None:
     e.add_argument("--backtest-out", metavar="FILE.csv", help="the backtest's forecasts: one row per series, origin "
                    "and step: series, origin, cutoff (the last time the forecast saw), step, time, actual, forecast "
                    "(the median), the quantiles and each baseline's forecast (needs --folds 1 or more)")
+    e.add_argument("--holdout-out", metavar="FILE.csv", help="the holdout's forecasts, the columns of --backtest-out "
+                   "with origin 'holdout': one row per series and step of the last horizon (the model fitted on "
+                   "everything before it; raw quantiles, as in --backtest-out)")
     e.add_argument("--plot", metavar="PATH", default="forecast.png", help="forecast plot (default forecast.png)")
     e.add_argument("--plot-series", metavar="NAMES|N", help="series to plot: names separated by commas, or a "
                    "count spread over the panel (default: 1 series, or 4 of a panel)")
@@ -189,7 +192,7 @@ TRAINING_ONLY = ("model", "no_calendar", "horizon", "lookback", "season", "cell"
                  "strategy", "quantiles", "transform", "diff", "scaler", "scaling", "level_penalty", "ensemble",
                  "epochs", "minutes", "lr", "batch_size", "seed", "checkpoint_minutes", "checkpoint_steps",
                  "windows_per_epoch", "patience", "folds", "no_refit", "no_stats", "baselines", "interval",
-                 "plot_series", "backtest_plot", "backtest_out")
+                 "plot_series", "backtest_plot", "backtest_out", "holdout_out")
 
 
 def _main(args: argparse.Namespace) -> int:
@@ -225,7 +228,7 @@ def _main(args: argparse.Namespace) -> int:
     run.forecast(
         args.data, **data, folds=args.folds, refit=not args.no_refit, stats=not args.no_stats, save=args.save,
         resume=args.resume, plot=plot, backtest_plot=None if args.no_plot else args.backtest_plot,
-        out_csv=args.out_csv, backtest_csv=args.backtest_out, plot_series=args.plot_series, interval=args.interval,
+        out_csv=args.out_csv, backtest_csv=args.backtest_out, holdout_csv=args.holdout_out, plot_series=args.plot_series, interval=args.interval,
         methods=_columns(args.baselines) if args.baselines else None, sep=args.sep,
         horizon=args.horizon, lookback=lookbacks[0] if lookbacks else None,
         lookbacks=lookbacks if lookbacks and len(lookbacks) > 1 else None, season=args.season, model=kind,

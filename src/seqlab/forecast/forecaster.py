@@ -207,6 +207,7 @@ class Forecaster:
         self.freq: str | None = None
         self.n_calendar = 0
         self.conformal: list[float] | None = None  # per-step widening of the outer interval (conformal)
+        self.clipped = 0  # forecast values clipped at 0 by predict_array (series trained on values >= 0)
         self.parts: list[Forecaster] = []  # a 'mix': one fitted forecaster per kind of MIX
         self.history: list = []
         self.notes: list[str] = []  # per-series notes of the last fit (too short for something)
@@ -673,19 +674,38 @@ class Forecaster:
             raise SeqlabError(f"{what}: a 'mix' forecaster has no networks of its own; call it on each of its "
                               "parts (forecaster.parts) and average their forecasts")
 
-    def predict_array(self, series: Sequence[SeriesData], calibrated: bool = True) -> np.ndarray:
+    def nonnegative(self, name: str) -> bool:
+        """Whether the forecasts of series ``name`` are clipped at 0: every value of its training
+        part was >= 0 (:attr:`TargetTransform.nonneg`)."""
+        return bool(getattr(self.transforms[self._transform_for(name)], "nonneg", False))
+
+    def _clip(self, series: Sequence[SeriesData], pred: np.ndarray) -> np.ndarray:
+        """``pred`` (S, H, Q) with every quantile of a series trained on values >= 0 clipped at
+        0; :attr:`clipped` counts the values changed (over every call)."""
+        for i, s in enumerate(series):
+            if self.nonnegative(s.name):
+                neg = pred[i] < 0
+                if neg.any():
+                    self.clipped += int(neg.sum())
+                    pred[i] = np.where(neg, 0.0, pred[i])
+        return pred
+
+    def predict_array(self, series: Sequence[SeriesData], calibrated: bool = True, clip: bool = True) -> np.ndarray:
         """Quantile forecasts (S, horizon, Q) for the ``horizon`` steps after each history, all
         series of the call in one batch per network. A mix averages its parts' forecasts, each
         quantile over the parts. With ``calibrated`` and a conformal calibration
-        (:meth:`calibrate`), the outer interval is the calibrated one."""
+        (:meth:`calibrate`), the outer interval is the calibrated one. With ``clip``, a series
+        whose training values were all >= 0 gets no negative forecast or quantile (clipped at 0,
+        after the calibration; counted in :attr:`clipped`)."""
         c = self.config
         series = list(series)
         if self.parts:
             self._check_fitted()
             for p in self.parts:
                 p.train_config = self.train_config
-            pred = np.mean([p.predict_array(series, calibrated=False) for p in self.parts], axis=0)
-            return self._widen(pred) if calibrated else pred
+            pred = np.mean([p.predict_array(series, calibrated=False, clip=False) for p in self.parts], axis=0)
+            pred = self._widen(pred) if calibrated else pred
+            return self._clip(series, pred) if clip else pred
         windows = {L: self.window_inputs(series, L) for L in sorted(set(self.member_lookbacks))}
         keys = windows[self.member_lookbacks[0]][0]
         H, Q = c.horizon, len(c.quantiles)
@@ -712,7 +732,8 @@ class Forecaster:
                     total += out.double().numpy()
                 else:
                     total += net(*t).double().numpy() + level[:, None, None]
-        return self.from_networks(series, keys, total / len(self.nets), calibrated)
+        pred = self.from_networks(series, keys, total / len(self.nets), calibrated)
+        return self._clip(series, pred) if clip else pred
 
     def calibrate(self, q: Sequence[float] | None) -> "Forecaster":
         """Widen (or narrow) the outer interval of every later forecast by ``q[h]`` times its

@@ -140,8 +140,22 @@ def _scores(rec: dict) -> np.ndarray:
     return s
 
 
-def _interval_report(bt: BacktestResult, q: np.ndarray | None, alpha: float, mid: int, panel: bool) -> dict:
-    """Coverage, width and Winkler of the raw and (with q) calibrated intervals over ``bt``."""
+def _clip_rec(r: dict, w: np.ndarray, count: list[int] | None = None) -> np.ndarray:
+    """Quantile forecasts ``w`` (H, Q) of backtest record ``r`` clipped at 0 when its series was
+    trained on values >= 0 (the conformal widening can push the lower bound below 0); ``count``
+    [n] adds the values changed."""
+    if r.get("nonneg"):
+        neg = w < 0
+        if count is not None:
+            count[0] += int(neg.sum())
+        w = np.where(neg, 0.0, w)
+    return w
+
+
+def _interval_report(bt: BacktestResult, q: np.ndarray | None, alpha: float, mid: int, panel: bool,
+                     count: list[int] | None = None) -> dict:
+    """Coverage, width and Winkler of the raw and (with q) calibrated intervals over ``bt`` (the
+    calibrated ones clipped at 0 as the forecasts are; ``count`` [n] adds the values clipped)."""
     a = np.concatenate([r["actual"] for r in bt.forecasts])
     lo = np.concatenate([r["model"][: len(r["actual"]), 0] for r in bt.forecasts])
     hi = np.concatenate([r["model"][: len(r["actual"]), -1] for r in bt.forecasts])
@@ -150,7 +164,7 @@ def _interval_report(bt: BacktestResult, q: np.ndarray | None, alpha: float, mid
     if q is not None:
         los, his = [], []
         for r in bt.forecasts:
-            w = widen(r["model"][None], q, mid)[0]
+            w = _clip_rec(r, widen(r["model"][None], q, mid)[0], count)
             los.append(w[: len(r["actual"]), 0]), his.append(w[: len(r["actual"]), -1])
         out["calibrated"] = interval_stats(a, np.concatenate(los), np.concatenate(his), alpha, scale)
     return out
@@ -168,7 +182,7 @@ def _cross_coverage(bt: BacktestResult, alpha: float, mid: int) -> float | None:
         if q is None or not np.all(np.isfinite(q)):  # too few scores in the other origins
             continue
         for r in recs:
-            w = widen(r["model"][None], q, mid)[0]
+            w = _clip_rec(r, widen(r["model"][None], q, mid)[0])
             a = r["actual"]
             hits.append((a >= w[: len(a), 0]) & (a <= w[: len(a), -1]))
     return float(np.concatenate(hits).mean()) if hits else None
@@ -182,7 +196,7 @@ def forecast(data: Any = None, *, target: str | None = None, time: str | None = 
              out_csv: str | None = None, plot_series: str | None = None, interval: str = "conformal",
              methods: Sequence[str] | None = None, out: TextIO | None = None, sep: str | None = ",",
              backtest_csv: str | None = None, fill: str | None = None, wide: bool = False,
-             **settings: Any) -> ForecastRun:
+             holdout_csv: str | None = None, **settings: Any) -> ForecastRun:
     """Backtest (``folds`` origins one horizon apart before the holdout; ``refit`` at each),
     score the holdout (the last horizon of each series), fit on everything and forecast; print
     the tables on ``out`` (default stdout) and write ``save`` (the final forecaster), ``plot``
@@ -192,7 +206,8 @@ def forecast(data: Any = None, *, target: str | None = None, time: str | None = 
     'conformal' calibrates the outer quantile interval on the backtest's forecasts (split
     conformal per horizon step), 'quantile' keeps it raw. ``backtest_csv``: the backtest's
     forecasts, one row per series, origin and step (:meth:`BacktestResult.to_frame`, times as in
-    ``out_csv``). ``fill`` and ``wide``: see :func:`seqlab.forecast.data.prepare`.
+    ``out_csv``). ``holdout_csv``: the holdout's forecasts in the same columns, ``origin``
+    'holdout'. ``fill`` and ``wide``: see :func:`seqlab.forecast.data.prepare`.
 
     ``settings``: any field of :class:`seqlab.forecast.ForecastConfig` (horizon, cell, hidden,
     model, ensemble, batch_size...) or of :class:`seqlab.train.TrainConfig` (epochs, lr, patience,
@@ -202,7 +217,7 @@ def forecast(data: Any = None, *, target: str | None = None, time: str | None = 
     t0 = perf_counter()
     say = _printer(out)
     outputs = {"--plot": plot, "--backtest-plot": backtest_plot, "--save": save, "--out": out_csv,
-               "--backtest-out": backtest_csv}
+               "--backtest-out": backtest_csv, "--holdout-out": holdout_csv}
     for option, path in outputs.items():
         _check_csv_output(path, option)
         check_output(path, option, PLOT_SUFFIXES if "plot" in option else ())
@@ -302,12 +317,13 @@ def forecast(data: Any = None, *, target: str | None = None, time: str | None = 
     else:
         say(f"\nHoldout: the last {H} steps ({_when(series[0], len(series[0]) - H)} on), model fitted on everything before")
         say(format_table(ho.table))
+    clip_count = [(bt.clipped if bt is not None else 0) + ho.clipped]
     q_ho = _conformal(bt, None, alpha) if interval == "conformal" and alpha and bt is not None else None
     if interval == "conformal" and alpha and q_ho is None:
         say("note: no backtest to calibrate the interval on; the holdout interval is the raw quantiles'" if bt is None
             else "note: " + _too_few(alpha, "the holdout interval"))
     if alpha:
-        rep = _interval_report(ho, q_ho, alpha, probe.mid, panel)
+        rep = _interval_report(ho, q_ho, alpha, probe.mid, panel, clip_count)
         lo, hi = c.quantiles[0], c.quantiles[-1]
         units = " (in MASE scales)" if panel else ""
         r = rep["raw"]
@@ -326,6 +342,10 @@ def forecast(data: Any = None, *, target: str | None = None, time: str | None = 
             b = float(mase_col.loc[bname])
             say(f"holdout {'mean ' if panel else ''}MASE: model {model_mase:.3f} "
                 f"{'beats' if model_mase < b else 'does not beat'} {bname} {b:.3f}")
+    best = best_baseline(mase_col, ho.model_name)
+    if best is not None:
+        say(f"holdout {'mean ' if panel else ''}MASE: model {model_mase:.3f} "
+            f"{'beats' if model_mase < best[1] else 'does not beat'} the best baseline, {best[0]} {best[1]:.3f}")
 
     final = Forecaster(c, train).fit(series, checkpoint=run_ckpt)
     notes += [n for n in final.notes if n not in notes]
@@ -335,6 +355,7 @@ def forecast(data: Any = None, *, target: str | None = None, time: str | None = 
             notes.append(_too_few(alpha, "the forecast's interval"))
         final.calibrate(q)
     future = final.predict()
+    clip_count[0] += final.clipped
     fc_series = list(final.tails.values())
     say(f"\nForecast: the {H} steps after the data (median, then the interval"
         f"{', conformal' if final.conformal is not None else ''})"
@@ -343,6 +364,9 @@ def forecast(data: Any = None, *, target: str | None = None, time: str | None = 
     say(forecast_text(shown if not panel else shown.groupby("series", sort=False).head(3), freq))
     if panel:
         say("  ...")
+    if clip_count[0]:
+        say(f"note: {clip_count[0]} forecast value(s) or interval bound(s) below 0 (backtest, holdout and forecast "
+            "together) were clipped at 0: every training value of their series is >= 0")
     if notes:
         say(f"\nnotes ({len(notes)}): " + "; ".join(notes[:3]) + (" ..." if len(notes) > 3 else "")
             + (" (all in --out)" if out_csv and len(notes) > 3 else ""))
@@ -361,6 +385,9 @@ def forecast(data: Any = None, *, target: str | None = None, time: str | None = 
                 empty = BacktestResult(pd.DataFrame(), pd.DataFrame(), config=c)
                 atomic_write_text(backtest_csv, backtest_table(bt or empty, freq).to_csv(index=False))
                 result.written.append(backtest_csv)
+            if holdout_csv:
+                atomic_write_text(holdout_csv, backtest_table(ho, freq, origin="holdout").to_csv(index=False))
+                result.written.append(holdout_csv)
             if plot or backtest_plot:
                 from .plots import plot_backtest, plot_forecast
 
@@ -380,6 +407,17 @@ def forecast(data: Any = None, *, target: str | None = None, time: str | None = 
         say(f"\nwrote {', '.join(result.written)}")
     say(f"done in {perf_counter() - t0:.1f} s")
     return result
+
+
+def best_baseline(mase: pd.Series, model_name: str) -> tuple[str, float] | None:
+    """The baseline of lowest MASE in ``mase`` (one value per method, the model's row
+    ``model_name`` left out, NaN ignored) and its MASE; None without any."""
+    b = mase.drop(model_name, errors="ignore").astype(np.float64)
+    b = b[np.isfinite(b.to_numpy())]
+    if b.empty:
+        return None
+    name = str(b.idxmin())
+    return name, float(b.loc[name])
 
 
 def _holdout_minimum(s: SeriesData, settings: dict, H: int) -> tuple[int, int]:
@@ -402,7 +440,7 @@ def _holdout_minimum(s: SeriesData, settings: dict, H: int) -> tuple[int, int]:
     return H + 2, 2
 
 
-_CSV_NAMES = {"--out": "forecast.csv", "--backtest-out": "backtest.csv"}
+_CSV_NAMES = {"--out": "forecast.csv", "--backtest-out": "backtest.csv", "--holdout-out": "holdout.csv"}
 
 
 def _check_csv_output(path: Any, option: str) -> None:
@@ -453,11 +491,13 @@ def per_series_csv(series: Sequence[SeriesData], future: pd.DataFrame, ho: Backt
     return frame
 
 
-def backtest_table(bt: BacktestResult, freq: str | None = None) -> pd.DataFrame:
+def backtest_table(bt: BacktestResult, freq: str | None = None, origin: str | None = None) -> pd.DataFrame:
     """What ``--backtest-out`` writes: :meth:`BacktestResult.to_frame`, its ``cutoff`` and
     ``time`` as text at the resolution of ``freq`` (as :func:`labelled`: dates join back to the
-    input's)."""
+    input's); ``origin``: a label for every row's origin (``--holdout-out``: 'holdout')."""
     frame = bt.to_frame()
+    if origin is not None:
+        frame["origin"] = origin
     if len(frame):
         for col in ("cutoff", "time"):
             frame[col] = time_labels(frame[col], freq, compact=False)

@@ -54,9 +54,13 @@ class TargetTransform:
     log: bool = False
     lag: int = 0
     scaler: Scaler | None = None
+    nonneg: bool = False  # every training value >= 0: forecasts and quantiles are clipped at 0
 
     def fit(self, y_train: np.ndarray, kind: str = "standard") -> "TargetTransform":
-        """Fit on the training part ``y_train`` (T,) only."""
+        """Fit on the training part ``y_train`` (T,) only; ``nonneg`` records whether every
+        training value is >= 0."""
+        y = np.asarray(y_train, dtype=np.float64)
+        self.nonneg = bool(len(y)) and bool(np.all(y[np.isfinite(y)] >= 0))
         if self.log and np.any(y_train <= 0):
             raise SeqlabError("transform: 'log' needs positive values, the target has zeros or negatives; use --transform none")
         if len(y_train) <= self.lag:
@@ -107,8 +111,8 @@ class TargetTransform:
             return np.exp(out)
 
     def to_dict(self) -> dict:
-        return {"log": self.log, "lag": self.lag, "scaler": asdict(self.scaler)}
+        return {"log": self.log, "lag": self.lag, "scaler": asdict(self.scaler), "nonneg": self.nonneg}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "TargetTransform":
-        return cls(bool(d["log"]), int(d["lag"]), Scaler(**d["scaler"]))
+    def from_dict(cls, d: dict) -> "TargetTransform":  # files without "nonneg": a log target is positive
+        return cls(bool(d["log"]), int(d["lag"]), Scaler(**d["scaler"]), bool(d.get("nonneg", d["log"])))
