@@ -343,3 +343,24 @@ def test_keras_loss_objects_with_from_logits(tmp_path):
     z = torch.from_numpy(s.predict(x))
     assert s.evaluate(x, yb) == pytest.approx(
         float(F.binary_cross_entropy_with_logits(z, torch.from_numpy(yb))), rel=1e-5)
+
+
+def test_class_weight_on_integer_one_hot_and_loader_weights_checked():
+    from torch.utils.data import DataLoader, TensorDataset
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((8, 4, 2)).astype(np.float32)
+    y = rng.integers(0, 3, 8)
+    onehot = np.eye(3, dtype=np.int64)[y]  # integer one-hot rows
+    losses = []
+    for targets in (y, onehot):
+        torch.manual_seed(0)
+        m = Sequential([GRU(3, input_shape=(4, 2)), Dense(3, activation="softmax")])
+        m.compile(loss="categorical_crossentropy", optimizer="sgd", lr=0.1)
+        h = m.fit(x, targets, epochs=1, batch_size=8, verbose=0, seed=0, class_weight={0: 1.0, 1: 2.0, 2: 0.5})
+        losses.append(h.history["loss"][0])
+    assert losses[0] == losses[1]
+    lengths = torch.full((8,), 4)  # a loader whose third item is not weights
+    loader = DataLoader(TensorDataset(torch.from_numpy(x), torch.from_numpy(y), lengths), batch_size=4)
+    with pytest.raises(SeqlabError, match="third item is read as sample weights.*got torch.int64"):
+        m.fit(loader, epochs=1, verbose=0)

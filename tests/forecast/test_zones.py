@@ -132,3 +132,24 @@ def test_backtest_refusal_names_folds_horizon_and_the_numbers():
     with pytest.raises(SeqlabError, match=r"^--horizon: a holdout of the last 3 steps needs a series of at least 6 "
                                           r"values \(3 before it\), the longest has 5; give --horizon 2 or less"):
         backtest(y[:5], c, folds=1)
+
+
+def test_a_forecast_estimator_fit_leaves_the_callers_generators_and_zones_prefer_europe():
+    import random
+
+    from seqlab.forecast import ForecastEstimator
+    from seqlab.forecast.data import _zone_of
+
+    y = np.sin(np.arange(40) / 3) + 5.0
+    np.random.seed(123)
+    random.seed(123)
+    want = (np.random.rand(), random.random())
+    np.random.seed(123)
+    random.seed(123)
+    ForecastEstimator(horizon=4, lookback=8, hidden=4, epochs=1, ensemble=1, seed=0, threads=1).fit(y)
+    assert (np.random.rand(), random.random()) == want
+    utc = pd.date_range("2021-03-27", periods=48, freq="h", tz="UTC")
+    local = utc.tz_convert("Europe/Berlin")
+    offsets = np.array([int(t.utcoffset().total_seconds()) * 10**9 for t in local])  # nanoseconds
+    zone = _zone_of(utc, offsets)
+    assert zone is not None and zone.startswith("Europe/")

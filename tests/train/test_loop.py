@@ -139,8 +139,12 @@ def test_resume_errors_name_the_fix(tmp_path):
     # other settings or other data: refused, naming what differs, rather than silently continued
     with pytest.raises(SeqlabError, match=r"another run \(epochs=1 there, 4 here\).*delete the checkpoint"):
         train(Regression(), _config(checkpoint=path, resume=True))
+    fresh = Regression()
+    before = {k: v.clone() for k, v in fresh.model.state_dict().items()}
     with pytest.raises(SeqlabError, match=r"lr=0.01 there, 0.03 here"):
-        train(Regression(), _config(checkpoint=path, resume=True, epochs=1, lr=0.03))
+        train(fresh, _config(checkpoint=path, resume=True, epochs=1, lr=0.03))
+    for k, v in fresh.model.state_dict().items():  # the refused checkpoint's weights were not left in
+        assert torch.equal(v, before[k]), k
     with pytest.raises(SeqlabError, match=r"5 batches per epoch there, 4 here"):
         train(Regression(n=32), _config(checkpoint=path, resume=True, epochs=1))
     with pytest.raises(SeqlabError, match="resume: needs the checkpoint path"):

@@ -29,13 +29,26 @@ def _final_fails(n, p, b):
 KW = dict(direction="minimize", label="score", minutes=0, say=lambda line: None)
 
 
-@pytest.mark.parametrize("objective,final", [(_failing, lambda n, p, b: []), (_good, _final_fails)])
-def test_a_failed_run_removes_the_study_file_it_created(tmp_path, objective, final):
+def test_a_failed_run_removes_the_study_file_it_created(tmp_path):
     db = tmp_path / "s.db"
     with pytest.raises(SeqlabError):
-        tune("toy", objective, final, trials=1, study=db, table=str(tmp_path / "t.csv"), plot=str(tmp_path / "p.png"),
-             **KW)
+        tune("toy", _failing, lambda n, p, b: [], trials=1, study=db, table=str(tmp_path / "t.csv"),
+             plot=str(tmp_path / "p.png"), **KW)
     assert list(tmp_path.iterdir()) == []  # no study, no table, no plot, no SQLite journal
+
+
+def test_a_run_failing_after_its_trials_keeps_them_to_continue(tmp_path):
+    """Trials that finished are kept, as a training checkpoint is after a crash: the study file
+    stays (no table, no plot) and the next run continues it."""
+    db = tmp_path / "s.db"
+    with pytest.raises(SeqlabError, match="final model could not be made"):
+        tune("toy", _good, _final_fails, trials=1, study=db, table=str(tmp_path / "t.csv"),
+             plot=str(tmp_path / "p.png"), **KW)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.db"]
+    lines = []
+    again = tune("toy", _good, lambda n, p, b: [], trials=1, study=db, **dict(KW, say=lines.append))
+    assert list(again.table["state"]) == ["complete"] * 2
+    assert any("continuing after 1 trial(s) (1 complete)" in line for line in lines), lines
 
 
 def test_a_failed_run_leaves_an_earlier_study_file_untouched(tmp_path):

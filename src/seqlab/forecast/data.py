@@ -212,7 +212,11 @@ def _zone_of(utc: pd.DatetimeIndex, offsets: np.ndarray) -> str | None:
                                    np.linspace(0, n - 1, min(n, 200)).round().astype(int)]))
     sample, want = utc[at], offsets[at]
     naive = sample.tz_localize(None).asi8
-    names = sorted(zoneinfo.available_timezones(), key=lambda z: (not z.startswith(_REGIONS), z))
+
+    def rank(z: str) -> tuple[int, str]:  # the regions in _REGIONS' order, then the rest
+        return next((i for i, r in enumerate(_REGIONS) if z.startswith(r)), len(_REGIONS)), z
+
+    names = sorted(zoneinfo.available_timezones(), key=rank)
     for name in names:
         try:
             got = sample.tz_convert(name).tz_localize(None).asi8 - naive
@@ -287,23 +291,14 @@ def _dates_at_rest(df: pd.DataFrame, used: set, where: str) -> list[str]:
     """Notes for the columns of ``df`` outside ``used`` that hold dates (text that parses as
     timestamps, with a date separator, on every one of the first 20 filled rows): a table run
     without a time column would silently take its series as undated."""
+    from .fill import looks_dated
+
     notes = []
     for c in df.columns:
         if c in used or pd.api.types.is_numeric_dtype(df[c]) or pd.api.types.is_bool_dtype(df[c]):
             continue
-        if isinstance(df[c].dtype, (pd.DatetimeTZDtype, pd.PeriodDtype)) or pd.api.types.is_datetime64_dtype(df[c]):
-            looks = True
-        else:
-            sample = df[c].dropna().astype(str).str.strip().head(20)
-            looks = bool(len(sample)) and bool(sample.str.contains(r"\d[-/.]\d|\d{4}-?W\d|\d:\d").all())
-            if looks:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    try:
-                        looks = bool(pd.to_datetime(sample, errors="coerce", format="mixed").notna().all())
-                    except (ValueError, TypeError, OverflowError):
-                        looks = False
-        if looks:
+        if (isinstance(df[c].dtype, (pd.DatetimeTZDtype, pd.PeriodDtype)) or pd.api.types.is_datetime64_dtype(df[c])
+                or looks_dated(df[c])):
             notes.append(f"{where}: column {c!r} holds dates but no time column was given, so the series are "
                          f"taken as undated (no season from the dates, no calendar features, forecast steps "
                          f"numbered); pass --time {c} (time={c!r} in Python) to use them")

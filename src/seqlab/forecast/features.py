@@ -32,6 +32,19 @@ CALENDAR: dict[str, tuple] = {
 }
 
 
+def same_offset(a: str, b: str) -> bool:
+    """Whether two frequency aliases name the same offset ('H' from older pandas and 'h', 'MS'
+    twice); aliases pandas cannot read are the same only when spelled alike."""
+    import warnings
+
+    try:
+        with warnings.catch_warnings():  # pandas deprecates some aliases ('H') it still reads
+            warnings.simplefilter("ignore")
+            return pd.tseries.frequencies.to_offset(a) == pd.tseries.frequencies.to_offset(b)
+    except (ValueError, TypeError):
+        return a == b
+
+
 def base_freq(freq: str | None) -> str | None:
     """'MS' from 'MS', 'W' from 'W-SUN', 'h' from '2h', 'QS' from 'QS-OCT'."""
     if not freq:

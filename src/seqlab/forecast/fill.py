@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import SeqlabError
+from .features import same_offset
 
 FILL_METHODS = ("interpolate", "ffill", "zero")
 
@@ -177,13 +178,6 @@ def _fill(s: pd.Series, method: str) -> pd.Series:
     return s.interpolate(method=how, limit_direction="both")
 
 
-def _same_offset(a: str, b: str) -> bool:
-    try:
-        return pd.tseries.frequencies.to_offset(a) == pd.tseries.frequencies.to_offset(b)
-    except (ValueError, TypeError):
-        return a == b
-
-
 def _check_one_frequency(per: list, series_id: str | None, where: str) -> None:
     """SeqlabError when two series have regular dates of different frequencies (a monthly and a
     daily series): --fill inserts the dates of one frequency, and would turn the coarser series
@@ -191,7 +185,7 @@ def _check_one_frequency(per: list, series_id: str | None, where: str) -> None:
     by: dict[str, str] = {}
     for key, _, t in per:
         f = pd.infer_freq(t) if len(t) >= 3 else None
-        if f and not any(_same_offset(f, g) for g in by):
+        if f and not any(same_offset(f, g) for g in by):
             by[f] = str(key) if series_id else "series"
     if len(by) > 1:
         shown = ", ".join(f"{f} (series {n!r})" for f, n in list(by.items())[:3])
@@ -341,7 +335,7 @@ def fill_panel(table: pd.DataFrame, times: pd.Index | None, series_id: str | Non
     return out, out_times, np.concatenate(rows), report
 
 
-def _looks_dated(col: pd.Series) -> bool:
+def looks_dated(col: pd.Series) -> bool:
     """Whether every one of the first 20 filled values of ``col`` reads as a date."""
     import warnings
 
@@ -373,7 +367,7 @@ def melt_wide(df: pd.DataFrame, time: str | None, where: str, row: Callable[[int
         bad = (num.isna() & df[c].notna()).to_numpy()
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            if time is None and _looks_dated(df[c]):
+            if time is None and looks_dated(df[c]):
                 raise SeqlabError(f"{where}: --wide: column {str(c)!r} holds dates ({df[c].iloc[i]!r} at {row(i)}), "
                                   f"not a series of numbers, and no time column was given; pass --time {c}")
             raise SeqlabError(f"{where}: --wide: column {str(c)!r} has a non-numeric value {df[c].iloc[i]!r} at "

@@ -21,6 +21,7 @@ and calendar features.
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Sequence
 
@@ -30,10 +31,11 @@ import torch
 
 from ..errors import SeqlabError, check_positive_int
 from ..train import TrainConfig
-from ..utils import seed_everything, thread_policy
+from ..utils import seeded, thread_policy
 from .checkpoints import RunCheckpoint, fingerprint, training_settings
 from .data import SeriesData, check_same_covariates, infer_freq, prepare
-from .features import StaticEncoder, calendar_features, calendar_periods, cycle_phase, freq_name, natural_season
+from .features import (StaticEncoder, calendar_features, calendar_periods, cycle_phase, freq_name, natural_season,
+                       same_offset)
 from .model import CELLS, KINDS, STRATEGIES, NetConfig, make_net, rollout
 from .scalers import SCALERS, Scaler, TargetTransform
 from .task import fit_net, training
@@ -140,18 +142,6 @@ def season_choice(series: Sequence[SeriesData]) -> tuple[int, str | None]:
 def infer_season(series: Sequence[SeriesData]) -> int:
     """Season length from the series' time frequency (see :func:`season_choice`), else 1."""
     return season_choice(series)[0]
-
-
-def _same_offset(a: str, b: str) -> bool:
-    """Whether two frequency aliases name the same offset."""
-    import warnings
-
-    try:
-        with warnings.catch_warnings():  # pandas deprecates some aliases ('H') it still reads
-            warnings.simplefilter("ignore")
-            return pd.tseries.frequencies.to_offset(a) == pd.tseries.frequencies.to_offset(b)
-    except (ValueError, TypeError):
-        return False
 
 
 def _phase0(s: SeriesData, m: int) -> int:
@@ -534,8 +524,8 @@ class Forecaster:
             for k in range(c.ensemble):
                 i = j * c.ensemble + k
                 seed = None if t.seed is None else t.seed + i
-                seed_everything(seed)
-                net = make_net(net_cfg)
+                with seeded(seed):  # the initial weights follow the seed; the caller's generators stay
+                    net = make_net(net_cfg)
                 key = RunCheckpoint.key(fit, i)
                 hist = None if checkpoint is None else checkpoint.finished(key, net)
                 if hist is None:
@@ -591,7 +581,7 @@ class Forecaster:
                 grid = pd.date_range(t[0], periods=len(t), freq=freq)
                 if grid[0] == t[0] and grid.equals(pd.DatetimeIndex(t)):
                     s.freq, s.time = freq, grid
-            elif dated and s.freq and s.freq != freq and _same_offset(s.freq, freq):
+            elif dated and s.freq and s.freq != freq and same_offset(s.freq, freq):
                 s.freq = freq  # one frequency spelled two ways ('H' of older pandas, 'h')
             if dated and s.freq == freq:
                 continue
@@ -818,9 +808,10 @@ class Forecaster:
                 "time_end": None if t is None or len(t) == 0 else str(t[-1]),
                 "freq": s.freq if isinstance(t, pd.DatetimeIndex) else None,
                 "datetime": isinstance(t, pd.DatetimeIndex),
-                # a named time zone (sub-daily times across daylight saving): the forecast's offsets follow it
-                "tz": str(t.tz) if isinstance(t, pd.DatetimeIndex) and t.tz is not None and "/" in str(t.tz)
-                else None,
+                # a time zone whose offsets change (CET, Europe/Berlin...): the forecast's offsets follow
+                # it; a fixed offset needs no name (time_end carries it)
+                "tz": str(t.tz) if isinstance(t, pd.DatetimeIndex) and t.tz is not None
+                and not isinstance(t.tz, datetime.timezone) else None,
             })
         cfg = {"forecast": asdict(self.config), "train": training_settings(self.train_config),
                "net": asdict(self.nets[0].cfg), "series": series_meta, "lookbacks": self.member_lookbacks,

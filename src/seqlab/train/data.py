@@ -82,7 +82,8 @@ class ArrayData:
 
 
 def split_batch(batch: Any, name: str = "data") -> tuple[Any, Any]:
-    """``(x, y)`` from a DataLoader batch: a pair (extra items ignored) or x alone (y None)."""
+    """``(x, y)`` from a DataLoader batch: a pair (a third item is the sample weights, which
+    :func:`seqlab.train.engine._loader_batch` reads; further items ignored) or x alone (y None)."""
     if isinstance(batch, (tuple, list)):
         if len(batch) >= 2:
             return batch[0], batch[1]

@@ -63,6 +63,12 @@ def make_data(model, x: Any, y: Any, name: str = "x", need_y: bool = True, sampl
                                           else f"{name} sample weights"))
 
 
+def _one_hot(y: Tensor) -> bool:
+    """Whether integer targets ``y`` (..., C) are one-hot rows (0/1, one 1 per row), not (N, T)
+    class labels."""
+    return bool(((y == 0) | (y == 1)).all()) and bool((y.sum(-1) == 1).all())
+
+
 def loss_weights(y: Tensor, sample_weight: Any, class_weight: dict | None, name: str) -> Tensor | None:
     """Keras's per-sample loss weights: ``sample_weight`` (N,) or, for sequence targets, (N, T)
     per step, times ``class_weight[label]`` of each sample's (or step's) class, the label read
@@ -82,8 +88,8 @@ def loss_weights(y: Tensor, sample_weight: Any, class_weight: dict | None, name:
         for k, v in class_weight.items():
             check_int("class_weight key", k, 0)
             check_float(f"class_weight[{k}]", v, 0)
-        if y.dtype.is_floating_point and y.dim() >= 2 and y.shape[-1] > 1:
-            labels = y.argmax(-1)  # one-hot rows (or steps)
+        if y.dim() >= 2 and y.shape[-1] > 1 and (y.dtype.is_floating_point or _one_hot(y)):
+            labels = y.argmax(-1)  # one-hot rows (or steps), float or integer
         else:
             labels = y.squeeze(-1) if y.dim() >= 2 and y.shape[-1] == 1 else y
             if labels.dtype.is_floating_point and not bool((labels == labels.round()).all()):
@@ -177,6 +183,12 @@ def _loader_batch(b: Any, device: torch.device, dtype: torch.dtype) -> tuple[Ten
     from a dataset) or x alone."""
     x, y = split_batch(b)
     w = b[2] if isinstance(b, (tuple, list)) and len(b) >= 3 else None
+    if w is not None:  # Keras's (x, y, sample_weight): checked, since other loaders put other things third
+        w = torch.as_tensor(w)
+        if not w.dtype.is_floating_point or w.dim() not in (1, 2) or w.shape[0] != len(x) or bool((w < 0).any()):
+            raise SeqlabError(f"x: a DataLoader batch's third item is read as sample weights, as Keras reads "
+                              f"(x, y, sample_weight): expected non-negative floats ({len(x)},) or ({len(x)}, T), "
+                              f"got {w.dtype} {tuple(w.shape)}; yield (x, y) pairs for unweighted training")
     return (_to(x, device, dtype), None if y is None else _to(y, device, dtype),
             None if w is None else _to(w, device, torch.float64))
 

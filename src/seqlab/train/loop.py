@@ -24,6 +24,7 @@ instead: a step whose loss is not finite is not applied, so the weights stay the
 
 from __future__ import annotations
 
+import copy
 import math
 import sys
 import time
@@ -342,6 +343,17 @@ class _Run:
 
     def restore(self, path: str) -> None:
         meta, tensors = ckpt.load(path)
+        task = self.task
+        # a refused checkpoint leaves the caller's model and optimizer as they were
+        kept = ({k: v.detach().clone() for k, v in task.model.state_dict().items()}, copy.deepcopy(self.opt.state_dict()))
+        try:
+            self._restore(path, meta, tensors)
+        except BaseException:
+            task.model.load_state_dict(kept[0])
+            self.opt.load_state_dict(kept[1])
+            raise
+
+    def _restore(self, path: str, meta: dict, tensors: dict) -> None:
         task = self.task
         try:
             weights = {k[6:]: v for k, v in tensors.items() if k.startswith("model/")}

@@ -192,9 +192,10 @@ def tune(job: str, objective: Callable[[Any, Budget], float], final: Callable[[i
     """Run the study (see the module docstring); ``objective(trial, budget)`` scores one trial,
     ``final(best_number, best_params, budget)`` writes the model file(s) and returns their paths.
 
-    A run that fails leaves the study file as it was: one it created is removed, an earlier one
-    keeps its bytes (a failed trial is not added to it). Interrupted (Ctrl-C) after a trial of
-    this run completed, the study keeps its trials for the next run to continue. The model,
+    A run that fails before a trial of its own completed leaves the study file as it was: one it
+    created is removed, an earlier one keeps its bytes (a failed trial is not added to it). Failed
+    or interrupted (Ctrl-C) after a trial of this run completed, the study keeps its trials for
+    the next run to continue. The model,
     the table and the plot are written together at the end, or none of them."""
     opt = optuna()
     from .pruning import StepMedianPruner  # imports optuna: only once it is known to be there
@@ -218,15 +219,12 @@ def tune(job: str, objective: Callable[[Any, Budget], float], final: Callable[[i
     try:
         return _run(s, opt, job, objective, final, budget, direction=direction, label=label, trials=trials,
                     minutes=minutes, study=study, table=table, plot=plot, say=say)
-    except KeyboardInterrupt:
+    except BaseException:  # Ctrl-C or a failure (in a trial's set-up, the final fit, the outputs)
         done = [t for t in s.trials[kept.trials:] if t.state == opt.trial.TrialState.COMPLETE]
         if not done:  # nothing worth keeping: as if the run never began
             kept.restore(storage)
         else:  # trials finished in this run are kept: running again continues the study
             _close(storage)
-        raise
-    except BaseException:
-        kept.restore(storage)
         raise
 
 
