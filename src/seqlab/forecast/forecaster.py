@@ -160,6 +160,14 @@ def _calendar_phase(s: SeriesData, m: int) -> int | None:
     return None
 
 
+def clip_at_zero(w: np.ndarray) -> tuple[np.ndarray, int]:
+    """``w`` with its negative values set to 0, and how many there were (the forecasts of a
+    series trained on values >= 0)."""
+    neg = w < 0
+    n = int(neg.sum())
+    return (np.where(neg, 0.0, w) if n else w), n
+
+
 class Forecaster:
     """Recurrent-network forecaster with quantile outputs (see the module docstring).
 
@@ -674,10 +682,8 @@ class Forecaster:
         0; :attr:`clipped` counts the values changed (over every call)."""
         for i, s in enumerate(series):
             if self.nonnegative(s.name):
-                neg = pred[i] < 0
-                if neg.any():
-                    self.clipped += int(neg.sum())
-                    pred[i] = np.where(neg, 0.0, pred[i])
+                pred[i], n = clip_at_zero(pred[i])
+                self.clipped += n
         return pred
 
     def predict_array(self, series: Sequence[SeriesData], calibrated: bool = True, clip: bool = True) -> np.ndarray:

@@ -41,7 +41,7 @@ from .conformal import calibrate, cross_calibrated, interval_stats, widen
 from .conformal import scores as conformal_scores
 from .data import SeriesData, check_same_covariates, prepare
 from .features import calendar_periods, time_labels
-from .forecaster import Forecaster, season_choice
+from .forecaster import Forecaster, clip_at_zero, season_choice
 
 INTERVALS = ("conformal", "quantile")
 
@@ -145,10 +145,9 @@ def _clip_rec(r: dict, w: np.ndarray, count: list[int] | None = None) -> np.ndar
     trained on values >= 0 (the conformal widening can push the lower bound below 0); ``count``
     [n] adds the values changed."""
     if r.get("nonneg"):
-        neg = w < 0
+        w, n = clip_at_zero(w)
         if count is not None:
-            count[0] += int(neg.sum())
-        w = np.where(neg, 0.0, w)
+            count[0] += n
     return w
 
 

@@ -36,7 +36,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import SeqlabError, check_float, check_int
-from ..utils import is_interactive, resolve_device, seed_everything, seeded, thread_policy
+from ..utils import is_interactive, resolve_device, seeded, thread_policy
 from . import checkpoint as ckpt
 from . import distributed as D
 from .callbacks import Callback, overrides
@@ -204,12 +204,6 @@ def mask_seed(seed: int, epoch: int, rank: int = 0) -> int:
     return int(state[0]) << 32 | int(state[1])
 
 
-def mask_generator(seed: int, device: torch.device) -> torch.Generator:
-    """The generator of every dropout mask of a run (on the training device, so that masks are
-    drawn where they are used), seeded for epoch 0; the loop reseeds it at each epoch's start."""
-    return torch.Generator(device=device).manual_seed(mask_seed(seed, 0))
-
-
 def attach_generator(model: nn.Module, generator: torch.Generator) -> list[nn.Module]:
     """Give ``generator`` to every module of ``model`` that draws dropout masks from a
     ``generator`` attribute and has none of its own; returns them (to detach after training)."""
@@ -278,8 +272,7 @@ class _Run:
 
     # -- set-up --------------------------------------------------------------------------------
     def setup(self) -> None:
-        c, task = self.c, self.task
-        seed_everything(c.seed)
+        c, task = self.c, self.task  # (run() has seeded the global generators: utils.seeded)
         self.base_seed = c.seed if c.seed is not None else int(torch.randint(0, 2**62, (1,)))
         self.ctx, dev = D.setup(resolve_device(c.device))
         task.device, task.ctx, task.is_main = dev, self.ctx, self.ctx.is_main
@@ -311,7 +304,9 @@ class _Run:
         self.begin_cbs = [cb for cb in self.callbacks if overrides(cb, "on_train_batch_begin")]
         self.end_cbs = [cb for cb in self.callbacks if overrides(cb, "on_train_batch_end")]
         model.stop_training = False
-        self.mask_gen = mask_generator(self.base_seed, dev)
+        # every dropout mask of the run, drawn on the training device: seeded at each epoch's
+        # start (mask_seed), or given the checkpointed state on resuming mid-epoch
+        self.mask_gen = torch.Generator(device=dev)
         self.attached = attach_generator(model, self.mask_gen)
         # with a callback that asks for it (TerminateOnNaN), a step with a non-finite loss is not
         # applied (one host sync per step); under DDP every process must step: epoch checks only
