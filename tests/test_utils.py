@@ -91,17 +91,6 @@ def test_check_int_messages_name_the_argument_and_the_bound():
         assert str(err.value) == message
 
 
-def test_threads_option_takes_a_count_or_0_for_automatic(monkeypatch):
-    from seqlab.errors import SeqlabError
-
-    monkeypatch.setattr(utils, "auto_threads", lambda: 7)
-    assert utils.threads_option(3) == 3
-    assert utils.threads_option(0) == 7
-    for bad in (-1, True, 1.5):
-        with pytest.raises(SeqlabError, match="--threads: expected 0 \\(automatic\\) or a number of CPU threads >= 1"):
-            utils.threads_option(bad)
-
-
 def test_cpu_has_bf16_reads_the_flags(tmp_path):
     from seqlab.utils import cpu_has_bf16
 

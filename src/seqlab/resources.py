@@ -19,8 +19,6 @@ from dataclasses import dataclass
 
 from .errors import SeqlabError
 
-#: gate blocks per cell family (lstm i|f|g|o, gru r|z|n, mingru z|h, minlstm f|i|h)
-GATES = {"lstm": 4, "gru": 3, "rnn": 1, "mingru": 2, "minlstm": 3}
 FLOAT = 4  # bytes per float32
 
 
@@ -39,13 +37,13 @@ class Estimate:
 
 
 def gates(cell: str) -> int:
-    """Gate blocks of a cell name of the one cell table (4 for an unknown name: the largest)."""
-    try:
-        from .nn.registry import get_cell
+    """Gate blocks of a cell name of the one cell table (the most any family has for an unknown name)."""
+    from .nn.registry import GATE_NAMES, get_cell
 
-        return GATES.get(get_cell(cell).family, 4)
+    try:
+        return get_cell(cell).gates
     except SeqlabError:
-        return 4
+        return max(len(names) for names in GATE_NAMES.values())
 
 
 def recurrent_estimate(*, cell: str, inputs: int, hidden: int, layers: int = 1, directions: int = 1,

@@ -206,14 +206,6 @@ def thread_policy(threads: int | None = 0):
     return limit_threads(resolve_threads(threads))
 
 
-def threads_option(value: int, option: str = "--threads") -> int:
-    """A command line's thread count: ``value`` when >= 1, :func:`auto_threads` for 0; a negative
-    value is a SeqlabError naming ``option``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise SeqlabError(f"{option}: expected 0 (automatic) or a number of CPU threads >= 1, got {value!r}")
-    return value or auto_threads()
-
-
 @contextlib.contextmanager
 def limit_threads(n: int | None = 1) -> Iterator[None]:
     """Run the block with at most ``n`` torch and BLAS threads (``None``: leave them alone).

@@ -14,7 +14,7 @@ from seqlab.diagnostics.memory import MemoryModel
 from seqlab.errors import SeqlabError
 from seqlab.train import TrainConfig, train
 from seqlab.diagnostics.clipping import _AddingSGDTask
-from seqlab.diagnostics.recorder import GradientNormRecorder
+from seqlab.diagnostics.gradnorm import GradientNormRecorder
 
 T = 40
 

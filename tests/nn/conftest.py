@@ -66,10 +66,10 @@ def run_layer(layer, x, state, lengths, dout, dstate, mask=None) -> types.Simple
     final = as_tuple(final)
     loss = (out * dout).sum() + sum((f * d).sum() for f, d in zip(final, as_tuple(dstate)))
     loss.backward()
-    grads = [{n: p.grad.detach().numpy().copy() for n, p in c.named_parameters()} for c in layer.cells]
+    grads = [{n: p.grad.detach().cpu().numpy().copy() for n, p in c.named_parameters()} for c in layer.cells]
     return types.SimpleNamespace(
-        out=out.detach().numpy(), final=tuple(f.detach().numpy() for f in final), grads=grads,
-        dx=x.grad.numpy(), dstate0=None if st is None else tuple(s.grad.numpy() for s in st))
+        out=out.detach().cpu().numpy(), final=tuple(f.detach().cpu().numpy() for f in final), grads=grads,
+        dx=x.grad.cpu().numpy(), dstate0=None if st is None else tuple(s.grad.cpu().numpy() for s in st))
 
 
 def max_diff(a, b) -> float:
@@ -97,11 +97,18 @@ def _id(kind: str, opts: dict) -> str:
     return kind + "".join(f"-{k}={v}" for k, v in opts.items())
 
 
+#: the devices a test with a ``device`` argument runs on: the CPU always, CUDA (cuDNN's fused
+#: kernels) where there is one
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device"))]
+
+
 def pytest_generate_tests(metafunc) -> None:
     """Parametrize over every cell option: ``cell`` = (kind, opts) for all six, ``fused_cell`` for
     the four with a fused kernel, ``cell_backend`` = ((kind, opts), backend) for each backend that
     applies to the cell: 'fused' and 'loop' where a fused kernel exists, else 'auto' (the cell's own
-    whole-sequence implementation) and 'loop'."""
+    whole-sequence implementation) and 'loop'; and ``device`` over :data:`DEVICES`."""
+    if "device" in metafunc.fixturenames:
+        metafunc.parametrize("device", DEVICES)
     if "cell" in metafunc.fixturenames:
         metafunc.parametrize("cell", [(k, o) for k, o, _ in CELL_OPTIONS], ids=[_id(k, o) for k, o, _ in CELL_OPTIONS])
     if "fused_cell" in metafunc.fixturenames:

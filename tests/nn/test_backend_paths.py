@@ -16,10 +16,11 @@ NAMES = cell_names()
 B, T, I, H = 3, 5, 4, 3
 # what the cells have, written out here rather than asked of the code under test
 HAS_FUSED = {"lstm", "gru", "rnn", "rnn-relu"}
-# the compiled layers (numba) add the GRU and the layer-normalized cells (tests run on CPU)
+# the sequence functions in torch code, on every device
+HAS_TORCH_SEQUENCE = {"lstm", "lstm-peephole", "gru-reset-before", "mingru", "minlstm"}
+# the compiled layers (numba, CPU only) add the GRU and the layer-normalized cells there
 COMPILED = importlib.util.find_spec("numba") is not None
-HAS_SEQUENCE = {"lstm", "lstm-peephole", "gru-reset-before", "mingru", "minlstm"} | (
-    {"gru", "lstm-ln", "gru-ln"} if COMPILED else set())
+HAS_SEQUENCE = HAS_TORCH_SEQUENCE | ({"gru", "lstm-ln", "gru-ln"} if COMPILED else set())
 # where both apply, auto takes the compiled GRU for these inputs (3 sequences of 5 steps, with
 # gradients) and torch's fused LSTM (its buffers are small here)
 AUTO_SEQUENCE = {"gru"} if COMPILED else set()
@@ -142,27 +143,32 @@ def test_recurrent_dropout_refuses_forced_fast_paths_and_cells_without_recurrent
 def _run(layer, x, lengths):
     out, state = layer(x, lengths=lengths)
     state = state if isinstance(state, tuple) else (state,)
-    loss = (out * torch.linspace(-1, 1, out.numel(), dtype=out.dtype).view_as(out)).sum() + sum(s.square().sum() for s in state)
+    weights = torch.linspace(-1, 1, out.numel(), dtype=out.dtype, device=out.device).view_as(out)
+    loss = (out * weights).sum() + sum(s.square().sum() for s in state)
     grads = torch.autograd.grad(loss, [x, *layer.parameters()])
     return out, state, grads
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_every_path_computes_what_the_loop_computes(name):
-    """Outputs, final states and all gradients of each available backend equal the loop's (float64)."""
+def test_every_path_computes_what_the_loop_computes(name, device):
+    """Outputs, final states and all gradients of each available backend equal the loop's (float64);
+    on CUDA the fused kernels are cuDNN's and the sequence functions the torch code (no numba)."""
     torch.manual_seed(7)
     loop = make_layer(name, I, H, num_layers=2, bidirectional=True, backend="loop").double()
     with torch.no_grad():
         for p in loop.parameters():
             p.normal_(0.0, 0.5)
-    x = torch.randn(B, T, I, dtype=torch.float64, requires_grad=True)
+    loop = loop.to(device)
+    x = torch.randn(B, T, I, dtype=torch.float64).to(device).requires_grad_(True)
     lengths = torch.tensor([T, 1, 3])
     want = _run(loop.eval(), x, lengths)
-    others = [b for b in ("fused", "sequence") if expected(name, b, False, 0.0)]
-    assert others or (name in ("lstm-ln", "gru-ln") and not COMPILED)
+    has_sequence = HAS_SEQUENCE if device == "cpu" else HAS_TORCH_SEQUENCE
+    others = [b for b in ("fused", "sequence") if (name in HAS_FUSED if b == "fused" else name in has_sequence)]
+    assert others or (name in ("lstm-ln", "gru-ln") and (device != "cpu" or not COMPILED))
     for backend in others:
-        fast = make_layer(name, I, H, num_layers=2, bidirectional=True, backend=backend).double().eval()
+        fast = make_layer(name, I, H, num_layers=2, bidirectional=True, backend=backend).double().to(device).eval()
         fast.load_state_dict(loop.state_dict())
+        assert fast.resolve_backend(x) == backend
         got = _run(fast, x, lengths)
         torch.testing.assert_close(got[0], want[0], rtol=1e-9, atol=1e-10)
         for a, b in zip(got[1], want[1], strict=True):

@@ -14,16 +14,18 @@ B, T, I, H = 4, 6, 3, 5
 @pytest.mark.parametrize("lengths", [None, [6, 1, 3, 6]], ids=["full", "lengths"])
 @pytest.mark.parametrize("bidirectional", [False, True], ids=["uni", "bi"])
 @pytest.mark.parametrize("num_layers", [1, 2])
-def test_fused_equals_loop(nnt, fused_cell, num_layers, bidirectional, lengths):
+def test_fused_equals_loop(nnt, fused_cell, num_layers, bidirectional, lengths, device):
+    """On CPU the fused kernels are oneDNN's, on CUDA cuDNN's; the loop is the same on both."""
     kind, opts = fused_cell
     fused = nnt.make_layer(kind, opts, I, H, num_layers=num_layers, bidirectional=bidirectional, backend="fused")
     loop = nnt.make_layer(kind, opts, I, H, num_layers=num_layers, bidirectional=bidirectional, backend="loop")
     loop.load_state_dict(fused.state_dict())
+    fused, loop = fused.to(device), loop.to(device)
     assert fused.resolve_backend() == "fused" and loop.resolve_backend() == "loop"
-    x = torch.randn(B, T, I, dtype=torch.float64)
-    state = nnt.random_state(fused, B, requires_grad=False)
-    dout = torch.randn(B, T, fused.num_directions * H, dtype=torch.float64)
-    dstate = nnt.random_state(fused, B, requires_grad=False)
+    x = torch.randn(B, T, I, dtype=torch.float64).to(device)
+    state = tuple(s.to(device) for s in nnt.as_tuple(nnt.random_state(fused, B, requires_grad=False)))
+    dout = torch.randn(B, T, fused.num_directions * H, dtype=torch.float64).to(device)
+    dstate = tuple(s.to(device) for s in nnt.as_tuple(nnt.random_state(fused, B, requires_grad=False)))
     a = nnt.run_layer(fused, x, state, lengths, dout, dstate)
     b = nnt.run_layer(loop, x, state, lengths, dout, dstate)
     nnt.assert_same_run(a, b, tol=1e-10)

@@ -106,11 +106,27 @@ def test_gru_update_gate_sign():
 
 
 def test_conversion_errors(nnt):
-    with pytest.raises(ValueError, match="peephole LSTM has no fused kernel.*torch.nn has no equal module"):
+    with pytest.raises(SeqlabError, match="peephole LSTM has no fused kernel.*torch.nn has no equal module"):
         nnt.make_layer("lstm", {"peephole": True}).to_torch()
-    with pytest.raises(ValueError, match="reset='before' has no fused kernel"):
+    with pytest.raises(SeqlabError, match="reset='before' has no fused kernel"):
         nnt.make_layer("gru", {"reset": "before"}).to_torch()
     with pytest.raises(SeqlabError, match="module: expected torch.nn.RNN, LSTM or GRU, got Linear"):
         snn.from_torch(nn.Linear(2, 2))
     with pytest.raises(SeqlabError, match="proj_size > 0"):
         snn.from_torch(nn.LSTM(3, 4, proj_size=2))
+
+
+def test_to_torch_refusals_name_the_argument_what_was_wanted_and_the_fix():
+    """A SeqlabError, so callers that catch ValueError (the type to_torch raised before) still do."""
+    assert issubclass(SeqlabError, ValueError)
+    with pytest.raises(SeqlabError) as e:
+        snn.to_torch(snn.LSTM(3, 4, layer_norm=True))
+    assert str(e.value) == (
+        "layer: expected a layer torch.nn.RNN, LSTM or GRU can compute, got a seqlab LSTM it cannot: layer-normalized "
+        "LSTM has no fused kernel in torch, so torch.nn has no equal module; keep the seqlab layer, or build one "
+        "without the options torch.nn lacks")
+    with pytest.raises(ValueError, match="got a seqlab MinGRU it cannot: MinGRUCell has no fused kernel in torch"):
+        snn.MinGRU(3, 4).to_torch()
+    with pytest.raises(SeqlabError, match=r"layer: expected a seqlab.nn RNN, LSTM or GRU layer, got LSTM; "
+                                          r"seqlab.nn.to_torch converts seqlab layers only"):
+        snn.to_torch(nn.LSTM(3, 4))

@@ -12,7 +12,15 @@ import torch
 
 import seqlab.nn as snn
 from seqlab.errors import SeqlabError
-from seqlab.nn.registry import CELLS, cell_names, check_cell, get_cell, make_layer
+from seqlab.nn.registry import (
+    CELLS,
+    GATE_NAMES,
+    cell_names,
+    check_cell,
+    gate_count,
+    get_cell,
+    make_layer,
+)
 from seqlab.reference import stack
 
 NAMES = cell_names()
@@ -38,7 +46,7 @@ def test_the_table_has_the_cells_of_the_issue_with_stable_names():
     for name, spec in CELLS.items():
         assert spec.name == name and re.fullmatch(r"[a-z]+(-[a-z]+)*", name)
         assert spec.description and "\n" not in spec.description
-        assert spec.family in ("lstm", "gru", "rnn", "mingru", "minlstm")
+        assert spec.family in GATE_NAMES
 
 
 def test_names_saved_before_the_registry_build_the_same_layers():
@@ -65,6 +73,45 @@ def test_each_entry_builds_its_layer(name):
     out, state = layer(x)
     assert out.shape == (B, T, 2 * H)
     assert len(state if isinstance(state, tuple) else (state,)) == spec.state_size
+
+
+@pytest.mark.parametrize("name", ["lstm", "gru", "rnn", "mingru", "minlstm"])
+def test_gate_names_are_the_blocks_each_cell_computes(name):
+    """GATE_NAMES[family][k] is what the cell computes from rows k*H:(k+1)*H of ``weight_ih``."""
+    spec = get_cell(name)
+    cell = make_layer(name, I, H).cells[0].double()
+    assert cell.gates == spec.gates == gate_count(spec.family) == len(spec.gate_names)
+    assert cell.weight_ih.shape == (spec.gates * H, I)
+    if hasattr(cell, "gate_values"):  # LSTM, GRU: block k driven to +20 opens exactly gate k
+        with torch.no_grad():
+            cell.weight_hh.zero_()
+            cell.bias_hh.zero_()
+        state = tuple(torch.zeros(1, H, dtype=torch.float64) for _ in range(spec.state_size))
+        for k, gate in enumerate(spec.gate_names):
+            gi = torch.zeros(1, spec.gates * H, dtype=torch.float64)
+            gi[:, k * H : (k + 1) * H] = 20.0
+            values = cell.gate_values(gi, state)
+            assert tuple(values) == spec.gate_names
+            assert [g for g, v in values.items() if bool((v > 0.99).all())] == [gate]
+    elif spec.gates > 1:  # minGRU, minLSTM: the gates z (f, i) choose between h_prev and the candidate h
+        h0, cand = torch.full((1, H), 0.3, dtype=torch.float64), torch.full((1, H), 2.0, dtype=torch.float64)
+        keep_or_take = {"z": (-30.0, 30.0), "f": (30.0, -30.0), "i": (-30.0, 30.0)}
+        for which, want in ((0, h0), (1, cell._act(cand))):
+            gi = torch.cat([cand if g == "h" else torch.full((1, H), keep_or_take[g][which], dtype=torch.float64)
+                            for g in spec.gate_names], -1)  # (1, G*H), blocks in GATE_NAMES order
+            torch.testing.assert_close(cell.recurrence(gi, (h0,))[0], want)
+
+
+def test_gate_count_of_an_unknown_family_names_the_families():
+    with pytest.raises(SeqlabError, match=re.escape("family: expected one of lstm, gru, rnn, mingru, minlstm, got 'tcn'")):
+        gate_count("tcn")
+
+
+def test_the_reference_stack_reads_its_cells_from_the_registry():
+    backward = {s.family: s.reference_backward_function() for s in CELLS.values() if s.reference_backward}
+    assert set(stack.CELLS) == set(backward) == {"lstm", "gru", "rnn"}
+    for family, (fwd, bwd) in stack.CELLS.items():
+        assert fwd is get_cell(family).reference_function() and bwd is backward[family]
 
 
 def test_unknown_name_lists_the_valid_ones():

@@ -86,6 +86,21 @@ def test_the_module_runs_as_a_command_without_torch(text_file):
     assert subprocess.run([sys.executable, "-c", code], timeout=60).returncode == 0
 
 
+def test_the_reference_imports_and_runs_with_torch_blocked():
+    """``import torch`` fails in the subprocess: the reference, its command, the cell table and the
+    gate facts they read (seqlab.nn.registry) still import, and a gradient check runs."""
+    code = ("import sys; sys.modules['torch'] = None\n"
+            "import numpy as np, seqlab.reference as r, seqlab.reference.__main__\n"
+            "from seqlab.nn.registry import GATE_NAMES, gate_count\n"
+            "rng = np.random.default_rng(0)\n"
+            "p = {n: rng.normal(size=s) for n, s in [('weight_ih', (12, 2)), ('weight_hh', (12, 3))]}\n"
+            "out, _, cache = r.stacked_forward('lstm', rng.normal(size=(2, 3, 2)), [p], lengths=[3, 2])\n"
+            "assert out.shape == (2, 3, 3) and gate_count('lstm') == len(GATE_NAMES['lstm']) == 4\n"
+            "assert sorted(r.CELLS) == ['gru', 'lstm', 'rnn']\n")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
+    assert run.returncode == 0, run.stderr[-2000:]
+
+
 @pytest.mark.parametrize("call, message", [
     (lambda: TrainConfig(optimizer="rmsprop"), "optimizer: expected one of sgd, momentum, adagrad, adam, got 'rmsprop'"),
     (lambda: TrainConfig(lr=float("nan")), "lr: expected a number > 0, got nan"),

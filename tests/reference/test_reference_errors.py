@@ -35,7 +35,7 @@ X = rng.normal(size=(2, 4, 2))
     (lambda: rnn_forward(X, P1, lengths=[4, 5]), "lengths: expected values in [1, 4] (the time dimension), got min 4, max 5"),
     (lambda: rnn_forward(X, P1, lengths=[4.0, 2.0]), "lengths: expected integers, got dtype float64"),
     (lambda: rnn_forward([["a"]], P1), "x: expected a real-valued array, got list"),
-    (lambda: stacked_forward("mlp", X, [P1]), "cell: expected one of ('rnn', 'lstm', 'gru'), got 'mlp'"),
+    (lambda: stacked_forward("mlp", X, [P1]), "cell: expected one of ('lstm', 'gru', 'rnn'), got 'mlp'"),
     (lambda: stacked_forward("rnn", X, [P1], num_layers=0), "num_layers: expected a positive integer, got 0"),
     (lambda: stacked_forward("rnn", X, [P1], num_layers=2), "params: expected a list of num_layers*directions = 2 parameter dicts, got 1"),
     (lambda: stacked_forward("rnn", X, [P1], np.zeros((2, 3))), "state: expected 3 dimensions, got shape (2, 3)"),

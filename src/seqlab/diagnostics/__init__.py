@@ -24,7 +24,7 @@ _LAZY = {
     "scale_recurrent_weights": "gradients", "spectral_radius": "gradients",
     "ClipComparison": "clipping", "ClipRun": "clipping", "clipping_comparison": "clipping",
     "CapacityConfig": "capacity", "CapacityResult": "capacity", "capacity_experiment": "capacity",
-    "GradientNormRecorder": "recorder", "grad_norm": "recorder",
+    "GradientNormRecorder": "gradnorm", "grad_norm": "gradnorm",
     "collect_states": "states", "plot_states": "states", "plot_text_activations": "states",
     "text_activation_html": "states",
     "adding_problem": "tasks", "baseline": "tasks", "copy_baseline": "tasks", "copy_memory": "tasks",

@@ -25,7 +25,7 @@ from ..train import Task, TrainConfig, train
 from ..train.callbacks import Callback
 from ..utils import seed_everything
 from .gradients import scale_recurrent_weights
-from .recorder import GradientNormRecorder
+from .gradnorm import GradientNormRecorder
 from .tasks import adding_problem
 
 

@@ -2,7 +2,7 @@
 
 The gates are recomputed at every recorded step by the cell itself (``cell.gate_values(gi,
 prev)``, the function its step is built from), from the inputs and previous states recorded by
-running the model once (see :mod:`seqlab.diagnostics._record`), so every LSTM and GRU variant
+running the model once (see :mod:`seqlab.diagnostics.trace`), so every LSTM and GRU variant
 (peepholes, reset before, layer norm) is covered in its own equations and gate order:
 
 * LSTM, blocks ``i | f | g | o``: ``i, f, o = σ(·)``, ``g = tanh(·)``.
@@ -22,10 +22,10 @@ from torch import Tensor, nn
 
 from ..errors import SeqlabError
 from ..nn import GRUCell, LSTMCell
-from ._record import record_eval
+from ..nn.registry import GATE_NAMES
+from .trace import record_eval
 
 LOW, HIGH = 0.05, 0.95
-GATE_NAMES = {"lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")}
 TANH_GATES = {"g", "n"}
 
 

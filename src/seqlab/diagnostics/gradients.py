@@ -1,7 +1,7 @@
 """Gradient flow through time: how much of the loss's gradient reaches each step.
 
 ``gradient_flow(model, x, y)`` runs ``model`` once with every seqlab recurrent layer stepped one
-time step at a time (see :mod:`seqlab.diagnostics._record`), then asks autograd for the total
+time step at a time (see :mod:`seqlab.diagnostics.trace`), then asks autograd for the total
 derivative of the loss with respect to each step's hidden state h_t (every layer and direction)
 and to each step of the input of the first recurrent layer. A plain tanh RNN's gradient shrinks
 geometrically as it goes back in time (Bengio et al. 1994; Pascanu et al. 2013); the LSTM's
@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import SeqlabError
-from ._record import ensure_built, recording, to_time_order
+from .trace import ensure_built, recording, to_time_order
 
 LossFn = Callable[[Tensor, Tensor], Tensor]
 

@@ -23,7 +23,7 @@ from ..errors import SeqlabError, check_positive_int
 from ..nn import Recurrent, registry
 from ..utils import seed_everything
 from ..train import Task, TrainConfig, train
-from .recorder import GradientNormRecorder
+from .gradnorm import GradientNormRecorder
 from .tasks import COPY_CLASSES, baseline, check_task, make_batch, _check_length
 
 #: every cell of seqlab.nn.registry

@@ -18,8 +18,8 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import SeqlabError
-from ._record import record_eval
 from .plotting import pyplot, save_figure
+from .trace import record_eval
 
 
 @torch.no_grad()

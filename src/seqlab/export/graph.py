@@ -19,6 +19,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..nn.registry import gate_count
+
 OPSET = 17
 
 
@@ -173,7 +175,7 @@ def _lstm_gru_activation(family: str, options: dict) -> str:
 
 def cell_step(g: Graph, family: str, p: dict, options: dict, xp: str, state: Sequence[str]) -> list[str]:
     """One step from the projected input ``xp`` (B, G*H) and ``state`` [(h,), or (h, c)]: the new state."""
-    H = int(p["weight_ih"].shape[0]) // {"rnn": 1, "lstm": 4, "gru": 3, "mingru": 2, "minlstm": 3}[family]
+    H = int(p["weight_ih"].shape[0]) // gate_count(family)
     s = lambda t, k: g.slice_last(t, k * H, (k + 1) * H)  # noqa: E731  block k of a (B, G*H) tensor
     h = state[0]
     squash = _lstm_gru_activation(family, options)  # LSTM's g and output, GRU's n: Tanh or Relu

@@ -18,8 +18,8 @@ _LAZY = {
     "MinGRU": "minrnn", "MinGRUCell": "minrnn", "MinLSTM": "minrnn", "MinLSTMCell": "minrnn",
     "BACKENDS": "recurrent", "GRU": "recurrent", "LSTM": "recurrent", "RNN": "recurrent", "Recurrent": "recurrent",
     "reverse_padded": "recurrent",
-    "CELLS": "registry", "CellSpec": "registry", "cell_names": "registry", "get_cell": "registry",
-    "make_layer": "registry",
+    "CELLS": "registry", "CellSpec": "registry", "GATE_NAMES": "registry", "cell_names": "registry",
+    "gate_count": "registry", "get_cell": "registry", "make_layer": "registry",
     "linear_scan": "scan",
 }
 

@@ -1,14 +1,13 @@
 """Matrix products for the compiled CPU paths: oneDNN where torch exposes it, else ``torch.mm``.
 
 torch's dense ``mm``/``addmm``/``F.linear`` call MKL's sgemm. On AMD processors MKL takes its AVX2
-code, and oneDNN (the library behind torch.nn.LSTM on CPU) its AVX-512 code: measured on the
-2-core AMD EPYC these docs were written on, one thread, the step product of a 256-unit LSTM
-(64 x 256 by 256 x 1024) took 342 microseconds in MKL and 170 in oneDNN, and a 1024-cubed
-product 20.2 against 9.5 ms. torch reaches oneDNN's fp32 inner product on ordinary dense tensors
-through ``torch.ops.mkldnn._linear_pointwise`` (the op its CPU compiler uses for fused linear
-layers); this module calls it for float32 CPU tensors and falls back to torch's own products
-everywhere else (float64, other devices, a torch without the op). oneDNN's fp32 products are
-plain fp32 (no reduced-precision mode is set), so only the order of the additions differs.
+code, and oneDNN (the library behind torch.nn.LSTM on CPU) its faster AVX-512 code (measured:
+docs/speed.md, "Custom cells at fused speed"). torch reaches oneDNN's fp32 inner product on
+ordinary dense tensors through ``torch.ops.mkldnn._linear_pointwise`` (the op its CPU compiler
+uses for fused linear layers); this module calls it for float32 CPU tensors and falls back to
+torch's own products everywhere else (float64, other devices, a torch without the op). oneDNN's
+fp32 products are plain fp32 (no reduced-precision mode is set), so only the order of the
+additions differs.
 
 Each function returns a new tensor (oneDNN writes its own output); shapes as ``F.linear``.
 ``ENABLED = False`` forces torch's products (the tests run both).
@@ -43,8 +42,8 @@ def _find_op():
 
 def _find_weight_op():
     """oneDNN's weight-gradient product ``g^T x`` (aten::mkldnn_linear_backward_weights), which
-    takes both operands row-major as they are (no transposed copies): 20.1 ms against 24.6 ms
-    for the two transposes and the plain product, (6400 x 1024)^T by (6400 x 288), one thread."""
+    takes both operands row-major as they are: no transposed copies (measured: docs/speed.md,
+    "Custom cells at fused speed")."""
     try:
         op = torch.ops.aten.mkldnn_linear_backward_weights
         g, x = torch.ones(3, 2), torch.ones(3, 4)
@@ -58,9 +57,8 @@ def _find_weight_op():
 
 def _find_pack_op():
     """oneDNN's reorder of a weight into the blocked layout its product wants for a given number
-    of rows; without it every product reorders the plain weight again: the step product of a
-    128-unit LSTM layer at batch 32 (32 x 256 by 256 x 512) took 93 microseconds with the plain
-    weight and 53 with the packed one, one thread."""
+    of rows; without it every product reorders the plain weight again (measured: docs/speed.md,
+    "Custom cells at fused speed")."""
     try:
         op = torch.ops.mkldnn._reorder_linear_weight
         w = op(torch.ones(4, 3), 2)
@@ -104,9 +102,7 @@ def linear_step(w: Tensor, b: Tensor | None = None) -> Callable[[Tensor], Tensor
     """``x -> linear(x, w, b)`` for a loop of many small products with one weight (the per-step
     products of :mod:`seqlab.nn.compiled`), with :func:`linear`'s checks done once here rather
     than at every call: on two worker threads each step's Python runs under the GIL, one
-    worker's waiting for the other's (with the rows of each step's operand taken out at once by
-    ``unbind``, the reset-before GRU's training step, two products per step, went from 40.3 to
-    38.5 ms on two threads, batch 64, 100 steps, 256 units)."""
+    worker's waiting for the other's (measured: docs/speed.md, "Custom cells at fused speed")."""
     if onednn(w):
         op = _OP
         return lambda x: op(x, w, b, "none", [], "")
@@ -132,9 +128,8 @@ def mm_tn(a: Tensor, b: Tensor) -> Tensor:
     In oneDNN the rows go in chunks of about :data:`MM_TN_FLOATS` floats of ``a``, each chunk's
     product added to the sum: the op takes its operands as oneDNN tensors, a copy of each, and
     copies of a whole (6,400 x 1,024) gradient were fresh tens of MB, single-threaded and out of
-    the cache (that product by a (6,400 x 256) state took 22.3 ms on one thread and 11.7 on two;
-    in chunks of 800 rows 16.2 and 8.4; the layer-norm LSTM's training step at batch 64, 100 steps,
-    256 units went from 88.8 to 78.5 ms on one thread and from 51.2 to 49.0 on two)."""
+    the cache (measured: docs/speed.md, "Custom cells at fused speed" and the layer-norm bullet
+    of "Benchmarks")."""
     if onednn(a):
         if _WEIGHT_OP is not None:  # takes its operands as oneDNN tensors: a plain copy each
             rows = max(1, MM_TN_FLOATS // max(1, a.shape[1]))

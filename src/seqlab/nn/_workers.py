@@ -5,18 +5,17 @@ sequence; minGRU chunks per row), so n shares need no synchronisation until they
 Run with torch's own n intra-op threads instead, every small product and every kernel call is
 a parallel region: the threads meet at a barrier after each (a few microseconds each time, and
 a whole scheduler slice whenever another process holds a core, as on a shared machine), and
-between regions they spin, taking the core from the numba kernels that run next (measured: the
-minGRU forward pass 13 ms alone, 20 ms right after a product). Here each of n persistent worker
-threads sets its own OpenMP thread count to one (OpenMP keeps it per thread) and runs a share
-start to end: products, kernels, bookkeeping; the calling thread waits for all of them. When there
-are as many workers as CPUs, each is pinned to a CPU of its own (:func:`_pinned_cpus`).
+between regions they spin, taking the core from the numba kernels that run next. Here each of n
+persistent worker threads sets its own OpenMP thread count to one (OpenMP keeps it per thread)
+and runs a share start to end: products, kernels, bookkeeping; the calling thread waits for all
+of them. When there are as many workers as CPUs, each is pinned to a CPU of its own
+(:func:`_pinned_cpus`).
 
 The calling thread's own OpenMP team is put to sleep first (``omp_pause_resource_all``): after
 a parallel region, libgomp's threads spin for some milliseconds waiting for the next one, and
-with as many workers as cores a spinning thread takes a core from a worker. Measured on 2 cores,
-the forward pass of a 256-unit LSTM layer at batch 64 right after a torch copy: 20.5 ms with
-the team spinning, 14.5 ms with it paused (13 ms with no region before it). The next torch
-operation of the calling thread starts its team again (tens of microseconds, once per layer).
+with as many workers as cores a spinning thread takes a core from a worker. The next torch
+operation of the calling thread starts its team again, once per layer. The measurements of both
+effects: docs/speed.md, "Custom cells at fused speed".
 
 :func:`shares` decides how many: torch's intra-op thread count of the caller, at most one share
 per item, and one (no workers) where torch does not run on OpenMP or the work is small.
@@ -81,10 +80,9 @@ def _pinned_cpus(n: int) -> list[int]:
     are exactly ``n`` of them, else none (the workers float).
 
     Unpinned, the scheduler often wakes both workers onto the core of the thread that woke them
-    and moves one away only some milliseconds later: measured on 2 cores, the peephole LSTM's
-    training step (batch 64, 100 steps, 256 units) took 43-54 ms right after other work ran on
-    both cores, 38 ms with the workers pinned (38 ms either way when it ran back to back). With
-    fewer workers than CPUs (another process may use the rest) they are left free."""
+    and moves one away only some milliseconds later (measured: docs/speed.md, "Benchmarks", the
+    minGRU bullet). With fewer workers than CPUs (another process may use the rest) they are
+    left free."""
     if not hasattr(os, "sched_getaffinity"):
         return []  # pragma: no cover - not Linux
     cpus = sorted(os.sched_getaffinity(0))

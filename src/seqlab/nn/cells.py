@@ -45,8 +45,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import SeqlabError, check_positive_int
+from .registry import gate_count
 
 State = tuple[Tensor, ...]
+#: a state as torch.nn's cells and layers take and return it: ``h``, or ``(h, c)`` for the LSTM
+TorchState = Tensor | tuple[Tensor, Tensor]
 
 #: epsilon of the layer normalization (torch's default)
 LN_EPS = 1e-5
@@ -198,7 +201,7 @@ class CellBase(nn.Module):
             st = tuple(s.unsqueeze(0) for s in st)
         return x, st, unbatched
 
-    def forward(self, x: Tensor, state=None):
+    def forward(self, x: Tensor, state: TorchState | None = None) -> TorchState:
         """One step. Returns ``h`` (RNN, GRU) or ``(h, c)`` (LSTM), like torch.nn cells."""
         x, st, unbatched = self._check_step(x, state)
         new = self.step(x, st)
@@ -213,7 +216,7 @@ class CellBase(nn.Module):
 class RNNCell(CellBase):
     """Elman cell: ``h_t = f(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)``, f = tanh or relu."""
 
-    gates = 1
+    gates = gate_count("rnn")
     state_size = 1
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
@@ -256,7 +259,7 @@ class LSTMCell(CellBase):
     fused and compiled kernels compute tanh).
     """
 
-    gates = 4
+    gates = gate_count("lstm")
     state_size = 2
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
@@ -297,12 +300,10 @@ class LSTMCell(CellBase):
     def sequence_preferred(self, batch: int | None, time: int | None) -> bool:
         """The compiled layer (CPU) on one intra-op thread where torch's fused LSTM would allocate
         its training buffers afresh at every call: in training, when B * T * H * 24 bytes exceed
-        32 MiB. Measured, training step at batch 64, 100 steps, 32 inputs, 256 units (39 MB),
-        idle machine: one thread, fused 86.7 ms (its page faults included: ~62 ms without them),
-        compiled 72.7 ms; two threads, fused 32.4 ms, compiled 52.5 ms (oneDNN's fused kernel
-        splits each step over both cores far better than two worker shares of 32 sequences).
-        At batch 32, 64 steps, 128 units the fused kernel wins on one thread too (10.9 against
-        14.9 ms)."""
+        32 MiB. Why: those buffers' pages are faulted in again at every call, the compiled layer's
+        are recycled; below that size, and on more threads (oneDNN splits each step over the
+        cores better than worker shares of the batch), the fused kernel is the faster. The
+        measurements: docs/speed.md, the backends table and "Why two malloc states"."""
         from .custom import use_compiled
 
         if self.peephole or self.layer_norm or self.activation != "tanh" or batch is None or time is None:
@@ -362,7 +363,7 @@ class GRUCell(CellBase):
     ``reset="before"`` (Cho et al. 2014): ``n = tanh(W_in x + b_in + W_hn (r ⊙ h) + b_hn)``.
     """
 
-    gates = 3
+    gates = gate_count("gru")
     state_size = 1
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
@@ -397,10 +398,9 @@ class GRUCell(CellBase):
 
     def sequence_preferred(self, batch: int | None, time: int | None) -> bool:
         """The compiled layer (CPU) for sequences of more than one step, in training or for
-        batch x units >= 1024: torch's GRU has no oneDNN kernel on CPU, and the compiled one took
-        0.47-0.84 of its training time at every shape measured and 0.60-0.78 of its inference
-        time from batch x units = 4096 up (docs/speed.md); for one step, or tiny inference steps,
-        its set-up and per-step calls cost more than the arithmetic."""
+        batch x units >= 1024: torch's GRU has no oneDNN kernel on CPU, so the compiled one is the
+        faster there (measured: docs/speed.md, the backends table); for one step, or tiny
+        inference steps, its set-up and per-step calls cost more than the arithmetic."""
         from .custom import use_compiled
 
         if self.activation != "tanh" or not use_compiled(self.weight_ih) or (time is not None and time < 2):

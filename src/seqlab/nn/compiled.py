@@ -57,9 +57,8 @@ def _empty(like: Tensor, *shape: int) -> Tensor:
     """An uninitialized tensor of ``shape`` and ``like``'s dtype from the recycled buffers of
     :data:`seqlab.nn.scan.WORKSPACE`: a layer's (T, B, 4H) buffers are tens of MB, which glibc maps
     afresh and the kernel faults in page by page on each call, depending on what the process
-    freed before (measured in a fresh process, one thread, batch 64, 100 steps, 256 units: the
-    layer-norm LSTM's training step 110 ms with fresh buffers, 92 ms with recycled ones; two
-    threads, the LSTM's 43.8 and 39.1 ms)."""
+    freed before; recycled, they cost nothing after the first call (measured: docs/speed.md,
+    "Custom cells at fused speed")."""
     return WORKSPACE.empty(shape, like.dtype)
 
 

@@ -7,11 +7,16 @@ values is the GRU update gate: torch's is ``1 - z``, so its z rows (and biases) 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 from torch import nn
 
 from ..errors import SeqlabError
 from .cells import GRUCell, LSTMCell, RNNCell
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .recurrent import Recurrent
 
 
 def _sign(cell) -> torch.Tensor | None:
@@ -23,7 +28,7 @@ def _names(k: int, d: int) -> tuple[str, ...]:
     return tuple(n + sfx for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
 
 
-def from_torch(module: nn.Module, backend: str = "auto"):
+def from_torch(module: nn.Module, backend: str = "auto") -> Recurrent:
     """A seqlab layer equal to ``module`` (torch.nn.RNN, LSTM or GRU), weights copied."""
     from .recurrent import GRU, LSTM, RNN
 
@@ -57,12 +62,22 @@ def from_torch(module: nn.Module, backend: str = "auto"):
     return layer
 
 
-def to_torch(layer) -> nn.Module:
-    """The torch.nn module equal to a seqlab layer; ValueError for cells torch does not have."""
+def to_torch(layer: Recurrent) -> nn.Module:
+    """The torch.nn module equal to a seqlab layer; SeqlabError (a ValueError) for a layer whose
+    cells torch.nn does not have."""
+    from .recurrent import Recurrent
+
+    if not isinstance(layer, Recurrent):
+        raise SeqlabError(f"layer: expected a seqlab.nn RNN, LSTM or GRU layer, got {type(layer).__name__}; "
+                          "seqlab.nn.to_torch converts seqlab layers only")
     why = layer.fused_unavailable()
-    if why:
-        raise ValueError(f"to_torch: {why}, so torch.nn has no equal module")
     cell0 = layer.cells[0]
+    if why is None and not isinstance(cell0, (LSTMCell, GRUCell, RNNCell)):
+        why = f"{type(cell0).__name__} is not one of torch.nn's cells"
+    if why:
+        raise SeqlabError(f"layer: expected a layer torch.nn.RNN, LSTM or GRU can compute, got a seqlab "
+                          f"{type(layer).__name__} it cannot: {why}, so torch.nn has no equal module; keep the "
+                          "seqlab layer, or build one without the options torch.nn lacks")
     kw = dict(input_size=layer.input_size, hidden_size=layer.hidden_size, num_layers=layer.num_layers,
               bias=layer.bias, batch_first=layer.batch_first, dropout=layer.dropout,
               bidirectional=layer.bidirectional)
@@ -70,10 +85,8 @@ def to_torch(layer) -> nn.Module:
         mod = nn.LSTM(**kw)
     elif isinstance(cell0, GRUCell):
         mod = nn.GRU(**kw)
-    elif isinstance(cell0, RNNCell):
-        mod = nn.RNN(nonlinearity=cell0.nonlinearity, **kw)
     else:
-        raise ValueError(f"to_torch: {type(cell0).__name__} has no torch.nn equivalent")
+        mod = nn.RNN(nonlinearity=cell0.nonlinearity, **kw)
     mod = mod.to(dtype=cell0.weight_ih.dtype, device=cell0.weight_ih.device)
     D = layer.num_directions
     with torch.no_grad():

@@ -38,6 +38,7 @@ from ..errors import SeqlabError, check_positive_int
 from .cells import LN_EPS, CellBase, State
 from .custom import step_masks
 from .recurrent import Recurrent
+from .registry import gate_count
 from .scan import ACTIVATIONS, SCAN_IMPLS, g_activation, mingru_layer, minrnn_scan, resolve_impl
 
 SCANS = SCAN_IMPLS + ("log",)
@@ -153,7 +154,7 @@ def _log_space_scan(k: Tensor, u: Tensor, h0: Tensor) -> Tensor:
 class MinGRUCell(MinCellBase):
     """minGRU: ``z = σ(W_z x + b_z)``, ``h = (1 - z) ⊙ h_prev + z ⊙ act(W_h x + b_h)``."""
 
-    gates = 2
+    gates = gate_count("mingru")
 
     def _gate_logit(self, gi: Tensor) -> Tensor:
         return gi[..., : self.hidden_size]
@@ -168,7 +169,7 @@ class MinGRUCell(MinCellBase):
 class MinLSTMCell(MinCellBase):
     """minLSTM: ``h = f/(f+i) ⊙ h_prev + i/(f+i) ⊙ act(W_h x + b_h)``, f, i sigmoid gates of x."""
 
-    gates = 3
+    gates = gate_count("minlstm")
 
     def _gate_logit(self, gi: Tensor) -> Tensor:
         H = self.hidden_size

@@ -42,7 +42,7 @@ from torch import Tensor, _VF, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from ..errors import SeqlabError, check_positive_int
-from .cells import CellBase, GRUCell, LSTMCell, RNNCell, State
+from .cells import CellBase, GRUCell, LSTMCell, RNNCell, State, TorchState
 from .loop import Observer, Step, run_loop
 
 BACKENDS = ("auto", "fused", "sequence", "loop")
@@ -274,8 +274,8 @@ class Recurrent(nn.Module):
         return [tuple(p[k] for p in parts) for k in range(LD)]
 
     # -- forward -------------------------------------------------------------------------------
-    def forward(self, input: Tensor, state=None, lengths: Sequence[int] | Tensor | None = None,
-                mask: Tensor | None = None, dropout_masks: Sequence[Tensor] | None = None):
+    def forward(self, input: Tensor, state: TorchState | None = None, lengths: Sequence[int] | Tensor | None = None,
+                mask: Tensor | None = None, dropout_masks: Sequence[Tensor] | None = None) -> tuple[Tensor, TorchState]:
         """Run the layers. Returns ``(output, state)`` in torch.nn's format.
 
         ``dropout_masks`` (training only): the masks of the dropout between layers, one per
@@ -431,7 +431,7 @@ class Recurrent(nn.Module):
 
     # -- conversion ----------------------------------------------------------------------------
     def to_torch(self) -> nn.Module:
-        """An equivalent torch.nn.RNN / LSTM / GRU (raises ValueError where none exists)."""
+        """An equivalent torch.nn.RNN / LSTM / GRU (SeqlabError, a ValueError, where none exists)."""
         from .convert import to_torch
 
         return to_torch(self)

@@ -2,9 +2,14 @@
 
 Each :class:`CellSpec` gives a stable lowercase name, the :mod:`seqlab.nn` layer class and the
 constructor arguments that make the cell, its state size (1 for ``h``, 2 for ``(h, c)``), its
-family (the gate layout: ``lstm`` blocks ``i|f|g|o``, ``gru`` blocks ``r|z|n``, ``rnn``,
-``mingru`` ``z|h``, ``minlstm`` ``f|i|h``), one line of description, and the function of
-:mod:`seqlab.reference` that computes the same equations in NumPy, with its options.
+family (the gate layout, :data:`GATE_NAMES`), one line of description, and the functions of
+:mod:`seqlab.reference` that compute the same equations in NumPy (the forward, with its options,
+and the hand-derived backward where there is one).
+
+:data:`GATE_NAMES` holds the facts every family shares, once: the names of its gate blocks in the
+order of the rows of ``weight_ih`` (so their number, :func:`gate_count`, is the ``G`` of a
+``(G*H, I)`` weight). The torch code, the NumPy reference, the ONNX export, the memory estimates
+and the gate diagnostics all read them here.
 
 Names are saved in model files: keep them stable (the first three, ``lstm``, ``gru`` and ``rnn``,
 are those of files written before this table existed). This module imports no torch, so command
@@ -22,6 +27,25 @@ from ..errors import SeqlabError
 #: the most stacked recurrent layers a job's model may have (``--layers``; a model file's config too)
 MAX_LAYERS = 1000
 
+#: gate blocks per cell family, in the order of the rows of ``weight_ih``: torch.nn's for lstm
+#: (input, forget, cell candidate, output) and gru (reset, update, new); the Elman cell's one
+#: block is its new state; minGRU's update gate and candidate, minLSTM's forget and input gates
+#: and candidate (seqlab.nn.minrnn and seqlab.reference.minrnn split the projection this way)
+GATE_NAMES: dict[str, tuple[str, ...]] = {
+    "lstm": ("i", "f", "g", "o"),
+    "gru": ("r", "z", "n"),
+    "rnn": ("h",),
+    "mingru": ("z", "h"),
+    "minlstm": ("f", "i", "h"),
+}
+
+
+def gate_count(family: str) -> int:
+    """The number of gate blocks of ``family`` (the ``G`` of its ``(G*H, I)`` input weight)."""
+    if family not in GATE_NAMES:
+        raise SeqlabError(f"family: expected one of {', '.join(GATE_NAMES)}, got {family!r}")
+    return len(GATE_NAMES[family])
+
 if TYPE_CHECKING:  # pragma: no cover
     from .recurrent import Recurrent
 
@@ -38,6 +62,17 @@ class CellSpec:
     description: str = ""
     reference: str | None = None  # function in seqlab.reference (``module.function`` for submodules)
     reference_options: dict[str, Any] = field(default_factory=dict)
+    reference_backward: str | None = None  # its hand-derived backward in seqlab.reference, if any
+
+    @property
+    def gate_names(self) -> tuple[str, ...]:
+        """The family's gate blocks, in the order of the rows of ``weight_ih``."""
+        return GATE_NAMES[self.family]
+
+    @property
+    def gates(self) -> int:
+        """The number of gate blocks (see :func:`gate_count`)."""
+        return gate_count(self.family)
 
     @property
     def layer(self) -> type["Recurrent"]:
@@ -46,27 +81,37 @@ class CellSpec:
 
     def reference_function(self) -> Callable | None:
         """The NumPy twin in :mod:`seqlab.reference`, or None."""
-        if self.reference is None:
-            return None
-        module, _, name = self.reference.rpartition(".")
-        return getattr(importlib.import_module("seqlab.reference" + (f".{module}" if module else "")), name)
+        return _reference(self.reference)
+
+    def reference_backward_function(self) -> Callable | None:
+        """The NumPy twin's hand-derived backward in :mod:`seqlab.reference`, or None."""
+        return _reference(self.reference_backward)
+
+
+def _reference(path: str | None) -> Callable | None:
+    """The function ``path`` (``function`` or ``module.function``) of seqlab.reference, or None."""
+    if path is None:
+        return None
+    module, _, name = path.rpartition(".")
+    return getattr(importlib.import_module("seqlab.reference" + (f".{module}" if module else "")), name)
 
 
 _SPECS = [
     CellSpec("lstm", "LSTM", {}, 2, "lstm", "LSTM, gates i|f|g|o (Hochreiter & Schmidhuber 1997; torch.nn.LSTM)",
-             "lstm_forward"),
+             "lstm_forward", reference_backward="lstm_backward"),
     CellSpec("gru", "GRU", {}, 1, "gru", "GRU, reset after the recurrent product (cuDNN's form; torch.nn.GRU)",
-             "gru_forward", {"reset": "after"}),
-    CellSpec("rnn", "RNN", {}, 1, "rnn", "Elman RNN, tanh", "rnn_forward", {"nonlinearity": "tanh"}),
+             "gru_forward", {"reset": "after"}, "gru_backward"),
+    CellSpec("rnn", "RNN", {}, 1, "rnn", "Elman RNN, tanh", "rnn_forward", {"nonlinearity": "tanh"}, "rnn_backward"),
     CellSpec("rnn-relu", "RNN", {"nonlinearity": "relu"}, 1, "rnn", "Elman RNN, relu", "rnn_forward",
-             {"nonlinearity": "relu"}),
+             {"nonlinearity": "relu"}, "rnn_backward"),
     CellSpec("lstm-peephole", "LSTM", {"peephole": True}, 2, "lstm",
-             "LSTM with Graves (2013) peepholes from the cell state to i, f, o", "lstm_forward"),
+             "LSTM with Graves (2013) peepholes from the cell state to i, f, o", "lstm_forward",
+             reference_backward="lstm_backward"),
     CellSpec("lstm-ln", "LSTM", {"layer_norm": True}, 2, "lstm",
              "layer-normalized LSTM (Ba et al. 2016)", "layernorm.ln_lstm_forward"),
     CellSpec("gru-reset-before", "GRU", {"reset": "before"}, 1, "gru",
              "GRU with the reset before the recurrent product (Cho et al. 2014)", "gru_forward",
-             {"reset": "before"}),
+             {"reset": "before"}, "gru_backward"),
     CellSpec("gru-ln", "GRU", {"layer_norm": True}, 1, "gru",
              "layer-normalized GRU (Ba et al. 2016), reset after", "layernorm.ln_gru_forward", {"reset": "after"}),
     CellSpec("mingru", "MinGRU", {}, 1, "mingru",
@@ -119,4 +164,4 @@ def make_layer(name: str, input_size: int, hidden_size: int, num_layers: int = 1
                       **kwargs)
 
 
-__all__ = ["CELLS", "CellSpec", "cell_names", "check_cell", "get_cell", "make_layer"]
+__all__ = ["CELLS", "GATE_NAMES", "CellSpec", "cell_names", "check_cell", "gate_count", "get_cell", "make_layer"]

@@ -184,9 +184,7 @@ class Workspace:
     A fresh 67 MB tensor costs more to fault in page by page than to fill: glibc maps every
     allocation above 32 MB anew and unmaps it when freed, and the kernel zeroes each page on
     first touch; two threads writing a fresh output also take turns on the process's memory lock
-    (measured: 39 ms to create and fill one of (32, 1024, 512) floats against 6 ms to refill it on
-    one core; the minGRU forward pass 30.6 ms into a fresh (32, 1024, 256) output against 13.1 ms
-    into a used one, on two).
+    (measured: docs/speed.md, "The scan").
 
     :meth:`empty` hands out tensors that view a pooled buffer through a NumPy array, which it
     remembers by a weak reference: once every tensor on it is gone (the projection after the
@@ -219,8 +217,8 @@ class Workspace:
                     self._pool = [x for x in self._pool if x is not e]
                 if self.held_bytes() + need > self.max_bytes:
                     return torch.empty(shape, dtype=dtype)
-                entry = [torch.empty(numel, dtype=dtype), None]  # torch's 64-byte alignment: a
-                self._pool.append(entry)  # NumPy buffer (16) made the projection's matmul 1.8x slower
+                entry = [torch.empty(numel, dtype=dtype), None]  # torch's 64-byte alignment: a NumPy
+                self._pool.append(entry)  # buffer's 16 slowed the projection's product (docs/speed.md, "The scan")
             view = entry[0].numpy().reshape(shape)  # a new array object on the same memory
             entry[1] = weakref.ref(view)  # torch keeps ``view`` alive as long as any tensor on it
             return torch.from_numpy(view)
@@ -247,9 +245,9 @@ WORKSPACE = Workspace()
 BLOCK_FLOATS = 1 << 18
 
 #: rows (steps of one sequence) of each dL/dW product of :class:`MinRNNFunction`'s backward pass:
-#: two blocks' dL/dp (2 MiB) in one oneDNN product instead of one product per block (one
-#: thread, batch 32, 4,096 steps: the backward pass 132 -> 127 ms; four blocks were slower on two
-#: threads, whose dL/dp buffers then no longer share the L3 cache well)
+#: two blocks' dL/dp (2 MiB) in one oneDNN product instead of one product per block (fewer, larger
+#: products; four blocks' dL/dp buffers no longer share the L3 cache well on two threads;
+#: measured: docs/speed.md, "The scan")
 DW_ROWS = 1 << 10
 
 
@@ -330,8 +328,7 @@ class MinRNNFunction(torch.autograd.Function):
             dp = torch.empty(span, G, dtype=x.dtype)  # dL/dp of the blocks of one product
             # the block's h and dL/dh, copied (forwards, which the prefetcher follows) into the
             # cache before the kernel walks them backwards: read in reverse straight from memory
-            # they stalled it (batch 32, 4,096 steps, 256 units, one thread: the backward pass
-            # 145 -> 132 ms)
+            # they stalled it (measured: docs/speed.md, "The scan")
             hb, dhb = np.empty((1, tau, H), h_np.dtype), np.empty((1, tau, H), h_np.dtype)
             for b in range(lo, hi):
                 for t0 in reversed(range(0, T, tau)):

@@ -3,11 +3,9 @@ and backward run start to end by its own worker thread with one intra-op thread.
 
 torch's own intra-op threads split every operation of a step: for a small recurrent model that
 is hundreds of parallel regions per step, each ending at a barrier, with the threads spinning in
-between. Measured on the 2-core machine (a training step of the 2 x 128 LSTM language model,
-batch 32 x 64 characters, load ~7): two intra-op threads took 41.5 ms of CPU and 41.5-64 ms of
-wall time; two shares of 16 sequences, one thread each, 26.7 ms of CPU and 24.5-51 ms of wall
-time. Each share runs the whole model (fused kernels included) on its rows, so nothing waits for
-anything until the shares are done.
+between. Each share here runs the whole model (fused kernels included) on its rows, so nothing
+waits for anything until the shares are done: less CPU time and less wall time per step
+(measured on a language model: docs/generate.md, "Model").
 
 :func:`sharded` runs ``fn`` on shares of its batch as one autograd node: the forward keeps each
 share's graph (built in its worker), and the backward sends each share its slice of the output

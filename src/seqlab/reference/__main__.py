@@ -16,6 +16,8 @@ from typing import Sequence
 
 import numpy as np
 
+# the seqlab command's parser (a usage error is one line on stderr and exit code 2); imports no torch
+from ..cli import _Parser
 from ..cli_args import float_type, int_type
 from ..errors import SeqlabError
 from ..vocab import Vocabulary
@@ -116,14 +118,6 @@ def train(args: argparse.Namespace) -> int:
         print(f"validation loss {val_start:.3f} -> {last['val_loss']:.3f} nats/char in {last['step']} steps "
               f"({time.perf_counter() - start:.1f} s)")
     return 0
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line on stderr and exit code 2."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        sys.stderr.write(f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
-        sys.exit(2)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -11,6 +11,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from ..errors import SeqlabError
+from ..nn.registry import gate_count
 
 Params = Mapping[str, np.ndarray]
 
@@ -56,9 +57,11 @@ def check_sequence(x: Any, input_size: int) -> np.ndarray:
     return x
 
 
-def check_params(params: Params, gates: int, extra: tuple[str, ...] = ()) -> tuple[dict, int, int]:
+def check_params(params: Params, family: str, extra: tuple[str, ...] = ()) -> tuple[dict, int, int]:
     """Validate ``weight_ih`` (G*H, I), ``weight_hh`` (G*H, H), optional biases (G*H,), and the
-    named ``extra`` parameters. Returns ``(params as float64, H, I)``."""
+    named ``extra`` parameters; G is the gate count of the cell ``family`` ('rnn', 'lstm', 'gru').
+    Returns ``(params as float64, H, I)``."""
+    gates = gate_count(family)
     if not isinstance(params, Mapping):
         raise SeqlabError(f"params: expected a dict of arrays (weight_ih, weight_hh, ...), got {type(params).__name__}")
     for name in ("weight_ih", "weight_hh") + extra:

@@ -23,7 +23,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from ..errors import SeqlabError
-from ..nn.registry import MAX_LAYERS
+from ..nn.registry import MAX_LAYERS, gate_count
 from ._checks import sigmoid
 from .gru import gru_forward
 from .layernorm import layer_norm, ln_gru_forward, ln_lstm_forward
@@ -225,7 +225,7 @@ class Stack:
 
     @property
     def gates(self) -> int:
-        return {"rnn": 1, "lstm": 4, "gru": 3, "mingru": 2, "minlstm": 3}[self.family]
+        return gate_count(self.family)
 
     @property
     def state_size(self) -> int:

@@ -41,7 +41,7 @@ def gru_forward(x: Any, params: Params, state: Any = None, lengths: Any = None,
     act, dact = activation_pair(activation)
     if reset not in RESETS:
         raise SeqlabError(f"reset: expected 'after' (cuDNN form) or 'before' (Cho et al. 2014), got {reset!r}")
-    p, H, I = check_params(params, gates=3)
+    p, H, I = check_params(params, "gru")
     x = check_sequence(x, I)
     B, T, _ = x.shape
     h = check_state("state", state, B, H)

@@ -45,7 +45,7 @@ def lstm_forward(x: Any, params: Params, state: Any = None, lengths: Any = None,
     """
     act, dact = activation_pair(activation)
     peephole = params.get("weight_ch") is not None if hasattr(params, "get") else False
-    p, H, I = check_params(params, gates=4, extra=("weight_ch",) if peephole else ())
+    p, H, I = check_params(params, "lstm", extra=("weight_ch",) if peephole else ())
     x = check_sequence(x, I)
     B, T, _ = x.shape
     h0, c0 = _split_state(state)

@@ -23,11 +23,13 @@ import numpy as np
 
 from ..errors import SeqlabError, check_int
 from ..nn.registry import CELLS as REGISTRY  # the one cell table (no torch import)
+from ..nn.registry import gate_count
 from .rnn import linear_backward, linear_forward
 from .stack import stacked_backward, stacked_forward
 
-#: the registry's cells that stacked_forward computes (layer-normalized and min cells excluded)
-NET_CELLS = tuple(n for n, s in REGISTRY.items() if s.reference in ("rnn_forward", "lstm_forward", "gru_forward"))
+#: the registry's cells that stacked_forward computes: those with a hand-derived backward
+#: (layer-normalized and min cells excluded)
+NET_CELLS = tuple(n for n, s in REGISTRY.items() if s.reference_backward is not None)
 INPUTS = ("onehot", "embedding", "real")
 OUTPUTS = ("softmax", "linear")
 
@@ -71,7 +73,7 @@ class NetConfig:
 def init_params(config: NetConfig, seed: int = 0) -> dict[str, np.ndarray]:
     """torch's initialisation: cells and output layer uniform in ±1/sqrt(H), embedding N(0, 1)."""
     rng = np.random.default_rng(seed)
-    H, G = config.hidden_size, {"rnn": 1, "lstm": 4, "gru": 3}[config.family]
+    H, G = config.hidden_size, gate_count(config.family)
     k = 1 / np.sqrt(H)
     params = {}
     if config.input == "embedding":

@@ -33,7 +33,7 @@ def rnn_forward(x: Any, params: Params, state: Any = None, lengths: Any = None,
     """
     if nonlinearity not in NONLINEARITIES:
         raise SeqlabError(f"nonlinearity: expected 'tanh' or 'relu', got {nonlinearity!r}")
-    p, H, I = check_params(params, gates=1)
+    p, H, I = check_params(params, "rnn")
     x = check_sequence(x, I)
     B, T, _ = x.shape
     h = check_state("state", state, B, H)

@@ -14,16 +14,21 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..errors import SeqlabError, check_positive_int
+from ..nn.registry import CELLS as REGISTRY  # the one cell table (no torch import)
 from ._checks import Params, as_float64, check_lengths
 from .gru import gru_backward, gru_forward
 from .lstm import lstm_backward, lstm_forward
 from .rnn import rnn_backward, rnn_forward
 
-#: forward and backward per cell *family*. :mod:`seqlab.nn.registry` names, for each of its cells,
-#: the function here and the options that select the variant ('rnn-relu' is family 'rnn' with
-#: ``nonlinearity='relu'``, 'gru-reset-before' is 'gru' with ``reset='before'``, 'lstm-peephole'
-#: is 'lstm' with ``weight_ch`` in its params); tests/nn/test_registry.py ties the two tables.
-CELLS = {"rnn": (rnn_forward, rnn_backward), "lstm": (lstm_forward, lstm_backward), "gru": (gru_forward, gru_backward)}
+_HAND_DERIVED = {f.__name__: f for f in (rnn_forward, rnn_backward, lstm_forward, lstm_backward, gru_forward,
+                                         gru_backward)}
+
+#: forward and backward per cell *family*, read from :mod:`seqlab.nn.registry`: the families of
+#: its cells that name a hand-derived backward. The registry also gives each cell's options that
+#: select the variant ('rnn-relu' is family 'rnn' with ``nonlinearity='relu'``, 'gru-reset-before'
+#: is 'gru' with ``reset='before'``, 'lstm-peephole' is 'lstm' with ``weight_ch`` in its params).
+CELLS = {s.family: (_HAND_DERIVED[s.reference], _HAND_DERIVED[s.reference_backward])
+         for s in REGISTRY.values() if s.reference_backward is not None}
 
 
 def reverse_padded(x: np.ndarray, lengths: np.ndarray) -> np.ndarray:

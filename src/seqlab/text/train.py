@@ -6,12 +6,8 @@ streams) with :func:`seqlab.train.train`; :func:`default_config` is this job's
 ``"decay"`` schedule (see :mod:`seqlab.train.schedules`) over the time budget when ``minutes`` is
 set, else over the steps of all epochs, by default from the first step (``decay_fraction`` 1.0).
 The decay makes the difference on short budgets: it removes the noise of a large step by the
-end. On tiny Shakespeare (2x128 LSTM, 6,350 steps of 32 x 64 characters) the last 20 % decayed
-gave 1.506 nats/char at lr 4e-3, against 1.560 for a constant 3e-3; with the default 2x256
-model, 4 minutes on two threads, a straight line down over the whole run gave 1.441-1.444 over
-three seeds against 1.449-1.463 with the last 20 % decayed. A half cosine over the whole run
-(``"cosine"``) hurt in the 2x128 runs (1.645 against 1.595 constant, at batch 64 x 128)
-(docs/generate.md).
+end (measured against a constant rate, the last 20 % decayed and a half cosine:
+docs/generate.md, "Benchmark").
 """
 
 from __future__ import annotations

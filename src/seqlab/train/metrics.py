@@ -40,7 +40,7 @@ def _like(y_true: Tensor, y_pred: Tensor, name: str) -> Tensor:
 class MAE(Metric):
     name = "mae"
 
-    def update(self, y_true, y_pred):
+    def update(self, y_true: Tensor, y_pred: Tensor) -> tuple[Tensor, int]:
         d = (y_pred - _like(y_true, y_pred, self.name)).abs()
         return d.sum(), d.numel()
 
@@ -48,7 +48,7 @@ class MAE(Metric):
 class MSE(Metric):
     name = "mse"
 
-    def update(self, y_true, y_pred):
+    def update(self, y_true: Tensor, y_pred: Tensor) -> tuple[Tensor, int]:
         d = (y_pred - _like(y_true, y_pred, self.name)).square()
         return d.sum(), d.numel()
 
@@ -56,14 +56,14 @@ class MSE(Metric):
 class RMSE(MSE):
     name = "rmse"
 
-    def result(self, total, count):
+    def result(self, total: float, count: float) -> float:
         return math.sqrt(total / max(count, 1))
 
 
 class Accuracy(Metric):
     name = "accuracy"
 
-    def update(self, y_true, y_pred):
+    def update(self, y_true: Tensor, y_pred: Tensor) -> tuple[Tensor, int]:
         C = y_pred.shape[-1]
         if C == 1:
             hit = (y_pred > 0.5) == (_like(y_true, y_pred, self.name) > 0.5)
@@ -79,7 +79,7 @@ class MAPE(Metric):
 
     name = "mape"
 
-    def update(self, y_true, y_pred):
+    def update(self, y_true: Tensor, y_pred: Tensor) -> tuple[Tensor, int]:
         y = _like(y_true, y_pred, self.name)
         d = 100 * (y - y_pred).abs() / y.abs().clamp_min(1e-7)
         return d.sum(), d.numel()

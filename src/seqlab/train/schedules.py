@@ -8,11 +8,8 @@ when the monitored value stops improving).
 * ``"constant"``: 1 throughout (the engine then leaves the rate alone, so callbacks such as
   ReduceLROnPlateau may change it).
 * ``"decay"``: 1 until the last ``decay_fraction`` of the run, then a straight line down to
-  ``min_lr`` (warmup-free "warmup-stable-decay"). On tiny Shakespeare (2x128 LSTM, 6,350 steps of
-  32 x 64 characters) it gave 1.506 nats/char at lr 4e-3 with the last 20 % decayed, against
-  1.560 for a constant 3e-3; on the text job's 2x256 default in 4 minutes on two threads,
-  decaying over the whole run (``decay_fraction=1``, that job's default) gave 1.441-1.444 over
-  three seeds against 1.449-1.463 for the last 20 % (docs/generate.md).
+  ``min_lr`` (warmup-free "warmup-stable-decay"): a large step's noise is gone by the end of a
+  short budget (measured on the text job: docs/generate.md, "Benchmark").
 * ``"cosine"``: a half cosine from 1 down to ``min_lr`` over the whole run.
 """
 
