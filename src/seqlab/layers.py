@@ -171,6 +171,13 @@ class Layer(nn.Module):
         """The padding mask of this layer's output (default: passed through)."""
         return mask
 
+    def call_masked(self, x: Tensor, mask: Tensor | None, **kwargs: Any) -> tuple[Tensor, Tensor | None]:
+        """``(output, its padding mask)``: how ``Sequential`` calls a layer, ``self(x, mask=mask)``
+        and :meth:`compute_mask`. A layer whose forward computes its output mask anyway (``Masking``)
+        overrides this to compute it once."""
+        new_mask = self.compute_mask(x, mask)
+        return self(x, mask=mask, **kwargs), new_mask
+
     def regularization_loss(self) -> Tensor | None:
         """The penalty of this layer's own regularizers (not its sub-layers'), or None."""
         return None
@@ -838,11 +845,19 @@ class Masking(Layer):
     def compute_mask(self, x: Tensor, mask: Tensor | None) -> Tensor | None:
         return (x != self.mask_value).any(-1)  # (B, T)
 
-    def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
+    def call_masked(self, x: Tensor, mask: Tensor | None, **kwargs: Any) -> tuple[Tensor, Tensor | None]:
+        """``(output, mask)`` from one computation of the mask (the output is made with it)."""
+        return self(x, mask=mask, return_mask=True, **kwargs)
+
+    def forward(self, x: Tensor, mask: Tensor | None = None,
+                return_mask: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+        """Padded steps set to 0; ``return_mask=True`` gives ``(output, mask)``, the mask computed once."""
         if not isinstance(x, Tensor) or x.dim() != 3 or not x.dtype.is_floating_point:
             got = f"{tuple(x.shape)} {x.dtype}" if isinstance(x, Tensor) else type(x).__name__
             raise SeqlabError(f"input: Masking expects float sequences (batch, timesteps, features), got {got}")
-        return x * self.compute_mask(x, mask).unsqueeze(-1).to(x.dtype)
+        keep = self.compute_mask(x, mask)  # (B, T): the incoming mask is replaced, as Keras's Masking does
+        out = x * keep.unsqueeze(-1).to(x.dtype)
+        return (out, keep) if return_mask else out
 
 
 @register_layer

@@ -194,12 +194,10 @@ class Sequential(nn.Module):
         n = len(self.layers)
         for k, layer in enumerate(self.layers):
             if isinstance(layer, Layer):
-                new_mask = layer.compute_mask(x, mask)
                 if k == n - 1 and return_logits and isinstance(layer, Dense):
-                    x = layer(x, mask=mask, return_logits=True)
+                    x, mask = layer.call_masked(x, mask, return_logits=True)
                 else:
-                    x = layer(x, mask=mask)
-                mask = new_mask
+                    x, mask = layer.call_masked(x, mask)
             else:
                 x = layer(x)
         if not self.built:
@@ -356,6 +354,7 @@ class Sequential(nn.Module):
         data = engine.make_data(self, x, y, sample_weight=sample_weight)
         if not self.built:
             self.build_from(engine._first_x(data))
+        data = engine.class_targets(self, data)  # float class labels as int64, checked once
         if isinstance(data, engine.ArrayData):
             data = data.to(self.device())
         logs = engine.evaluate_data(self, data, batch_size)

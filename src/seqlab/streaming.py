@@ -64,9 +64,7 @@ def sequential_step(model: "Sequential", x: Tensor, state: Sequence[Any] | None 
             new.append(st)
             j += 1
         elif isinstance(layer, Layer):
-            new_mask = layer.compute_mask(x, mask)
-            x = layer(x, mask=mask)
-            mask = new_mask
+            x, mask = layer.call_masked(x, mask)
         else:
             x = layer(x)
     return x, new

@@ -160,6 +160,69 @@ def test_class_labels_as_floats_and_out_of_range():
         m.evaluate(x, np.where(y == 2, 3, y), verbose=0)
 
 
+def _label_dtypes(monkeypatch) -> list:
+    """The dtypes of the labels the loss and the accuracy metric are given, recorded per call."""
+    from seqlab.train import losses, metrics
+
+    seen, real = [], losses.class_labels
+
+    def spy(y_true, y_pred, name):
+        seen.append(y_true.dtype)
+        return real(y_true, y_pred, name)
+    monkeypatch.setattr(losses, "class_labels", spy)
+    monkeypatch.setattr(metrics, "class_labels", spy)
+    return seen
+
+
+def test_float_class_labels_are_checked_once_and_reach_loss_and_metrics_as_integers(monkeypatch):
+    """Whole float labels become int64 where fit and evaluate take the arrays: the loss and the
+    accuracy metric get integers on every batch (no fraction check, no host sync per batch), and
+    training matches integer labels exactly. A fraction is refused there, before any training,
+    naming the argument, what it takes and the value received."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((16, 6, 2)).astype(np.float32)
+    y = rng.integers(0, 3, 16)
+
+    def model():
+        torch.manual_seed(0)
+        m = Sequential([LSTM(5, input_shape=(6, 2)), Dense(3, activation="softmax")])
+        m.compile(loss="sparse_categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
+        return m
+
+    seen = _label_dtypes(monkeypatch)
+    runs = []
+    for labels in (y, y.astype(np.float32), y.astype(np.float64)[:, None]):
+        m = model()
+        h = m.fit(x, labels, epochs=2, batch_size=4, verbose=0, seed=0, validation_data=(x, labels))
+        runs.append((h.history, m.evaluate(x, labels, return_dict=True), m.get_weights()))
+    assert len(seen) > 20 and set(seen) == {torch.int64}, set(seen)
+    for other in runs[1:]:
+        assert other[:2] == runs[0][:2]
+        assert all(np.array_equal(a, b) for a, b in zip(other[2], runs[0][2]))
+    m = model()
+    frac = y.astype(np.float32)
+    frac[3] = 1.5
+    msg = (r"^y: categorical_crossentropy takes class labels as whole numbers 0 to 2 \(the model has 3 outputs\), "
+           r"got fractional values such as 1.5 at sample 3; round them, or pass one-hot targets \(16, 3\)")
+    for call in (lambda: m.fit(x, frac, epochs=1, verbose=0), lambda: m.evaluate(x, frac)):
+        with pytest.raises(SeqlabError, match=msg):
+            call()
+    with pytest.raises(SeqlabError, match=r"^validation_data targets: .* such as 1.5 at sample 3"):
+        m.fit(x, y, epochs=1, verbose=0, validation_data=(x, frac))
+    assert m.epochs_trained == 0  # refused before any training
+    # per step (N, T) labels of a tagger: the step is named too; one-hot float targets stay floats
+    tagger = _tagger()
+    ids, tags, _ = _tagging_data()
+    bad = tags.astype(np.float32)
+    bad[2, 1] = 0.25
+    with pytest.raises(SeqlabError, match=r"^y: .* such as 0.25 at sample 2, step 1"):
+        tagger.evaluate(ids, bad)
+    seen.clear()
+    onehot = np.eye(3, dtype=np.float32)[y]
+    m.evaluate(x, onehot)
+    assert not seen or set(seen) == {torch.float32}
+
+
 def test_parameter_count_has_torch_s_two_biases():
     """docs/api.md: LSTM(32) on one feature, 4,480 parameters (Keras counts 4,352: one bias)."""
     m = Sequential([LSTM(32, input_shape=(5, 1))])
@@ -244,6 +307,36 @@ def test_sample_and_class_weights_weigh_the_loss_as_keras():
         m.fit(x, y, epochs=1, verbose=0, sample_weight=np.ones(19))
     with pytest.raises(SeqlabError, match="sample_weight: weights must be >= 0"):
         m.fit(x, y, epochs=1, verbose=0, sample_weight=-np.ones(20))
+
+
+def test_masking_computes_its_mask_once_per_call(monkeypatch):
+    """Masking's mask is computed once per batch (it used to be twice: for the next layers and
+    again in its forward), in a model call, fit, evaluate and a streamed step alike; outputs and
+    the mask the loss sees are unchanged."""
+    from seqlab.layers import Masking
+
+    calls = []
+    real = Masking.compute_mask
+    monkeypatch.setattr(Masking, "compute_mask", lambda self, x, mask: calls.append(1) or real(self, x, mask))
+    x, lengths = _padded_floats()
+    torch.manual_seed(0)
+    s = Sequential([Masking(input_shape=(7, 2)), GRU(4, return_sequences=True), Dense(1)])
+    s.compile(loss="mse", optimizer="adam")
+    xt = torch.from_numpy(x)
+    _, mask = s(xt, return_mask=True)
+    assert len(calls) == 1
+    assert torch.equal(mask, torch.arange(7)[None, :] < torch.from_numpy(lengths)[:, None])
+    layer = s.layers[0]
+    assert torch.equal(layer(xt), xt) and torch.equal(layer(xt, return_mask=True)[1], mask)  # padding is 0 already
+    calls.clear()
+    y = np.zeros((6, 7, 1), np.float32)
+    s.fit(x, y, epochs=1, batch_size=6, verbose=0, shuffle=False)
+    s.evaluate(x, y, batch_size=6)
+    assert len(calls) == 2  # one training batch, one evaluation batch
+    calls.clear()
+    first, _ = s.step(xt[:, :3])
+    assert len(calls) == 1
+    torch.testing.assert_close(first, s(xt)[:, :3])
 
 
 def test_per_step_weights_of_a_padded_sequence_model():

@@ -54,7 +54,8 @@ def world(tmp_path_factory, common_bad):
                          "inf.npz": dict(X=np.where(X > 2, np.inf, X), y=y), "strings.npz": dict(X=X.astype(str), y=y),
                          "no_x.npz": dict(A=X, y=y), "float_lengths.npz": dict(X=X, y=y, lengths=np.full(20, 2.5)),
                          "long_lengths.npz": dict(X=X, y=y, lengths=np.full(20, 9)),
-                         "huge.npz": dict(X=np.where(X > 2, 1e20, X), y=y)}.items():
+                         "huge.npz": dict(X=np.where(X > 2, 1e20, X), y=y),
+                         "continuous.npz": {"X": X, "y": rng.standard_normal(20)}}.items():
         np.savez(d / name, **arrays)
         files[name.split(".")[0]] = d / name
     np.savez(d / "objects.npz", X=np.array([np.zeros(3), np.zeros(4)], dtype=object), y=y[:2])
@@ -86,6 +87,7 @@ DATA_CASES = unreadable_cases("train-data", [*T, "{path}"], skip=("folder",)) + 
     ("train-npz-float-lengths", [*T, "{float_lengths}"], "expected integers"),
     ("train-npz-lengths-too-long", [*T, "{long_lengths}"], "at most the padded length"),
     ("train-npz-truncated", [*T, "{truncated}"], "cannot read"),
+    ("train-npz-continuous-labels", [*T, "{continuous}"], "(its array 'y') are continuous numbers"),
     ("train-sep-two-chars", [*T, "{good}", "--sep", "ab"], "one separator character"),
     ("train-text-column-missing", [*T, "{good}", "--text-column", "body"], "'body' is not a column"),
     ("predict-data-fifo", ["predict", "--model", "{model}", "--data", "{c_fifo}"], "FIFO"),
@@ -144,6 +146,23 @@ def test_bad_input_is_one_line_and_touches_nothing(args, expected, world, tmp_pa
     extra = FAST if filled[0] == "train" else ["--threads", "1"]
     # the case's options after FAST: they win
     assert_refused(cli, out, ["classify", filled[0], *extra, *filled[1:]], expected)
+
+
+def test_continuous_npz_labels_get_the_command_s_message_with_the_fixes(world, tmp_path, cli):
+    """An .npz whose y holds measurements: the command names the file and its array 'y' and says
+    what to do (there is no regression command), not the estimator's ``y:`` message; whole floats
+    are classes and train."""
+    path = world["continuous"]
+    code, _, err = cli("classify", "train", "--data", path, *FAST, "--save", tmp_path / "m.safetensors")
+    assert code == 2 and err.count("\n") == 1, err
+    assert f"--data: the labels of {str(path)!r} (its array 'y') are continuous numbers (such as " in err, err
+    assert "bin or round" in err and "seqlab.classify.SequenceRegressor" in err and " y: " not in err, err
+    assert not (tmp_path / "m.safetensors").exists()
+    rng = np.random.default_rng(1)
+    whole = tmp_path / "whole.npz"
+    np.savez(whole, X=rng.standard_normal((20, 5, 2)), y=(np.arange(20) % 2).astype(np.float64))  # 0.0, 1.0
+    code, _, err = cli("classify", "train", "--data", whole, *FAST, "--save", tmp_path / "w.safetensors")
+    assert code == 0, err
 
 
 def test_a_plot_that_fails_leaves_an_earlier_predictions_csv(world, tmp_path, monkeypatch, cli):

@@ -199,6 +199,22 @@ def test_seq2seq_vocabularies_in_both_files(tmp_path, monkeypatch):
     assert encode("2021-03-03", tgt) == tr.tgt_vocab.encode("2021-03-03")
 
 
+def test_word_level_seq2seq_source_reads_unseen_words_as_unk(tmp_path, monkeypatch):
+    """A word-level source has <unk> (seqlab translates an unseen word as it): the metadata says
+    'replace', and the docs' encoder gives seqlab's ids for a text with such a word."""
+    from seqlab.seq2seq.translator import Translator
+    from seqlab.seq2seq.vocab import SPECIALS, source_specials
+
+    src = Vocabulary.build(["three one", "one two"], level="word", specials=source_specials("word"))
+    tgt = Vocabulary.build(["trois un", "un deux"], level="word", specials=SPECIALS)
+    Translator.create(src, tgt, embed_size=4, hidden_size=5).save(tmp_path / "w.safetensors")
+    ns = docs_encoder(tmp_path, monkeypatch, tmp_path / "w.safetensors")
+    meta = ns["meta"]["seqlab.src_vocab"]
+    assert (meta["unknown"], meta["unk_id"]) == ("replace", 3)
+    assert ns["encode"]("five one", meta) == src.encode("five one") == [3, src.stoi[" one"]]
+    assert ns["meta"]["seqlab.tgt_vocab"]["unknown"] == "error"
+
+
 def test_legacy_vocabulary_levels(tmp_path, monkeypatch):
     """Old model files' word splits (classify's words and single marks, seq2seq's whitespace) and
     the old text layout: the metadata's pattern reproduces them."""

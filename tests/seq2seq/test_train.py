@@ -68,7 +68,7 @@ def test_read_pairs(tmp_path):
         read_pairs(tmp_path / "none.tsv")
 
 
-def test_train_pairs_learns_a_word_mapping():
+def test_train_pairs_learns_a_word_mapping(tmp_path, capsys):
     """Word level: a tiny lookup task is learnt, and the vocabularies come from the pairs."""
     words = {"one": "un", "two": "deux", "three": "trois", "four": "quatre"}
     pairs = [(f"{a} {b}", f"{words[a]} {words[b]}") for a in words for b in words] * 8
@@ -80,10 +80,62 @@ def test_train_pairs_learns_a_word_mapping():
     assert set(tr.tgt_vocab.tokens) == {*words.values(), *(" " + w for w in words.values())}
     assert hist["val_accuracy"][-1] == 1.0 and "target accuracy 100% reached" in hist.stopped
     assert tr.translate("three one").text == "trois un"
-    with pytest.raises(SeqlabError, match="1 word not in the model's vocabulary: 'five'"):
-        tr.translate("five one")
+    # a word-level source has <unk> (id 3): a word the pairs never held reads as it, in every entry point
+    assert tr.src_vocab.itos[:4] == ["<pad>", "<s>", "</s>", "<unk>"] and tr.src_vocab.unk_id == 3
+    out = tr.translate("five one")
+    assert out.source_tokens == ["<unk>", " one"] and out.text  # a translation, not an error
+    assert tr.nbest("five one", beam=2)[0].source_tokens == ["<unk>", " one"]
+    assert tr.translate_batch(["five one", "three one"])[1].text == "trois un"
+    # no training pair holds <unk>: its encoder vector started at zero and stayed there
+    assert torch.count_nonzero(tr.model.encoder.embed.weight[tr.src_vocab.unk_id]) == 0
+    assert tr.tgt_vocab.unk_id is None  # targets come from the pairs: nothing unseen to read
+    path = tmp_path / "words.safetensors"
+    tr.save(path)
+    from seqlab.cli import main
+
+    capsys.readouterr()
+    assert main(["translate", "--model", str(path), "five", "one"]) == 0  # the command, from the file
+    assert capsys.readouterr().out == out.text + "\n"
     for bad, msg in [(dict(batch_size=0), "batch_size"),
                      (dict(teacher_forcing=1.5), r"teacher_forcing: expected a number in \[0, 1\]"),
                      (dict(target_accuracy=float("nan")), "target_accuracy")]:
         with pytest.raises(SeqlabError, match=msg):
             train_pairs(pairs, cfg, **bad)
+
+
+def _old_word_translator():
+    """A word-level translator as seqlab wrote them before sources had <unk>: specials <pad>, <s>,
+    </s> only (untrained: only the vocabulary matters here)."""
+    from seqlab.seq2seq.vocab import SPECIALS
+    from seqlab.vocab import Vocabulary
+
+    src = Vocabulary.build(["three one", "one two"], level="word", specials=SPECIALS)
+    tgt = Vocabulary.build(["trois un", "un deux"], level="word", specials=SPECIALS)
+    torch.manual_seed(0)
+    return Translator.create(src, tgt, embed_size=4, hidden_size=8, max_target_len=6)
+
+
+def test_old_word_level_models_without_unk_load_and_refuse_unseen_words_as_before(tmp_path, capsys):
+    from seqlab.cli import main
+    from seqlab.io import load_file, save_file
+
+    old = _old_word_translator()
+    path = tmp_path / "old.safetensors"
+    old.save(path)
+    tr = Translator.load(path)
+    assert tr.src_vocab.unk_id is None and tr.src_vocab.itos == old.src_vocab.itos
+    assert tr.translate("three one").text == old.translate("three one").text
+    with pytest.raises(SeqlabError, match="1 word not in the model's vocabulary: 'five'; remove them$"):
+        tr.translate("five one")
+    assert main(["translate", "--model", str(path), "five", "one"]) == 2
+    assert "1 word not in the model's vocabulary: 'five'" in capsys.readouterr().err
+    # the layout written before the shared vocabulary (sorted tokens, whitespace split) too
+    config, tensors = load_file(path, "seq2seq")
+    config["src_vocab"] = {"itos": ["<pad>", "<s>", "</s>", "four", "one", "three", "two"], "level": "word",
+                           "lowercase": False}  # as many tokens as the model's embedding has rows
+    legacy = tmp_path / "legacy.safetensors"
+    save_file(legacy, "seq2seq", config, tensors)
+    tr = Translator.load(legacy)
+    assert tr.src_vocab.unk_id is None and tr.translate("three one").text
+    with pytest.raises(SeqlabError, match="1 word not in the model's vocabulary: 'five'"):
+        tr.translate("five one")

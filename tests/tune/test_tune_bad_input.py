@@ -132,3 +132,47 @@ def test_tune_forecast_takes_fill_and_wide_that_its_messages_suggest(tmp_path, m
     code, out, err = cli(*base, "--data", wide, "--wide", "--study", "w.db", "--save", "w.safetensors", timeout=300)
     assert code == 0, err
     assert (tmp_path / "w.safetensors").is_file()
+
+
+def test_tune_takes_sep_as_the_jobs_commands_do(tmp_path, monkeypatch, cli):
+    """--sep: a ';'-separated CSV tunes with --sep ';' (forecast and classify, as seqlab forecast
+    and seqlab classify train read it); a bad value is one line on stderr, exit 2, nothing written."""
+    monkeypatch.chdir(tmp_path)
+    series = tmp_path / "semi.csv"
+    _monthly(series)
+    series.write_text(series.read_text().replace(",", ";"))
+    rows = [(f"good, fine day {i}", "pos") for i in range(8)] + [(f"bad, sad day {i}", "neg") for i in range(8)]
+    texts = tmp_path / "semi_texts.csv"
+    texts.write_text("text;label\n" + "".join(f"{t};{y}\n" for t, y in rows))
+    quick = ["--trials", "1", "--epochs", "1", "--minutes", "0.5", "--table", "", "--plot", "", "--threads", "1"]
+    fcast = ["tune", "forecast", "--data", series, "--time", "date", "--target", "A", "--horizon", "3", "--folds", "1"]
+    klass = ["tune", "classify", "--data", texts]
+    for i, base in enumerate((fcast, klass)):
+        before = snapshot(tmp_path)
+        for bad in ("ab", ""):
+            code, _, err = cli(*base, *quick, "--sep", bad, "--study", f"b{i}.db", "--save", f"b{i}.safetensors")
+            assert_one_line_error(code, err, "--sep")
+            assert "one separator character" in err, err
+        assert snapshot(tmp_path) == before
+        code, out, err = cli(*base, *quick, "--sep", ";", "--study", f"s{i}.db", "--save", f"s{i}.safetensors",
+                             timeout=300)
+        assert code == 0, err
+        assert (tmp_path / f"s{i}.safetensors").is_file() and "best: trial" in out
+    from seqlab.classify import SequenceClassifier
+
+    assert SequenceClassifier.load(tmp_path / "s1.safetensors").classes_.tolist() == ["neg", "pos"]
+    with pytest.raises(SeqlabError, match="^--sep: expected one separator character"):  # the library too
+        __import__("seqlab.tune.run", fromlist=["classify"]).classify(str(texts), sep="ab", study=str(tmp_path / "l.db"))
+    assert not (tmp_path / "l.db").exists()
+
+
+def test_tune_classify_refuses_continuous_npz_labels_before_its_study(tmp_path, monkeypatch, cli):
+    """The check of --data before the study names an .npz's continuous labels, as classify train does."""
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "reg.npz", X=rng.standard_normal((30, 5, 2)), y=rng.standard_normal(30))
+    code, _, err = cli("tune", "classify", "--data", tmp_path / "reg.npz", "--trials", "1", "--study", "r.db",
+                       "--save", "r.safetensors", "--threads", "1")
+    assert_one_line_error(code, err, "--data")
+    assert "(its array 'y') are continuous numbers" in err and "SequenceRegressor" in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["reg.npz"]

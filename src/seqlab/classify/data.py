@@ -148,6 +148,14 @@ def check_labels(y: Any, n: int, fitting: bool = True) -> list:
     return labels
 
 
+def continuous_label(labels: Sequence) -> float | None:
+    """A label that shows ``labels`` are continuous numbers, not classes: the first float that is
+    not a whole number, when every label is a float (0.0, 1.0, 2.0 are classes); else None."""
+    if not labels or not all(isinstance(v, float) for v in labels):
+        return None
+    return next((v for v in labels if not float(v).is_integer()), None)
+
+
 def stratified_split(labels: Sequence, test_size: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Indices ``(train, test)``: about ``test_size`` of every class goes to test (at least 1 where
     the class has 2+ examples)."""

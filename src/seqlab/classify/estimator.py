@@ -30,7 +30,7 @@ from ..errors import ModelFileError, SeqlabError, check_float, check_int, check_
 from ..train import Callback, History, Task, TrainConfig, train
 from ..utils import resolve_device, seeded
 from ..vocab import VocabConfig, Vocabulary
-from .data import as_padded, check_labels, is_text, znormalize
+from .data import as_padded, check_labels, continuous_label, is_text, znormalize
 from .explain import Explanation, attribute
 from .metrics import accuracy, confusion_matrix, macro_f1
 from .model import ClassifierConfig, ClassifierNet
@@ -479,9 +479,8 @@ class SequenceClassifier(ClassifierMixin, SequenceEstimator):
             raise SeqlabError("y: SequenceClassifier requires y to be passed, but the target y is None; give one "
                               "label per sequence")
         labels = check_labels(as_column(y), n, fitting=fitting)
-        if fitting and labels and all(isinstance(v, float) for v in labels) \
-                and not all(float(v).is_integer() for v in labels):
-            example = next(v for v in labels if not float(v).is_integer())
+        example = continuous_label(labels) if fitting else None
+        if example is not None:
             raise SeqlabError(f"y: the labels are continuous numbers (such as {example!r}); a classifier needs "
                               "class labels: bin or round them, or fit seqlab.classify.SequenceRegressor")
         return labels

@@ -208,14 +208,21 @@ def _labels_where(data: str | os.PathLike | None, label_column: str) -> str:
 
 def data_labels(y: Any, n: int, data: str | os.PathLike | None, label_column: str = "label") -> list:
     """The training labels of ``data`` checked (:func:`seqlab.classify.data.check_labels`), with
-    errors that name --data and where its labels are, not the library's ``y``."""
-    from .data import check_labels
+    errors that name --data and where its labels are, not the library's ``y``: continuous numbers
+    (an .npz whose 'y' holds measurements) are refused with the fixes."""
+    from .data import check_labels, continuous_label
 
     where = _labels_where(data, label_column)
     try:
         labels = check_labels(y, n, fitting=False)
     except SeqlabError as exc:
         raise SeqlabError(f"--data: the labels of {str(data)!r} ({where}): {str(exc).removeprefix('y: ')}") from None
+    example = continuous_label(labels)
+    if example is not None:
+        raise SeqlabError(f"--data: the labels of {str(data)!r} ({where}) are continuous numbers (such as "
+                          f"{example!r}), not classes; classify needs class labels: store whole numbers or strings "
+                          f"there (bin or round the values), or, to predict the numbers, fit "
+                          f"seqlab.classify.SequenceRegressor from Python (seqlab has no regression command)")
     classes = sorted(set(map(str, labels)))
     if len(classes) < 2:
         csv = where.startswith("column")

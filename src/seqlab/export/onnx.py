@@ -629,7 +629,7 @@ def metadata(ref: ReferenceModel, name: str, g: Graph) -> dict[str, str]:
     elif isinstance(ref, LanguageModel):
         meta["seqlab.vocab"] = vocab_metadata(_vocab(config, "vocab"), "replace")
     elif isinstance(ref, Seq2SeqModel):
-        meta["seqlab.src_vocab"] = vocab_metadata(_vocab(config, "src_vocab"), "error")
+        meta["seqlab.src_vocab"] = vocab_metadata(_vocab(config, "src_vocab"), "replace")  # 'error' without <unk>
         meta["seqlab.tgt_vocab"] = vocab_metadata(_vocab(config, "tgt_vocab"), "error")
     elif isinstance(ref, ForecasterModel):
         meta["seqlab.forecast"] = forecast_metadata(ref)

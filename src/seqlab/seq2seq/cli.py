@@ -36,7 +36,8 @@ Sequence to sequence with attention. Two forms:
       than 10,000 tokens (characters, or words with --level word) is refused, naming it. With --nbest each line gives a block of
       rank<TAB>score<TAB>text lines followed by one empty line (an empty block for an empty
       line). A character the model never saw stops the command before any output, naming the
-      first such line.
+      first such line; a word-level model reads a word it never saw as <unk> (model files saved
+      before word-level sources had <unk> stop on it as on a character).
 
 'train' as the first word selects training; to translate the word "train", use --text train.
 In the training form --out is still accepted as the old spelling of --save.
@@ -74,7 +75,7 @@ def register(subparsers) -> None:
                    help="probability of feeding the true previous token (default 1)")
     t.add_argument("--target-accuracy", type=float_type("--target-accuracy", 0, 1, low_open=True), default=1.0,
                    metavar="FRACTION", help="stop early once validation exact match reaches this (default 1.0)")
-    t.add_argument("--level", choices=("char", "word"), default="char", help="tokens of --data (default char)")
+    t.add_argument("--level", choices=("char", "word"), default="char", help="tokens of --data (default char); word level reads unseen source words as <unk>")
     from ..nn.registry import cell_names  # the one cell table (imports no torch)
     add_model_options(t, cells=cell_names(("gru", "lstm")), cell="gru", hidden=64)
     t.add_argument("--attention", choices=("bahdanau", "luong"), default="luong")

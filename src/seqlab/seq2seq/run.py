@@ -232,7 +232,8 @@ def translate_lines(*, model: str | os.PathLike, input: str | os.PathLike, out: 
       empty line).
 
     Every line is checked against the model's source vocabulary before any translation: a token
-    the model never saw is a SeqlabError naming the first such line (and how many there are);
+    the model never saw (in a source vocabulary without ``<unk>``: character level, or a word-level
+    file saved before it had one) is a SeqlabError naming the first such line (and how many there are);
     nothing is printed or written then. So is a line longer than :data:`MAX_SOURCE_LEN` tokens.
     ``out`` ``"-"`` is standard output, like no ``out``."""
     from ..files import atomic_write_bytes

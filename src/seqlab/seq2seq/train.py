@@ -22,7 +22,7 @@ from ..vocab import Vocabulary
 from . import dates
 from .task import Pairs, TranslationTask, accuracy
 from .translator import Translator
-from .vocab import SPECIALS
+from .vocab import SPECIALS, source_specials
 
 # sizes that reach >= 99 % on held-out dates within minutes on two CPU cores
 # (Luong attention without input feeding trains all target steps at once: several times faster)
@@ -125,7 +125,7 @@ def train_pairs(pairs: Pairs, config: TrainConfig | None = None, *, level: str =
     random.Random(seed).shuffle(shuffled)
     n_val = min(1000, int(len(shuffled) * val_fraction))
     val, rest = shuffled[:n_val], shuffled[n_val:]
-    src_vocab = Vocabulary.build([s for s, _ in pairs], level=level, specials=SPECIALS)
+    src_vocab = Vocabulary.build([s for s, _ in pairs], level=level, specials=source_specials(level))
     tgt_vocab = Vocabulary.build([t for _, t in pairs], level=level, specials=SPECIALS)
     longest = max(len(tgt_vocab.tokenize(t)) for _, t in pairs)
     seed_everything(seed)

@@ -57,9 +57,17 @@ class Translator:
 
     @classmethod
     def create(cls, src_vocab: Vocabulary, tgt_vocab: Vocabulary, **config) -> "Translator":
-        """A fresh model sized for the vocabularies; ``config`` are :class:`Seq2SeqConfig` fields."""
+        """A fresh model sized for the vocabularies; ``config`` are :class:`Seq2SeqConfig` fields.
+
+        A source ``<unk>`` (word level) starts with a zero vector, as ``<pad>`` does: no training
+        pair holds it, so it gets no gradient and stays zero, and an unseen word reads as a step
+        that carries no word rather than as a random one."""
         cfg = Seq2SeqConfig(src_vocab_size=len(src_vocab), tgt_vocab_size=len(tgt_vocab), **config)
-        return cls(Seq2Seq(cfg), src_vocab, tgt_vocab)
+        model = Seq2Seq(cfg)
+        if src_vocab.unk_id is not None:
+            with torch.no_grad():
+                model.encoder.embed.weight[src_vocab.unk_id].zero_()
+        return cls(model, src_vocab, tgt_vocab)
 
     @property
     def device(self) -> torch.device:

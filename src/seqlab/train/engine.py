@@ -63,6 +63,45 @@ def make_data(model, x: Any, y: Any, name: str = "x", need_y: bool = True, sampl
                                           else f"{name} sample weights"))
 
 
+def class_targets(model, data: ArrayData | DataLoader | None, name: str = "y") -> ArrayData | DataLoader | None:
+    """``data`` with float class labels as int64, checked once here rather than on every batch.
+
+    For a (sparse) categorical cross-entropy, targets in floats shaped as class labels of the
+    model's output (..., C) -- (N,), (N, 1), (N, T) or (N, T, 1), not one-hot -- must be whole
+    numbers; they become int64, so the loss and the accuracy metric take them as they are (no
+    check, no host synchronisation per batch). SeqlabError naming ``name`` for a fraction
+    (padded steps included). Anything else passes unchanged: other losses, one-hot or integer
+    targets, a DataLoader (its batches' float labels are checked batch by batch), and models
+    whose output shape is not known before a call (a plain torch module last)."""
+    from .losses import CategoricalCrossentropy
+
+    if not isinstance(data, ArrayData) or data.y is None or not data.y.dtype.is_floating_point:
+        return data
+    loss = model.loss_fn
+    if not isinstance(loss, CategoricalCrossentropy) or not model.built:
+        return data
+    try:
+        out = tuple(model.output_shapes()[-1])
+    except (SeqlabError, IndexError, TypeError, ValueError):  # a torch module's shape is unknown until called
+        return data
+    C = out[-1] if len(out) >= 2 else None
+    if not isinstance(C, int) or not all(d is None or isinstance(d, int) for d in out):
+        return data
+    y = data.y
+    if y.dim() == len(out) and y.shape[-1] == C:
+        return data  # one-hot (or soft) targets shaped like the output
+    if not (y.dim() == len(out) - 1 or (y.dim() == len(out) and y.shape[-1] == 1)):
+        return data  # not label-shaped: the loss names the shapes it takes
+    frac = y != y.round()
+    if bool(frac.any()):
+        pos = tuple(int(i) for i in torch.nonzero(frac)[0])
+        where = f"sample {pos[0]}" + (f", step {pos[1]}" if len(out) > 2 else "")  # (N, T) labels: per step
+        raise SeqlabError(f"{name}: {loss.name} takes class labels as whole numbers 0 to {C - 1} (the model has {C} "
+                          f"outputs), got fractional values such as {float(y[pos]):g} at {where}; round them, or "
+                          f"pass one-hot targets {tuple(y.shape[:len(out) - 1]) + (C,)} for soft labels")
+    return ArrayData(data.x, y.long(), data.w)
+
+
 def _one_hot(y: Tensor) -> bool:
     """Whether integer targets ``y`` (..., C) are one-hot rows (0/1, one 1 per row), not (N, T)
     class labels."""
@@ -350,6 +389,9 @@ def fit(model, x: Any = None, y: Any = None, batch_size: int = 32, epochs: int =
         for nm, d in (("x", train_data), ("validation_data", val)):
             if isinstance(d, ArrayData):
                 model.check_input_shape(tuple(d.x.shape), nm)
+        # float class labels as int64, checked once (validation_split's part already with the rest)
+        train_data = class_targets(model, train_data)
+        val = class_targets(model, val, "y" if validation_data is None else "validation_data targets")
         task = SequentialTask(model, train_data, val, batch_size, shuffle, l1, l2)
         run = _Run(task, config, callbacks)
         run.n.epoch = initial_epoch

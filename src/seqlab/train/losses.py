@@ -118,7 +118,9 @@ class CategoricalCrossentropy(Loss):
 def class_labels(y_true: Tensor, y_pred: Tensor, name: str) -> Tensor | None:
     """``y_true`` as integer class labels shaped like ``y_pred`` without its class axis, or None
     where it is one-hot (shaped like ``y_pred``); labels may come as (..., 1) and as whole floats.
-    SeqlabError for any other shape, or floats that are not whole numbers."""
+    SeqlabError for any other shape, or floats that are not whole numbers. ``fit`` and
+    ``evaluate`` pass array labels as int64, checked once (:func:`seqlab.train.engine.class_targets`),
+    so the check of floats here (a host sync) is only for a DataLoader's batches and direct calls."""
     C = y_pred.shape[-1]
     if y_true.shape == y_pred.shape and (C > 1 or y_true.dtype.is_floating_point):
         return None  # one-hot

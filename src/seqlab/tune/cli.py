@@ -23,7 +23,7 @@ def _common(p, trials: int, minutes: float) -> None:
 
 
 def register(subparsers) -> None:
-    from ..cli_args import int_type
+    from ..cli_args import add_csv_options, int_type
 
     p = subparsers.add_parser(
         "tune", help="search a job's cell, size, layers, dropout and learning rate with Optuna",
@@ -38,6 +38,7 @@ def register(subparsers) -> None:
     sub = p.add_subparsers(dest="job", metavar="JOB", parser_class=type(p))
     f = sub.add_parser("forecast", help="tune a forecaster (default data: the embedded airline passengers)")
     f.add_argument("--data", metavar="FILE", help="CSV file with the series (default: embedded airline passengers)")
+    add_csv_options(f)
     f.add_argument("--target", metavar="COL", help="column to forecast")
     f.add_argument("--time", metavar="COL", help="time column")
     f.add_argument("--horizon", type=int_type("--horizon"), help="steps to forecast (default 12)")
@@ -55,6 +56,7 @@ def register(subparsers) -> None:
     f.set_defaults(func=_forecast)
     c = sub.add_parser("classify", help="tune a sequence classifier (default data: the 8x8 digits)")
     c.add_argument("--data", help="FILE.csv, FOLDER/<class>/<file> or FILE.npz (as 'seqlab classify train')")
+    add_csv_options(c)
     c.add_argument("--text-column", default="text")
     c.add_argument("--label-column", default="label")
     c.add_argument("--epochs", type=int_type("--epochs", 1, 10**6), default=30, help="most epochs per trial (default 30)")
@@ -79,7 +81,8 @@ def _forecast(args) -> int:
     from .run import forecast
 
     forecast(args.data, target=args.target, time=args.time, horizon=args.horizon, folds=args.folds,
-             ensemble=args.ensemble, epochs=args.epochs, fill=args.fill, wide=args.wide, **_files(args))
+             ensemble=args.ensemble, epochs=args.epochs, fill=args.fill, wide=args.wide, sep=args.sep,
+             **_files(args))
     return 0
 
 
@@ -87,7 +90,7 @@ def _classify(args) -> int:
     from .run import classify
 
     classify(args.data, text_column=args.text_column, label_column=args.label_column, epochs=args.epochs,
-             **_files(args))
+             sep=args.sep, **_files(args))
     return 0
 
 

@@ -18,6 +18,7 @@ from typing import Any, TextIO
 
 from ..cli_args import check_output, check_outputs
 from ..errors import SeqlabError, check_float, check_int
+from ..files import check_sep
 from .objectives import VAL_SIZE, ForecastJob, TrainJob
 from .study import TuneResult, tune
 
@@ -106,10 +107,11 @@ def forecast(data: Any = None, *, target: str | None = None, time: str | None = 
              folds: int = 3, ensemble: int = 1, epochs: int | None = None, trials: int = 20, minutes: float = 10.0,
              study: str | None = None, save: str | None = None, table: str | None = None, plot: str | None = None,
              seed: int = 0, threads: int | None = 0, out: TextIO | None = None, fill: str | None = None,
-             wide: bool = False) -> TuneResult:
+             wide: bool = False, sep: str | None = ",") -> TuneResult:
     """Tune a forecaster on ``data`` (None: the embedded airline passengers) by its backtest MASE.
     ``ensemble``: networks per forecaster, in the trials and the final model alike. ``fill`` and
-    ``wide`` prepare the data as ``seqlab forecast --fill/--wide`` do (a note says what they did)."""
+    ``wide`` prepare the data as ``seqlab forecast --fill/--wide`` do (a note says what they did);
+    ``sep`` is the CSV file's separator, as ``seqlab forecast --sep``."""
     from ..forecast.run import _file_horizon, load_series
 
     start = _time.monotonic()
@@ -117,9 +119,10 @@ def forecast(data: Any = None, *, target: str | None = None, time: str | None = 
     check_int("--folds", folds, 1)
     if fill is not None and fill not in FILLS:
         raise SeqlabError(f"--fill: expected one of {', '.join(FILLS)}, got {fill!r}")
+    sep = check_sep(sep)
     paths = _paths("forecast", study, save, table, plot, {"--data": data})
     notes: list[str] = []
-    series, source = load_series(data, target, time, notes=notes, fill=fill, wide=wide)
+    series, source = load_series(data, target, time, sep=sep, notes=notes, fill=fill, wide=wide)
     settings: dict[str, Any] = dict(horizon=horizon or _file_horizon(data) or 12, ensemble=ensemble, seed=seed,
                                     threads=threads, verbose=0)
     if epochs is not None:
@@ -139,27 +142,31 @@ def forecast(data: Any = None, *, target: str | None = None, time: str | None = 
 def classify(data: str | None = None, *, text_column: str = "text", label_column: str = "label", epochs: int = 30,
              trials: int = 20, minutes: float = 10.0, study: str | None = None, save: str | None = None,
              table: str | None = None, plot: str | None = None, seed: int = 0, threads: int | None = 0,
-             out: TextIO | None = None) -> TuneResult:
+             out: TextIO | None = None, sep: str | None = ",") -> TuneResult:
     """Tune a classifier on ``data`` (None: the 8x8 digits) by its validation accuracy on a split of
-    the training part; the held-out split is only reported, for the best model (no selection on it)."""
+    the training part; the held-out split is only reported, for the best model (no selection on it).
+    ``sep`` is a CSV file's separator, as ``seqlab classify train --sep``."""
     start = _time.monotonic()
     _check(trials, minutes)
+    sep = check_sep(sep)
     paths = _paths("classify", study, save, table, plot, {"--data": data})
-    _check_classify_data(data, text_column, label_column, seed)  # before a study file exists
+    _check_classify_data(data, text_column, label_column, seed, sep)  # before a study file exists
     say = _say(out)
     say(f"tune classify: {data or 'the 8x8 digits'}; {trials} trial(s), "
         f"{'no time limit' if not minutes else f'{minutes:g} min'}, scored by validation accuracy "
         f"(a stratified {VAL_SIZE:g} of the training part; the held-out split is reported for the best only)")
     folder = Path(paths["study"]).parent
     job = TrainJob("classify", folder, dict(data=data, text_column=text_column, label_column=label_column,
-                                            epochs=epochs, seed=seed, threads=threads), save=paths["save"], say=say)
+                                            epochs=epochs, seed=seed, threads=threads, sep=sep),
+                   save=paths["save"], say=say)
     with _discarding(job):
         return _finish(tune("classify", job.objective, job.final, direction="maximize", label="validation accuracy",
                             trials=trials, minutes=minutes, study=paths["study"], seed=seed, table=paths["table"],
                             plot=paths["plot"], say=say, start=start), say)
 
 
-def _check_classify_data(data: str | None, text_column: str, label_column: str, seed: int) -> None:
+def _check_classify_data(data: str | None, text_column: str, label_column: str, seed: int,
+                         sep: str | None = ",") -> None:
     """SeqlabError naming --data when it cannot give every trial a validation split and the best
     model a held-out one (what ``seqlab classify train`` would refuse with its own options)."""
     if data is None:
@@ -167,7 +174,7 @@ def _check_classify_data(data: str | None, text_column: str, label_column: str, 
     from ..classify.data import as_padded, is_text
     from ..classify.run import _is_ts, _load, data_labels, split_sizes
 
-    X, lengths, y, source = _load(data, text_column, label_column)
+    X, lengths, y, source = _load(data, text_column, label_column, sep)
     if not is_text(X):
         X, lengths = as_padded(X, lengths)  # its errors name the sequences of --data
     labels = data_labels(y, len(X), data, label_column)
