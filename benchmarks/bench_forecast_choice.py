@@ -17,6 +17,18 @@ last horizon; and the real panels of ``bench_forecast_panel.py compare`` (``fert
 ``key=value``: any ForecastConfig field (JSON values: ``lookbacks=[36,48]``), or epochs, lr,
 patience; ``seeds=0,1,2`` (default), ``base=ets,snaive`` to score baselines beside it.
 Training runs on one thread (a 2-core machine shared with others: run at most two at once).
+
+``select`` scores ``seqlab forecast --select backtest`` on the holdouts of the real data sets
+(the statsmodels ones above; no download): per data set the default model and the default
+baselines are backtested at its origins, each series' method is chosen on that backtest alone
+(:mod:`seqlab.forecast.selection`, the 10 % margin), and the holdout (the last horizon, which the
+backtest leaves out) is scored for the network, the selection and every baseline (and, on the
+panels, for one method chosen for the whole panel on its mean backtest MASE, with the same margin,
+for comparison). It prints the mean holdout MASE over the series of each data set, then the mean
+over the data sets:
+
+    python benchmarks/bench_forecast_choice.py select                 # every real data set, seed 0
+    python benchmarks/bench_forecast_choice.py select airline,nile seeds=0,1
 """
 
 from __future__ import annotations
@@ -77,7 +89,60 @@ def dataset(name: str):
                      f"got {name!r}")
 
 
+REAL = ("airline", "co2", "elnino", "macro", "sunspots", "nile", "fertility", "grunfeld", "macro60")
+
+
+def select(names: list[str], seeds: list[int]) -> None:
+    """The holdout mean MASE of the network and of the selection on the backtest (see the module
+    docstring), per data set and seed, and the mean over the data sets."""
+    from seqlab.forecast import ForecastConfig, backtest, training
+    from seqlab.forecast.selection import SELECTED, backtest_mase, choose, choose_all, counts, with_selected
+
+    def mean_mase(res):  # per method: the mean over the series of each series' MASE
+        return res.folds.groupby(["method", "series"], sort=False)["MASE"].mean().groupby("method", sort=False).mean()
+
+    rows = []
+    for name in names:
+        data, kw, H, folds, offset = dataset(name)
+        for s in seeds:
+            t0 = time.perf_counter()
+            train = training(seed=s, threads=1, verbose=0)
+            bt = backtest(data, ForecastConfig(horizon=H), folds=folds, end_offset=offset, train=train, **kw)
+            ho = backtest(data, ForecastConfig(horizon=H), folds=1, end_offset=0, train=train, **kw)
+            table = backtest_mase(bt.folds, bt.model_name)  # the choice reads the backtest only
+            choice = choose_all(table)
+            # for comparison: one method for the whole panel, chosen on its mean backtest MASE
+            one = choose(table.mean().to_dict())
+            per = mean_mase(with_selected(ho, choice))
+            whole = mean_mase(with_selected(ho, {k: one for k in choice}))[SELECTED]
+            base = per.drop([ho.model_name, SELECTED])
+            best = str(base.idxmin())
+            rows.append((name, s, per[ho.model_name], per[SELECTED], whole, best, base[best]))
+            shown = ", ".join(f"{m} {k}" for m, k in counts(choice.values()))
+            panel = f", one for the panel ({one}) {whole:.3f}" if len(choice) > 1 else ""
+            print(f"{name:10s} seed {s} ({ho.model_name}): holdout MASE network {per[ho.model_name]:.3f}, selected "
+                  f"{per[SELECTED]:.3f}{panel}, best baseline {best} {base[best]:.3f}; chosen: {shown} "
+                  f"of {len(choice)} series ({time.perf_counter() - t0:.0f} s, load "
+                  f"{os.getloadavg()[0]:.1f})", flush=True)
+    a = pd.DataFrame(rows, columns=["data", "seed", "network", "selected", "one", "best", "best MASE"])
+    by = a.groupby("data", sort=False)[["network", "selected", "one", "best MASE"]].mean()
+    print(f"mean over {len(by)} data set(s), seeds {seeds}: network {by['network'].mean():.3f}, selected "
+          f"{by['selected'].mean():.3f} (one method per panel: {by['one'].mean():.3f}), the best baseline of each "
+          "holdout (chosen after the fact) "
+          f"{by['best MASE'].mean():.3f}; the network loses to the best baseline on "
+          f"{int((by['network'] > by['best MASE']).sum())}, the selection on {int((by['selected'] > by['best MASE']).sum())}",
+          flush=True)
+
+
 def main() -> None:
+    if len(sys.argv) >= 2 and sys.argv[1] == "select":
+        import torch
+
+        torch.set_num_threads(1)
+        opts = dict(p.split("=", 1) for p in sys.argv[2:] if "=" in p)
+        names = next((p.split(",") for p in sys.argv[2:] if "=" not in p), list(REAL))
+        select(names, [int(x) for x in opts.get("seeds", "0").split(",")])
+        return
     if len(sys.argv) < 3:
         raise SystemExit(__doc__)
     import torch

@@ -70,12 +70,15 @@ class BacktestResult:
         ``origin`` (1 for the first, as in the notes), ``cutoff`` (the time of the last value the
         forecast saw; its position for undated series), ``step`` (1 to the horizon), ``time``,
         ``actual``, ``forecast`` (the model's median), one ``q<level>`` column per quantile, then
-        one column per baseline (its name) with its forecast. Empty (with these columns) when
-        no series was forecast."""
+        one column per baseline (its name) with its forecast, and for a holdout scored with a
+        selection (:func:`seqlab.forecast.selection.with_selected`) ``selected`` (the chosen
+        method's forecast) and ``method`` (that method). Empty (with these columns) when no
+        series was forecast."""
         quantiles = list(self.config.quantiles) if self.config is not None else []
         qcols = [f"q{q:g}" for q in quantiles]
         mid = quantiles.index(0.5) if 0.5 in quantiles else len(quantiles) // 2
         names = list(dict.fromkeys(b for r in self.forecasts for b in r["baselines"]))
+        selected = bool(self.forecasts) and all("selected" in r for r in self.forecasts)  # --select backtest
         frames = []
         for r in self.forecasts:
             p = r["model"]  # (H, Q)
@@ -96,8 +99,12 @@ class BacktestResult:
             for b in names:
                 f = r["baselines"].get(b)
                 frame[b] = np.nan if f is None else np.asarray(f, dtype=np.float64)[:H]
+            if selected:
+                frame["selected"] = np.asarray(r["selected"], dtype=np.float64)[:H]
+                frame["method"] = r["method"]
             frames.append(frame)
-        columns = ["series", "origin", "cutoff", "step", "time", "actual", "forecast", *qcols, *names]
+        columns = ["series", "origin", "cutoff", "step", "time", "actual", "forecast", *qcols, *names,
+                   *(["selected", "method"] if selected else [])]
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
 
 

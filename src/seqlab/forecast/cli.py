@@ -26,6 +26,7 @@ examples:
   seqlab forecast --data tourism_monthly.tsf       # Monash format; the horizon from the file
   seqlab forecast --data wide.csv --wide --time date --fill zero --backtest-out backtest.csv
   seqlab forecast --cell gru --layers 2 --quantiles 0.05,0.5,0.95 --save model.safetensors
+  seqlab forecast --data sales.csv --target units --time date --select backtest --save model.safetensors
   seqlab forecast --load model.safetensors --data new_history.csv --target passengers --time month
 
 Bad input (missing/empty file, unknown column, non-numeric value, NaN/inf, unparseable or
@@ -166,6 +167,12 @@ def register(subparsers) -> None:
     e.add_argument("--interval", choices=["conformal", "quantile"], default="conformal",
                    help="conformal: the outer quantile interval calibrated on the backtest's forecasts (split "
                         "conformal per horizon step); quantile: the raw quantiles (default conformal)")
+    e.add_argument("--select", choices=["network", "backtest"], default="network",
+                   help="network: the network forecasts every series; backtest: each series is forecast by the "
+                        "method of lowest backtest MASE among the network and the baselines, a baseline only when "
+                        "its MASE is more than 10%% below the network's; the holdout scores that choice (the row "
+                        "'selected'), a chosen baseline's interval is conformal on its backtest and holdout errors, "
+                        "and --save keeps the choice (default network)")
     e.add_argument("--load", metavar="PATH", help="load a saved forecaster and forecast from --data (or its "
                    "saved history) without refitting")
     e.add_argument("--out", dest="out_csv", metavar="FILE.csv", help="per-series CSV: each series' forecast with its "
@@ -192,7 +199,7 @@ TRAINING_ONLY = ("model", "no_calendar", "horizon", "lookback", "season", "cell"
                  "strategy", "quantiles", "transform", "diff", "scaler", "scaling", "level_penalty", "ensemble",
                  "epochs", "minutes", "lr", "batch_size", "seed", "checkpoint_minutes", "checkpoint_steps",
                  "windows_per_epoch", "patience", "folds", "no_refit", "no_stats", "baselines", "interval",
-                 "plot_series", "backtest_plot", "backtest_out", "holdout_out")
+                 "plot_series", "backtest_plot", "backtest_out", "holdout_out", "select")
 
 
 def _main(args: argparse.Namespace) -> int:
@@ -229,6 +236,7 @@ def _main(args: argparse.Namespace) -> int:
         args.data, **data, folds=args.folds, refit=not args.no_refit, stats=not args.no_stats, save=args.save,
         resume=args.resume, plot=plot, backtest_plot=None if args.no_plot else args.backtest_plot,
         out_csv=args.out_csv, backtest_csv=args.backtest_out, holdout_csv=args.holdout_out, plot_series=args.plot_series, interval=args.interval,
+        select=args.select,
         methods=_columns(args.baselines) if args.baselines else None, sep=args.sep,
         horizon=args.horizon, lookback=lookbacks[0] if lookbacks else None,
         lookbacks=lookbacks if lookbacks and len(lookbacks) > 1 else None, season=args.season, model=kind,

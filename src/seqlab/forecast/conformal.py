@@ -92,3 +92,40 @@ def cross_calibrated(score_by_origin: list[np.ndarray], alpha: float) -> list[np
         rest = [s for j, s in enumerate(score_by_origin) if j != k]
         out.append(calibrate(np.concatenate(rest), alpha) if rest else None)
     return out
+
+
+# -- point forecasts (the baselines): intervals from absolute errors -------------------------------
+def abs_scores(actual: np.ndarray, forecast: np.ndarray, scale: np.ndarray | None = None) -> np.ndarray:
+    """Absolute errors ``|y - f|`` (N, H) of point forecasts (N, H), divided by ``scale`` (N,)
+    where given (each series' MASE scale, so that the series of a panel share one calibration);
+    NaN stays NaN, and so does the score of a row whose scale is not a positive number."""
+    a, f = (np.asarray(v, dtype=np.float64) for v in (actual, forecast))
+    s = np.abs(a - f)
+    if scale is not None:
+        sc = np.asarray(scale, dtype=np.float64).reshape(-1, *([1] * (s.ndim - 1)))
+        s = np.where(np.isfinite(sc) & (sc > 0), s / np.where(sc > 0, sc, 1.0), np.nan)
+    return s
+
+
+def residual_offsets(score: np.ndarray, quantiles: list[float]) -> tuple[np.ndarray, bool]:
+    """Signed offsets (Q, H) from a point forecast to each of ``quantiles``, in the units of the
+    absolute-error scores (N, H) (NaN: no value): split conformal per horizon step, quantile tau at
+    ``-q`` (tau < 0.5) or ``+q`` (tau > 0.5) where q is the :func:`calibrate` correction at
+    coverage ``|2 tau - 1|`` (the median 0), so that the pair (tau, 1 - tau) is an interval of
+    nominal coverage ``1 - 2 tau``: for the outer pair 0.1 and 0.9, 80 %, as the model's. A step
+    with too few scores takes the pool of every step's, as :func:`calibrate`; when even the pool is
+    too small the offset is the largest score (the widest error seen), and the second value is True."""
+    score = np.asarray(score, dtype=np.float64)
+    finite = score[np.isfinite(score)]
+    widest = float(finite.max()) if finite.size else 0.0
+    out = np.zeros((len(quantiles), score.shape[1]))
+    too_few = False
+    for j, tau in enumerate(quantiles):
+        if tau == 0.5:
+            continue
+        q = calibrate(score, 1 - abs(2 * tau - 1))
+        if not np.all(np.isfinite(q)):
+            too_few = True
+            q = np.where(np.isfinite(q), q, widest)
+        out[j] = np.sign(tau - 0.5) * np.maximum(q, 0.0)
+    return out, too_few

@@ -38,6 +38,7 @@ from .features import (StaticEncoder, calendar_features, calendar_periods, cycle
                        same_offset)
 from .model import CELLS, KINDS, STRATEGIES, NetConfig, make_net, rollout
 from .scalers import SCALERS, Scaler, TargetTransform
+from .selection import NETWORK, Selection, baseline_point, history_scale, quantile_forecasts
 from .task import fit_net, training
 from .windows import padded_windows, window_level
 
@@ -207,6 +208,8 @@ class Forecaster:
         self.conformal: list[float] | None = None  # per-step widening of the outer interval (conformal)
         self.clipped = 0  # forecast values clipped at 0 by predict_array (series trained on values >= 0)
         self.parts: list[Forecaster] = []  # a 'mix': one fitted forecaster per kind of MIX
+        # per series the method chosen on the backtest (seqlab.forecast.selection); None: the network for all
+        self.selection: Selection | None = None
         self.history: list = []
         self.notes: list[str] = []  # per-series notes of the last fit (too short for something)
 
@@ -686,13 +689,16 @@ class Forecaster:
                 self.clipped += n
         return pred
 
-    def predict_array(self, series: Sequence[SeriesData], calibrated: bool = True, clip: bool = True) -> np.ndarray:
+    def predict_array(self, series: Sequence[SeriesData], calibrated: bool = True, clip: bool = True,
+                      selected: bool = True) -> np.ndarray:
         """Quantile forecasts (S, horizon, Q) for the ``horizon`` steps after each history, all
         series of the call in one batch per network. A mix averages its parts' forecasts, each
         quantile over the parts. With ``calibrated`` and a conformal calibration
-        (:meth:`calibrate`), the outer interval is the calibrated one. With ``clip``, a series
-        whose training values were all >= 0 gets no negative forecast or quantile (clipped at 0,
-        after the calibration; counted in :attr:`clipped`)."""
+        (:meth:`calibrate`), the outer interval is the calibrated one. With ``selected`` and a
+        :attr:`selection`, a series whose chosen method is a baseline gets that baseline's
+        forecast, fitted on its history, and its conformal quantiles (:meth:`methods`). With
+        ``clip``, a series whose training values were all >= 0 gets no negative forecast or
+        quantile (clipped at 0, after the calibration; counted in :attr:`clipped`)."""
         c = self.config
         series = list(series)
         if self.parts:
@@ -701,6 +707,7 @@ class Forecaster:
                 p.train_config = self.train_config
             pred = np.mean([p.predict_array(series, calibrated=False, clip=False) for p in self.parts], axis=0)
             pred = self._widen(pred) if calibrated else pred
+            pred = self._select(series, pred) if selected else pred
             return self._clip(series, pred) if clip else pred
         windows = {L: self.window_inputs(series, L) for L in sorted(set(self.member_lookbacks))}
         keys = windows[self.member_lookbacks[0]][0]
@@ -729,7 +736,33 @@ class Forecaster:
                 else:
                     total += net(*t).double().numpy() + level[:, None, None]
         pred = self.from_networks(series, keys, total / len(self.nets), calibrated)
+        pred = self._select(series, pred) if selected else pred
         return self._clip(series, pred) if clip else pred
+
+    def methods(self, series: Sequence[SeriesData]) -> list[str]:
+        """The method that forecasts each series: ``'network'``, or the baseline chosen for it on
+        the backtest (:attr:`selection`, ``seqlab forecast --select backtest``)."""
+        if self.selection is None:
+            return [NETWORK] * len(series)
+        return [self.selection.method(self._transform_for(s.name)) for s in series]
+
+    def _select(self, series: Sequence[SeriesData], pred: np.ndarray) -> np.ndarray:
+        """``pred`` (S, H, Q) with each series whose chosen method is a baseline forecast by it:
+        the baseline fitted on the series' history (all of it), its quantiles at the conformal
+        offsets of the selection times the history's MASE scale."""
+        methods = self.methods(series)
+        c = self.config
+        for method in dict.fromkeys(m for m in methods if m != NETWORK):
+            idx = [i for i, m in enumerate(methods) if m == method]
+            point = baseline_point([series[i].target for i in idx], method, c.horizon, c.season or 1,
+                                   self.train_config.threads)
+            if method not in self.selection.offsets:
+                raise SeqlabError(f"selection: {method} forecasts a series but has no interval offsets; build the "
+                                  "Selection with them (seqlab.forecast.selection.baseline_offsets)")
+            offsets = np.asarray(self.selection.offsets[method], dtype=np.float64)
+            for i, p in zip(idx, point):
+                pred[i] = quantile_forecasts(p, offsets, history_scale(series[i].target, c.season or 1))
+        return pred
 
     def calibrate(self, q: Sequence[float] | None) -> "Forecaster":
         """Widen (or narrow) the outer interval of every later forecast by ``q[h]`` times its
@@ -753,20 +786,26 @@ class Forecaster:
         ``fill`` and ``wide`` as in :meth:`fit`).
 
         Returns a long table: columns ``series``, ``time``, ``forecast`` (the median) and one
-        ``q<level>`` column per quantile (``q0.1``, ``q0.5``, ``q0.9``)."""
+        ``q<level>`` column per quantile (``q0.1``, ``q0.5``, ``q0.9``); with a :attr:`selection`
+        (``seqlab forecast --select backtest``), each series by its chosen method and a last
+        column ``method`` naming it."""
         self._check_fitted()
         series = list(self.tails.values()) if data is None else prepare(
             data, target, time, covariates, series_id, future_covariates, static_covariates, fill=fill, wide=wide)
         return self.to_frame(series, self.predict_array(series))
 
     def to_frame(self, series: Sequence[SeriesData], pred: np.ndarray) -> pd.DataFrame:
-        """Long table of quantile forecasts ``pred`` (S, H, Q) for ``series``."""
+        """Long table of quantile forecasts ``pred`` (S, H, Q) for ``series``; with a
+        :attr:`selection`, a last column ``method``: the method that forecasts each series."""
         rows = []
-        for s, p in zip(series, pred):
+        methods = self.methods(series) if self.selection is not None else None
+        for i, (s, p) in enumerate(zip(series, pred)):
             frame = pd.DataFrame({"series": s.name, "time": s.future_time(self.config.horizon),
                                   "forecast": p[:, self.mid]})
             for j, q in enumerate(self.config.quantiles):
                 frame[f"q{q:g}"] = p[:, j]
+            if methods is not None:
+                frame["method"] = methods[i]
             rows.append(frame)
         return pd.concat(rows, ignore_index=True)
 
@@ -778,28 +817,32 @@ class Forecaster:
 
         self._check_fitted()
         keep_n = max(p.lag + max(p.member_lookbacks) for p in (self.parts or [self]))
+        # a series forecast by a baseline keeps its whole history: the baseline is refitted on it
+        full = frozenset(self.selection.baselines()) if self.selection is not None else frozenset()
         if not self.parts:
-            cfg, tensors = self._state(keep_n)
+            cfg, tensors = self._state(keep_n, full)
         else:  # every part stores the same history (the longest any part reads), so they share it on load
             cfg = {"forecast": asdict(self.config), "train": training_settings(self.train_config), "parts": [],
                    "conformal": self.conformal}
             tensors = {}
             for j, p in enumerate(self.parts):
-                part_cfg, part_tensors = p._state(keep_n)
+                part_cfg, part_tensors = p._state(keep_n, full)
                 cfg["parts"].append(part_cfg)
                 tensors.update({f"part{j}.{n}": t for n, t in part_tensors.items()})
+        if self.selection is not None:  # absent for the network alone: such files are as before
+            cfg["selection"] = self.selection.to_dict()
         save_file(path, KIND, cfg, tensors)
 
-    def _state(self, keep_n: int) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    def _state(self, keep_n: int, full: frozenset = frozenset()) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
         """The settings (JSON) and tensors of a one-kind forecaster's file, with the last ``keep_n``
-        values of each series' history."""
+        values of each series' history (all of it for the series named in ``full``)."""
         tensors: dict[str, torch.Tensor] = {}
         for k, net in enumerate(self.nets):
             for name, t in net.state_dict().items():
                 tensors[f"member{k}.{name}"] = t
         series_meta = []
         for i, (name, s) in enumerate(self.tails.items()):
-            keep = min(len(s), keep_n)
+            keep = len(s) if name in full else min(len(s), keep_n)
             tensors[f"tail{i}.target"] = torch.as_tensor(s.target[-keep:].copy())
             tensors[f"tail{i}.covariates"] = torch.as_tensor(s.covariates[-keep:].copy())
             if s.n_future:
@@ -853,6 +896,7 @@ class Forecaster:
                                                              if n.startswith(pre)}, path))
                 self._join_parts()
                 self.conformal = cfg.get("conformal")
+                self._read_selection(cfg)
                 return self
             net_cfg = NetConfig(**cfg["net"])
             k = 0
@@ -889,11 +933,20 @@ class Forecaster:
                     time = pd.Index(np.arange(end - len(y) + 1, end + 1)) if end.is_integer() else None
                 self.tails[name] = SeriesData(name, y, cov, time, fut, dict(m.get("static") or {}),
                                               m["freq"] if m["datetime"] else None)
+            self._read_selection(cfg)
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:
             raise ModelFileError(f"model file {str(path)!r} is not a valid seqlab forecaster: {exc}") from exc
         if not self.nets:
             raise ModelFileError(f"model file {str(path)!r} holds no network weights")
         return self
+
+    def _read_selection(self, cfg: dict[str, Any]) -> None:
+        """The per-series choice of a model file (``selection``, written by ``--select backtest``),
+        checked; a file without it (every file before it, and ``--select network``) forecasts every
+        series with the network. ValueError when it is malformed."""
+        raw = cfg.get("selection")
+        self.selection = None if raw is None else Selection.from_dict(raw, set(self.tails), len(self.config.quantiles),
+                                                                     self.config.horizon)
 
 
 def _concat(parts: list) -> tuple[list[np.ndarray], np.ndarray] | None:

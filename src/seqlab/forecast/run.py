@@ -42,6 +42,8 @@ from .conformal import scores as conformal_scores
 from .data import SeriesData, check_same_covariates, prepare
 from .features import calendar_periods, time_labels
 from .forecaster import Forecaster, clip_at_zero, season_choice
+from .selection import (NETWORK, SELECT_MARGIN, SELECTED, Selection, backtest_mase, baseline_offsets, check_select,
+                        choose_all, counts, describe, quantile_forecasts, with_selected)
 
 INTERVALS = ("conformal", "quantile")
 
@@ -57,6 +59,7 @@ class ForecastRun:
     forecast: pd.DataFrame
     written: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    selection: Selection | None = None  # select='backtest': the method chosen per series
 
 
 def _freq(series: Sequence[SeriesData], fallback: str | None = None) -> str | None:
@@ -195,7 +198,7 @@ def forecast(data: Any = None, *, target: str | None = None, time: str | None = 
              out_csv: str | None = None, plot_series: str | None = None, interval: str = "conformal",
              methods: Sequence[str] | None = None, out: TextIO | None = None, sep: str | None = ",",
              backtest_csv: str | None = None, fill: str | None = None, wide: bool = False,
-             holdout_csv: str | None = None, **settings: Any) -> ForecastRun:
+             holdout_csv: str | None = None, select: str = "network", **settings: Any) -> ForecastRun:
     """Backtest (``folds`` origins one horizon apart before the holdout; ``refit`` at each),
     score the holdout (the last horizon of each series), fit on everything and forecast; print
     the tables on ``out`` (default stdout) and write ``save`` (the final forecaster), ``plot``
@@ -206,7 +209,11 @@ def forecast(data: Any = None, *, target: str | None = None, time: str | None = 
     conformal per horizon step), 'quantile' keeps it raw. ``backtest_csv``: the backtest's
     forecasts, one row per series, origin and step (:meth:`BacktestResult.to_frame`, times as in
     ``out_csv``). ``holdout_csv``: the holdout's forecasts in the same columns, ``origin``
-    'holdout'. ``fill`` and ``wide``: see :func:`seqlab.forecast.data.prepare`.
+    'holdout'. ``fill`` and ``wide``: see :func:`seqlab.forecast.data.prepare`. ``select``:
+    'network' forecasts every series with the network; 'backtest' forecasts each series with the
+    method of lowest backtest MASE, a baseline only when it beats the network's by more than
+    ``SELECT_MARGIN`` (10 %), scores that choice on the holdout (the method ``selected``) and keeps
+    it in ``save`` (see :mod:`seqlab.forecast.selection`).
 
     ``settings``: any field of :class:`seqlab.forecast.ForecastConfig` (horizon, cell, hidden,
     model, ensemble, batch_size...) or of :class:`seqlab.train.TrainConfig` (epochs, lr, patience,
@@ -227,6 +234,9 @@ def forecast(data: Any = None, *, target: str | None = None, time: str | None = 
                           "--folds 1 or more, or drop --backtest-out")
     if interval not in INTERVALS:
         raise SeqlabError(f"--interval: expected one of {', '.join(INTERVALS)}, got {interval!r}")
+    if check_select(select) == "backtest" and folds == 0:
+        raise SeqlabError("--select backtest: chooses each series' method on the backtest, but --folds 0 skips the "
+                          "backtest; give --folds 1 or more, or --select network")
     if resume and not save:
         raise SeqlabError("--resume: needs --save PATH, the model file of the interrupted run (its checkpoint is "
                           "PATH.ckpt.safetensors)")
@@ -280,7 +290,9 @@ def forecast(data: Any = None, *, target: str | None = None, time: str | None = 
                     ("static", len(series[0].static))):
         if n:
             feats.append(f"{n} {what} covariate(s)")
-    say(f"inputs: the target, {', '.join(feats)}; intervals: {interval}")
+    say(f"inputs: the target, {', '.join(feats)}; intervals: {interval}"
+        + ("; per series the network or a baseline, chosen on the backtest (--select backtest)"
+           if select == "backtest" else ""))
     for n in data_notes:
         say(f"note: {n}")
     if resume:
@@ -304,10 +316,17 @@ def forecast(data: Any = None, *, target: str | None = None, time: str | None = 
     elif folds:
         say("note: the series are too short for a backtest before the holdout; skipped"
             + ("; --backtest-out has the header only" if backtest_csv else ""))
+    choice = None
+    if select == "backtest":
+        choice, chosen_on = _choose(bt, series, notes)
+        if chosen_on is not None:
+            say(describe(choice, chosen_on, panel, SELECT_MARGIN, out_csv))
 
     ho = backtest(series, c, folds=1, step=H, end_offset=0, include_stats=stats, train=train, checkpoint=run_ckpt,
                   methods=methods)
     notes += [n for n in (x.replace("backtest origin 1", "the holdout") for x in ho.notes) if n not in notes]
+    if choice is not None:  # chosen on the backtest above: the holdout only scores the choice
+        ho = with_selected(ho, choice)
     n_ho = len({r["series"] for r in ho.forecasts})
     if panel:
         say(f"\nHoldout: the last {H} steps of each series ({n_ho} of {len(series)} series long enough), model "
@@ -334,6 +353,10 @@ def forecast(data: Any = None, *, target: str | None = None, time: str | None = 
             extra = "" if cross is None else f"; backtest coverage {100 * cross:.0f}% (each origin calibrated on the others)"
             say(f"  conformal (calibrated on the backtest): covers {100 * r['coverage']:.0f}%, width {r['width']:.3g}, "
                 f"Winkler {r['winkler']:.3g}{extra}")
+        if choice is not None and len(c.quantiles) > 1:
+            r = _selected_interval(ho, bt, choice, q_ho, c.quantiles, probe.mid, alpha, panel)
+            say(f"  selected (a chosen baseline's interval from its backtest errors): covers {100 * r['coverage']:.0f}%, "
+                f"width {r['width']:.3g}, Winkler {r['winkler']:.3g}")
     mase_col = ho.panel["MASE mean"] if panel else ho.table["MASE"]
     model_mase = float(mase_col.loc[ho.model_name])
     for bname in ("seasonal naive", "ETS", "AutoETS"):
@@ -341,10 +364,13 @@ def forecast(data: Any = None, *, target: str | None = None, time: str | None = 
             b = float(mase_col.loc[bname])
             say(f"holdout {'mean ' if panel else ''}MASE: model {model_mase:.3f} "
                 f"{'beats' if model_mase < b else 'does not beat'} {bname} {b:.3f}")
-    best = best_baseline(mase_col, ho.model_name)
+    best = best_baseline(mase_col.drop(SELECTED, errors="ignore"), ho.model_name)
     if best is not None:
         say(f"holdout {'mean ' if panel else ''}MASE: model {model_mase:.3f} "
             f"{'beats' if model_mase < best[1] else 'does not beat'} the best baseline, {best[0]} {best[1]:.3f}")
+    if choice is not None:
+        say(f"holdout {'mean ' if panel else ''}MASE: selected {float(mase_col.loc[SELECTED]):.3f} (each series' method "
+            f"chosen on the backtest), model {model_mase:.3f}")
 
     final = Forecaster(c, train).fit(series, checkpoint=run_ckpt)
     notes += [n for n in final.notes if n not in notes]
@@ -353,11 +379,13 @@ def forecast(data: Any = None, *, target: str | None = None, time: str | None = 
         if q is None and len(c.quantiles) > 1:
             notes.append(_too_few(alpha, "the forecast's interval"))
         final.calibrate(q)
+    if choice is not None:
+        final.selection = _selection(final, choice, [*(bt.forecasts if bt is not None else []), *ho.forecasts], alpha,
+                                     notes)
     future = final.predict()
     clip_count[0] += final.clipped
     fc_series = list(final.tails.values())
-    say(f"\nForecast: the {H} steps after the data (median, then the interval"
-        f"{', conformal' if final.conformal is not None else ''})"
+    say(f"\nForecast: the {H} steps after the data{_forecast_what(final, fc_series, panel)}"
         + (f"; {len(fc_series)} series, the first 2 shown" if panel else ""))
     shown = future[future["series"].isin([s.name for s in fc_series[:2]])] if panel else future
     say(forecast_text(shown if not panel else shown.groupby("series", sort=False).head(3), freq))
@@ -370,7 +398,7 @@ def forecast(data: Any = None, *, target: str | None = None, time: str | None = 
         say(f"\nnotes ({len(notes)}): " + "; ".join(notes[:3]) + (" ..." if len(notes) > 3 else "")
             + (" (all in --out)" if out_csv and len(notes) > 3 else ""))
 
-    result = ForecastRun(bt, ho, final, future, notes=data_notes + notes)
+    result = ForecastRun(bt, ho, final, future, notes=data_notes + notes, selection=final.selection)
     check_finite_forecast(future)
     if is_main_process():  # everything is computed: write the outputs, all or none (held_writes)
         with held_writes():
@@ -392,9 +420,11 @@ def forecast(data: Any = None, *, target: str | None = None, time: str | None = 
 
                 if plot and to_plot:
                     preds = final.predict_array(to_plot)
-                    plot_forecast(plot, to_plot, c.quantiles, ho.forecasts, preds,
-                                  title=f"{c.model} {c.cell} forecast, holdout {'mean ' if panel else ''}"
-                                        f"MASE {model_mase:.3f}")
+                    title = f"{c.model} {c.cell} forecast, holdout {'mean ' if panel else ''}MASE {model_mase:.3f}"
+                    if choice is not None:  # the forecast drawn is the selection's
+                        title = (f"{_plot_method(final, to_plot)} forecast, holdout {'mean ' if panel else ''}MASE "
+                                 f"{float(mase_col.loc[SELECTED]):.3f} (selected; the network {model_mase:.3f})")
+                    plot_forecast(plot, to_plot, c.quantiles, ho.forecasts, preds, title=title)
                     result.written.append(plot)
                 if backtest_plot and bt is not None:
                     plot_backtest(backtest_plot, to_plot[0] if to_plot else series[0], bt.forecasts, bt.model_name,
@@ -406,6 +436,85 @@ def forecast(data: Any = None, *, target: str | None = None, time: str | None = 
         say(f"\nwrote {', '.join(result.written)}")
     say(f"done in {perf_counter() - t0:.1f} s")
     return result
+
+
+def _choose(bt: BacktestResult | None, series: Sequence[SeriesData],
+            notes: list[str]) -> tuple[dict[str, str], pd.DataFrame | None]:
+    """``--select backtest``: each series' method chosen on the backtest
+    (:func:`seqlab.forecast.selection.choose_all`; the network for a series that sat the backtest
+    out, with a note), and the backtest MASE table it was chosen from (None without a backtest)."""
+    if bt is None:
+        notes.append("--select backtest: the series are too short for a backtest; the network forecasts every series")
+        return {s.name: NETWORK for s in series}, None
+    table = backtest_mase(bt.folds, bt.model_name)
+    chosen = choose_all(table)
+    out = [s.name for s in series if s.name not in chosen]
+    if out:
+        notes.append(f"--select backtest: {len(out)} series sat the backtest out (too short); the network forecasts "
+                     "them")
+    return {s.name: chosen.get(s.name, NETWORK) for s in series}, table
+
+
+def _selected_interval(ho: BacktestResult, bt: BacktestResult | None, choice: dict[str, str], q: np.ndarray | None,
+                       quantiles: Sequence[float], mid: int, alpha: float, panel: bool) -> dict:
+    """Coverage, width and Winkler on the holdout of the selection's intervals: the network's
+    (calibrated with ``q`` where given) for the series that kept it, each chosen baseline's from
+    its absolute errors on the backtest ``bt`` (see :func:`seqlab.forecast.selection.baseline_offsets`)."""
+    chosen = {m for m in choice.values() if m != NETWORK}
+    offsets = {m: baseline_offsets(bt.forecasts, m, quantiles)[0] for m in chosen} if bt is not None else {}
+    a, lo, hi, scale = [], [], [], []
+    for r in ho.forecasts:
+        m = choice.get(r["series"], NETWORK)
+        H = r["model"].shape[0]
+        if m in offsets and m in r["baselines"]:
+            w = quantile_forecasts(np.asarray(r["baselines"][m], dtype=np.float64)[:H], offsets[m], r["scale"])
+        else:
+            w = r["model"] if q is None else widen(r["model"][None], q, mid)[0]
+        w = _clip_rec(r, w)
+        n = len(r["actual"])
+        a.append(r["actual"]), lo.append(w[:n, 0]), hi.append(w[:n, -1]), scale.append(np.full(n, r["scale"]))
+    return interval_stats(np.concatenate(a), np.concatenate(lo), np.concatenate(hi), alpha,
+                          np.concatenate(scale) if panel else None)
+
+
+def _selection(final: Forecaster, choice: dict[str, str], records: list[dict], alpha: float | None,
+               notes: list[str]) -> Selection:
+    """The selection the final forecaster keeps: ``choice`` for each series it forecasts, and each
+    chosen baseline's conformal offsets from its absolute errors in ``records`` (the backtest's and
+    the holdout's, as the network's final calibration); a note where they are too few."""
+    offsets = {}
+    for m in sorted({choice.get(n, NETWORK) for n in final.tails} - {NETWORK}):
+        off, too_few = baseline_offsets(records, m, final.config.quantiles)
+        if too_few and alpha:
+            notes.append(f"--select backtest: too few backtest and holdout values to calibrate the interval of {m} "
+                         f"(the {100 * (1 - alpha):.0f}% interval needs at least {math.ceil(1 / alpha - 1 - 1e-9)}); "
+                         "its bounds are its largest error (more --folds give more)")
+        offsets[m] = off.tolist()
+    return Selection({n: choice.get(n, NETWORK) for n in final.tails}, offsets, SELECT_MARGIN)
+
+
+def _forecast_what(final: Forecaster, series: Sequence[SeriesData], panel: bool) -> str:
+    """What the forecast header says of the values shown (and, with ``--select backtest``, of the
+    method that made them)."""
+    what = f" (median, then the interval{', conformal' if final.conformal is not None else ''})"
+    if final.selection is None:
+        return what
+    if panel:
+        return (", each series by its method chosen on the backtest (the network's median, or a baseline's "
+                "forecast, then the interval; a baseline's conformal on its backtest and holdout errors)")
+    method = final.methods(series[:1])[0]
+    if method == NETWORK:
+        return " by the network, chosen on the backtest" + what
+    return f" by {method}, chosen on the backtest (its forecast, then the interval, conformal on its backtest and " \
+           "holdout errors)"
+
+
+def _plot_method(final: Forecaster, series: Sequence[SeriesData]) -> str:
+    """The method named in the forecast plot's title with ``--select backtest``: the one method of
+    the series plotted, or 'per series'."""
+    methods = set(final.methods(series))
+    one = next(iter(methods)) if len(methods) == 1 else "per series"
+    return f"{final.config.model} {final.config.cell}" if one == NETWORK else one
 
 
 def best_baseline(mase: pd.Series, model_name: str) -> tuple[str, float] | None:
@@ -545,7 +654,7 @@ def predict(model: str, data: Any = None, *, target: str | None = None, time: st
     frame = f.to_frame(series, pred)
     freq = _freq(series, f.freq)
     say(f"seqlab forecast: {model} ({f.config.model} {f.config.cell}, horizon {f.config.horizon}), from {source}, "
-        "no refitting")
+        "no refitting" + _loaded_selection(f, series))
     say(forecast_text(frame, freq))
     if out_csv and is_main_process():
         from ..io import atomic_write_text
@@ -558,6 +667,20 @@ def predict(model: str, data: Any = None, *, target: str | None = None, time: st
         plot_forecast(plot, series[:1], f.config.quantiles, [], pred[:1], title=f"{series[0].name}: forecast")
         say(f"\nwrote {plot}")
     return frame
+
+
+def _loaded_selection(f: Forecaster, series: Sequence[SeriesData]) -> str:
+    """What the loaded forecaster's selection (``--select backtest``) does to ``series``: the
+    method of one series, or the count per method of a panel; empty without one."""
+    if f.selection is None:
+        return ""
+    methods = f.methods(series)
+    if len(series) == 1:
+        m = methods[0]
+        return "; the network, chosen on the backtest" if m == NETWORK else \
+            f"; {m}, chosen on the backtest, refitted on this history"
+    shown = ", ".join(f"{m} {k}" for m, k in counts(methods))
+    return f"; per series the method chosen on the backtest ({shown} series; baselines refitted on this history)"
 
 
 def labelled(frame: pd.DataFrame, freq: str | None) -> pd.DataFrame:
