@@ -83,7 +83,7 @@ def text_table(args, rows) -> None:
     steps = args.epochs * num_chunks(batchify(train_ids, args.batch_size), args.seq_len)
     print(f"\n(a) tiny Shakespeare: {len(text):,} chars, vocab {len(vocab)}, train {len(train_ids):,}, "
           f"validation {len(val_ids):,}; batch {args.batch_size} x {args.seq_len} chars, Adam lr {args.lr} "
-          f"('decay' schedule), clip {args.clip}, {args.epochs} epochs = {steps:,} steps for every row")
+          f"('decay' schedule), clip {args.clipnorm}, {args.epochs} epochs = {steps:,} steps for every row")
     head = f"{'model':<20} {'params':>9} {'val bits/char':>13} {'train s':>8} {'chars/s':>8} {'sample chars/s':>14}"
     print(head)
     print("-" * len(head))
@@ -91,7 +91,7 @@ def text_table(args, rows) -> None:
         torch.manual_seed(args.seed)
         model = RecurrentLM(LMConfig(len(vocab), cell, H, L, cell_options=options))
         n_params = sum(p.numel() for p in model.parameters())
-        cfg = default_config(epochs=args.epochs, lr=args.lr, clipnorm=args.clip, verbose=0, device="cpu", threads=None,
+        cfg = default_config(epochs=args.epochs, lr=args.lr, clipnorm=args.clipnorm, verbose=0, device="cpu", threads=None,
                              seed=args.seed)
         hist = train_lm(model, train_ids, None, cfg, batch_size=args.batch_size, seq_len=args.seq_len)
         seconds, tokens = hist["train_seconds"][-1], hist["tokens"][-1]
@@ -139,7 +139,7 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--seq-len", type=int, default=64)
     ap.add_argument("--lr", type=float, default=4e-3, help="Adam learning rate (default 4e-3, seqlab's)")
-    ap.add_argument("--clip", type=float, default=5.0)
+    ap.add_argument("--clipnorm", type=float, default=5.0)
     ap.add_argument("--sample-chars", type=int, default=1000, help="characters sampled to time generation")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--adding-cells", default="lstm,gru,mingru,minlstm")

@@ -71,7 +71,7 @@ def plain_train(model: PlainLM, ids: torch.Tensor, args) -> int:
             loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))  # (B*L, V)
             opt.zero_grad()
             loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), args.clip)
+            nn.utils.clip_grad_norm_(model.parameters(), args.clipnorm)
             opt.step()
             spent += clock() - t0
             tokens += y.numel()
@@ -114,7 +114,7 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=32, help="the plain loop's batch (default 32)")
     ap.add_argument("--seq-len", type=int, default=64, help="the plain loop's sequence length (default 64)")
     ap.add_argument("--lr", type=float, default=4e-3, help="the plain loop's Adam learning rate (default 4e-3)")
-    ap.add_argument("--clip", type=float, default=5.0, help="the plain loop's clipping norm (default 5)")
+    ap.add_argument("--clipnorm", type=float, default=5.0, help="the plain loop's clipping norm (default 5)")
     ap.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                     help="what --minutes measures: wall time (default) or this process's CPU time, which "
                          "other people's load on a shared machine does not stretch (use with --threads 1)")
@@ -134,7 +134,7 @@ def main() -> None:
     print(f"data: {len(text):,} chars, vocab {len(vocab)}, train {len(train_ids):,}, validation {len(val_ids):,}")
     print(f"plain loop: {args.layers}x{args.hidden} LSTM, batch {args.batch_size}, seq {args.seq_len}, Adam lr {args.lr} "
           f"constant, "
-          f"clip {args.clip}, {args.minutes} min of {args.clock} time each, {torch.get_num_threads()} threads")
+          f"clip {args.clipnorm}, {args.minutes} min of {args.clock} time each, {torch.get_num_threads()} threads")
     results = {}
     threads = torch.get_num_threads()
 

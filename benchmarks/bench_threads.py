@@ -50,7 +50,7 @@ def commands(tmp: str) -> dict[str, list[str]]:
         "forecast": seqlab + ["forecast", "--no-plot", "--quiet"],
         "classify train": seqlab + ["classify", "train", "--epochs", "5", "--save", os.path.join(tmp, "c.safetensors"),
                                     "--quiet"],
-        "generate train": seqlab + ["generate", "train", "--text", text, "--epochs", "1", "--minutes", "0",
+        "generate train": seqlab + ["generate", "train", "--data", text, "--epochs", "1", "--minutes", "0",
                                     "--sample-length", "0", "--save", os.path.join(tmp, "g.safetensors"), "--quiet"],
         "translate train": seqlab + ["translate", "train", "--epochs", "1", "--minutes", "0",
                                      "--save", os.path.join(tmp, "t.safetensors"), "--quiet"],

@@ -60,7 +60,7 @@ def test_output_piped_into_a_reader_that_stops_early_ends_quietly(tmp_path):
     model = tmp_path / "lm.safetensors"
     save_lm(model, RecurrentLM(LMConfig(vocab_size=len(vocab), cell="lstm", hidden_size=8, num_layers=1)), vocab)
     proc = subprocess.Popen([sys.executable, "-m", "seqlab", "generate", "sample", "--model", str(model),
-                             "--length", "2000000", "--threads", "1", "--seed", "0"],
+                             "--sample-length", "2000000", "--threads", "1", "--seed", "0"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     with proc.stderr:
         assert len(proc.stdout.read(100)) == 100

@@ -177,7 +177,7 @@ def test_an_unknown_option_names_the_sub_command_whose_help_lists_the_options(cl
 
     for args, prog in ((("generate", "train", "--steps", "3"), "seqlab generate train"),
                        (("forecast", "--steps", "3"), "seqlab forecast"),
-                       (("translate", "3/3/15", "--bogus"), "seqlab translate"),
+                       (("translate", "predict", "--model", "m", "3/3/15", "--bogus"), "seqlab translate predict"),
                        (("--bogus",), "seqlab")):
         code, _, err = cli(*args)
         assert_one_line_error(code, err, "unrecognized arguments")

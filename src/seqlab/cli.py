@@ -14,6 +14,7 @@ import io
 import os
 import re
 import sys
+from collections.abc import Callable
 
 from .errors import SeqlabError
 
@@ -47,7 +48,34 @@ def _negative_value_after(option: str) -> str | None:
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line on stderr and exit code 2."""
+    """argparse, but a usage error is one line on stderr and exit code 2; an old spelling of a
+    renamed option (:data:`seqlab.cli_args.RENAMED`) is refused naming the new one; and a parser
+    of sub-commands given ``words_hint`` (a function of the words) says with it what to run when
+    its words start with no sub-command (the old grammar of ``seqlab translate``)."""
+
+    words_hint: Callable[[list[str]], str] | None = None
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+        words = list(sys.argv[1:] if args is None else args)
+        self._check_words(words)
+        return super().parse_known_args(words, namespace)
+
+    def _check_words(self, words: list[str]) -> None:
+        from .cli_args import renamed
+
+        known = list(self._option_string_actions)
+        for word in words:
+            if word == "--":
+                break
+            option = word.split("=", 1)[0]
+            if option.startswith("--"):
+                new = renamed(option, self.prog, known)
+                if new:
+                    self.error(f"{option} was renamed {new}")
+        commands = [a for a in self._actions if isinstance(a, argparse._SubParsersAction)]
+        if self.words_hint and commands and words and words[0] not in commands[0].choices \
+                and words[0] not in ("-h", "--help"):
+            self.error(self.words_hint(words))
 
     def error(self, message: str) -> None:  # type: ignore[override]
         match = re.fullmatch(r"argument (--[\w-]+)(?:/\S+)?: expected one argument", message)

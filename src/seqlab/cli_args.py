@@ -3,11 +3,15 @@
 Every training command adds its options with :func:`add_model_options` and
 :func:`add_training_options`, giving only its own defaults, so the same option has the same name,
 type, meaning and error in every job: ``--cell --hidden --layers --dropout --epochs --minutes
---lr --batch-size --seed --threads --device --save --resume --quiet``. Old spellings stay as
-aliases (``--hidden-size``, ``--out`` for ``--save``). ``--minutes 0`` means "no time limit"
-everywhere. Numbers are checked by argparse types that refuse NaN, infinities and values out of
-range with one line on stderr and exit code 2. :func:`check_output` checks an output path before
-any work starts; :func:`train_config` turns the parsed options into a
+--lr --batch-size --seed --threads --device --save --resume --quiet``. Every other command takes
+``--seed`` (:func:`add_seed_option`) and ``--threads`` / ``--device`` (:func:`add_runtime_options`)
+from here too. ``--save`` is always the model file written, ``--out`` always a results file, and
+``--text`` always literal text (a training file is ``--data``). An old spelling of a renamed
+option is refused with a pointer to the new one (:data:`RENAMED`, checked by the parser of
+:mod:`seqlab.cli`). ``--minutes 0`` means "no time limit" everywhere. Numbers are checked by
+argparse types (:func:`int_type`, :func:`float_type`) that refuse NaN, infinities and values out
+of range with one line on stderr and exit code 2. :func:`check_output` checks an output path
+before any work starts; :func:`train_config` turns the parsed options into a
 :class:`seqlab.train.TrainConfig`.
 """
 
@@ -27,9 +31,63 @@ from .nn.registry import MAX_LAYERS
 MAX_SEED = 2**63 - 1  # torch and NumPy take seeds below 2**64; the loop derives others from it
 
 
-def int_type(name: str, minimum: int = 1, maximum: int | None = None):
-    """An argparse type: an integer in ``[minimum, maximum]`` (argparse names the option in
-    its one-line error: "argument --epochs: expected an integer >= 1, got '0'")."""
+#: Old spellings of renamed options -> the spelling that replaced them. A key is an option
+#: (refused in every command that has its new spelling and not the old one) or, where the old
+#: spelling still means something elsewhere, "COMMAND OPTION" (refused in that command and its
+#: sub-commands only). The parser of :mod:`seqlab.cli` refuses one with "OLD was renamed NEW".
+RENAMED: dict[str, str] = {
+    "--hidden-size": "--hidden",
+    "--embedding-dim": "--embed",
+    "--val-size": "--val-fraction",
+    "--tokenizer": "--level",
+    "--sample-len": "--sample-length",
+    "--train-steps": "--steps",
+    "--png": "--plot",
+    "--clip": "--clipnorm",
+    "--peephole": "--cell lstm-peephole",
+    "generate sample --length": "--sample-length",
+    "generate train --text": "--data",  # --text is literal text everywhere; a training file is --data
+    "tune generate --text": "--data",
+    "seqlab.reference train --text": "--data",
+    "classify train --out": "--save",  # --save is the model file; --out a results file
+    "generate train --out": "--save",
+    "translate train --out": "--save",
+    "tune --out": "--save",
+}
+
+
+def renamed(option: str, command: str, known: Sequence[str]) -> str | None:
+    """The new spelling of ``option``, an option that the parser of ``command`` (its prog, such as
+    "seqlab generate train") does not know (``known``: the options it does), when :data:`RENAMED`
+    lists it for that command and the command has the new spelling; else None."""
+    if option in known:
+        return None
+    for key, new in RENAMED.items():
+        *scope, old = key.split()
+        if old != option or new.split()[0] not in known:
+            continue
+        if not scope or f" {' '.join(scope)} " in f" {command} ":
+            return new
+    return None
+
+
+def _after_name(*bounds: Any) -> tuple:
+    """The bounds of an old-form call with the option's name first, ``int_type("--folds", 0)``, which
+    forecast/cli.py keeps until its options are unified: argparse names the option in its error
+    itself, so the name is dropped (trailing unset bounds too)."""
+    while bounds and bounds[-1] is None:
+        bounds = bounds[:-1]
+    return bounds
+
+
+def int_type(minimum: int = 1, maximum: int | None = None, *old_form: int):
+    """An argparse type: an integer in ``[minimum, maximum]`` (argparse names the option in its
+    one-line error: "argument --epochs: expected an integer >= 1, got '0'")."""
+    if isinstance(minimum, str):  # int_type("--folds", 0): see _after_name
+        return int_type(*_after_name(maximum, *old_form))
+    if old_form:
+        raise TypeError(f"int_type: expected at most 2 bounds, got {2 + len(old_form)}")
+
     def parse(text: str) -> int:
         try:
             v = int(text)
@@ -42,9 +100,14 @@ def int_type(name: str, minimum: int = 1, maximum: int | None = None):
     return parse
 
 
-def float_type(name: str, low: float | None = None, high: float | None = None, low_open: bool = False,
+def float_type(low: float | None = None, high: float | None = None, *old_form: float, low_open: bool = False,
                high_open: bool = False):
     """An argparse type: a finite number in the range (NaN and infinities are refused)."""
+    if isinstance(low, str):  # float_type("--lr", 0, 10): see _after_name
+        return float_type(*_after_name(high, *old_form), low_open=low_open, high_open=high_open)
+    if old_form:
+        raise TypeError(f"float_type: expected at most 2 bounds, got {2 + len(old_form)}")
+
     def parse(text: str) -> float:
         try:
             v = float(text)
@@ -66,50 +129,64 @@ def float_type(name: str, low: float | None = None, high: float | None = None, l
 
 def add_model_options(p: argparse.ArgumentParser | Any, cells: Sequence[str], cell: str, hidden: int,
                       layers: int = 1, dropout: float = 0.0) -> None:
-    """``--cell --hidden (--hidden-size) --layers --dropout`` with this job's defaults."""
+    """``--cell --hidden --layers --dropout`` with this job's defaults."""
     p.add_argument("--cell", choices=list(cells), default=cell, help=f"recurrent cell (default {cell})")
-    p.add_argument("--hidden", "--hidden-size", dest="hidden", type=int_type("--hidden", 1, 1_000_000),
-                   default=hidden, help=f"hidden units per layer (default {hidden})")
-    p.add_argument("--layers", type=int_type("--layers", 1, MAX_LAYERS), default=layers,
+    p.add_argument("--hidden", type=int_type(1, 1_000_000), default=hidden,
+                   help=f"hidden units per layer (default {hidden})")
+    p.add_argument("--layers", type=int_type(1, MAX_LAYERS), default=layers,
                    help=f"stacked recurrent layers (default {layers})")
-    p.add_argument("--dropout", type=float_type("--dropout", 0, 1, high_open=True), default=dropout,
+    p.add_argument("--dropout", type=float_type(0, 1, high_open=True), default=dropout,
                    help=f"dropout rate in [0, 1) (default {dropout:g})")
 
 
 def add_training_options(p: argparse.ArgumentParser | Any, *, epochs: int | None, lr: float, batch_size: int,
                          minutes: float = 0.0, save: str | None = None, threads_default: int = 0,
-                         out_alias: bool = True, epoch_checkpoints: bool = True) -> None:
-    """The training options every job shares, with this job's defaults (``out_alias=False``: a
-    job whose ``--out`` means something else keeps ``--save`` only; ``epoch_checkpoints=False``:
-    a job whose training writes no checkpoint at epoch ends, only when a network finishes)."""
-    p.add_argument("--epochs", type=int_type("--epochs", 1, 10**9), default=epochs,
+                         epoch_checkpoints: bool = True, out_alias: bool = False) -> None:
+    """The training options every job shares, with this job's defaults (``epoch_checkpoints=False``:
+    a job whose training writes no checkpoint at epoch ends, only when a network finishes).
+    ``--save`` is the model file and never spelled ``--out``: ``out_alias`` may only be False
+    (forecast/cli.py still passes it until its options are unified)."""
+    if out_alias:
+        raise ValueError("out_alias: --out is a results file in every command, never a spelling of --save")
+    p.add_argument("--epochs", type=int_type(1, 10**9), default=epochs,
                    help=f"most passes over the data (default {'no limit' if epochs is None else epochs})")
-    p.add_argument("--minutes", type=float_type("--minutes", 0), default=minutes,
+    p.add_argument("--minutes", type=float_type(0), default=minutes,
                    help=f"training time budget in minutes; 0 for no limit (default {minutes:g})")
-    p.add_argument("--lr", type=float_type("--lr", 0, 10, low_open=True), default=lr,
+    p.add_argument("--lr", type=float_type(0, 10, low_open=True), default=lr,
                    help=f"learning rate (default {lr:g})")
-    p.add_argument("--batch-size", type=int_type("--batch-size", 1, 10**7), default=batch_size,
+    p.add_argument("--batch-size", type=int_type(1, 10**7), default=batch_size,
                    help=f"batch size (default {batch_size})")
-    p.add_argument("--seed", type=int_type("--seed", 0, MAX_SEED), default=0, help="random seed (default 0)")
+    add_seed_option(p)
     add_runtime_options(p, threads_default)
-    p.add_argument("--save", *(["--out"] if out_alias else []), dest="save", metavar="PATH", default=save,
+    p.add_argument("--save", metavar="PATH", default=save,
                    help=f"model file to write (.safetensors){f' (default {save})' if save else ''}")
     p.add_argument("--resume", action="store_true",
                    help="continue an interrupted run from the checkpoint next to --save (PATH.ckpt.safetensors)")
     also = ("as well as at epoch ends; 0 for epoch ends only" if epoch_checkpoints
             else "as well as when a network finishes; 0 for then only")
-    p.add_argument("--checkpoint-minutes", type=float_type("--checkpoint-minutes", 0), default=5.0, metavar="M",
+    p.add_argument("--checkpoint-minutes", type=float_type(0), default=5.0, metavar="M",
                    help=f"write the checkpoint every M minutes of training {also} (default 5)")
-    p.add_argument("--checkpoint-steps", type=int_type("--checkpoint-steps", 1), default=None, metavar="N",
+    p.add_argument("--checkpoint-steps", type=int_type(1), default=None, metavar="N",
                    help="also write the checkpoint every N optimizer steps (default: off)")
     p.add_argument("--quiet", action="store_true", help="no progress bars or per-epoch lines")
 
 
+def add_seed_option(p: argparse.ArgumentParser | Any, default: int | None = 0,
+                    help: str = "random seed (default 0)") -> None:
+    """``--seed``: an integer in [0, MAX_SEED]."""
+    p.add_argument("--seed", type=int_type(0, MAX_SEED), default=default, help=help)
+
+
+def add_threads_option(p: argparse.ArgumentParser | Any, default: int = 0) -> None:
+    """``--threads``: the one thread policy (:func:`seqlab.utils.resolve_threads`)."""
+    p.add_argument("--threads", type=int_type(0, 4096), default=default,
+                   help="CPU threads; 0 picks the cores the machine's load leaves idle (default "
+                        f"{default or '0, automatic'})")
+
+
 def add_runtime_options(p: argparse.ArgumentParser | Any, threads_default: int = 0) -> None:
     """``--threads`` and ``--device``, for training and inference commands alike."""
-    p.add_argument("--threads", type=int_type("--threads", 0, 4096), default=threads_default,
-                   help="CPU threads; 0 picks the cores the machine's load leaves idle (default "
-                        f"{threads_default or '0, automatic'})")
+    add_threads_option(p, threads_default)
     p.add_argument("--device", type=device_type, default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
 
 

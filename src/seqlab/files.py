@@ -426,6 +426,11 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     write_outputs({path: data})
 
 
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """:func:`atomic_write_bytes` of ``text`` in UTF-8."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
 @contextlib.contextmanager
 def held_writes() -> Iterator[dict[Path, bytes]]:
     """Within the block, every :func:`atomic_write_bytes` (model files, plots, CSV files) is held
@@ -462,6 +467,6 @@ def write_outputs(outputs: Mapping[str | os.PathLike, bytes]) -> list[Path]:
     return [p for _, p in temps]
 
 
-__all__ = ["HEADER_LIMIT", "JSON_DEPTH", "LIMITS", "atomic_write_bytes", "check_header", "check_input", "check_sep",
+__all__ = ["HEADER_LIMIT", "JSON_DEPTH", "LIMITS", "atomic_write_bytes", "atomic_write_text", "check_header", "check_input", "check_sep",
            "decode_utf8", "decompress", "held_writes", "is_temp_name", "json_depth", "loads_json", "one_line", "read_bytes",
            "read_csv", "read_text", "remove_stale_temps", "temp_path", "write_outputs"]

@@ -23,15 +23,10 @@ from .errors import ModelFileError, SeqlabError
 from .modelfile import FORMAT_VERSION, META_KEY as _META_KEY
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (see :func:`seqlab.files.atomic_write_bytes`: a
-    temporary ``.NAME.seqlab-PID-RANDOM.tmp`` in the same folder, fsync, rename; debris of
-    interrupted writes to the same path is removed)."""
-    files.atomic_write_bytes(path, data)
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
+# The writers live in seqlab.files (import them from there: it imports no torch). These two names
+# stay only because forecast/ still imports them from here; remove them once it does not.
+atomic_write_bytes = files.atomic_write_bytes
+atomic_write_text = files.atomic_write_text
 
 
 def model_bytes(kind: str, config: Mapping[str, Any], tensors: Mapping[str, torch.Tensor]) -> bytes:
@@ -51,7 +46,7 @@ def model_bytes(kind: str, config: Mapping[str, Any], tensors: Mapping[str, torc
 def save_file(path: str | os.PathLike, kind: str, config: Mapping[str, Any],
               tensors: Mapping[str, torch.Tensor]) -> None:
     """Save ``tensors`` and a JSON-serialisable ``config`` as one safetensors file, atomically."""
-    atomic_write_bytes(path, model_bytes(kind, config, tensors))
+    files.atomic_write_bytes(path, model_bytes(kind, config, tensors))
 
 
 def load_file(path: str | os.PathLike, kind: str | None = None,

@@ -101,7 +101,7 @@ NUMBER_CASES = [(f"train-{o[2:]}-{label}", [*N, o, v], o) for o, label, v in [
     ("--lr", "huge", "1e400"), ("--hidden", "zero", "0"), ("--hidden", "1e30", "1" + "0" * 30),
     ("--layers", "zero", "0"), ("--layers", "huge", "100000"), ("--dropout", "one", "1"), ("--dropout", "nan", "nan"),
     ("--batch-size", "zero", "0"), ("--batch-size", "huge", "1" + "0" * 20), ("--epochs", "zero", "0"),
-    ("--embedding-dim", "zero", "0"), ("--embedding-dim", "huge", "1" + "0" * 12), ("--chrono", "negative", "-1"),
+    ("--embed", "zero", "0"), ("--embed", "huge", "1" + "0" * 12), ("--chrono", "negative", "-1"),
     ("--min-freq", "zero", "0"), ("--max-vocab", "zero", "0"), ("--test-size", "negative", "-0.5"),
     ("--test-size", "one", "1"), ("--test-size", "nan", "nan"), ("--seed", "negative", "-1"),
     ("--seed", "beyond-2^64", str(2**64 + 1)), ("--minutes", "nan", "nan"), ("--minutes", "inf", "inf"),
@@ -222,3 +222,14 @@ def test_unusual_csv_trains_and_predicts_end_to_end(tmp_path, cli):
     assert code == 0, err
     code, out, err = cli("classify", "predict", "--model", model, "--text", "Überraschend gut 😀", "--threads", "1")
     assert code == 0 and out.split("\t")[1] in ("pos", "neg"), err
+
+
+def test_a_plot_without_matplotlib_is_refused_before_predicting(world, tmp_path, monkeypatch, cli):
+    """--plot needs matplotlib (an extra): checked before the model is loaded, nothing written."""
+    import sys
+
+    out = earlier_outputs(tmp_path, EARLIER)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import fails as if not installed
+    assert_refused(cli, out, ["classify", "predict", "--model", world["model"], "--text", "good movie",
+                              "--explain", "0", "--out", out / "pred.csv", "--plot", out / "plot.png",
+                              "--threads", "1"], "--plot: plotting needs matplotlib, which is not installed")

@@ -1,10 +1,11 @@
 """`seqlab classify train|predict` through seqlab.cli.main: outputs, files, and one-line errors (exit 2)."""
 
 import numpy as np
+import pytest
 
 from seqlab.cli import main
 
-FAST = ["--epochs", "3", "--hidden-size", "8", "--quiet"]
+FAST = ["--epochs", "3", "--hidden", "8", "--quiet"]
 
 
 def _npz(path, n=40, seed=0, **overrides):
@@ -35,7 +36,7 @@ def _one_line_error(capsys, argv, match):
 def test_train_and_predict_numeric(tmp_path, capsys):
     data = _npz(tmp_path / "d.npz")
     model = tmp_path / "m.safetensors"
-    assert main(["classify", "train", "--data", str(data), "--out", str(model), "--epochs", "10", "--hidden-size", "8",
+    assert main(["classify", "train", "--data", str(data), "--save", str(model), "--epochs", "10", "--hidden", "8",
                  "--quiet", "--lr", "1e-2"]) == 0
     out = capsys.readouterr().out
     assert "32 train / 8 held out" in out
@@ -77,19 +78,19 @@ def test_train_and_predict_text(tmp_path, capsys):
 def test_bad_input_exits_2_with_one_line(tmp_path, capsys):
     model = tmp_path / "m.safetensors"
     one_class = _npz(tmp_path / "one.npz", y=np.zeros(40, dtype=int))
-    _one_line_error(capsys, ["classify", "train", "--data", str(one_class), "--out", str(model), *FAST], "single class")
+    _one_line_error(capsys, ["classify", "train", "--data", str(one_class), "--save", str(model), *FAST], "single class")
     mismatch = _npz(tmp_path / "mm.npz", y=np.arange(39) % 2)
-    _one_line_error(capsys, ["classify", "train", "--data", str(mismatch), "--out", str(model), *FAST],
+    _one_line_error(capsys, ["classify", "train", "--data", str(mismatch), "--save", str(model), *FAST],
                     "39 labels for 40 sequences")
     lengths = np.full(40, 5)
     lengths[7] = 0
     empty = _npz(tmp_path / "e.npz", lengths=lengths)
-    _one_line_error(capsys, ["classify", "train", "--data", str(empty), "--out", str(model), *FAST], "sequence 7 is empty")
+    _one_line_error(capsys, ["classify", "train", "--data", str(empty), "--save", str(model), *FAST], "sequence 7 is empty")
     X = np.ones((40, 5, 2))
     X[4, 1, 1] = np.nan
     nan = _npz(tmp_path / "nan.npz", X=X, lengths=None)
-    _one_line_error(capsys, ["classify", "train", "--data", str(nan), "--out", str(model), *FAST], "sequence 4 has a NaN")
-    _one_line_error(capsys, ["classify", "train", "--out", str(model), "--threads", "-1", *FAST], "--threads: expected an integer")
+    _one_line_error(capsys, ["classify", "train", "--data", str(nan), "--save", str(model), *FAST], "sequence 4 has a NaN")
+    _one_line_error(capsys, ["classify", "train", "--save", str(model), "--threads", "-1", *FAST], "--threads: expected an integer")
     for opt, value, match in [("--lr", "nan", "--lr: expected a finite number > 0"),
                               ("--minutes", "inf", "--minutes: expected a finite number >= 0"),
                               ("--minutes", "-1", "--minutes: expected a finite number >= 0"),
@@ -98,10 +99,10 @@ def test_bad_input_exits_2_with_one_line(tmp_path, capsys):
                               ("--test-size", "1.5", "--test-size: expected a finite number >= 0 and < 1"),
                               ("--test-size", "nan", "--test-size: expected a finite number"),
                               ("--batch-size", "0", "--batch-size: expected an integer in [1, "),
-                              ("--hidden", "0", "--hidden-size: expected an integer in [1, 1000000]"),
-                              ("--hidden-size", "-3", "--hidden-size: expected an integer in [1, 1000000]"),
+                              ("--hidden", "0", "--hidden: expected an integer in [1, 1000000]"),
+                              ("--hidden", "-3", "--hidden: expected an integer in [1, 1000000]"),
                               ("--chrono", "-1", "--chrono: expected an integer >= 0")]:
-        _one_line_error(capsys, ["classify", "train", "--out", str(model), *FAST, opt, value], match)
+        _one_line_error(capsys, ["classify", "train", "--save", str(model), *FAST, opt, value], match)
     _one_line_error(capsys, ["classify", "train", "--save", str(model), "--resume", *FAST],
                     f"--resume: no checkpoint at {str(tmp_path / 'm.ckpt.safetensors')!r}")
     _one_line_error(capsys, ["classify", "train", "--save", str(tmp_path / "no" / "m.safetensors"), *FAST],
@@ -123,7 +124,7 @@ def test_bad_input_exits_2_with_one_line(tmp_path, capsys):
 def test_failed_predict_keeps_earlier_outputs(tmp_path, capsys):
     data = _npz(tmp_path / "d.npz")
     model = tmp_path / "m.safetensors"
-    assert main(["classify", "train", "--data", str(data), "--out", str(model), *FAST]) == 0
+    assert main(["classify", "train", "--data", str(data), "--save", str(model), *FAST]) == 0
     before = model.read_bytes()
     preds = tmp_path / "p.csv"
     preds.write_text("earlier result\n")
@@ -134,7 +135,7 @@ def test_failed_predict_keeps_earlier_outputs(tmp_path, capsys):
     assert preds.read_text() == "earlier result\n"
     # a failed training run leaves the earlier model in place
     bad = _npz(tmp_path / "bad.npz", y=np.zeros(40, dtype=int))
-    _one_line_error(capsys, ["classify", "train", "--data", str(bad), "--out", str(model), *FAST], "single class")
+    _one_line_error(capsys, ["classify", "train", "--data", str(bad), "--save", str(model), *FAST], "single class")
     assert model.read_bytes() == before
 
 
@@ -148,7 +149,7 @@ def test_digits_without_scikit_learn_is_a_clear_error(tmp_path, capsys, monkeypa
     import sys
 
     monkeypatch.setitem(sys.modules, "sklearn.datasets", None)  # import fails as if not installed
-    err = _one_line_error(capsys, ["classify", "train", "--out", str(tmp_path / "m.safetensors"), *FAST],
+    err = _one_line_error(capsys, ["classify", "train", "--save", str(tmp_path / "m.safetensors"), *FAST],
                           "pip install 'seqlab[sklearn]'")
     assert "--data" in err
     assert not (tmp_path / "m.safetensors").exists()
@@ -159,3 +160,24 @@ def test_classify_without_action_is_one_line_on_stderr(capsys):
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err.count("\n") == 1
     assert "expected a sub-command" in captured.err and "seqlab classify --help" in captured.err
+
+
+@pytest.mark.parametrize("old,new", [("--hidden-size", "--hidden"), ("--out", "--save"), ("--embedding-dim", "--embed"),
+                                     ("--val-size", "--val-fraction"), ("--tokenizer", "--level")])
+def test_old_spellings_of_classify_train_point_to_the_new_ones(capsys, old, new):
+    assert main(["classify", "train", old, "1"]) == 2
+    assert capsys.readouterr().err == (f"seqlab classify train: error: {old} was renamed {new} "
+                                       "(see 'seqlab classify train --help')\n")
+
+
+def test_the_shared_spellings_reach_the_workflow(monkeypatch):
+    """--level, --embed and --val-fraction (the names generate and translate use) are the
+    classifier's tokenizer, embedding_dim and val_size."""
+    import seqlab.classify.run as workflows
+
+    calls = []
+    monkeypatch.setattr(workflows, "train", lambda **kw: calls.append(kw))
+    assert main(["classify", "train", "--level", "char", "--embed", "7", "--patience", "2", "--val-fraction", "0.3",
+                 "--save", "m.safetensors"]) == 0
+    (kw,) = calls
+    assert (kw["tokenizer"], kw["embedding_dim"], kw["val_size"], kw["save"]) == ("char", 7, 0.3, "m.safetensors")

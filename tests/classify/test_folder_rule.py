@@ -1,6 +1,6 @@
 """classify train and predict on a folder of classes: the rule for what is read (every regular
 file below a class folder, at any depth) and what is refused, naming it; and messages that name
---data, --text, --val-size or --label-column instead of the library's X and y."""
+--data, --text, --val-fraction or --label-column instead of the library's X and y."""
 
 import os
 
@@ -8,7 +8,7 @@ import pytest
 
 from tests.cli_helpers import assert_one_line_error, snapshot
 
-FAST = ["--epochs", "1", "--hidden", "4", "--embedding-dim", "4", "--threads", "1", "--quiet", "--test-size", "0"]
+FAST = ["--epochs", "1", "--hidden", "4", "--embed", "4", "--threads", "1", "--quiet", "--test-size", "0"]
 POS, NEG = ["good great day", "nice happy fine", "love it"], ["bad awful day", "sad poor ugly", "hate it"]
 
 
@@ -120,5 +120,5 @@ def test_messages_name_the_commands_options(trained, tmp_path, cli):
     (tmp_path / "four.csv").write_text("text,label\ngood day,pos\nfine day,pos\nbad day,neg\nsad day,neg\n")
     code, _, err = cli("classify", "train", "--data", tmp_path / "four.csv", "--save", tmp_path / "f.safetensors",
                        "--patience", "2", *FAST[:-2])  # the default --test-size 0.2 leaves 1 per class
-    assert_one_line_error(code, err, "--val-size")
+    assert_one_line_error(code, err, "--val-fraction")
     assert "--patience" in err and "validation_split" not in err

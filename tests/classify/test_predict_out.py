@@ -12,7 +12,7 @@ from seqlab.classify.data import load_data
 from seqlab.classify.run import input_columns, prediction_table
 from seqlab.cli import main
 
-FAST = ["--steps", "20", "--hidden", "4", "--fcn", "0", "--embedding-dim", "4", "--quiet", "--threads", "1",
+FAST = ["--steps", "20", "--hidden", "4", "--fcn", "0", "--embed", "4", "--quiet", "--threads", "1",
         "--device", "cpu", "--test-size", "0"]
 
 

@@ -43,25 +43,25 @@ STATES_CASES = [
     ("states-cell-state-of-a-gru", ["states", "--model", "{gru}", "--text", "the cat", "--state", "c"], "--state"),
     ("states-empty-text", ["states", "--model", "{model}", "--text", ""], "--text"),
     ("states-html-wrong-extension", [*S, "--html", "{out}/page.txt"], "expected a file ending in"),
-    ("states-png-wrong-extension", [*S, "--png", "{out}/a.jpg"], "expected a file ending in"),
+    ("states-plot-wrong-extension", [*S, "--plot", "{out}/a.jpg"], "expected a file ending in"),
     ("states-heatmap-folder", [*S, "--heatmap", "{out}"], "is a folder"),
     ("states-html-missing-folder", [*S, "--html", "{out}/no/p.html"], "does not exist"),
-    ("states-png-is-the-heatmap", [*S, "--png", "{out}/x.png", "--heatmap", "{out}/x.png"], "its own file"),
+    ("states-plot-is-the-heatmap", [*S, "--plot", "{out}/x.png", "--heatmap", "{out}/x.png"], "its own file"),
     ("states-threads-negative", [*S, "--threads", "-1"], "--threads"),
 ]
-G = ["gradients", "--train-steps", "0", "--hidden", "4", "--length", "5"]
+G = ["gradients", "--steps", "0", "--hidden", "4", "--length", "5"]
 GRADIENT_CASES = [(f"gradients-{o[2:]}-{label}", [*G, o, v], msg) for o, label, v, msg in [
     ("--length", "one", "1", "--length"), ("--length", "nan", "nan", "--length"),
     ("--length", "out-of-memory", str(10**12), "more than the"), ("--hidden", "zero", "0", "--hidden"),
     ("--hidden", "out-of-memory", str(10**7), "more than the"), ("--batch-size", "zero", "0", "--batch-size"),
-    ("--batch-size", "out-of-memory", str(10**10), "more than the"), ("--train-steps", "negative", "-1", "--train-steps"),
+    ("--batch-size", "out-of-memory", str(10**10), "more than the"), ("--steps", "negative", "-1", "--steps"),
     ("--radius", "zero", "0", "--radius"), ("--radius", "nan", "nan", "--radius"), ("--radius", "huge", "1e9", "--radius"),
     ("--clipnorm", "zero", "0", "--clipnorm"), ("--clipnorm", "nan", "nan", "--clipnorm"),
     ("--clip-steps", "zero", "0", "--clip-steps"), ("--lr", "nan", "nan", "--lr"), ("--lr", "inf", "inf", "--lr"),
     ("--seed", "beyond-2^64", str(2**64 + 1), "--seed"), ("--threads", "negative", "-1", "--threads"),
     ("--cells", "unknown", "rnn,xyz", "xyz"), ("--plot", "wrong-extension", "{out}/g.xyz", "expected a file ending in"),
     ("--plot", "folder", "{out}", "is a folder"), ("--clip-plot", "without-clipnorm", "{out}/c.png", "--clipnorm"),
-    ("--train-steps", "beyond-2^64", str(10**20), "--train-steps"), ("--clip-steps", "huge", str(10**20), "--clip-steps"),
+    ("--steps", "beyond-2^64", str(10**20), "--steps"), ("--clip-steps", "huge", str(10**20), "--clip-steps"),
 ]] + [("gradients-clip-plot-is-the-plot", [*G, "--clipnorm", "1", "--clip-steps", "2", "--plot", "{out}/a.png",
                                            "--clip-plot", "{out}/a.png"], "is also the file of --plot")]
 Mm = ["memory", "--steps", "1", "--hidden", "4", "--length", "5", "--cells", "gru", "--quiet"]
@@ -100,8 +100,8 @@ def test_at_least_forty_cases():
 @parametrize(CASES)
 def test_bad_input_is_one_line_and_touches_nothing(args, expected, world, tmp_path, monkeypatch, cli):
     out, filled = prepare_case(tmp_path, monkeypatch, EARLIER, args, world)
-    if filled[0] == "states" and not {"--html", "--png"} & set(filled):
-        filled += ["--html", str(out / "states.html"), "--png", str(out / "states.png")]
+    if filled[0] == "states" and not {"--html", "--plot"} & set(filled):
+        filled += ["--html", str(out / "states.html"), "--plot", str(out / "states.png")]
     elif filled[0] in ("gradients", "capacity") and "--plot" not in filled:
         filled += ["--plot", str(out / "plot.png")]
     assert_refused(cli, out, ["explain", filled[0], "--threads", "1", *filled[1:]], expected)
@@ -120,7 +120,7 @@ def test_a_failing_heatmap_leaves_the_earlier_page_and_picture(world, tmp_path, 
 
     monkeypatch.setattr(states, "plot_states", broken)
     assert_refused(cli, out, ["explain", "states", "--model", world["model"], "--text", "the cat", "--threads",
-                                   "1", "--html", out / "states.html", "--png", out / "states.png", "--heatmap",
+                                   "1", "--html", out / "states.html", "--plot", out / "states.png", "--heatmap",
                                    out / "heat.png"], "cannot draw it")
 
 

@@ -98,3 +98,64 @@ def test_plot_folder_missing_fails_before_work(capsys, tmp_path):
     code = main(["explain", "capacity", "--plot", str(tmp_path / "no" / "c.png")])
     err = capsys.readouterr().err
     assert code == 2 and "--plot: folder" in err
+
+
+def test_a_diverged_setting_is_marked_in_the_table_and_plotted(tmp_path):
+    """An L2 factor of 1e300 makes the loss NaN in epoch 1: the loop stops and puts back the
+    initial weights. The plot drew cfg.epochs points against the one that ran (a ValueError), and
+    the table showed the row as an ordinary one."""
+    cfg = CapacityConfig(hidden=(3,), l2=(0.0, 1e300), **{**TINY, "epochs": 3})
+    results, search = capacity_experiment(cfg)
+    ok, bad = results
+    assert ok.stopped == "" and ok.epochs == 3 and ok.best_epoch >= 0
+    assert "not finite" in bad.stopped or "nan" in bad.stopped
+    assert bad.epochs == 1 and bad.finite_epochs == 0 and bad.best_epoch == -1 and bad.best_val == float("inf")
+    table = capacity_table(cfg, results, search)
+    rows = table.splitlines()
+    assert not rows[1].rstrip().endswith("diverged in epoch 1")
+    # train and val MSE of the initial weights put back; no best epoch
+    assert re.fullmatch(r"\s+3\s+0\s+1e\+300\s+\d+\s+\d\.\d{4}\s+\d\.\d{4}\s+\d\.\d\d\s+-\s+-\s+\d+\.\d"
+                        r"  diverged in epoch 1", rows[2]), rows[2]
+    assert re.search(r"^diverged: 1 of 2 settings \(training loss or weights not finite\): training stopped", table,
+                     re.MULTILINE)
+    assert f"lowest validation MSE: hidden 3 ({ok.best_val:.4f} at epoch {ok.best_epoch + 1})" in table
+    png = tmp_path / "curves.png"
+    capacity.plot_curves(cfg, results, str(png))
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _result(hidden, train, val, stopped="", l2=0.0):
+    return capacity.CapacityResult(hidden, 0.0, l2, 10 * hidden, list(train), list(val), 1.5, stopped)
+
+
+def test_the_table_keeps_its_columns_for_huge_values_and_a_later_divergence():
+    """A diverged last epoch measures the weights put back: the best counts the epochs before it.
+    Numbers too wide for a column (an MSE of 2.4e28) are written in e-notation, keeping every
+    column where the header puts it."""
+    cfg = CapacityConfig(epochs=5)
+    results = [_result(4, [0.2, 0.15, 0.1], [0.3, 0.25, 0.2]),
+               _result(16, [0.2, 3e5, 0.2], [0.3, 2.4e28, 0.3], stopped="the weights became NaN or infinite"),
+               _result(64, [1234567.0, 2.4e28], [0.5, 1e300])]
+    table = capacity_table(cfg, results, "grid").splitlines()
+    header, rows = table[0], table[1:4]
+    names = ("hidden", "dropout", "l2", "params", "train MSE", "val MSE", "val/train", "best val", "at epoch",
+             "seconds")
+    ends = [header.index(name) + len(name) for name in names]
+    for row in rows:
+        for end in ends:  # every column right-aligned under its header: a space (or the line's end) after it
+            assert row[end - 1] != " " and (end == len(row) or row[end] == " "), (row, end)
+    assert rows[1].endswith("  diverged in epoch 3") and not rows[0].endswith("epoch 3")
+    assert rows[1].split()[4:9] == ["0.2000", "0.3000", "1.50", "0.3000", "1"]  # best over epochs 1-2
+    assert rows[2].split()[4:6] == ["2.4e+28", "1e+300"]
+    assert "lowest validation MSE: hidden 4 (0.2000 at epoch 3)" in table
+
+
+def test_the_command_marks_a_diverged_setting_and_plots_it(capsys, tmp_path):
+    png = tmp_path / "p.png"
+    code = main(["explain", "capacity", "--hidden", "4", "--l2", "1e300", "--epochs", "3", "--samples", "20",
+                 "--val-samples", "20", "--length", "6", "--threads", "1", "--quiet", "--plot", str(png)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert re.search(r"^\s+4\s+0\s+1e\+300 .*  diverged in epoch 1$", out, re.MULTILINE), out
+    assert "lowest validation MSE: none, every setting diverged in its first epoch" in out
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -74,7 +74,7 @@ def test_states_writes_html_png_and_heatmap(capsys, tmp_path):
     path = _text_model(tmp_path)
     html, png, heat = tmp_path / "s.html", tmp_path / "s.png", tmp_path / "h.png"
     code = main(["explain", "states", "--model", str(path), "--text", "the cat sat, hello world.", "--top", "3",
-                 "--html", str(html), "--png", str(png), "--heatmap", str(heat), "--state", "c"])
+                 "--html", str(html), "--plot", str(png), "--heatmap", str(heat), "--state", "c"])
     out = capsys.readouterr().out
     assert code == 0
     assert "LSTM 2 x 8, layer 1, cell state c" in out
@@ -88,7 +88,7 @@ def test_states_writes_html_png_and_heatmap(capsys, tmp_path):
 def test_gradients_command_small(capsys, tmp_path):
     plot = tmp_path / "g.png"
     code = main(["explain", "gradients", "--cells", "rnn,lstm", "--length", "30", "--hidden", "8",
-                 "--train-steps", "3", "--batch-size", "4", "--plot", str(plot)])
+                 "--steps", "3", "--batch-size", "4", "--plot", str(plot)])
     out = capsys.readouterr().out
     assert code == 0
     assert "at initialization:" in out and "after 3 training steps:" in out
@@ -191,3 +191,29 @@ def test_states_heatmap_draws_every_unit_of_the_named_values(capsys, tmp_path, m
         np.testing.assert_allclose(arr[0], want, atol=1e-6)
         assert drawn["image"].shape == (70, len(text))  # every unit, over every symbol
         np.testing.assert_allclose(np.asarray(drawn["image"]), want.T, atol=1e-6)
+
+
+@pytest.mark.parametrize("argv,old,new", [
+    (["explain", "gradients"], "--train-steps", "--steps"),
+    (["explain", "states"], "--png", "--plot"),
+    (["explain", "memory"], "--clip", "--clipnorm"),
+])
+def test_old_spellings_of_explain_point_to_the_new_ones(capsys, argv, old, new):
+    prog = "seqlab " + " ".join(argv)
+    _one_line_error(capsys, [*argv, old, "1"], f"^{prog}: error: {old} was renamed {new} ")
+
+
+@pytest.mark.parametrize("argv", [
+    ["gradients", "--plot", "{tmp}/g.png"], ["gradients", "--clipnorm", "1", "--clip-plot", "{tmp}/c.png"],
+    ["capacity", "--plot", "{tmp}/c.png"], ["states", "--model", "{tmp}/m.safetensors", "--text", "x", "--plot",
+                                            "{tmp}/s.png"],
+    ["states", "--model", "{tmp}/m.safetensors", "--text", "x", "--heatmap", "{tmp}/h.png"],
+])
+def test_a_plot_without_matplotlib_is_refused_before_any_work(capsys, tmp_path, monkeypatch, argv):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import fails as if not installed
+    option = next(a for a in argv if a in ("--plot", "--clip-plot", "--heatmap"))
+    _one_line_error(capsys, ["explain", *[a.format(tmp=tmp_path) for a in argv]],
+                    f"{option}: plotting needs matplotlib, which is not installed")
+    assert list(tmp_path.iterdir()) == []

@@ -91,7 +91,7 @@ def test_clipping_keeps_training_finite_where_plain_sgd_diverges():
 
 def test_cli_radius_and_clipnorm(capsys, tmp_path):
     png = tmp_path / "clip.png"
-    code = main(["explain", "gradients", "--cells", "rnn", "--length", "30", "--hidden", "16", "--train-steps", "0",
+    code = main(["explain", "gradients", "--cells", "rnn", "--length", "30", "--hidden", "16", "--steps", "0",
                  "--radius", "2", "--clipnorm", "1", "--clip-steps", "20", "--threads", "1",
                  "--clip-plot", str(png)])
     out = capsys.readouterr().out
@@ -111,6 +111,6 @@ def test_cli_radius_and_clipnorm(capsys, tmp_path):
     (["--clip-plot", "x.png"], r"--clip-plot: draws the --clipnorm comparison"),
 ])
 def test_cli_bad_radius_and_clip_options(capsys, argv, pattern):
-    code = main(["explain", "gradients", "--cells", "rnn", "--length", "5", "--train-steps", "0", *argv])
+    code = main(["explain", "gradients", "--cells", "rnn", "--length", "5", "--steps", "0", *argv])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and re.search(pattern, err), err

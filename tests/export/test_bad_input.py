@@ -96,10 +96,10 @@ def test_every_shared_broken_model_is_covered():
 
 
 @pytest.mark.parametrize("args,message", [
-    (["generate", "sample", "--model", "{layers_huge}", "--length", "5"], "num_layers: expected an integer in [1, 1000]"),
-    (["generate", "sample", "--model", "{layers_0}", "--length", "5"], "num_layers"),
-    (["translate", "--model", "{target_len_huge}", "3/3/15"], "max_target_len: expected an integer in [1, 100000]"),
-    (["translate", "--model", "{attention_dot}", "3/3/15"], "attention"),
+    (["generate", "sample", "--model", "{layers_huge}", "--sample-length", "5"], "num_layers: expected an integer in [1, 1000]"),
+    (["generate", "sample", "--model", "{layers_0}", "--sample-length", "5"], "num_layers"),
+    (["translate", "predict", "--model", "{target_len_huge}", "3/3/15"], "max_target_len: expected an integer in [1, 100000]"),
+    (["translate", "predict", "--model", "{attention_dot}", "3/3/15"], "attention: expected one of ('bahdanau', 'luong'), got 'dot'"),
 ])
 def test_the_torch_loaders_refuse_the_same_edited_configs_at_once(args, message, world, cli):
     # a config of 10**20 layers or output tokens once built modules (or decoded) for minutes

@@ -10,7 +10,7 @@ import pytest
 
 from seqlab.errors import SeqlabError
 from seqlab.reference.__main__ import main
-from seqlab.reference.net import NetConfig, init_params, loss_and_dy, sample
+from seqlab.reference.net import NetConfig, init_params, loss_and_dy, net_forward, sample
 from seqlab.reference.optim import Adam, SGD, clip_grad_norm, make_optimizer
 from seqlab.reference.trainer import TrainConfig, streams
 
@@ -25,8 +25,8 @@ def text_file(tmp_path):
 
 
 def test_train_prints_losses_and_samples(text_file, capsys):
-    code = main(["train", "--text", str(text_file), "--hidden", "24", "--steps", "40", "--every", "20",
-                 "--batch-size", "4", "--seq-len", "10", "--sample-len", "30", "--optimizer", "adam", "--lr", "0.02"])
+    code = main(["train", "--data", str(text_file), "--hidden", "24", "--steps", "40", "--every", "20",
+                 "--batch-size", "4", "--seq-len", "10", "--sample-length", "30", "--optimizer", "adam", "--lr", "0.02"])
     out = capsys.readouterr()
     assert code == 0 and out.err == ""
     lines = out.out.splitlines()
@@ -46,21 +46,21 @@ def test_default_is_the_gradient_check(capsys):
 
 
 @pytest.mark.parametrize("content, args, message", [
-    (None, [], "--text: text file '{path}' does not exist"),
-    (b"", [], "--text: text file '{path}' is empty"),
-    (b"  \n\t\n", [], "--text: text file '{path}' is empty"),
-    (b"ab\x00cd" * 10, [], "--text: text file '{path}' looks binary: it holds a NUL byte"),
-    (b"caf\xe9 au lait" * 5, [], "--text: text file '{path}' is not UTF-8 text (invalid byte at offset 3)"),
-    (b"abc", ["--batch-size", "4"], "--text: expected at least 8 training characters for --batch-size 4, got 3"),
+    (None, [], "--data: text file '{path}' does not exist"),
+    (b"", [], "--data: text file '{path}' is empty"),
+    (b"  \n\t\n", [], "--data: text file '{path}' is empty"),
+    (b"ab\x00cd" * 10, [], "--data: text file '{path}' looks binary: it holds a NUL byte"),
+    (b"caf\xe9 au lait" * 5, [], "--data: text file '{path}' is not UTF-8 text (invalid byte at offset 3)"),
+    (b"abc", ["--batch-size", "4"], "--data: expected at least 8 training characters for --batch-size 4, got 3"),
     (TEXT.encode(), ["--lr", "nan"], "argument --lr: expected a finite number > 0 and <= 10, got 'nan'"),
     (TEXT.encode(), ["--lr", "inf"], "argument --lr: expected a finite number > 0 and <= 10, got 'inf'"),
     (TEXT.encode(), ["--lr", "-0.1"], "argument --lr: expected a finite number > 0 and <= 10, got '-0.1'"),
-    (TEXT.encode(), ["--clip", "-1"], "argument --clip: expected a finite number >= 0, got '-1'"),
+    (TEXT.encode(), ["--clipnorm", "-1"], "argument --clipnorm: expected a finite number >= 0, got '-1'"),
     (TEXT.encode(), ["--momentum", "1"], "argument --momentum: expected a finite number >= 0 and < 1, got '1'"),
     (TEXT.encode(), ["--temperature", "0"], "argument --temperature: expected a finite number > 0, got '0'"),
     (TEXT.encode(), ["--val-fraction", "-0.5"], "argument --val-fraction: expected a finite number >= 0 and < 1"),
     (TEXT.encode(), ["--steps", "0"], "argument --steps: expected an integer in [1, 1000000000], got '0'"),
-    (TEXT.encode(), ["--hidden", "-3"], "argument --hidden/--hidden-size: expected an integer in [1, 100000], got '-3'"),
+    (TEXT.encode(), ["--hidden", "-3"], "argument --hidden: expected an integer in [1, 100000], got '-3'"),
     (TEXT.encode(), ["--cell", "lstm-ln"], "argument --cell: invalid choice: 'lstm-ln'"),
     (TEXT.encode(), ["--optimizer", "rmsprop"], "argument --optimizer: invalid choice: 'rmsprop'"),
 ])
@@ -68,17 +68,17 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, content, args, messa
     path = tmp_path / "in.txt"
     if content is not None:
         path.write_bytes(content)
-    assert main(["train", "--text", str(path), "--steps", "1", *args]) == 2
+    assert main(["train", "--data", str(path), "--steps", "1", *args]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.endswith("\n")
     assert message.format(path=path) in err, err
 
 
 def test_the_module_runs_as_a_command_without_torch(text_file):
-    run = subprocess.run([sys.executable, "-m", "seqlab.reference", "train", "--text", str(text_file), "--steps", "3",
-                          "--hidden", "8", "--sample-len", "5"], capture_output=True, text=True, timeout=60)
+    run = subprocess.run([sys.executable, "-m", "seqlab.reference", "train", "--data", str(text_file), "--steps", "3",
+                          "--hidden", "8", "--sample-length", "5"], capture_output=True, text=True, timeout=60)
     assert run.returncode == 0 and run.stderr == "" and "validation loss" in run.stdout
-    bad = subprocess.run([sys.executable, "-m", "seqlab.reference", "train", "--text", str(text_file) + ".missing"],
+    bad = subprocess.run([sys.executable, "-m", "seqlab.reference", "train", "--data", str(text_file) + ".missing"],
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and bad.stdout == "" and bad.stderr.count("\n") == 1
     code = ("import sys, seqlab.reference, seqlab.reference.__main__, seqlab.reference.trainer; "
@@ -126,11 +126,45 @@ def test_config_errors_name_the_argument(call, message):
         call()
 
 
+def test_a_tiny_temperature_samples_the_arg_max():
+    """1e-310 is a valid temperature (the command's --temperature accepts it and passes it here):
+    y / T overflowed to inf and inf - inf gave NaN probabilities, a ValueError from the sampler;
+    (y - max y) / T puts all the mass on the arg max, so the sample is the greedy one."""
+    config = NetConfig(5, 6)
+    params = init_params(config, seed=3)
+    greedy, ident, state = [], 2, None
+    for _ in range(8):  # the arg max of each step's logits, fed back
+        y, state, _ = net_forward(params, config, np.array([[ident]]), state)
+        ident = int(np.argmax(y[0, -1]))
+        greedy.append(ident)
+    for t in (1e-310, 5e-324, 1e-12):
+        assert sample(params, config, 2, 8, np.random.default_rng(0), temperature=t) == greedy
+    assert sample(params, config, 2, 8, np.random.default_rng(0), temperature=np.float32(1e3)) == \
+        sample(params, config, 2, 8, np.random.default_rng(0), temperature=1e3)  # numpy numbers are numbers
+
+
+@pytest.mark.parametrize("temperature", [0, 0.0, -1.0, float("nan"), float("inf"), "1", None, True])
+def test_sample_refuses_a_bad_temperature(temperature):
+    config = NetConfig(4, 3)
+    with pytest.raises(SeqlabError, match=r"^temperature: expected a number > 0 \(the sampling temperature.*\), "
+                                          + re.escape(f"got {temperature!r}") + "$"):
+        sample(init_params(config), config, 0, 3, np.random.default_rng(0), temperature=temperature)
+
+
 def test_a_fifo_as_text_is_refused_without_blocking(tmp_path, capsys):
     import os
 
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
-    assert main(["train", "--text", str(fifo), "--steps", "1"]) == 2  # would block forever if opened
+    assert main(["train", "--data", str(fifo), "--steps", "1"]) == 2  # would block forever if opened
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "--text" in err and "pipe" in err
+    assert err.count("\n") == 1 and "--data" in err and "pipe" in err
+
+
+@pytest.mark.parametrize("old,new", [("--text", "--data"), ("--clip", "--clipnorm"), ("--sample-len", "--sample-length"),
+                                     ("--hidden-size", "--hidden")])
+def test_old_spellings_of_train_point_to_the_new_ones(capsys, old, new):
+    """The spellings of 'seqlab generate train': --data FILE, --clipnorm, --sample-length, --hidden."""
+    assert main(["train", old, "1"]) == 2
+    prog = "python -m seqlab.reference train"
+    assert capsys.readouterr().err == f"{prog}: error: {old} was renamed {new} (see '{prog} --help')\n"

@@ -65,7 +65,7 @@ TRANSLATE_CASES = [(f"translate-{o[2:]}-{label}", [*M, o, v], msg) for o, label,
     ("translate-empty-text", ["--model", "{model}", "--text", " "], "non-empty text"),
     ("translate-unknown-symbols", ["--model", "{model}", "xyz€"], "not in the model's vocabulary"),
     ("translate-no-model", ["abc"], "--model"),
-    ("translate-data-without-train", ["--model", "{model}", "--data", "{good}", "abc"], "for training"),
+    ("translate-data-without-train", ["--model", "{model}", "--data", "{good}", "abc"], "unrecognized arguments: --data"),
 ]
 T = ["train", "--data"]
 DATA_CASES = unreadable_cases("train-data", [*T, "{path}"]) + [
@@ -116,7 +116,7 @@ def test_bad_input_is_one_line_and_touches_nothing(args, expected, world, tmp_pa
     else:
         if "--plot" not in filled:
             filled += ["--plot", str(out / "attention.png")]
-        argv = ["translate", "--threads", "1", *filled]
+        argv = ["translate", "predict", "--threads", "1", *filled]
     assert_refused(cli, out, argv, expected)
 
 
@@ -143,5 +143,5 @@ def test_emoji_pairs_train_and_translate_end_to_end(tmp_path, cli):
     model = tmp_path / "m.safetensors"
     code, _, err = cli("translate", "train", "--data", path, *FAST, "--save", model)
     assert code == 0, err
-    code, out, err = cli("translate", "--model", model, "thé 🍵", "--threads", "1")
+    code, out, err = cli("translate", "predict", "--model", model, "thé 🍵", "--threads", "1")
     assert code == 0 and out.endswith("\n"), err

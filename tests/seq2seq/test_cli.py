@@ -1,4 +1,4 @@
-"""``seqlab translate`` through seqlab.cli.main: both forms, outputs and one-line errors."""
+"""``seqlab translate train|predict`` through seqlab.cli.main: outputs and one-line errors."""
 
 import re
 from pathlib import Path
@@ -12,7 +12,8 @@ from seqlab.vocab import Vocabulary
 
 
 def run(capsys, *argv):
-    code = main(["translate", *argv])
+    """``seqlab translate predict ARGV`` (``seqlab translate train ...`` when ARGV starts with train)."""
+    code = main(["translate", *([] if argv and argv[0] == "train" else ["predict"]), *argv])
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -36,22 +37,22 @@ def test_translate_prints_greedy_beam_nbest_and_plot(tmp_path, capsys, model_pat
     (["--model", "{m}", ""], "non-empty"),
     (["--model", "{m}", "ab", "--text", "c"], "either as --text or as words"),
     (["--model", "{m}", "abz!"], "2 characters not in the model's vocabulary: 'z', '!'"),
-    (["--model", "{m}", "ab", "--beam", "0"], r"beam: expected a positive integer \(the beam size; 1 is greedy decoding\)"),
+    (["--model", "{m}", "ab", "--beam", str(10**6)], r"--beam: expected at most 1000 \(the beam size; 1 is greedy decoding\)"),
     (["--model", "{m}", "ab", "--max-len", "0"], "--max-len"),
     (["--model", "{m}", "ab", "--plot", "x.jpg"], "ending in .png"),
-    (["ab"], "--model: expected the model file"),
+    (["ab"], "the following arguments are required: --model"),
+    (["--model", "{m}"], "text: expected the text to translate"),
     (["--model", "{junk}", "ab"], "not a readable seqlab model"),
     (["--model", "{tmp}/missing.safetensors", "ab"], "does not exist"),
-    (["--model", "{m}", "ab", "--data", "x.tsv"], "pairs are for training"),
+    (["--model", "{m}", "ab", "--data", "x.tsv"], "unrecognized arguments: --data"),
     (["train", "--data", "{tsv_notab}", "--save", "{m}"], "line 2 .* 0 tabs"),
     (["train", "--data", "{tsv_empty}", "--save", "{m}"], "line 1 .* empty target side"),
     (["train", "--data", "{tmp}/none.tsv", "--save", "{m}"], "does not exist"),
     (["train", "--save", "{tmp}/no/such/m.safetensors"], "folder .* does not exist"),
-    (["train", "now"], "unexpected words after 'train'"),
-    (["train", "--model", "{m}"], "training starts a new model"),
+    (["train", "now"], "unrecognized arguments: now"),
+    (["train", "--model", "{m}"], "unrecognized arguments: --model"),
     (["train", "--resume", "--save", "{tmp}/fresh.safetensors"], "--resume: no checkpoint at .*fresh.ckpt.safetensors"),
-    (["--model", "{m}", "ab", "--resume"], "--resume: continues an interrupted training"),
-    ([], "--model: expected the model file"),
+    (["--model", "{m}", "ab", "--resume"], "unrecognized arguments: --resume"),
 ])
 def test_bad_input_exits_2_with_one_line(tmp_path, capsys, model_path, argv, msg):
     path, _ = model_path
@@ -64,7 +65,7 @@ def test_bad_input_exits_2_with_one_line(tmp_path, capsys, model_path, argv, msg
                  tsv_empty=str(tmp_path / "empty.tsv"))
     code, out, err = run(capsys, *[a.format(**subst) for a in argv])
     assert code == 2 and out == ""
-    assert err.count("\n") == 1 and err.startswith("seqlab translate: error: ")
+    assert err.count("\n") == 1 and re.match(r"seqlab translate( train| predict)?: error: ", err), err
     assert re.search(msg, err), err
     assert Path(path).read_bytes() == before  # a failed command leaves the earlier model alone
 
@@ -72,14 +73,15 @@ def test_bad_input_exits_2_with_one_line(tmp_path, capsys, model_path, argv, msg
 def parse_error(capsys, argv):
     """Exit code and stderr of a command that argparse refuses."""
     try:
-        code = main(["translate", *argv])
+        code = main(["translate", *([] if argv[0] == "train" else ["predict"]), *argv])
     except SystemExit as exc:
         code = exc.code
     return code, capsys.readouterr().err
 
 
 @pytest.mark.parametrize("argv,msg", [
-    (["--model", "m", "--beam", "five", "ab"], "--beam: invalid int value"),
+    (["--model", "m", "--beam", "five", "ab"], "--beam: expected an integer, got 'five'"),
+    (["--model", "m", "--beam", "0", "ab"], "--beam: expected an integer >= 1, got '0'"),
     (["train", "--minutes", "nan"], "--minutes: expected a finite number >= 0, got 'nan'"),
     (["train", "--minutes", "-1"], "--minutes: expected a finite number >= 0"),
     (["train", "--lr", "inf"], "--lr: expected a finite number > 0"),
@@ -87,7 +89,7 @@ def parse_error(capsys, argv):
     (["train", "--epochs", "0"], "--epochs: expected an integer in"),
     (["train", "--batch-size", "-8"], "--batch-size: expected an integer in"),
     (["train", "--threads", "-1"], "--threads: expected an integer in"),
-    (["train", "--hidden-size", "0"], r"--hidden\S*: expected an integer in"),
+    (["train", "--hidden", "0"], "--hidden: expected an integer in"),
     (["train", "--embed", "-3"], "--embed: expected an integer in"),
     (["train", "--dropout", "1"], "--dropout: expected a finite number >= 0 and < 1"),
     (["train", "--teacher-forcing", "1.5"], "--teacher-forcing: expected a finite number >= 0 and <= 1"),
@@ -97,20 +99,20 @@ def parse_error(capsys, argv):
 ])
 def test_usage_errors_are_one_line(capsys, argv, msg):
     code, err = parse_error(capsys, argv)
-    assert code == 2 and err.count("\n") == 1 and err.startswith("seqlab translate: error: ")
+    assert code == 2 and err.count("\n") == 1 and re.match(r"seqlab translate (train|predict): error: ", err), err
     assert re.search(msg, err), err
 
 
 def test_options_reach_the_workflows_as_plain_arguments(monkeypatch, capsys):
-    """The handler only parses: shared options, old spellings and --threads 0 (automatic) by default."""
+    """The handlers only parse: shared options and --threads 0 (automatic) by default."""
     import seqlab.seq2seq.run as workflows
 
     calls = []
     monkeypatch.setattr(workflows, "train", lambda **kw: calls.append(("train", kw)))
     monkeypatch.setattr(workflows, "translate", lambda **kw: calls.append(("translate", kw)))
-    assert main(["translate", "train", "--hidden-size", "16", "--out", "x.safetensors", "--minutes", "0",
+    assert main(["translate", "train", "--hidden", "16", "--save", "x.safetensors", "--minutes", "0",
                  "--layers", "2", "--dropout", "0.1", "--resume"]) == 0
-    assert main(["translate", "--model", "m.safetensors", "3/3/15", "--device", "cpu"]) == 0
+    assert main(["translate", "predict", "--model", "m.safetensors", "3/3/15", "--device", "cpu"]) == 0
     (_, kw), (_, tk) = calls
     assert (kw["hidden"], kw["save"], kw["minutes"], kw["layers"], kw["dropout"], kw["resume"]) == (
         16, "x.safetensors", 0.0, 2, 0.1, True)
@@ -154,3 +156,33 @@ def test_train_dates_with_a_tiny_budget(tmp_path, capsys):
     tr = Translator.load(save)
     assert tr.src_vocab.config.lowercase and "".join(tr.tgt_vocab.itos[3:]) == "-0123456789"
     assert tr.model.cfg.attention == "luong" and tr.model.cfg.hidden_size == 8
+
+
+@pytest.mark.parametrize("old,new", [("--out", "--save"), ("--hidden-size", "--hidden")])
+def test_old_spellings_of_translate_train_point_to_the_new_ones(capsys, old, new):
+    code, err = parse_error(capsys, ["train", old, "x.safetensors"])
+    assert code == 2 and err == (f"seqlab translate train: error: {old} was renamed {new} "
+                                 "(see 'seqlab translate train --help')\n")
+
+
+@pytest.mark.parametrize("argv,hint", [
+    (["--model", "m.safetensors", "3rd of March 2015"], "seqlab translate predict --model m.safetensors '3rd of March 2015'"),
+    (["3/3/15", "--beam", "5"], "seqlab translate predict --model PATH 3/3/15 --beam 5"),
+    (["--model", "m.safetensors", "--input", "in.txt"], "seqlab translate predict --model m.safetensors --input in.txt"),
+])
+def test_the_old_form_without_a_sub_command_names_the_predict_command(capsys, argv, hint):
+    """Before the sub-commands, 'seqlab translate --model M TEXT' translated: it now says what to run."""
+    code = main(["translate", *argv])
+    err = capsys.readouterr().err
+    assert code == 2 and err == (f"seqlab translate: error: to translate, use the predict sub-command: {hint} "
+                                 "(see 'seqlab translate --help')\n"), err
+
+
+def test_a_plot_without_matplotlib_is_refused_before_translating(tmp_path, capsys, model_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import fails as if not installed
+    code, out, err = run(capsys, "--model", model_path[0], "ab", "--plot", str(tmp_path / "a.png"))
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "--plot: plotting needs matplotlib, which is not installed: pip install 'seqlab[plot]'" in err
+    assert not (tmp_path / "a.png").exists()

@@ -94,7 +94,7 @@ def test_train_pairs_learns_a_word_mapping(tmp_path, capsys):
     from seqlab.cli import main
 
     capsys.readouterr()
-    assert main(["translate", "--model", str(path), "five", "one"]) == 0  # the command, from the file
+    assert main(["translate", "predict", "--model", str(path), "five", "one"]) == 0  # the command, from the file
     assert capsys.readouterr().out == out.text + "\n"
     for bad, msg in [(dict(batch_size=0), "batch_size"),
                      (dict(teacher_forcing=1.5), r"teacher_forcing: expected a number in \[0, 1\]"),
@@ -127,7 +127,7 @@ def test_old_word_level_models_without_unk_load_and_refuse_unseen_words_as_befor
     assert tr.translate("three one").text == old.translate("three one").text
     with pytest.raises(SeqlabError, match="1 word not in the model's vocabulary: 'five'; remove them$"):
         tr.translate("five one")
-    assert main(["translate", "--model", str(path), "five", "one"]) == 2
+    assert main(["translate", "predict", "--model", str(path), "five", "one"]) == 2
     assert "1 word not in the model's vocabulary: 'five'" in capsys.readouterr().err
     # the layout written before the shared vocabulary (sorted tokens, whitespace split) too
     config, tensors = load_file(path, "seq2seq")

@@ -27,7 +27,7 @@ def world(tmp_path_factory, common_bad):
     good = d / "good.txt"
     good.write_text(CORPUS)
     model = d / "good.safetensors"
-    assert main(["generate", "train", "--text", str(good), *FAST, "--save", str(model)]) == 0
+    assert main(["generate", "train", "--data", str(good), *FAST, "--save", str(model)]) == 0
     files = broken_inputs(d, model, common_bad)
     for name, data in {"nul.txt": CORPUS.encode().replace(b"lazy", b"la\x00y"),
                        "latin1.txt": ("caf\xe9 " * 100).encode("latin-1"), "blank.txt": b" \n\t\n ",
@@ -41,8 +41,8 @@ MODEL_CASES = bad_model_cases("sample-model", ["sample", "--model", "{path}"], w
                               mismatch="config")
 S = ["sample", "--model", "{model}"]
 SAMPLE_CASES = [(f"sample-{o[2:]}-{label}", [*S, o, v], msg) for o, label, v, msg in [
-    ("--length", "negative", "-1", "--length"), ("--length", "huge", str(10**15), "--length"),
-    ("--length", "nan", "nan", "--length"), ("--temperature", "nan", "nan", "temperature"),
+    ("--sample-length", "negative", "-1", "--sample-length"), ("--sample-length", "huge", str(10**15), "--sample-length"),
+    ("--sample-length", "nan", "nan", "--sample-length"), ("--temperature", "nan", "nan", "temperature"),
     ("--temperature", "inf", "inf", "temperature"), ("--temperature", "zero", "0", "temperature"),
     ("--temperature", "negative", "-1", "temperature"), ("--top-k", "zero", "0", "--top-k"),
     ("--top-k", "negative", "-3", "--top-k"), ("--top-p", "zero", "0", "--top-p"),
@@ -52,13 +52,13 @@ SAMPLE_CASES = [(f"sample-{o[2:]}-{label}", [*S, o, v], msg) for o, label, v, ms
     ("--prime", "unknown-symbols", "XYZ€", "not in the"), ("--temperature", "1e-300", "1e-300", "temperature"),
     ("--temperature", "1e308", "1e308", "temperature"), ("--top-k", "beyond-2^64", str(10**20), "--top-k"),
 ]]
-T = ["train", "--text"]
-TEXT_CASES = unreadable_cases("train-text", [*T, "{path}"]) + [
-    ("train-text-nul", [*T, "{nul}"], "NUL"),
-    ("train-text-latin1", [*T, "{latin1}"], "not UTF-8"),
-    ("train-text-blank", [*T, "{blank}"], "is empty"),
-    ("train-text-too-short", [*T, "{tiny}"], "too few"),
-    ("train-text-truncated-gzip", [*T, "{truncated}"], "damaged gzip"),
+T = ["train", "--data"]
+TEXT_CASES = unreadable_cases("train-data", [*T, "{path}"]) + [
+    ("train-data-nul", [*T, "{nul}"], "NUL"),
+    ("train-data-latin1", [*T, "{latin1}"], "not UTF-8"),
+    ("train-data-blank", [*T, "{blank}"], "is empty"),
+    ("train-data-too-short", [*T, "{tiny}"], "too few"),
+    ("train-data-truncated-gzip", [*T, "{truncated}"], "damaged gzip"),
 ]
 N = [*T, "{good}"]
 TRAIN_NUMBER_CASES = [(f"train-{o[2:]}-{label}", [*N, o, v], o) for o, label, v in [
@@ -73,11 +73,10 @@ TRAIN_NUMBER_CASES = [(f"train-{o[2:]}-{label}", [*N, o, v], o) for o, label, v 
 ]] + [
     ("train-hidden-out-of-memory", [*N, "--hidden", "1000000"], "more than the"),
     ("train-batch-size-too-large-for-the-text", [*N, "--batch-size", "100000"], "too few"),
-    ("train-peephole-on-a-gru", [*N, "--cell", "gru", "--peephole"], "--peephole"),
     ("train-device-missing-gpu", [*N, "--device", "cuda:99"], "cuda:99"),
 ]
 OUTPUT_CASES = [
-    ("train-save-is-the-text", [*N, "--save", "{good}"], "is also the file of --text"),
+    ("train-save-is-the-text", [*N, "--save", "{good}"], "is also the file of --data"),
     ("train-sample-length-huge", [*N, "--sample-length", str(10**20)], "--sample-length"),
     ("train-save-folder", [*N, "--save", "{out}"], "is a folder"),
     ("train-save-missing-folder", [*N, "--save", "{out}/no/m.safetensors"], "does not exist"),
@@ -98,7 +97,7 @@ def test_bad_input_is_one_line_and_touches_nothing(args, expected, world, tmp_pa
     out, filled = prepare_case(tmp_path, monkeypatch, EARLIER, args, world)
     if filled[0] == "train" and "--save" not in filled:
         filled += ["--save", str(out / "model.safetensors")]
-    extra = FAST if filled[0] == "train" else ["--length", "5", "--threads", "1"]
+    extra = FAST if filled[0] == "train" else ["--sample-length", "5", "--threads", "1"]
     # the case's options after FAST: they win
     assert_refused(cli, out, ["generate", filled[0], *extra, *filled[1:]], expected)
 
@@ -123,8 +122,8 @@ def test_emoji_text_trains_and_samples_end_to_end(tmp_path, cli):
     path = tmp_path / "emoji.txt.gz"
     path.write_bytes(gzip.compress(b"\xef\xbb\xbf" + TEXT.encode("utf-8")))
     model = tmp_path / "m.safetensors"
-    code, _, err = cli("generate", "train", "--text", path, *FAST, "--save", model)
+    code, _, err = cli("generate", "train", "--data", path, *FAST, "--save", model)
     assert code == 0, err
-    code, out, err = cli("generate", "sample", "--model", model, "--prime", "🚀🌍", "--length", "20", "--seed", "1",
+    code, out, err = cli("generate", "sample", "--model", model, "--prime", "🚀🌍", "--sample-length", "20", "--seed", "1",
                          "--threads", "1")
     assert code == 0 and out.startswith("🚀🌍"), err

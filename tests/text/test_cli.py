@@ -36,15 +36,15 @@ def test_train_end_to_end(tmp_path, capsys):
     src = tmp_path / "t.txt"
     src.write_text(TEXT[:800], encoding="utf-8")
     out = tmp_path / "m.safetensors"
-    code = main(["generate", "train", "--text", str(src), "--hidden-size", "8", "--layers", "1", "--epochs", "2",
-                 "--batch-size", "4", "--seq-len", "30", "--sample-length", "20", "--out", str(out)])
+    code = main(["generate", "train", "--data", str(src), "--hidden", "8", "--layers", "1", "--epochs", "2",
+                 "--batch-size", "4", "--seq-len", "30", "--sample-length", "20", "--save", str(out)])
     text = capsys.readouterr().out
     assert code == 0
     assert "epoch 1: train" in text and "epoch 2: train" in text and "bits/char" in text and "  | " in text
     model, vocab, extra = load_lm(out)
     assert set(vocab.itos) == set(TEXT) and extra["source"] == str(src)
     assert model.config.hidden_size == 8 and not checkpoint_path(out).exists()  # removed once the model is saved
-    code = main(["generate", "train", "--text", str(src), "--hidden", "8", "--layers", "1", "--epochs", "1",
+    code = main(["generate", "train", "--data", str(src), "--hidden", "8", "--layers", "1", "--epochs", "1",
                  "--batch-size", "4", "--seq-len", "30", "--quiet", "--save", str(out)])
     text = capsys.readouterr().out
     assert code == 0 and "epoch 1" not in text and "  | " not in text and "saved" in text
@@ -54,14 +54,14 @@ def test_train_word_level_reports_perplexity(tmp_path, capsys):
     src = tmp_path / "t.txt"
     src.write_text(TEXT, encoding="utf-8")
     out = tmp_path / "w.safetensors"
-    code = main(["generate", "train", "--text", str(src), "--level", "word", "--hidden", "8", "--layers", "1",
+    code = main(["generate", "train", "--data", str(src), "--level", "word", "--hidden", "8", "--layers", "1",
                  "--epochs", "1", "--batch-size", "2", "--seq-len", "8", "--sample-length", "5", "--save", str(out)])
     assert code == 0 and "perplexity" in capsys.readouterr().out
     assert load_lm(out)[1].config.level == "word"
 
 
 def test_sample_prints_the_same_text_as_the_library(model_file, capsys):
-    code = main(["generate", "sample", "--model", str(model_file), "--prime", "To be", "--length", "30",
+    code = main(["generate", "sample", "--model", str(model_file), "--prime", "To be", "--sample-length", "30",
                  "--temperature", "0.9", "--top-k", "5", "--top-p", "0.9", "--seed", "4"])
     out = capsys.readouterr().out
     model, vocab, _ = load_lm(model_file)
@@ -78,14 +78,14 @@ def test_sample_prints_the_same_text_as_the_library(model_file, capsys):
     (["--prime", "xyz§"], "characters not in the model's vocabulary"),
 ])
 def test_sample_bad_input(model_file, capsys, extra, message):
-    line = _error(capsys, ["generate", "sample", "--model", str(model_file), "--length", "5", *extra])
+    line = _error(capsys, ["generate", "sample", "--model", str(model_file), "--sample-length", "5", *extra])
     assert message in line
 
 
 def test_greedy_ignores_the_temperature_even_0(model_file, capsys):
     outs = []
     for t in ("0", "0.8", "5"):
-        assert main(["generate", "sample", "--model", str(model_file), "--prime", "To be", "--length", "20",
+        assert main(["generate", "sample", "--model", str(model_file), "--prime", "To be", "--sample-length", "20",
                      "--greedy", "--temperature", t]) == 0
         outs.append(capsys.readouterr().out)
     assert outs[0] == outs[1] == outs[2] and outs[0].startswith("To be")
@@ -108,14 +108,14 @@ def test_train_bad_files_do_not_touch_an_earlier_model(tmp_path, capsys, model_f
     binary = tmp_path / "data.bin"
     binary.write_bytes(bytes(range(256)) * 4)
     base = ["generate", "train", "--save", str(model_file), "--epochs", "1"]
-    assert "is empty" in _error(capsys, base + ["--text", str(empty)])
-    assert "looks binary" in _error(capsys, base + ["--text", str(binary)])
-    assert "does not exist" in _error(capsys, base + ["--text", str(tmp_path / "missing.txt")])
+    assert "is empty" in _error(capsys, base + ["--data", str(empty)])
+    assert "looks binary" in _error(capsys, base + ["--data", str(binary)])
+    assert "does not exist" in _error(capsys, base + ["--data", str(tmp_path / "missing.txt")])
     short = tmp_path / "short.txt"
     short.write_text("tiny")
-    assert "too few" in _error(capsys, base + ["--text", str(short)])
+    assert "too few" in _error(capsys, base + ["--data", str(short)])
     assert "--threads: expected an integer in [0, 4096], got '-2'" in _error(capsys, base + ["--threads", "-2"])
-    assert "folder" in _error(capsys, ["generate", "train", "--text", str(short), "--batch-size", "1",
+    assert "folder" in _error(capsys, ["generate", "train", "--data", str(short), "--batch-size", "1",
                                        "--save", str(tmp_path / "no" / "m.safetensors")])
     assert model_file.read_bytes() == before
 
@@ -128,21 +128,20 @@ def test_train_bad_files_do_not_touch_an_earlier_model(tmp_path, capsys, model_f
     (["--epochs", "0"], "--epochs: expected an integer in [1, 1000000000], got '0'"),
     (["--batch-size", "-3"], "--batch-size: expected an integer in [1, 10000000], got '-3'"),
     (["--seq-len", "0"], "--seq-len: expected an integer in [1, 10000000], got '0'"),
-    (["--hidden", "nan"], "--hidden/--hidden-size: expected an integer, got 'nan'"),
+    (["--hidden", "nan"], "--hidden: expected an integer, got 'nan'"),
     (["--dropout", "1"], "--dropout: expected a finite number >= 0 and < 1, got '1'"),
-    (["--clip", "nan"], "--clipnorm/--clip: expected a finite number >= 0, got 'nan'"),
-    (["--clipnorm=-inf"], "--clipnorm/--clip: expected a finite number >= 0, got '-inf'"),
+    (["--clipnorm", "nan"], "--clipnorm: expected a finite number >= 0, got 'nan'"),
+    (["--clipnorm=-inf"], "--clipnorm: expected a finite number >= 0, got '-inf'"),
     (["--val-fraction", "1"], "--val-fraction: expected a finite number >= 0 and < 1, got '1'"),
     (["--sample-length", "-1"], "--sample-length: expected an integer in [0, 10000000], got '-1'"),
     (["--seed", "-1"], "--seed: expected an integer in [0, 9223372036854775807], got '-1'"),
     (["--device", "tpu"], "device: expected 'auto', 'cpu', 'cuda' or 'cuda:N', got 'tpu'"),
     (["--resume"], "--resume: no checkpoint at"),
-    (["--peephole", "--cell", "gru"], "--peephole: only applies to --cell lstm"),
 ])
 def test_train_bad_numbers_and_resume(tmp_path, capsys, extra, message):
     """Each refused before any work: one line on stderr, exit 2, nothing written."""
     save = tmp_path / "m.safetensors"
-    line = _error(capsys, ["generate", "train", "--text", str(tmp_path / "missing.txt"), "--save", str(save), *extra])
+    line = _error(capsys, ["generate", "train", "--data", str(tmp_path / "missing.txt"), "--save", str(save), *extra])
     assert message in line
     assert list(tmp_path.iterdir()) == []
 
@@ -153,7 +152,7 @@ def test_missing_sub_command_is_one_line(capsys):
 
 
 def test_sample_threads_and_device(model_file, capsys):
-    code = main(["generate", "sample", "--model", str(model_file), "--length", "10", "--seed", "1", "--threads", "1",
+    code = main(["generate", "sample", "--model", str(model_file), "--sample-length", "10", "--seed", "1", "--threads", "1",
                  "--device", "cpu"])
     model, vocab, _ = load_lm(model_file)
     assert code == 0 and capsys.readouterr().out == sample(model, vocab, None, 10, 0.8, seed=1) + "\n"
@@ -173,3 +172,13 @@ def test_schedule_help_says_over_what_the_default_decay_runs(monkeypatch):
     monkeypatch.setattr(cli, "D", TextDefaults(decay_fraction=0.2))
     assert cli._decay_span() == "the last 20%% of the run, holding it before"
     assert "the last 20% of the run" in (cli._decay_span() % ())
+
+
+@pytest.mark.parametrize("action,old,new", [
+    ("train", "--text", "--data"), ("train", "--out", "--save"), ("train", "--clip", "--clipnorm"),
+    ("train", "--peephole", "--cell lstm-peephole"), ("train", "--hidden-size", "--hidden"),
+    ("sample", "--length", "--sample-length"),
+])
+def test_old_spellings_of_generate_point_to_the_new_ones(capsys, action, old, new):
+    line = _error(capsys, ["generate", action, old, "1"])
+    assert line == f"seqlab generate {action}: error: {old} was renamed {new} (see 'seqlab generate {action} --help')"

@@ -25,7 +25,7 @@ def base(tmp_path_factory):
     d = tmp_path_factory.mktemp("init_from")
     (d / "t.txt").write_text(TEXT, encoding="utf-8")
     path = d / "base.safetensors"
-    assert main(["generate", "train", "--text", str(d / "t.txt"), "--cell", "gru", "--hidden", "6", "--layers", "1",
+    assert main(["generate", "train", "--data", str(d / "t.txt"), "--cell", "gru", "--hidden", "6", "--layers", "1",
                  "--embed", "5", "--dropout", "0.1", *FAST, "--save", str(path)]) == 0
     return path
 
@@ -43,7 +43,7 @@ def _text(tmp_path, text="the mat sat on the cat.\n" * 10):
 def test_starts_from_the_saved_weights_and_keeps_vocabulary_and_architecture(tmp_path, base, capsys):
     src = _text(tmp_path)
     still = tmp_path / "still.safetensors"
-    assert main(["generate", "train", "--init-from", str(base), "--text", str(src), "--lr", "1e-12", *FAST,
+    assert main(["generate", "train", "--init-from", str(base), "--data", str(src), "--lr", "1e-12", *FAST,
                  "--save", str(still)]) == 0
     out = capsys.readouterr().out
     assert f"starting from the weights of {base}" in out
@@ -54,12 +54,12 @@ def test_starts_from_the_saved_weights_and_keeps_vocabulary_and_architecture(tmp
     w0, w1 = _weights(base), _weights(still)
     assert all(torch.allclose(w0[k], w1[k], atol=1e-8) for k in w0)  # a step of 1e-12 leaves the start in place
     fresh = tmp_path / "fresh.safetensors"  # the same options without --init-from: new weights
-    assert main(["generate", "train", "--text", str(base.parent / "t.txt"), "--seed", "1", "--cell", "gru", "--hidden", "6", "--layers", "1",
+    assert main(["generate", "train", "--data", str(base.parent / "t.txt"), "--seed", "1", "--cell", "gru", "--hidden", "6", "--layers", "1",
                  "--embed", "5", "--lr", "1e-12", *FAST, "--save", str(fresh)]) == 0
     w2 = _weights(fresh)
     assert any(not torch.allclose(w0[k], w2[k], atol=1e-3) for k in w0)
     tuned = tmp_path / "tuned.safetensors"  # a usual learning rate moves them
-    assert main(["generate", "train", "--init-from", str(base), "--text", str(src), *FAST, "--save", str(tuned)]) == 0
+    assert main(["generate", "train", "--init-from", str(base), "--data", str(src), *FAST, "--save", str(tuned)]) == 0
     w3 = _weights(tuned)
     assert any(not torch.allclose(w0[k], w3[k], atol=1e-4) for k in w0)
 
@@ -68,7 +68,7 @@ def test_matches_the_library_started_from_the_same_model(tmp_path, base, capsys)
     """The command's run is the library's train() with init_from, and agreeing options change nothing."""
     src = _text(tmp_path)
     cmd = tmp_path / "cmd.safetensors"
-    assert main(["generate", "train", "--init-from", str(base), "--text", str(src), "--cell", "gru", "--hidden", "6",
+    assert main(["generate", "train", "--init-from", str(base), "--data", str(src), "--cell", "gru", "--hidden", "6",
                  "--level", "char", "--embed", "5", *FAST, "--save", str(cmd)]) == 0
     model, vocab, _ = train(text=src, init_from=base, epochs=1, batch_size=4, seq_len=20, quiet=True, threads=1,
                             device="cpu", save=None)
@@ -78,7 +78,7 @@ def test_matches_the_library_started_from_the_same_model(tmp_path, base, capsys)
 
 def test_dropout_may_change(tmp_path, base, capsys):
     out = tmp_path / "d.safetensors"
-    assert main(["generate", "train", "--init-from", str(base), "--text", str(_text(tmp_path)), "--dropout", "0.3",
+    assert main(["generate", "train", "--init-from", str(base), "--data", str(_text(tmp_path)), "--dropout", "0.3",
                  *FAST, "--save", str(out)]) == 0
     cfg, base_cfg = load_lm(out)[0].config, load_lm(base)[0].config
     assert cfg.dropout == 0.3 and base_cfg.dropout == 0.1
@@ -93,14 +93,15 @@ def test_dropout_may_change(tmp_path, base, capsys):
     (["--embed", "6"], "--embed: the model of --init-from {base!r} has embeddings of size 5, got --embed 6"),
     (["--tie-weights"], "--tie-weights: the model of --init-from {base!r} does not tie its embedding and output "
                         "weights, got --tie-weights on"),
-    (["--peephole"], "--peephole: the model of --init-from {base!r} has no peepholes, got --peephole on"),
+    (["--cell", "lstm-peephole"], ("--cell: the model of --init-from {base!r} is a 'gru' network, got --cell "
+                                   "lstm-peephole")),
     (["--level", "word"], "--level: the model of --init-from {base!r} reads characters, got --level word"),
     (["--max-vocab", "50"], "--max-vocab: the vocabulary is that of the model of --init-from {base!r}"),
 ])
 def test_an_architecture_option_that_disagrees_is_refused(tmp_path, base, capsys, extra, expected):
     save = tmp_path / "m.safetensors"
     save.write_bytes(b"earlier")
-    code = main(["generate", "train", "--init-from", str(base), "--text", str(_text(tmp_path)), *extra, *FAST,
+    code = main(["generate", "train", "--init-from", str(base), "--data", str(_text(tmp_path)), *extra, *FAST,
                  "--save", str(save)])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "Traceback" not in err, err
@@ -111,10 +112,10 @@ def test_an_architecture_option_that_disagrees_is_refused(tmp_path, base, capsys
 def test_text_outside_the_vocabulary_is_refused(tmp_path, base, capsys):
     src = _text(tmp_path, "the cat sat, zebra! é\n" * 10)
     save = tmp_path / "m.safetensors"
-    code = main(["generate", "train", "--init-from", str(base), "--text", str(src), *FAST, "--save", str(save)])
+    code = main(["generate", "train", "--init-from", str(base), "--data", str(src), *FAST, "--save", str(save)])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1, err
-    assert f"--text: 6 characters of {src} are not in the vocabulary of the model of --init-from {str(base)!r}: " \
+    assert f"--data: 6 characters of {src} are not in the vocabulary of the model of --init-from {str(base)!r}: " \
            "',', 'z', 'b', 'r', '!', 'é'; " in err, err
     assert "remove them from the text, or train a new model without --init-from" in err
     assert not save.exists()
@@ -124,7 +125,7 @@ def test_unknown_characters_are_listed_in_order_of_appearance():
     vocab = Vocabulary.build("abc ")
     with pytest.raises(Exception) as exc:
         check_text_in_vocab("ab zyz!", vocab, "x.txt", "m.safetensors")
-    assert str(exc.value) == ("--text: 3 characters of x.txt are not in the vocabulary of the model of --init-from "
+    assert str(exc.value) == ("--data: 3 characters of x.txt are not in the vocabulary of the model of --init-from "
                               "'m.safetensors': 'z', 'y', '!'; a model can only learn the symbols it was built with: "
                               "remove them from the text, or train a new model without --init-from")
     assert check_text_in_vocab("cab ab", vocab, "x.txt", "m.safetensors") == 0
@@ -141,7 +142,7 @@ def test_word_level_reads_new_words_as_unk(tmp_path, capsys):
     n_unknown = sum(t not in set(words.tokens) for t in tokens)
     assert check_text_in_vocab(src.read_text(), words, str(src), base) == n_unknown > 0
     out = tmp_path / "o.safetensors"
-    assert main(["generate", "train", "--init-from", str(base), "--text", str(src), "--epochs", "1", "--batch-size",
+    assert main(["generate", "train", "--init-from", str(base), "--data", str(src), "--epochs", "1", "--batch-size",
                  "2", "--seq-len", "4", "--quiet", "--threads", "1", "--save", str(out)]) == 0
     assert f"note: {n_unknown:,} words of the text are not in the vocabulary of {base} and read as <unk>" in \
         capsys.readouterr().out
@@ -167,7 +168,7 @@ def test_other_files_are_refused(tmp_path, base, capsys):
     for path, expected in cases:
         save = base if path == base else tmp_path / "m.safetensors"
         before = Path(base).read_bytes()
-        code = main(["generate", "train", "--init-from", str(path), "--text", str(src), *FAST, "--save", str(save)])
+        code = main(["generate", "train", "--init-from", str(path), "--data", str(src), *FAST, "--save", str(save)])
         err = capsys.readouterr().err
         assert code == 2 and err.count("\n") == 1 and "Traceback" not in err, err
         assert err.startswith(f"seqlab generate: error: {expected}"), err
@@ -176,5 +177,20 @@ def test_other_files_are_refused(tmp_path, base, capsys):
 
 
 def main_err(capsys, path, src):
-    main(["generate", "train", "--init-from", str(path), "--text", str(src), *FAST])
+    main(["generate", "train", "--init-from", str(path), "--data", str(src), *FAST])
     return capsys.readouterr().err
+
+
+def test_a_peephole_lstm_saved_before_the_cell_table_is_cell_lstm_peephole(tmp_path, capsys):
+    """Files from before the registry saved a peephole LSTM as 'lstm' with cell_options peephole:
+    --init-from reads it as --cell lstm-peephole (the one spelling; --peephole is gone)."""
+    vocab = Vocabulary.build(TEXT, level="char")
+    old = tmp_path / "old.safetensors"
+    save_lm(old, RecurrentLM(LMConfig(len(vocab), "lstm", 6, 1, cell_options={"peephole": True})), vocab)
+    src, save = _text(tmp_path), tmp_path / "m.safetensors"
+    assert main(["generate", "train", "--init-from", str(old), "--data", str(src), "--cell", "lstm-peephole", *FAST,
+                 "--save", str(save)]) == 0
+    assert load_lm(save)[0].config.cell_options.get("peephole") is True
+    capsys.readouterr()
+    assert main(["generate", "train", "--init-from", str(old), "--data", str(src), "--cell", "lstm", *FAST]) == 2
+    assert "is a 'lstm-peephole' network, got --cell lstm" in capsys.readouterr().err

@@ -66,7 +66,7 @@ def test_resume_refuses_another_stream_layout(tmp_path):
 
 
 def _cli(text, save, *extra):
-    return [sys.executable, "-m", "seqlab", "generate", "train", "--text", str(text), "--hidden", "24", "--layers",
+    return [sys.executable, "-m", "seqlab", "generate", "train", "--data", str(text), "--hidden", "24", "--layers",
             "1", "--epochs", "8", "--minutes", "0", "--batch-size", "4", "--seq-len", "32", "--sample-length", "0",
             "--threads", "1", "--device", "cpu", "--seed", "3", "--save", str(save), *extra]
 

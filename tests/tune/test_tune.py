@@ -121,7 +121,7 @@ def test_tune_classify_and_generate(tmp_path, capsys):
     assert clf.predict(X[:4]).shape == (4,)
     assert not list(tmp_path.glob("classify-trial*"))  # the trials' own files are gone
     (tmp_path / "t.txt").write_text("the cat sat on the mat. " * 60)
-    assert main(["tune", "generate", "--text", str(tmp_path / "t.txt"), "--trials", "2", "--epochs", "1",
+    assert main(["tune", "generate", "--data", str(tmp_path / "t.txt"), "--trials", "2", "--epochs", "1",
                  "--seq-len", "16", "--batch-size", "4", "--minutes", "0", "--study", str(tmp_path / "g.db"),
                  "--save", str(tmp_path / "g.safetensors"), "--table", "", "--plot", "", "--threads", "1"]) == 0
     out = capsys.readouterr().out
@@ -144,11 +144,11 @@ def test_files_that_would_be_overwritten_or_cannot_hold_a_study(tmp_path, capsys
     before = text.read_bytes()
     junk = tmp_path / "junk.db"
     junk.write_bytes(bytes(range(256)) * 8)
-    base = ["tune", "generate", "--text", str(text), "--trials", "1", "--epochs", "1", "--minutes", "0.2",
+    base = ["tune", "generate", "--data", str(text), "--trials", "1", "--epochs", "1", "--minutes", "0.2",
             "--threads", "1", "--plot", ""]
     cases = [
         (["--table", str(text), "--study", str(tmp_path / "a.db"), "--save", str(tmp_path / "a.safetensors")],
-         "--table: '%s' is also the file of --text" % text),
+         "--table: '%s' is also the file of --data" % text),
         (["--table", "", "--study", str(tmp_path / "m.safetensors"), "--save", str(tmp_path / "m.safetensors")],
          "is also the file of --study"),
         (["--table", "", "--study", str(junk), "--save", str(tmp_path / "b.safetensors")],
@@ -350,3 +350,12 @@ def test_tune_classify_reports_held_out_accuracy_of_the_best_only(tmp_path, caps
     out = capsys.readouterr().out
     assert "scored by validation accuracy" in out and "trial 0: validation accuracy" in out
     assert out.count("held-out accuracy of trial") == 1 and "which no trial was scored on" in out
+
+
+def test_every_seed_of_the_shared_option_seeds_the_sampler(tmp_path):
+    """--seed takes [0, 2**63 - 1] as in every command; Optuna's sampler takes seeds below 2**32."""
+    from seqlab.cli_args import MAX_SEED
+
+    r = tune("toy", _toy, lambda n, p, b: [], direction="minimize", label="s", trials=2, minutes=0,
+             study=tmp_path / "s.db", seed=MAX_SEED, say=lambda line: None)
+    assert list(r.table["state"]) == ["complete", "complete"]

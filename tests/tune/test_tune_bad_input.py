@@ -176,3 +176,34 @@ def test_tune_classify_refuses_continuous_npz_labels_before_its_study(tmp_path, 
     assert_one_line_error(code, err, "--data")
     assert "(its array 'y') are continuous numbers" in err and "SequenceRegressor" in err, err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["reg.npz"]
+
+
+@pytest.mark.parametrize("argv,old,new", [
+    (["tune", "generate"], "--text", "--data"), (["tune", "generate"], "--out", "--save"),
+    (["tune", "forecast"], "--out", "--save"), (["tune", "classify"], "--out", "--save"),
+])
+def test_old_spellings_of_tune_point_to_the_new_ones(capsys, argv, old, new):
+    from seqlab.cli import main
+
+    prog = "seqlab " + " ".join(argv)
+    assert main([*argv, old, "x"]) == 2
+    assert capsys.readouterr().err == f"{prog}: error: {old} was renamed {new} (see '{prog} --help')\n"
+
+
+@pytest.mark.parametrize("plot", [None, "p.png"])
+def test_a_plot_without_matplotlib_is_refused_before_the_first_trial(tmp_path, monkeypatch, capsys, plot):
+    """The plot is drawn after every trial and the final model: without matplotlib (an extra) the
+    run is refused at once, not after the trials with its results lost. The default plot path
+    (runs/tune/JOB.png) counts; --plot '' runs without a plot."""
+    import sys
+
+    from seqlab.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import fails as if not installed
+    (tmp_path / "t.txt").write_text("the quick brown fox jumps over the lazy dog. " * 50)
+    before = snapshot(tmp_path)
+    code = main(["tune", "generate", "--data", "t.txt", "--trials", "1", "--epochs", "1", "--threads", "1",
+                 *(["--plot", plot] if plot else [])])
+    assert_one_line_error(code, capsys.readouterr().err, "--plot: plotting needs matplotlib, which is not installed")
+    assert snapshot(tmp_path) == before and not (tmp_path / "runs").exists()  # no study, table, model or folder

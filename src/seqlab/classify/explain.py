@@ -15,7 +15,6 @@ Positive importance pushed the prediction towards ``target``; negative pushed it
 
 from __future__ import annotations
 
-import io
 import os
 from dataclasses import dataclass, field
 
@@ -123,15 +122,9 @@ def render(expl: Explanation, color: bool = False, width: int = 30) -> str:
 def plot(expl: Explanation, path: str | os.PathLike) -> None:
     """Bar chart of per-step importance (and a heat map of the inputs for numeric sequences),
     written atomically to ``path`` (format from the extension, PNG by default)."""
-    try:
-        import matplotlib
+    from ..plotting import pyplot, save_figure
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError as exc:
-        raise SeqlabError("plotting needs matplotlib: pip install 'seqlab[plot]'") from exc
-    from ..io import atomic_write_bytes
-
+    plt = pyplot()
     T = len(expl.scores)
     numeric = expl.values is not None
     fig, axes = plt.subplots(2 if numeric else 1, 1, figsize=(max(6.0, min(0.35 * T, 18.0)), 5 if numeric else 3),
@@ -151,13 +144,4 @@ def plot(expl: Explanation, path: str | os.PathLike) -> None:
         ax.set_xticks(np.arange(T))
         ax.set_xticklabels(expl.steps, rotation=60, ha="right", fontsize=8)
         ax.set_title(f"predicted {expl.label!r}, explaining {expl.target!r} (p={expl.probability:.3f})")
-    fig.tight_layout()
-    fmt = os.path.splitext(str(path))[1].lstrip(".").lower() or "png"
-    buf = io.BytesIO()
-    try:
-        fig.savefig(buf, format=fmt, dpi=110)
-    except ValueError as exc:
-        raise SeqlabError(f"plot: cannot write format {fmt!r}: {exc}; use a .png, .svg or .pdf path") from exc
-    finally:
-        plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
+    save_figure(fig, path)

@@ -146,9 +146,9 @@ def train(*, data: str | os.PathLike | None = None, text_column: str = "text", l
     if patience is not None and not validate:  # the estimator holds out its early-stopping split: said here
         fraction = val_size or 0.1
         if len(stratified_split([labels[i] for i in train_idx], fraction, seed or 0)[1]) == 0:
-            raise SeqlabError(f"--val-size: the {len(train_idx)} training sequences leave no validation split for "
+            raise SeqlabError(f"--val-fraction: the {len(train_idx)} training sequences leave no validation split for "
                               f"--patience (a stratified {fraction:g} of each class, none from a class with one "
-                              "sequence); pass more --data, a larger --val-size, or no --patience")
+                              "sequence); pass more --data, a larger --val-fraction, or no --patience")
 
     def take(idx):
         return [X[i] for i in idx] if text else X[idx]
@@ -277,7 +277,7 @@ def check_memory(X: Any, text: bool, *, cell: str, hidden: int, layers: int, bid
     est = recurrent_estimate(cell=cell, inputs=inputs, hidden=hidden, layers=layers,
                              directions=2 if bidirectional else 1, batch=min(batch_size, len(X)),
                              steps=max(1, steps), vocab=vocab, embed=embedding_dim if text else 0, outputs=64)
-    check_fits(est, "--hidden/--layers/--batch-size/--embedding-dim", resolve_device(device))
+    check_fits(est, "--hidden/--layers/--batch-size/--embed", resolve_device(device))
 
 
 def predict(*, model: str | os.PathLike, data: str | os.PathLike | None = None, text: list[str] | None = None,
@@ -303,6 +303,10 @@ def predict(*, model: str | os.PathLike, data: str | os.PathLike | None = None, 
         raise SeqlabError("--plot: only with --explain I (the input whose importance to plot)")
     out = check_output(out, "--out")
     plot = check_output(plot, "--plot", PLOT_SUFFIXES)
+    if plot:
+        from ..plotting import require_matplotlib
+
+        require_matplotlib("--plot")
     check_outputs({"--out": out, "--plot": plot}, {"--model": model, "--data": data})
     resolve_device(device)
     with thread_policy(threads):
@@ -333,8 +337,7 @@ def predict(*, model: str | os.PathLike, data: str | os.PathLike | None = None, 
         ids = (input_columns(data, n, y, sep) if data is not None else _frame({"text": X})) if out else None
     with held_writes():  # both or neither: a plot that fails leaves an earlier --out file as it was
         if out:
-
-            from ..io import atomic_write_text
+            from ..files import atomic_write_text
 
             atomic_write_text(out, prediction_table(ids, pred, proba, clf.classes_).to_csv(index=False))
         if plot:

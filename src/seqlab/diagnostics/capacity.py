@@ -13,6 +13,12 @@ with Adam. After every epoch the model is evaluated on the training and the vali
 evaluation mode (no dropout, no penalty), so the two curves are comparable. A grid runs every
 combination of the given hidden sizes, dropout rates and L2 factors; with ``search='optuna'`` and
 Optuna installed, its TPE sampler chooses ``trials`` settings within the same ranges instead.
+
+A setting whose training diverges (a NaN or infinite loss or weights, say from a huge L2 factor
+or learning rate) is stopped by the loop, which puts back its last finite weights (the initial
+ones when the first epoch diverged): its curves end at that epoch, whose point measures the
+weights put back, ``stopped`` says why, the best validation MSE counts only the epochs before,
+and the table marks its row.
 """
 
 from __future__ import annotations
@@ -71,13 +77,33 @@ class CapacityResult:
     dropout: float
     l2: float
     params: int
-    train: list[float] = field(default_factory=list)
+    train: list[float] = field(default_factory=list)  # one per epoch that ran, at its end
     val: list[float] = field(default_factory=list)
     seconds: float = 0.0
+    stopped: str = ""  # why training stopped early, the loop's words ("" when it did not): it diverged
+
+    @property
+    def epochs(self) -> int:
+        """Epochs that ran (fewer than asked when it diverged; the last is then the one that did)."""
+        return len(self.val)
+
+    @property
+    def finite_epochs(self) -> int:
+        """Epochs that ran and ended with their own, finite weights (all but a diverged last one,
+        whose point measures the weights put back)."""
+        return self.epochs - 1 if self.stopped and self.val else self.epochs
 
     @property
     def best_epoch(self) -> int:
-        return int(np.argmin(self.val))
+        """Index of the lowest validation MSE over :attr:`finite_epochs` (-1 when there are none)."""
+        n = self.finite_epochs
+        return int(np.argmin(self.val[:n])) if n else -1
+
+    @property
+    def best_val(self) -> float:
+        """The lowest validation MSE over :attr:`finite_epochs` (inf when there are none)."""
+        n = self.finite_epochs
+        return min(self.val[:n]) if n else float("inf")
 
     @property
     def label(self) -> str:
@@ -119,9 +145,12 @@ def _train_one(cfg: CapacityConfig, hidden: int, dropout: float, l2: float, data
             res.val.append(float(model.evaluate(x_va, y_va, batch_size=1024)))
 
     t0 = time.perf_counter()
-    model.fit(x_tr, y_tr, batch_size=cfg.batch_size, epochs=cfg.epochs, verbose=0, callbacks=[Curves()],
-              seed=cfg.seed, threads=None, device="cpu")
+    history = model.fit(x_tr, y_tr, batch_size=cfg.batch_size, epochs=cfg.epochs, verbose=0, callbacks=[Curves()],
+                        seed=cfg.seed, threads=None, device="cpu")
     res.seconds = time.perf_counter() - t0
+    # only a non-finite loss or weights stop this loop (no time or step limit, no monitor); the
+    # epoch that diverged had its weights replaced by the last finite ones before Curves measured
+    res.stopped = history.stopped
     return res
 
 
@@ -171,7 +200,7 @@ def capacity_experiment(cfg: CapacityConfig, log=None) -> tuple[list[CapacityRes
                 use = trial.suggest_categorical("use_l2", [False, True]) if 0.0 in cfg.l2 else True
                 if use:
                     l2 = trial.suggest_float("l2", lo_l2, max(l2_pos), log=True) if max(l2_pos) > lo_l2 else lo_l2
-            return min(run(h, d, l2).val)
+            return run(h, d, l2).best_val  # inf for a setting that diverged in its first epoch
 
         study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=cfg.seed))
         study.optimize(objective, n_trials=cfg.trials)
@@ -182,31 +211,55 @@ def capacity_experiment(cfg: CapacityConfig, log=None) -> tuple[list[CapacityRes
 
 
 def capacity_table(cfg: CapacityConfig, results: list[CapacityResult], search: str) -> str:
-    """Training and validation MSE side by side, at the last epoch and at the best validation epoch."""
+    """Training and validation MSE side by side, at the last epoch and at the best validation epoch.
+
+    A setting that diverged ends its row with ``diverged in epoch N``: its last figures are those
+    of the weights put back, its best over the epochs before (``-`` when N is 1); a note line
+    under the table says so. Numbers too wide for their column are written as ``2.4e+28``."""
+    from .report import fit_number
+
     floor = cfg.noise ** 2
     lines = [f"{'hidden':>6s} {'dropout':>7s} {'l2':>7s} {'params':>7s} {'train MSE':>10s} {'val MSE':>8s} "
              f"{'val/train':>9s} {'best val':>9s} {'at epoch':>8s} {'seconds':>7s}"]
     for r in results:
-        lines.append(f"{r.hidden:6d} {r.dropout:7.2g} {r.l2:7.2g} {r.params:7d} {r.train[-1]:10.4f} {r.val[-1]:8.4f} "
-                     f"{r.val[-1] / r.train[-1]:9.2f} {min(r.val):9.4f} {r.best_epoch + 1:8d} {r.seconds:7.1f}")
-    best = min(results, key=lambda r: min(r.val))
+        ratio = r.val[-1] / r.train[-1] if r.train[-1] else float("inf")
+        best = (f"{fit_number(r.best_val, 9)} {r.best_epoch + 1:8d}" if r.best_epoch >= 0
+                else f"{'-':>9s} {'-':>8s}")
+        mark = f"  diverged in epoch {r.epochs}" if r.stopped else ""
+        lines.append(f"{r.hidden:6d} {r.dropout:7.2g} {r.l2:7.2g} {r.params:7d} {fit_number(r.train[-1], 10)} "
+                     f"{fit_number(r.val[-1], 8)} {fit_number(ratio, 9, 2)} {best} {r.seconds:7.1f}{mark}")
     lines.append(f"noise floor (the target's noise variance, a lower bound on new data): {floor:.4f}; "
                  "a train MSE below it is memorised noise")
-    lines.append(f"lowest validation MSE: {best.label} ({min(best.val):.4f} at epoch {best.best_epoch + 1})")
+    stopped = [r for r in results if r.stopped]
+    if stopped:
+        lines.append(f"diverged: {len(stopped)} of {len(results)} settings (training loss or weights not finite): "
+                     "training stopped in that epoch and put back the last finite weights (the initial ones if it "
+                     "was epoch 1); train and val MSE measure those weights, best val the epochs before ('-': "
+                     "none). A lower learning rate or L2 factor may train them")
+    ranked = [r for r in results if r.best_epoch >= 0]
+    if ranked:
+        best = min(ranked, key=lambda r: r.best_val)
+        lines.append(f"lowest validation MSE: {best.label} ({fit_number(best.best_val, 10).strip()} at epoch "
+                     f"{best.best_epoch + 1})")
+    else:
+        lines.append("lowest validation MSE: none, every setting diverged in its first epoch")
     return "\n".join(lines)
 
 
 def plot_curves(cfg: CapacityConfig, results: list[CapacityResult], path: str) -> None:
     """Learning curves: training (dashed) and validation (solid) MSE per epoch, one colour per setting."""
-    from .plotting import pyplot, save_figure
+    from ..plotting import pyplot, save_figure
 
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 4.5))
-    epochs = np.arange(1, cfg.epochs + 1)
     for k, r in enumerate(results):
         color = f"C{k % 10}"
-        ax.plot(epochs, r.val, color=color, lw=1.2, label=f"{r.label}: validation")
-        ax.plot(epochs, r.train, color=color, lw=1.0, ls="--", label=f"{r.label}: training")
+        epochs = np.arange(1, r.epochs + 1)  # the epochs that ran: fewer than cfg.epochs when it diverged
+        label = r.label + (f" (diverged in epoch {r.epochs})" if r.stopped else "")
+        ax.plot(epochs, r.val, color=color, lw=1.2, label=f"{label}: validation")
+        ax.plot(epochs, r.train, color=color, lw=1.0, ls="--", label=f"{label}: training")
+        if r.stopped:  # the diverged epoch's point: the weights put back
+            ax.plot(epochs[-1:], r.val[-1:], color=color, marker="x", ms=7, ls="none")
     ax.axhline(cfg.noise ** 2, color="k", lw=0.8, ls=":", label="noise floor")
     ax.set_yscale("log")
     ax.set_xlabel("epoch")

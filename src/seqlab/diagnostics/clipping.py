@@ -156,7 +156,7 @@ def clipping_report(cmp: ClipComparison, plot: str | None = None) -> str:
 
 
 def _plot(cmp: ClipComparison, path: str) -> None:
-    from .plotting import pyplot, save_figure
+    from ..plotting import pyplot, save_figure
 
     plt = pyplot()
     fig, (a, b) = plt.subplots(1, 2, figsize=(12, 4))

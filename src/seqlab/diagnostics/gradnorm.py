@@ -77,7 +77,7 @@ class GradientNormRecorder(Callback):
 
     def plot(self, path: str | os.PathLike | None = None, title: str = "gradient norm per step"):
         """Norms before and after clipping on a log scale; written atomically to ``path`` (PNG) if given."""
-        from .plotting import pyplot, save_figure
+        from ..plotting import pyplot, save_figure
 
         plt = pyplot()
         fig, ax = plt.subplots(figsize=(8, 3.5))

@@ -9,13 +9,31 @@ import numpy as np
 import torch
 
 from ..errors import SeqlabError
-from ..io import atomic_write_text
+from ..files import atomic_write_text
 from ..nn.registry import get_cell
 from ..utils import seed_everything
 from .gates import gate_statistics
 from .gradients import GradientFlow, gradient_flow, scale_recurrent_weights
 from .memory import MemoryConfig, MemoryModel, train_memory
 from .tasks import adding_problem
+
+
+def fit_number(value: float, width: int, decimals: int = 4) -> str:
+    """``value`` right-aligned in ``width`` characters: fixed point with ``decimals`` when it fits
+    (``0.1692``), else the most significant digits that fit (``2.4e+28``), so a huge loss or MSE
+    keeps a table's columns aligned (every float fits in 7 characters: ``-2e-300``)."""
+    text = f"{value:.{decimals}f}"
+    for digits in range(max(decimals, 1), 0, -1):
+        if len(text) <= width:
+            break
+        text = f"{value:.{digits}g}"
+    return f"{text:>{width}s}"
+
+
+def name_width(names, header: str = "cell", minimum: int = 7) -> int:
+    """The width of a table's name column: the longest of ``names`` and ``header``, at least
+    ``minimum`` (the tables' width for rnn, lstm, gru)."""
+    return max([minimum, len(header), *(len(n) for n in names)])
 
 
 def measure_flow(model: MemoryModel, x: torch.Tensor, y: torch.Tensor) -> GradientFlow:
@@ -47,13 +65,15 @@ def gradient_report(cells: list[str], length: int, hidden: int = 64, batch_size:
     stages = ["at initialization"] + ([f"after {train_steps} training steps"] if train_steps else [])
     lines = [f"||dL/dh_t|| on the adding problem, T = {length}, hidden {hidden}, batch {batch_size} (float64)"
              + (f", recurrent weights scaled to spectral radius {radius:g}" if radius is not None else "")]
+    w = name_width(cells)
     for k, stage in enumerate(stages):
         lines.append(f"\n{stage}:")
-        lines.append(f"{'cell':7s} {'loss':>8s} {'t = T':>11s} {'t = T/2':>11s} {'t = 1':>11s} {'1 / T':>11s}")
+        lines.append(f"{'cell':{w}s} {'loss':>8s} {'t = T':>11s} {'t = T/2':>11s} {'t = 1':>11s} {'1 / T':>11s}")
         for cell in cells:
             f = flows[cell][k]
-            h = next(iter(f.hidden.values()))
-            lines.append(f"{cell:7s} {f.loss:8.4f} {h[-1]:11.3e} {h[len(h) // 2]:11.3e} {h[0]:11.3e} {f.ratio():11.3e}")
+            h = next(iter(f.hidden.values()))  # h[t - 1] is ||dL/dh_t||, t = 1 .. T
+            lines.append(f"{cell:{w}s} {fit_number(f.loss, 8)} {h[-1]:11.3e} {h[len(h) // 2 - 1]:11.3e} {h[0]:11.3e} "
+                         f"{f.ratio():11.3e}")
     if plot is not None:
         _plot_flows(flows, stages, length, plot, radius)
         lines.append(f"\nwrote {plot}")
@@ -62,7 +82,7 @@ def gradient_report(cells: list[str], length: int, hidden: int = 64, batch_size:
 
 def _plot_flows(flows: dict[str, list[GradientFlow]], stages: list[str], length: int, path,
                 radius: float | None = None) -> None:
-    from .plotting import pyplot, save_figure
+    from ..plotting import pyplot, save_figure
 
     plt = pyplot()
     fig, axes = plt.subplots(1, len(stages), figsize=(6 * len(stages), 4), squeeze=False, sharey=True)
@@ -134,10 +154,14 @@ def states_report(model_path: str, text: str, units: list[int] | None = None, to
         lines.append(f"{u:5d} {a.mean():+7.3f} {a.std():6.3f}  {' '.join(map(repr, hi))} / {' '.join(map(repr, lo))}")
     family = get_cell(model.config.cell).family
     if family in ("lstm", "gru"):  # every LSTM / GRU variant: its cell's gate_values gives the gates
-        lines.append("\ngate statistics over the text (saturated: < 0.05 or > 0.95; tanh gates on (v+1)/2):")
-        for st in gate_statistics(model, x).values():
+        stats = gate_statistics(model, x).values()
+        relu = any("relu" in st.rule.values() for st in stats)
+        lines.append("\ngate statistics over the text (saturated: < 0.05 or > 0.95; tanh gates on (v+1)/2"
+                     + ("; relu gates do not saturate: zero, the fraction at 0" if relu else "") + "):")
+        for st in stats:
             lines.append("  " + st.label + ": " + ", ".join(
-                f"{g} mean {st.mean[g]:+.2f} sat {100 * st.saturated[g]:.0f}%" for g in st.mean))
+                f"{g} mean {st.mean[g]:+.2f} {'zero' if st.measure(g) == 'zero' else 'sat'} "
+                f"{100 * st.saturated[g]:.0f}%" for g in st.mean))
     elif family in ("mingru", "minlstm"):
         lines.append(f"\ngate statistics: not computed for {model.config.cell} (its gates read the input only; "
                      "gate statistics cover LSTM and GRU cells and their variants)")

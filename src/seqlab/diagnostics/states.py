@@ -18,7 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import SeqlabError
-from .plotting import pyplot, save_figure
+from ..plotting import pyplot, save_figure
 from .trace import record_eval
 
 

@@ -17,7 +17,7 @@ from ..reference.models import NPZ_META, build, read_model_file
 
 def export_numpy(model: str | os.PathLike, out: str | os.PathLike) -> list[Path]:
     """Write the model file ``model`` as an ``.npz`` at ``out``; returns ``[out]``."""
-    from ..io import atomic_write_bytes
+    from ..files import atomic_write_bytes
 
     kind, config, tensors = read_model_file(model)
     build(kind, config, tensors, model)  # what seqlab.reference.load will run: refused now if it cannot

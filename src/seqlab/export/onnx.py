@@ -640,7 +640,7 @@ def export_onnx(model: str | os.PathLike | ReferenceModel, out: str | os.PathLik
     """Write the model file ``model`` (or a loaded reference model) as ONNX at ``out``; returns
     the files written (two for seq2seq: ``out`` with ``.encoder.onnx`` and ``.decoder.onnx``).
     Each file's ``metadata_props`` hold :func:`metadata`."""
-    from ..io import atomic_write_bytes
+    from ..files import atomic_write_bytes
 
     ref = model if isinstance(model, ReferenceModel) else load(model)
     gs = graphs(ref)

@@ -12,7 +12,7 @@ maps a torch cell to the reference one to one.
 * :func:`stacked_forward` / :func:`stacked_backward`: layers and directions
 * :func:`gradient_check`, :func:`numerical_gradient`, :func:`relative_error`
 
-Training in pure NumPy (docs/numpy.md; ``python -m seqlab.reference train --text FILE``):
+Training in pure NumPy (docs/numpy.md; ``python -m seqlab.reference train --data FILE``):
 
 * :class:`NetConfig`, :func:`init_params`, :func:`net_forward`, :func:`net_backward`,
   :func:`loss_and_grads`, :func:`sample` (``net.py``): input layer, stacked cells, output, loss

@@ -1,8 +1,8 @@
-"""``python -m seqlab.reference [check | train --text FILE]``.
+"""``python -m seqlab.reference [check | train --data FILE]``.
 
 * ``check`` (the default): every hand-derived backward pass against finite differences, the worst
   relative error per cell option (lengths and initial state included).
-* ``train --text FILE``: a char-RNN in pure NumPy in the spirit of min-char-rnn: truncated BPTT,
+* ``train --data FILE``: a char-RNN in pure NumPy in the spirit of min-char-rnn: truncated BPTT,
   printing training and validation loss and samples (docs/numpy.md).
 """
 
@@ -18,7 +18,7 @@ import numpy as np
 
 # the seqlab command's parser (a usage error is one line on stderr and exit code 2); imports no torch
 from ..cli import _Parser
-from ..cli_args import float_type, int_type
+from ..cli_args import add_seed_option, float_type, int_type
 from ..errors import SeqlabError
 from ..vocab import Vocabulary
 from .gradcheck import gradient_check
@@ -74,12 +74,12 @@ def read_text(path: str) -> str:
     FIFO or device, read with a size limit; empty, binary or non-UTF-8 files are one-line errors)."""
     from ..files import read_text as read_checked
 
-    return read_checked(path, "--text", nul=False)
+    return read_checked(path, "--data", nul=False)
 
 
 def train(args: argparse.Namespace) -> int:
     """The char-RNN: read, split, train with truncated BPTT, print losses and samples."""
-    text = read_text(args.text)
+    text = read_text(args.data)
     if args.max_chars:
         text = text[: args.max_chars]
     vocab = Vocabulary.build(text, level="char")
@@ -87,18 +87,18 @@ def train(args: argparse.Namespace) -> int:
     n_val = int(len(ids) * args.val_fraction)
     train_ids, val_ids = ids[: len(ids) - n_val], ids[len(ids) - n_val :]
     if len(train_ids) < 2 * args.batch_size:
-        raise SeqlabError(f"--text: expected at least {2 * args.batch_size} training characters for --batch-size "
+        raise SeqlabError(f"--data: expected at least {2 * args.batch_size} training characters for --batch-size "
                           f"{args.batch_size}, got {len(train_ids)}; use a longer text or a smaller --batch-size")
     net = NetConfig(len(vocab), args.hidden, cell=args.cell, num_layers=args.layers,
                     input="embedding" if args.embed else "onehot", embed_size=args.embed or 1)
     cfg = TrainConfig(optimizer=args.optimizer, lr=args.lr, momentum=args.momentum, weight_decay=args.weight_decay,
-                      clip=args.clip or None, seq_len=args.seq_len, batch_size=args.batch_size, steps=args.steps,
+                      clip=args.clipnorm or None, seq_len=args.seq_len, batch_size=args.batch_size, steps=args.steps,
                       seed=args.seed)
     rng = np.random.default_rng(args.seed)
     first = vocab.stoi.get("\n", int(train_ids[0]))
     print(f"{len(ids)} characters ({len(train_ids)} train, {len(val_ids)} validation), vocabulary {len(vocab)}; "
           f"{args.cell} {args.layers}x{args.hidden}, {'embedding ' + str(args.embed) if args.embed else 'one-hot'} input; "
-          f"{args.optimizer} lr {args.lr:g}, clip {args.clip:g}, BPTT {args.seq_len} steps, batch {args.batch_size}")
+          f"{args.optimizer} lr {args.lr:g}, clip {args.clipnorm:g}, BPTT {args.seq_len} steps, batch {args.batch_size}")
     params = init_params(net, args.seed)  # updated in place by train_lm, read by the samples
     val_start = evaluate(params, net, val_ids) if len(val_ids) > 1 else None
     if val_start is not None:
@@ -108,8 +108,8 @@ def train(args: argparse.Namespace) -> int:
     def log(step: int, loss: float, val: float | None, state) -> None:
         line = f"step {step:>6}  loss {loss:.3f}" + (f"  val {val:.3f}" if val is not None else "")
         print(f"{line}  ({time.perf_counter() - start:.1f} s)")
-        if args.sample_len:
-            text = vocab.decode(sample(params, net, first, args.sample_len, rng, args.temperature))
+        if args.sample_length:
+            text = vocab.decode(sample(params, net, first, args.sample_length, rng, args.temperature))
             print(f"----\n{text}\n----", flush=True)
 
     _, history = train_lm(train_ids, val_ids, net, cfg, params=params, every=args.every, log=log)
@@ -126,36 +126,36 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.add_parser("check", help="gradient check of every hand-derived backward pass (the default)")
     t = sub.add_parser("train", help="train a char-RNN in pure NumPy on a text file")
-    t.add_argument("--text", required=True, metavar="FILE", help="UTF-8 text file to learn from")
+    t.add_argument("--data", required=True, metavar="FILE", help="UTF-8 text file to learn from")
     t.add_argument("--cell", choices=NET_CELLS, default="rnn", help="recurrent cell (default rnn)")
-    t.add_argument("--hidden", "--hidden-size", dest="hidden", type=int_type("--hidden", 1, 100_000), default=100,
+    t.add_argument("--hidden", type=int_type(1, 100_000), default=100,
                    help="hidden units per layer (default 100)")
-    t.add_argument("--layers", type=int_type("--layers", 1, 100), default=1, help="stacked layers (default 1)")
-    t.add_argument("--embed", type=int_type("--embed", 0, 100_000), default=0,
+    t.add_argument("--layers", type=int_type(1, 100), default=1, help="stacked layers (default 1)")
+    t.add_argument("--embed", type=int_type(0, 100_000), default=0,
                    help="embedding size; 0 for one-hot input (default 0)")
     t.add_argument("--optimizer", choices=OPTIMIZERS, default="adagrad", help="update rule (default adagrad)")
-    t.add_argument("--lr", type=float_type("--lr", 0, 10, low_open=True), default=0.1, help="learning rate (default 0.1)")
-    t.add_argument("--momentum", type=float_type("--momentum", 0, 1, high_open=True), default=0.9,
+    t.add_argument("--lr", type=float_type(0, 10, low_open=True), default=0.1, help="learning rate (default 0.1)")
+    t.add_argument("--momentum", type=float_type(0, 1, high_open=True), default=0.9,
                    help="for --optimizer momentum (default 0.9)")
-    t.add_argument("--weight-decay", type=float_type("--weight-decay", 0), default=0.0, help="L2 (default 0)")
-    t.add_argument("--clip", type=float_type("--clip", 0), default=5.0,
+    t.add_argument("--weight-decay", type=float_type(0), default=0.0, help="L2 (default 0)")
+    t.add_argument("--clipnorm", type=float_type(0), default=5.0,
                    help="max global gradient norm; 0 for no clipping (default 5)")
-    t.add_argument("--seq-len", type=int_type("--seq-len", 1, 10**6), default=25,
+    t.add_argument("--seq-len", type=int_type(1, 10**6), default=25,
                    help="truncated BPTT: steps per chunk (default 25)")
-    t.add_argument("--batch-size", type=int_type("--batch-size", 1, 10**5), default=1,
+    t.add_argument("--batch-size", type=int_type(1, 10**5), default=1,
                    help="streams of text trained side by side (default 1)")
-    t.add_argument("--steps", type=int_type("--steps", 1, 10**9), default=2000, help="updates (default 2000)")
-    t.add_argument("--every", type=int_type("--every", 0, 10**9), default=500,
+    t.add_argument("--steps", type=int_type(1, 10**9), default=2000, help="updates (default 2000)")
+    t.add_argument("--every", type=int_type(0, 10**9), default=500,
                    help="print losses and a sample every N steps; 0 for the end only (default 500)")
-    t.add_argument("--sample-len", type=int_type("--sample-len", 0, 10**6), default=200,
+    t.add_argument("--sample-length", type=int_type(0, 10**6), default=200,
                    help="characters per sample; 0 for none (default 200)")
-    t.add_argument("--temperature", type=float_type("--temperature", 0, low_open=True), default=1.0,
+    t.add_argument("--temperature", type=float_type(0, low_open=True), default=1.0,
                    help="sampling temperature (default 1)")
-    t.add_argument("--val-fraction", type=float_type("--val-fraction", 0, 1, high_open=True), default=0.1,
+    t.add_argument("--val-fraction", type=float_type(0, 1, high_open=True), default=0.1,
                    help="last part of the text held out for validation (default 0.1)")
-    t.add_argument("--max-chars", type=int_type("--max-chars", 0, 10**12), default=0,
+    t.add_argument("--max-chars", type=int_type(0, 10**12), default=0,
                    help="use only the first N characters; 0 for all (default 0)")
-    t.add_argument("--seed", type=int_type("--seed", 0, 2**63 - 1), default=0, help="random seed (default 0)")
+    add_seed_option(t)
     return parser
 
 

@@ -115,12 +115,27 @@ def build(kind: str, config: dict[str, Any], tensors: dict[str, np.ndarray],
     """The NumPy model of a file's ``kind``, ``config`` and ``tensors`` (read from ``path``);
     ModelFileError naming the file for a config or weights it cannot run."""
     check_kind(kind, path)
+    if kind == "forecaster":
+        refuse_chosen_baseline(config, path)
     try:
         return _LOADERS[kind](config, tensors)
     except ModelFileError:
         raise
     except (KeyError, TypeError, ValueError, IndexError, AttributeError, SeqlabError) as exc:
         raise ModelFileError(f"model file {str(path)!r} has an invalid {kind} config or weights: {exc}") from None
+
+
+def refuse_chosen_baseline(config: dict[str, Any], path: str | os.PathLike) -> None:
+    """SeqlabError naming the file when ``seqlab forecast --select backtest`` chose a baseline for
+    this forecaster (``config['selection']['method']``): its forecasts are the baseline's, and the
+    networks the file still holds (which export and seqlab.reference run) would give others."""
+    sel = config.get("selection")
+    method = sel.get("method") if isinstance(sel, dict) else None
+    if isinstance(method, str) and method != "network":
+        raise SeqlabError(f"model file {str(path)!r} forecasts with {method}, the baseline that seqlab forecast "
+                          f"--select backtest chose; export and seqlab.reference run only its networks, which do not "
+                          f"make those forecasts: re-run seqlab forecast without --select backtest to export the "
+                          f"network, or forecast with this file by seqlab forecast --load {path}")
 
 
 class ReferenceModel:

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import SeqlabError, check_int
+from ..errors import SeqlabError, check_float, check_int
 from ..nn.registry import CELLS as REGISTRY  # the one cell table (no torch import)
 from ..nn.registry import gate_count
 from .rnn import linear_backward, linear_forward
@@ -178,14 +178,23 @@ def loss_and_grads(params: dict[str, np.ndarray], config: NetConfig, inputs: Any
 
 def sample(params: dict[str, np.ndarray], config: NetConfig, first: int, n: int, rng: np.random.Generator,
            temperature: float = 1.0, state: Any = None) -> list[int]:
-    """``n`` ids drawn one at a time from softmax(y / temperature), each fed back as the next input."""
+    """``n`` ids drawn one at a time from softmax(y / temperature), each fed back as the next input.
+
+    ``temperature``: a finite number > 0; below 1 sharpens the distribution, above 1 flattens it.
+    It divides ``y - max(y)``, so any positive value is stable: one so small that every other
+    logit's share underflows to 0 picks the arg max."""
     if config.output != "softmax" or config.input == "real":
         raise SeqlabError("config: sampling needs ids in and a softmax out (input onehot or embedding, output softmax)")
+    if isinstance(temperature, (np.floating, np.integer)):
+        temperature = float(temperature)
+    check_float("temperature", temperature, 0, low_open=True,
+                meaning="the sampling temperature: 1 samples the model's own distribution, lower is greedier")
     out, ident = [], first
     for _ in range(n):
         y, state, _ = net_forward(params, config, np.array([[ident]]), state)
-        z = y[0, -1] / temperature
-        p = np.exp(z - z.max())
+        z = y[0, -1]
+        with np.errstate(over="ignore"):  # shifted first (y / 1e-310 was inf - inf = NaN); -inf gives exp 0
+            p = np.exp((z - z.max()) / temperature)
         ident = int(rng.choice(config.outputs, p=p / p.sum()))
         out.append(ident)
     return out

@@ -1,13 +1,12 @@
-"""The attention matrix of one translation as a PNG (matplotlib, imported lazily)."""
+"""The attention matrix of one translation as a PNG (through :mod:`seqlab.plotting`)."""
 
 from __future__ import annotations
 
-import io
 import os
 from typing import TYPE_CHECKING
 
 from ..errors import SeqlabError
-from ..io import atomic_write_bytes
+from ..plotting import pyplot, save_figure
 
 if TYPE_CHECKING:
     from .translator import Translation
@@ -21,13 +20,7 @@ def plot_attention(tr: "Translation", path: str | os.PathLike) -> None:
     """Heat map of ``tr.attention`` (target rows x source columns), written atomically to ``path``."""
     if not str(path).lower().endswith(".png"):
         raise SeqlabError(f"plot: expected a path ending in .png, got {str(path)!r}")
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError as exc:
-        raise SeqlabError("plot: matplotlib is not installed; run `pip install seqlab[plot]`") from exc
+    plt = pyplot()
     att = tr.attention.detach().cpu().numpy()  # (T, S)
     T, S = att.shape
     fig, ax = plt.subplots(figsize=(max(4.0, 0.32 * S + 1.5), max(3.0, 0.32 * T + 1.2)))
@@ -38,8 +31,4 @@ def plot_attention(tr: "Translation", path: str | os.PathLike) -> None:
     ax.set_ylabel("output")
     ax.set_title(f"{tr.source!r} -> {tr.text!r}", fontsize=9)
     fig.colorbar(im, ax=ax, fraction=0.04)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
+    save_figure(fig, path)

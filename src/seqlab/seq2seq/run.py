@@ -160,6 +160,10 @@ def translate(*, model: str | os.PathLike, text: str, beam: int = 1, nbest: bool
     _check_search(beam, max_len)
     check_output(plot, "--plot", (".png",))
     check_outputs({"--plot": plot}, {"--model": model})
+    if plot:
+        from ..plotting import require_matplotlib
+
+        require_matplotlib("--plot")
     dev = resolve_device(device)
     with thread_policy(threads):
         tr = Translator.load(model, device=dev)

@@ -35,7 +35,7 @@ def read_text(path: str | os.PathLike) -> str:
     empty, missing, binary or non-UTF-8 file raises :class:`SeqlabError`."""
     from ..files import read_text as read
 
-    return read(path, "--text", "text file")
+    return read(path, "--data", "text file")
 
 
 def split_train_val(ids: Tensor, val_fraction: float) -> tuple[Tensor, Tensor]:

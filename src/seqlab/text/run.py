@@ -61,7 +61,7 @@ class EpochReport(Callback):
 
 
 def train(*, text: str | os.PathLike | None = None, level: str | None = None, max_vocab: int | None = None,
-          cell: str | None = None, peephole: bool | None = None, hidden: int | None = None, layers: int | None = None,
+          cell: str | None = None, hidden: int | None = None, layers: int | None = None,
           embed: int | None = None, dropout: float | None = None, tie_weights: bool | None = None,
           init_from: str | os.PathLike | None = None, epochs: int = D.epochs,
           minutes: float = D.minutes, batch_size: int = D.batch_size, seq_len: int = D.seq_len, lr: float = D.lr,
@@ -83,14 +83,14 @@ def train(*, text: str | os.PathLike | None = None, level: str | None = None, ma
     ``init_from``: the file of a language model saved by this function (``seqlab generate
     train``) to start from (fine-tuning, char-rnn's ``-init_from``): its weights, its
     vocabulary (the text must hold only its symbols; at word level other words read as
-    ``<unk>``) and its architecture. The architecture arguments (``level cell peephole hidden
+    ``<unk>``) and its architecture. The architecture arguments (``level cell hidden
     layers embed tie_weights``) and ``max_vocab`` are then left as None (or given equal to
     the model's); ``dropout`` None keeps the model's, a number replaces it. Without
     ``init_from``, None means the default (``level`` 'char', ``max_vocab`` 10000, ``embed``
     None: ``hidden``)."""
     # -- checks before the long part, so that a bad option fails at once ------------------------
     save_path = check_output(save, "--save")
-    check_outputs({"--save": save_path}, {"--text": text if isinstance(text, (str, os.PathLike)) else None})
+    check_outputs({"--save": save_path}, {"--data": text if isinstance(text, (str, os.PathLike)) else None})
     ckpt_path = None if save_path is None else ckpt.checkpoint_path(save_path)
     if resume and ckpt_path is None:
         raise SeqlabError("--resume: needs --save PATH, the model file of the interrupted run (its checkpoint "
@@ -105,11 +105,11 @@ def train(*, text: str | os.PathLike | None = None, level: str | None = None, ma
     start = None
     if init_from is not None:
         check_outputs({"--save": save_path}, {"--init-from": init_from})
-        start, start_vocab = load_init(init_from, level=level, max_vocab=max_vocab, cell=cell, peephole=peephole,
-                                       hidden=hidden, layers=layers, embed=embed, tie_weights=tie_weights)
+        start, start_vocab = load_init(init_from, level=level, max_vocab=max_vocab, cell=cell, hidden=hidden,
+                                       layers=layers, embed=embed, tie_weights=tie_weights)
         c = start.config
-        level, cell, hidden, layers, embed = start_vocab.config.level, c.cell, c.hidden_size, c.num_layers, c.embed_size
-        peephole, tie_weights = bool(c.cell_options.get("peephole")), c.tie_weights
+        level, cell, hidden, layers, embed = start_vocab.config.level, _cell(c), c.hidden_size, c.num_layers, c.embed_size
+        tie_weights = c.tie_weights
         dropout = c.dropout if dropout is None else dropout
     else:
         level = "char" if level is None else level
@@ -119,10 +119,8 @@ def train(*, text: str | os.PathLike | None = None, level: str | None = None, ma
         layers = D.layers if layers is None else layers
         embed = D.embed if embed is None else embed
         dropout = D.dropout if dropout is None else dropout
-        peephole, tie_weights = bool(peephole), bool(tie_weights)
+        tie_weights = bool(tie_weights)
         check_int("max_vocab", max_vocab)
-        if peephole and cell != "lstm":
-            raise SeqlabError(f"--peephole: only applies to --cell lstm, got --cell {cell}")
     if level not in ("char", "word"):
         raise SeqlabError(f"level: expected 'char' or 'word', got {level!r}")
     dev = resolve_device(device)
@@ -147,15 +145,14 @@ def train(*, text: str | os.PathLike | None = None, level: str | None = None, ma
     world = env_world()
     if len(train_ids) < 2 * batch_size * world.world_size:
         procs = f" on each of {world.world_size} processes" if world.enabled else ""
-        raise SeqlabError(f"--text: {len(train_ids)} training tokens are too few for --batch-size {batch_size}{procs}; "
+        raise SeqlabError(f"--data: {len(train_ids)} training tokens are too few for --batch-size {batch_size}{procs}; "
                           "use a longer text or a smaller --batch-size")
     check_fits(recurrent_estimate(cell=cell, inputs=0, hidden=hidden, layers=layers, batch=batch_size, steps=seq_len,
                                   vocab=len(vocab), embed=embed or hidden, outputs=len(vocab), outputs_per_step=True),
                "--hidden/--layers/--embed/--batch-size/--seq-len", dev)
     seed_everything(seed)
     if start is None:
-        model = RecurrentLM(LMConfig(len(vocab), cell, hidden, layers, embed, dropout, tie_weights,
-                                     cell_options={"peephole": True} if peephole else {}))
+        model = RecurrentLM(LMConfig(len(vocab), cell, hidden, layers, embed, dropout, tie_weights))
     else:  # the saved network with this run's dropout (no weight depends on it), and its weights
         model = RecurrentLM(LMConfig(**{**asdict(start.config), "dropout": dropout}))
         model.load_state_dict(start.state_dict())
@@ -198,7 +195,6 @@ def _has(option: str, value) -> str:
     """What a model with ``value`` for ``option`` has, in words (for --init-from's errors)."""
     return {"--level": lambda v: f"reads {'characters' if v == 'char' else 'words'}",
             "--cell": lambda v: f"is a {v!r} network",
-            "--peephole": lambda v: f"has {'' if v else 'no '}peepholes",
             "--hidden": lambda v: f"has {v} units per layer",
             "--layers": lambda v: f"has {v} layer{'s' if v != 1 else ''}",
             "--embed": lambda v: f"has embeddings of size {v}",
@@ -230,8 +226,7 @@ def load_init(path: str | os.PathLike, **given) -> tuple[RecurrentLM, Vocabulary
     except SeqlabError as exc:
         raise type(exc)(_init_error(exc)) from None
     c = lm.config
-    has = {"--level": vocab.config.level, "--cell": c.cell, "--peephole": bool(c.cell_options.get("peephole")),
-           "--hidden": c.hidden_size, "--layers": c.num_layers, "--embed": c.embed_size,
+    has = {"--level": vocab.config.level, "--cell": _cell(c), "--hidden": c.hidden_size, "--layers": c.num_layers, "--embed": c.embed_size,
            "--tie-weights": c.tie_weights}
     for name, value in given.items():
         option = "--" + name.replace("_", "-")
@@ -247,6 +242,12 @@ def load_init(path: str | os.PathLike, **given) -> tuple[RecurrentLM, Vocabulary
                               f"{option} {shown}; leave {option} out to keep the model's, or train a new model "
                               "without --init-from")
     return lm, vocab
+
+
+def _cell(config: LMConfig) -> str:
+    """The ``--cell`` of a saved model: 'lstm-peephole' for an 'lstm' that files from before the
+    registry saved with ``cell_options={"peephole": True}``."""
+    return "lstm-peephole" if config.cell == "lstm" and config.cell_options.get("peephole") else config.cell
 
 
 def _init_error(exc: BaseException) -> str:
@@ -272,7 +273,7 @@ def check_text_in_vocab(corpus: str, vocab: Vocabulary, source: str, init_from: 
         return sum(t in gone for t in tokens)
     what = "character" if vocab.config.level == "char" else "word"
     shown = ", ".join(repr(t) for t in missing[:10]) + (", ..." if len(missing) > 10 else "")
-    raise SeqlabError(f"--text: {len(missing)} {what}{'s' if len(missing) > 1 else ''} of {source} "
+    raise SeqlabError(f"--data: {len(missing)} {what}{'s' if len(missing) > 1 else ''} of {source} "
                       f"{'are' if len(missing) > 1 else 'is'} not in the vocabulary of the model of --init-from "
                       f"{str(init_from)!r}: {shown}; a model can only learn the symbols it was built with: remove "
                       "them from the text, or train a new model without --init-from")

@@ -4,21 +4,21 @@ from __future__ import annotations
 
 
 def _common(p, trials: int, minutes: float) -> None:
-    from ..cli_args import add_runtime_options, float_type, int_type
+    from ..cli_args import add_runtime_options, add_seed_option, float_type, int_type
 
-    p.add_argument("--trials", type=int_type("--trials", 1, 100_000), default=trials,
+    p.add_argument("--trials", type=int_type(1, 100_000), default=trials,
                    help=f"trials to run now (default {trials}); a resumed study adds them to its earlier ones")
-    p.add_argument("--minutes", type=float_type("--minutes", 0), default=minutes,
+    p.add_argument("--minutes", type=float_type(0), default=minutes,
                    help=f"time budget in minutes, the final model included; 0 for no limit (default {minutes:g})")
     p.add_argument("--study", metavar="FILE.db", help="SQLite file of the study; an existing one is continued "
                                                      "(default runs/tune/JOB.db)")
-    p.add_argument("--save", "--out", dest="save", metavar="PATH",
+    p.add_argument("--save", metavar="PATH",
                    help="the best model's file (.safetensors; default runs/tune/JOB.safetensors)")
     p.add_argument("--table", metavar="FILE.csv", help="results table, one row per trial (default runs/tune/JOB.csv; "
                                                        "'' for none)")
     p.add_argument("--plot", metavar="FILE.png", help="scores per trial and the best so far (default "
                                                       "runs/tune/JOB.png; '' for none)")
-    p.add_argument("--seed", type=int_type("--seed", 0, 2**31 - 1), default=0, help="random seed (default 0)")
+    add_seed_option(p)
     add_runtime_options(p)
 
 
@@ -41,33 +41,33 @@ def register(subparsers) -> None:
     add_csv_options(f)
     f.add_argument("--target", metavar="COL", help="column to forecast")
     f.add_argument("--time", metavar="COL", help="time column")
-    f.add_argument("--horizon", type=int_type("--horizon"), help="steps to forecast (default 12)")
+    f.add_argument("--horizon", type=int_type(), help="steps to forecast (default 12)")
     f.add_argument("--fill", choices=["interpolate", "ffill", "zero"],
                    help="insert missing dates and fill missing values, as 'seqlab forecast --fill' (default: refuse "
                         "them)")
     f.add_argument("--wide", action="store_true",
                    help="a wide table: a time column (--time) and one column per series, as 'seqlab forecast --wide'")
-    f.add_argument("--folds", type=int_type("--folds", 1, 100), default=3,
+    f.add_argument("--folds", type=int_type(1, 100), default=3,
                    help="backtest origins, one horizon apart before the last horizon (default 3)")
-    f.add_argument("--ensemble", type=int_type("--ensemble", 1, 100), default=1,
+    f.add_argument("--ensemble", type=int_type(1, 100), default=1,
                    help="networks per forecaster, in every trial and the final model (default 1)")
-    f.add_argument("--epochs", type=int_type("--epochs", 1, 10**6), help="most epochs per network (default: the forecaster's)")
+    f.add_argument("--epochs", type=int_type(1, 10**6), help="most epochs per network (default: the forecaster's)")
     _common(f, trials=20, minutes=10.0)
     f.set_defaults(func=_forecast)
     c = sub.add_parser("classify", help="tune a sequence classifier (default data: the 8x8 digits)")
     c.add_argument("--data", help="FILE.csv, FOLDER/<class>/<file> or FILE.npz (as 'seqlab classify train')")
     add_csv_options(c)
-    c.add_argument("--text-column", default="text")
-    c.add_argument("--label-column", default="label")
-    c.add_argument("--epochs", type=int_type("--epochs", 1, 10**6), default=30, help="most epochs per trial (default 30)")
+    c.add_argument("--text-column", default="text", help="CSV column holding the text (default: text)")
+    c.add_argument("--label-column", default="label", help="CSV column holding the label (default: label)")
+    c.add_argument("--epochs", type=int_type(1, 10**6), default=30, help="most epochs per trial (default 30)")
     _common(c, trials=20, minutes=10.0)
     c.set_defaults(func=_classify)
     g = sub.add_parser("generate", help="tune a language model (default text: the Python documentation)")
-    g.add_argument("--text", metavar="FILE", help="UTF-8 text file (default: the Python docs)")
-    g.add_argument("--level", choices=("char", "word"), default="char")
-    g.add_argument("--epochs", type=int_type("--epochs", 1, 10**6), default=5, help="most epochs per trial (default 5)")
-    g.add_argument("--seq-len", type=int_type("--seq-len"), default=64)
-    g.add_argument("--batch-size", type=int_type("--batch-size"), default=32)
+    g.add_argument("--data", metavar="FILE", help="UTF-8 text file (default: the Python docs)")
+    g.add_argument("--level", choices=("char", "word"), default="char", help="tokens: characters (default) or words")
+    g.add_argument("--epochs", type=int_type(1, 10**6), default=5, help="most epochs per trial (default 5)")
+    g.add_argument("--seq-len", type=int_type(1, 10**7), default=64, help="truncated BPTT length (default 64)")
+    g.add_argument("--batch-size", type=int_type(1, 10**7), default=32, help="parallel streams (default 32)")
     _common(g, trials=20, minutes=10.0)
     g.set_defaults(func=_generate)
 
@@ -97,6 +97,6 @@ def _classify(args) -> int:
 def _generate(args) -> int:
     from .run import generate
 
-    generate(args.text, level=args.level, epochs=args.epochs, seq_len=args.seq_len, batch_size=args.batch_size,
+    generate(args.data, level=args.level, epochs=args.epochs, seq_len=args.seq_len, batch_size=args.batch_size,
              **_files(args))
     return 0

@@ -162,7 +162,7 @@ class TrainJob:
                 _, _, history = train(**kw, callbacks=[report])
             losses = [v for v in history.history.get("val_loss", []) if v is not None and np.isfinite(v)]
             if not losses:
-                raise SeqlabError("tune generate: the text leaves no validation part to score; use a longer --text")
+                raise SeqlabError("tune generate: the text leaves no validation part to score; use a longer --data")
             value = float(min(losses))
         if report.pruned:
             raise optuna().TrialPruned(f"{report.monitor} {report.last:.4f}")

@@ -43,6 +43,10 @@ def _paths(job: str, study: str | None, save: str | None, table: str | None, plo
             out[key] = None
             continue
         out[key] = str(check_output(value, f"--{key}"))
+    if out["plot"]:  # before the trials: a run without matplotlib would lose its results at the end
+        from ..plotting import require_matplotlib
+
+        require_matplotlib("--plot", "--plot '' for no plot")
     if out["save"] and not out["save"].endswith(".safetensors"):
         raise SeqlabError(f"--save: expected a file ending in .safetensors, got {out['save']!r}")
     files = {k: v for k, v in (inputs or {}).items() if isinstance(v, (str, os.PathLike))}
@@ -212,7 +216,7 @@ def generate(text: str | None = None, *, level: str = "char", epochs: int = 5, s
     """Tune a language model on ``text`` (None: the Python docs) by its validation loss."""
     start = _time.monotonic()
     _check(trials, minutes)
-    paths = _paths("generate", study, save, table, plot, {"--text": text})
+    paths = _paths("generate", study, save, table, plot, {"--data": text})
     say = _say(out)
     say(f"tune generate: {text or 'the Python documentation'}; {trials} trial(s), "
         f"{'no time limit' if not minutes else f'{minutes:g} min'}, scored by validation loss (nats per token)")

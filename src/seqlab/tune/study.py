@@ -150,12 +150,9 @@ def results_table(study: Any) -> Any:
 
 def plot_study(study: Any, path: str, label: str, direction: str) -> None:
     """Each trial's score (pruned trials at their last reported value) and the best so far."""
-    import matplotlib
+    from ..plotting import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, ax = pyplot().subplots(figsize=(7, 4))
     best, xs, ys, bx, by = None, [], [], [], []
     for t in study.trials:
         v = t.value
@@ -174,15 +171,7 @@ def plot_study(study: Any, path: str, label: str, direction: str) -> None:
     ax.set_ylabel(label)
     ax.set_title(f"{study.study_name}: {len(study.trials)} trials (x: pruned)")
     ax.legend()
-    fig.tight_layout()
-    import io
-
-    from ..files import atomic_write_bytes
-
-    buf = io.BytesIO()
-    fig.savefig(buf, dpi=100, format="png")
-    plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())  # through the write boundary (held with the other outputs)
+    save_figure(fig, path, dpi=100)  # through the write boundary (held with the other outputs)
 
 
 def tune(job: str, objective: Callable[[Any, Budget], float], final: Callable[[int, dict, Budget], list[str]], *,
@@ -207,7 +196,7 @@ def tune(job: str, objective: Callable[[Any, Budget], float], final: Callable[[i
     try:
         storage = opt.storages.RDBStorage(f"sqlite:///{Path(study).resolve()}")
         s = opt.create_study(study_name=job, storage=storage, load_if_exists=True, direction=direction,
-                             sampler=opt.samplers.TPESampler(seed=seed + len(_trials_in(storage, job, opt))),
+                             sampler=opt.samplers.TPESampler(seed=(seed + len(_trials_in(storage, job, opt))) % 2**32),
                              pruner=StepMedianPruner(n_startup_trials=2, n_warmup_steps=1))
     except Exception as exc:  # SQLAlchemy's and Optuna's storage errors: a damaged or foreign database
         kept.restore(storage)
@@ -306,7 +295,7 @@ def _run(s: Any, opt: Any, job: str, objective: Callable[[Any, Budget], float],
         written = final(best.number, dict(best.params), budget)
         tab = results_table(s)
         if table:
-            from ..io import atomic_write_text
+            from ..files import atomic_write_text
 
             atomic_write_text(table, tab.to_csv(index=False))
             written.append(table)
