@@ -1,6 +1,7 @@
-"""``--select backtest``: per series the network or a baseline, chosen on the backtest only, scored
-on the holdout (the row ``selected``), forecast by the chosen method with a conformal interval from
-its own errors, and kept in the model file so that ``--load`` refits the chosen baseline."""
+"""``--select backtest``: one method for the whole run, the network or a baseline, chosen on the
+mean backtest MASE over the series only, scored on the holdout (the row ``selected``), forecast by
+the chosen method with a conformal interval from its own errors, and kept in the model file so
+that ``--load`` refits the chosen baseline."""
 
 import io
 import json
@@ -23,8 +24,10 @@ from seqlab.forecast.selection import (
     SELECTED,
     Selection,
     backtest_mase,
+    best,
     choose,
-    choose_all,
+    compare,
+    describe,
     with_selected,
 )
 from tests.cli_helpers import assert_one_line_error
@@ -37,6 +40,7 @@ H, SEASON = 12, 12
 # -- the choice: a pure function of backtest MASE --------------------------------------------------
 def test_the_margin_is_ten_percent_and_a_baseline_must_beat_it_strictly():
     assert SELECT_MARGIN == 0.10
+    # one series: its backtest MASE per method
     assert choose({NETWORK: 1.0, "seasonal naive": 0.9}) == NETWORK  # exactly 10 % lower: not more
     assert choose({NETWORK: 2.0, "seasonal naive": 1.8}) == NETWORK
     assert choose({NETWORK: 1.0, "seasonal naive": 0.8999}) == "seasonal naive"
@@ -47,11 +51,39 @@ def test_the_margin_is_ten_percent_and_a_baseline_must_beat_it_strictly():
     assert choose({NETWORK: 1.0, "naive": 0.7}, margin=0.5) == NETWORK
 
 
+def test_on_a_panel_the_margin_applies_to_the_mean_over_the_series():
+    # the network's mean 2.0; naive's 1.8, exactly 10 % lower: the network, though naive wins series A by half
+    table = pd.DataFrame({NETWORK: [1.0, 3.0], "naive": [0.5, 3.1]}, index=["A", "B"])
+    assert choose(table) == NETWORK
+    assert choose(table.loc[["A"]]) == "naive"  # A's own backtest would have taken naive
+    table.loc["B", "naive"] = 3.0999  # the mean just under 1.8
+    assert choose(table) == "naive"
+    assert [(c.method, c.mase, c.network, c.series) for c in compare(table)] == [("naive", pytest.approx(1.79995),
+                                                                                 2.0, 2)]
+
+
 def test_no_evidence_keeps_the_network():
     assert choose({NETWORK: math.nan, "naive": 0.1}) == NETWORK  # e.g. a constant history: MASE undefined
-    assert choose({"naive": 0.1}) == NETWORK  # the series sat the backtest out
+    assert choose({"naive": 0.1}) == NETWORK  # no network to compare with
     assert choose({NETWORK: 1.0, "naive": math.nan, "drift": 0.5}) == "drift"  # NaN baselines are ignored
     assert choose({NETWORK: 0.0, "naive": 0.0}) == NETWORK
+    assert choose(pd.DataFrame({NETWORK: [math.nan, math.nan], "naive": [0.1, 0.2]})) == NETWORK
+
+
+def test_each_baseline_is_compared_with_the_network_over_the_series_both_scored():
+    # naive could not score the hard series B: over A alone it is 5 % better, not 10 %; against the
+    # network's mean over both series (2.0) it would look 52 % better
+    table = pd.DataFrame({NETWORK: [1.0, 3.0, math.nan], "naive": [0.95, math.nan, 0.0],
+                          "drift": [1.2, 3.0, 5.0]}, index=["A", "B", "C"])  # C: the network has no MASE
+    comps = {c.method: c for c in compare(table)}
+    assert (comps["naive"].mase, comps["naive"].network, comps["naive"].series) == (0.95, 1.0, 1)
+    assert (comps["drift"].mase, comps["drift"].network, comps["drift"].series) == (2.1, 2.0, 2)
+    assert best(table).method == "naive"  # the lowest ratio to the network, 0.95
+    assert choose(table) == NETWORK
+    table.loc["A", "naive"] = 0.5
+    assert choose(table) == "naive"
+    # a baseline that scored no series beside the network is left out
+    assert [c.method for c in compare(pd.DataFrame({NETWORK: [1.0, math.nan], "naive": [math.nan, 0.1]}))] == []
 
 
 def _folds(rows):
@@ -63,17 +95,21 @@ def _folds(rows):
     return frame
 
 
-def test_each_series_chooses_on_its_mean_backtest_mase_over_the_origins():
+def test_the_run_chooses_on_each_series_mean_backtest_mase_over_the_origins():
     folds = _folds([
         ("A", 10, "model (lstm)", 1.0), ("A", 10, "seasonal naive", 0.5), ("A", 10, "naive", 2.0),
         ("A", 22, "model (lstm)", 1.0), ("A", 22, "seasonal naive", 1.2), ("A", 22, "naive", 2.0),  # mean 0.85
         ("B", 10, "model (lstm)", 1.0), ("B", 10, "seasonal naive", 0.5), ("B", 10, "naive", 2.0),
-        ("B", 22, "model (lstm)", 1.0), ("B", 22, "seasonal naive", 1.4), ("B", 22, "naive", 2.0),  # mean 0.95
+        ("B", 22, "model (lstm)", 1.0), ("B", 22, "seasonal naive", 1.5), ("B", 22, "naive", 2.0),  # mean 1.0
     ])
     table = backtest_mase(folds, "model (lstm)")
     assert list(table.columns) == [NETWORK, "seasonal naive", "naive"] and list(table.index) == ["A", "B"]
     assert table.loc["A", "seasonal naive"] == pytest.approx(0.85)
-    assert choose_all(table) == {"A": "seasonal naive", "B": NETWORK}
+    # per series A would take seasonal naive and B the network; the run takes one method, on the
+    # mean over A and B (0.925 against 1.0: 7.5 % lower, not enough)
+    assert [choose(table.loc[[k]]) for k in table.index] == ["seasonal naive", NETWORK]
+    assert choose(table) == NETWORK
+    assert choose(table, margin=0.05) == "seasonal naive"
 
 
 def _holdout(folds: pd.DataFrame, model: str = "model (lstm)") -> BacktestResult:
@@ -86,22 +122,26 @@ def _holdout(folds: pd.DataFrame, model: str = "model (lstm)") -> BacktestResult
     return BacktestResult(table, folds, recs, model_name=model, panel=panel_table(folds, model, order))
 
 
-def test_the_holdout_scores_each_series_by_its_chosen_method():
+def test_the_holdout_scores_every_series_by_the_chosen_method():
     ho = _holdout(_folds([("A", 10, "model (lstm)", 1.0), ("A", 10, "naive", 0.4), ("A", 10, "drift", 3.0),
                           ("B", 10, "model (lstm)", 0.6), ("B", 10, "naive", 0.2), ("B", 10, "drift", 0.1)]))
-    res = with_selected(ho, {"A": "drift", "B": NETWORK})  # chosen elsewhere: not the holdout's best
+    res = with_selected(ho, "drift")  # chosen elsewhere: not the holdout's best
     sel = res.folds[res.folds["method"] == SELECTED].set_index("series")["MASE"]
-    assert sel.to_dict() == {"A": 3.0, "B": 0.6}
+    assert sel.to_dict() == {"A": 3.0, "B": 0.1}
     assert list(res.table.index) == ["model (lstm)", "naive", "drift", SELECTED]
-    assert res.table.loc[SELECTED, "MASE"] == pytest.approx(1.8)
-    assert res.panel.loc[SELECTED, "MASE mean"] == pytest.approx(1.8)
-    a, b = res.forecasts
-    np.testing.assert_array_equal(a[SELECTED], np.full(3, 6.0))  # drift's forecast
-    np.testing.assert_array_equal(b[SELECTED], np.ones(3))  # the network's median
-    assert (a["method"], b["method"]) == ("drift", NETWORK)
+    assert res.table.loc[SELECTED, "MASE"] == pytest.approx(1.55)
+    assert res.panel.loc[SELECTED, "MASE mean"] == pytest.approx(1.55)
+    for r in res.forecasts:
+        np.testing.assert_array_equal(r[SELECTED], np.full(3, 6.0))  # drift's forecast
+        assert r["method"] == "drift"
     frame = res.to_frame()
     assert list(frame.columns[-2:]) == [SELECTED, "method"]
     assert len(ho.folds) == 6 and "selected" not in ho.to_frame().columns  # the input is left alone
+    kept = with_selected(ho, NETWORK)
+    assert kept.table.loc[SELECTED, "MASE"] == pytest.approx(0.8)
+    for r in kept.forecasts:
+        np.testing.assert_array_equal(r[SELECTED], np.ones(3))  # the network's median
+        assert r["method"] == NETWORK
 
 
 # -- conformal intervals from absolute errors -----------------------------------------------------
@@ -156,7 +196,7 @@ def test_a_seasonal_baseline_that_wins_the_backtest_is_chosen_and_forecasts(chos
     r, text, d = chosen
     bt = r.backtest.table["MASE"]
     assert bt["seasonal naive"] < (1 - SELECT_MARGIN) * bt[r.backtest.model_name]
-    assert r.selection.choice == {"y": "seasonal naive"}
+    assert r.selection.method == "seasonal naive" and r.selection.baseline == "seasonal naive"
     assert (f"Selection (--select backtest): seasonal naive, backtest MASE {bt['seasonal naive']:.3f} against the "
             f"network's {bt[r.backtest.model_name]:.3f}") in text
     assert "Forecast: the 12 steps after the data by seasonal naive, chosen on the backtest" in text
@@ -199,7 +239,7 @@ def test_the_choice_reads_the_backtest_only_never_the_holdout(chosen):
 def test_save_load_and_predict_refit_the_chosen_baseline(chosen, cli):
     r, _, d = chosen
     g = Forecaster.load(str(d / "m.safetensors"))
-    assert g.selection.choice == {"y": "seasonal naive"} and g.selection.margin == SELECT_MARGIN
+    assert g.selection.method == "seasonal naive" and g.selection.margin == SELECT_MARGIN
     assert len(g.tails["y"]) == 96  # the whole history: the baseline is refitted on it
     pd.testing.assert_frame_equal(g.predict(), r.forecast)
     # new history: the first 84 values; the baseline refitted on them, the same conformal offsets
@@ -210,7 +250,7 @@ def test_save_load_and_predict_refit_the_chosen_baseline(chosen, cli):
     y = prepare(str(d / "new.csv"), "y", "date")[0].target  # the values as read from the file
     point = baselines.seasonal_naive(y, H, SEASON)
     np.testing.assert_array_equal(got["forecast"], point)
-    off = np.asarray(g.selection.offsets["seasonal naive"])
+    off = np.asarray(g.selection.offsets)
     np.testing.assert_allclose(got["q0.9"], point + off[2] * mase_scale(y, SEASON), rtol=1e-12)
     assert list(got["time"].dt.strftime("%Y-%m"))[:2] == ["2017-01", "2017-02"]
     # the command: the same forecast, and it says which method made it
@@ -231,15 +271,13 @@ def _edit_selection(src, dst, change):
 
 
 @pytest.mark.parametrize("name,change,expected", [
-    ("unknown-method", lambda c: c["selection"]["choice"].update(y="prophet"), "unknown method 'prophet'"),
-    ("unknown-series", lambda c: c["selection"]["choice"].update(z="naive"), "series 'z' is not one"),
+    ("unknown-method", lambda c: c["selection"].update(method="prophet"), "unknown method 'prophet'"),
     ("not-an-object", lambda c: c.update(selection=[1, 2]), "selection: expected an object"),
     ("bad-margin", lambda c: c["selection"].update(margin=1.5), "margin 1.5"),
-    ("short-offsets", lambda c: c["selection"]["offsets"]["seasonal naive"].pop(), "offsets of seasonal naive"),
-    ("nan-offset", lambda c: c["selection"]["offsets"]["seasonal naive"][0].__setitem__(0, float("nan")),
-     "offsets of seasonal naive"),
-    ("missing-offsets", lambda c: c["selection"]["offsets"].clear(), "offsets of seasonal naive"),
-    ("other-method", lambda c: c["selection"].update(method="holdout"), "method 'holdout'"),
+    ("short-offsets", lambda c: c["selection"]["offsets"].pop(), "offsets of seasonal naive"),
+    ("nan-offset", lambda c: c["selection"]["offsets"][0].__setitem__(0, float("nan")), "offsets of seasonal naive"),
+    ("missing-offsets", lambda c: c["selection"].pop("offsets"), "offsets of seasonal naive"),
+    ("other-select", lambda c: c["selection"].update(select="holdout"), "select 'holdout'"),
 ])
 def test_a_malformed_selection_in_a_model_file_is_refused(chosen, cli, tmp_path, name, change, expected):
     _, _, d = chosen
@@ -285,7 +323,7 @@ def test_bad_select_values_are_refused_in_one_line(cli, tmp_path, monkeypatch):
     code, _, err = cli("forecast", "--select", "holdout", "--epochs", "1")
     assert_one_line_error(code, err, "argument --select: invalid choice: 'holdout'")
     code, _, err = cli("forecast", "--select", "backtest", "--folds", "0", "--epochs", "1")
-    assert_one_line_error(code, err, "--select backtest: chooses each series' method on the backtest, but --folds 0")
+    assert_one_line_error(code, err, "--select backtest: chooses the method on the backtest, but --folds 0")
     code, _, err = cli("forecast", "--load", tmp_path / "m.safetensors", "--select", "backtest")
     assert_one_line_error(code, err, "--select: sets how a forecaster is trained or evaluated")
     assert list(tmp_path.iterdir()) == []
@@ -294,27 +332,66 @@ def test_bad_select_values_are_refused_in_one_line(cli, tmp_path, monkeypatch):
 
 
 # -- panels and non-negative series ---------------------------------------------------------------
-def test_a_panel_prints_the_count_per_method_and_each_series_choice_in_out(tmp_path):
+def test_a_panel_gets_one_method_though_each_series_own_backtest_would_differ(tmp_path):
+    # three seasonal series whose last season is flat, and a straight line: per series, seasonal
+    # naive would win the backtest of the first three and drift the line's; the run takes one
+    # method, seasonal naive, on the mean over the four, for all four
     frames = []
-    for k in range(4):
+    for k in range(3):
         d = _seasonal_then_flat(60).assign(id=f"S{k}")
         d["y"] = d["y"] * (k + 1)
         frames.append(d)
+    t = np.arange(60)
+    frames.append(frames[0].assign(id="line", y=50 + 2.0 * t + 0.05 * np.random.default_rng(1).standard_normal(60)))
     pd.concat(frames).to_csv(tmp_path / "p.csv", index=False)
     out = io.StringIO()
     r = run.forecast(str(tmp_path / "p.csv"), target="y", time="date", series_id="id", horizon=H, folds=2,
-                     stats=False, methods=["naive", "snaive"], plot=None, backtest_plot=None, out=out,
-                     select="backtest", out_csv=str(tmp_path / "o.csv"), **TINY)
+                     stats=False, methods=["naive", "snaive", "drift"], plot=None, backtest_plot=None, out=out,
+                     select="backtest", out_csv=str(tmp_path / "o.csv"), holdout_csv=str(tmp_path / "h.csv"), **TINY)
     text = out.getvalue()
-    per = pd.read_csv(tmp_path / "o.csv").groupby("series")["method"].first()
-    assert per.to_dict() == r.selection.choice
-    counts = per.value_counts()
-    assert "Selection (--select backtest; a baseline when its backtest MASE is more than 10% below the network's): " \
-        in text and "of 4 series (the 'method' column of --out)" in text
-    for method, n in counts.items():
-        assert f"{method} {n}" in text
-    assert "each series by its method chosen on the backtest" in text
-    assert f"\n{'selected':<16}" in text
+    table = backtest_mase(r.backtest.folds, r.backtest.model_name)
+    own = {k: choose(table.loc[[k]]) for k in table.index}
+    assert own == {"S0": "seasonal naive", "S1": "seasonal naive", "S2": "seasonal naive", "line": "drift"}
+    assert r.selection.method == choose(table) == "seasonal naive"
+    c = next(x for x in compare(table) if x.method == "seasonal naive")
+    assert (f"Selection (--select backtest): seasonal naive for all 4 series, mean backtest MASE {c.mase:.3f} "
+            f"against the network's {c.network:.3f} over the 4 series (a baseline is chosen when its mean backtest "
+            "MASE is more than 10% below the network's)") in text
+    # the backtest only: on the holdout (flat last seasons) naive would have been chosen
+    assert choose(backtest_mase(r.holdout.folds, r.holdout.model_name)) == "naive"
+    sel = r.holdout.folds[r.holdout.folds["method"] == SELECTED].set_index("series")["MASE"]
+    snaive = r.holdout.folds[r.holdout.folds["method"] == "seasonal naive"].set_index("series")["MASE"]
+    pd.testing.assert_series_equal(sel, snaive, check_names=False)
+    assert f"holdout mean MASE: selected {r.holdout.panel.loc[SELECTED, 'MASE mean']:.3f} (seasonal naive, " in text
+    assert "Forecast: the 12 steps after the data by seasonal naive, chosen on the backtest" in text
+    per = pd.read_csv(tmp_path / "o.csv")
+    assert set(per["method"]) == {"seasonal naive"} and set(per["series"]) == set(own)
+    assert set(pd.read_csv(tmp_path / "h.csv")["method"]) == {"seasonal naive"}
+    for s in prepare(str(tmp_path / "p.csv"), "y", "date", series_id="id"):
+        got = r.forecast[r.forecast["series"] == s.name]["forecast"].to_numpy()
+        np.testing.assert_array_equal(got, baselines.seasonal_naive(s.target, H, SEASON))  # the line's too
+
+
+def test_a_panel_that_keeps_the_network_says_so(tmp_path):
+    table = pd.DataFrame({NETWORK: [1.0, 3.0, math.nan], "naive": [0.5, 3.1, 0.2]}, index=["A", "B", "C"])
+    line = describe(NETWORK, table, panel=True)
+    assert line == ("\nSelection (--select backtest): the network for all 3 series, mean backtest MASE 2.000 over "
+                    "the 2 of 3 series both scored; the best baseline, naive 1.800, is not more than 10% below the "
+                    "network's")
+    one = describe("naive", pd.DataFrame({NETWORK: [1.0], "naive": [0.5]}, index=["y"]), panel=False)
+    assert one == ("\nSelection (--select backtest): naive, backtest MASE 0.500 against the network's 1.000 (a "
+                   "baseline is chosen when its backtest MASE is more than 10% below the network's)")
+
+
+def test_a_file_whose_selection_kept_the_network_forecasts_with_it(chosen, tmp_path):
+    _, _, d = chosen
+    kept = _edit_selection(d / "m.safetensors", tmp_path / "kept.safetensors",
+                           lambda c: c.update(selection={"select": "backtest", "margin": 0.1, "method": NETWORK}))
+    g = Forecaster.load(str(kept))
+    assert g.selection.method == NETWORK and g.selection.baseline is None
+    series = list(g.tails.values())
+    np.testing.assert_array_equal(g.predict_array(series), g.predict_array(series, selected=False))
+    assert set(g.predict()["method"]) == {NETWORK}
 
 
 def test_a_chosen_baseline_on_non_negative_data_is_clipped_at_zero():
@@ -322,7 +399,7 @@ def test_a_chosen_baseline_on_non_negative_data_is_clipped_at_zero():
     y = rng.poisson(0.5, 48) * 3.0  # counts, mostly zeros
     df = pd.DataFrame({"date": pd.date_range("2010-01-01", periods=48, freq="MS"), "y": y})
     f = Forecaster(horizon=6, **TINY).fit(df, target="y", time="date")
-    f.selection = Selection({"y": "naive"}, {"naive": [[-5.0] * 6, [0.0] * 6, [5.0] * 6]})
+    f.selection = Selection("naive", [[-5.0] * 6, [0.0] * 6, [5.0] * 6])
     series = list(f.tails.values())
     raw = f.predict_array(series, clip=False)
     w = 5.0 * mase_scale(y, 12)

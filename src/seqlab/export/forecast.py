@@ -52,12 +52,18 @@ def forecast_inputs(forecaster: Any, data: Any = None, **columns: Any) -> Foreca
     ``series_id``... as ``Forecaster.predict`` takes them).
 
     SeqlabError for what one graph cannot run: the 'recursive' strategy (it feeds predictions
-    back), an ensemble over several lookbacks (one ``x`` for every member), and an 'rnn'
-    forecaster on a series shorter than its lookback (its graph reads full windows)."""
+    back), an ensemble over several lookbacks (one ``x`` for every member), an 'rnn'
+    forecaster on a series shorter than its lookback (its graph reads full windows), and one whose
+    ``--select backtest`` chose a baseline (its forecasts are the baseline's, not the graph's)."""
     from ..forecast.data import prepare
 
     f = forecaster
     f._check_fitted()
+    chosen = f.selection.baseline if getattr(f, "selection", None) is not None else None
+    if chosen is not None:
+        raise SeqlabError(f"selection: this forecaster forecasts with {chosen}, the baseline that seqlab forecast "
+                          "--select backtest chose; its exported graph runs only the networks, which do not make "
+                          "those forecasts: forecast with Forecaster.predict, or fit without --select backtest")
     c = f.config
     if f.parts:
         series = list(f.tails.values()) if data is None else prepare(data, **columns)

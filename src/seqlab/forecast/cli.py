@@ -168,11 +168,11 @@ def register(subparsers) -> None:
                    help="conformal: the outer quantile interval calibrated on the backtest's forecasts (split "
                         "conformal per horizon step); quantile: the raw quantiles (default conformal)")
     e.add_argument("--select", choices=["network", "backtest"], default="network",
-                   help="network: the network forecasts every series; backtest: each series is forecast by the "
-                        "method of lowest backtest MASE among the network and the baselines, a baseline only when "
-                        "its MASE is more than 10%% below the network's; the holdout scores that choice (the row "
-                        "'selected'), a chosen baseline's interval is conformal on its backtest and holdout errors, "
-                        "and --save keeps the choice (default network)")
+                   help="network: the network forecasts every series; backtest: every series is forecast by the "
+                        "one method of lowest mean backtest MASE over the series among the network and the "
+                        "baselines, a baseline only when its mean is more than 10%% below the network's; the "
+                        "holdout scores that choice (the row 'selected'), a chosen baseline's interval is conformal "
+                        "on its backtest and holdout errors, and --save keeps the choice (default network)")
     e.add_argument("--load", metavar="PATH", help="load a saved forecaster and forecast from --data (or its "
                    "saved history) without refitting")
     e.add_argument("--out", dest="out_csv", metavar="FILE.csv", help="per-series CSV: each series' forecast with its "

@@ -208,7 +208,7 @@ class Forecaster:
         self.conformal: list[float] | None = None  # per-step widening of the outer interval (conformal)
         self.clipped = 0  # forecast values clipped at 0 by predict_array (series trained on values >= 0)
         self.parts: list[Forecaster] = []  # a 'mix': one fitted forecaster per kind of MIX
-        # per series the method chosen on the backtest (seqlab.forecast.selection); None: the network for all
+        # the method chosen on the backtest for every series (seqlab.forecast.selection); None: the network
         self.selection: Selection | None = None
         self.history: list = []
         self.notes: list[str] = []  # per-series notes of the last fit (too short for something)
@@ -695,8 +695,8 @@ class Forecaster:
         series of the call in one batch per network. A mix averages its parts' forecasts, each
         quantile over the parts. With ``calibrated`` and a conformal calibration
         (:meth:`calibrate`), the outer interval is the calibrated one. With ``selected`` and a
-        :attr:`selection`, a series whose chosen method is a baseline gets that baseline's
-        forecast, fitted on its history, and its conformal quantiles (:meth:`methods`). With
+        :attr:`selection` that chose a baseline, every series gets that baseline's forecast,
+        fitted on its history, and its conformal quantiles (the networks still run). With
         ``clip``, a series whose training values were all >= 0 gets no negative forecast or
         quantile (clipped at 0, after the calibration; counted in :attr:`clipped`)."""
         c = self.config
@@ -740,28 +740,25 @@ class Forecaster:
         return self._clip(series, pred) if clip else pred
 
     def methods(self, series: Sequence[SeriesData]) -> list[str]:
-        """The method that forecasts each series: ``'network'``, or the baseline chosen for it on
-        the backtest (:attr:`selection`, ``seqlab forecast --select backtest``)."""
-        if self.selection is None:
-            return [NETWORK] * len(series)
-        return [self.selection.method(self._transform_for(s.name)) for s in series]
+        """The method that forecasts each series: ``'network'``, or the baseline chosen on the
+        backtest for every series (:attr:`selection`, ``seqlab forecast --select backtest``)."""
+        return [NETWORK if self.selection is None else self.selection.method] * len(series)
 
     def _select(self, series: Sequence[SeriesData], pred: np.ndarray) -> np.ndarray:
-        """``pred`` (S, H, Q) with each series whose chosen method is a baseline forecast by it:
-        the baseline fitted on the series' history (all of it), its quantiles at the conformal
-        offsets of the selection times the history's MASE scale."""
-        methods = self.methods(series)
+        """``pred`` (S, H, Q), or with a :attr:`selection` that chose a baseline, every series
+        forecast by it: the baseline fitted on the series' history (all of it), its quantiles at the
+        conformal offsets of the selection times the history's MASE scale."""
+        method = self.selection.baseline if self.selection is not None else None
+        if method is None or not series:
+            return pred
+        if self.selection.offsets is None:
+            raise SeqlabError(f"selection: {method} forecasts the series but has no interval offsets; build the "
+                              "Selection with them (seqlab.forecast.selection.baseline_offsets)")
         c = self.config
-        for method in dict.fromkeys(m for m in methods if m != NETWORK):
-            idx = [i for i, m in enumerate(methods) if m == method]
-            point = baseline_point([series[i].target for i in idx], method, c.horizon, c.season or 1,
-                                   self.train_config.threads)
-            if method not in self.selection.offsets:
-                raise SeqlabError(f"selection: {method} forecasts a series but has no interval offsets; build the "
-                                  "Selection with them (seqlab.forecast.selection.baseline_offsets)")
-            offsets = np.asarray(self.selection.offsets[method], dtype=np.float64)
-            for i, p in zip(idx, point):
-                pred[i] = quantile_forecasts(p, offsets, history_scale(series[i].target, c.season or 1))
+        point = baseline_point([s.target for s in series], method, c.horizon, c.season or 1, self.train_config.threads)
+        offsets = np.asarray(self.selection.offsets, dtype=np.float64)
+        for i, p in enumerate(point):
+            pred[i] = quantile_forecasts(p, offsets, history_scale(series[i].target, c.season or 1))
         return pred
 
     def calibrate(self, q: Sequence[float] | None) -> "Forecaster":
@@ -787,8 +784,8 @@ class Forecaster:
 
         Returns a long table: columns ``series``, ``time``, ``forecast`` (the median) and one
         ``q<level>`` column per quantile (``q0.1``, ``q0.5``, ``q0.9``); with a :attr:`selection`
-        (``seqlab forecast --select backtest``), each series by its chosen method and a last
-        column ``method`` naming it."""
+        (``seqlab forecast --select backtest``), the series forecast by the chosen method and a
+        last column ``method`` naming it."""
         self._check_fitted()
         series = list(self.tails.values()) if data is None else prepare(
             data, target, time, covariates, series_id, future_covariates, static_covariates, fill=fill, wide=wide)
@@ -817,8 +814,8 @@ class Forecaster:
 
         self._check_fitted()
         keep_n = max(p.lag + max(p.member_lookbacks) for p in (self.parts or [self]))
-        # a series forecast by a baseline keeps its whole history: the baseline is refitted on it
-        full = frozenset(self.selection.baselines()) if self.selection is not None else frozenset()
+        # series forecast by a baseline keep their whole history: the baseline is refitted on it
+        full = self.selection is not None and self.selection.baseline is not None
         if not self.parts:
             cfg, tensors = self._state(keep_n, full)
         else:  # every part stores the same history (the longest any part reads), so they share it on load
@@ -833,16 +830,16 @@ class Forecaster:
             cfg["selection"] = self.selection.to_dict()
         save_file(path, KIND, cfg, tensors)
 
-    def _state(self, keep_n: int, full: frozenset = frozenset()) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    def _state(self, keep_n: int, full: bool = False) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
         """The settings (JSON) and tensors of a one-kind forecaster's file, with the last ``keep_n``
-        values of each series' history (all of it for the series named in ``full``)."""
+        values of each series' history (all of it with ``full``)."""
         tensors: dict[str, torch.Tensor] = {}
         for k, net in enumerate(self.nets):
             for name, t in net.state_dict().items():
                 tensors[f"member{k}.{name}"] = t
         series_meta = []
         for i, (name, s) in enumerate(self.tails.items()):
-            keep = len(s) if name in full else min(len(s), keep_n)
+            keep = len(s) if full else min(len(s), keep_n)
             tensors[f"tail{i}.target"] = torch.as_tensor(s.target[-keep:].copy())
             tensors[f"tail{i}.covariates"] = torch.as_tensor(s.covariates[-keep:].copy())
             if s.n_future:
@@ -941,11 +938,11 @@ class Forecaster:
         return self
 
     def _read_selection(self, cfg: dict[str, Any]) -> None:
-        """The per-series choice of a model file (``selection``, written by ``--select backtest``),
-        checked; a file without it (every file before it, and ``--select network``) forecasts every
-        series with the network. ValueError when it is malformed."""
+        """The choice of a model file (``selection``, written by ``--select backtest``), checked; a
+        file without it (every file before it, and ``--select network``) forecasts every series with
+        the network. ValueError when it is malformed."""
         raw = cfg.get("selection")
-        self.selection = None if raw is None else Selection.from_dict(raw, set(self.tails), len(self.config.quantiles),
+        self.selection = None if raw is None else Selection.from_dict(raw, len(self.config.quantiles),
                                                                      self.config.horizon)
 
 

@@ -43,7 +43,7 @@ from .data import SeriesData, check_same_covariates, prepare
 from .features import calendar_periods, time_labels
 from .forecaster import Forecaster, clip_at_zero, season_choice
 from .selection import (NETWORK, SELECT_MARGIN, SELECTED, Selection, backtest_mase, baseline_offsets, check_select,
-                        choose_all, counts, describe, quantile_forecasts, with_selected)
+                        choose, describe, quantile_forecasts, with_selected)
 
 INTERVALS = ("conformal", "quantile")
 
@@ -59,7 +59,7 @@ class ForecastRun:
     forecast: pd.DataFrame
     written: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    selection: Selection | None = None  # select='backtest': the method chosen per series
+    selection: Selection | None = None  # select='backtest': the method chosen for every series
 
 
 def _freq(series: Sequence[SeriesData], fallback: str | None = None) -> str | None:
@@ -210,10 +210,10 @@ def forecast(data: Any = None, *, target: str | None = None, time: str | None = 
     forecasts, one row per series, origin and step (:meth:`BacktestResult.to_frame`, times as in
     ``out_csv``). ``holdout_csv``: the holdout's forecasts in the same columns, ``origin``
     'holdout'. ``fill`` and ``wide``: see :func:`seqlab.forecast.data.prepare`. ``select``:
-    'network' forecasts every series with the network; 'backtest' forecasts each series with the
-    method of lowest backtest MASE, a baseline only when it beats the network's by more than
-    ``SELECT_MARGIN`` (10 %), scores that choice on the holdout (the method ``selected``) and keeps
-    it in ``save`` (see :mod:`seqlab.forecast.selection`).
+    'network' forecasts every series with the network; 'backtest' forecasts every series with the
+    one method of lowest mean backtest MASE over the series, a baseline only when its mean is more
+    than ``SELECT_MARGIN`` (10 %) below the network's, scores that choice on the holdout (the
+    method ``selected``) and keeps it in ``save`` (see :mod:`seqlab.forecast.selection`).
 
     ``settings``: any field of :class:`seqlab.forecast.ForecastConfig` (horizon, cell, hidden,
     model, ensemble, batch_size...) or of :class:`seqlab.train.TrainConfig` (epochs, lr, patience,
@@ -235,7 +235,7 @@ def forecast(data: Any = None, *, target: str | None = None, time: str | None = 
     if interval not in INTERVALS:
         raise SeqlabError(f"--interval: expected one of {', '.join(INTERVALS)}, got {interval!r}")
     if check_select(select) == "backtest" and folds == 0:
-        raise SeqlabError("--select backtest: chooses each series' method on the backtest, but --folds 0 skips the "
+        raise SeqlabError("--select backtest: chooses the method on the backtest, but --folds 0 skips the "
                           "backtest; give --folds 1 or more, or --select network")
     if resume and not save:
         raise SeqlabError("--resume: needs --save PATH, the model file of the interrupted run (its checkpoint is "
@@ -291,7 +291,7 @@ def forecast(data: Any = None, *, target: str | None = None, time: str | None = 
         if n:
             feats.append(f"{n} {what} covariate(s)")
     say(f"inputs: the target, {', '.join(feats)}; intervals: {interval}"
-        + ("; per series the network or a baseline, chosen on the backtest (--select backtest)"
+        + ("; the network or a baseline for every series, chosen on the backtest (--select backtest)"
            if select == "backtest" else ""))
     for n in data_notes:
         say(f"note: {n}")
@@ -316,11 +316,11 @@ def forecast(data: Any = None, *, target: str | None = None, time: str | None = 
     elif folds:
         say("note: the series are too short for a backtest before the holdout; skipped"
             + ("; --backtest-out has the header only" if backtest_csv else ""))
-    choice = None
+    choice = None  # --select backtest: the method of every series
     if select == "backtest":
         choice, chosen_on = _choose(bt, series, notes)
         if chosen_on is not None:
-            say(describe(choice, chosen_on, panel, SELECT_MARGIN, out_csv))
+            say(describe(choice, chosen_on, panel, SELECT_MARGIN))
 
     ho = backtest(series, c, folds=1, step=H, end_offset=0, include_stats=stats, train=train, checkpoint=run_ckpt,
                   methods=methods)
@@ -369,8 +369,8 @@ def forecast(data: Any = None, *, target: str | None = None, time: str | None = 
         say(f"holdout {'mean ' if panel else ''}MASE: model {model_mase:.3f} "
             f"{'beats' if model_mase < best[1] else 'does not beat'} the best baseline, {best[0]} {best[1]:.3f}")
     if choice is not None:
-        say(f"holdout {'mean ' if panel else ''}MASE: selected {float(mase_col.loc[SELECTED]):.3f} (each series' method "
-            f"chosen on the backtest), model {model_mase:.3f}")
+        say(f"holdout {'mean ' if panel else ''}MASE: selected {float(mase_col.loc[SELECTED]):.3f} "
+            f"({'the network' if choice == NETWORK else choice}, chosen on the backtest), model {model_mase:.3f}")
 
     final = Forecaster(c, train).fit(series, checkpoint=run_ckpt)
     notes += [n for n in final.notes if n not in notes]
@@ -422,7 +422,7 @@ def forecast(data: Any = None, *, target: str | None = None, time: str | None = 
                     preds = final.predict_array(to_plot)
                     title = f"{c.model} {c.cell} forecast, holdout {'mean ' if panel else ''}MASE {model_mase:.3f}"
                     if choice is not None:  # the forecast drawn is the selection's
-                        title = (f"{_plot_method(final, to_plot)} forecast, holdout {'mean ' if panel else ''}MASE "
+                        title = (f"{_plot_method(final)} forecast, holdout {'mean ' if panel else ''}MASE "
                                  f"{float(mase_col.loc[SELECTED]):.3f} (selected; the network {model_mase:.3f})")
                     plot_forecast(plot, to_plot, c.quantiles, ho.forecasts, preds, title=title)
                     result.written.append(plot)
@@ -439,35 +439,33 @@ def forecast(data: Any = None, *, target: str | None = None, time: str | None = 
 
 
 def _choose(bt: BacktestResult | None, series: Sequence[SeriesData],
-            notes: list[str]) -> tuple[dict[str, str], pd.DataFrame | None]:
-    """``--select backtest``: each series' method chosen on the backtest
-    (:func:`seqlab.forecast.selection.choose_all`; the network for a series that sat the backtest
-    out, with a note), and the backtest MASE table it was chosen from (None without a backtest)."""
+            notes: list[str]) -> tuple[str, pd.DataFrame | None]:
+    """``--select backtest``: the method of every series, chosen on the backtest
+    (:func:`seqlab.forecast.selection.choose`; the network without a backtest, with a note), and
+    the backtest MASE table it was chosen from (None without a backtest)."""
     if bt is None:
         notes.append("--select backtest: the series are too short for a backtest; the network forecasts every series")
-        return {s.name: NETWORK for s in series}, None
+        return NETWORK, None
     table = backtest_mase(bt.folds, bt.model_name)
-    chosen = choose_all(table)
-    out = [s.name for s in series if s.name not in chosen]
-    if out:
-        notes.append(f"--select backtest: {len(out)} series sat the backtest out (too short); the network forecasts "
-                     "them")
-    return {s.name: chosen.get(s.name, NETWORK) for s in series}, table
+    method = choose(table)
+    out = sum(s.name not in table.index for s in series)
+    if out and method != NETWORK:
+        notes.append(f"--select backtest: {out} series sat the backtest out (too short); {method}, chosen on the "
+                     "others, forecasts them too")
+    return method, table
 
 
-def _selected_interval(ho: BacktestResult, bt: BacktestResult | None, choice: dict[str, str], q: np.ndarray | None,
+def _selected_interval(ho: BacktestResult, bt: BacktestResult | None, method: str, q: np.ndarray | None,
                        quantiles: Sequence[float], mid: int, alpha: float, panel: bool) -> dict:
     """Coverage, width and Winkler on the holdout of the selection's intervals: the network's
-    (calibrated with ``q`` where given) for the series that kept it, each chosen baseline's from
-    its absolute errors on the backtest ``bt`` (see :func:`seqlab.forecast.selection.baseline_offsets`)."""
-    chosen = {m for m in choice.values() if m != NETWORK}
-    offsets = {m: baseline_offsets(bt.forecasts, m, quantiles)[0] for m in chosen} if bt is not None else {}
+    (calibrated with ``q`` where given) when it was kept, else the chosen baseline's from its
+    absolute errors on the backtest ``bt`` (see :func:`seqlab.forecast.selection.baseline_offsets`)."""
+    offsets = baseline_offsets(bt.forecasts, method, quantiles)[0] if bt is not None and method != NETWORK else None
     a, lo, hi, scale = [], [], [], []
     for r in ho.forecasts:
-        m = choice.get(r["series"], NETWORK)
         H = r["model"].shape[0]
-        if m in offsets and m in r["baselines"]:
-            w = quantile_forecasts(np.asarray(r["baselines"][m], dtype=np.float64)[:H], offsets[m], r["scale"])
+        if offsets is not None and method in r["baselines"]:
+            w = quantile_forecasts(np.asarray(r["baselines"][method], dtype=np.float64)[:H], offsets, r["scale"])
         else:
             w = r["model"] if q is None else widen(r["model"][None], q, mid)[0]
         w = _clip_rec(r, w)
@@ -477,20 +475,19 @@ def _selected_interval(ho: BacktestResult, bt: BacktestResult | None, choice: di
                           np.concatenate(scale) if panel else None)
 
 
-def _selection(final: Forecaster, choice: dict[str, str], records: list[dict], alpha: float | None,
+def _selection(final: Forecaster, method: str, records: list[dict], alpha: float | None,
                notes: list[str]) -> Selection:
-    """The selection the final forecaster keeps: ``choice`` for each series it forecasts, and each
-    chosen baseline's conformal offsets from its absolute errors in ``records`` (the backtest's and
-    the holdout's, as the network's final calibration); a note where they are too few."""
-    offsets = {}
-    for m in sorted({choice.get(n, NETWORK) for n in final.tails} - {NETWORK}):
-        off, too_few = baseline_offsets(records, m, final.config.quantiles)
-        if too_few and alpha:
-            notes.append(f"--select backtest: too few backtest and holdout values to calibrate the interval of {m} "
-                         f"(the {100 * (1 - alpha):.0f}% interval needs at least {math.ceil(1 / alpha - 1 - 1e-9)}); "
-                         "its bounds are its largest error (more --folds give more)")
-        offsets[m] = off.tolist()
-    return Selection({n: choice.get(n, NETWORK) for n in final.tails}, offsets, SELECT_MARGIN)
+    """The selection the final forecaster keeps: ``method`` and, for a baseline, its conformal
+    offsets from its absolute errors in ``records`` (the backtest's and the holdout's, as the
+    network's final calibration); a note where they are too few."""
+    if method == NETWORK:
+        return Selection(NETWORK, None, SELECT_MARGIN)
+    off, too_few = baseline_offsets(records, method, final.config.quantiles)
+    if too_few and alpha:
+        notes.append(f"--select backtest: too few backtest and holdout values to calibrate the interval of {method} "
+                     f"(the {100 * (1 - alpha):.0f}% interval needs at least {math.ceil(1 / alpha - 1 - 1e-9)}); "
+                     "its bounds are its largest error (more --folds give more)")
+    return Selection(method, off.tolist(), SELECT_MARGIN)
 
 
 def _forecast_what(final: Forecaster, series: Sequence[SeriesData], panel: bool) -> str:
@@ -499,22 +496,17 @@ def _forecast_what(final: Forecaster, series: Sequence[SeriesData], panel: bool)
     what = f" (median, then the interval{', conformal' if final.conformal is not None else ''})"
     if final.selection is None:
         return what
-    if panel:
-        return (", each series by its method chosen on the backtest (the network's median, or a baseline's "
-                "forecast, then the interval; a baseline's conformal on its backtest and holdout errors)")
-    method = final.methods(series[:1])[0]
+    method = final.selection.method
     if method == NETWORK:
         return " by the network, chosen on the backtest" + what
     return f" by {method}, chosen on the backtest (its forecast, then the interval, conformal on its backtest and " \
            "holdout errors)"
 
 
-def _plot_method(final: Forecaster, series: Sequence[SeriesData]) -> str:
-    """The method named in the forecast plot's title with ``--select backtest``: the one method of
-    the series plotted, or 'per series'."""
-    methods = set(final.methods(series))
-    one = next(iter(methods)) if len(methods) == 1 else "per series"
-    return f"{final.config.model} {final.config.cell}" if one == NETWORK else one
+def _plot_method(final: Forecaster) -> str:
+    """The method named in the forecast plot's title with ``--select backtest``."""
+    m = final.selection.method if final.selection is not None else NETWORK
+    return f"{final.config.model} {final.config.cell}" if m == NETWORK else m
 
 
 def best_baseline(mase: pd.Series, model_name: str) -> tuple[str, float] | None:
@@ -654,7 +646,7 @@ def predict(model: str, data: Any = None, *, target: str | None = None, time: st
     frame = f.to_frame(series, pred)
     freq = _freq(series, f.freq)
     say(f"seqlab forecast: {model} ({f.config.model} {f.config.cell}, horizon {f.config.horizon}), from {source}, "
-        "no refitting" + _loaded_selection(f, series))
+        "no refitting" + _loaded_selection(f))
     say(forecast_text(frame, freq))
     if out_csv and is_main_process():
         from ..io import atomic_write_text
@@ -669,18 +661,14 @@ def predict(model: str, data: Any = None, *, target: str | None = None, time: st
     return frame
 
 
-def _loaded_selection(f: Forecaster, series: Sequence[SeriesData]) -> str:
-    """What the loaded forecaster's selection (``--select backtest``) does to ``series``: the
-    method of one series, or the count per method of a panel; empty without one."""
+def _loaded_selection(f: Forecaster) -> str:
+    """What the loaded forecaster's selection (``--select backtest``) does: the method that
+    forecasts every series; empty without one."""
     if f.selection is None:
         return ""
-    methods = f.methods(series)
-    if len(series) == 1:
-        m = methods[0]
-        return "; the network, chosen on the backtest" if m == NETWORK else \
-            f"; {m}, chosen on the backtest, refitted on this history"
-    shown = ", ".join(f"{m} {k}" for m, k in counts(methods))
-    return f"; per series the method chosen on the backtest ({shown} series; baselines refitted on this history)"
+    m = f.selection.method
+    return "; the network, chosen on the backtest" if m == NETWORK else \
+        f"; {m}, chosen on the backtest, refitted on this history"
 
 
 def labelled(frame: pd.DataFrame, freq: str | None) -> pd.DataFrame:

@@ -1,14 +1,18 @@
-"""Choosing, per series, between the network and the baselines on the backtest (``--select backtest``).
+"""Choosing, for the whole run, between the network and the baselines on the backtest (``--select backtest``).
 
 ``seqlab forecast`` backtests the network against the baselines before it scores the holdout. With
-``select='backtest'`` each series is then forecast by the method of lowest backtest MASE (averaged
-over the series' origins) among the network and the baselines computed, except that a baseline
-must beat the network's backtest MASE by more than :data:`SELECT_MARGIN` (10 %): a baseline is
-chosen only when its MASE is below ``(1 - SELECT_MARGIN)`` times the network's. The margin keeps
-the network where the two are close, since the backtest's few origins measure either with noise.
-The choice reads the backtest only, never the holdout, so the holdout score of the selection
-(the method ``selected``: each series' holdout forecast by its chosen method) is an honest
-estimate of what the selection does on new data.
+``select='backtest'`` the run then forecasts every series with one method: the one of lowest mean
+backtest MASE over the series (each series' MASE averaged over its origins first) among the
+network and the baselines computed, except that a baseline must beat the network by more than
+:data:`SELECT_MARGIN` (10 %): it is chosen only when its mean is below ``(1 - SELECT_MARGIN)``
+times the network's. Each baseline is compared with the network over the series where both have
+a finite backtest MASE (its mean against the network's mean over the same series), so that a
+series one of them could not score (a constant history, no origin) counts for neither; the
+baseline of lowest ratio to the network is the candidate. One choice per run, not per series:
+with the few short origins of a panel's series, each series' own backtest picks a baseline by
+chance too often (docs/forecast.md, "Choosing the method: --select backtest"). The choice reads
+the backtest only, never the holdout, so the holdout score of the selection (the method
+``selected``) is an honest estimate of what it does on new data.
 
 Baselines give point forecasts. A chosen baseline's quantiles come from split conformal
 prediction on its own absolute errors on the backtest (and the holdout, for the final forecast),
@@ -17,15 +21,15 @@ series' MASE scale so that the series of a panel share one calibration: quantile
 is its forecast plus the offset of tau times the MASE scale of the history it forecasts from.
 
 :class:`Selection` holds the choice and the offsets; a :class:`~seqlab.forecast.Forecaster`
-carrying one (saved in its model file) forecasts each series by its chosen method, refitting a
+carrying one (saved in its model file) forecasts every series by the chosen method, refitting a
 chosen baseline on the history it is given.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -39,34 +43,18 @@ if TYPE_CHECKING:  # backtesting imports the forecaster, which imports this modu
 SELECTS = ("network", "backtest")
 NETWORK = "network"  # the choice of the network, in the choice tables, --out and the model file
 SELECTED = "selected"  # the method name of the selection's forecasts in the holdout table
-# A baseline is chosen for a series only when its backtest MASE is more than 10 % below the
-# network's: below (1 - SELECT_MARGIN) times it (docs/forecast.md, "Choosing per series").
+# A baseline is chosen only when its mean backtest MASE is more than 10 % below the network's:
+# below (1 - SELECT_MARGIN) times it (docs/forecast.md, "Choosing the method: --select backtest").
 SELECT_MARGIN = 0.10
 
 
 def check_select(select: Any) -> str:
     """``select`` if it is one of :data:`SELECTS`, else SeqlabError naming the choices."""
     if select not in SELECTS:
-        raise SeqlabError(f"--select: expected network (the network forecasts every series) or backtest (per series "
-                          f"the method of lowest backtest MASE, a baseline only when more than "
+        raise SeqlabError(f"--select: expected network (the network forecasts every series) or backtest (one method "
+                          f"for every series: the one of lowest mean backtest MASE, a baseline only when more than "
                           f"{100 * SELECT_MARGIN:.0f}% lower than the network's), got {select!r}")
     return select
-
-
-def choose(mase: Mapping[str, float], margin: float = SELECT_MARGIN) -> str:
-    """The method for one series from its backtest MASE per method (``NETWORK`` for the network,
-    the baselines by name): the baseline of lowest MASE (the first of equal ones) when it is below
-    ``(1 - margin)`` times the network's, else ``NETWORK``. A NaN or missing MASE of the network
-    (no backtest for the series, a constant history) keeps the network; NaN baselines are ignored."""
-    net = float(mase.get(NETWORK, math.nan))
-    if not math.isfinite(net):
-        return NETWORK
-    best, best_mase = NETWORK, math.inf
-    for name, v in mase.items():
-        v = float(v)
-        if name != NETWORK and math.isfinite(v) and v < best_mase:
-            best, best_mase = name, v
-    return best if best_mase < (1 - margin) * net else NETWORK
 
 
 def backtest_mase(folds: pd.DataFrame, model_name: str) -> pd.DataFrame:
@@ -78,23 +66,73 @@ def backtest_mase(folds: pd.DataFrame, model_name: str) -> pd.DataFrame:
     return per.rename(columns={model_name: NETWORK})
 
 
-def choose_all(table: pd.DataFrame, margin: float = SELECT_MARGIN) -> dict[str, str]:
-    """:func:`choose` for every series (row) of a :func:`backtest_mase` table."""
-    return {name: choose(row.to_dict(), margin) for name, row in table.iterrows()}
+@dataclass(frozen=True)
+class Comparison:
+    """A baseline against the network over the ``series`` series where both have a finite
+    backtest MASE: the baseline's mean MASE over them (``mase``) and the network's (``network``)."""
+
+    method: str
+    mase: float
+    network: float
+    series: int
+
+    @property
+    def ratio(self) -> float:
+        """``mase / network`` (infinite when the network's mean is 0: nothing beats it)."""
+        return self.mase / self.network if self.network > 0 else math.inf
 
 
-def with_selected(res: BacktestResult, choice: Mapping[str, str]) -> BacktestResult:
-    """``res`` (the holdout) with the method ``selected`` added: for each series the metrics of
-    its chosen method's forecast (the network's where ``choice`` names none), in ``folds``,
-    ``table`` and ``panel``, and each record's selected point forecast under ``'selected'``."""
+def compare(table: pd.DataFrame | Mapping[str, float]) -> list[Comparison]:
+    """Each baseline of a :func:`backtest_mase` table (or of one series' MASE per method)
+    against the network, over the series where both are finite; a baseline with no such series is
+    left out."""
+    if not isinstance(table, pd.DataFrame):
+        table = pd.DataFrame([dict(table)])
+    if NETWORK not in table.columns:
+        return []
+    net = table[NETWORK].to_numpy(dtype=np.float64)
+    out = []
+    for name in table.columns:
+        if name == NETWORK:
+            continue
+        v = table[name].to_numpy(dtype=np.float64)
+        both = np.isfinite(net) & np.isfinite(v)
+        if both.any():
+            out.append(Comparison(str(name), float(v[both].mean()), float(net[both].mean()), int(both.sum())))
+    return out
+
+
+def best(table: pd.DataFrame | Mapping[str, float]) -> Comparison | None:
+    """The baseline of lowest ratio to the network in :func:`compare` (the first of equal ones),
+    or None without any."""
+    found = None
+    for c in compare(table):
+        if found is None or c.ratio < found.ratio:
+            found = c
+    return found
+
+
+def choose(table: pd.DataFrame | Mapping[str, float], margin: float = SELECT_MARGIN) -> str:
+    """The one method for the run from a :func:`backtest_mase` table (rows the series, or one
+    series' MASE per method as a mapping): the :func:`best` baseline when its mean backtest MASE
+    is below ``(1 - margin)`` times the network's over the same series, else ``NETWORK`` (also
+    when no series has a finite MASE of the network and a baseline)."""
+    b = best(table)
+    return b.method if b is not None and b.mase < (1 - margin) * b.network else NETWORK
+
+
+def with_selected(res: BacktestResult, method: str) -> BacktestResult:
+    """``res`` (the holdout) with the method ``selected`` added: every series' metrics of
+    ``method``'s forecast (the network's where it is ``NETWORK`` or did not forecast the series),
+    in ``folds``, ``table`` and ``panel``, and each record's selected point forecast under
+    ``'selected'`` and its method under ``'method'``."""
     from .backtesting import panel_table
     from .metrics import METRICS
 
     folds = res.folds
+    want = res.model_name if method == NETWORK else method
     rows = []
-    for name, group in folds.groupby("series", sort=False):
-        method = choice.get(name, NETWORK)
-        want = res.model_name if method == NETWORK else method
+    for _, group in folds.groupby("series", sort=False):
         pick = group[group["method"] == want]
         if pick.empty:  # the chosen baseline did not forecast this series here: the network did
             pick = group[group["method"] == res.model_name]
@@ -104,7 +142,6 @@ def with_selected(res: BacktestResult, choice: Mapping[str, str]) -> BacktestRes
     table = folds.groupby("method", sort=False)[list(METRICS)].mean().reindex(order)
     forecasts = []
     for r in res.forecasts:
-        method = choice.get(r["series"], NETWORK)
         point = r["baselines"].get(method) if method != NETWORK else None
         mid = res.forecaster.mid if res.forecaster is not None else r["model"].shape[1] // 2
         sel = r["model"][:, mid] if point is None else np.asarray(point, dtype=np.float64)
@@ -121,29 +158,30 @@ def counts(methods: Iterable[str]) -> list[tuple[str, int]]:
     return sorted(n.items(), key=lambda kv: (kv[0] != NETWORK, -kv[1], kv[0]))
 
 
-def describe(choice: Mapping[str, str], table: pd.DataFrame, panel: bool, margin: float = SELECT_MARGIN,
-             out_csv: str | None = None) -> str:
-    """The line the run prints: one series' choice with its backtest MASE and the network's, or a
-    panel's count of series per method."""
+def describe(method: str, table: pd.DataFrame, panel: bool, margin: float = SELECT_MARGIN) -> str:
+    """The line the run prints: the method chosen for every series, with its mean backtest MASE
+    and the network's over the series both scored (or why the network stayed)."""
     need = f"more than {100 * margin:.0f}% below the network's"
-    if not panel:
-        name, method = next(iter(choice.items()))
-        row = table.loc[name]
-        net = float(row.get(NETWORK, math.nan))
-        if method != NETWORK:
-            return (f"\nSelection (--select backtest): {method}, backtest MASE {float(row[method]):.3f} against the "
-                    f"network's {net:.3f} (a baseline is chosen when its backtest MASE is {need})")
-        rest = row.drop(NETWORK).astype(np.float64)
-        rest = rest[np.isfinite(rest.to_numpy())]
-        if rest.empty or not math.isfinite(net):
-            return "\nSelection (--select backtest): the network (no backtest MASE to compare)"
-        best = str(rest.idxmin())
-        return (f"\nSelection (--select backtest): the network, backtest MASE {net:.3f}; the best baseline, {best} "
-                f"{float(rest[best]):.3f}, is not {need}")
-    shown = ", ".join(f"{m} {k}" for m, k in counts(choice.values()))
-    where = "the 'method' column of --out" if out_csv else "--out FILE.csv lists them"
-    return (f"\nSelection (--select backtest; a baseline when its backtest MASE is {need}): {shown} of "
-            f"{len(choice)} series ({where})")
+    comps = {c.method: c for c in compare(table)}
+    mean = "mean backtest MASE" if panel else "backtest MASE"
+    n_all = len(table)
+
+    def over(c: Comparison) -> str:  # the series compared, where a panel's differ from all of them
+        if not panel:
+            return ""
+        return f" over the {n_all} series" if c.series == n_all else f" over the {c.series} of {n_all} series both scored"
+
+    if method != NETWORK:
+        c = comps[method]
+        every = f" for all {n_all} series" if panel else ""
+        return (f"\nSelection (--select backtest): {method}{every}, {mean} {c.mase:.3f} against the network's "
+                f"{c.network:.3f}{over(c)} (a baseline is chosen when its {mean} is {need})")
+    b = best(table)
+    if b is None:
+        return f"\nSelection (--select backtest): the network (no {mean} to compare)"
+    every = f" for all {n_all} series" if panel else ""
+    return (f"\nSelection (--select backtest): the network{every}, {mean} {b.network:.3f}{over(b)}; the best "
+            f"baseline, {b.method} {b.mase:.3f}, is not {need}")
 
 
 # -- the chosen baselines' intervals and forecasts ------------------------------------------------
@@ -213,57 +251,51 @@ def _known_methods() -> tuple[str, ...]:
 
 @dataclass
 class Selection:
-    """Per series, the method that forecasts it (``NETWORK`` or a baseline's name), chosen on the
-    backtest with ``margin``; per chosen baseline, the signed offsets (Q, H) in MASE-scale units
-    from its point forecast to each quantile (:func:`baseline_offsets`)."""
+    """The method that forecasts every series (``NETWORK`` or a baseline's name), chosen on the
+    backtest with ``margin``; for a chosen baseline, the signed offsets (Q, H) in MASE-scale
+    units from its point forecast to each quantile (:func:`baseline_offsets`)."""
 
-    choice: dict[str, str]
-    offsets: dict[str, list[list[float]]] = field(default_factory=dict)
+    method: str = NETWORK
+    offsets: list[list[float]] | None = None
     margin: float = SELECT_MARGIN
 
-    def method(self, name: str) -> str:
-        return self.choice.get(name, NETWORK)
-
-    def baselines(self) -> set[str]:
-        """The series forecast by a baseline."""
-        return {s for s, m in self.choice.items() if m != NETWORK}
+    @property
+    def baseline(self) -> str | None:
+        """The chosen baseline, or None when the network was kept."""
+        return None if self.method == NETWORK else self.method
 
     def to_dict(self) -> dict[str, Any]:
-        return {"method": "backtest", "margin": self.margin, "choice": dict(self.choice),
-                "offsets": {m: [list(map(float, row)) for row in v] for m, v in self.offsets.items()}}
+        d: dict[str, Any] = {"select": "backtest", "margin": self.margin, "method": self.method}
+        if self.baseline is not None:
+            d["offsets"] = [list(map(float, row)) for row in (self.offsets or [])]
+        return d
 
     @classmethod
-    def from_dict(cls, d: Any, series: Collection[str], quantiles: int, horizon: int) -> Selection:
-        """The selection of a model file's header, checked against the forecaster's ``series``,
-        number of ``quantiles`` and ``horizon``; ValueError naming what is wrong."""
+    def from_dict(cls, d: Any, quantiles: int, horizon: int) -> Selection:
+        """The selection of a model file's header, checked against the forecaster's number of
+        ``quantiles`` and ``horizon``; ValueError naming what is wrong."""
         if not isinstance(d, dict):
             raise TypeError(f"selection: expected an object, got {type(d).__name__}")
-        if d.get("method") != "backtest":
-            raise ValueError(f"selection: method {d.get('method')!r}, expected 'backtest'")
+        if d.get("select") != "backtest":
+            raise ValueError(f"selection: select {d.get('select')!r}, expected 'backtest'")
         margin = d.get("margin")
         if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not 0 <= margin < 1:
             raise ValueError(f"selection: margin {margin!r}, expected a number in [0, 1)")
-        choice, offsets = d.get("choice"), d.get("offsets")
-        if not isinstance(choice, dict) or not isinstance(offsets, dict):
-            raise TypeError("selection: 'choice' and 'offsets' must be objects")
-        known = _known_methods()
-        for name, method in choice.items():
-            if name not in series:
-                raise ValueError(f"selection: series {name!r} is not one of the forecaster's")
-            if method not in known:
-                raise ValueError(f"selection: series {name!r} has the unknown method {method!r}; expected one of "
-                                 f"{', '.join(known)}")
-        for method in set(choice.values()) - {NETWORK}:
-            v = offsets.get(method)
-            ok = isinstance(v, list) and len(v) == quantiles and all(
-                isinstance(row, list) and len(row) == horizon and all(
-                    isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in row)
-                for row in v)
-            if not ok:
-                raise ValueError(f"selection: the offsets of {method} must be {quantiles} lists of {horizon} finite "
-                                 "numbers (one per quantile and horizon step)")
-        return cls(dict(choice), {m: offsets[m] for m in set(choice.values()) - {NETWORK}}, float(margin))
+        method, known = d.get("method"), _known_methods()
+        if method not in known:
+            raise ValueError(f"selection: the unknown method {method!r}; expected one of {', '.join(known)}")
+        if method == NETWORK:
+            return cls(NETWORK, None, float(margin))
+        v = d.get("offsets")
+        ok = isinstance(v, list) and len(v) == quantiles and all(
+            isinstance(row, list) and len(row) == horizon and all(
+                isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in row)
+            for row in v)
+        if not ok:
+            raise ValueError(f"selection: the offsets of {method} must be {quantiles} lists of {horizon} finite "
+                             "numbers (one per quantile and horizon step)")
+        return cls(method, v, float(margin))
 
 
-__all__ = ["NETWORK", "SELECTED", "SELECTS", "SELECT_MARGIN", "Selection", "backtest_mase", "choose", "choose_all",
-           "with_selected"]
+__all__ = ["NETWORK", "SELECTED", "SELECTS", "SELECT_MARGIN", "Comparison", "Selection", "backtest_mase", "best",
+           "choose", "compare", "with_selected"]
