@@ -278,3 +278,27 @@ def test_config_is_typed_and_frozen():
     assert v.config.lowercase and v.config.level == "word"
     assert repr(v) == "Vocabulary(3 tokens, level='word', lowercase=True, specials=('<pad>', '<unk>'))"
     assert "a" in v and "b" not in v and len(v) == 3
+
+
+# -- padding -----------------------------------------------------------------------------------
+def test_pad_ids_is_the_one_padding_of_classify_and_seq2seq():
+    """One function pads both jobs' batches (classify's NumPy pad_ids and seq2seq's torch pad_batch
+    were two copies): seq2seq's tensors are its arrays, and classify's public name is it."""
+    import numpy as np
+    import torch
+
+    import seqlab.classify
+    from seqlab.seq2seq.model import pad_batch
+    from seqlab.vocab import pad_ids
+
+    seqs = [[5, 6, 7], [8], [9, 10]]
+    ids, lens = pad_ids(seqs)
+    assert ids.dtype == lens.dtype == np.int64
+    np.testing.assert_array_equal(ids, [[5, 6, 7], [8, 0, 0], [9, 10, 0]])
+    np.testing.assert_array_equal(lens, [3, 1, 2])
+    np.testing.assert_array_equal(pad_ids(seqs, pad=-1)[0], [[5, 6, 7], [8, -1, -1], [9, 10, -1]])
+    assert pad_ids([])[0].shape == (0, 0) and pad_ids([[], []])[0].shape == (2, 0)
+    src, src_lens = pad_batch(seqs)
+    assert src.dtype == src_lens.dtype == torch.long
+    assert torch.equal(src, torch.from_numpy(ids)) and torch.equal(src_lens, torch.from_numpy(lens))
+    assert seqlab.classify.pad_ids is pad_ids and not hasattr(seqlab.classify, "padding_mask")

@@ -48,12 +48,21 @@ def _negative_value_after(option: str) -> str | None:
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line on stderr and exit code 2; an old spelling of a
-    renamed option (:data:`seqlab.cli_args.RENAMED`) is refused naming the new one; and a parser
-    of sub-commands given ``words_hint`` (a function of the words) says with it what to run when
-    its words start with no sub-command (the old grammar of ``seqlab translate``)."""
+    """argparse, but a usage error is one line on stderr and exit code 2; an option is only its
+    whole name (no prefix matching: ``--input`` is not ``--input-feeding``, and an option added
+    later cannot change what an abbreviation meant); an old spelling of a renamed option
+    (:data:`seqlab.cli_args.RENAMED`) is refused naming the new one; and a parser of sub-commands
+    given ``words_hint`` (a function of the words) says with it what to run when its words start
+    with no sub-command (the old grammar of ``seqlab translate``).
+
+    Sub-parsers are of this class too: ``add_subparsers`` makes its parsers of the parser's own
+    class unless given another ``parser_class``."""
 
     words_hint: Callable[[list[str]], str] | None = None
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs["allow_abbrev"] = False
+        super().__init__(*args, **kwargs)
 
     def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
         words = list(sys.argv[1:] if args is None else args)
@@ -64,6 +73,7 @@ class _Parser(argparse.ArgumentParser):
         from .cli_args import renamed
 
         known = list(self._option_string_actions)
+        commands = [a for a in self._actions if isinstance(a, argparse._SubParsersAction)]
         for word in words:
             if word == "--":
                 break
@@ -72,7 +82,13 @@ class _Parser(argparse.ArgumentParser):
                 new = renamed(option, self.prog, known)
                 if new:
                     self.error(f"{option} was renamed {new}")
-        commands = [a for a in self._actions if isinstance(a, argparse._SubParsersAction)]
+                # a parser of sub-commands sees their words too: only the last parser knows them all.
+                # argparse would report a missing required option instead, or a stray value
+                near = [k for k in known if k.startswith(option)] if not commands and option not in known \
+                    and " " not in word else []
+                if near:
+                    either = " or ".join([", ".join(near[:-1]), near[-1]] if len(near) > 1 else near)
+                    self.error(f"unrecognized arguments: {option}; options are not abbreviated: did you mean {either}?")
         if self.words_hint and commands and words and words[0] not in commands[0].choices \
                 and words[0] not in ("-h", "--help"):
             self.error(self.words_hint(words))

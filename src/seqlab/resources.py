@@ -1,15 +1,17 @@
 """Will it fit? The memory a recurrent model's options ask for, estimated before anything is
 allocated, against the memory the machine has.
 
-Every command that builds a network calls :func:`check_fits` with :func:`recurrent_estimate`
+Every command that builds a network (the NumPy reference's ``python -m seqlab.reference train``
+too: this module imports no torch) calls :func:`check_fits` with :func:`recurrent_estimate`
 once its options and data sizes are known, so ``--hidden 1000000`` or ``--batch-size 10000000``
 is one line on stderr naming the estimate and the machine's memory, not an allocation failure
 (or a machine swapping for an hour) deep inside torch.
 
-The estimate is a lower bound of what training takes (float32 weights, their gradients and two
-Adam moments; the activations autograd keeps per step: the gates, the cell state and the output
-of every layer; the output layer's logits): a refused run could not have run, and an accepted
-one may still need more.
+The estimate is a lower bound of what training takes (float32 weights, or float64 ones for the
+NumPy reference, their gradients and the optimizer's state, two Adam moments by default; the
+activations autograd keeps per step: the gates, the cell state and the output of every layer;
+the output layer's logits): a refused run could not have run, and an accepted one may still
+need more.
 """
 
 from __future__ import annotations
@@ -48,11 +50,16 @@ def gates(cell: str) -> int:
 
 def recurrent_estimate(*, cell: str, inputs: int, hidden: int, layers: int = 1, directions: int = 1,
                        batch: int = 1, steps: int = 1, vocab: int = 0, embed: int = 0, outputs: int = 0,
-                       outputs_per_step: bool = False, extra_params: int = 0, training: bool = True) -> Estimate:
+                       outputs_per_step: bool = False, extra_params: int = 0, training: bool = True,
+                       float_bytes: int = FLOAT, moments: int = 2) -> Estimate:
     """The memory of a stack of ``layers`` recurrent layers of ``hidden`` units (``directions``
     1 or 2) over ``batch`` sequences of ``steps`` steps of ``inputs`` features, with an optional
     embedding (``vocab`` x ``embed``, which then gives the inputs) and an output layer of
-    ``outputs`` units (at every step with ``outputs_per_step``, as a language model)."""
+    ``outputs`` units (at every step with ``outputs_per_step``, as a language model).
+
+    ``float_bytes``: bytes per number (4, float32, for torch; 8 for the float64 NumPy reference);
+    ``moments``: the optimizer's arrays per parameter when training (2 for Adam, 1 for Adagrad or
+    momentum, 0 for plain SGD)."""
     g = gates(cell)
     width = embed if vocab and embed else inputs
     params = extra_params + vocab * embed
@@ -60,10 +67,10 @@ def recurrent_estimate(*, cell: str, inputs: int, hidden: int, layers: int = 1, 
         fan_in = width if k == 0 else hidden * directions
         params += directions * g * hidden * (fan_in + hidden + 2)
     params += (hidden * directions + 1) * outputs
-    weight = params * FLOAT * (4 if training else 1)  # weights, gradients, Adam's two moments
+    weight = params * float_bytes * (2 + moments if training else 1)  # weights, gradients, optimizer state
     per_step = layers * directions * hidden * ((g + 3) if training else 2) + width
     logits = outputs * (steps if outputs_per_step else 1) * (3 if training else 1)
-    act = batch * (steps * per_step + logits) * FLOAT
+    act = batch * (steps * per_step + logits) * float_bytes
     return Estimate(int(params), int(weight), int(act))
 
 

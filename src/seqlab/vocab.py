@@ -31,6 +31,9 @@ layouts that classify, text and seq2seq wrote before this module, with the word 
 files were built with (levels ``"legacy-classify-word"``: ``\\w+|[^\\w\\s]``, and
 ``"legacy-seq2seq-word"``: split on whitespace), so old model files read text exactly as before.
 New vocabularies use ``"char"`` or ``"word"`` only.
+
+:func:`pad_ids` right-pads lists of ids into one array with their lengths: classify's batches,
+and seq2seq's (``seqlab.seq2seq.model.pad_batch`` makes tensors of it).
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ import re
 from collections import Counter
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Callable, Iterable, Mapping, Sequence
+
+import numpy as np
 
 from .errors import SeqlabError, check_int
 
@@ -352,3 +357,14 @@ def _read_config(cfg: Mapping[str, Any]) -> tuple[list[str], VocabConfig]:
         return itos, VocabConfig(level, cfg["lowercase"], specials=specials)
     raise SeqlabError(f"vocab config: unrecognised layout with keys {sorted(cfg)}; expected one written by "
                       "Vocabulary.to_config")
+
+
+def pad_ids(seqs: Sequence[Sequence[int]], pad: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Id lists right-padded to one array: ``(ids (N, T_max) int64, lengths (N,) int64)``, the
+    end of each shorter row filled with ``pad`` (the ``<pad>`` id, 0 in every job's vocabulary;
+    a model reads the lengths and never the pads). No lists give an array of shape (0, 0)."""
+    lengths = np.array([len(s) for s in seqs], dtype=np.int64)  # (N,)
+    ids = np.full((len(seqs), int(lengths.max()) if len(seqs) else 0), pad, dtype=np.int64)  # (N, T_max)
+    for i, s in enumerate(seqs):
+        ids[i, : len(s)] = s
+    return ids, lengths

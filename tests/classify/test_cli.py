@@ -181,3 +181,21 @@ def test_the_shared_spellings_reach_the_workflow(monkeypatch):
                  "--save", "m.safetensors"]) == 0
     (kw,) = calls
     assert (kw["tokenizer"], kw["embedding_dim"], kw["val_size"], kw["save"]) == ("char", 7, 0.3, "m.safetensors")
+
+
+def test_estimator_options_refuses_an_unknown_name_with_a_seqlab_error():
+    """A name that is not a default raised a bare KeyError (a traceback, repr'd message); it is a
+    SeqlabError (a ValueError) naming the name and the defaults there are."""
+    import pytest
+
+    from seqlab.classify.defaults import DEFAULTS, estimator_options
+    from seqlab.errors import SeqlabError
+
+    assert estimator_options(hidden_size=3)["hidden_size"] == 3
+    with pytest.raises(SeqlabError) as info:
+        estimator_options(hidden=3)
+    assert isinstance(info.value, ValueError) and not isinstance(info.value, KeyError)
+    assert str(info.value) == ("estimator_options: 'hidden' is not a default of seqlab classify train; expected "
+                               f"some of {', '.join(DEFAULTS)}")
+    with pytest.raises(SeqlabError, match=r"^estimator_options: 'a', 'b' are not defaults of seqlab classify train"):
+        estimator_options(b=1, a=2)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from seqlab.classify import Vocabulary, as_padded, pad_ids, padding_mask, stratified_split, text_config, tokenize
+from seqlab.classify import Vocabulary, as_padded, stratified_split, text_config, tokenize
 from seqlab.classify.data import check_labels, load_csv, load_data, load_folder
 from seqlab.errors import SeqlabError
 
@@ -32,13 +32,6 @@ def test_vocabulary_min_freq_max_size_and_unk():
     assert v2.to_tokens([2, 1, 3]) == ["a", "<unk>", "b"]
     again = Vocabulary.from_config(v2.to_config())
     assert again.itos == v2.itos and again.config == v2.config
-
-
-def test_pad_ids_and_mask():
-    ids, lens = pad_ids([[5, 6, 7], [8], [9, 10]])
-    np.testing.assert_array_equal(ids, [[5, 6, 7], [8, 0, 0], [9, 10, 0]])
-    np.testing.assert_array_equal(lens, [3, 1, 2])
-    np.testing.assert_array_equal(padding_mask(lens, 3), [[1, 1, 1], [1, 0, 0], [1, 1, 0]])
 
 
 def test_as_padded_accepts_every_form():

@@ -40,6 +40,9 @@ STATES_CASES = [
     ("states-layer-out-of-range", [*S, "--layer", "99"], "--layer"),
     ("states-units-not-numbers", [*S, "--units", "a,b"], "--units"),
     ("states-units-out-of-range", [*S, "--units", "999"], "--units"),
+    ("states-units-empty", [*S, "--units", ","], "--units: expected at least one unit index"),
+    ("states-top-beyond-the-layer", [*S, "--top", str(10**20)], "--top: expected a number of units in [1, 8]"),
+    ("states-units-and-top", [*S, "--units", "1", "--top", "2"], "not allowed with argument --units"),
     ("states-cell-state-of-a-gru", ["states", "--model", "{gru}", "--text", "the cat", "--state", "c"], "--state"),
     ("states-empty-text", ["states", "--model", "{model}", "--text", ""], "--text"),
     ("states-html-wrong-extension", [*S, "--html", "{out}/page.txt"], "expected a file ending in"),
@@ -89,6 +92,8 @@ CAPACITY_CASES = [(f"capacity-{o[2:]}-{label}", [*C, o, v], msg) for o, label, v
     ("--plot", "wrong-extension", "{out}/c.xyz", "expected a file ending in"),
     ("--epochs", "beyond-2^64", str(10**20), "--epochs"), ("--noise", "1e308", "1e308", "--noise"),
     ("--val-samples", "out-of-memory", str(10**20), "--val-samples"),
+    ("--l2", "1e300", "1e300", "argument --l2: expected a finite number >= 0 and <= 1, got '1e300'"),
+    ("--l2", "inf", "0,inf", "--l2"), ("--trials", "beyond-2^64", str(10**20), "--trials"),
 ]]
 CASES = STATES_MODEL_CASES + STATES_CASES + GRADIENT_CASES + MEMORY_CASES + CAPACITY_CASES
 

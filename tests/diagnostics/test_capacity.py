@@ -150,9 +150,28 @@ def test_the_table_keeps_its_columns_for_huge_values_and_a_later_divergence():
     assert "lowest validation MSE: hidden 4 (0.2000 at epoch 3)" in table
 
 
-def test_the_command_marks_a_diverged_setting_and_plots_it(capsys, tmp_path):
+def test_the_command_refuses_an_absurd_l2_factor(capsys):
+    """--l2 1e300 ran, overflowed and diverged in epoch 1; a factor above 1 outweighs the MSE and
+    drives every weight to 0, so the command refuses it (the library still marks a divergence)."""
+    for value in ("1e300", "1.5", "inf"):
+        code = main(["explain", "capacity", "--hidden", "4", "--l2", f"0,{value}", "--epochs", "1"])
+        err = capsys.readouterr().err
+        assert code == 2 and err.count("\n") == 1, err
+        assert f"argument --l2: expected a finite number >= 0 and <= 1, got '{value}' (in the list '0,{value}')" in err
+    assert main(["explain", "capacity", "--trials", str(10**20)]) == 2
+    assert "argument --trials: expected an integer in [1, 100000]" in capsys.readouterr().err
+
+
+def test_the_command_marks_a_diverged_setting_and_plots_it(capsys, tmp_path, monkeypatch):
+    """The command's bounds keep an L2 factor from diverging; the library's 1e300 still does, and
+    the command prints and plots the diverged setting as the library marks it."""
+    import dataclasses
+
+    experiment = capacity.capacity_experiment
+    monkeypatch.setattr(capacity, "capacity_experiment",
+                        lambda cfg, log=None: experiment(dataclasses.replace(cfg, l2=(1e300,)), log=log))
     png = tmp_path / "p.png"
-    code = main(["explain", "capacity", "--hidden", "4", "--l2", "1e300", "--epochs", "3", "--samples", "20",
+    code = main(["explain", "capacity", "--hidden", "4", "--l2", "1", "--epochs", "3", "--samples", "20",
                  "--val-samples", "20", "--length", "6", "--threads", "1", "--quiet", "--plot", str(png)])
     out = capsys.readouterr().out
     assert code == 0, out

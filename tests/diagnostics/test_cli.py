@@ -70,6 +70,32 @@ def test_states_bad_model_files(capsys, tmp_path):
                     r"'c' exists for LSTM models only")
 
 
+def test_states_refuses_an_empty_unit_list_and_a_top_beyond_the_layer(capsys, tmp_path):
+    """--units , printed an empty unit table and exited 0; --top 99999999999999999999 was capped at
+    the hidden size in silence while --units 1000 was refused: both name the layer's size now."""
+    path = _text_model(tmp_path)  # 2 layers of 8 units
+    base = ["explain", "states", "--model", str(path), "--text", "hello", "--threads", "1"]
+    for units in (",", " , ,", ""):
+        _one_line_error(capsys, [*base, "--units", units],
+                        rf"--units: expected at least one unit index, such as 0,5,17, got {re.escape(repr(units))}")
+    for top in ("9", "99999999999999999999"):
+        _one_line_error(capsys, [*base, "--top", top],
+                        rf"--top: expected a number of units in \[1, 8\] \(layer 1 has 8\), got {top}$")
+    _one_line_error(capsys, [*base, "--units", "0", "--top", "2"], r"argument --top: not allowed with argument --units")
+    assert main([*base, "--top", "8"]) == 0  # every unit
+    assert len(re.findall(r"^\s*\d+ +[+-]\d\.\d{3} ", capsys.readouterr().out, re.MULTILINE)) == 8
+
+
+def test_states_shows_every_unit_of_a_layer_smaller_than_the_default_top(capsys, tmp_path):
+    from seqlab.text import LMConfig, RecurrentLM, Vocabulary, save_lm
+
+    vocab = Vocabulary.build("hello")
+    path = tmp_path / "small.safetensors"
+    save_lm(path, RecurrentLM(LMConfig(vocab_size=len(vocab), cell="gru", hidden_size=3)), vocab)
+    assert main(["explain", "states", "--model", str(path), "--text", "hello", "--threads", "1"]) == 0
+    assert len(re.findall(r"^\s*\d+ +[+-]\d\.\d{3} ", capsys.readouterr().out, re.MULTILINE)) == 3
+
+
 def test_states_writes_html_png_and_heatmap(capsys, tmp_path):
     path = _text_model(tmp_path)
     html, png, heat = tmp_path / "s.html", tmp_path / "s.png", tmp_path / "h.png"
@@ -217,3 +243,24 @@ def test_a_plot_without_matplotlib_is_refused_before_any_work(capsys, tmp_path, 
     _one_line_error(capsys, ["explain", *[a.format(tmp=tmp_path) for a in argv]],
                     f"{option}: plotting needs matplotlib, which is not installed")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_memory_table_and_progress_lines_fit_long_cell_names(capsys, monkeypatch):
+    """The memory table and its progress lines put the cell in a 7-wide column ({cell:7s}):
+    gru-reset-before pushed every number of its row right. The column is as wide as the longest
+    name now (report.name_width, as the gradient table)."""
+    from seqlab.diagnostics import memory
+
+    monkeypatch.setattr(memory, "LOG_EVERY", 1)
+    assert main(["explain", "memory", "--task", "adding", "--length", "5", "--cells", "rnn,gru-reset-before",
+                 "--steps", "2", "--hidden", "4", "--batch-size", "4", "--threads", "1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    progress = [line for line in lines if line.startswith("  ") and " step " in line]
+    assert len(progress) == 4 and len({line.index(" step ") for line in progress}) == 1, progress
+    header = next(i for i, line in enumerate(lines) if line.startswith("cell "))
+    rows = lines[header + 1:header + 3]
+    assert [r.split()[0] for r in rows] == ["rnn", "gru-reset-before"]
+    ends = [lines[header].index(n) + len(n) for n in ("final MSE", "baseline", "/ baseline", "steps", "seconds")]
+    for row in rows:
+        for end in ends:
+            assert row[end - 1] != " " and (end == len(row) or row[end] == " "), (row, end)

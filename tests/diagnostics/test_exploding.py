@@ -114,3 +114,28 @@ def test_cli_bad_radius_and_clip_options(capsys, argv, pattern):
     code = main(["explain", "gradients", "--cells", "rnn", "--length", "5", "--steps", "0", *argv])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and re.search(pattern, err), err
+
+
+def test_the_clipping_table_keeps_its_columns_for_huge_values():
+    """At --lr 100 the eval MSE was 1606.8943 in a 9-wide column, and 2.4e28 printed 33 characters:
+    every value now stays under its header (report.fit_number, as report.py's tables)."""
+    from seqlab.diagnostics.clipping import ClipComparison, ClipRun, clipping_report
+
+    def run(clip, eval_loss, losses, norms, diverged=None):
+        return ClipRun(clip, np.array(losses, dtype=float), np.array(norms, dtype=float), eval_loss, diverged)
+
+    cmp = ClipComparison(2.0, 50, 32, 100.0, 10**7, [
+        run(None, 1606.8943, [0.2, 3e5], [1.0, 2e30]),
+        run(123456789.5, 2.4e28, [0.2, 2.4e28], [5e-9, 7.0]),
+        run(1.0, float("nan"), [0.2, float("nan")], [1.0, float("nan")], diverged=1),
+    ])
+    table = clipping_report(cmp).splitlines()
+    header, rows = table[2], table[3:6]
+    names = ("clipnorm", "steps", "eval MSE", "max loss", "median ||g||", "max ||g||", "clipped")
+    ends = [header.index(name) + len(name) for name in names]
+    for k, row in enumerate(rows):
+        for end in ends[:6] if k == 0 else ends:  # right-aligned under its header, a space after it
+            assert row[end - 1] != " " and row[end] == " ", (row, end)  # (no clipped share without clipping)
+    assert rows[0].split()[:3] == ["none", "2", "1606.8943"]
+    assert rows[1].split()[:3] == ["1.23e+08", "2", "2.4e+28"]
+    assert rows[2].split()[2] == "nan"

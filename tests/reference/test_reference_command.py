@@ -56,6 +56,10 @@ def test_default_is_the_gradient_check(capsys):
     (TEXT.encode(), ["--lr", "inf"], "argument --lr: expected a finite number > 0 and <= 10, got 'inf'"),
     (TEXT.encode(), ["--lr", "-0.1"], "argument --lr: expected a finite number > 0 and <= 10, got '-0.1'"),
     (TEXT.encode(), ["--clipnorm", "-1"], "argument --clipnorm: expected a finite number >= 0, got '-1'"),
+    (TEXT.encode(), ["--weight-decay", "1e300"], ("argument --weight-decay: expected a finite number >= 0 and "
+                                                  "<= 1, got '1e300'")),
+    (TEXT.encode(), ["--weight-decay", "nan"], "argument --weight-decay: expected a finite number >= 0 and <= 1"),
+    (TEXT.encode(), ["--weight-decay=-1e-3"], "argument --weight-decay: expected a finite number >= 0 and <= 1"),
     (TEXT.encode(), ["--momentum", "1"], "argument --momentum: expected a finite number >= 0 and < 1, got '1'"),
     (TEXT.encode(), ["--temperature", "0"], "argument --temperature: expected a finite number > 0, got '0'"),
     (TEXT.encode(), ["--val-fraction", "-0.5"], "argument --val-fraction: expected a finite number >= 0 and < 1"),
@@ -84,6 +88,45 @@ def test_the_module_runs_as_a_command_without_torch(text_file):
     code = ("import sys, seqlab.reference, seqlab.reference.__main__, seqlab.reference.trainer; "
             "assert 'torch' not in sys.modules")
     assert subprocess.run([sys.executable, "-c", code], timeout=60).returncode == 0
+
+
+def test_sizes_that_cannot_fit_are_refused_before_allocating(text_file, capsys, monkeypatch):
+    """--hidden 100000 is in the accepted range but asks for 1e10 float64 weights (74.5 GiB each
+    for the weights, the gradients and Adagrad's sums): refused before anything is allocated by
+    the estimate every job uses, naming the options, the estimate and the memory available (it
+    was a numpy MemoryError traceback)."""
+    import seqlab.resources
+
+    monkeypatch.setattr(seqlab.resources, "available_memory", lambda device=None: 2 * 10**9)
+    assert main(["train", "--data", str(text_file), "--hidden", "100000", "--steps", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith("python -m seqlab.reference train: error: --hidden/--layers/--embed/--batch-size/--seq-len: "
+                          "these sizes need about 240.2 GB of memory (1e+10 parameters"), err
+    assert "more than the 2.0 GB this machine has available" in err
+    # the same sizes on a machine with the memory pass the check (the estimate counts float64 and
+    # the optimizer's state: plain SGD keeps none)
+    from seqlab.reference.__main__ import build_parser, check_memory
+
+    args = build_parser().parse_args(["train", "--data", "x", "--hidden", "100000", "--optimizer", "sgd"])
+    monkeypatch.setattr(seqlab.resources, "available_memory", lambda device=None: 161 * 10**9)
+    check_memory(args, vocab=8, train_chars=1000)
+    monkeypatch.setattr(seqlab.resources, "available_memory", lambda device=None: 160 * 10**9)
+    with pytest.raises(SeqlabError, match="these sizes need about 160.1 GB"):
+        check_memory(args, vocab=8, train_chars=1000)
+
+
+def test_the_memory_check_runs_with_torch_blocked(text_file):
+    """The estimate is seqlab.resources's, which imports no torch: the refusal works in a process
+    where ``import torch`` fails."""
+    code = ("import sys; sys.modules['torch'] = None\n"
+            "import seqlab.resources\n"
+            "seqlab.resources.available_memory = lambda device=None: 2 * 10**9\n"
+            "from seqlab.reference.__main__ import main\n"
+            f"sys.exit(main(['train', '--data', {str(text_file)!r}, '--hidden', '100000']))\n")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
+    assert run.returncode == 2 and run.stdout == "", run.stderr[-2000:]
+    assert run.stderr.count("\n") == 1 and "these sizes need about 240.2 GB" in run.stderr, run.stderr
 
 
 def test_the_reference_imports_and_runs_with_torch_blocked():

@@ -22,8 +22,8 @@ _LAZY = {
     "class_weights": "estimator", "Explanation": "explain", "attribute": "explain",
     "plot": "explain", "render": "explain", "accuracy": "metrics", "confusion_matrix": "metrics",
     "f1_per_class": "metrics", "format_confusion": "metrics", "macro_f1": "metrics",
-    "ClassifierConfig": "model", "ClassifierNet": "model", "pad_ids": "vocab",
-    "padding_mask": "vocab", "text_config": "vocab", "VocabConfig": "seqlab.vocab",
+    "ClassifierConfig": "model", "ClassifierNet": "model", "pad_ids": "seqlab.vocab",
+    "text_config": "vocab", "VocabConfig": "seqlab.vocab",
     "Vocabulary": "seqlab.vocab", "tokenize": "seqlab.vocab", "ClassifierStream": "streaming",
 }
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..errors import SeqlabError
+
 #: SequenceClassifier keyword -> default of the command (and of benchmarks/bench_classify.py)
 DEFAULTS: dict[str, Any] = dict(
     cell="lstm", hidden_size=8, num_layers=1, bidirectional=True, pooling="attention", dropout=0.8,
@@ -16,10 +18,13 @@ DEFAULTS: dict[str, Any] = dict(
 
 
 def estimator_options(**overrides: Any) -> dict[str, Any]:
-    """:data:`DEFAULTS` with ``overrides`` (unknown names are an error)."""
+    """:data:`DEFAULTS` with ``overrides``; a name that is not one of them is a SeqlabError naming
+    it and the names there are."""
     unknown = sorted(set(overrides) - set(DEFAULTS))
     if unknown:
-        raise KeyError(f"not a default of seqlab classify train: {unknown}")
+        verb = "is not a default" if len(unknown) == 1 else "are not defaults"
+        raise SeqlabError(f"estimator_options: {', '.join(map(repr, unknown))} {verb} of seqlab classify train; "
+                          f"expected some of {', '.join(DEFAULTS)}")
     return {**DEFAULTS, **overrides}
 
 

@@ -29,13 +29,13 @@ from .._sklearn import BaseEstimator, ClassifierMixin, NotFittedError, column_wa
 from ..errors import ModelFileError, SeqlabError, check_float, check_int, check_positive_int
 from ..train import Callback, History, Task, TrainConfig, train
 from ..utils import resolve_device, seeded
-from ..vocab import VocabConfig, Vocabulary
+from ..vocab import VocabConfig, Vocabulary, pad_ids
 from .data import as_padded, check_labels, continuous_label, is_text, znormalize
 from .explain import Explanation, attribute
 from .metrics import accuracy, confusion_matrix, macro_f1
 from .model import ClassifierConfig, ClassifierNet
 from .task import ClassifierTask, cut
-from .vocab import pad_ids, text_config
+from .vocab import text_config
 
 KIND = "classifier"
 #: the training settings a model file records (and :meth:`SequenceClassifier.load` restores)

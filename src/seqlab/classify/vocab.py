@@ -1,4 +1,5 @@
-"""Classify's text settings and id padding, on the shared :class:`seqlab.vocab.Vocabulary`.
+"""Classify's text settings, on the shared :class:`seqlab.vocab.Vocabulary` (its batches are padded
+by the shared :func:`seqlab.vocab.pad_ids`).
 
 Ids 0 and 1 are reserved: ``<pad>`` (0) fills the end of short sequences and is never read by the
 model (it runs with lengths), ``<unk>`` (1) stands for every token the vocabulary does not hold,
@@ -7,10 +8,6 @@ punctuation runs of a text without its spaces; 'char' reads every character, spa
 """
 
 from __future__ import annotations
-
-from typing import Sequence
-
-import numpy as np
 
 from ..errors import SeqlabError, check_int
 from ..vocab import PAD, UNK, VocabConfig
@@ -28,17 +25,3 @@ def text_config(tokenizer: str = "word", lowercase: bool = True, min_freq: int =
     return VocabConfig(tokenizer, lowercase, drop_spaces=tokenizer == "word", specials=SPECIALS,
                        min_freq=min_freq, max_size=max_vocab)
 
-
-def pad_ids(seqs: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
-    """Pad id lists to one array. Returns ``(ids (N, T_max) int64, lengths (N,))``; pads are 0."""
-    lengths = np.array([len(s) for s in seqs], dtype=np.int64)
-    T = int(lengths.max()) if len(seqs) else 0
-    ids = np.zeros((len(seqs), T), dtype=np.int64)  # (N, T_max), 0 = <pad>
-    for i, s in enumerate(seqs):
-        ids[i, : len(s)] = s
-    return ids, lengths
-
-
-def padding_mask(lengths: np.ndarray, T: int) -> np.ndarray:
-    """``mask[i, t]`` is True where step t is a real token of sequence i (a prefix of each row)."""
-    return np.arange(T)[None, :] < np.asarray(lengths)[:, None]  # (N, T)

@@ -74,8 +74,9 @@ def register(subparsers) -> None:
                    help="comma-separated hidden sizes (default 4,16,64)")
     c.add_argument("--dropout", type=_list_type(float_type(0, 1, high_open=True)),
                    default=(0.0,), help="comma-separated input dropout rates of the GRU (default 0)")
-    c.add_argument("--l2", type=_list_type(float_type(0)), default=(0.0,),
-                   help="comma-separated L2 factors on the GRU's weights, Keras's l2(...) (default 0)")
+    c.add_argument("--l2", type=_list_type(float_type(0, 1)), default=(0.0,),
+                   help="comma-separated L2 factors on the GRU's weights, Keras's l2(...), each in [0, 1]: a larger "
+                        "one outweighs the MSE and drives every weight to 0 (default 0)")
     c.add_argument("--epochs", type=int_type(1, 10**6), default=80, help="epochs per setting (default 80)")
     c.add_argument("--batch-size", type=int_type(1), default=32, help="batch size (default 32)")
     c.add_argument("--lr", type=float_type(0, 10, low_open=True), default=1e-2,
@@ -91,7 +92,7 @@ def register(subparsers) -> None:
     c.add_argument("--search", choices=("grid", "optuna"), default="grid",
                    help="grid: every combination; optuna: --trials settings within the same ranges chosen by "
                         "Optuna's TPE sampler (pip install seqlab[optuna]; the grid without it) (default grid)")
-    c.add_argument("--trials", type=int_type(1), default=8, help="Optuna trials (default 8)")
+    c.add_argument("--trials", type=int_type(1, 100_000), default=8, help="Optuna trials (default 8)")
     c.add_argument("--plot", metavar="FILE", help="write a PNG of the learning curves")
     add_seed_option(c)
     c.add_argument("--quiet", action="store_true", help="print only the final table")
@@ -101,8 +102,11 @@ def register(subparsers) -> None:
     s = sub.add_parser("states", help="a text model's hidden states over a text: units coloured over the characters")
     s.add_argument("--model", required=True, help="a text model file saved by 'seqlab generate' / seqlab.text.save_lm")
     s.add_argument("--text", required=True, help="the text to read")
-    s.add_argument("--units", default=None, help="comma-separated unit indices (default: the --top most active)")
-    s.add_argument("--top", type=int_type(1), default=6, help="how many units to show when --units is not given (default 6)")
+    pick = s.add_mutually_exclusive_group()
+    pick.add_argument("--units", default=None, help="comma-separated unit indices (default: the --top most active)")
+    pick.add_argument("--top", type=int_type(1), default=None,
+                   help="how many units to show when --units is not given, at most the layer's hidden size "
+                        "(default 6, or every unit of a smaller layer)")
     s.add_argument("--layer", type=int_type(-MAX_LAYERS, MAX_LAYERS - 1), default=-1,
                    help="which layer, counted from 0, or from the last as -1 (default -1, the last)")
     s.add_argument("--state", choices=("h", "c"), default="h", help="hidden state h or LSTM cell state c (default h)")
@@ -186,6 +190,7 @@ def run_gradients(args) -> int:
 # -- memory ------------------------------------------------------------------------------------
 def run_memory(args) -> int:
     from .memory import MemoryConfig, check_cells, train_memory
+    from .report import fit_number, name_width
     from .tasks import check_task
 
     check_task(args.task)
@@ -200,14 +205,19 @@ def run_memory(args) -> int:
     print(f"task {args.task}, T = {args.length}: hidden {c0.hidden_size}, batch {c0.batch_size}, Adam lr {c0.lr:g}, "
           f"clipnorm {c0.clipnorm:g}, up to {c0.max_steps} steps" + (f" or {args.minutes:g} min" if args.minutes else "")
           + " per cell", flush=True)
+    w = name_width(cells)  # the cell column, as wide as the longest name
+    sw = max(6, len(str(c0.max_steps)))  # --steps goes to 10 million
     results = []
     for cfg in configs:
-        log = None if args.quiet else (lambda step, loss, c=cfg.cell: print(f"  {c:7s} step {step:5d}  loss {loss:.4f}", flush=True))
-        results.append(train_memory(cfg, log=log, threads=None))
+        def log(step, loss, c=cfg.cell):
+            print(f"  {c:{w}s} step {step:{sw}d}  loss {loss:.4f}", flush=True)
+        results.append(train_memory(cfg, log=None if args.quiet else log, threads=None))
     base = results[0].baseline
-    print(f"\n{'cell':7s} {'final ' + metric:>20s} {'baseline':>9s} {'/ baseline':>10s} {'steps':>6s} {'seconds':>8s}")
+    print(f"\n{'cell':{w}s} {'final ' + metric:>20s} {'baseline':>9s} {'/ baseline':>10s} {'steps':>{sw}s} "
+          f"{'seconds':>8s}")
     for r in results:
-        print(f"{r.config.cell:7s} {r.final_loss:20.4f} {base:9.4f} {r.final_loss / base:10.3f} {r.steps:6d} {r.seconds:8.1f}")
+        print(f"{r.config.cell:{w}s} {fit_number(r.final_loss, 20)} {base:9.4f} "
+              f"{fit_number(r.final_loss / base, 10, 3)} {r.steps:{sw}d} {fit_number(r.seconds, 8, 1)}")
     return 0
 
 
@@ -253,6 +263,8 @@ def run_states(args) -> int:
             units = [int(u) for u in args.units.split(",") if u.strip()]
         except ValueError:
             raise SeqlabError(f"--units: expected comma-separated integers like 0,5,17, got {args.units!r}") from None
+        if not units:
+            raise SeqlabError(f"--units: expected at least one unit index, such as 0,5,17, got {args.units!r}")
     with held_writes():  # the page and the pictures together, or none of them
         text = states_report(args.model, args.text, units, args.top, args.layer, args.state, args.html, args.plot,
                              args.heatmap)

@@ -26,6 +26,7 @@ from ..train.callbacks import Callback
 from ..utils import seed_everything
 from .gradients import scale_recurrent_weights
 from .gradnorm import GradientNormRecorder
+from .report import fit_number
 from .tasks import adding_problem
 
 
@@ -137,17 +138,21 @@ def clipping_report(cmp: ClipComparison, plot: str | None = None) -> str:
     """A table of the two runs (and, with ``plot``, a PNG of their loss and gradient-norm curves)."""
     lines = [f"\nclipping: tanh RNN, hidden {cmp.hidden}, recurrent spectral radius {cmp.radius:g}, adding problem "
              f"T = {cmp.length}, SGD lr {cmp.lr:g}, up to {cmp.steps} steps"]
-    lines.append(f"{'clipnorm':>9s} {'steps':>6s} {'eval MSE':>9s} {'max loss':>10s} {'median ||g||':>13s} "
+    steps = max(6, len(str(cmp.steps)))  # --clip-steps goes to 10 million
+    lines.append(f"{'clipnorm':>9s} {'steps':>{steps}s} {'eval MSE':>9s} {'max loss':>10s} {'median ||g||':>13s} "
                  f"{'max ||g||':>11s} {'clipped':>8s}  note")
     for r in cmp.runs:
         s = r.summary()
         clip = "none" if r.clipnorm is None else f"{r.clipnorm:g}"
+        if len(clip) > 9:  # 123456789.5 -> 1.23e+08
+            clip = f"{r.clipnorm:.3g}"
         frac = "" if r.clipnorm is None else f"{100 * s['clipped_fraction']:.0f}%"
         note = f"loss not finite at step {r.diverged_at + 1}" if r.diverged_at is not None else ""
         if r.clipnorm is not None:
             note = f"norm after clipping <= {s['max_norm_after_clipping']:.3g}" + (f"; {note}" if note else "")
-        lines.append(f"{clip:>9s} {len(r.losses):6d} {s['eval_loss']:9.4f} {s['max_loss']:10.3g} {s['median_norm']:13.3g} "
-                     f"{s['max_norm']:11.3g} {frac:>8s}  {note}")
+        # the .3g columns are at most 9 characters wide for the values they hold (>= 0: 1.23e+300)
+        lines.append(f"{clip:>9s} {len(r.losses):{steps}d} {fit_number(s['eval_loss'], 9)} {s['max_loss']:10.3g} "
+                     f"{s['median_norm']:13.3g} {s['max_norm']:11.3g} {frac:>8s}  {note}")
     lines.append("(the adding problem's memoryless baseline is MSE 0.167)")
     if plot is not None:
         _plot(cmp, plot)

@@ -116,10 +116,14 @@ def load_text_model(path: str | os.PathLike):
     return model, vocab
 
 
-def states_report(model_path: str, text: str, units: list[int] | None = None, top: int = 6, layer: int = -1,
-                  state: str = "h", html: str | None = None, png: str | None = None,
+def states_report(model_path: str, text: str, units: list[int] | None = None, top: int | None = None,
+                  layer: int = -1, state: str = "h", html: str | None = None, png: str | None = None,
                   heatmap: str | None = None) -> str:
-    """Read ``text`` with a text model and describe its units; optionally write HTML / PNG pictures."""
+    """Read ``text`` with a text model and describe its units; optionally write HTML / PNG pictures.
+
+    ``units``: the unit indices to show, or None for the ``top`` most active (their standard
+    deviation over the text); ``top`` None is 6, or every unit of a smaller layer. A unit beyond
+    the layer, or a ``top`` larger than it, is refused naming the layer's size."""
     from .states import collect_states, plot_states, plot_text_activations, text_activation_html
 
     model, vocab = load_text_model(model_path)
@@ -139,7 +143,11 @@ def states_report(model_path: str, text: str, units: list[int] | None = None, to
     acts = np.tanh(raw) if state == "c" else raw
     H = acts.shape[1]
     if units is None:
-        units = [int(u) for u in np.argsort(-acts.std(0), kind="stable")[:top]]
+        if top is not None and not 1 <= top <= H:
+            raise SeqlabError(f"--top: expected a number of units in [1, {H}] (layer {layer % L} has {H}), got {top}")
+        units = [int(u) for u in np.argsort(-acts.std(0), kind="stable")[:min(H, 6) if top is None else top]]
+    if not units:
+        raise SeqlabError("--units: expected at least one unit index")
     for u in units:
         if not 0 <= u < H:
             raise SeqlabError(f"--units: expected indices in [0, {H}), got {u}")

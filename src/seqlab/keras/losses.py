@@ -13,6 +13,7 @@ activation is then refused, since its outputs are logits. Saved with the model a
 from __future__ import annotations
 
 from ..errors import SeqlabError
+from ..train.losses import Huber as HuberLoss
 from ..train.losses import Loss, get_loss
 
 
@@ -43,9 +44,9 @@ def MeanAbsoluteError() -> Loss:
 
 
 def Huber(delta: float = 1.0) -> Loss:
-    if delta != 1.0:
-        raise SeqlabError(f"delta: seqlab's huber loss has delta 1.0 (Keras's default), got {delta!r}")
-    return get_loss("huber")
+    """``0.5 x²`` where ``|x| <= delta``, else ``delta (|x| - 0.5 delta)``, x = y_pred - y_true
+    (Keras's formula, torch's HuberLoss); ``delta`` a finite number > 0."""
+    return HuberLoss(delta)
 
 
 __all__ = ["BinaryCrossentropy", "CategoricalCrossentropy", "Huber", "MeanAbsoluteError", "MeanSquaredError",

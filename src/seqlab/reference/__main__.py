@@ -25,7 +25,7 @@ from .gradcheck import gradient_check
 from .gru import gru_backward, gru_forward
 from .lstm import lstm_backward, lstm_forward
 from .net import NET_CELLS, NetConfig, init_params, sample
-from .optim import OPTIMIZERS
+from .optim import OPTIMIZERS, STATE_ARRAYS
 from .rnn import rnn_backward, rnn_forward
 from .stack import stacked_backward, stacked_forward
 from .trainer import TrainConfig, evaluate, train_lm
@@ -77,6 +77,19 @@ def read_text(path: str) -> str:
     return read_checked(path, "--data", nul=False)
 
 
+def check_memory(args: argparse.Namespace, vocab: int, train_chars: int) -> None:
+    """SeqlabError before anything is allocated when the options cannot fit in memory: the
+    estimate every job uses (seqlab.resources, no torch), in float64 with this optimizer's state."""
+    from ..resources import check_fits, recurrent_estimate
+
+    steps = min(args.seq_len, max(1, train_chars // args.batch_size))  # a chunk is at most a stream
+    inputs = {"inputs": 0, "vocab": vocab, "embed": args.embed} if args.embed else {"inputs": vocab}
+    check_fits(recurrent_estimate(cell=args.cell, hidden=args.hidden, layers=args.layers, batch=args.batch_size,
+                                  steps=steps, outputs=vocab, outputs_per_step=True, float_bytes=8,
+                                  moments=STATE_ARRAYS[args.optimizer], **inputs),
+               "--hidden/--layers/--embed/--batch-size/--seq-len")
+
+
 def train(args: argparse.Namespace) -> int:
     """The char-RNN: read, split, train with truncated BPTT, print losses and samples."""
     text = read_text(args.data)
@@ -89,6 +102,7 @@ def train(args: argparse.Namespace) -> int:
     if len(train_ids) < 2 * args.batch_size:
         raise SeqlabError(f"--data: expected at least {2 * args.batch_size} training characters for --batch-size "
                           f"{args.batch_size}, got {len(train_ids)}; use a longer text or a smaller --batch-size")
+    check_memory(args, len(vocab), len(train_ids))
     net = NetConfig(len(vocab), args.hidden, cell=args.cell, num_layers=args.layers,
                     input="embedding" if args.embed else "onehot", embed_size=args.embed or 1)
     cfg = TrainConfig(optimizer=args.optimizer, lr=args.lr, momentum=args.momentum, weight_decay=args.weight_decay,
@@ -137,7 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--lr", type=float_type(0, 10, low_open=True), default=0.1, help="learning rate (default 0.1)")
     t.add_argument("--momentum", type=float_type(0, 1, high_open=True), default=0.9,
                    help="for --optimizer momentum (default 0.9)")
-    t.add_argument("--weight-decay", type=float_type(0), default=0.0, help="L2 (default 0)")
+    t.add_argument("--weight-decay", type=float_type(0, 1), default=0.0,
+                   help="L2 weight decay in [0, 1]; a larger factor outweighs the loss, every weight goes to 0 "
+                        "(default 0)")
     t.add_argument("--clipnorm", type=float_type(0), default=5.0,
                    help="max global gradient norm; 0 for no clipping (default 5)")
     t.add_argument("--seq-len", type=int_type(1, 10**6), default=25,
@@ -175,6 +191,10 @@ def main(argv: Sequence[str] = ()) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         return 130
+    except MemoryError as exc:  # the estimate (check_memory) is a lower bound: the last line of defence
+        sys.stderr.write(f"python -m seqlab.reference {args.command}: error: out of memory ({str(exc)[:200]}); "
+                         "use smaller sizes (--hidden, --layers, --embed, --batch-size, --seq-len)\n")
+        return 2
 
 
 if __name__ == "__main__":

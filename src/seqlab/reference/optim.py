@@ -24,6 +24,8 @@ import numpy as np
 from ..errors import SeqlabError, check_float
 
 OPTIMIZERS = ("sgd", "momentum", "adagrad", "adam")
+#: arrays of state each optimizer keeps per parameter (the memory estimate of the command reads it)
+STATE_ARRAYS = {"sgd": 0, "momentum": 1, "adagrad": 1, "adam": 2}
 
 
 def global_norm(grads: Mapping[str, np.ndarray]) -> float:

@@ -51,6 +51,7 @@ def register(subparsers) -> None:
         int_type,
     )
     from ..nn.registry import cell_names  # the one cell table (imports no torch)
+    from .defaults import DEFAULTS as D  # no torch there either
 
     p = subparsers.add_parser(
         "translate", help="sequence to sequence with attention: train, or translate a text",
@@ -63,18 +64,22 @@ def register(subparsers) -> None:
     t = sub.add_parser("train", help="train an encoder-decoder with attention (default: the date task)",
                        description=TRAIN_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     t.add_argument("--data", metavar="TSV", help="tab-separated source<TAB>target pairs (default: the date task)")
-    t.add_argument("--level", choices=("char", "word"), default="char",
-                   help="tokens of --data (default char); word level reads unseen source words as <unk>")
-    add_model_options(t, cells=cell_names(("gru", "lstm")), cell="gru", hidden=64)
-    t.add_argument("--attention", choices=("bahdanau", "luong"), default="luong",
-                   help="additive (Bahdanau) or multiplicative (Luong) attention (default luong)")
-    t.add_argument("--input-feeding", action="store_true", help="feed the last attentional state to the next step")
-    t.add_argument("--embed", type=int_type(1, 1_000_000), default=32, help="embedding size (default 32)")
-    add_training_options(t, epochs=50, lr=3e-3, batch_size=64, minutes=5.0)
-    t.add_argument("--teacher-forcing", type=float_type(0, 1), default=1.0, metavar="RATIO",
-                   help="probability of feeding the true previous token (default 1)")
-    t.add_argument("--target-accuracy", type=float_type(0, 1, low_open=True), default=1.0,
-                   metavar="FRACTION", help="stop early once validation exact match reaches this (default 1.0)")
+    t.add_argument("--level", choices=("char", "word"), default=D["level"],
+                   help=f"tokens of --data (default {D['level']}); word level reads unseen source words as <unk>")
+    add_model_options(t, cells=cell_names(("gru", "lstm")), cell=D["cell"], hidden=D["hidden"], layers=D["layers"],
+                      dropout=D["dropout"])
+    t.add_argument("--attention", choices=("bahdanau", "luong"), default=D["attention"],
+                   help=f"additive (Bahdanau) or multiplicative (Luong) attention (default {D['attention']})")
+    t.add_argument("--input-feeding", action="store_true", default=D["input_feeding"],
+                   help="feed the last attentional state to the next step")
+    t.add_argument("--embed", type=int_type(1, 1_000_000), default=D["embed"],
+                   help=f"embedding size (default {D['embed']})")
+    add_training_options(t, epochs=D["epochs"], lr=D["lr"], batch_size=D["batch_size"], minutes=D["minutes"])
+    t.add_argument("--teacher-forcing", type=float_type(0, 1), default=D["teacher_forcing"], metavar="RATIO",
+                   help=f"probability of feeding the true previous token (default {D['teacher_forcing']:g})")
+    t.add_argument("--target-accuracy", type=float_type(0, 1, low_open=True), default=D["target_accuracy"],
+                   metavar="FRACTION",
+                   help=f"stop early once validation exact match reaches this (default {D['target_accuracy']:.1f})")
     t.set_defaults(func=train_command)
 
     q = sub.add_parser("predict", help="translate a text, or every line of a file, with a saved model",

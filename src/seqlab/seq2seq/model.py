@@ -21,6 +21,7 @@ from torch import Tensor, nn
 
 from ..errors import SeqlabError, check_int, check_positive_int
 from ..nn.registry import MAX_LAYERS, cell_names, check_cell, get_cell, make_layer
+from ..vocab import pad_ids
 from .vocab import BOS, PAD
 
 #: the GRU and LSTM families of seqlab.nn.registry. The decoder must
@@ -228,12 +229,10 @@ class Seq2Seq(nn.Module):
 
 
 def pad_batch(seqs: list[list[int]], device: torch.device | str = "cpu") -> tuple[Tensor, Tensor]:
-    """Right-pad id lists with 0: returns ids (B, S) and lengths (B,)."""
-    lengths = torch.tensor([len(s) for s in seqs], dtype=torch.long)
-    out = torch.full((len(seqs), int(lengths.max())), PAD, dtype=torch.long)
-    for i, s in enumerate(seqs):
-        out[i, : len(s)] = torch.tensor(s, dtype=torch.long)
-    return out.to(device), lengths.to(device)
+    """Right-pad id lists with <pad> (0): ids (B, S) and lengths (B,), the shared
+    :func:`seqlab.vocab.pad_ids` as tensors on ``device``."""
+    ids, lengths = pad_ids(seqs, PAD)  # (B, S), (B,)
+    return torch.from_numpy(ids).to(device), torch.from_numpy(lengths).to(device)
 
 
 def start_tokens(batch: int, device: torch.device | str) -> Tensor:

@@ -21,6 +21,7 @@ from ..train import Callback, History
 from ..train import checkpoint as ckpt
 from ..train.distributed import is_main_process
 from ..utils import resolve_device, thread_policy
+from .defaults import DEFAULTS as D
 from .model import MAX_TARGET_LEN
 from .vocab import MAX_SOURCE_LEN, source_length
 from .translator import Translation, Translator
@@ -57,10 +58,12 @@ class Trained:
 
 
 def train(*, data: str | os.PathLike | None = None, save: str | os.PathLike | None = None, resume: bool = False,
-          level: str = "char", cell: str = "gru", attention: str = "luong", input_feeding: bool = False,
-          hidden: int = 64, embed: int = 32, layers: int = 1, dropout: float = 0.0, epochs: int = 50,
-          minutes: float = 5.0, lr: float = 3e-3, batch_size: int = 64, teacher_forcing: float = 1.0,
-          target_accuracy: float | None = 1.0, seed: int = 0, threads: int | None = 0, device: str = "auto",
+          level: str = D["level"], cell: str = D["cell"], attention: str = D["attention"],
+          input_feeding: bool = D["input_feeding"], hidden: int = D["hidden"], embed: int = D["embed"],
+          layers: int = D["layers"], dropout: float = D["dropout"], epochs: int = D["epochs"],
+          minutes: float = D["minutes"], lr: float = D["lr"], batch_size: int = D["batch_size"],
+          teacher_forcing: float = D["teacher_forcing"], target_accuracy: float | None = D["target_accuracy"],
+          seed: int = 0, threads: int | None = 0, device: str = "auto",
           quiet: bool = False, checkpoint_minutes: float | None = 5.0,
           checkpoint_steps: int | None = None) -> Trained:
     """Train a translator on the date task (``data=None``) or on a pairs file and save it.
@@ -69,6 +72,7 @@ def train(*, data: str | os.PathLike | None = None, save: str | os.PathLike | No
     goes next to it (:func:`seqlab.train.checkpoint.checkpoint_path`) at every epoch end and
     every ``checkpoint_minutes`` (and ``checkpoint_steps`` steps), ``resume`` continues from it, and it is removed once the model
     file is written. ``minutes`` 0 means no time limit. Everything is checked before training.
+    Defaults: :data:`seqlab.seq2seq.defaults.DEFAULTS`.
     """
     from .train import default_config, read_pairs, train_dates, train_pairs
 

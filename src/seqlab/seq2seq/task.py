@@ -16,6 +16,7 @@ from torch import Tensor, nn
 
 from ..errors import SeqlabError, check_float, check_positive_int
 from ..train.loop import Task, num_shards, shard
+from .defaults import DEFAULTS as D
 from .model import pad_batch
 from .translator import Translator
 from .vocab import BOS, EOS, PAD
@@ -37,7 +38,8 @@ class TranslationTask(Task):
     process (the weights are the same everywhere, so every process decides the same)."""
 
     def __init__(self, tr: Translator, epoch_data: Callable[[int], Pairs], val: Pairs | None,
-                 batch_size: int = 64, teacher_forcing: float = 1.0, target_accuracy: float | None = None) -> None:
+                 batch_size: int = D["batch_size"], teacher_forcing: float = D["teacher_forcing"],
+                 target_accuracy: float | None = None) -> None:
         check_positive_int("batch_size", batch_size)
         check_float("teacher_forcing", teacher_forcing, 0, 1, meaning="the probability of feeding the true token")
         check_float("target_accuracy", target_accuracy, 0, 1, low_open=True, none="no early stop")

@@ -20,21 +20,25 @@ from ..train import Callback, History, TrainConfig, train
 from ..utils import seed_everything
 from ..vocab import Vocabulary
 from . import dates
+from .defaults import DEFAULTS as D
+from .defaults import TRAINING
 from .task import Pairs, TranslationTask, accuracy
 from .translator import Translator
 from .vocab import SPECIALS, source_specials
 
-# sizes that reach >= 99 % on held-out dates within minutes on two CPU cores
-# (Luong attention without input feeding trains all target steps at once: several times faster)
-DATE_MODEL = dict(embed_size=32, hidden_size=64, cell="gru", attention="luong", input_feeding=False, max_target_len=12)
+#: the date task's model: the command's defaults (seqlab.seq2seq.defaults) as Seq2SeqConfig fields;
+#: an ISO date is 10 characters, with <sos> and <eos> 12
+DATE_MODEL = dict(embed_size=D["embed"], hidden_size=D["hidden"], cell=D["cell"], attention=D["attention"],
+                  input_feeding=D["input_feeding"], max_target_len=12)
 
 
 def default_config(**fields: Any) -> TrainConfig:
-    """This job's :class:`TrainConfig`; ``fields`` override any of its settings: at most 50
-    epochs or 5 minutes, Adam at 3e-3, gradient norm clipped at 1, and the rate multiplied by
-    0.7 after each epoch without a better validation exact match (``val_accuracy``)."""
-    base: dict[str, Any] = dict(epochs=50, minutes=5.0, lr=3e-3, clipnorm=1.0, monitor="val_accuracy", mode="max",
-                                lr_plateau_factor=0.7, epoch_lines=True)
+    """This job's :class:`TrainConfig`; ``fields`` override any of its settings. From
+    :mod:`seqlab.seq2seq.defaults`: at most 50 epochs or 5 minutes, Adam at 3e-3, the gradient
+    norm clipped at 1, and the rate multiplied by 0.7 after each epoch without a better
+    validation exact match (``val_accuracy``)."""
+    base: dict[str, Any] = dict(epochs=D["epochs"], minutes=D["minutes"], lr=D["lr"], monitor="val_accuracy",
+                                mode="max", epoch_lines=True, **TRAINING)
     base.update(fields)
     return TrainConfig(**base)
 
@@ -66,8 +70,8 @@ def read_pairs(path: str | os.PathLike) -> Pairs:
 
 def fit(tr: Translator, epoch_data: Callable[[int], Pairs], val: Pairs | None,
         config: TrainConfig | None = None, *,
-        batch_size: int = 64, teacher_forcing: float = 1.0, target_accuracy: float | None = None,
-        callbacks: Sequence[Callback] = ()) -> History:
+        batch_size: int = D["batch_size"], teacher_forcing: float = D["teacher_forcing"],
+        target_accuracy: float | None = None, callbacks: Sequence[Callback] = ()) -> History:
     """Train ``tr`` in place on the one loop; ``epoch_data(epoch)`` gives each epoch's pairs
     (a function of the epoch alone, so that a resumed run gets the same ones).
 
@@ -96,8 +100,9 @@ def date_vocabs() -> tuple[Vocabulary, Vocabulary]:
 
 
 def train_dates(config: TrainConfig | None = None, *, epoch_size: int = 10000, n_val: int = 500,
-                batch_size: int = 64, teacher_forcing: float = 1.0, target_accuracy: float | None = None,
-                callbacks: Sequence[Callback] = (), **model: Any) -> tuple[Translator, History]:
+                batch_size: int = D["batch_size"], teacher_forcing: float = D["teacher_forcing"],
+                target_accuracy: float | None = None, callbacks: Sequence[Callback] = (),
+                **model: Any) -> tuple[Translator, History]:
     """Learn the embedded date task; each epoch draws ``epoch_size`` fresh pairs from training
     days. ``model``: :class:`~seqlab.seq2seq.model.Seq2SeqConfig` fields over :data:`DATE_MODEL`."""
     config = default_config() if config is None else config
@@ -113,9 +118,10 @@ def train_dates(config: TrainConfig | None = None, *, epoch_size: int = 10000, n
     return tr, hist
 
 
-def train_pairs(pairs: Pairs, config: TrainConfig | None = None, *, level: str = "char", val_fraction: float = 0.05,
-                batch_size: int = 64, teacher_forcing: float = 1.0, target_accuracy: float | None = None,
-                callbacks: Sequence[Callback] = (), **model: Any) -> tuple[Translator, History]:
+def train_pairs(pairs: Pairs, config: TrainConfig | None = None, *, level: str = D["level"], val_fraction: float = 0.05,
+                batch_size: int = D["batch_size"], teacher_forcing: float = D["teacher_forcing"],
+                target_accuracy: float | None = None, callbacks: Sequence[Callback] = (),
+                **model: Any) -> tuple[Translator, History]:
     """Learn user ``pairs``; a ``val_fraction`` of them (at most 1,000) is held out to watch."""
     if not pairs:
         raise SeqlabError("pairs: expected at least 2 (source, target) pairs, got none")

@@ -1,10 +1,10 @@
 """Losses by name or callable.
 
 A loss is called as ``loss(y_true, y_pred)`` (Keras order) and returns a scalar tensor, the mean
-over the batch. Names: ``mse``, ``mae``, ``huber``, ``binary_crossentropy``,
-``categorical_crossentropy`` (one-hot labels (B, C) or integer labels (B,)), and
-``sparse_categorical_crossentropy`` (integer labels). Sequence outputs (B, T, C) take labels
-(B, T, C) or (B, T).
+over the batch. Names: ``mse``, ``mae``, ``huber`` (:class:`Huber`: delta 1 by name, any delta as
+``{"name": "huber", "delta": d}``), ``binary_crossentropy``, ``categorical_crossentropy``
+(one-hot labels (B, C) or integer labels (B,)), and ``sparse_categorical_crossentropy`` (integer
+labels). Sequence outputs (B, T, C) take labels (B, T, C) or (B, T).
 
 Numerically stable cross-entropy: when the model's last layer is ``Dense(activation='softmax')``
 (or 'sigmoid') and the loss is categorical (binary) cross-entropy, the engine gives the loss the
@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..errors import SeqlabError
+from ..errors import SeqlabError, check_float
 
 EPS = 1e-7
 
@@ -86,6 +86,24 @@ class _Pointwise(Loss):
         return self.fn(y_pred, _same_shape(y_true, y_pred, self.name), reduction="none")
 
 
+class Huber(Loss):
+    """Keras's ``Huber`` and torch's ``HuberLoss``: with ``x = y_pred - y_true``, ``0.5 x²`` where
+    ``|x| <= delta`` and ``delta (|x| - 0.5 delta)`` beyond: quadratic near 0, linear (slope
+    ``delta``) for large errors, so outliers pull less than in the MSE."""
+
+    name = "huber"
+
+    def __init__(self, delta: float = 1.0) -> None:
+        self.delta = check_float("delta", delta, 0, low_open=True,
+                                 meaning="where the Huber loss turns from quadratic to linear")
+
+    def config(self) -> str | dict[str, Any]:
+        return self.name if self.delta == 1.0 else {"name": self.name, "delta": self.delta}  # 'huber': older files
+
+    def elements(self, y_true: Tensor, y_pred: Tensor, from_logits: bool = False) -> Tensor:
+        return F.huber_loss(y_pred, _same_shape(y_true, y_pred, self.name), reduction="none", delta=self.delta)
+
+
 class BinaryCrossentropy(Loss):
     name, fuses = "binary_crossentropy", "sigmoid"
 
@@ -143,7 +161,7 @@ def class_labels(y_true: Tensor, y_pred: Tensor, name: str) -> Tensor | None:
 LOSSES: dict[str, Callable[[], Loss]] = {
     "mse": lambda: _Pointwise("mse", F.mse_loss),
     "mae": lambda: _Pointwise("mae", F.l1_loss),
-    "huber": lambda: _Pointwise("huber", F.huber_loss),
+    "huber": Huber,
     "binary_crossentropy": BinaryCrossentropy,
     "categorical_crossentropy": CategoricalCrossentropy,
     "sparse_categorical_crossentropy": CategoricalCrossentropy,
@@ -179,6 +197,10 @@ def get_loss(spec: str | dict | Callable[[Tensor, Tensor], Tensor]) -> Loss:
         return spec
     if isinstance(spec, dict) and isinstance(spec.get("name"), str):
         loss = get_loss(spec["name"])
+        if spec.get("delta") is not None:
+            if not isinstance(loss, Huber):
+                raise SeqlabError(f"loss: delta applies to the huber loss, not to {loss.name!r}")
+            loss = Huber(spec["delta"])
         if spec.get("from_logits") is not None:
             if loss.fuses is None:
                 raise SeqlabError(f"loss: from_logits applies to the cross-entropies, not to {loss.name!r}")
