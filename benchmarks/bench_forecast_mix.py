@@ -1,5 +1,5 @@
 """The default model on airline, the 'mix', against its two parts: the hybrid and the rnn fitted
-on the same history, and their quantile forecasts averaged (what ``--model mix``, and ``auto``
+on the same history, and their quantile forecasts averaged (what ``--network mix``, and ``auto``
 here, computes: tests/forecast/test_mix.py checks that the mix equals this mean bit for bit).
 
 The airline origins 1957, 1958 and 1959 (the backtest of ``seqlab forecast``) decide; the 1960

@@ -15,7 +15,7 @@ and amplitude, magnitudes 10 to 10,000), horizon 6: the holdout mean and median 
 rnn and hybrid models against seasonal naive, ETS, ARIMA and Theta (backtest: one origin
 before the holdout).
 
-Compare (needs statsforecast): the default command (``--model auto``, seeds 0, 1, 2) against
+Compare (needs statsforecast): the default command (``--network auto``, seeds 0, 1, 2) against
 statsforecast's AutoETS, AutoARIMA and AutoTheta on the holdout of panels of short series: a
 generated one (lengths 12-60, trend, season, noise, level shifts) and the real panels shipped
 in statsmodels (fertility: yearly rates of 196 countries, 22-52 values; grunfeld: 33 yearly
@@ -83,7 +83,7 @@ def speed(tmp: str) -> None:
                                 ("default baselines, after the fits (as before)", [], True)):
         for model in ("auto",):
             before = load()
-            out, wall = run([*common, "--model", model, *extra], tmp, after)
+            out, wall = run([*common, "--network", model, *extra], tmp, after)
             done = float(re.search(r"done in ([0-9.]+) s", out).group(1))
             print(f"1000 x 60, horizon 12, {model:6s} {label}: {done:6.1f} s in the command, {wall:6.1f} s with "
                   f"start-up (load before: {before}; after: {load()})", flush=True)
@@ -106,10 +106,10 @@ def quality(tmp: str) -> None:
     common = ["--data", "p500.csv", "--series-id", "id", "--time", "date", "--target", "y", "--horizon", "6",
               "--folds", "1", "--no-plot", "--quiet", "--baselines", "snaive,ets,arima,theta"]
     for model in ("hybrid", "rnn"):
-        out, wall = run([*common, "--model", model, "--out", f"{model}.csv"], tmp)
+        out, wall = run([*common, "--network", model, "--out", f"{model}.csv"], tmp)
         table = pd.read_csv(os.path.join(tmp, f"{model}.csv")).groupby("series").first()
         cols = [c for c in table.columns if c.startswith("holdout MASE ")]
-        print(f"\n500 series, lengths 12-60, horizon 6, --model {model} (seed 0), holdout MASE over the series "
+        print(f"\n500 series, lengths 12-60, horizon 6, --network {model} (seed 0), holdout MASE over the series "
               f"({wall:.0f} s):")
         print(f"  {'method':<22}{'mean':>8}{'median':>8}{'model beats':>13}")
         model_col = next(c for c in cols if c.startswith("holdout MASE model"))

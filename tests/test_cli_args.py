@@ -56,11 +56,60 @@ def test_a_scoped_old_spelling_keeps_its_meaning_elsewhere():
     assert refused("--text") == {"seqlab generate train", "seqlab tune generate", "python -m seqlab.reference train"}
     assert refused("--out") == {"seqlab classify train", "seqlab generate train", "seqlab translate train",
                                 "seqlab tune forecast", "seqlab tune classify", "seqlab tune generate"}
-    for prog in ("seqlab classify predict", "seqlab translate predict", "seqlab export", "seqlab forecast",
-                 "seqlab explain states"):
+    assert refused("--model") == {"seqlab forecast train"}  # the network kind there; the model file read elsewhere
+    assert refused("--load") == {"seqlab forecast train", "seqlab forecast predict"}
+    for prog in ("seqlab classify predict", "seqlab translate predict", "seqlab export", "seqlab forecast train",
+                 "seqlab forecast predict", "seqlab explain states"):
         p = next(p for _, _, p in PARSERS if p.prog == prog)
         known = list(p._option_string_actions)
-        assert all(renamed(o, prog, known) is None for o in ("--out", "--text", "--length") if o in known)
+        assert all(renamed(o, prog, known) is None for o in ("--out", "--text", "--length", "--model") if o in known)
+
+
+def test_no_parser_reads_an_abbreviation():
+    """Every parser and sub-parser, the ones add_subparsers makes included, is the shared parser
+    with argparse's prefix matching off."""
+    from seqlab.cli import _Parser
+
+    assert len(PARSERS) > 20
+    for _, words, p in PARSERS:
+        assert isinstance(p, _Parser) and p.allow_abbrev is False, (words, type(p), p.allow_abbrev)
+
+
+def _leaves():
+    """(runner, words, prog, an option with its last letter cut) for every parser without sub-commands."""
+    for runner, words, p in PARSERS:
+        if any(isinstance(a, argparse._SubParsersAction) for a in p._actions):
+            continue
+        known = [o for o in p._option_string_actions if o.startswith("--") and o != "--help"]
+        if known:
+            yield runner, words, p.prog, max(known, key=len)[:-1]
+
+
+@pytest.mark.parametrize("runner, words, prog, cut", [pytest.param(*leaf, id=f"{leaf[2]} {leaf[3]}")
+                                                      for leaf in _leaves()])
+def test_an_abbreviated_option_is_refused_naming_it(runner, words, prog, cut, capsys):
+    """argparse took an option's prefix for it (``translate train --input X`` was --input-feeding and a
+    stray X): now a cut option, alone or as OPTION=VALUE, is one line naming it and the option meant."""
+    for given in ([cut, "1"], [f"{cut}=1"]):
+        code = (main if runner == "seqlab" else reference_main)([*words, *given])
+        out, err = capsys.readouterr()
+        assert code == 2 and out == "" and err.count("\n") == 1, (prog, err)
+        assert err.startswith(f"{prog}: error: unrecognized arguments: {cut}; options are not abbreviated: "
+                              f"did you mean {cut}"), err
+
+
+def test_a_prefix_of_an_option_is_not_that_option(capsys):
+    assert main(["translate", "train", "--input", "X"]) == 2
+    assert capsys.readouterr().err == (
+        "seqlab translate train: error: unrecognized arguments: --input; options are not abbreviated: did you "
+        "mean --input-feeding? (see 'seqlab translate train --help')\n")
+    assert main(["explain", "gradients", "--cl", "3"]) == 2
+    assert "did you mean --clipnorm, --clip-steps or --clip-plot?" in capsys.readouterr().err
+    assert main(["explain", "states", "--mod", "m.safetensors", "--text", "a"]) == 2  # not '--model is required'
+    assert "unrecognized arguments: --mod; options are not abbreviated: did you mean --model?" in \
+        capsys.readouterr().err
+    assert main(["explain", "states", "--text", "a b", "--model", "--mo del"]) == 2  # a value with a space is a value
+    assert "does not exist" in capsys.readouterr().err
 
 
 def test_words_after_a_double_dash_are_not_options(capsys):
@@ -79,16 +128,3 @@ def test_int_and_float_types():
     with pytest.raises(argparse.ArgumentTypeError, match="expected a finite number > 0 and <= 10, got 'nan'"):
         float_type(0, 10, low_open=True)("nan")
     assert int_type(0, MAX_SEED)(str(MAX_SEED)) == MAX_SEED
-
-
-def test_the_old_form_with_the_option_name_first_still_parses():
-    """forecast/cli.py still passes the option's name first until its options are unified."""
-    assert int_type("--folds", 0)("0") == 0
-    with pytest.raises(argparse.ArgumentTypeError, match=r"expected an integer in \[1, 1000\]"):
-        int_type("--ensemble", 1, 1000)("1001")
-    with pytest.raises(argparse.ArgumentTypeError, match="expected an integer >= 1"):
-        int_type("--horizon")("0")
-    with pytest.raises(argparse.ArgumentTypeError, match="expected a finite number >= 0 and <= 1e"):
-        float_type("--level-penalty", 0, 1e6)("2e6")
-    with pytest.raises(argparse.ArgumentTypeError, match="expected a finite number > 0 and <= 10"):
-        float_type("--lr", 0, 10, low_open=True)("0")

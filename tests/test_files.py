@@ -75,13 +75,13 @@ def test_held_writes_write_everything_or_nothing(tmp_path):
     a.write_text("old a")
     with pytest.raises(RuntimeError):
         with files.held_writes():
-            io.atomic_write_text(a, "new a")
+            files.atomic_write_text(a, "new a")
             assert a.read_text() == "old a"  # held, not written
             raise RuntimeError("the second output failed")
     assert a.read_text() == "old a" and not b.exists() and sorted(os.listdir(tmp_path)) == ["a.txt"]
     with files.held_writes():
-        io.atomic_write_text(a, "new a")
-        io.atomic_write_text(b, "new b")
+        files.atomic_write_text(a, "new a")
+        files.atomic_write_text(b, "new b")
     assert (a.read_text(), b.read_text()) == ("new a", "new b") and sorted(os.listdir(tmp_path)) == ["a.txt", "b.txt"]
 
 
@@ -111,7 +111,7 @@ def test_the_next_write_removes_the_debris_of_dead_writers_only(tmp_path):
         p.write_bytes(b"partial")
     hour_ago = time.time() - 3600
     os.utime(legacy_old, (hour_ago, hour_ago))
-    io.atomic_write_bytes(target, b"done")
+    files.atomic_write_bytes(target, b"done")
     assert sorted(os.listdir(tmp_path)) == sorted([target.name, alive.name, other.name, legacy_new.name])
 
 
@@ -133,7 +133,7 @@ def test_a_save_killed_mid_write_leaves_the_old_file_and_debris_the_next_save_re
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
     assert os.path.exists(tmp) and files.is_temp_name(tmp) and target.read_bytes() == b"the previous model"
-    io.atomic_write_bytes(target, b"the next model")
+    files.atomic_write_bytes(target, b"the next model")
     assert os.listdir(tmp_path) == [target.name] and target.read_bytes() == b"the next model"
 
 

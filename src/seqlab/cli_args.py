@@ -8,9 +8,10 @@ type, meaning and error in every job: ``--cell --hidden --layers --dropout --epo
 from here too. ``--save`` is always the model file written, ``--out`` always a results file, and
 ``--text`` always literal text (a training file is ``--data``). An old spelling of a renamed
 option is refused with a pointer to the new one (:data:`RENAMED`, checked by the parser of
-:mod:`seqlab.cli`). ``--minutes 0`` means "no time limit" everywhere. Numbers are checked by
-argparse types (:func:`int_type`, :func:`float_type`) that refuse NaN, infinities and values out
-of range with one line on stderr and exit code 2. :func:`check_output` checks an output path
+:mod:`seqlab.cli`), and an option is only its whole name: that parser reads no abbreviation.
+``--minutes 0`` means "no time limit" everywhere. Numbers are checked by argparse types
+(:func:`int_type`, :func:`float_type`) that refuse NaN, infinities and values out of range with
+one line on stderr and exit code 2. :func:`check_output` checks an output path
 before any work starts; :func:`train_config` turns the parsed options into a
 :class:`seqlab.train.TrainConfig`.
 """
@@ -34,7 +35,9 @@ MAX_SEED = 2**63 - 1  # torch and NumPy take seeds below 2**64; the loop derives
 #: Old spellings of renamed options -> the spelling that replaced them. A key is an option
 #: (refused in every command that has its new spelling and not the old one) or, where the old
 #: spelling still means something elsewhere, "COMMAND OPTION" (refused in that command and its
-#: sub-commands only). The parser of :mod:`seqlab.cli` refuses one with "OLD was renamed NEW".
+#: sub-commands only). A new spelling is an option of the same command or, quoted, another
+#: command that does what the old option did (its key needs a COMMAND: it applies wherever that
+#: scope does). The parser of :mod:`seqlab.cli` refuses one with "OLD was renamed NEW".
 RENAMED: dict[str, str] = {
     "--hidden-size": "--hidden",
     "--embedding-dim": "--embed",
@@ -53,41 +56,32 @@ RENAMED: dict[str, str] = {
     "generate train --out": "--save",
     "translate train --out": "--save",
     "tune --out": "--save",
+    # forecast: --model is the model file read (predict), never the network kind; --load was predict's
+    "forecast train --model": "--network (to forecast with a saved model: seqlab forecast predict --model PATH)",
+    "forecast train --load": "'seqlab forecast predict --model PATH'",
+    "forecast predict --load": "--model",
 }
 
 
 def renamed(option: str, command: str, known: Sequence[str]) -> str | None:
     """The new spelling of ``option``, an option that the parser of ``command`` (its prog, such as
     "seqlab generate train") does not know (``known``: the options it does), when :data:`RENAMED`
-    lists it for that command and the command has the new spelling; else None."""
+    lists it for that command and the command has the new spelling (or the new spelling is another
+    command); else None."""
     if option in known:
         return None
     for key, new in RENAMED.items():
         *scope, old = key.split()
-        if old != option or new.split()[0] not in known:
+        if old != option or (new.startswith("-") and new.split()[0] not in known):
             continue
         if not scope or f" {' '.join(scope)} " in f" {command} ":
             return new
     return None
 
 
-def _after_name(*bounds: Any) -> tuple:
-    """The bounds of an old-form call with the option's name first, ``int_type("--folds", 0)``, which
-    forecast/cli.py keeps until its options are unified: argparse names the option in its error
-    itself, so the name is dropped (trailing unset bounds too)."""
-    while bounds and bounds[-1] is None:
-        bounds = bounds[:-1]
-    return bounds
-
-
-def int_type(minimum: int = 1, maximum: int | None = None, *old_form: int):
+def int_type(minimum: int = 1, maximum: int | None = None):
     """An argparse type: an integer in ``[minimum, maximum]`` (argparse names the option in its
     one-line error: "argument --epochs: expected an integer >= 1, got '0'")."""
-    if isinstance(minimum, str):  # int_type("--folds", 0): see _after_name
-        return int_type(*_after_name(maximum, *old_form))
-    if old_form:
-        raise TypeError(f"int_type: expected at most 2 bounds, got {2 + len(old_form)}")
-
     def parse(text: str) -> int:
         try:
             v = int(text)
@@ -100,14 +94,9 @@ def int_type(minimum: int = 1, maximum: int | None = None, *old_form: int):
     return parse
 
 
-def float_type(low: float | None = None, high: float | None = None, *old_form: float, low_open: bool = False,
+def float_type(low: float | None = None, high: float | None = None, *, low_open: bool = False,
                high_open: bool = False):
     """An argparse type: a finite number in the range (NaN and infinities are refused)."""
-    if isinstance(low, str):  # float_type("--lr", 0, 10): see _after_name
-        return float_type(*_after_name(high, *old_form), low_open=low_open, high_open=high_open)
-    if old_form:
-        raise TypeError(f"float_type: expected at most 2 bounds, got {2 + len(old_form)}")
-
     def parse(text: str) -> float:
         try:
             v = float(text)
@@ -141,13 +130,9 @@ def add_model_options(p: argparse.ArgumentParser | Any, cells: Sequence[str], ce
 
 def add_training_options(p: argparse.ArgumentParser | Any, *, epochs: int | None, lr: float, batch_size: int,
                          minutes: float = 0.0, save: str | None = None, threads_default: int = 0,
-                         epoch_checkpoints: bool = True, out_alias: bool = False) -> None:
+                         epoch_checkpoints: bool = True) -> None:
     """The training options every job shares, with this job's defaults (``epoch_checkpoints=False``:
-    a job whose training writes no checkpoint at epoch ends, only when a network finishes).
-    ``--save`` is the model file and never spelled ``--out``: ``out_alias`` may only be False
-    (forecast/cli.py still passes it until its options are unified)."""
-    if out_alias:
-        raise ValueError("out_alias: --out is a results file in every command, never a spelling of --save")
+    a job whose training writes no checkpoint at epoch ends, only when a network finishes)."""
     p.add_argument("--epochs", type=int_type(1, 10**9), default=epochs,
                    help=f"most passes over the data (default {'no limit' if epochs is None else epochs})")
     p.add_argument("--minutes", type=float_type(0), default=minutes,

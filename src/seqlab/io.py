@@ -23,12 +23,6 @@ from .errors import ModelFileError, SeqlabError
 from .modelfile import FORMAT_VERSION, META_KEY as _META_KEY
 
 
-# The writers live in seqlab.files (import them from there: it imports no torch). These two names
-# stay only because forecast/ still imports them from here; remove them once it does not.
-atomic_write_bytes = files.atomic_write_bytes
-atomic_write_text = files.atomic_write_text
-
-
 def model_bytes(kind: str, config: Mapping[str, Any], tensors: Mapping[str, torch.Tensor]) -> bytes:
     """The bytes of a model file: ``tensors`` and a JSON-serialisable ``config`` in safetensors
     form. Commands compute these (and every other output) before writing any file."""

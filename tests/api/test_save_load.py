@@ -174,7 +174,7 @@ def test_unbuilt_or_unsaveable_models_raise(tmp_path):
 
 
 def test_atomic_writes_give_files_the_usual_permissions(tmp_path):
-    from seqlab.io import atomic_write_text
+    from seqlab.files import atomic_write_text
 
     old = os.umask(0o022)
     try:

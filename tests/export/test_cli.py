@@ -146,7 +146,7 @@ def test_export_a_regressor_file(tmp_path, capsys):
 
 
 def test_export_a_hybrid_forecaster_file(tmp_path, capsys, monkeypatch):
-    """`seqlab forecast --model hybrid --save` (tiny settings, the embedded airline data) writes a
+    """`seqlab forecast --network hybrid --save` (tiny settings, the embedded airline data) writes a
     hybrid forecaster file; --format onnx gives a graph and --format numpy an .npz that, on the
     windows the forecaster prepares for its last forecast (and on random windows of uneven
     lengths, an unseen series), equal its torch networks (1e-5)."""
@@ -156,7 +156,7 @@ def test_export_a_hybrid_forecaster_file(tmp_path, capsys, monkeypatch):
 
     monkeypatch.chdir(tmp_path)
     model = str(tmp_path / "h.safetensors")
-    assert main(["forecast", "--model", "hybrid", "--horizon", "4", "--lookback", "12", "--hidden", "4",
+    assert main(["forecast", "--network", "hybrid", "--horizon", "4", "--lookback", "12", "--hidden", "4",
                  "--ensemble", "2", "--epochs", "1", "--folds", "0", "--no-stats", "--no-plot", "--quiet",
                  "--threads", "1", "--save", model, "--out", str(tmp_path / "f.csv")]) == 0
     assert main(["export", model]) == 0

@@ -42,7 +42,7 @@ def test_export_refuses_a_file_whose_selection_chose_a_baseline(files, cli, fmt,
     code, _, err = cli("export", src, "--format", fmt, "--out", out)
     assert_one_line_error(code, err, f"model file '{src}' forecasts with naive, the baseline that seqlab forecast "
                                      "--select backtest chose")
-    assert "re-run seqlab forecast without --select backtest" in err and f"seqlab forecast --load {src}" in err
+    assert "re-run seqlab forecast without --select backtest" in err and f"seqlab forecast predict --model {src}" in err
     assert not out.exists()
 
 

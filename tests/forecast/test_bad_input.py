@@ -81,9 +81,9 @@ def world(tmp_path_factory, common_bad):
     return dict(files, good=good, model=model)
 
 
-# --load: a model file that is not a readable forecaster
-MODEL_CASES = bad_model_cases("load", ["--load", "{path}"], wrong_kind="expected a 'forecaster' model",
-                              mismatch="not a valid seqlab forecaster")
+# predict --model: a model file that is not a readable forecaster
+MODEL_CASES = bad_model_cases("predict-model", ["predict", "--model", "{path}"],
+                              wrong_kind="expected a 'forecaster' model", mismatch="not a valid seqlab forecaster")
 DATA_CASES = unreadable_cases("data", ["--data", "{path}"]) + [  # --data: not a readable table of numbers
     ("data-ragged-row", ["--data", "{ragged}", *COLS], "Expected 2 fields in line 4"),
     ("data-nan", ["--data", "{nan}", *COLS], "missing value (NaN)"),
@@ -179,22 +179,31 @@ OUTPUT_CASES = [  # every output path checked before any work
      "is a folder; give a CSV file name such as '{out}/backtest.csv'"),
     ("out-folder-suggests-a-csv", ["--out", "{out}"], "is a folder; give a CSV file name such as '{out}/forecast.csv'"),
 ]
-# --load with an option that only training reads: refused, not silently ignored
-LOAD_CASES = [(f"load-with-{o[2:]}", ["--load", "{model}", "--quiet", o, *v], f"{o}: sets how a forecaster is trained")
-              for o, v in [("--horizon", ["6"]), ("--epochs", ["5"]), ("--quantiles", ["0.05,0.5,0.95"]),
-                           ("--lookback", ["12"]), ("--cell", ["gru"]), ("--folds", ["2"]), ("--no-stats", []),
-                           ("--model", ["hybrid"]), ("--ensemble", ["2"]),
-                           ("--backtest-out", ["bt.csv"])]] + [
-    ("load-out-is-the-model", ["--load", "{model}", "--quiet", "--out", "{model}"], "is also the file of --load"),
-    ("load-out-a-folder", ["--load", "{model}", "--quiet", "--out", "{out}"], "is a folder"),
-    ("load-out-a-folder-suggests-a-csv", ["--load", "{model}", "--quiet", "--out", "{out}"],
+# predict takes only the options of using a model: a training option is not silently ignored
+PREDICT_CASES = [(f"predict-with-{o[2:]}", ["predict", "--model", "{model}", o, *v], f"unrecognized arguments: {o}")
+                 for o, v in [("--horizon", ["6"]), ("--epochs", ["5"]), ("--quantiles", ["0.05,0.5,0.95"]),
+                              ("--lookback", ["12"]), ("--cell", ["gru"]), ("--folds", ["2"]), ("--no-stats", []),
+                              ("--network", ["hybrid"]), ("--ensemble", ["2"]), ("--save", ["{out}/m.safetensors"]),
+                              ("--backtest-out", ["bt.csv"])]] + [
+    ("predict-without-a-model", ["predict", "--data", "{good}"], "the following arguments are required: --model"),
+    ("predict-out-is-the-model", ["predict", "--model", "{model}", "--out", "{model}"], "is also the file of --model"),
+    ("predict-out-a-folder", ["predict", "--model", "{model}", "--out", "{out}"], "is a folder"),
+    ("predict-out-a-folder-suggests-a-csv", ["predict", "--model", "{model}", "--out", "{out}"],
      "give a CSV file name such as '{out}/forecast.csv'"),
-    # zeros from --fill zero under a log-transform model: a fix --load accepts (not --transform, refused with it)
-    ("load-fill-zero-under-logs", ["--load", "{model}", "--quiet", "--data", "{gap}", *COLS, "--fill", "zero"],
+    ("predict-plot-unsupported-extension", ["predict", "--model", "{model}", "--plot", "{out}/p.xyz"],
+     "expected a file ending in"),
+    # zeros from --fill zero under a log-transform model: a fix predict accepts (not --transform, a training option)
+    ("predict-fill-zero-under-logs", ["predict", "--model", "{model}", "--data", "{gap}", *COLS, "--fill", "zero"],
      "give a history of positive values (with --fill: interpolate or ffill, not zero), or train a forecaster with "
      "--transform none"),
+    # the old spellings: each answered with its new one, before any work
+    ("train-load", ["--load", "{model}"], "--load was renamed 'seqlab forecast predict --model PATH'"),
+    ("predict-load", ["predict", "--load", "{model}"], "--load was renamed --model"),
+    ("train-model-kind", ["--model", "hybrid"], "--model was renamed --network"),
+    ("train-model-path", ["--model", "{model}"],
+     "--model was renamed --network (to forecast with a saved model: seqlab forecast predict --model PATH)"),
 ]
-CASES = MODEL_CASES + DATA_CASES + NUMBER_CASES + DEVICE_CASES + OUTPUT_CASES + LOAD_CASES
+CASES = MODEL_CASES + DATA_CASES + NUMBER_CASES + DEVICE_CASES + OUTPUT_CASES + PREDICT_CASES
 
 
 def test_at_least_forty_cases():
@@ -204,12 +213,13 @@ def test_at_least_forty_cases():
 @parametrize(CASES)
 def test_bad_input_is_one_line_and_touches_nothing(args, expected, world, tmp_path, monkeypatch, cli):
     out, filled = prepare_case(tmp_path, monkeypatch, EARLIER, args, world)  # the default plot paths are in out
-    if "--load" not in filled:
-        filled += ["--save", str(out / "model.safetensors"), "--out", str(out / "per_series.csv")] \
-            if "--save" not in filled and "--out" not in filled else []
-    # the case's options after FAST (training options, which --load refuses): they win
-    assert_refused(cli, out, ["forecast", *([] if "--load" in filled else FAST), *filled],
-                   expected.replace("{out}", str(out)))
+    if filled[0] == "predict":  # the options of using a model only
+        assert_refused(cli, out, ["forecast", *filled], expected.replace("{out}", str(out)))
+        return
+    filled += ["--save", str(out / "model.safetensors"), "--out", str(out / "per_series.csv")] \
+        if "--save" not in filled and "--out" not in filled else []
+    # the case's options after FAST: they win
+    assert_refused(cli, out, ["forecast", *FAST, *filled], expected.replace("{out}", str(out)))
 
 
 def test_a_failure_while_writing_the_outputs_changes_no_earlier_file(world, tmp_path, monkeypatch, cli):

@@ -119,3 +119,58 @@ def test_progress_bar_on_a_terminal_only(monkeypatch, capsys):
     assert "Forecast: 100%" in capsys.readouterr().err  # statsforecast's bar over the histories
     for a, b in zip(quiet, shown, strict=True):
         np.testing.assert_array_equal(a["AutoTheta"], b["AutoTheta"])
+
+
+# -- the per-series statsforecast functions: which failures fall back, and the count of them -----
+class _Raises:
+    """A stand-in statsforecast model whose fit raises ``exc``."""
+
+    def __init__(self, exc: Exception):
+        self.exc = exc
+
+    def forecast(self, y, h):
+        raise self.exc
+
+
+@pytest.mark.parametrize("exc", [Exception("no model able to be fitted"), ValueError("No suitable ARIMA model found"),
+                                 RuntimeError("No ARIMA model able to be estimated"),
+                                 np.linalg.LinAlgError("Singular matrix")])
+def test_a_failed_statsforecast_fit_falls_back_and_is_counted(monkeypatch, exc):
+    """What statsforecast raises on a degenerate history (ValueError, RuntimeError, Exception
+    itself) falls back to the simpler method, and the fallback is counted as run_baselines counts it."""
+    monkeypatch.setattr(baselines, "_sf_model", lambda name, season: _Raises(exc))
+    y = 100 + np.arange(20.0)
+    notes: list[str] = []
+    np.testing.assert_array_equal(baselines.auto_ets(y, 3, 1, notes=notes), baselines.naive(y, 3))
+    np.testing.assert_allclose(baselines.auto_arima(y, 3, 1, notes=notes), baselines.drift(y, 3))
+    assert notes == [
+        "AutoETS: the fit failed on 1 of 1 histories; naive forecasts them",
+        "AutoARIMA: the fit failed on 1 of 1 histories; drift forecasts them"]
+    short: list[str] = []
+    baselines.auto_ets(y[:5], 3, 1, notes=short)  # too short to fit: the other note
+    assert short == ["AutoETS: 1 of 1 histories have fewer than 7 values; naive forecasts them"]
+
+
+@pytest.mark.parametrize("exc", [TypeError("forecast() got an unexpected keyword argument 'h'"),
+                                 AttributeError("'NoneType' object has no attribute 'shape'"), KeyError("mean"),
+                                 NotImplementedError("prediction intervals")])
+def test_a_programming_error_in_a_statsforecast_fit_is_not_a_fallback(monkeypatch, exc):
+    """A TypeError, AttributeError or KeyError is a bug (an API change, a wrong argument), not a
+    degenerate history: it propagates instead of turning every forecast into the fallback."""
+    monkeypatch.setattr(baselines, "_sf_model", lambda name, season: _Raises(exc))
+    with pytest.raises(type(exc)):
+        baselines.auto_theta(100 + np.arange(20.0), 3, 1)
+
+
+def test_a_degenerate_history_falls_back_the_same_one_series_at_a_time_and_in_a_batch():
+    """Values near the float limit: statsforecast's AutoETS and AutoTheta raise Exception itself, its
+    AutoARIMA a ValueError; the per-series functions fall back as the batch path does, with its notes."""
+    pytest.importorskip("statsforecast", reason="statsforecast is an extra: pip install seqlab[statsforecast]")
+    y = np.random.default_rng(0).normal(size=40) * 1e300
+    batch_notes: list[str] = []
+    (batch,) = run_baselines([y], 4, 1, AUTO, notes=batch_notes)
+    notes: list[str] = []
+    for name in AUTO:
+        np.testing.assert_array_equal(baselines._STATS[name](y, 4, 1, notes=notes), batch[name])
+    assert notes == batch_notes == [f"{n}: the fit failed on 1 of 1 histories; {baselines.SF_FALLBACK_NAME[n]} "
+                                    "forecasts them" for n in AUTO]

@@ -85,11 +85,12 @@ def test_models_that_read_no_dates_keep_taking_undated_history():
     assert not plain.reads_dates() and len(plain.predict(wave(40))) == 4
 
 
-def test_the_cli_with_load_refuses_undated_history_in_one_line(monthly_model, tmp_path, capsys):
+def test_the_cli_predict_refuses_undated_history_in_one_line(monthly_model, tmp_path, capsys):
     csv = tmp_path / "new.csv"
     pd.DataFrame({"date": pd.date_range("2016-01", periods=48, freq="MS").strftime("%Y-%m-%d"),
                   "y": wave(48)}).to_csv(csv, index=False)
-    assert main(["forecast", "--load", monthly_model, "--data", str(csv), "--target", "y", "--no-plot"]) == 2
+    assert main(["forecast", "predict", "--model", monthly_model, "--data", str(csv), "--target", "y",
+                 "--no-plot"]) == 2
     got = capsys.readouterr()
     assert got.err.count("\n") == 1 and "trained on monthly (MS) dates; this history has no dates" in got.err
     assert "note: " in got.out and "column 'date' holds dates" in got.out and "pass --time date" in got.out
@@ -114,34 +115,34 @@ def test_time_labels_follow_the_resolution_of_the_frequency():
     assert time_labels([2025.0, 2026.0, 7, 2.5], None) == ["2025", "2026", "7", "2.5"]
 
 
-def test_hourly_times_keep_their_hours_in_headers_table_and_csv_of_a_run_and_of_load(tmp_path, capsys):
+def test_hourly_times_keep_their_hours_in_headers_table_and_csv_of_a_run_and_of_predict(tmp_path, capsys):
     n = 24 * 10
     t = pd.date_range("2024-03-01", periods=n, freq="h")
     pd.DataFrame({"time": t.strftime("%Y-%m-%d %H:%M"), "y": wave(n, 24)}).to_csv(tmp_path / "h.csv", index=False)
     model, out, loaded = (str(tmp_path / x) for x in ("h.safetensors", "h_out.csv", "h_load.csv"))
     args = ["forecast", "--data", str(tmp_path / "h.csv"), "--target", "y", "--time", "time", "--horizon", "6",
-            "--folds", "1", "--lookback", "24", "--model", "rnn", *FAST]
+            "--folds", "1", "--lookback", "24", "--network", "rnn", *FAST]
     assert main([*args, "--out", out, "--save", model]) == 0
     text = capsys.readouterr().out
     assert "origins 2024-03-10 12:00" in text and "Holdout: the last 6 steps (2024-03-10 18:00 on)" in text
     assert "  y            2024-03-11 00:00 " in text and "2024-03-11 05:00" in text
     table = pd.read_csv(out)
     assert list(table["time"]) == [f"2024-03-11 0{h}:00" for h in range(6)]  # one row per hour, no duplicates
-    assert main(["forecast", "--load", model, "--out", loaded, "--no-plot"]) == 0
+    assert main(["forecast", "predict", "--model", model, "--out", loaded, "--no-plot"]) == 0
     assert "  y            2024-03-11 00:00 " in capsys.readouterr().out
-    assert list(pd.read_csv(loaded)["time"]) == list(table["time"])  # --load writes the same times
+    assert list(pd.read_csv(loaded)["time"]) == list(table["time"])  # predict writes the same times
 
 
 def test_daily_origins_print_as_dates_and_integer_years_without_a_fraction(tmp_path, capsys):
     d = pd.date_range("2024-01-01", periods=70, freq="D")
     pd.DataFrame({"date": d.strftime("%Y-%m-%d"), "y": wave(70, 7)}).to_csv(tmp_path / "d.csv", index=False)
     assert main(["forecast", "--data", str(tmp_path / "d.csv"), "--time", "date", "--horizon", "7", "--folds", "2",
-                 "--model", "rnn", "--lookback", "14", *FAST]) == 0
+                 "--network", "rnn", "--lookback", "14", *FAST]) == 0
     text = capsys.readouterr().out
     assert "origins 2024-02-19, 2024-02-26\n" in text and "(2024-03-04 on)" in text  # steps 49, 56, 63 of 70 days
     pd.DataFrame({"year": np.arange(1980, 2020), "y": wave(40, 5)}).to_csv(tmp_path / "y.csv", index=False)
     assert main(["forecast", "--data", str(tmp_path / "y.csv"), "--time", "year", "--horizon", "3", "--folds", "1",
-                 "--model", "rnn", *FAST]) == 0
+                 "--network", "rnn", *FAST]) == 0
     text = capsys.readouterr().out
     assert "origins 2014\n" in text and "(2017 on)" in text  # steps 34 and 37 of 1980-2019
     rows = text.split("Forecast:")[1].splitlines()[1:4]

@@ -321,8 +321,9 @@ def test_backtest_out_refused_without_a_backtest_and_with_load(tmp_path, cli):
     code, _, err = cli("forecast", "--data", path, "--target", "y", "--time", "date", "--folds", "0",
                        "--backtest-out", tmp_path / "bt.csv", *FAST)
     assert code == 2 and err.startswith("seqlab forecast: error: --backtest-out:") and "--folds" in err
-    code, _, err = cli("forecast", "--load", tmp_path / "m.safetensors", "--backtest-out", tmp_path / "bt.csv")
-    assert code == 2 and "--backtest-out" in err
+    code, _, err = cli("forecast", "predict", "--model", tmp_path / "m.safetensors", "--backtest-out",
+                       tmp_path / "bt.csv")
+    assert code == 2 and "unrecognized arguments: --backtest-out" in err  # predict has no backtest
     code, _, err = cli("forecast", "--data", path, "--target", "y", "--time", "date", "--backtest-out", tmp_path,
                        *FAST)
     assert code == 2 and "--backtest-out" in err and "is a folder" in err

@@ -131,7 +131,7 @@ def test_a_panel_of_500_short_series_beats_seasonal_naive_and_ets(tmp_path, caps
         np.testing.assert_allclose(stat_holdout(some, name), stored[name][::50], rtol=1e-6, atol=1e-6)
     df.to_csv("p500.csv", index=False)
     code = main(["forecast", "--data", "p500.csv", "--series-id", "id", "--time", "date", "--target", "y",
-                 "--horizon", "6", "--folds", "0", "--model", "hybrid", "--ensemble", "1", "--epochs", "8",
+                 "--horizon", "6", "--folds", "0", "--network", "hybrid", "--ensemble", "1", "--epochs", "8",
                  "--windows-per-epoch", "4096", "--no-plot", "--quiet", "--threads", "1", "--out", "per_series.csv",
                  "--baselines", "snaive"])
     out = capsys.readouterr().out

@@ -1,7 +1,7 @@
 """``--select backtest``: one method for the whole run, the network or a baseline, chosen on the
 mean backtest MASE over the series only, scored on the holdout (the row ``selected``), forecast by
 the chosen method with a conformal interval from its own errors, and kept in the model file so
-that ``--load`` refits the chosen baseline."""
+that ``seqlab forecast predict`` refits the chosen baseline."""
 
 import io
 import json
@@ -254,8 +254,8 @@ def test_save_load_and_predict_refit_the_chosen_baseline(chosen, cli):
     np.testing.assert_allclose(got["q0.9"], point + off[2] * mase_scale(y, SEASON), rtol=1e-12)
     assert list(got["time"].dt.strftime("%Y-%m"))[:2] == ["2017-01", "2017-02"]
     # the command: the same forecast, and it says which method made it
-    code, out, err = cli("forecast", "--load", d / "m.safetensors", "--data", d / "new.csv", "--target", "y", "--time",
-                         "date", "--no-plot", "--out", d / "loaded.csv")
+    code, out, err = cli("forecast", "predict", "--model", d / "m.safetensors", "--data", d / "new.csv", "--target",
+                         "y", "--time", "date", "--no-plot", "--out", d / "loaded.csv")
     assert code == 0, err
     assert "seasonal naive, chosen on the backtest, refitted on this history" in out
     loaded = pd.read_csv(d / "loaded.csv")
@@ -284,7 +284,7 @@ def test_a_malformed_selection_in_a_model_file_is_refused(chosen, cli, tmp_path,
     bad = _edit_selection(d / "m.safetensors", tmp_path / f"{name}.safetensors", change)
     with pytest.raises(ModelFileError, match="is not a valid seqlab forecaster"):
         Forecaster.load(str(bad))
-    code, _, err = cli("forecast", "--load", bad, "--no-plot")
+    code, _, err = cli("forecast", "predict", "--model", bad, "--no-plot")
     assert_one_line_error(code, err, expected)
 
 
@@ -324,8 +324,8 @@ def test_bad_select_values_are_refused_in_one_line(cli, tmp_path, monkeypatch):
     assert_one_line_error(code, err, "argument --select: invalid choice: 'holdout'")
     code, _, err = cli("forecast", "--select", "backtest", "--folds", "0", "--epochs", "1")
     assert_one_line_error(code, err, "--select backtest: chooses the method on the backtest, but --folds 0")
-    code, _, err = cli("forecast", "--load", tmp_path / "m.safetensors", "--select", "backtest")
-    assert_one_line_error(code, err, "--select: sets how a forecaster is trained or evaluated")
+    code, _, err = cli("forecast", "predict", "--model", tmp_path / "m.safetensors", "--select", "backtest")
+    assert_one_line_error(code, err, "unrecognized arguments: --select backtest")  # the saved choice is kept
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(SeqlabError, match=r"--select: expected network .* or backtest .*, got 'holdout'"):
         run.forecast(select="holdout", plot=None, backtest_plot=None)

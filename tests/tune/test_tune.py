@@ -84,7 +84,7 @@ def test_time_budget_stops_starting_trials(tmp_path):
 
 def test_tune_forecast_command_within_budget(tmp_path, capsys):
     """The command on the embedded data within its budget; the model it writes is what
-    'seqlab forecast --load' reads (the bar of issue #16 is --trials 8 --minutes 3; here smaller)."""
+    'seqlab forecast predict --model' reads (the bar of issue #16 is --trials 8 --minutes 3; here smaller)."""
     model = tmp_path / "best.safetensors"
     args = ["tune", "forecast", "--trials", "3", "--minutes", "0.4", "--epochs", "4", "--folds", "2",
             "--study", str(tmp_path / "f.db"), "--save", str(model), "--table", str(tmp_path / "f.csv"),
@@ -95,15 +95,15 @@ def test_tune_forecast_command_within_budget(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "best: trial" in out and f"wrote {model}" in out
     table = pd.read_csv(tmp_path / "f.csv")
-    assert {"cell", "hidden", "layers", "dropout", "lr", "lookback", "model"} <= set(table.columns)
-    assert set(table["model"].dropna()) <= {"mix", "hybrid", "rnn"}  # airline is seasonal: the kind is searched too
+    assert {"cell", "hidden", "layers", "dropout", "lr", "lookback", "network"} <= set(table.columns)
+    assert set(table["network"].dropna()) <= {"mix", "hybrid", "rnn"}  # airline is seasonal: the kind is searched too
     best = table.loc[table["value"].idxmin()]
     from seqlab.forecast import Forecaster
 
     f = Forecaster.load(str(model))
     assert f.config.cell == best["cell"] and f.config.lookback == best["lookback"]
-    assert f.config.model == best["model"]
-    assert main(["forecast", "--load", str(model), "--no-plot"]) == 0
+    assert f.config.model == best["network"]
+    assert main(["forecast", "predict", "--model", str(model), "--no-plot"]) == 0
     assert "1961-01" in capsys.readouterr().out
 
 
@@ -276,6 +276,59 @@ def test_tune_forecast_objective_prunes_a_trial_worse_at_a_later_origin(tmp_path
     assert list(r.table["state"]) == ["complete", "complete", "pruned", "complete"]
     assert r.study.trials[2].intermediate_values == {0: pytest.approx(0.324), 1: pytest.approx(0.924)}
     assert set(offsets) == {24, 12}  # the origins end a horizon or more before the end: the holdout is unseen
+
+
+def test_tune_forecast_network_fixes_the_kind_or_searches_it(tmp_path, monkeypatch):
+    """A network kind in the fixed settings (``tune forecast --network hybrid``) is every trial's;
+    without one, on seasonal data, mix, hybrid and rnn are searched as the trial parameter
+    'network', spelled as 'seqlab forecast --network' (the backtest scripted: no training)."""
+    from types import SimpleNamespace
+
+    from seqlab.forecast import backtesting
+    from seqlab.forecast.run import load_series
+    from seqlab.tune.objectives import ForecastJob
+
+    kinds = []
+
+    def fake_backtest(series, config, folds, step, end_offset, include_stats, train):
+        kinds.append(config.model)
+        return SimpleNamespace(model_name="model", table=pd.DataFrame({"MASE": [1.0]}, index=["model"]))
+
+    monkeypatch.setattr(backtesting, "backtest", fake_backtest)
+    series, _ = load_series(None)
+    for fixed, searched in [({"model": "hybrid"}, False), ({}, True)]:
+        kinds.clear()
+        job = ForecastJob(series, folds=1, settings={"horizon": 12, "ensemble": 1, "verbose": 0, **fixed})
+        r = tune("forecast", job.objective, lambda n, p, b: [], direction="minimize", label="backtest MASE",
+                 trials=4, minutes=0, study=tmp_path / f"{searched}.db", say=lambda line: None)
+        params = [t.params for t in r.study.trials]
+        if searched:
+            assert kinds == [p["network"] for p in params] and set(kinds) <= {"mix", "hybrid", "rnn"}
+        else:
+            assert kinds == ["hybrid"] * 4 and not any("network" in p for p in params)
+    # the best parameters of a study written before the rename name the kind 'model'
+    assert job.settings_for({"model": "rnn"})["model"] == job.settings_for({"network": "rnn"})["model"] == "rnn"
+
+
+def test_tune_forecast_network_option_reaches_the_settings(tmp_path, monkeypatch, capsys):
+    from types import SimpleNamespace
+
+    import seqlab.tune.run as tune_run
+
+    seen = []
+
+    def fake_tune(job, objective, final, **kw):
+        seen.append(dict(objective.__self__.settings))
+        return SimpleNamespace(written=[], table=[], seconds=0.0)
+
+    monkeypatch.setattr(tune_run, "tune", fake_tune)
+    files = ["--study", str(tmp_path / "s.db"), "--save", str(tmp_path / "m.safetensors"), "--table", "",
+             "--plot", "", "--threads", "1"]
+    assert main(["tune", "forecast", "--network", "rnn", *files]) == 0
+    assert main(["tune", "forecast", *files]) == 0
+    assert seen[0]["model"] == "rnn" and "model" not in seen[1]
+    assert main(["tune", "forecast", "--network", "lstm", *files]) == 2
+    assert "argument --network: invalid choice: 'lstm'" in capsys.readouterr().err
 
 
 def test_report_gives_the_score_so_far():

@@ -140,7 +140,22 @@ def _sf_model(name: str, season: int):
     return cls(season_length=max(1, int(season)), alias=name)
 
 
-def _sf_one(name: str, y: np.ndarray, horizon: int, season: int) -> np.ndarray:
+def _sf_fit_failed(exc: Exception) -> bool:
+    """Whether ``exc`` is how statsforecast (2.1) says that a fit failed on a degenerate history
+    (values near the float limits, a constant or too short a history for a season): ValueError
+    (AutoARIMA's "No suitable ARIMA model found"; numpy's LinAlgError is one), RuntimeError ("No
+    ARIMA model able to be estimated"), Exception itself (AutoETS's and AutoTheta's "no model able
+    to be fitted"), and IndexError as the statsmodels baselines. Anything else is a programming
+    error (a TypeError, an AttributeError, a KeyError ...) and propagates."""
+    if isinstance(exc, (NotImplementedError, RecursionError)):
+        return False
+    return type(exc) is Exception or isinstance(exc, (ValueError, RuntimeError, IndexError))
+
+
+def _sf_one(name: str, y: np.ndarray, horizon: int, season: int, notes: list[str] | None = None) -> np.ndarray:
+    """statsforecast's ``name`` on one history; its fallback (:data:`SF_FALLBACK_NAME`) on a
+    history too short for it, where its fit fails or where it forecasts a non-finite value, which
+    ``notes`` counts as :func:`run_baselines` does (:func:`fallback_notes`)."""
     y = np.asarray(y, dtype=np.float64)
     f = np.full(horizon, np.nan)
     if len(y) >= SF_MIN[name]:
@@ -148,29 +163,36 @@ def _sf_one(name: str, y: np.ndarray, horizon: int, season: int) -> np.ndarray:
             warnings.simplefilter("ignore")
             try:
                 f = np.asarray(_sf_model(name, season).forecast(y=y, h=horizon)["mean"], dtype=np.float64)
-            except Exception:  # noqa: BLE001 - as StatsForecast's own fallback_model: any failed fit falls back
-                pass
-    return f if np.all(np.isfinite(f)) else _STATIC[SF_FALLBACK_NAME[name]](y, horizon, season)
+            except Exception as exc:  # statsforecast raises Exception itself: see _sf_fit_failed
+                if not _sf_fit_failed(exc):
+                    raise
+    if np.all(np.isfinite(f)):
+        return f
+    if notes is not None:
+        notes.extend(fallback_notes([len(y)], {name: np.array([len(y) >= SF_MIN[name]])}))
+    return _STATIC[SF_FALLBACK_NAME[name]](y, horizon, season)
 
 
-def auto_ets(y: np.ndarray, horizon: int, season: int = 1) -> np.ndarray:
+def auto_ets(y: np.ndarray, horizon: int, season: int = 1, notes: list[str] | None = None) -> np.ndarray:
     """statsforecast's AutoETS (Hyndman et al. 2002): the error, trend and season forms (additive,
     multiplicative or none; damped trend or not) chosen by AICc, fitted by maximum likelihood; the
-    naive forecast on a history of fewer than ``SF_MIN['AutoETS']`` values or a failed fit."""
-    return _sf_one("AutoETS", y, horizon, season)
+    naive forecast on a history of fewer than ``SF_MIN['AutoETS']`` values or a failed fit (said in
+    ``notes``)."""
+    return _sf_one("AutoETS", y, horizon, season, notes)
 
 
-def auto_arima(y: np.ndarray, horizon: int, season: int = 1) -> np.ndarray:
+def auto_arima(y: np.ndarray, horizon: int, season: int = 1, notes: list[str] | None = None) -> np.ndarray:
     """statsforecast's AutoARIMA (Hyndman & Khandakar 2008): differencing by unit-root tests, the
-    orders by a stepwise AICc search; drift on a too-short history or a failed fit."""
-    return _sf_one("AutoARIMA", y, horizon, season)
+    orders by a stepwise AICc search; drift on a too-short history or a failed fit (said in
+    ``notes``)."""
+    return _sf_one("AutoARIMA", y, horizon, season, notes)
 
 
-def auto_theta(y: np.ndarray, horizon: int, season: int = 1) -> np.ndarray:
+def auto_theta(y: np.ndarray, horizon: int, season: int = 1, notes: list[str] | None = None) -> np.ndarray:
     """statsforecast's AutoTheta (Fiorucci et al. 2016): the standard, optimised and dynamic Theta
     models chosen by in-sample error, on seasonally adjusted data when a seasonality test says so;
-    drift on a too-short history or a failed fit."""
-    return _sf_one("AutoTheta", y, horizon, season)
+    drift on a too-short history or a failed fit (said in ``notes``)."""
+    return _sf_one("AutoTheta", y, horizon, season, notes)
 
 
 Baseline = Callable[[np.ndarray, int, int], np.ndarray]

@@ -1,34 +1,15 @@
-"""Plots (matplotlib, Agg backend, imported lazily), written atomically as PNG files."""
+"""The forecast and backtest plots, drawn with :mod:`seqlab.plotting` (matplotlib on Agg, imported
+lazily; written atomically in the format of the path's extension, with the run's other outputs)."""
 
 from __future__ import annotations
 
-import io
 import os
 
 import numpy as np
 import pandas as pd
 
-from ..errors import SeqlabError
-from ..io import atomic_write_bytes
+from ..plotting import pyplot, save_figure
 from .data import SeriesData
-
-
-def _plt():
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise SeqlabError("plot: matplotlib is not installed; run pip install seqlab[plot] or pass --no-plot") from None
-    return plt
-
-
-def _save(fig, path: str | os.PathLike) -> None:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    _plt().close(fig)
-    atomic_write_bytes(path, buf.getvalue())
 
 
 def _axis(s: SeriesData, start: int, n: int):
@@ -44,7 +25,7 @@ def plot_forecast(path: str | os.PathLike, series: list[SeriesData], quantiles: 
     """One panel per series: its history, the holdout forecast (median and outer quantile band,
     from the records ``holdout`` of that series) against the actual values, and the forecast
     past the end of the data (``future`` (S, H, Q))."""
-    plt = _plt()
+    plt = pyplot()
     n = len(series)
     fig, axes = plt.subplots(n, 1, figsize=(10, 3.2 + 2.6 * (n - 1) if n > 1 else 4.5), squeeze=False)
     mid = quantiles.index(0.5)
@@ -69,15 +50,14 @@ def plot_forecast(path: str | os.PathLike, series: list[SeriesData], quantiles: 
         if i == 0:
             ax.legend(loc="upper left", fontsize=7)
         ax.grid(alpha=0.3)
-    fig.tight_layout()
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def plot_backtest(path: str | os.PathLike, series: SeriesData, records: list[dict], model_name: str,
                   quantiles: list[float], table=None) -> None:
     """Every backtest origin of one series: actual values, the model's median and band, and the
     seasonal naive forecast; the MASE per method in a bar chart beside it."""
-    plt = _plt()
+    plt = pyplot()
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(12, 4.5), gridspec_kw={"width_ratios": [3, 1]})
     ax.plot(_axis(series, 0, len(series)), series.target, color="black", lw=1.0, label="actual")
     mid = quantiles.index(0.5)
@@ -99,5 +79,4 @@ def plot_backtest(path: str | os.PathLike, series: SeriesData, records: list[dic
         bx.barh(names[::-1], table["MASE"].to_numpy()[::-1], color="tab:blue")
         bx.axvline(1.0, color="grey", ls=":", lw=1)
         bx.set_title("MASE (lower is better)")
-    fig.tight_layout()
-    _save(fig, path)
+    save_figure(fig, path)

@@ -29,8 +29,7 @@ import numpy as np
 
 from ..cli_args import PLOT_SUFFIXES, check_output, check_outputs
 from ..errors import SeqlabError, check_int
-from ..files import held_writes
-from ..io import atomic_write_text
+from ..files import atomic_write_text, held_writes
 from ..resources import check_fits, recurrent_estimate
 from ..utils import resolve_device
 from ..train.checkpoint import checkpoint_path
@@ -228,6 +227,7 @@ def forecast(data: Any = None, *, target: str | None = None, time: str | None = 
         _check_csv_output(path, option)
         check_output(path, option, PLOT_SUFFIXES if "plot" in option else ())
     check_outputs(outputs, {"--data": data if isinstance(data, (str, os.PathLike)) else None})
+    _check_plotting(plot, backtest_plot)
     check_int("--folds", folds, 0)
     if backtest_csv and folds == 0:
         raise SeqlabError("--backtest-out: writes the backtest's forecasts, but --folds 0 skips the backtest; give "
@@ -628,7 +628,8 @@ def predict(model: str, data: Any = None, *, target: str | None = None, time: st
     _check_csv_output(out_csv, "--out")
     check_output(out_csv, "--out")
     check_outputs({"--plot": plot, "--out": out_csv},
-                  {"--load": model, "--data": data if isinstance(data, (str, os.PathLike)) else None})
+                  {"--model": model, "--data": data if isinstance(data, (str, os.PathLike)) else None})
+    _check_plotting(plot)
     f = Forecaster.load(model)
     f.train_config = replace(f.train_config, threads=threads)
     data_notes: list[str] = []
@@ -648,17 +649,30 @@ def predict(model: str, data: Any = None, *, target: str | None = None, time: st
     say(f"seqlab forecast: {model} ({f.config.model} {f.config.cell}, horizon {f.config.horizon}), from {source}, "
         "no refitting" + _loaded_selection(f))
     say(forecast_text(frame, freq))
-    if out_csv and is_main_process():
-        from ..io import atomic_write_text
+    written = []
+    if is_main_process():
+        with held_writes():  # the table and the plot: both, or when one fails, neither
+            if out_csv:
+                atomic_write_text(out_csv, labelled(frame, freq).to_csv(index=False))
+                written.append(out_csv)
+            if plot:
+                from .plots import plot_forecast
 
-        atomic_write_text(out_csv, labelled(frame, freq).to_csv(index=False))
-        say(f"\nwrote {out_csv}")
-    if plot and is_main_process():
-        from .plots import plot_forecast
-
-        plot_forecast(plot, series[:1], f.config.quantiles, [], pred[:1], title=f"{series[0].name}: forecast")
-        say(f"\nwrote {plot}")
+                plot_forecast(plot, series[:1], f.config.quantiles, [], pred[:1], title=f"{series[0].name}: forecast")
+                written.append(plot)
+    if written:
+        say(f"\nwrote {', '.join(written)}")
     return frame
+
+
+def _check_plotting(*plots: str | None) -> None:
+    """Before any work: SeqlabError when a plot is to be drawn (the default forecast.png and
+    backtest.png included) and matplotlib is not installed, naming the fix."""
+    option = next((o for o, p in zip(("--plot", "--backtest-plot"), plots) if p), None)
+    if option is not None:
+        from ..plotting import require_matplotlib
+
+        require_matplotlib(option, "--no-plot to run without plots")
 
 
 def _loaded_selection(f: Forecaster) -> str:
@@ -674,7 +688,7 @@ def _loaded_selection(f: Forecaster) -> str:
 def labelled(frame: pd.DataFrame, freq: str | None) -> pd.DataFrame:
     """A forecast table with its times as text at the resolution of ``freq``
     (:func:`seqlab.forecast.features.time_labels`): what ``--out`` writes, in a training run and
-    with ``--load`` alike."""
+    with ``seqlab forecast predict`` alike."""
     frame = frame.copy()
     frame["time"] = time_labels(frame["time"], freq, compact=False)  # dates join back to the input's
     return frame

@@ -135,7 +135,7 @@ def refuse_chosen_baseline(config: dict[str, Any], path: str | os.PathLike) -> N
         raise SeqlabError(f"model file {str(path)!r} forecasts with {method}, the baseline that seqlab forecast "
                           f"--select backtest chose; export and seqlab.reference run only its networks, which do not "
                           f"make those forecasts: re-run seqlab forecast without --select backtest to export the "
-                          f"network, or forecast with this file by seqlab forecast --load {path}")
+                          f"network, or forecast with this file by seqlab forecast predict --model {path}")
 
 
 class ReferenceModel:

@@ -24,6 +24,7 @@ def _common(p, trials: int, minutes: float) -> None:
 
 def register(subparsers) -> None:
     from ..cli_args import add_csv_options, int_type
+    from ..forecast.cli import MODELS as FORECAST_NETWORKS  # imports no torch
 
     p = subparsers.add_parser(
         "tune", help="search a job's cell, size, layers, dropout and learning rate with Optuna",
@@ -49,6 +50,10 @@ def register(subparsers) -> None:
                    help="a wide table: a time column (--time) and one column per series, as 'seqlab forecast --wide'")
     f.add_argument("--folds", type=int_type(1, 100), default=3,
                    help="backtest origins, one horizon apart before the last horizon (default 3)")
+    f.add_argument("--network", choices=FORECAST_NETWORKS, default="auto",
+                   help="the kind of forecasting network, as 'seqlab forecast --network': auto searches mix, hybrid "
+                        "and rnn on seasonal data (and lets the forecaster choose on other data); a kind fixes it "
+                        "(default auto)")
     f.add_argument("--ensemble", type=int_type(1, 100), default=1,
                    help="networks per forecaster, in every trial and the final model (default 1)")
     f.add_argument("--epochs", type=int_type(1, 10**6), help="most epochs per network (default: the forecaster's)")
@@ -81,8 +86,8 @@ def _forecast(args) -> int:
     from .run import forecast
 
     forecast(args.data, target=args.target, time=args.time, horizon=args.horizon, folds=args.folds,
-             ensemble=args.ensemble, epochs=args.epochs, fill=args.fill, wide=args.wide, sep=args.sep,
-             **_files(args))
+             network=args.network, ensemble=args.ensemble, epochs=args.epochs, fill=args.fill, wide=args.wide,
+             sep=args.sep, **_files(args))
     return 0
 
 

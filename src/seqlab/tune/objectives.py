@@ -1,7 +1,8 @@
 """One objective per job, on the job's own library and workflow functions, and its final model.
 
 * **forecast**: cell, hidden size, layers, dropout, learning rate, lookback, and on seasonal data
-  the model kind (mix, hybrid or rnn) unless the fixed settings name one; the score is the
+  the network kind (``network``: mix, hybrid or rnn, as ``seqlab forecast --network``) unless the
+  fixed settings name one (``model``, :class:`seqlab.forecast.ForecastConfig`'s name); the score is the
   backtest MASE (mean over the origins the ``seqlab forecast`` workflow backtests, one horizon
   apart before its holdout), reported after each origin so a bad trial stops early; the final
   model is a forecaster with the best settings fitted on all the data.
@@ -65,7 +66,12 @@ class ForecastJob:
         self.lookbacks = (max(2, H // 2), max(3 * m, 2 * H))
 
     def settings_for(self, params: dict) -> dict:
-        return {**self.settings, **{k: v for k, v in params.items()}}
+        """The forecaster's settings for a trial's ``params``: the searched network kind is
+        ``network`` (``model`` in studies written before the option was renamed)."""
+        p = dict(params)
+        if "network" in p:
+            p["model"] = p.pop("network")
+        return {**self.settings, **p}
 
     def objective(self, trial: Any, budget: Budget) -> float:
         from ..forecast import Forecaster
@@ -74,7 +80,7 @@ class ForecastJob:
         p = _common(trial, self.cells, (1e-3, 3e-2))
         p["lookback"] = trial.suggest_int("lookback", *self.lookbacks)
         if self.settings.get("model", "auto") == "auto" and self.config.season > 1:
-            p["model"] = trial.suggest_categorical("model", ["mix", "hybrid", "rnn"])  # the kinds auto picks from
+            p["network"] = trial.suggest_categorical("network", ["mix", "hybrid", "rnn"])  # the kinds auto picks from
         H = self.config.horizon
         scores = []
         for k in range(self.folds):  # the earliest origin first, as seqlab forecast's backtest

@@ -19,6 +19,7 @@ from typing import Any, TextIO
 from ..cli_args import check_output, check_outputs
 from ..errors import SeqlabError, check_float, check_int
 from ..files import check_sep
+from ..forecast.cli import MODELS as NETWORKS  # --network's choices (imports no torch)
 from .objectives import VAL_SIZE, ForecastJob, TrainJob
 from .study import TuneResult, tune
 
@@ -111,8 +112,10 @@ def forecast(data: Any = None, *, target: str | None = None, time: str | None = 
              folds: int = 3, ensemble: int = 1, epochs: int | None = None, trials: int = 20, minutes: float = 10.0,
              study: str | None = None, save: str | None = None, table: str | None = None, plot: str | None = None,
              seed: int = 0, threads: int | None = 0, out: TextIO | None = None, fill: str | None = None,
-             wide: bool = False, sep: str | None = ",") -> TuneResult:
+             wide: bool = False, sep: str | None = ",", network: str = "auto") -> TuneResult:
     """Tune a forecaster on ``data`` (None: the embedded airline passengers) by its backtest MASE.
+    ``network``: the kind of network, as ``seqlab forecast --network`` ('auto': on seasonal data
+    mix, hybrid and rnn are searched, the trial parameter ``network``; a kind fixes it).
     ``ensemble``: networks per forecaster, in the trials and the final model alike. ``fill`` and
     ``wide`` prepare the data as ``seqlab forecast --fill/--wide`` do (a note says what they did);
     ``sep`` is the CSV file's separator, as ``seqlab forecast --sep``."""
@@ -123,12 +126,16 @@ def forecast(data: Any = None, *, target: str | None = None, time: str | None = 
     check_int("--folds", folds, 1)
     if fill is not None and fill not in FILLS:
         raise SeqlabError(f"--fill: expected one of {', '.join(FILLS)}, got {fill!r}")
+    if network not in NETWORKS:
+        raise SeqlabError(f"--network: expected one of {', '.join(NETWORKS)}, got {network!r}")
     sep = check_sep(sep)
     paths = _paths("forecast", study, save, table, plot, {"--data": data})
     notes: list[str] = []
     series, source = load_series(data, target, time, sep=sep, notes=notes, fill=fill, wide=wide)
     settings: dict[str, Any] = dict(horizon=horizon or _file_horizon(data) or 12, ensemble=ensemble, seed=seed,
                                     threads=threads, verbose=0)
+    if network != "auto":
+        settings["model"] = network
     if epochs is not None:
         settings["epochs"] = epochs
     say = _say(out)
