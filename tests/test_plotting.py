@@ -21,6 +21,16 @@ def test_without_matplotlib_the_check_and_pyplot_say_how_to_install_it(monkeypat
         pyplot()
 
 
+def test_the_check_refuses_a_plot_path_in_a_format_matplotlib_cannot_write():
+    for ok in ("g.png", "out/G.PDF", "g.svg"):
+        require_matplotlib("--plot", path=ok)
+    with pytest.raises(SeqlabError, match=r"^--plot: cannot write an image in format 'xyz': expected a file ending "
+                                          r"in \.png, .*got 'g\.xyz'$"):
+        require_matplotlib("--plot", path="g.xyz")
+    with pytest.raises(SeqlabError, match=r"^--backtest-plot: cannot write an image in format '\(none\)'"):
+        require_matplotlib("--backtest-plot", path="plot")
+
+
 @pytest.mark.parametrize("name,magic", [("a.png", b"\x89PNG"), ("a.svg", b"<?xml"), ("a.pdf", b"%PDF")])
 def test_save_figure_writes_the_format_of_the_extension_with_the_other_outputs(tmp_path, name, magic):
     fig, ax = pyplot().subplots()

@@ -15,10 +15,19 @@ from .errors import SeqlabError
 INSTALL = "pip install 'seqlab[plot]'"
 
 
-def require_matplotlib(option: str, instead: str | None = None) -> None:
-    """SeqlabError naming ``option`` when matplotlib is not installed. Commands call it before any
-    work whenever a plot path is set, so that a long run does not end in a plot it cannot draw.
+def require_matplotlib(option: str, instead: str | None = None, path: str | os.PathLike | None = None) -> None:
+    """SeqlabError naming ``option`` when matplotlib is not installed, or when ``path`` (the plot
+    file, when given) does not end in an image format matplotlib writes
+    (:data:`seqlab.cli_args.PLOT_SUFFIXES`). Commands call it before any work whenever a plot path
+    is set, so that a long run does not end in a plot it cannot draw.
     ``instead``: how to run without the plot (default: leave ``option`` out)."""
+    if path is not None:
+        from .cli_args import PLOT_SUFFIXES
+
+        suffix = os.path.splitext(os.fspath(path))[1].lower()
+        if suffix not in PLOT_SUFFIXES:
+            raise SeqlabError(f"{option}: cannot write an image in format {suffix.lstrip('.') or '(none)'!r}: "
+                              f"expected a file ending in {', '.join(PLOT_SUFFIXES)}, got {os.fspath(path)!r}")
     try:
         found = importlib.util.find_spec("matplotlib") is not None
     except (ImportError, ValueError):  # a broken installation, or one hidden from the import system

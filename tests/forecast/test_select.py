@@ -263,6 +263,48 @@ def test_save_load_and_predict_refit_the_chosen_baseline(chosen, cli):
     np.testing.assert_allclose(loaded["forecast"], point, rtol=1e-12)
 
 
+def test_fit_drops_a_loaded_selection(chosen, tmp_path):
+    """A loaded file whose selection chose a baseline, fitted again on other data: the new network
+    forecasts, not the old choice with its old offsets."""
+    from dataclasses import replace
+
+    _, _, d = chosen
+    g = Forecaster.load(str(d / "m.safetensors"))
+    assert g.selection is not None and g.selection.baseline == "seasonal naive"
+    g.train_config = replace(g.train_config, epochs=1, threads=1, verbose=0)
+    other = _seasonal_then_flat(84)
+    other["y"] = other["y"] * 2
+    g.fit(other, target="y", time="date")
+    assert g.selection is None
+    frame = g.predict()
+    assert "method" not in frame.columns
+    series = list(g.tails.values())
+    np.testing.assert_array_equal(g.predict_array(series), g.predict_array(series, selected=False))
+
+
+def test_a_run_that_keeps_the_network_calls_the_selected_interval_the_networks(tmp_path, monkeypatch):
+    _seasonal_then_flat(72).to_csv(tmp_path / "d.csv", index=False)
+    monkeypatch.setattr(run, "choose", lambda table: NETWORK)
+    out = io.StringIO()
+    r = run.forecast(str(tmp_path / "d.csv"), target="y", time="date", horizon=H, folds=2, stats=False,
+                     methods=["naive"], plot=None, backtest_plot=None, out=out, select="backtest", **TINY)
+    text = out.getvalue()
+    assert r.selection.method == NETWORK
+    assert "  selected (the network kept: the network's interval): covers " in text
+    assert "a chosen baseline's interval" not in text
+
+
+def test_a_panel_choice_names_every_series_it_forecasts_and_those_it_was_chosen_on():
+    table = pd.DataFrame({NETWORK: [1.0, 1.2, 0.9, 1.1], "naive": [0.5, 0.6, 0.4, 0.5]}, index=list("ABCD"))
+    line = describe("naive", table, panel=True, n_series=5)
+    assert line.startswith("\nSelection (--select backtest): naive for all 5 series (chosen on the 4 the backtest "
+                           "scored), mean backtest MASE 0.500 against the network's 1.050 over the 4 series")
+    kept = describe(NETWORK, table.assign(naive=1.0), panel=True, n_series=5)
+    assert kept.startswith("\nSelection (--select backtest): the network for all 5 series (chosen on the 4 the "
+                           "backtest scored), mean backtest MASE 1.050 over the 4 series;")
+    assert "for all 4 series (" not in describe("naive", table, panel=True, n_series=4)
+
+
 def _edit_selection(src, dst, change):
     config, tensors = model_io.load_file(src)
     change(config)

@@ -207,3 +207,17 @@ def test_a_plot_without_matplotlib_is_refused_before_the_first_trial(tmp_path, m
                  *(["--plot", plot] if plot else [])])
     assert_one_line_error(code, capsys.readouterr().err, "--plot: plotting needs matplotlib, which is not installed")
     assert snapshot(tmp_path) == before and not (tmp_path / "runs").exists()  # no study, table, model or folder
+
+
+def test_a_plot_in_a_format_matplotlib_cannot_write_is_refused_before_the_first_trial(tmp_path, monkeypatch, capsys):
+    """--plot g.xyz: refused at once, as classify predict and forecast do, not after the trials with
+    the model, table and study lost to 'plot: cannot write format'."""
+    from seqlab.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "t.txt").write_text("the quick brown fox jumps over the lazy dog. " * 50)
+    before = snapshot(tmp_path)
+    code = main(["tune", "generate", "--data", "t.txt", "--trials", "1", "--epochs", "1", "--threads", "1",
+                 "--plot", "g.xyz", "--save", "t.safetensors", "--table", "t.csv", "--study", "t.db"])
+    assert_one_line_error(code, capsys.readouterr().err, "--plot: cannot write an image in format 'xyz'")
+    assert snapshot(tmp_path) == before

@@ -337,6 +337,7 @@ class Forecaster:
         data_notes: list[str] = []
         series = prepare(data, target, time, covariates, series_id, future_covariates, static_covariates,
                          notes=data_notes, fill=fill, wide=wide)
+        self.selection = None  # a loaded or earlier choice was made for other networks and data
         check_same_covariates(series)
         self.config = self.resolve(series)
         c = self.config

@@ -320,7 +320,7 @@ def forecast(data: Any = None, *, target: str | None = None, time: str | None = 
     if select == "backtest":
         choice, chosen_on = _choose(bt, series, notes)
         if chosen_on is not None:
-            say(describe(choice, chosen_on, panel, SELECT_MARGIN))
+            say(describe(choice, chosen_on, panel, SELECT_MARGIN, len(series)))
 
     ho = backtest(series, c, folds=1, step=H, end_offset=0, include_stats=stats, train=train, checkpoint=run_ckpt,
                   methods=methods)
@@ -355,7 +355,9 @@ def forecast(data: Any = None, *, target: str | None = None, time: str | None = 
                 f"Winkler {r['winkler']:.3g}{extra}")
         if choice is not None and len(c.quantiles) > 1:
             r = _selected_interval(ho, bt, choice, q_ho, c.quantiles, probe.mid, alpha, panel)
-            say(f"  selected (a chosen baseline's interval from its backtest errors): covers {100 * r['coverage']:.0f}%, "
+            how = ("the network kept: the network's interval" if choice == NETWORK
+                   else "a chosen baseline's interval from its backtest errors")
+            say(f"  selected ({how}): covers {100 * r['coverage']:.0f}%, "
                 f"width {r['width']:.3g}, Winkler {r['winkler']:.3g}")
     mase_col = ho.panel["MASE mean"] if panel else ho.table["MASE"]
     model_mase = float(mase_col.loc[ho.model_name])
@@ -668,11 +670,11 @@ def predict(model: str, data: Any = None, *, target: str | None = None, time: st
 def _check_plotting(*plots: str | None) -> None:
     """Before any work: SeqlabError when a plot is to be drawn (the default forecast.png and
     backtest.png included) and matplotlib is not installed, naming the fix."""
-    option = next((o for o, p in zip(("--plot", "--backtest-plot"), plots) if p), None)
-    if option is not None:
-        from ..plotting import require_matplotlib
+    from ..plotting import require_matplotlib
 
-        require_matplotlib(option, "--no-plot to run without plots")
+    for option, path in zip(("--plot", "--backtest-plot"), plots):
+        if path:
+            require_matplotlib(option, "--no-plot to run without plots", path)
 
 
 def _loaded_selection(f: Forecaster) -> str:

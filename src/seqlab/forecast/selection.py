@@ -158,13 +158,18 @@ def counts(methods: Iterable[str]) -> list[tuple[str, int]]:
     return sorted(n.items(), key=lambda kv: (kv[0] != NETWORK, -kv[1], kv[0]))
 
 
-def describe(method: str, table: pd.DataFrame, panel: bool, margin: float = SELECT_MARGIN) -> str:
+def describe(method: str, table: pd.DataFrame, panel: bool, margin: float = SELECT_MARGIN,
+             n_series: int | None = None) -> str:
     """The line the run prints: the method chosen for every series, with its mean backtest MASE
-    and the network's over the series both scored (or why the network stayed)."""
+    and the network's over the series both scored (or why the network stayed). ``n_series``: how
+    many series the run forecasts (default: those in ``table``, the ones the backtest scored)."""
     need = f"more than {100 * margin:.0f}% below the network's"
     comps = {c.method: c for c in compare(table)}
     mean = "mean backtest MASE" if panel else "backtest MASE"
     n_all = len(table)
+    n_run = n_all if n_series is None else max(n_series, n_all)
+    every = ("" if not panel else f" for all {n_run} series" if n_run == n_all
+             else f" for all {n_run} series (chosen on the {n_all} the backtest scored)")
 
     def over(c: Comparison) -> str:  # the series compared, where a panel's differ from all of them
         if not panel:
@@ -173,13 +178,11 @@ def describe(method: str, table: pd.DataFrame, panel: bool, margin: float = SELE
 
     if method != NETWORK:
         c = comps[method]
-        every = f" for all {n_all} series" if panel else ""
         return (f"\nSelection (--select backtest): {method}{every}, {mean} {c.mase:.3f} against the network's "
                 f"{c.network:.3f}{over(c)} (a baseline is chosen when its {mean} is {need})")
     b = best(table)
     if b is None:
         return f"\nSelection (--select backtest): the network (no {mean} to compare)"
-    every = f" for all {n_all} series" if panel else ""
     return (f"\nSelection (--select backtest): the network{every}, {mean} {b.network:.3f}{over(b)}; the best "
             f"baseline, {b.method} {b.mase:.3f}, is not {need}")
 

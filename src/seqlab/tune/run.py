@@ -44,10 +44,10 @@ def _paths(job: str, study: str | None, save: str | None, table: str | None, plo
             out[key] = None
             continue
         out[key] = str(check_output(value, f"--{key}"))
-    if out["plot"]:  # before the trials: a run without matplotlib would lose its results at the end
+    if out["plot"]:  # before the trials: a run without matplotlib, or a format it cannot write, would lose them
         from ..plotting import require_matplotlib
 
-        require_matplotlib("--plot", "--plot '' for no plot")
+        require_matplotlib("--plot", "--plot '' for no plot", out["plot"])
     if out["save"] and not out["save"].endswith(".safetensors"):
         raise SeqlabError(f"--save: expected a file ending in .safetensors, got {out['save']!r}")
     files = {k: v for k, v in (inputs or {}).items() if isinstance(v, (str, os.PathLike))}
