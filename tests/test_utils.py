@@ -91,6 +91,22 @@ def test_check_int_messages_name_the_argument_and_the_bound():
         assert str(err.value) == message
 
 
+def test_check_float_takes_numpy_real_scalars():
+    """NumPy's real scalars are numbers (np.float32 was refused; np.float64, a float subclass, was
+    not), returned as Python floats; NumPy bools, NaN and infinities stay refused."""
+    import numpy as np
+
+    from seqlab.errors import SeqlabError, check_float
+
+    for v in (np.float32(2.0), np.float16(2.0), np.int64(2), np.uint8(2), np.float64(2.0)):
+        got = check_float("x", v, 0, low_open=True)
+        assert got == 2.0 and type(got) is float, v
+    assert check_float("x", np.float32(0.5), 0, 1) == 0.5
+    for v in (np.bool_(True), np.float32("nan"), np.float32("inf"), np.float32(-1.0), np.array(2.0)):
+        with pytest.raises(SeqlabError, match=r"^x: expected a number > 0, got "):
+            check_float("x", v, 0, low_open=True)
+
+
 def test_cpu_has_bf16_reads_the_flags(tmp_path):
     from seqlab.utils import cpu_has_bf16
 

@@ -83,9 +83,10 @@ class _Parser(argparse.ArgumentParser):
                 if new:
                     self.error(f"{option} was renamed {new}")
                 # a parser of sub-commands sees their words too: only the last parser knows them all.
-                # argparse would report a missing required option instead, or a stray value
+                # argparse would report a missing required option instead, or a stray value. A bare
+                # '--' before '=' (--=x) names no option: argparse says it is unrecognized
                 near = [k for k in known if k.startswith(option)] if not commands and option not in known \
-                    and " " not in word else []
+                    and option != "--" and " " not in word else []
                 if near:
                     either = " or ".join([", ".join(near[:-1]), near[-1]] if len(near) > 1 else near)
                     self.error(f"unrecognized arguments: {option}; options are not abbreviated: did you mean {either}?")

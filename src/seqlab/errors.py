@@ -7,6 +7,9 @@ with exit code 2. Messages name the argument, what was expected, what was receiv
 
 from __future__ import annotations
 
+import numbers
+import warnings
+
 
 class SeqlabError(ValueError):
     """Bad input from a user: an argument, a file, a model. Printed as one line by the CLI."""
@@ -20,6 +23,13 @@ def expect(condition: bool, message: str) -> None:
     """Raise :class:`SeqlabError` with ``message`` unless ``condition`` holds (never ``assert``)."""
     if not condition:
         raise SeqlabError(message)
+
+
+def warn_deprecated(old: str, new: str) -> None:
+    """A DeprecationWarning that ``old`` (a name or argument kept for old scripts) is deprecated,
+    naming ``new``; called by the deprecated function or module ``__getattr__`` itself, so the
+    warning points at its caller's line."""
+    warnings.warn(f"{old} is deprecated and will be removed; use {new}", DeprecationWarning, stacklevel=3)
 
 
 #: the largest magnitude of a data value (forecast series, classify features): squares of larger
@@ -56,6 +66,7 @@ def check_float(name: str, value: object, low: float | None = None, high: float 
                 low_open: bool = False, high_open: bool = False, none: str | None = None,
                 meaning: str = "") -> float | None:
     """``value`` as a float if it is a finite number in the range, else SeqlabError naming ``name``.
+    Any real number but a bool is a number: int, float and NumPy's scalars (``np.float32(2.0)``).
 
     ``low``/``high`` bound the range (``*_open``: the bound itself is excluded); ``none``: None is
     allowed and this says what it means; NaN and infinities are always refused.
@@ -72,7 +83,7 @@ def check_float(name: str, value: object, low: float | None = None, high: float 
         what = f"a number {'<' if high_open else '<='} {high:g}"
     else:
         what = "a finite number"
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value == value \
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and value == value \
         and value not in (float("inf"), float("-inf"))
     if ok and low is not None:
         ok = value > low if low_open else value >= low

@@ -91,9 +91,7 @@ def deserialize(spec: dict[str, Any]) -> "Layer":
 
 
 def _rate(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
-        raise SeqlabError(f"{name}: expected a number in [0, 1), got {value!r}")
-    return float(value)
+    return check_float(name, value, 0, 1, high_open=True)
 
 
 def _shape_arg(name: str, value: Any) -> tuple | None:
@@ -825,6 +823,14 @@ class Dropout(Layer):
         return x * keep_mask(tuple(x.shape), self.rate, x, self.generator)
 
 
+def _sequences(x: Any) -> Tensor:
+    """``x`` if it is float sequences (batch, timesteps, features), as Masking takes, else SeqlabError."""
+    if not isinstance(x, Tensor) or x.dim() != 3 or not x.dtype.is_floating_point:
+        got = f"{tuple(x.shape)} {x.dtype}" if isinstance(x, Tensor) else type(x).__name__
+        raise SeqlabError(f"input: Masking expects float sequences (batch, timesteps, features), got {got}")
+    return x
+
+
 @register_layer
 class Masking(Layer):
     """Keras's ``Masking``: steps whose features all equal ``mask_value`` are padding. The mask
@@ -846,18 +852,18 @@ class Masking(Layer):
         return (x != self.mask_value).any(-1)  # (B, T)
 
     def call_masked(self, x: Tensor, mask: Tensor | None, **kwargs: Any) -> tuple[Tensor, Tensor | None]:
-        """``(output, mask)`` from one computation of the mask (the output is made with it)."""
-        return self(x, mask=mask, return_mask=True, **kwargs)
+        """``(output, mask)`` from one computation of the mask: computed here and given to the
+        forward (through ``self(...)``, so hooks run as on any call and see the output tensor)."""
+        keep = self.compute_mask(_sequences(x), mask)  # (B, T), replacing the incoming mask as Keras's does
+        return self(x, mask=mask, keep=keep, **kwargs), keep
 
-    def forward(self, x: Tensor, mask: Tensor | None = None,
-                return_mask: bool = False) -> Tensor | tuple[Tensor, Tensor]:
-        """Padded steps set to 0; ``return_mask=True`` gives ``(output, mask)``, the mask computed once."""
-        if not isinstance(x, Tensor) or x.dim() != 3 or not x.dtype.is_floating_point:
-            got = f"{tuple(x.shape)} {x.dtype}" if isinstance(x, Tensor) else type(x).__name__
-            raise SeqlabError(f"input: Masking expects float sequences (batch, timesteps, features), got {got}")
-        keep = self.compute_mask(x, mask)  # (B, T): the incoming mask is replaced, as Keras's Masking does
-        out = x * keep.unsqueeze(-1).to(x.dtype)
-        return (out, keep) if return_mask else out
+    def forward(self, x: Tensor, mask: Tensor | None = None, keep: Tensor | None = None) -> Tensor:
+        """Padded steps set to 0. ``keep``: the mask of ``x`` when :meth:`call_masked` has computed
+        it already (None: computed here)."""
+        x = _sequences(x)
+        if keep is None:
+            keep = self.compute_mask(x, mask)
+        return x * keep.unsqueeze(-1).to(x.dtype)
 
 
 @register_layer

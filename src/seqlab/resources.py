@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from .errors import SeqlabError
+from .errors import SeqlabError, warn_deprecated
 
 FLOAT = 4  # bytes per float32
 
@@ -36,6 +36,16 @@ class Estimate:
     @property
     def total(self) -> int:
         return self.weight_bytes + self.activation_bytes
+
+
+def __getattr__(name: str):
+    """``GATES`` (deprecated): gate blocks per cell family, derived from the registry's one table."""
+    if name == "GATES":
+        from .nn.registry import GATE_NAMES, gate_count
+
+        warn_deprecated("seqlab.resources.GATES", "seqlab.nn.registry.gate_count(family) or GATE_NAMES")
+        return {family: gate_count(family) for family in GATE_NAMES}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def gates(cell: str) -> int:

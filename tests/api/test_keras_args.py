@@ -308,3 +308,14 @@ def test_accuracy_on_a_one_output_regression_warns_once():
     fine = Sequential([SimpleRNN(4, input_shape=(5, 2)), Dense(1, activation="sigmoid")])
     fine.compile(loss="mse", metrics=["accuracy"])  # a 0/1 target through a sigmoid: accuracy means something
     fine.compile(loss="binary_crossentropy", metrics=["accuracy"])
+
+
+def test_rates_take_numpy_numbers():
+    """Dropout rates go through the one check_float: NumPy scalars (np.linspace grids) are taken
+    as floats, as every other float argument; the message for a bad one is unchanged."""
+    rate = np.linspace(0, 0.5, 3, dtype=np.float32)[1]
+    layer, drop = LSTM(3, dropout=rate, recurrent_dropout=np.float64(0.25)), Dropout(rate)
+    assert layer.dropout == drop.rate == 0.25 and type(layer.dropout) is float and type(drop.rate) is float
+    json.dumps(serialize(layer))
+    with pytest.raises(SeqlabError, match=r"^rate: expected a number in \[0, 1\), got np.float32\(1.0\)"):
+        Dropout(np.float32(1.0))

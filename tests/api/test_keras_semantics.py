@@ -223,6 +223,29 @@ def test_float_class_labels_are_checked_once_and_reach_loss_and_metrics_as_integ
     assert not seen or set(seen) == {torch.float32}
 
 
+def test_fractional_label_is_named_at_its_index_in_the_callers_targets():
+    """With validation_split the fraction is named at its index in y (sample 35 of 40), not in
+    the split-off validation part (it said sample 5); the one-hot hint has y's shape.
+    validation_data's targets are named as such, at their own indices."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((40, 4, 2)).astype(np.float32)
+    y = rng.integers(0, 3, 40).astype(np.float32)
+    torch.manual_seed(0)
+    m = Sequential([LSTM(3, input_shape=(4, 2)), Dense(3, activation="softmax")])
+    m.compile(loss="sparse_categorical_crossentropy", optimizer="adam")
+    bad = y.copy()
+    bad[35] = 1.5
+    with pytest.raises(SeqlabError, match=r"^y: .* such as 1.5 at sample 35; .* one-hot targets \(40, 3\)"):
+        m.fit(x, bad, epochs=1, verbose=0, validation_split=0.25)
+    bad_val = y[:8].copy()
+    bad_val[6] = 0.5
+    with pytest.raises(SeqlabError, match=r"^validation_data targets: .* such as 0.5 at sample 6; .* \(8, 3\)"):
+        m.fit(x, y, epochs=1, verbose=0, validation_split=0.25, validation_data=(x[:8], bad_val))
+    assert m.epochs_trained == 0
+    h = m.fit(x, y, epochs=1, verbose=0, validation_split=0.25)  # whole float labels still train
+    assert m.epochs_trained == 1 and "val_loss" in h.history
+
+
 def test_parameter_count_has_torch_s_two_biases():
     """docs/api.md: LSTM(32) on one feature, 4,480 parameters (Keras counts 4,352: one bias)."""
     m = Sequential([LSTM(32, input_shape=(5, 1))])
@@ -327,7 +350,7 @@ def test_masking_computes_its_mask_once_per_call(monkeypatch):
     assert len(calls) == 1
     assert torch.equal(mask, torch.arange(7)[None, :] < torch.from_numpy(lengths)[:, None])
     layer = s.layers[0]
-    assert torch.equal(layer(xt), xt) and torch.equal(layer(xt, return_mask=True)[1], mask)  # padding is 0 already
+    assert torch.equal(layer(xt), xt) and torch.equal(layer.call_masked(xt, None)[1], mask)  # padding is 0 already
     calls.clear()
     y = np.zeros((6, 7, 1), np.float32)
     s.fit(x, y, epochs=1, batch_size=6, verbose=0, shuffle=False)
@@ -337,6 +360,37 @@ def test_masking_computes_its_mask_once_per_call(monkeypatch):
     first, _ = s.step(xt[:, :3])
     assert len(calls) == 1
     torch.testing.assert_close(first, s(xt)[:, :3])
+
+
+def test_masking_forward_hooks_see_one_tensor_per_call():
+    """A forward hook on Masking sees its output tensor, once per call, whether the layer is called
+    alone or inside the model (it saw an (output, mask) tuple there); pre-hooks run too, and the
+    model's output and mask are unchanged by the hook's presence."""
+    from seqlab.layers import Masking
+
+    x, lengths = _padded_floats()
+    real = np.arange(7)[None, :] < lengths[:, None]
+    x[~real] = -1.0  # padded with the mask value, which the layer's output sets to 0
+    xt = torch.from_numpy(x)
+    torch.manual_seed(0)
+    s = Sequential([Masking(-1.0, input_shape=(7, 2)), GRU(4, return_sequences=True), Dense(1)])
+    s.compile(loss="mse", optimizer="adam")
+    before, before_mask = s(xt, return_mask=True)
+    layer = s.layers[0]
+    seen, pre = [], []
+    handles = [layer.register_forward_hook(lambda mod, args, out: seen.append(out)),
+               layer.register_forward_pre_hook(lambda mod, args: pre.append(args[0]))]
+    out, mask = s(xt, return_mask=True)
+    assert len(seen) == 1 and type(seen[0]) is torch.Tensor and len(pre) == 1 and pre[0] is xt
+    torch.testing.assert_close(seen[0], xt * torch.from_numpy(real)[..., None])
+    assert torch.equal(out, before) and torch.equal(mask, before_mask)
+    seen.clear()
+    assert type(layer(xt)) is torch.Tensor and len(seen) == 1 and type(seen[0]) is torch.Tensor
+    seen.clear()
+    s.fit(x, np.zeros((6, 7, 1), np.float32), epochs=1, batch_size=6, verbose=0, shuffle=False)
+    assert len(seen) == 1 and type(seen[0]) is torch.Tensor
+    for h in handles:
+        h.remove()
 
 
 def test_per_step_weights_of_a_padded_sequence_model():

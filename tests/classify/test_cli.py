@@ -199,3 +199,16 @@ def test_estimator_options_refuses_an_unknown_name_with_a_seqlab_error():
                                f"some of {', '.join(DEFAULTS)}")
     with pytest.raises(SeqlabError, match=r"^estimator_options: 'a', 'b' are not defaults of seqlab classify train"):
         estimator_options(b=1, a=2)
+
+
+def test_an_empty_option_name_is_unrecognized_with_no_list_of_every_option(capsys):
+    """``--=x`` named no option, yet the reply offered "did you mean" and every option of the
+    command (all start with the empty prefix); it is unrecognized, nothing suggested. A real prefix
+    still gets the options it starts."""
+    assert main(["classify", "train", "--=x"]) == 2
+    err = capsys.readouterr().err
+    assert err == ("seqlab classify train: error: unrecognized arguments: --=x "
+                   "(see 'seqlab classify train --help')\n"), err
+    assert main(["classify", "train", "--val=0.2"]) == 2
+    assert "unrecognized arguments: --val; options are not abbreviated: did you mean --val-fraction?" in \
+        capsys.readouterr().err

@@ -67,11 +67,24 @@ def test_a_saved_model_keeps_its_huber_delta(tmp_path):
     assert model.evaluate(x, y, verbose=0) == pytest.approx(float(want), rel=1e-5)
 
 
-@pytest.mark.parametrize("delta", [0, -1.0, float("nan"), float("inf"), True, "1", None])
+@pytest.mark.parametrize("delta", [0, -1.0, float("nan"), float("inf"), True, "1", None, np.bool_(True),
+                                   np.float32("nan"), np.float32(-2.0)])
 def test_huber_refuses_a_bad_delta(delta):
     with pytest.raises(SeqlabError, match=r"^delta: expected a number > 0 \(where the Huber loss turns from "
                                           r"quadratic to linear\), got "):
         Huber(delta=delta)
+
+
+def test_huber_takes_a_numpy_delta():
+    """Huber(np.float32(2.0)) was refused ("expected a number > 0 ..., got np.float32(2.0)")."""
+    import json
+
+    for delta in (np.float32(2.0), np.int64(2), np.float64(2.0)):
+        loss = Huber(delta)
+        assert loss.delta == 2.0 and type(loss.delta) is float
+        assert json.loads(json.dumps(loss.config())) == {"name": "huber", "delta": 2.0}  # saved with the model
+        y, p = torch.zeros(5), torch.linspace(-4, 4, 5)
+        assert torch.equal(loss(y, p), Huber(2.0)(y, p))
 
 
 def test_delta_applies_to_the_huber_loss_only():

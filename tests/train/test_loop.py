@@ -248,6 +248,18 @@ def test_config_refuses_nonsense_with_the_argument_named():
             TrainConfig(**kw)
 
 
+def test_config_takes_numpy_numbers_as_python_floats():
+    """check_float takes NumPy scalars; the rates a checkpoint writes in JSON are kept as floats."""
+    import json
+    from dataclasses import asdict
+
+    import numpy as np
+
+    cfg = TrainConfig(lr=np.float32(0.5), weight_decay=np.int64(0), clipnorm=np.float32(1.0))
+    assert type(cfg.lr) is float and cfg.lr == 0.5 and type(cfg.weight_decay) is float
+    json.dumps({k: asdict(cfg)[k] for k in ("lr", "weight_decay")})
+
+
 def test_resume_in_a_fresh_process_is_bit_identical(tmp_path):
     import subprocess
     import sys

@@ -23,7 +23,7 @@ _LAZY = {
     "plot": "explain", "render": "explain", "accuracy": "metrics", "confusion_matrix": "metrics",
     "f1_per_class": "metrics", "format_confusion": "metrics", "macro_f1": "metrics",
     "ClassifierConfig": "model", "ClassifierNet": "model", "pad_ids": "seqlab.vocab",
-    "text_config": "vocab", "VocabConfig": "seqlab.vocab",
+    "padding_mask": "vocab", "text_config": "vocab", "VocabConfig": "seqlab.vocab",
     "Vocabulary": "seqlab.vocab", "tokenize": "seqlab.vocab", "ClassifierStream": "streaming",
 }
 

@@ -9,7 +9,12 @@ punctuation runs of a text without its spaces; 'char' reads every character, spa
 
 from __future__ import annotations
 
-from ..errors import SeqlabError, check_int
+from collections.abc import Sequence
+
+import numpy as np
+
+from .. import vocab as _vocab
+from ..errors import SeqlabError, check_int, warn_deprecated
 from ..vocab import PAD, UNK, VocabConfig
 
 SPECIALS = (PAD, UNK)
@@ -25,3 +30,14 @@ def text_config(tokenizer: str = "word", lowercase: bool = True, min_freq: int =
     return VocabConfig(tokenizer, lowercase, drop_spaces=tokenizer == "word", specials=SPECIALS,
                        min_freq=min_freq, max_size=max_vocab)
 
+
+def pad_ids(seqs: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
+    """Deprecated: :func:`seqlab.vocab.pad_ids`, which it calls."""
+    warn_deprecated("seqlab.classify.vocab.pad_ids", "seqlab.vocab.pad_ids")
+    return _vocab.pad_ids(seqs)
+
+
+def padding_mask(lengths: np.ndarray, T: int) -> np.ndarray:
+    """Deprecated: ``mask[i, t]`` is True where step t is a real token of sequence i (a prefix of each row)."""
+    warn_deprecated("seqlab.classify.padding_mask", "np.arange(T)[None, :] < lengths[:, None]")
+    return np.arange(T)[None, :] < np.asarray(lengths)[:, None]  # (N, T)

@@ -185,10 +185,8 @@ def sample(params: dict[str, np.ndarray], config: NetConfig, first: int, n: int,
     logit's share underflows to 0 picks the arg max."""
     if config.output != "softmax" or config.input == "real":
         raise SeqlabError("config: sampling needs ids in and a softmax out (input onehot or embedding, output softmax)")
-    if isinstance(temperature, (np.floating, np.integer)):
-        temperature = float(temperature)
-    check_float("temperature", temperature, 0, low_open=True,
-                meaning="the sampling temperature: 1 samples the model's own distribution, lower is greedier")
+    temperature = check_float("temperature", temperature, 0, low_open=True, meaning="the sampling temperature: 1 "
+                              "samples the model's own distribution, lower is greedier")
     out, ident = [], first
     for _ in range(n):
         y, state, _ = net_forward(params, config, np.array([[ident]]), state)

@@ -18,7 +18,7 @@ from typing import IO, Sequence
 import torch
 
 from ..cli_args import check_output, check_outputs
-from ..errors import SeqlabError, check_float, check_int
+from ..errors import SeqlabError, check_float, check_int, warn_deprecated
 from ..train import Callback, History
 from ..train import checkpoint as ckpt
 from ..train.distributed import env_world
@@ -70,7 +70,8 @@ def train(*, text: str | os.PathLike | None = None, level: str | None = None, ma
           save: str | os.PathLike | None = DEFAULT_MODEL, resume: bool = False, quiet: bool = False,
           checkpoint_minutes: float | None = 5.0, checkpoint_steps: int | None = None,
           callbacks: Sequence[Callback] = (), clock: str = "wall",
-          precision: str = D.precision) -> tuple[RecurrentLM, Vocabulary, History]:
+          precision: str = D.precision,
+          peephole: bool | None = None) -> tuple[RecurrentLM, Vocabulary, History]:
     """Train a language model on the UTF-8 file ``text`` (None: the Python docs shipped with
     Python) and save it to ``save`` (None: no file, no checkpoint). ``minutes`` 0 or None: no
     time limit; ``clipnorm`` 0 or None: no clipping; ``threads`` 0: the one automatic thread policy.
@@ -87,7 +88,14 @@ def train(*, text: str | os.PathLike | None = None, level: str | None = None, ma
     layers embed tie_weights``) and ``max_vocab`` are then left as None (or given equal to
     the model's); ``dropout`` None keeps the model's, a number replaces it. Without
     ``init_from``, None means the default (``level`` 'char', ``max_vocab`` 10000, ``embed``
-    None: ``hidden``)."""
+    None: ``hidden``).
+
+    ``peephole``: deprecated; ``peephole=True`` is ``cell="lstm-peephole"`` (DeprecationWarning)."""
+    if peephole is not None:
+        warn_deprecated("train(peephole=...)", 'cell="lstm-peephole"')
+        if peephole and cell not in (None, "lstm", "lstm-peephole"):
+            raise SeqlabError(f"peephole: only applies to cell 'lstm', got cell {cell!r}")
+        cell = "lstm-peephole" if peephole else cell
     # -- checks before the long part, so that a bad option fails at once ------------------------
     save_path = check_output(save, "--save")
     check_outputs({"--save": save_path}, {"--data": text if isinstance(text, (str, os.PathLike)) else None})

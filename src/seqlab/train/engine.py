@@ -360,7 +360,7 @@ def fit(model, x: Any = None, y: Any = None, batch_size: int = 32, epochs: int =
                          lr=1.0)  # lr: the compiled optimizer's own rate is used
     callbacks = list(callbacks or [])
 
-    train_data = make_data(model, x, y, sample_weight=sample_weight, class_weight=class_weight)
+    train_data = whole = make_data(model, x, y, sample_weight=sample_weight, class_weight=class_weight)
     val = None
     if validation_split:
         if not isinstance(train_data, ArrayData):
@@ -389,9 +389,13 @@ def fit(model, x: Any = None, y: Any = None, batch_size: int = 32, epochs: int =
         for nm, d in (("x", train_data), ("validation_data", val)):
             if isinstance(d, ArrayData):
                 model.check_input_shape(tuple(d.x.shape), nm)
-        # float class labels as int64, checked once (validation_split's part already with the rest)
-        train_data = class_targets(model, train_data)
-        val = class_targets(model, val, "y" if validation_data is None else "validation_data targets")
+        # float class labels as int64, checked once: validation_split's part within the whole of y,
+        # so a fraction is named at its index in y (not in the split-off part)
+        if validation_split and validation_data is None:
+            train_data, val = class_targets(model, whole).split(validation_split)
+        else:
+            train_data = class_targets(model, train_data)
+            val = class_targets(model, val, "validation_data targets")
         task = SequentialTask(model, train_data, val, batch_size, shuffle, l1, l2)
         run = _Run(task, config, callbacks)
         run.n.epoch = initial_epoch

@@ -107,8 +107,9 @@ class TrainConfig:
         check_float("minutes", self.minutes, 0, low_open=True, none="no time limit")
         if self.epochs is None and self.max_steps is None and self.minutes is None:
             raise SeqlabError("epochs, max_steps, minutes: set at least one limit, or training never stops")
-        check_float("lr", self.lr, 0, low_open=True, meaning="the learning rate")
-        check_float("weight_decay", self.weight_decay, 0)
+        # as Python floats (a NumPy scalar is taken too): the checkpoint writes them in JSON (_RESUME_KEYS)
+        self.lr = check_float("lr", self.lr, 0, low_open=True, meaning="the learning rate")
+        self.weight_decay = check_float("weight_decay", self.weight_decay, 0)
         check_float("clipnorm", self.clipnorm, 0, low_open=True, none="no clipping")
         if self.schedule not in SCHEDULES:
             raise SeqlabError(f"schedule: expected one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
