@@ -43,7 +43,8 @@ def test_every_old_spelling_points_to_its_new_one_wherever_it_applies(key, capsy
             code = (main if runner == "seqlab" else reference_main)([*words, *given])
             out, err = capsys.readouterr()
             assert code == 2 and out == "", (prog, err)
-            assert err == f"{prog}: error: {old} was renamed {new} (see '{prog} --help')\n", err
+            said = f"is gone: use {new}" if new.startswith("'") else f"was renamed {new}"  # a command, or an option
+            assert err == f"{prog}: error: {old} {said} (see '{prog} --help')\n", err
 
 
 def test_a_scoped_old_spelling_keeps_its_meaning_elsewhere():

@@ -80,8 +80,8 @@ class _Parser(argparse.ArgumentParser):
             option = word.split("=", 1)[0]
             if option.startswith("--"):
                 new = renamed(option, self.prog, known)
-                if new:
-                    self.error(f"{option} was renamed {new}")
+                if new:  # a new option, or (quoted) the command that now does the old option's job
+                    self.error(f"{option} is gone: use {new}" if new.startswith("'") else f"{option} was renamed {new}")
                 # a parser of sub-commands sees their words too: only the last parser knows them all.
                 # argparse would report a missing required option instead, or a stray value. A bare
                 # '--' before '=' (--=x) names no option: argparse says it is unrecognized

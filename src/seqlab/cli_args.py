@@ -37,7 +37,8 @@ MAX_SEED = 2**63 - 1  # torch and NumPy take seeds below 2**64; the loop derives
 #: spelling still means something elsewhere, "COMMAND OPTION" (refused in that command and its
 #: sub-commands only). A new spelling is an option of the same command or, quoted, another
 #: command that does what the old option did (its key needs a COMMAND: it applies wherever that
-#: scope does). The parser of :mod:`seqlab.cli` refuses one with "OLD was renamed NEW".
+#: scope does). The parser of :mod:`seqlab.cli` refuses one with "OLD was renamed NEW" (or, for
+#: a command, "OLD is gone: use NEW").
 RENAMED: dict[str, str] = {
     "--hidden-size": "--hidden",
     "--embedding-dim": "--embed",

@@ -197,7 +197,7 @@ PREDICT_CASES = [(f"predict-with-{o[2:]}", ["predict", "--model", "{model}", o, 
      "give a history of positive values (with --fill: interpolate or ffill, not zero), or train a forecaster with "
      "--transform none"),
     # the old spellings: each answered with its new one, before any work
-    ("train-load", ["--load", "{model}"], "--load was renamed 'seqlab forecast predict --model PATH'"),
+    ("train-load", ["--load", "{model}"], "--load is gone: use 'seqlab forecast predict --model PATH'"),
     ("predict-load", ["predict", "--load", "{model}"], "--load was renamed --model"),
     ("train-model-kind", ["--model", "hybrid"], "--model was renamed --network"),
     ("train-model-path", ["--model", "{model}"],
