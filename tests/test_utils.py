@@ -107,6 +107,18 @@ def test_check_float_takes_numpy_real_scalars():
             check_float("x", v, 0, low_open=True)
 
 
+def test_check_float_refuses_numbers_beyond_float_range():
+    """A real number too large for a float (a Python int, NumPy's long double) is refused as a
+    SeqlabError, not returned as inf nor raised as an OverflowError."""
+    import numpy as np
+
+    from seqlab.errors import SeqlabError, check_float
+
+    for v in (10**400, -(10**400), np.longdouble("1e400")):
+        with pytest.raises(SeqlabError, match=r"^x: expected a number > 0, got "):
+            check_float("x", v, 0, low_open=True)
+
+
 def test_cpu_has_bf16_reads_the_flags(tmp_path):
     from seqlab.utils import cpu_has_bf16
 

@@ -7,6 +7,7 @@ with exit code 2. Messages name the argument, what was expected, what was receiv
 
 from __future__ import annotations
 
+import math
 import numbers
 import warnings
 
@@ -83,13 +84,18 @@ def check_float(name: str, value: object, low: float | None = None, high: float 
         what = f"a number {'<' if high_open else '<='} {high:g}"
     else:
         what = "a finite number"
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and value == value \
-        and value not in (float("inf"), float("-inf"))
+    number = math.nan
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        try:  # converted before the checks: 10**400 or np.longdouble('1e400') is no finite float
+            number = float(value)
+        except OverflowError:
+            pass
+    ok = math.isfinite(number)
     if ok and low is not None:
-        ok = value > low if low_open else value >= low
+        ok = number > low if low_open else number >= low
     if ok and high is not None:
-        ok = value < high if high_open else value <= high
+        ok = number < high if high_open else number <= high
     if not ok:
         notes = "; ".join(filter(None, [meaning, none and f"or None for {none}"]))
         raise SeqlabError(f"{name}: expected {what}{f' ({notes})' if notes else ''}, got {value!r}")
-    return float(value)
+    return number

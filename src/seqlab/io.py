@@ -16,11 +16,20 @@ import os
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+import numpy as np
 import torch
 
 from . import files, modelfile
 from .errors import ModelFileError, SeqlabError
 from .modelfile import FORMAT_VERSION, META_KEY as _META_KEY
+
+
+def _plain(value: Any) -> Any:
+    """A NumPy scalar in a config (``lr=np.float32(0.01)``: the checks take NumPy's numbers) as the
+    Python number JSON writes; anything else is not JSON-serialisable."""
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
 def model_bytes(kind: str, config: Mapping[str, Any], tensors: Mapping[str, torch.Tensor]) -> bytes:
@@ -30,7 +39,7 @@ def model_bytes(kind: str, config: Mapping[str, Any], tensors: Mapping[str, torc
 
     meta = {"kind": kind, "format": FORMAT_VERSION, "config": config}
     try:
-        header = json.dumps(meta)
+        header = json.dumps(meta, default=_plain)
     except (TypeError, ValueError) as exc:
         raise SeqlabError(f"config for {kind!r} is not JSON-serialisable: {exc}") from exc
     flat = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}

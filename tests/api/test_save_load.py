@@ -183,3 +183,22 @@ def test_atomic_writes_give_files_the_usual_permissions(tmp_path):
         os.umask(old)
     assert (tmp_path / "a.txt").read_text() == "hello"
     assert (os.stat(tmp_path / "a.txt").st_mode & 0o777) == 0o644
+
+
+def test_numpy_numbers_in_a_config_are_saved_as_json_numbers(tmp_path):
+    """The argument checks take NumPy's real scalars (lr=np.float32(0.01)); a model built with them
+    saves (the JSON header was refused after training) and loads with the same values."""
+    import numpy as np
+
+    from seqlab.forecast import Forecaster
+
+    torch.manual_seed(0)
+    y = np.sin(np.arange(60) / 3.0) + 2.0
+    f = Forecaster(horizon=4, lookback=8, epochs=1, ensemble=1, lr=np.float32(0.01), dropout=np.float32(0.25))
+    f.fit(y)
+    f.save(tmp_path / "f.safetensors")
+    g = Forecaster.load(tmp_path / "f.safetensors")
+    assert g.config.dropout == 0.25 and type(g.config.dropout) is float
+    a, b = g.predict(), f.predict()
+    values = [c for c in a.columns if c != "time"]  # the forecasts (step labels aside)
+    np.testing.assert_allclose(a[values].select_dtypes("number").to_numpy(), b[values].select_dtypes("number").to_numpy())
