@@ -202,3 +202,18 @@ def test_numpy_numbers_in_a_config_are_saved_as_json_numbers(tmp_path):
     a, b = g.predict(), f.predict()
     values = [c for c in a.columns if c != "time"]  # the forecasts (step labels aside)
     np.testing.assert_allclose(a[values].select_dtypes("number").to_numpy(), b[values].select_dtypes("number").to_numpy())
+
+
+def test_a_loaded_forecaster_numbers_its_steps_on_from_the_whole_history(tmp_path):
+    """A series without times is numbered 0 .. n-1: a saved forecaster keeps only the history's
+    tail, and its forecast still starts at step n (it restarted at the tail's length)."""
+    import numpy as np
+
+    from seqlab.forecast import Forecaster
+
+    torch.manual_seed(0)
+    f = Forecaster(horizon=4, lookback=8, epochs=1, ensemble=1)
+    f.fit(np.sin(np.arange(60) / 3.0) + 2.0)
+    f.save(tmp_path / "f.safetensors")
+    g = Forecaster.load(tmp_path / "f.safetensors")
+    assert list(f.predict()["time"]) == list(g.predict()["time"]) == [60, 61, 62, 63]

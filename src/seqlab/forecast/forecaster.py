@@ -852,7 +852,9 @@ class Forecaster:
                 "fut_scaler": asdict(self.fut_scalers[name]) if name in self.fut_scalers else None,
                 "static": s.static, "index": self.series_index[name],
                 "phase0": (self.phase0[name] + len(s) - keep) % max(1, self.config.season),  # the tail's first step
-                "time_end": None if t is None or len(t) == 0 else str(t[-1]),
+                # without a time column the steps are positions 0 .. len-1: the tail's last one, so
+                # a loaded file's forecast goes on numbering from there (not from the tail's length)
+                "time_end": str(len(s) - 1) if t is None else None if len(t) == 0 else str(t[-1]),
                 "freq": s.freq if isinstance(t, pd.DatetimeIndex) else None,
                 "datetime": isinstance(t, pd.DatetimeIndex),
                 # a time zone whose offsets change (CET, Europe/Berlin...): the forecast's offsets follow
