@@ -196,3 +196,20 @@ def test_commands_reading_a_csv_refuse_duplicate_columns(tmp_path, monkeypatch, 
         code, _, err = cli(*args)
         assert_one_line_error(code, err, "duplicate column names")
         assert snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize("words", [
+    ["forecast", "predict", "--model", ""],
+    ["classify", "predict", "--model", "", "--text", "hi"],
+    ["generate", "sample", "--model", ""],
+    ["translate", "predict", "--model", "", "x"],
+    ["export", "", "--out", "x.onnx"],
+], ids=["forecast", "classify", "generate", "translate", "export"])
+def test_an_empty_model_path_is_named_as_no_file_name(words, tmp_path, monkeypatch, capsys):
+    """An empty --model is 'no file name', not the folder '.' (Path('') reads as '.')."""
+    from seqlab.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    code = main(words)
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "expected a file name, got ''" in err, err

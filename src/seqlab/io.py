@@ -65,8 +65,8 @@ def load_file(path: str | os.PathLike, kind: str | None = None,
     from safetensors import SafetensorError
     from safetensors.torch import load
 
+    meta, data = modelfile.read(path, option)  # given as it came: Path('') would read as '.', a folder
     path = Path(path)
-    meta, data = modelfile.read(path, option)
     if kind is not None and meta.get("kind") != kind:
         raise ModelFileError(
             f"model file {str(path)!r} holds a {meta.get('kind')!r} model, expected a {kind!r} model"

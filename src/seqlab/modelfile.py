@@ -25,11 +25,11 @@ META_KEY = "seqlab"
 def read(path: str | Path, option: str = "--model") -> tuple[dict[str, Any], bytes]:
     """``(metadata, the file's bytes)`` of a seqlab model file that passed the read boundary of
     :mod:`seqlab.files` (a regular file, not a folder, FIFO or device, read with a size limit)."""
-    path = Path(path)
-    try:
+    try:  # the path as given: Path('') is '.', which would be refused as a folder, not as no name
         data = files.read_bytes(path, option, "model file", "model", allow_empty=True)
     except SeqlabError as exc:
         raise ModelFileError(str(exc)) from None
+    path = Path(path)
     return metadata(header(data, path), path), data
 
 

@@ -45,11 +45,11 @@ def read_model_file(path: str | os.PathLike) -> tuple[str, dict[str, Any], dict[
     The file and its header pass the same checks as the torch models' (:mod:`seqlab.modelfile`)."""
     from .. import files, modelfile
 
-    p = Path(path)
-    try:
-        data = files.read_bytes(p, "MODEL", "model file", "model", allow_empty=True)
+    try:  # the path as given: Path('') is '.', which would be refused as a folder, not as no name
+        data = files.read_bytes(path, "MODEL", "model file", "model", allow_empty=True)
     except SeqlabError as exc:
         raise ModelFileError(str(exc)) from None
+    p = Path(path)
     if data[:2] == b"PK":  # a zip: the .npz form
         return _read_npz(p, data)
     from safetensors import SafetensorError
