@@ -53,12 +53,16 @@ class _Parser(argparse.ArgumentParser):
     later cannot change what an abbreviation meant); an old spelling of a renamed option
     (:data:`seqlab.cli_args.RENAMED`) is refused naming the new one; and a parser of sub-commands
     given ``words_hint`` (a function of the words) says with it what to run when its words start
-    with no sub-command (the old grammar of ``seqlab translate``).
+    with no sub-command (the old grammar of ``seqlab translate``), or given ``default_action``
+    reads such words as that sub-command's (``seqlab forecast [OPTIONS]`` is ``seqlab forecast
+    train [OPTIONS]``; only the first word is looked at, so a value spelled like a sub-command
+    stays a value, and ``--help`` shows that sub-command's help).
 
     Sub-parsers are of this class too: ``add_subparsers`` makes its parsers of the parser's own
     class unless given another ``parser_class``."""
 
     words_hint: Callable[[list[str]], str] | None = None
+    default_action: str | None = None
 
     def __init__(self, *args, **kwargs) -> None:
         kwargs["allow_abbrev"] = False
@@ -66,6 +70,10 @@ class _Parser(argparse.ArgumentParser):
 
     def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
         words = list(sys.argv[1:] if args is None else args)
+        if self.default_action is not None:
+            actions = {n for a in self._actions if isinstance(a, argparse._SubParsersAction) for n in a.choices}
+            if not words or words[0] not in actions:
+                words.insert(0, self.default_action)
         self._check_words(words)
         return super().parse_known_args(words, namespace)
 

@@ -24,7 +24,6 @@ from ..cli_args import (
 )
 
 MODELS = ("auto", "rnn", "hybrid", "mix")  # --network: forecaster.MODELS, imported without torch (test_mix checks)
-ACTIONS = ("train", "predict")
 DEFAULT_ACTION = "train"  # seqlab forecast [OPTIONS] is seqlab forecast train [OPTIONS]
 
 EPILOG = """\
@@ -86,22 +85,6 @@ def _columns(text: str) -> list[str]:
     return [c.strip() for c in text.split(",") if c.strip()]
 
 
-def _default_action(parser: argparse.ArgumentParser) -> None:
-    """Make :data:`DEFAULT_ACTION` the sub-command of words that start with none: ``seqlab
-    forecast --data x.csv`` parses as ``seqlab forecast train --data x.csv``, and ``seqlab forecast
-    --help`` shows train's options (the help an unknown option's error points to). Only the first
-    word is looked at, so a value spelled like a sub-command (``--data predict``) stays a value."""
-    parse = parser.parse_known_args
-
-    def parse_known_args(args=None, namespace=None):
-        words = list(sys.argv[1:] if args is None else args)
-        if not words or words[0] not in ACTIONS:
-            words.insert(0, DEFAULT_ACTION)
-        return parse(words, namespace)
-
-    parser.parse_known_args = parse_known_args  # type: ignore[method-assign]
-
-
 def _data_options(d, predict: bool = False) -> None:
     """The options that read the data, in training (``train``) and in use (``predict``) alike."""
     d.add_argument("--data", metavar="FILE", help=(
@@ -139,7 +122,7 @@ def register(subparsers) -> None:
                     "command) trains a recurrent forecaster, backtests it against the baselines, scores a holdout "
                     "and forecasts past the end of the data, with no options on the embedded airline passengers; "
                     "'seqlab forecast predict --model PATH' forecasts with a saved forecaster without refitting.")
-    _default_action(p)  # so its --help is train's
+    p.default_action = DEFAULT_ACTION  # seqlab forecast [OPTIONS], and its --help, are train's
     sub = p.add_subparsers(dest="action", metavar="ACTION", parser_class=type(p))
     t = sub.add_parser(
         "train", help="train, backtest, score a holdout and forecast (the default: 'seqlab forecast [OPTIONS]')",
